@@ -1,0 +1,70 @@
+"""Wires a service's adapters from settings: one place, so every service starts the same way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, MetaData, Table
+
+from eventcore.avro import AvroEventSerializer, SchemaCatalog
+from eventcore.db import UnitOfWork, create_tables, make_engine
+from eventcore.outbox import OutboxWriter, outbox_table
+from eventcore.schema_registry import SchemaRegistryClient
+from eventcore.settings import SCHEMAS_DIR, Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
+@dataclass
+class ServiceContext:
+    """Everything a service's handlers need, built once per process."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    metadata: MetaData
+    outbox_table: Table
+    registry: SchemaRegistryClient
+    catalog: SchemaCatalog
+    outbox: OutboxWriter
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.outbox)
+
+    @property
+    def uow_factory(self) -> Callable[[], UnitOfWork]:
+        return self.unit_of_work
+
+    def create_tables(self) -> None:
+        create_tables(self.engine, self.metadata)
+
+
+def build_context(
+    name: str,
+    metadata: MetaData,
+    settings: Settings | None = None,
+    catalog: SchemaCatalog | None = None,
+) -> ServiceContext:
+    """Connect a service to its own database and the registry; does not touch Kafka."""
+    settings = settings or Settings.load()
+    registry = SchemaRegistryClient(settings.schema_registry_url)
+    catalog = catalog or SchemaCatalog.load(SCHEMAS_DIR)
+    table = metadata.tables.get("outbox")
+    if table is None:
+        table = outbox_table(metadata)
+    return ServiceContext(
+        name=name,
+        settings=settings,
+        engine=make_engine(settings.db_url(name)),
+        metadata=metadata,
+        outbox_table=table,
+        registry=registry,
+        catalog=catalog,
+        outbox=OutboxWriter(table, catalog, AvroEventSerializer(registry)),
+    )

@@ -1,0 +1,1 @@
+"""Operating the CDC side: database pre-flight checks and Kafka Connect connector registration."""

@@ -1,0 +1,114 @@
+"""Adapter for the Kafka Connect REST API: create or update a connector and wait for it to run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+class ConnectError(RuntimeError):
+    """Connect refused a request, could not be reached, or a connector failed."""
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    name: str
+    connector_state: str
+    task_states: list[str]
+    traces: list[str]
+
+    @property
+    def running(self) -> bool:
+        return (
+            self.connector_state == "RUNNING"
+            and bool(self.task_states)
+            and all(s == "RUNNING" for s in self.task_states)
+        )
+
+    @property
+    def failed(self) -> bool:
+        return self.connector_state == "FAILED" or "FAILED" in self.task_states
+
+    def describe(self) -> str:
+        tasks = ", ".join(self.task_states) or "no tasks yet"
+        return f"{self.name}: connector {self.connector_state}, tasks [{tasks}]"
+
+
+class ConnectClient:
+    def __init__(self, url: str, timeout_s: float = 15.0) -> None:
+        self.url = url.rstrip("/")
+        self._timeout_s = timeout_s
+
+    def _call(self, method: str, path: str, body: Any | None = None) -> requests.Response:
+        try:
+            return requests.request(
+                method, f"{self.url}{path}", json=body, timeout=self._timeout_s
+            )
+        except requests.RequestException as exc:
+            raise ConnectError(
+                f"Kafka Connect at {self.url} is unreachable ({type(exc).__name__}); "
+                "is the stack up? (`stack status`)"
+            ) from exc
+
+    def put_config(self, name: str, config: dict[str, str]) -> bool:
+        """Create or update; returns True when the connector was created."""
+        response = self._call("PUT", f"/connectors/{name}/config", config)
+        if response.status_code not in (200, 201):
+            raise ConnectError(
+                f"Connect refused the config of {name} (HTTP {response.status_code}): "
+                f"{response.text[:2000]}"
+            )
+        return response.status_code == 201
+
+    def state(self, name: str) -> ConnectorState | None:
+        response = self._call("GET", f"/connectors/{name}/status")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ConnectError(f"status of {name}: HTTP {response.status_code} {response.text[:500]}")
+        body = response.json()
+        tasks = body.get("tasks", [])
+        traces = [t.get("trace", "") for t in tasks if t.get("trace")]
+        if body["connector"].get("trace"):
+            traces.insert(0, body["connector"]["trace"])
+        return ConnectorState(
+            name=name,
+            connector_state=body["connector"]["state"],
+            task_states=[t["state"] for t in tasks],
+            traces=traces,
+        )
+
+    def restart(self, name: str) -> None:
+        self._call("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")
+
+    def delete(self, name: str) -> None:
+        self._call("DELETE", f"/connectors/{name}")
+
+    def wait_until_running(
+        self,
+        name: str,
+        timeout_s: float = 90.0,
+        on_progress: Callable[[ConnectorState | None], None] | None = None,
+    ) -> ConnectorState:
+        deadline = time.monotonic() + timeout_s
+        last: ConnectorState | None = None
+        while time.monotonic() < deadline:
+            state = self.state(name)
+            if state != last and on_progress:
+                on_progress(state)
+            last = state
+            if state and state.failed:
+                raise ConnectError(
+                    f"{state.describe()}\n" + "\n".join(state.traces or ["(no trace given)"])
+                )
+            if state and state.running:
+                return state
+            time.sleep(0.5)
+        raise ConnectError(
+            f"{name} did not reach RUNNING within {timeout_s:.0f}s; last seen: "
+            f"{last.describe() if last else 'not registered'}"
+        )

@@ -1,0 +1,74 @@
+"""Connector definitions in ``connect/connectors/*.json`` and the values filled in at deploy time.
+
+The JSON files hold everything that is the same on every deployment. What differs (where
+Connect reaches the database and Kafka, and which connector class matches the server) is
+added by :func:`effective_config`, so the native stack and compose share the same files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from eventcore.settings import REPO_ROOT
+
+CONNECTORS_DIR = REPO_ROOT / "connect" / "connectors"
+MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"
+MYSQL_CONNECTOR = "io.debezium.connector.mysql.MySqlConnector"
+
+
+@dataclass(frozen=True)
+class ConnectorDefinition:
+    name: str
+    config: dict[str, str]
+    path: Path
+
+    @property
+    def database(self) -> str:
+        return self.config["database.include.list"]
+
+    @property
+    def outbox_table(self) -> str:
+        return self.config["table.include.list"].split(".", 1)[1]
+
+    @property
+    def database_user(self) -> str:
+        return self.config["database.user"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How Connect (not this script) reaches the database and the broker."""
+
+    db_host: str
+    db_port: int
+    kafka_bootstrap_servers: str
+
+
+def load_definitions(directory: Path = CONNECTORS_DIR) -> list[ConnectorDefinition]:
+    definitions = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text())
+            definitions.append(ConnectorDefinition(doc["name"], dict(doc["config"]), path))
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path} is not a connector definition ({exc})") from exc
+    if not definitions:
+        raise FileNotFoundError(f"no connector definitions in {directory}")
+    return definitions
+
+
+def effective_config(
+    definition: ConnectorDefinition, deployment: Deployment, is_mariadb: bool
+) -> dict[str, str]:
+    config = dict(definition.config)
+    config.update(
+        {
+            "connector.class": MARIADB_CONNECTOR if is_mariadb else MYSQL_CONNECTOR,
+            "database.hostname": deployment.db_host,
+            "database.port": str(deployment.db_port),
+            "schema.history.internal.kafka.bootstrap.servers": deployment.kafka_bootstrap_servers,
+        }
+    )
+    return config

@@ -1,0 +1,81 @@
+"""Database adapter: engines and the unit of work that owns each transaction."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine
+
+if TYPE_CHECKING:
+    from eventcore.outbox import OutboxEvent, OutboxWriter
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    # READ COMMITTED keeps gap locks out of concurrent inserts into the same tables;
+    # pre-ping replaces connections the server closed while idle.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        isolation_level="READ COMMITTED",
+    )
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    metadata.create_all(engine)
+    log.info("tables ready in %s: %s", engine.url.database, ", ".join(sorted(metadata.tables)))
+
+
+class UnitOfWork:
+    """One local transaction: domain rows and outbox rows commit together or not at all.
+
+    Use as ``with UnitOfWork(engine, outbox) as uow: ...``; ``uow.connection`` runs the
+    statements and ``uow.emit(event)`` adds an outbox row. Leaving the block commits; an
+    exception rolls everything back, outbox rows included.
+    """
+
+    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._connection: Connection | None = None
+        self.emitted: list[OutboxEvent] = []
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open: use it in a with block")
+        return self._connection
+
+    def emit(self, event: OutboxEvent) -> None:
+        if self._outbox is None:
+            raise RuntimeError("this unit of work has no outbox writer")
+        self._outbox.append(self.connection, event)
+        self.emitted.append(event)
+
+    def __enter__(self) -> UnitOfWork:
+        self._connection = self._engine.connect()
+        self._connection.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if exc_type is None:
+                self._connection.commit()
+            else:
+                self._connection.rollback()
+                self.emitted.clear()
+        finally:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,173 @@
+"""Dual write (problem 1): the transactional outbox.
+
+A service never publishes to Kafka. It writes its domain rows and an outbox row in one local
+transaction (see :class:`eventcore.db.UnitOfWork`); Debezium reads the committed outbox insert
+from the binlog and the Outbox Event Router publishes it. Either both the state change and the
+event exist, or neither does.
+
+Outbox rows are kept after publication and pruned by :func:`prune_outbox` (CLI:
+``python -m eventcore.outbox prune``) rather than deleted in the same transaction: the rows are
+an audit trail of what each service promised to publish, the router ignores the deletes, and
+pruning in batches off the hot path keeps the write transaction to one insert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table, delete
+from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
+
+from eventcore.avro import AvroEventSerializer, SchemaCatalog
+from eventcore.topics import topic_for
+
+log = logging.getLogger(__name__)
+
+# Kafka's default max.request.size is 1 MiB and a larger record fails the Connect task for
+# good; leave headroom for the key, the headers and the record framing.
+MAX_PAYLOAD_BYTES = 900 * 1024
+
+
+class PayloadTooLargeError(ValueError):
+    """An event payload would be too large for Connect to publish."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox table, in the column names the Outbox Event Router expects by default."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", CHAR(36), primary_key=True),
+        Column("aggregatetype", String(64), nullable=False),
+        Column("aggregateid", String(64), nullable=False),
+        Column("type", String(128), nullable=False),
+        Column("aggregate_version", BigInteger, nullable=False),
+        Column("payload", MEDIUMBLOB, nullable=False),
+        Column("occurred_at", DATETIME(fsp=6), nullable=False),
+        Index("ix_outbox_occurred_at", "occurred_at"),
+    )
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event a service promises to publish, with the envelope every event carries."""
+
+    aggregate_type: str
+    aggregate_id: str
+    event_type: str
+    aggregate_version: int
+    payload: Mapping[str, Any]
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=utc_now)
+
+    def record(self) -> dict[str, Any]:
+        """The Avro record: the payload fields plus the envelope fields."""
+        return {
+            **self.payload,
+            "eventId": self.event_id,
+            "aggregateVersion": self.aggregate_version,
+            "occurredAt": self.occurred_at,
+        }
+
+
+class OutboxWriter:
+    """Serializes an event against its registered schema and inserts it into the outbox."""
+
+    def __init__(
+        self,
+        table: Table,
+        catalog: SchemaCatalog,
+        serializer: AvroEventSerializer,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self.table = table
+        self._catalog = catalog
+        self._serializer = serializer
+        self._max_payload_bytes = max_payload_bytes
+
+    def encode(self, event: OutboxEvent) -> bytes:
+        schema = self._catalog.for_event_type(event.event_type)
+        if schema.aggregate_type != event.aggregate_type:
+            raise ValueError(
+                f"{event.event_type} belongs to aggregate type {schema.aggregate_type!r} "
+                f"(schemas/avro/{schema.aggregate_type}/), not {event.aggregate_type!r}"
+            )
+        payload = self._serializer.serialize(topic_for(event.aggregate_type), schema, event.record())
+        if len(payload) > self._max_payload_bytes:
+            raise PayloadTooLargeError(
+                f"{event.event_type} for {event.aggregate_id} is {len(payload)} bytes; "
+                f"the outbox accepts at most {self._max_payload_bytes}"
+            )
+        return payload
+
+    def register_schemas(self) -> None:
+        """Register every schema this service may write, so a bad contract fails at start-up."""
+        for schema in self._catalog:
+            self._serializer.schema_id(topic_for(schema.aggregate_type), schema)
+
+    def append(self, connection: Connection, event: OutboxEvent) -> None:
+        payload = self.encode(event)
+        connection.execute(
+            self.table.insert().values(
+                id=event.event_id,
+                aggregatetype=event.aggregate_type,
+                aggregateid=event.aggregate_id,
+                type=event.event_type,
+                aggregate_version=event.aggregate_version,
+                payload=payload,
+                occurred_at=event.occurred_at.astimezone(UTC).replace(tzinfo=None),
+            )
+        )
+
+
+def prune_outbox(
+    connection: Connection, table: Table, older_than: timedelta, batch_size: int = 5000
+) -> int:
+    """Delete outbox rows older than ``older_than`` in batches; returns how many went.
+
+    Only rows Debezium has long published should go: keep ``older_than`` well above the
+    longest Connect outage you plan for (the binlog retention, 7 days, is a good floor).
+    """
+    cutoff = utc_now().replace(tzinfo=None) - older_than
+    removed = 0
+    while True:
+        result = connection.execute(
+            delete(table).where(table.c.occurred_at < cutoff).with_dialect_options(mysql_limit=batch_size)
+        )
+        connection.commit()
+        removed += result.rowcount
+        if result.rowcount < batch_size:
+            return removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    from eventcore.db import make_engine
+    from eventcore.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="python -m eventcore.outbox")
+    sub = parser.add_subparsers(dest="command", required=True)
+    prune = sub.add_parser("prune", help="delete published outbox rows older than --days")
+    prune.add_argument("service", help="order, inventory or payment")
+    prune.add_argument("--days", type=float, default=7.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    engine = make_engine(Settings.load().db_url(args.service))
+    table = outbox_table(MetaData())
+    with engine.connect() as connection:
+        removed = prune_outbox(connection, table, timedelta(days=args.days))
+    log.info("pruned %d outbox rows older than %s days from %s_db", removed, args.days, args.service)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

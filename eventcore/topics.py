@@ -1,0 +1,28 @@
+"""Key design (problem 7): one aggregate key for the whole order flow.
+
+Every event of the order flow, whichever service emits it, is keyed by the ``orderId``, so
+all events about one order stay on one partition of each topic and arrive in order. Topics
+are per aggregate type; the connector's Outbox Event Router derives the same names from the
+outbox's ``aggregatetype`` column (``route.topic.replacement`` in connect/connectors/*.json).
+"""
+
+from __future__ import annotations
+
+TOPIC_SUFFIX = ".events"
+DEAD_LETTER_SUFFIX = ".dlq"
+DEFAULT_PARTITIONS = 6
+
+
+def topic_for(aggregate_type: str) -> str:
+    """The topic the Outbox Event Router sends an aggregate type's events to."""
+    return f"{aggregate_type}{TOPIC_SUFFIX}"
+
+
+def dead_letter_topic_for(consumer_group: str) -> str:
+    return f"{consumer_group}{DEAD_LETTER_SUFFIX}"
+
+
+# Names of the Kafka record headers the Outbox Event Router adds.
+HEADER_EVENT_ID = "id"
+HEADER_EVENT_TYPE = "eventType"
+HEADER_AGGREGATE_VERSION = "aggregateVersion"

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Create or update the Debezium outbox connectors and wait until they run.
+
+For each definition in connect/connectors/*.json: check the database can feed Debezium
+(binlog on, ROW format, FULL row image, server_id, the CDC user's grants, the outbox table),
+pick the MariaDB or MySQL connector class from the server's version, PUT the config (create or
+update: running it twice is harmless), and wait until the connector and all its tasks are
+RUNNING. Exit codes: 0 all running, 1 Connect refused or a connector FAILED (its trace is
+printed), 2 a database check failed (each failed check is named).
+
+Endpoints and credentials come from the environment or the native stack's .state/stack.env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eventcore.cdc.connect_client import ConnectClient, ConnectError
+from eventcore.cdc.connectors import Deployment, effective_config, load_definitions
+from eventcore.cdc.preflight import evaluate, read_facts
+from eventcore.settings import Settings
+
+
+def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connect-url", default=settings.connect_url)
+    parser.add_argument("--db-host", default=settings.db_host,
+                        help="database host as this script reaches it (for the checks)")
+    parser.add_argument("--db-port", type=int, default=settings.db_port)
+    parser.add_argument("--connect-db-host", default=settings.get("CONNECT_DB_HOST", ""),
+                        help="database host as Connect reaches it (default: --db-host)")
+    parser.add_argument("--connect-db-port", type=int,
+                        default=int(settings.get("CONNECT_DB_PORT", "0")),
+                        help="database port as Connect reaches it (default: --db-port)")
+    parser.add_argument("--connect-kafka-bootstrap",
+                        default=settings.get("CONNECT_KAFKA_BOOTSTRAP_SERVERS",
+                                             settings.kafka_bootstrap_servers),
+                        help="Kafka bootstrap servers as Connect reaches them")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="register only this connector (repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the effective configs and change nothing")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for each connector to run")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.load()
+    args = parse_args(argv, settings)
+    deployment = Deployment(
+        db_host=args.connect_db_host or args.db_host,
+        db_port=args.connect_db_port or args.db_port,
+        kafka_bootstrap_servers=args.connect_kafka_bootstrap,
+    )
+    definitions = [d for d in load_definitions() if not args.only or d.name in args.only]
+    if not definitions:
+        print(f"no connector named {args.only}", file=sys.stderr)
+        return 2
+    client = ConnectClient(args.connect_url)
+    for definition in definitions:
+        print(f"== {definition.name} ({definition.path.name}) -> {definition.database}")
+        try:
+            facts = read_facts(args.db_host, args.db_port, definition.database_user,
+                               settings.get("CDC_DB_PASSWORD"), definition.database)
+        except ConnectionError as exc:
+            print(f"[FAILED] database connection: {exc}", file=sys.stderr)
+            return 2
+        checks = evaluate(facts, definition.database, definition.outbox_table)
+        for check in checks:
+            print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
+        failed = [c.name for c in checks if not c.ok]
+        if failed:
+            print(f"{definition.name}: database {definition.database} at {args.db_host}:"
+                  f"{args.db_port} is not ready for CDC; fix: {', '.join(failed)}",
+                  file=sys.stderr)
+            return 2
+        config = effective_config(definition, deployment, facts.is_mariadb)
+        if args.dry_run:
+            print(json.dumps({"name": definition.name, "config": config}, indent=2))
+            continue
+        try:
+            created = client.put_config(definition.name, config)
+            print(f"  {'created' if created else 'updated'} {definition.name} "
+                  f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING")
+            state = client.wait_until_running(
+                definition.name, args.timeout,
+                on_progress=lambda s: print(f"  {s.describe() if s else 'not visible yet'}"),
+            )
+        except ConnectError as exc:
+            print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
+            return 1
+        print(f"  {state.describe()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The order aggregate: pure rules, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class InvalidOrderError(ValueError):
+    """A request to place an order that cannot be valid."""
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+    def __post_init__(self) -> None:
+        if not self.sku or len(self.sku) > 64:
+            raise InvalidOrderError(f"sku must be 1-64 characters, got {self.sku!r}")
+        if not isinstance(self.quantity, int) or self.quantity <= 0:
+            raise InvalidOrderError(
+                f"quantity of {self.sku} must be a positive integer, got {self.quantity!r}"
+            )
+        if not isinstance(self.unit_price_cents, int) or self.unit_price_cents < 0:
+            raise InvalidOrderError(
+                f"unit price of {self.sku} must be a non-negative integer of cents, "
+                f"got {self.unit_price_cents!r}"
+            )
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+@dataclass
+class Order:
+    id: str
+    customer_id: str
+    lines: list[OrderLine]
+    currency: str
+    status: OrderStatus = OrderStatus.PENDING
+    version: int = 1
+    cancel_reason: str | None = None
+    payment_id: str | None = None
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @classmethod
+    def place(
+        cls, customer_id: str, lines: list[OrderLine], currency: str = "EUR",
+        order_id: str | None = None,
+    ) -> Order:
+        if not customer_id or len(customer_id) > 64:
+            raise InvalidOrderError(f"customer id must be 1-64 characters, got {customer_id!r}")
+        if not lines:
+            raise InvalidOrderError("an order needs at least one line")
+        skus = [line.sku for line in lines]
+        if len(set(skus)) != len(skus):
+            raise InvalidOrderError(f"each sku may appear once per order, got {skus}")
+        if len(currency) != 3 or not currency.isalpha():
+            raise InvalidOrderError(f"currency must be a 3-letter code, got {currency!r}")
+        return cls(id=order_id or str(uuid.uuid4()), customer_id=customer_id,
+                   lines=list(lines), currency=currency.upper())
+
+
+def order_created_payload(order: Order) -> dict[str, object]:
+    """The fields of OrderCreated (the envelope is added by the outbox writer)."""
+    return {
+        "orderId": order.id,
+        "customerId": order.customer_id,
+        "lines": [
+            {"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
+            for line in order.lines
+        ],
+        "totalCents": order.total_cents,
+        "currency": order.currency,
+    }

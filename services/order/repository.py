@@ -1,0 +1,60 @@
+"""Loads and saves order aggregates inside a unit of work's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from services.order.domain import Order, OrderLine, OrderStatus
+from services.order.tables import order_lines, orders
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def add(connection: Connection, order: Order) -> None:
+    now = _now()
+    connection.execute(
+        orders.insert().values(
+            id=order.id, customer_id=order.customer_id, status=order.status.value,
+            currency=order.currency, total_cents=order.total_cents, version=order.version,
+            created_at=now, updated_at=now,
+        )
+    )
+    connection.execute(
+        order_lines.insert(),
+        [
+            {"order_id": order.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
+             "unit_price_cents": line.unit_price_cents}
+            for n, line in enumerate(order.lines, start=1)
+        ],
+    )
+
+
+def get(connection: Connection, order_id: str, for_update: bool = False) -> Order | None:
+    query = select(orders).where(orders.c.id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    lines = connection.execute(
+        select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.line_no)
+    ).mappings()
+    return Order(
+        id=row["id"], customer_id=row["customer_id"], currency=row["currency"],
+        status=OrderStatus(row["status"]), version=row["version"],
+        cancel_reason=row["cancel_reason"], payment_id=row["payment_id"],
+        lines=[OrderLine(r["sku"], r["quantity"], r["unit_price_cents"]) for r in lines],
+    )
+
+
+def update(connection: Connection, order: Order) -> None:
+    connection.execute(
+        orders.update().where(orders.c.id == order.id).values(
+            status=order.status.value, version=order.version,
+            cancel_reason=order.cancel_reason, payment_id=order.payment_id, updated_at=_now(),
+        )
+    )

@@ -1,0 +1,37 @@
+"""The order service's tables in order_db."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy.dialects.mysql import CHAR, DATETIME
+
+from eventcore.outbox import outbox_table
+
+metadata = MetaData()
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", CHAR(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("cancel_reason", String(255)),
+    Column("payment_id", String(64)),
+    Column("created_at", DATETIME(fsp=6), nullable=False),
+    Column("updated_at", DATETIME(fsp=6), nullable=False),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", CHAR(36), ForeignKey("orders.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_cents", BigInteger, nullable=False),
+)
+
+outbox = outbox_table(metadata)
