@@ -44,6 +44,12 @@ class ServiceContext:
     def create_tables(self) -> None:
         create_tables(self.engine, self.metadata)
 
+    def migrate(self) -> None:
+        """Create the service's tables and register the schemas of the events it emits."""
+        self.create_tables()
+        registered = self.outbox.register_schemas(self.name)
+        logging.getLogger(self.name).info("schemas registered: %s", ", ".join(registered))
+
 
 def build_context(
     name: str,

@@ -110,10 +110,15 @@ class OutboxWriter:
             )
         return payload
 
-    def register_schemas(self) -> None:
-        """Register every schema this service may write, so a bad contract fails at start-up."""
+    def register_schemas(self, aggregate_type: str) -> list[str]:
+        """Register the schemas of the events an aggregate emits, so a bad contract fails at
+        start-up rather than at the first write; returns the event types registered."""
+        registered = []
         for schema in self._catalog:
-            self._serializer.schema_id(topic_for(schema.aggregate_type), schema)
+            if schema.aggregate_type == aggregate_type:
+                self._serializer.schema_id(topic_for(aggregate_type), schema)
+                registered.append(schema.event_type)
+        return registered
 
     def append(self, connection: Connection, event: OutboxEvent) -> None:
         payload = self.encode(event)

@@ -1,10 +1,12 @@
-"""The order aggregate: pure rules, no I/O."""
+"""The order aggregate and its saga: pure rules, no I/O."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+
+from eventcore.saga import StateMachine, TransitionRefused
 
 
 class InvalidOrderError(ValueError):
@@ -13,8 +15,25 @@ class InvalidOrderError(ValueError):
 
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
+    STOCK_RESERVED = "STOCK_RESERVED"
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
+
+
+OPEN = (OrderStatus.PENDING, OrderStatus.STOCK_RESERVED)
+
+# The order saga (choreography). Payment may be reported before the order has seen the
+# reservation (they come from different topics), so PaymentCompleted is accepted from PENDING
+# too. Everything not listed is refused: e.g. PaymentCompleted after a timeout cancelled the
+# order changes nothing here (the payment service refunds it on OrderCancelled).
+ORDER_SAGA: StateMachine[OrderStatus] = StateMachine([
+    ([OrderStatus.PENDING], "StockReserved", OrderStatus.STOCK_RESERVED),
+    ([OrderStatus.PENDING], "StockRejected", OrderStatus.CANCELLED),
+    (OPEN, "PaymentCompleted", OrderStatus.CONFIRMED),
+    (OPEN, "PaymentFailed", OrderStatus.CANCELLED),
+    (OPEN, "TimedOut", OrderStatus.CANCELLED),
+    (OPEN, "CancelRequested", OrderStatus.CANCELLED),
+])
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,20 @@ class Order:
         return cls(id=order_id or str(uuid.uuid4()), customer_id=customer_id,
                    lines=list(lines), currency=currency.upper())
 
+    def apply(self, trigger: str) -> OrderStatus:
+        """Move along the saga; raises TransitionRefused when the guard is closed."""
+        self.status = ORDER_SAGA.next_state(self.status, trigger)
+        self.version += 1
+        return self.status
+
+    def cancel(self, trigger: str, reason: str) -> None:
+        self.apply(trigger)
+        self.cancel_reason = reason[:255]
+
+    def confirm(self, payment_id: str) -> None:
+        self.apply("PaymentCompleted")
+        self.payment_id = payment_id
+
 
 def order_created_payload(order: Order) -> dict[str, object]:
     """The fields of OrderCreated (the envelope is added by the outbox writer)."""
@@ -86,3 +119,7 @@ def order_created_payload(order: Order) -> dict[str, object]:
         "totalCents": order.total_cents,
         "currency": order.currency,
     }
+
+
+__all__ = ["ORDER_SAGA", "InvalidOrderError", "Order", "OrderLine", "OrderStatus",
+           "TransitionRefused", "order_created_payload"]

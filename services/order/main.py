@@ -1,16 +1,16 @@
-"""Order service entry point: ``order-service migrate | place``."""
+"""Order service entry point: ``order-service migrate | run | place | cancel``."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+from datetime import timedelta
 
-from eventcore.bootstrap import configure_logging
-from services.order import app
-from services.order.commands import place_order
+from eventcore.bootstrap import ServiceContext
+from eventcore.service_cli import Command, ServiceDefinition, service_main
+from services.order.commands import HANDLERS, cancel_order, cancel_timed_out, place_order
 from services.order.domain import InvalidOrderError, OrderLine
-
-log = logging.getLogger("order-service")
+from services.order.tables import metadata
 
 
 def parse_line(text: str) -> OrderLine:
@@ -24,28 +24,60 @@ def parse_line(text: str) -> OrderLine:
         raise argparse.ArgumentTypeError(f"line {text!r}: {exc}") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="order-service")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="create the service's tables and register its schemas")
-    place = sub.add_parser("place", help="place one order")
-    place.add_argument("--customer", required=True)
-    place.add_argument("--line", dest="lines", action="append", type=parse_line, required=True,
-                       help="SKU:QUANTITY:UNIT_PRICE_CENTS (repeatable)")
-    place.add_argument("--currency", default="EUR")
-    args = parser.parse_args(argv)
-    configure_logging()
-    context = app.build()
-    if args.command == "migrate":
-        context.create_tables()
-        context.outbox.register_schemas()
-        return 0
-    try:
-        order = place_order(context.uow_factory, args.customer, args.lines, args.currency)
-    except InvalidOrderError as exc:
-        parser.error(str(exc))
-    print(order.id)
+def configure_place(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customer", required=True)
+    parser.add_argument("--line", dest="lines", action="append", type=parse_line, required=True,
+                        help="SKU:QUANTITY:UNIT_PRICE_CENTS (repeatable)")
+    parser.add_argument("--currency", default="EUR")
+
+
+def execute_place(context: ServiceContext, args: argparse.Namespace) -> int:
+    print(place_order(context.uow_factory, args.customer, args.lines, args.currency).id)
     return 0
+
+
+def configure_cancel(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("order_id")
+    parser.add_argument("--reason", default="cancelled by customer")
+
+
+def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
+    print(cancel_order(context.uow_factory, args.order_id, args.reason).status)
+    return 0
+
+
+def configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--saga-timeout", type=float,
+                        default=float(os.environ.get("ORDER_SAGA_TIMEOUT_S", "60")),
+                        help="cancel orders with no final reply after this many seconds "
+                             "(env ORDER_SAGA_TIMEOUT_S, default 60)")
+
+
+def timeout_sweep(context: ServiceContext, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    timeout = timedelta(seconds=args.saga_timeout)
+
+    def cancel_timed_out_orders() -> int:
+        return cancel_timed_out(context.uow_factory, timeout)
+
+    return [(min(5.0, args.saga_timeout / 4), cancel_timed_out_orders)]
+
+
+ORDER_SERVICE = ServiceDefinition(
+    name="order",
+    metadata=metadata,
+    consumes=["inventory", "payment"],
+    handlers=HANDLERS,
+    commands={
+        "place": Command("place one order; prints its id", configure_place, execute_place),
+        "cancel": Command("cancel an open order", configure_cancel, execute_cancel),
+    },
+    configure_run=configure_run,
+    periodic=timeout_sweep,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return service_main(ORDER_SERVICE, argv)
 
 
 if __name__ == "__main__":

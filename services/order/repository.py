@@ -58,3 +58,14 @@ def update(connection: Connection, order: Order) -> None:
             cancel_reason=order.cancel_reason, payment_id=order.payment_id, updated_at=_now(),
         )
     )
+
+
+def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
+    query = (
+        select(orders.c.id)
+        .where(orders.c.status.in_([OrderStatus.PENDING.value, OrderStatus.STOCK_RESERVED.value]))
+        .where(orders.c.created_at < cutoff)
+        .order_by(orders.c.created_at)
+        .limit(limit)
+    )
+    return list(connection.execute(query).scalars())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
+from eventcore.inbox import inbox_table
 from eventcore.outbox import outbox_table
+from eventcore.version_guard import aggregate_versions_table
 
 metadata = MetaData()
 
@@ -22,6 +24,7 @@ orders = Table(
     Column("payment_id", String(64)),
     Column("created_at", DATETIME(fsp=6), nullable=False),
     Column("updated_at", DATETIME(fsp=6), nullable=False),
+    Index("ix_orders_open", "status", "created_at"),
 )
 
 order_lines = Table(
@@ -35,3 +38,5 @@ order_lines = Table(
 )
 
 outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+aggregate_versions = aggregate_versions_table(metadata)

@@ -1,0 +1,134 @@
+"""Lost or late events (problem 4): the dead-letter topic and re-injection.
+
+A record that cannot be applied is not dropped and does not block its partition: it is
+copied, untouched (key, value, headers), to the consumer group's dead-letter topic with headers
+saying why, where it came from and how often it was tried. Once the cause is fixed,
+``python -m eventcore.dead_letter reinject GROUP`` sends the records back to their original
+topics; the inbox makes the re-injection safe if some of them were applied after all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+from eventcore.kafka import consumer_config, producer_config
+from eventcore.records import header_map
+from eventcore.settings import Settings
+from eventcore.topics import dead_letter_topic_for
+
+log = logging.getLogger(__name__)
+
+H_ERROR_CLASS = "dlq.error.class"
+H_ERROR_MESSAGE = "dlq.error.message"
+H_TOPIC = "dlq.original.topic"
+H_PARTITION = "dlq.original.partition"
+H_OFFSET = "dlq.original.offset"
+H_ATTEMPTS = "dlq.attempts"
+H_FIRST_FAILURE = "dlq.first.failure.at"
+H_GROUP = "dlq.consumer.group"
+DLQ_HEADERS = (H_ERROR_CLASS, H_ERROR_MESSAGE, H_TOPIC, H_PARTITION, H_OFFSET, H_ATTEMPTS,
+               H_FIRST_FAILURE, H_GROUP)
+
+
+class DeadLetterError(RuntimeError):
+    """The dead-letter topic could not take a record: the consumer must not move on."""
+
+
+class DeadLetterPublisher:
+    def __init__(self, producer: Producer, consumer_group: str) -> None:
+        self._producer = producer
+        self.consumer_group = consumer_group
+        self.topic = dead_letter_topic_for(consumer_group)
+
+    def publish(
+        self, message: Message, error: BaseException, attempts: int, first_failure_at: datetime
+    ) -> None:
+        """Send synchronously: the offset moves on only once the DLQ holds the record."""
+        headers = [
+            *(message.headers() or []),
+            (H_ERROR_CLASS, type(error).__name__),
+            (H_ERROR_MESSAGE, str(error)[:4000]),
+            (H_TOPIC, message.topic()),
+            (H_PARTITION, str(message.partition())),
+            (H_OFFSET, str(message.offset())),
+            (H_ATTEMPTS, str(attempts)),
+            (H_FIRST_FAILURE, first_failure_at.astimezone(UTC).isoformat()),
+            (H_GROUP, self.consumer_group),
+        ]
+        failures: list[KafkaError] = []
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err)
+
+        self._producer.produce(self.topic, key=message.key(), value=message.value(),
+                               headers=headers, on_delivery=delivered)
+        remaining = self._producer.flush(30)
+        if failures or remaining:
+            raise DeadLetterError(
+                f"could not write {message.topic()}[{message.partition()}]@{message.offset()} "
+                f"to {self.topic}: {failures[0] if failures else 'flush timed out'}"
+            )
+        log.warning("dead-lettered %s[%d]@%d to %s after %d attempt(s): %s: %s",
+                    message.topic(), message.partition(), message.offset(), self.topic, attempts,
+                    type(error).__name__, error)
+
+
+def reinject(settings: Settings, consumer_group: str, timeout_s: float = 10.0) -> int:
+    """Copy every record of the group's DLQ back to its original topic, DLQ headers removed.
+
+    The DLQ keeps its records (a consumer group ``<group>.reinjector`` remembers how far it got),
+    so running it twice re-sends only what arrived in between.
+    """
+    dlq = dead_letter_topic_for(consumer_group)
+    consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"{consumer_group}.reinjector",
+                                        **{"enable.partition.eof": True}))
+    producer = Producer(producer_config(settings.kafka_bootstrap_servers))
+    consumer.subscribe([dlq])
+    sent = 0
+    idle_polls = 0
+    try:
+        while idle_polls < int(timeout_s / 0.5):
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                idle_polls += 1
+                continue
+            idle_polls = 0
+            headers = header_map(message)
+            original_topic = headers.get(H_TOPIC)
+            if not original_topic:
+                log.error("skipping %s@%d: no %s header", dlq, message.offset(), H_TOPIC)
+                continue
+            kept = [(k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS]
+            producer.produce(original_topic, key=message.key(), value=message.value(), headers=kept)
+            if producer.flush(30):
+                raise DeadLetterError(f"re-injecting into {original_topic} timed out")
+            consumer.store_offsets(message)
+            consumer.commit(asynchronous=False)
+            sent += 1
+            log.info("re-injected %s@%d into %s", dlq, message.offset(), original_topic)
+    finally:
+        consumer.close()
+    return sent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eventcore.dead_letter")
+    sub = parser.add_subparsers(dest="command", required=True)
+    again = sub.add_parser("reinject", help="send a group's dead letters back to their topics")
+    again.add_argument("consumer_group", help="e.g. inventory-service")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    sent = reinject(Settings.load(), args.consumer_group)
+    print(f"re-injected {sent} record(s) from {dead_letter_topic_for(args.consumer_group)}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""Duplicates (problem 2): the inbox.
+
+Kafka delivers at least once: a record comes again after a consumer crash, a rebalance, a
+rewound offset or a Connect restart that re-sends since its last offset flush. Each consumer
+group records the event ids it has applied, in the same transaction as the handler's changes.
+The primary key (consumer group, event id) makes a second application impossible: a repeat
+fails the insert, the transaction rolls back, and the repeat is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table
+from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
+from sqlalchemy.exc import IntegrityError
+
+DUPLICATE_KEY_ERROR = 1062
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer_group", String(128), primary_key=True),
+        Column("event_id", CHAR(36), primary_key=True),
+        Column("event_type", String(128), nullable=False),
+        Column("topic", String(255), nullable=False),
+        Column("kafka_partition", Integer, nullable=False),
+        Column("kafka_offset", BIGINT, nullable=False),
+        Column("processed_at", DATETIME(fsp=6), nullable=False),
+    )
+
+
+class AlreadyProcessed(Exception):
+    """This consumer group has applied the event before."""
+
+
+def is_duplicate_key(exc: IntegrityError) -> bool:
+    return bool(exc.orig is not None and exc.orig.args and exc.orig.args[0] == DUPLICATE_KEY_ERROR)
+
+
+def record_receipt(
+    connection: Connection,
+    table: Table,
+    consumer_group: str,
+    event_id: str,
+    event_type: str,
+    topic: str,
+    partition: int,
+    offset: int,
+) -> None:
+    """Insert the inbox row, or raise AlreadyProcessed if this group applied the event."""
+    try:
+        connection.execute(
+            table.insert().values(
+                consumer_group=consumer_group, event_id=event_id, event_type=event_type,
+                topic=topic, kafka_partition=partition, kafka_offset=offset,
+                processed_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )
+    except IntegrityError as exc:
+        if is_duplicate_key(exc):
+            raise AlreadyProcessed(event_id) from None
+        raise

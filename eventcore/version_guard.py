@@ -1,0 +1,74 @@
+"""Out-of-order events (problem 3): the per-aggregate version guard.
+
+Every event carries its aggregate's version. A consumer remembers, per aggregate, the last
+version it applied (same transaction as the handler's changes) and skips an event whose version
+is not newer: a stale or replayed event can never move state backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Connection, MetaData, String, Table, select
+from sqlalchemy.dialects.mysql import BIGINT, DATETIME
+from sqlalchemy.exc import IntegrityError
+
+from eventcore.inbox import is_duplicate_key
+from eventcore.retry import TransientError
+
+
+def aggregate_versions_table(metadata: MetaData) -> Table:
+    return Table(
+        "aggregate_versions",
+        metadata,
+        Column("consumer_group", String(128), primary_key=True),
+        Column("aggregate_type", String(64), primary_key=True),
+        Column("aggregate_id", String(64), primary_key=True),
+        Column("version", BIGINT, nullable=False),
+        Column("updated_at", DATETIME(fsp=6), nullable=False),
+    )
+
+
+def is_newer(last_applied: int | None, incoming: int) -> bool:
+    """The rule itself: only a strictly newer version may be applied."""
+    return last_applied is None or incoming > last_applied
+
+
+def advance(
+    connection: Connection,
+    table: Table,
+    consumer_group: str,
+    aggregate_type: str,
+    aggregate_id: str,
+    incoming: int,
+) -> int | None:
+    """Record ``incoming`` as the aggregate's version; returns None when it was newer, else the
+    newer version already applied (the event is stale and must not be applied).
+
+    The row is locked until the transaction ends, so two consumers racing on one aggregate
+    (possible for a moment during a rebalance) apply its events one after the other.
+    """
+    key = (
+        (table.c.consumer_group == consumer_group)
+        & (table.c.aggregate_type == aggregate_type)
+        & (table.c.aggregate_id == aggregate_id)
+    )
+    last = connection.execute(select(table.c.version).where(key).with_for_update()).scalar()
+    if not is_newer(last, incoming):
+        return last
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if last is None:
+        try:
+            connection.execute(table.insert().values(
+                consumer_group=consumer_group, aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id, version=incoming, updated_at=now,
+            ))
+        except IntegrityError as exc:
+            if is_duplicate_key(exc):
+                # Another consumer (a rebalance overlap) recorded this aggregate's first version
+                # a moment ago: retrying re-reads it under the lock.
+                raise TransientError(f"{aggregate_type}/{aggregate_id}: concurrent first version") from exc
+            raise
+    else:
+        connection.execute(table.update().where(key).values(version=incoming, updated_at=now))
+    return None

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The demo: the whole order saga on the native stack, end to end.
+
+Starts the stack (installing what is missing), creates each service's tables, registers the
+Debezium connectors, seeds stock, starts the three services as their own processes, places a
+few orders (one that succeeds, one without enough stock, one the payment gateway declines),
+prints every event as it is consumed with its commit-to-consume latency, then the orders'
+final states, and stops the services with a graceful drain.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack.api import ensure_up  # noqa: E402
+from eventcore.bootstrap import build_context, configure_logging  # noqa: E402
+from eventcore.replay import EventTap, format_event  # noqa: E402
+from eventcore.settings import Settings  # noqa: E402
+from eventcore.topics import topic_for  # noqa: E402
+from services.inventory.commands import set_stock  # noqa: E402
+from services.inventory.tables import metadata as inventory_metadata  # noqa: E402
+from services.order import repository  # noqa: E402
+from services.order.commands import place_order  # noqa: E402
+from services.order.domain import OrderLine, OrderStatus  # noqa: E402
+from services.order.tables import metadata as order_metadata  # noqa: E402
+from services.payment.tables import metadata as payment_metadata  # noqa: E402
+
+LOG_DIR = ROOT / ".state" / "logs"
+SERVICES = ("order", "inventory", "payment")
+
+
+def step(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+def start_service(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = (LOG_DIR / f"demo-{name}-service.log").open("ab")
+    process = subprocess.Popen([sys.executable, "-m", f"services.{name}.main", "run"],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    print(f"  {name}-service pid {process.pid} (log: {log.name})")
+    return process
+
+
+def main() -> int:
+    configure_logging()
+    step("1/6 native stack: MariaDB, Kafka (KRaft), Kafka Connect + Debezium, Apicurio Registry")
+    ensure_up()
+    settings = Settings.load()
+
+    step("2/6 each service's tables in its own database, schemas registered (BACKWARD)")
+    contexts = {
+        "order": build_context("order", order_metadata, settings),
+        "inventory": build_context("inventory", inventory_metadata, settings),
+        "payment": build_context("payment", payment_metadata, settings),
+    }
+    for context in contexts.values():
+        context.migrate()
+
+    step("3/6 Debezium outbox connectors (scripts/register_connectors.py)")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "register_connectors.py")], check=True)
+
+    step("4/6 seed stock and start the three services")
+    run_id = uuid.uuid4().hex[:6]
+    apples, pears = f"APPLE-{run_id}", f"PEAR-{run_id}"
+    set_stock(contexts["inventory"].uow_factory, apples, 10)
+    set_stock(contexts["inventory"].uow_factory, pears, 1)
+    env = {**os.environ, "PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
+    processes = [start_service(name, env) for name in SERVICES]
+    tap = EventTap([topic_for(s) for s in SERVICES], settings)
+    tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)  # skip earlier runs' history
+    tap.events.clear()
+
+    step("5/6 place orders: one that succeeds, one short of stock, one the gateway declines")
+    orders = {
+        "happy": place_order(contexts["order"].uow_factory, "alice",
+                             [OrderLine(apples, 2, 150), OrderLine(pears, 1, 300)]),
+        "no stock": place_order(contexts["order"].uow_factory, "bob", [OrderLine(pears, 5, 300)]),
+        "declined": place_order(contexts["order"].uow_factory, "carol",
+                                [OrderLine(apples, 3, 25_000)]),
+    }
+    ids = {order.id: label for label, order in orders.items()}
+    final_types = {"OrderConfirmed", "OrderCancelled"}
+    try:
+        def all_final(events: list) -> bool:
+            return {e.key for e in events if e.event_type in final_types} >= set(ids)
+
+        seen = 0
+        deadline = time.monotonic() + 120
+        while not all_final(tap.events) and time.monotonic() < deadline:
+            tap.poll()
+            for event in tap.events[seen:]:
+                if event.key in ids:
+                    print(f"  [{ids[event.key]:>8}] {event.latency_ms():7.1f} ms  "
+                          f"{format_event(event, as_json=False)}", flush=True)
+            seen = len(tap.events)
+        latencies = [e.latency_ms() for e in tap.events if e.key in ids]
+        if latencies:
+            print(f"  commit-to-consume latency over {len(latencies)} events: "
+                  f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")
+
+        step("6/6 final state of each order (order_db)")
+        with contexts["order"].engine.connect() as connection:
+            for label, order in orders.items():
+                stored = repository.get(connection, order.id)
+                assert stored is not None
+                reason = f" ({stored.cancel_reason})" if stored.cancel_reason else ""
+                print(f"  {label:>8}: {stored.status}{reason}")
+                expected = OrderStatus.CONFIRMED if label == "happy" else OrderStatus.CANCELLED
+                if stored.status is not expected:
+                    print(f"  !! expected {expected}", file=sys.stderr)
+                    return 1
+    finally:
+        tap.close()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
+        print("  services drained and stopped; their logs are in .state/logs/demo-*.log")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

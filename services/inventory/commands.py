@@ -1,0 +1,132 @@
+"""The inventory service's handlers: reserve on OrderCreated, release on OrderCancelled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+from eventcore.consumer import Handler
+from eventcore.db import UnitOfWork
+from eventcore.outbox import OutboxEvent
+from eventcore.records import ConsumedEvent
+from services.inventory.domain import (
+    RESERVATION,
+    ReservationStatus,
+    StockLevel,
+    TransitionRefused,
+    decide,
+)
+from services.inventory.tables import products, reservation_lines, reservations
+
+log = logging.getLogger(__name__)
+AGGREGATE_TYPE = "inventory"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -> None:
+    """Set a product's available quantity (creating it); reserved stock is left alone."""
+    if available < 0:
+        raise ValueError(f"available stock of {sku} cannot be negative ({available})")
+    with uow_factory() as uow:
+        statement = mysql_insert(products).values(sku=sku, available=available, reserved=0,
+                                                  updated_at=_now())
+        uow.connection.execute(statement.on_duplicate_key_update(available=available,
+                                                                 updated_at=_now()))
+
+
+def stock_levels(connection: Connection, skus: list[str], for_update: bool = False) -> dict[str, StockLevel]:
+    # Locking in sku order: two reservations over the same products cannot deadlock.
+    query = select(products).where(products.c.sku.in_(sorted(skus))).order_by(products.c.sku)
+    if for_update:
+        query = query.with_for_update()
+    return {r.sku: StockLevel(r.sku, r.available, r.reserved) for r in connection.execute(query)}
+
+
+def _reservation(connection: Connection, order_id: str) -> tuple[ReservationStatus, int]:
+    row = connection.execute(
+        select(reservations.c.status, reservations.c.version)
+        .where(reservations.c.order_id == order_id).with_for_update()
+    ).first()
+    return (ReservationStatus(row.status), row.version) if row else (ReservationStatus.NEW, 0)
+
+
+def _save(connection: Connection, order_id: str, status: ReservationStatus, version: int,
+          reason: str | None = None) -> None:
+    values = {"status": status.value, "version": version, "reason": reason, "updated_at": _now()}
+    statement = mysql_insert(reservations).values(order_id=order_id, **values)
+    connection.execute(statement.on_duplicate_key_update(**values))
+
+
+def _emit(uow: UnitOfWork, order_id: str, event_type: str, version: int, **fields: object) -> None:
+    uow.emit(OutboxEvent(AGGREGATE_TYPE, order_id, event_type, version,
+                         {"orderId": order_id, **fields}))
+
+
+def on_order_created(uow: UnitOfWork, event: ConsumedEvent) -> None:
+    order_id = event.order_id
+    status, version = _reservation(uow.connection, order_id)
+    requested = {line["sku"]: int(line["quantity"]) for line in event.value["lines"]}
+    decision = decide(requested, stock_levels(uow.connection, list(requested), for_update=True))
+    trigger = "Reserve" if decision.reserve else "Reject"
+    try:
+        new_status = RESERVATION.next_state(status, trigger)
+    except TransitionRefused as refused:
+        log.info("reservation %s: OrderCreated ignored (%s)", order_id, refused)
+        return
+    if decision.reserve:
+        for sku, quantity in requested.items():
+            uow.connection.execute(
+                products.update().where(products.c.sku == sku).values(
+                    available=products.c.available - quantity,
+                    reserved=products.c.reserved + quantity, updated_at=_now()))
+        uow.connection.execute(reservation_lines.insert(), [
+            {"order_id": order_id, "sku": sku, "quantity": q} for sku, q in requested.items()])
+        _save(uow.connection, order_id, new_status, version + 1)
+        _emit(uow, order_id, "StockReserved", version + 1,
+              lines=[{"sku": s, "quantity": q} for s, q in requested.items()],
+              amountCents=event.value["totalCents"], currency=event.value["currency"])
+        log.info("reserved stock for order %s: %s", order_id, requested)
+    else:
+        _save(uow.connection, order_id, new_status, version + 1, decision.reason)
+        _emit(uow, order_id, "StockRejected", version + 1, reason=decision.reason)
+        log.info("rejected order %s: %s", order_id, decision.reason)
+
+
+def on_order_cancelled(uow: UnitOfWork, event: ConsumedEvent) -> None:
+    order_id = event.order_id
+    status, version = _reservation(uow.connection, order_id)
+    trigger = "Release" if status is ReservationStatus.RESERVED else "Void"
+    try:
+        new_status = RESERVATION.next_state(status, trigger)
+    except TransitionRefused as refused:
+        log.info("reservation %s: OrderCancelled ignored (%s)", order_id, refused)
+        return
+    if new_status is ReservationStatus.VOIDED:
+        _save(uow.connection, order_id, new_status, version + 1, "order cancelled before reservation")
+        return
+    lines = list(uow.connection.execute(
+        select(reservation_lines).where(reservation_lines.c.order_id == order_id)
+        .order_by(reservation_lines.c.sku)))
+    stock_levels(uow.connection, [line.sku for line in lines], for_update=True)
+    for line in lines:
+        uow.connection.execute(
+            products.update().where(products.c.sku == line.sku).values(
+                available=products.c.available + line.quantity,
+                reserved=products.c.reserved - line.quantity, updated_at=_now()))
+    _save(uow.connection, order_id, new_status, version + 1)
+    _emit(uow, order_id, "StockReleased", version + 1,
+          lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines])
+    log.info("released stock of cancelled order %s", order_id)
+
+
+HANDLERS: dict[str, Handler] = {
+    "OrderCreated": on_order_created,
+    "OrderCancelled": on_order_cancelled,
+}

@@ -1,0 +1,99 @@
+"""Shared fixtures: the real stack is started once per test session (or reused if it runs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from eventcore.bootstrap import ServiceContext, build_context
+from eventcore.records import ConsumedEvent
+from eventcore.replay import EventTap
+from eventcore.settings import Settings
+from services.inventory.tables import metadata as inventory_metadata
+from services.order.commands import place_order
+from services.order.domain import OrderLine
+from services.order.tables import metadata as order_metadata
+from services.payment.tables import metadata as payment_metadata
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def stack():  # type: ignore[no-untyped-def]
+    from devstack.api import ensure_up
+
+    return ensure_up()
+
+
+@pytest.fixture(scope="session")
+def settings(stack) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings.load()
+
+
+@pytest.fixture(scope="session")
+def contexts(settings: Settings) -> dict[str, ServiceContext]:
+    built = {
+        "order": build_context("order", order_metadata, settings),
+        "inventory": build_context("inventory", inventory_metadata, settings),
+        "payment": build_context("payment", payment_metadata, settings),
+    }
+    for context in built.values():
+        context.migrate()
+    return built
+
+
+@pytest.fixture(scope="session")
+def order_context(contexts: dict[str, ServiceContext]) -> ServiceContext:
+    return contexts["order"]
+
+
+@pytest.fixture(scope="session")
+def connectors(contexts: dict[str, ServiceContext]) -> None:
+    """The outbox connectors, registered by the user-facing script (idempotent)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"register_connectors failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture
+def order_tap(settings: Settings, connectors: None) -> Iterator[EventTap]:
+    with EventTap(["order.events"], settings) as tap:
+        yield tap
+
+
+def place_sentinel(context: ServiceContext) -> str:
+    return place_order(context.uow_factory, "sentinel", [OrderLine("SENTINEL", 1, 1)]).id
+
+
+def read_until_sentinel(
+    tap: EventTap, context: ServiceContext, timeout_s: float = 120.0, settle_s: float = 2.0
+) -> list[ConsumedEvent]:
+    """Everything committed before now has been published once a later order's event shows up
+    (one connector task publishes in binlog order); then a short settle catches stragglers."""
+    sentinel = place_sentinel(context)
+    tap.wait_for(lambda events: any(e.key == sentinel for e in events), timeout_s)
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        tap.poll(0.2)
+    return tap.events
+
+
+def events_for(events: list[ConsumedEvent], keys: set[str] | str) -> list[ConsumedEvent]:
+    wanted = {keys} if isinstance(keys, str) else keys
+    return [e for e in events if e.key in wanted]
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what or condition}")
