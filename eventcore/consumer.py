@@ -15,6 +15,7 @@ record in hand, commit, leave the group.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -70,6 +71,18 @@ class ConsumerOptions:
     drain_timeout_s: float = 20.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     kafka_overrides: dict[str, object] = field(default_factory=dict)
+    # Failure drills only: SIGKILL this process right after its Nth handler transaction commits,
+    # before the offset is stored: the window where a crash must not double-apply. Set from
+    # CONSUMER_CRASH_AFTER_COMMITS by from_env(); never set in normal operation.
+    crash_after_commits: int | None = None
+
+    @classmethod
+    def from_env(cls) -> ConsumerOptions:
+        crash = os.environ.get("CONSUMER_CRASH_AFTER_COMMITS")
+        return cls(
+            batch_size=int(os.environ.get("CONSUMER_BATCH_SIZE", "100")),
+            crash_after_commits=int(crash) if crash else None,
+        )
 
 
 class ConsumerRuntime:
@@ -91,7 +104,7 @@ class ConsumerRuntime:
         self.group_id = group_id
         self.topics = list(topics)
         self.handlers = dict(handlers)
-        self.options = options or ConsumerOptions()
+        self.options = options or ConsumerOptions.from_env()
         self._uow_factory = uow_factory
         self._inbox = inbox_table
         self._versions = versions_table
@@ -99,6 +112,7 @@ class ConsumerRuntime:
             SchemaRegistryClient(self.settings.schema_registry_url), catalog
         )
         self.counters = Counters()
+        self._commits = 0
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._dead_letters: DeadLetterPublisher | None = None
@@ -242,6 +256,12 @@ class ConsumerRuntime:
             log.info("%s: duplicate %s %s for %s skipped", self.group_id, event.event_type,
                      event.event_id, event.key)
             return
+        self._commits += 1
+        if self.options.crash_after_commits == self._commits:
+            log.warning("%s: failure drill: SIGKILL after DB commit of %s %s, before its offset",
+                        self.group_id, event.event_type, event.event_id)
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
         if stale_behind is not None:
             self.counters.stale += 1
             log.info("%s: stale %s v%d for %s skipped (v%d already applied)", self.group_id,

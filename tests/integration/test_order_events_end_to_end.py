@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -103,7 +104,8 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
     current = SchemaCatalog.load(SCHEMAS_DIR)
     raw = json.loads(current.for_event_type("OrderCreated").text)
     # A new field without a default: new readers could not read old events (BACKWARD breaks).
-    raw["fields"].append({"name": "loyaltyTier", "type": "string"})
+    new_field = f"loyaltyTier{uuid.uuid4().hex[:8]}"
+    raw["fields"].append({"name": new_field, "type": "string"})
     breaking = SchemaCatalog([
         EventSchema.from_text(json.dumps(raw), "order"),
         *[s for s in current if s.event_type != "OrderCreated"],
@@ -117,7 +119,7 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
 
     before = counts()
     order = Order.place("cust-breaking", [OrderLine("SKU-1", 1, 1)])
-    payload = {**order_created_payload(order), "loyaltyTier": "gold"}
+    payload = {**order_created_payload(order), new_field: "gold"}
     with pytest.raises(IncompatibleSchemaError) as refused, context.unit_of_work() as uow:
         uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1, payload))
         repository.add(uow.connection, order)

@@ -1,0 +1,227 @@
+"""The choreographed saga across three real service processes, on the real stack."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from sqlalchemy import select
+
+from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_OFFSET, H_PARTITION, H_TOPIC
+from eventcore.kafka import consumer_config
+from eventcore.replay import EventTap
+from eventcore.topics import dead_letter_topic_for
+from services.inventory.commands import set_stock
+from services.inventory.tables import products, reservations
+from services.order import repository
+from services.order.commands import place_order
+from services.order.domain import OrderLine, OrderStatus
+from services.payment.tables import payments
+from tests.conftest import wait_until
+from tests.e2e.conftest import ServiceProcess
+
+pytestmark = pytest.mark.stack
+FINAL = (OrderStatus.CONFIRMED, OrderStatus.CANCELLED)
+
+
+@pytest.fixture
+def ctx(contexts, services):  # type: ignore[no-untyped-def]
+    return contexts
+
+
+def new_sku(ctx, available: int) -> str:  # type: ignore[no-untyped-def]
+    sku = f"SKU-{uuid.uuid4().hex[:10]}"
+    set_stock(ctx["inventory"].uow_factory, sku, available)
+    return sku
+
+
+def stock(ctx, sku: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with ctx["inventory"].engine.connect() as c:
+        row = c.execute(select(products.c.available, products.c.reserved).where(products.c.sku == sku)).one()
+    return row.available, row.reserved
+
+
+def status(ctx, order_id: str) -> OrderStatus:  # type: ignore[no-untyped-def]
+    with ctx["order"].engine.connect() as c:
+        order = repository.get(c, order_id)
+    assert order is not None
+    return order.status
+
+
+def payment_rows(ctx, order_id: str) -> list:  # type: ignore[no-untyped-def]
+    with ctx["payment"].engine.connect() as c:
+        return list(c.execute(select(payments).where(payments.c.order_id == order_id)))
+
+
+def reservation_status(ctx, order_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    with ctx["inventory"].engine.connect() as c:
+        return c.execute(select(reservations.c.status).where(reservations.c.order_id == order_id)).scalar()
+
+
+def wait_final(ctx, order_id: str, timeout_s: float = 180) -> OrderStatus:  # type: ignore[no-untyped-def]
+    wait_until(lambda: status(ctx, order_id) in FINAL, timeout_s, f"order {order_id} to finish")
+    return status(ctx, order_id)
+
+
+def committed_offset(group: str, topic: str, partition: int, settings) -> int:  # type: ignore[no-untyped-def]
+    from confluent_kafka import TopicPartition
+
+    consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, group))
+    try:
+        return consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
+    finally:
+        consumer.close()
+
+
+def test_happy_path_confirms_decrements_stock_once_and_charges_once(ctx):
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "happy", [OrderLine(sku, 3, 1000)])
+
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (7, 3)
+    rows = payment_rows(ctx, order.id)
+    assert [(r.status, r.amount_cents) for r in rows] == [("COMPLETED", 3000)]
+
+
+def test_not_enough_stock_cancels_without_payment_and_leaves_stock(ctx):
+    sku = new_sku(ctx, 2)
+    order = place_order(ctx["order"].uow_factory, "greedy", [OrderLine(sku, 5, 100)])
+
+    assert wait_final(ctx, order.id) is OrderStatus.CANCELLED
+    assert stock(ctx, sku) == (2, 0)
+    # Payment only learns that the order was cancelled: it voids, never charges.
+    wait_until(lambda: payment_rows(ctx, order.id) != [], 60, "payment to see the cancellation")
+    assert [r.status for r in payment_rows(ctx, order.id)] == ["VOIDED"]
+
+
+def test_declined_payment_cancels_and_releases_the_reserved_stock(ctx):
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "big-spender", [OrderLine(sku, 4, 20_000)])
+
+    assert wait_final(ctx, order.id) is OrderStatus.CANCELLED
+    assert [r.status for r in payment_rows(ctx, order.id)] == ["FAILED"]
+    wait_until(lambda: reservation_status(ctx, order.id) == "RELEASED", 60, "stock release")
+    assert stock(ctx, sku) == (10, 0)
+
+
+def test_the_same_record_delivered_twice_has_one_effect(ctx, settings):
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "twice", [OrderLine(sku, 2, 100)])
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+
+    with EventTap(["order.events"], settings) as tap:
+        tap.wait_for(lambda events: any(e.key == order.id for e in events), 60)
+        original = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
+    raw = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"raw-{uuid.uuid4()}"))
+    from confluent_kafka import TopicPartition
+
+    raw.assign([TopicPartition("order.events", original.partition, original.offset)])
+    message = raw.poll(10)
+    raw.close()
+    assert message is not None and message.key().decode() == order.id
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    copies = []
+    producer.produce("order.events", key=message.key(), value=message.value(), headers=message.headers(),
+                     on_delivery=lambda _err, msg: copies.append(msg.offset()))
+    producer.flush(10)
+
+    wait_until(lambda: committed_offset("inventory-service", "order.events", original.partition,
+                                        settings) > copies[0], 60, "inventory to pass the copy")
+    assert stock(ctx, sku) == (8, 2)
+    assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]
+    assert "duplicate OrderCreated" in services_log(ctx, "inventory")
+
+
+def services_log(ctx, service: str) -> str:  # type: ignore[no-untyped-def]
+    from tests.e2e.conftest import LOG_DIR
+
+    return "\n".join(p.read_text(errors="replace") for p in LOG_DIR.glob(f"test-{service}-*.log"))
+
+
+def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, services, settings):
+    services["inventory"].stop()
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "crash", [OrderLine(sku, 1, 100)])
+    # The first instance applies one record, commits its transaction, then is SIGKILLed
+    # before the offset is stored: the record will come again.
+    drill = ServiceProcess("inventory", CONSUMER_CRASH_AFTER_COMMITS="1").start()
+    assert drill.wait_exit(120) == -signal.SIGKILL
+    assert "failure drill: SIGKILL after DB commit" in drill.log_text()
+
+    services["inventory"] = ServiceProcess("inventory").start()
+    services["inventory"].wait_assigned()
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (9, 1)
+    wait_until(lambda: "duplicate" in services["inventory"].log_text(), 60,
+               "the re-delivered record to be skipped as a duplicate")
+
+
+def test_an_undecodable_record_is_dead_lettered_and_the_partition_moves_on(ctx, settings):
+    sku = new_sku(ctx, 10)
+    order_id = str(uuid.uuid4())
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    producer.produce("order.events", key=order_id.encode(), value=b"\x00\x00\x00\x00garbage-bytes",
+                     headers=[("id", str(uuid.uuid4())), ("eventType", "OrderCreated")])
+    producer.flush(10)
+    # Same key, so same partition: the next record behind the bad one.
+    place_order(ctx["order"].uow_factory, "after-garbage", [OrderLine(sku, 1, 100)], order_id=order_id)
+
+    assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED
+    dlq = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
+    dlq.subscribe([dead_letter_topic_for("inventory-service")])
+    found = None
+    for _ in range(60):
+        message = dlq.poll(1.0)
+        if message is not None and not message.error() and message.key() == order_id.encode():
+            found = message
+            break
+    dlq.close()
+    assert found is not None, "no dead letter for the garbage record"
+    headers = {k: v.decode() for k, v in found.headers()}
+    assert found.value() == b"\x00\x00\x00\x00garbage-bytes"
+    assert headers[H_TOPIC] == "order.events"
+    assert headers[H_ERROR_CLASS] in ("UnknownSchemaIdError", "UndecodableRecordError")
+    assert int(headers[H_OFFSET]) >= 0 and int(headers[H_PARTITION]) >= 0
+    assert headers[H_ATTEMPTS] == "1"
+    assert headers["eventType"] == "OrderCreated"  # the original headers are kept
+
+
+def test_two_instances_with_a_rebalance_mid_flow_keep_every_invariant(ctx, services):
+    skus = {new_sku(ctx, 150): 150, new_sku(ctx, 150): 150}
+    names = list(skus)
+    extra: list[ServiceProcess] = []
+    order_ids = []
+    for n in range(500):
+        sku = names[n % 2]
+        price = 60_000 if n % 10 == 0 else 500  # every tenth order is declined (over the limit)
+        order_ids.append(place_order(ctx["order"].uow_factory, f"load-{n % 13}",
+                                     [OrderLine(sku, 1 + n % 2, price)]).id)
+        if n == 120:
+            extra = [ServiceProcess("inventory").start(), ServiceProcess("payment").start()]
+        if n == 300:
+            services["inventory"].stop()  # its partitions move to the second instance
+            services["inventory"] = ServiceProcess("inventory").start()
+
+    wait_until(lambda: all(status(ctx, oid) in FINAL for oid in order_ids), 600,
+               "all 500 orders to reach a final state")
+    for process in extra:
+        assert process.stop() == 0
+
+    statuses = {oid: status(ctx, oid) for oid in order_ids}
+    for sku, initial in skus.items():
+        wait_until(lambda sku=sku, initial=initial: sum(stock(ctx, sku)) == initial, 60, "stock to settle")
+    with ctx["payment"].engine.connect() as c:
+        # order_id is the payments table's primary key: at most one payment per order.
+        query = select(payments.c.order_id, payments.c.status).where(payments.c.order_id.in_(order_ids))
+        rows = {r.order_id: r.status for r in c.execute(query)}
+    confirmed = [oid for oid, s in statuses.items() if s is OrderStatus.CONFIRMED]
+    cancelled = [oid for oid, s in statuses.items() if s is OrderStatus.CANCELLED]
+    assert confirmed and cancelled
+    assert all(rows.get(oid) == "COMPLETED" for oid in confirmed)
+    assert not any(rows.get(oid) in ("COMPLETED", "REFUNDED") for oid in cancelled)
+    # Reserved stock belongs exactly to the confirmed orders.
+    reserved_total = sum(stock(ctx, sku)[1] for sku in skus)
+    expected = sum(1 + order_ids.index(oid) % 2 for oid in confirmed)
+    assert reserved_total == expected
