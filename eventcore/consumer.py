@@ -125,11 +125,25 @@ class ConsumerRuntime:
 
     def install_signal_handlers(self) -> None:
         def on_signal(signum: int, _frame: object) -> None:
-            log.info("%s: %s received, draining", self.group_id, signal.Signals(signum).name)
+            if self._stop.is_set():
+                return
+            log.info("%s: %s received, draining (at most %.0fs)", self.group_id,
+                     signal.Signals(signum).name, self.options.drain_timeout_s)
             self.stop()
+            # A handler stuck on a remote call must not keep the process alive for good: what it
+            # had not committed is re-delivered to the next owner of the partition.
+            watchdog = threading.Timer(self.options.drain_timeout_s, self._abandon_drain)
+            watchdog.daemon = True
+            watchdog.start()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+
+    def _abandon_drain(self) -> None:
+        log.error("%s: drain did not finish within %.0fs; exiting without it", self.group_id,
+                  self.options.drain_timeout_s)
+        logging.shutdown()
+        os._exit(3)
 
     def run(self) -> Counters:
         bootstrap = self.settings.kafka_bootstrap_servers
@@ -158,16 +172,17 @@ class ConsumerRuntime:
         consumer = self._consumer
         if consumer is None:
             return
-        deadline = time.monotonic() + self.options.drain_timeout_s
+        started = time.monotonic()
         try:
             self._commit()
+            self.counters.lag = self._lag()
         finally:
             # close() commits nothing more (auto commit is off) and leaves the group at once,
             # so the partitions move to the other instances without waiting for a timeout.
             consumer.close()
             self._consumer = None
-        log.info("%s: stopped (%.1fs to spare); %s", self.group_id,
-                 max(0.0, deadline - time.monotonic()), self.counters.line())
+        log.info("%s: drained and left the group in %.2fs; %s", self.group_id,
+                 time.monotonic() - started, self.counters.line())
 
     # -- rebalance ---------------------------------------------------------------------------
 

@@ -88,14 +88,13 @@ def main(argv: list[str] | None = None) -> int:
             created = client.put_config(definition.name, config)
             print(f"  {'created' if created else 'updated'} {definition.name} "
                   f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING")
-            state = client.wait_until_running(
+            client.wait_until_running(
                 definition.name, args.timeout,
                 on_progress=lambda s: print(f"  {s.describe() if s else 'not visible yet'}"),
             )
         except ConnectError as exc:
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
-        print(f"  {state.describe()}")
     return 0
 
 

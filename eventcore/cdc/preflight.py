@@ -32,6 +32,11 @@ class CheckResult:
         return f"[{'ok' if self.ok else 'FAILED'}] {self.name}: {self.detail}"
 
 
+def _setting(name: str, actual: str | None, ok: bool, requirement: str) -> CheckResult:
+    shown = actual if actual not in (None, "") else "unset"
+    return CheckResult(name, ok, f"{shown}" if ok else f"{shown}; {requirement}")
+
+
 @dataclass(frozen=True)
 class DatabaseFacts:
     """What pre-flight reads from the server, separated so the rules are testable without one."""
@@ -63,27 +68,15 @@ def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
 def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox") -> list[CheckResult]:
     v = {k.lower(): str(val) for k, val in facts.variables.items()}
     results = [
-        CheckResult(
-            "log_bin",
-            v.get("log_bin", "").upper() in ("ON", "1"),
-            f"binary logging is {v.get('log_bin', 'unknown')}; Debezium reads the binlog, "
-            "so the server must run with log_bin enabled",
-        ),
-        CheckResult(
-            "binlog_format",
-            v.get("binlog_format", "").upper() == "ROW",
-            f"binlog_format is {v.get('binlog_format', 'unknown')}; it must be ROW",
-        ),
-        CheckResult(
-            "binlog_row_image",
-            v.get("binlog_row_image", "").upper() == "FULL",
-            f"binlog_row_image is {v.get('binlog_row_image', 'unknown')}; it must be FULL",
-        ),
-        CheckResult(
-            "server_id",
-            v.get("server_id", "0") not in ("", "0"),
-            f"server_id is {v.get('server_id', 'unset')}; it must be set to a non-zero value",
-        ),
+        _setting("log_bin", v.get("log_bin"), v.get("log_bin", "").upper() in ("ON", "1"),
+                 "Debezium reads the binlog: start the server with log_bin enabled"),
+        _setting("binlog_format", v.get("binlog_format"), v.get("binlog_format", "").upper() == "ROW",
+                 "it must be ROW (binlog_format=ROW)"),
+        _setting("binlog_row_image", v.get("binlog_row_image"),
+                 v.get("binlog_row_image", "").upper() == "FULL",
+                 "it must be FULL (binlog_row_image=FULL)"),
+        _setting("server_id", v.get("server_id"), v.get("server_id", "0") not in ("", "0"),
+                 "set server_id to a non-zero value"),
     ]
     scopes = parse_grants(facts.grants)
     global_privs = scopes.get("*.*", set())
