@@ -23,20 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
-from eventcore.bootstrap import build_context, configure_logging  # noqa: E402
+from eventcore.bootstrap import configure_logging  # noqa: E402
 from eventcore.replay import EventTap, format_event  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from eventcore.topics import topic_for  # noqa: E402
+from services import SERVICE_NAMES, build_all  # noqa: E402
 from services.inventory.commands import set_stock  # noqa: E402
-from services.inventory.tables import metadata as inventory_metadata  # noqa: E402
 from services.order import repository  # noqa: E402
 from services.order.commands import place_order  # noqa: E402
 from services.order.domain import OrderLine, OrderStatus  # noqa: E402
-from services.order.tables import metadata as order_metadata  # noqa: E402
-from services.payment.tables import metadata as payment_metadata  # noqa: E402
 
 LOG_DIR = ROOT / ".state" / "logs"
-SERVICES = ("order", "inventory", "payment")
 
 
 def step(text: str) -> None:
@@ -59,13 +56,7 @@ def main() -> int:
     settings = Settings.load()
 
     step("2/6 each service's tables in its own database, schemas registered (BACKWARD)")
-    contexts = {
-        "order": build_context("order", order_metadata, settings),
-        "inventory": build_context("inventory", inventory_metadata, settings),
-        "payment": build_context("payment", payment_metadata, settings),
-    }
-    for context in contexts.values():
-        context.migrate()
+    contexts = build_all(settings)
 
     step("3/6 Debezium outbox connectors (scripts/register_connectors.py)")
     subprocess.run([sys.executable, str(ROOT / "scripts" / "register_connectors.py")], check=True)
@@ -76,8 +67,8 @@ def main() -> int:
     set_stock(contexts["inventory"].uow_factory, apples, 10)
     set_stock(contexts["inventory"].uow_factory, pears, 1)
     env = {**os.environ, "PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
-    processes = [start_service(name, env) for name in SERVICES]
-    tap = EventTap([topic_for(s) for s in SERVICES], settings)
+    processes = [start_service(name, env) for name in SERVICE_NAMES]
+    tap = EventTap([topic_for(s) for s in SERVICE_NAMES], settings)
     tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)  # skip earlier runs' history
     tap.events.clear()
 

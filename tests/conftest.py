@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from eventcore.bootstrap import ServiceContext, build_context
+from eventcore.bootstrap import ServiceContext
 from eventcore.records import ConsumedEvent
 from eventcore.replay import EventTap
 from eventcore.settings import Settings
-from services.inventory.tables import metadata as inventory_metadata
+from services import build_all
 from services.order.commands import place_order
 from services.order.domain import OrderLine
-from services.order.tables import metadata as order_metadata
-from services.payment.tables import metadata as payment_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,14 +35,7 @@ def settings(stack) -> Settings:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def contexts(settings: Settings) -> dict[str, ServiceContext]:
-    built = {
-        "order": build_context("order", order_metadata, settings),
-        "inventory": build_context("inventory", inventory_metadata, settings),
-        "payment": build_context("payment", payment_metadata, settings),
-    }
-    for context in built.values():
-        context.migrate()
-    return built
+    return build_all(settings)
 
 
 @pytest.fixture(scope="session")

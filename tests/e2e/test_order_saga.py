@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import uuid
+from datetime import timedelta
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -16,7 +17,7 @@ from eventcore.topics import dead_letter_topic_for
 from services.inventory.commands import set_stock
 from services.inventory.tables import products, reservations
 from services.order import repository
-from services.order.commands import place_order
+from services.order.commands import cancel_timed_out, place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.payment.tables import payments
 from tests.conftest import wait_until
@@ -225,3 +226,31 @@ def test_two_instances_with_a_rebalance_mid_flow_keep_every_invariant(ctx, servi
     reserved_total = sum(stock(ctx, sku)[1] for sku in skus)
     expected = sum(1 + order_ids.index(oid) % 2 for oid in confirmed)
     assert reserved_total == expected
+
+
+def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cancelled(ctx, services, settings):
+    services["order"].stop()  # the order service is slow: replies pile up unread
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "late", [OrderLine(sku, 2, 700)])
+    wait_until(lambda: [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"], 120,
+               "the charge to complete while the order service is away")
+
+    # The saga's timeout fires first: the order is cancelled and compensation starts.
+    assert cancel_timed_out(ctx["order"].uow_factory, timedelta(seconds=0)) >= 1
+    assert status(ctx, order.id) is OrderStatus.CANCELLED
+
+    services["order"] = ServiceProcess("order").start()
+    services["order"].wait_assigned()
+    wait_until(lambda: [r.status for r in payment_rows(ctx, order.id)] == ["REFUNDED"], 120, "refund")
+    wait_until(lambda: reservation_status(ctx, order.id) == "RELEASED", 120, "stock release")
+    # The late PaymentCompleted reaches the order service and finds the guard closed.
+    wait_until(lambda: "PaymentCompleted ignored" in services["order"].log_text(), 120,
+               "the late success to be refused")
+    assert status(ctx, order.id) is OrderStatus.CANCELLED
+    assert stock(ctx, sku) == (10, 0)
+    with EventTap(["payment.events", "inventory.events"], settings) as tap:
+        tap.wait_for(lambda events: any(e.key == order.id and e.event_type == "StockReleased"
+                                        for e in events) and tap.at_end(), 60)
+        compensations = [e.event_type for e in tap.events if e.key == order.id
+                         and e.event_type in ("PaymentRefunded", "StockReleased")]
+    assert sorted(compensations) == ["PaymentRefunded", "StockReleased"]

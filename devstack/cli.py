@@ -1,0 +1,85 @@
+"""``stack``: run the native development stack (MariaDB, Kafka, Apicurio Registry, Connect).
+
+Exit codes: 0 success (for ``status``: every part is up), 1 an error (message on stderr),
+2 bad usage, 3 ``status`` found a part that is not up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from devstack import logs
+from devstack.console import relative
+from devstack.errors import StackError
+from devstack.stack import Stack
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_NOT_ALL_UP = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stack",
+        description="Run MariaDB, Kafka (KRaft), Apicurio Registry and Kafka Connect with "
+        "Debezium as local processes. State lives in <repo>/.state (or $STACK_STATE_DIR).",
+        epilog="status exits 0 when every part is up, 3 when some part is not.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="install what is missing, start what is not running")
+    commands.add_parser("down", help="stop the processes the stack started")
+    commands.add_parser("status", help="up/down, port, pid and log of each part")
+    log = commands.add_parser("logs", help="show the end of one or all logs")
+    log.add_argument("component", nargs="?", help="mariadb, kafka, registry or connect")
+    log.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
+    log.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    return parser
+
+
+def _status(stack: Stack) -> int:
+    parts = stack.status()
+    print(f"{'PART':<10} {'STATE':<10} {'PORTS':<12} {'PID':<8} LOG")
+    for part in parts:
+        ports = ",".join(str(p) for p in part.ports)
+        pid = str(part.pid) if part.pid else "-"
+        print(f"{part.name:<10} {part.state:<10} {ports:<12} {pid:<8} {relative(part.log)}")
+    return EXIT_OK if all(p.state == "up" for p in parts) else EXIT_NOT_ALL_UP
+
+
+def _logs(stack: Stack, component: str | None, lines: int, follow: bool) -> int:
+    parts = [stack.component(component)] if component else list(stack.components)
+    files = {part.name: part.log_file for part in parts}
+    logs.show(files, lines)
+    if follow:
+        logs.follow(files)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    stack = Stack()
+    try:
+        if args.command == "up":
+            stack.up()
+        elif args.command == "down":
+            stack.down()
+        elif args.command == "status":
+            return _status(stack)
+        elif args.command == "logs":
+            return _logs(stack, args.component, args.lines, args.follow)
+    except StackError as error:
+        print(f"[stack] error: {error}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
+    except KeyError as error:
+        print(f"[stack] error: {error.args[0]}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("[stack] interrupted", file=sys.stderr, flush=True)
+        return 130
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

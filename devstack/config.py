@@ -1,0 +1,87 @@
+"""Where the stack lives on disk and which addresses it listens on.
+
+Everything the stack writes goes under one state directory (``<repo>/.state`` unless
+``STACK_STATE_DIR`` says otherwise), so deleting that directory resets the stack completely
+and nothing touches system locations such as /var/lib/mysql.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+STACK_DIR = REPO_ROOT / "stack"
+VERSIONS_FILE = STACK_DIR / "versions.env"
+CDC_CNF = STACK_DIR / "mysql" / "cdc.cnf"
+BOOTSTRAP_SQL_TEMPLATE = STACK_DIR / "sql" / "bootstrap.sql.tmpl"
+MAVEN_POM = PACKAGE_DIR / "maven" / "pom.xml"
+
+# Loopback only: the stack is for this machine and must never be reachable from outside.
+HOST = "127.0.0.1"
+MARIADB_PORT = 3307
+KAFKA_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093
+REGISTRY_PORT = 8081
+# Quarkus serves health/metrics on a separate management port, 9000 by default: a common
+# port, so it is pinned to one next to the registry's own.
+REGISTRY_MANAGEMENT_PORT = 9081
+CONNECT_PORT = 8083
+
+STATE_DIR_ENV = "STACK_STATE_DIR"
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """The layout of the state directory; components derive their own subfolders from it."""
+
+    root: Path
+
+    @property
+    def downloads(self) -> Path:
+        return self.root / "downloads"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.root / "pids"
+
+    @property
+    def plugins(self) -> Path:
+        return self.root / "plugins"
+
+    @property
+    def stack_env(self) -> Path:
+        return self.root / "stack.env"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "stack.lock"
+
+    def component_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def log_file(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def pid_file(self, name: str) -> Path:
+        return self.pids / f"{name}.pid"
+
+    def create(self) -> None:
+        for folder in (self.root, self.downloads, self.logs, self.pids):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def default_state_dir() -> Path:
+    override = os.environ.get(STATE_DIR_ENV)
+    return Path(override).expanduser().resolve() if override else REPO_ROOT / ".state"
+
+
+def state_paths(state_dir: Path | str | None = None) -> StatePaths:
+    root = Path(state_dir).expanduser().resolve() if state_dir else default_state_dir()
+    return StatePaths(root)

@@ -1,0 +1,74 @@
+"""``<state>/stack.env``: endpoints and generated passwords for everything that talks to the stack.
+
+Passwords are generated on the first ``up`` and reused afterwards, because MariaDB keeps the
+users it created with them. The file is mode 0600 and lives only in the state directory: it
+is never committed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from devstack.config import (
+    CONNECT_PORT,
+    HOST,
+    KAFKA_PORT,
+    MARIADB_PORT,
+    REGISTRY_PORT,
+    StatePaths,
+)
+from devstack.versions import parse_env_file
+
+PASSWORD_KEYS = (
+    "ORDER_DB_PASSWORD",
+    "INVENTORY_DB_PASSWORD",
+    "PAYMENT_DB_PASSWORD",
+    "CDC_DB_PASSWORD",
+)
+
+
+def mariadb_socket(paths: StatePaths) -> Path:
+    return paths.component_dir("mariadb") / "mariadb.sock"
+
+
+def endpoint_values(paths: StatePaths) -> dict[str, str]:
+    """The non-secret entries: they follow from the layout and ports, so they are rewritten."""
+    return {
+        "DB_HOST": HOST,
+        "DB_PORT": str(MARIADB_PORT),
+        "MARIADB_SOCKET": str(mariadb_socket(paths)),
+        "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{KAFKA_PORT}",
+        "SCHEMA_REGISTRY_URL": f"http://{HOST}:{REGISTRY_PORT}/apis/ccompat/v7",
+        "CONNECT_URL": f"http://{HOST}:{CONNECT_PORT}",
+    }
+
+
+def read_stack_env(paths: StatePaths) -> dict[str, str]:
+    return parse_env_file(paths.stack_env) if paths.stack_env.is_file() else {}
+
+
+def ensure_stack_env(paths: StatePaths) -> dict[str, str]:
+    """Create or refresh stack.env, keeping passwords that already exist; returns its values."""
+    existing = read_stack_env(paths)
+    values = endpoint_values(paths)
+    for key in PASSWORD_KEYS:
+        # token_urlsafe has only [A-Za-z0-9_-]: safe inside SQL quotes and env files.
+        values[key] = existing.get(key) or secrets.token_urlsafe(24)
+    if values != existing:
+        _write_private(paths.stack_env, values)
+    return values
+
+
+def _write_private(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "# Written by devstack (`stack up`). Holds passwords: keep it out of git.\n"
+    body += "".join(f"{key}={value}\n" for key, value in values.items())
+    tmp = path.with_suffix(".tmp")
+    # Created 0600 from the start so the passwords are never readable by others, even briefly.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(body)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
