@@ -30,7 +30,7 @@ from eventcore.avro import AvroEventDeserializer, SchemaCatalog
 from eventcore.db import UnitOfWork
 from eventcore.dead_letter import DeadLetterPublisher
 from eventcore.inbox import AlreadyProcessed, record_receipt
-from eventcore.kafka import consumer_config, ensure_topics, producer_config
+from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, producer_config
 from eventcore.records import ConsumedEvent, decode
 from eventcore.retry import FailureKind, RetryPolicy, classify
 from eventcore.schema_registry import SchemaRegistryClient
@@ -157,7 +157,7 @@ class ConsumerRuntime:
                  ", ".join(sorted(self.handlers)))
         try:
             while not self._stop.is_set():
-                batch = consumer.consume(self.options.batch_size, self.options.poll_timeout_s)
+                batch = fetch_batch(consumer, self.options.batch_size, self.options.poll_timeout_s)
                 for message in batch:
                     if self._stop.is_set():
                         break  # not stored: the next owner of the partition gets it

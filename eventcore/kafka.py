@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, Message
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from eventcore.topics import DEFAULT_PARTITIONS
@@ -64,3 +64,17 @@ def ensure_topics(
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
+
+
+def fetch_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:
+    """Wait up to ``timeout_s`` for the first record, then take what is already buffered.
+
+    ``Consumer.consume(n, timeout)`` waits for the whole timeout unless n records arrive, which
+    would add up to ``timeout_s`` of latency to every hop of a quiet flow.
+    """
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    if max_messages <= 1:
+        return [first]
+    return [first, *consumer.consume(max_messages - 1, 0)]

@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError
 
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
-from eventcore.kafka import consumer_config
+from eventcore.kafka import consumer_config, fetch_batch
 from eventcore.records import ConsumedEvent, decode
 from eventcore.schema_registry import SchemaRegistryClient, SchemaRegistryError
 from eventcore.settings import SCHEMAS_DIR, Settings
@@ -56,7 +56,7 @@ class EventTap:
     def poll(self, timeout_s: float = 0.5) -> list[ConsumedEvent]:
         """Fetch what is there now; returns the events decoded in this call."""
         fresh: list[ConsumedEvent] = []
-        for message in self._consumer.consume(num_messages=500, timeout=timeout_s):
+        for message in fetch_batch(self._consumer, 500, timeout_s):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
