@@ -11,18 +11,7 @@ from pathlib import Path
 
 from devstack.config import VERSIONS_FILE
 from devstack.errors import StackError
-
-
-def parse_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; blank lines and ``#`` comments are skipped."""
-    values: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
+from eventcore.settings import read_env_file as parse_env_file
 
 
 @dataclass(frozen=True)

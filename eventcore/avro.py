@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ class SchemaCatalog:
     def by_fullname(self, fullname: str) -> EventSchema | None:
         return self._by_fullname.get(fullname)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[EventSchema]:
         return iter(self._by_type.values())
 
 

@@ -37,6 +37,10 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
     """An idempotent producer with acks=all (used for the dead-letter topic)."""
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
+        # The Java clients (Connect, hence Debezium) hash keys with murmur2; librdkafka's
+        # default differs, and a record re-sent with another hash would land on another
+        # partition than its aggregate's earlier events, breaking per-key order.
+        "partitioner": "murmur2_random",
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,

@@ -6,7 +6,6 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore.consumer import Handler
 from eventcore.db import UnitOfWork
@@ -30,10 +29,10 @@ def _current(connection: Connection, order_id: str):  # type: ignore[no-untyped-
     ).first()
 
 
-def _save(connection: Connection, order_id: str, **values: object) -> None:
-    values["updated_at"] = _now()
-    statement = mysql_insert(payments).values(order_id=order_id, **values)
-    connection.execute(statement.on_duplicate_key_update(**values))
+def _insert(connection: Connection, order_id: str, **values: object) -> None:
+    # A plain insert: the row is new (checked under lock), and the primary key refuses a
+    # second payment for the order should that ever not hold.
+    connection.execute(payments.insert().values(order_id=order_id, updated_at=_now(), **values))
 
 
 def handlers(gateway: PaymentGateway) -> dict[str, Handler]:
@@ -48,7 +47,7 @@ def handlers(gateway: PaymentGateway) -> dict[str, Handler]:
         result = gateway.charge(order_id, amount, currency)
         trigger = "Approved" if result.approved else "Declined"
         new_status = PAYMENT.next_state(status, trigger)
-        _save(uow.connection, order_id, status=new_status.value, version=1, amount_cents=amount,
+        _insert(uow.connection, order_id, status=new_status.value, version=1, amount_cents=amount,
               currency=currency, gateway_reference=result.reference, reason=result.reason)
         if result.approved:
             uow.emit(OutboxEvent(AGGREGATE_TYPE, order_id, "PaymentCompleted", 1,
@@ -71,12 +70,13 @@ def handlers(gateway: PaymentGateway) -> dict[str, Handler]:
             log.info("payment %s: OrderCancelled ignored (%s)", order_id, refused)
             return
         if new_status is PaymentStatus.VOIDED:
-            _save(uow.connection, order_id, status=new_status.value, version=1, amount_cents=0,
+            _insert(uow.connection, order_id, status=new_status.value, version=1, amount_cents=0,
                   currency="XXX", reason="order cancelled before payment")
             return
         refund = gateway.refund(f"refund-{order_id}", row.gateway_reference, row.amount_cents)
-        _save(uow.connection, order_id, status=new_status.value, version=row.version + 1,
-              refund_reference=refund)
+        uow.connection.execute(payments.update().where(payments.c.order_id == order_id).values(
+            status=new_status.value, version=row.version + 1, refund_reference=refund,
+            updated_at=_now()))
         uow.emit(OutboxEvent(AGGREGATE_TYPE, order_id, "PaymentRefunded", row.version + 1,
                              {"orderId": order_id, "paymentId": row.gateway_reference,
                               "amountCents": row.amount_cents}))

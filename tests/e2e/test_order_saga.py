@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
 from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_OFFSET, H_PARTITION, H_TOPIC
-from eventcore.kafka import consumer_config
+from eventcore.kafka import consumer_config, producer_config
 from eventcore.replay import EventTap
 from eventcore.topics import dead_letter_topic_for
 from services.inventory.commands import set_stock
@@ -122,14 +122,15 @@ def test_the_same_record_delivered_twice_has_one_effect(ctx, settings):
     message = raw.poll(10)
     raw.close()
     assert message is not None and message.key().decode() == order.id
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    producer = Producer(producer_config(settings.kafka_bootstrap_servers))
     copies = []
     producer.produce("order.events", key=message.key(), value=message.value(), headers=message.headers(),
-                     on_delivery=lambda _err, msg: copies.append(msg.offset()))
+                     on_delivery=lambda _err, msg: copies.append((msg.partition(), msg.offset())))
     producer.flush(10)
 
+    assert copies[0][0] == original.partition  # same key, same partition as Debezium chose
     wait_until(lambda: committed_offset("inventory-service", "order.events", original.partition,
-                                        settings) > copies[0], 60, "inventory to pass the copy")
+                                        settings) > copies[0][1], 60, "inventory to pass the copy")
     assert stock(ctx, sku) == (8, 2)
     assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]
     assert "duplicate OrderCreated" in services_log(ctx, "inventory")
@@ -162,7 +163,7 @@ def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, 
 def test_an_undecodable_record_is_dead_lettered_and_the_partition_moves_on(ctx, settings):
     sku = new_sku(ctx, 10)
     order_id = str(uuid.uuid4())
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    producer = Producer(producer_config(settings.kafka_bootstrap_servers))
     producer.produce("order.events", key=order_id.encode(), value=b"\x00\x00\x00\x00garbage-bytes",
                      headers=[("id", str(uuid.uuid4())), ("eventType", "OrderCreated")])
     producer.flush(10)
