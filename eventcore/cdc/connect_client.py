@@ -96,11 +96,12 @@ class ConnectClient:
     ) -> ConnectorState:
         deadline = time.monotonic() + timeout_s
         last: ConnectorState | None = None
+        first = True
         while time.monotonic() < deadline:
             state = self.state(name)
-            if state != last and on_progress:
+            if (first or state != last) and on_progress:
                 on_progress(state)
-            last = state
+            first, last = False, state
             if state and state.failed:
                 raise ConnectError(
                     f"{state.describe()}\n" + "\n".join(state.traces or ["(no trace given)"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import uuid
 from datetime import timedelta
@@ -10,15 +11,20 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
+from eventcore.avro import EventSchema, SchemaCatalog
+from eventcore.bootstrap import build_context
 from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_OFFSET, H_PARTITION, H_TOPIC
 from eventcore.kafka import consumer_config, producer_config
+from eventcore.outbox import OutboxEvent
 from eventcore.replay import EventTap
+from eventcore.settings import SCHEMAS_DIR
 from eventcore.topics import dead_letter_topic_for
 from services.inventory.commands import set_stock
 from services.inventory.tables import products, reservations
 from services.order import repository
 from services.order.commands import cancel_timed_out, place_order
-from services.order.domain import OrderLine, OrderStatus
+from services.order.domain import Order, OrderLine, OrderStatus, order_created_payload
+from services.order.tables import metadata as order_metadata
 from services.payment.tables import payments
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess
@@ -255,3 +261,27 @@ def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cance
         compensations = [e.event_type for e in tap.events if e.key == order.id
                          and e.event_type in ("PaymentRefunded", "StockReleased")]
     assert sorted(compensations) == ["PaymentRefunded", "StockReleased"]
+
+
+def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, settings):
+    """Partial rollout: the order service ships a new optional field before its consumers do."""
+    current = SchemaCatalog.load(SCHEMAS_DIR)
+    raw = json.loads(current.for_event_type("OrderCreated").text)
+    raw["fields"].append({"name": "giftNote", "type": ["null", "string"], "default": None})
+    newer = SchemaCatalog([EventSchema.from_text(json.dumps(raw), "order"),
+                           *[s for s in current if s.event_type != "OrderCreated"]])
+    new_writer = build_context("order", order_metadata, settings, catalog=newer)
+    sku = new_sku(ctx, 5)
+    order = Order.place("rollout", [OrderLine(sku, 1, 100)])
+    with new_writer.unit_of_work() as uow:
+        uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1,
+                             {**order_created_payload(order), "giftNote": "happy birthday"}))
+        repository.add(uow.connection, order)
+
+    # Inventory and payment still run the old reader schema: the saga completes all the same.
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (4, 1)
+    with EventTap(["order.events"], settings, catalog=newer) as tap:
+        tap.wait_for(lambda events: any(e.key == order.id for e in events), 60)
+        created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
+    assert created.value["giftNote"] == "happy birthday"  # a new reader sees the new field

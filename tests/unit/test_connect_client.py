@@ -1,0 +1,42 @@
+import pytest
+
+from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
+
+
+class ScriptedConnect(ConnectClient):
+    """Answers status requests from a script of states (no HTTP)."""
+
+    def __init__(self, states):
+        super().__init__("http://connect.invalid")
+        self._states = list(states)
+
+    def state(self, name):
+        return self._states.pop(0) if len(self._states) > 1 else self._states[0]
+
+
+def state(connector, *tasks, trace=None):
+    return ConnectorState("c", connector, list(tasks), [trace] if trace else [])
+
+
+def test_waits_until_connector_and_every_task_run(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    seen = []
+    client = ScriptedConnect(
+        [None, state("RUNNING"), state("RUNNING", "UNASSIGNED"), state("RUNNING", "RUNNING")]
+    )
+    final = client.wait_until_running("c", timeout_s=5, on_progress=seen.append)
+    assert final.running
+    assert len(seen) == 4
+
+
+def test_a_failed_task_raises_with_its_trace(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    client = ScriptedConnect([state("RUNNING", "FAILED", trace="java.sql.SQLException: Access denied")])
+    with pytest.raises(ConnectError, match="Access denied") as failed:
+        client.wait_until_running("c", timeout_s=5)
+    assert "tasks [FAILED]" in str(failed.value)
+
+
+def test_running_without_tasks_is_not_running():
+    assert not state("RUNNING").running
+    assert state("FAILED").failed
