@@ -26,14 +26,14 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from sqlalchemy import Table
 
-from eventcore.avro import AvroEventDeserializer, SchemaCatalog
+from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.db import UnitOfWork
 from eventcore.dead_letter import DeadLetterPublisher
 from eventcore.inbox import AlreadyProcessed, record_receipt
 from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, producer_config
 from eventcore.records import ConsumedEvent, decode
-from eventcore.retry import FailureKind, RetryPolicy, classify
-from eventcore.schema_registry import SchemaRegistryClient
+from eventcore.retry import FailureKind, PermanentError, RetryPolicy, classify
+from eventcore.schema_registry import SchemaRegistryClient, SchemaRegistryError
 from eventcore.settings import Settings
 from eventcore.topics import TOPIC_SUFFIX, dead_letter_topic_for
 from eventcore.version_guard import advance
@@ -41,6 +41,8 @@ from eventcore.version_guard import advance
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, ConsumedEvent], None]
+# Failures whose message says it all; anything else is logged with its traceback (likely a bug).
+EXPECTED_PERMANENT_FAILURES = (UndecodableRecordError, SchemaRegistryError, PermanentError)
 
 
 def aggregate_type_of(topic: str) -> str:
@@ -241,7 +243,7 @@ class ConsumerRuntime:
                     log.error("%s: %s[%d]@%d cannot be applied: %s: %s", self.group_id,
                               message.topic(), message.partition(), message.offset(),
                               type(exc).__name__, exc,
-                              exc_info=not isinstance(exc, (ValueError, LookupError)))
+                              exc_info=not isinstance(exc, EXPECTED_PERMANENT_FAILURES))
                 assert self._dead_letters is not None
                 self._dead_letters.publish(message, exc, attempt, first_failure)
                 self.counters.dead_lettered += 1

@@ -14,7 +14,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from eventcore.kafka import consumer_config, producer_config
 from eventcore.records import header_map
@@ -79,27 +79,50 @@ class DeadLetterPublisher:
                     type(error).__name__, error)
 
 
-def reinject(settings: Settings, consumer_group: str, timeout_s: float = 10.0) -> int:
-    """Copy every record of the group's DLQ back to its original topic, DLQ headers removed.
+def reinject(
+    settings: Settings, consumer_group: str, key: str | None = None, event_id: str | None = None
+) -> int:
+    """Send the records of the group's DLQ back to their original topics, DLQ headers removed.
 
-    The DLQ keeps its records (a consumer group ``<group>.reinjector`` remembers how far it got),
-    so running it twice re-sends only what arrived in between.
+    Only what the DLQ holds when it starts is read (a record that fails again and lands in the
+    DLQ anew is not picked up in the same run, so nothing loops). ``key`` or ``event_id`` pick
+    single records. Running it twice is safe: the consumers' inbox skips whatever was applied.
     """
     dlq = dead_letter_topic_for(consumer_group)
-    consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"{consumer_group}.reinjector",
-                                        **{"enable.partition.eof": True}))
+    consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"{consumer_group}.reinjector"))
     producer = Producer(producer_config(settings.kafka_bootstrap_servers))
-    consumer.subscribe([dlq])
     sent = 0
-    idle_polls = 0
     try:
-        while idle_polls < int(timeout_s / 0.5):
-            message = consumer.poll(0.5)
-            if message is None or message.error():
-                idle_polls += 1
+        metadata = consumer.list_topics(dlq, timeout=15).topics.get(dlq)
+        if metadata is None or metadata.error is not None:
+            raise DeadLetterError(f"dead-letter topic {dlq} does not exist")
+        ends: dict[int, int] = {}
+        starts = []
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(dlq, partition), timeout=15)
+            if high > low:
+                ends[partition] = high
+                starts.append(TopicPartition(dlq, partition, low))
+        total = sum(ends[tp.partition] - tp.offset for tp in starts)
+        log.info("%s holds %d record(s) to look at", dlq, total)
+        consumer.assign(starts)
+        unfinished = set(ends)
+        while unfinished:
+            message = consumer.poll(5.0)
+            if message is None:
+                raise DeadLetterError(f"reading {dlq} stalled; partitions {sorted(unfinished)} unfinished")
+            if message.error():
                 continue
-            idle_polls = 0
+            end = ends[message.partition()]
+            if message.offset() >= end - 1:
+                unfinished.discard(message.partition())
+            if message.offset() >= end:
+                continue  # dead-lettered after this run started
             headers = header_map(message)
+            wanted_key = key is None or (message.key() or b"").decode(errors="replace") == key
+            wanted_id = event_id is None or headers.get("id") == event_id
+            if not (wanted_key and wanted_id):
+                continue
             original_topic = headers.get(H_TOPIC)
             if not original_topic:
                 log.error("skipping %s@%d: no %s header", dlq, message.offset(), H_TOPIC)
@@ -108,10 +131,9 @@ def reinject(settings: Settings, consumer_group: str, timeout_s: float = 10.0) -
             producer.produce(original_topic, key=message.key(), value=message.value(), headers=kept)
             if producer.flush(30):
                 raise DeadLetterError(f"re-injecting into {original_topic} timed out")
-            consumer.store_offsets(message)
-            consumer.commit(asynchronous=False)
             sent += 1
-            log.info("re-injected %s@%d into %s", dlq, message.offset(), original_topic)
+            log.info("re-injected %s[%d]@%d (%s) into %s", dlq, message.partition(), message.offset(),
+                     headers.get(H_ERROR_CLASS, "?"), original_topic)
     finally:
         consumer.close()
     return sent
@@ -122,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     again = sub.add_parser("reinject", help="send a group's dead letters back to their topics")
     again.add_argument("consumer_group", help="e.g. inventory-service")
+    again.add_argument("--key", help="only records with this key (orderId)")
+    again.add_argument("--event-id", help="only the record with this event id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    sent = reinject(Settings.load(), args.consumer_group)
+    sent = reinject(Settings.load(), args.consumer_group, args.key, args.event_id)
     print(f"re-injected {sent} record(s) from {dead_letter_topic_for(args.consumer_group)}",
           file=sys.stderr)
     return 0

@@ -30,9 +30,12 @@ class ServiceProcess:
         self.log_path: Path = LOG_DIR / f"test-{service}-{ServiceProcess.count}.log"
         self.env = {**os.environ, **SERVICE_ENV, **env}
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     def start(self) -> ServiceProcess:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
+        # Log files outlive test sessions: only what this process writes counts.
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.service}.main", "run"],
@@ -41,7 +44,11 @@ class ServiceProcess:
         return self
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode(errors="replace")
 
     def wait_assigned(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
+import time
 import uuid
 from datetime import timedelta
 
@@ -11,9 +14,10 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
+from devstack.components.mariadb import MariaDbInstance
 from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
-from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_OFFSET, H_PARTITION, H_TOPIC
+from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE, H_OFFSET, H_PARTITION, H_TOPIC
 from eventcore.kafka import consumer_config, producer_config
 from eventcore.outbox import OutboxEvent
 from eventcore.replay import EventTap
@@ -113,7 +117,7 @@ def test_declined_payment_cancels_and_releases_the_reserved_stock(ctx):
     assert stock(ctx, sku) == (10, 0)
 
 
-def test_the_same_record_delivered_twice_has_one_effect(ctx, settings):
+def test_the_same_record_delivered_twice_has_one_effect(ctx, services, settings):
     sku = new_sku(ctx, 10)
     order = place_order(ctx["order"].uow_factory, "twice", [OrderLine(sku, 2, 100)])
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
@@ -139,13 +143,8 @@ def test_the_same_record_delivered_twice_has_one_effect(ctx, settings):
                                         settings) > copies[0][1], 60, "inventory to pass the copy")
     assert stock(ctx, sku) == (8, 2)
     assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]
-    assert "duplicate OrderCreated" in services_log(ctx, "inventory")
-
-
-def services_log(ctx, service: str) -> str:  # type: ignore[no-untyped-def]
-    from tests.e2e.conftest import LOG_DIR
-
-    return "\n".join(p.read_text(errors="replace") for p in LOG_DIR.glob(f"test-{service}-*.log"))
+    wait_until(lambda: f"duplicate OrderCreated {original.event_id}" in services["inventory"].log_text(),
+               30, "the copy to be counted as a duplicate")
 
 
 def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, services, settings):
@@ -177,16 +176,9 @@ def test_an_undecodable_record_is_dead_lettered_and_the_partition_moves_on(ctx, 
     place_order(ctx["order"].uow_factory, "after-garbage", [OrderLine(sku, 1, 100)], order_id=order_id)
 
     assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED
-    dlq = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
-    dlq.subscribe([dead_letter_topic_for("inventory-service")])
-    found = None
-    for _ in range(60):
-        message = dlq.poll(1.0)
-        if message is not None and not message.error() and message.key() == order_id.encode():
-            found = message
-            break
-    dlq.close()
-    assert found is not None, "no dead letter for the garbage record"
+    letters = dead_letters(settings, "inventory-service", order_id)
+    assert letters, "no dead letter for the garbage record"
+    found = letters[0]
     headers = {k: v.decode() for k, v in found.headers()}
     assert found.value() == b"\x00\x00\x00\x00garbage-bytes"
     assert headers[H_TOPIC] == "order.events"
@@ -285,3 +277,41 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
         tap.wait_for(lambda events: any(e.key == order.id for e in events), 60)
         created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
     assert created.value["giftNote"] == "happy birthday"  # a new reader sees the new field
+
+
+def dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list:  # type: ignore[no-untyped-def]
+    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
+    reader.subscribe([dead_letter_topic_for(group)])
+    found = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not found:
+        message = reader.poll(1.0)
+        if message is not None and not message.error() and message.key() == key.encode():
+            found.append(message)
+    reader.close()
+    return found
+
+
+def test_a_dead_lettered_record_is_reinjected_once_its_cause_is_fixed(ctx, settings):
+    sku = new_sku(ctx, 5)
+    database = MariaDbInstance()  # the stack's own server, as root over its socket
+    database.run_sql("RENAME TABLE inventory_db.products TO inventory_db.products_away")
+    try:
+        order = place_order(ctx["order"].uow_factory, "unlucky", [OrderLine(sku, 1, 100)])
+        letters = dead_letters(settings, "inventory-service", order.id)
+    finally:
+        database.run_sql("RENAME TABLE inventory_db.products_away TO inventory_db.products")
+    assert letters, "the failing OrderCreated did not reach the dead-letter topic"
+    headers = {k: v.decode() for k, v in letters[0].headers()}
+    assert "products" in headers[H_ERROR_MESSAGE]
+    assert status(ctx, order.id) is OrderStatus.PENDING  # nothing was applied
+    assert stock(ctx, sku) == (5, 0)
+
+    result = subprocess.run([sys.executable, "-m", "eventcore.dead_letter", "reinject",
+                             "inventory-service", "--key", order.id],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "re-injected 1 record(s) from inventory-service.dlq" in result.stderr
+
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (4, 1)
