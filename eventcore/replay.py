@@ -34,6 +34,7 @@ class EventTap:
         topics: Iterable[str],
         settings: Settings | None = None,
         catalog: SchemaCatalog | None = None,
+        must_exist: bool = False,
     ) -> None:
         settings = settings or Settings.load()
         self.topics = list(topics)
@@ -44,6 +45,12 @@ class EventTap:
                 **{"enable.partition.eof": True},
             )
         )
+        known = self._consumer.list_topics(timeout=15).topics
+        missing = [t for t in self.topics if t not in known]
+        if missing and must_exist:
+            self._consumer.close()
+            raise LookupError(f"no such topic: {', '.join(missing)} (topics: "
+                              f"{', '.join(sorted(t for t in known if not t.startswith('_')))})")
         self._consumer.subscribe(self.topics)
         self._deserializer = AvroEventDeserializer(
             SchemaRegistryClient(settings.schema_registry_url),
@@ -136,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.timeout
     count = 0
-    with EventTap(args.topics) as tap:
+    try:
+        tap = EventTap(args.topics, must_exist=True)
+    except LookupError as exc:
+        parser.exit(2, f"replay: {exc}\n")
+    with tap:
         while args.follow or (not tap.at_end() and time.monotonic() < deadline):
             for event in tap.poll():
                 if args.key is None or event.key == args.key:

@@ -11,11 +11,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaException
 from sqlalchemy import MetaData
+from sqlalchemy.exc import OperationalError
 
 from eventcore.bootstrap import ServiceContext, build_context, configure_logging
 from eventcore.consumer import Handler
 from eventcore.runner import run_service
+from eventcore.schema_registry import SchemaRegistryError
+from eventcore.settings import SettingsError
 from eventcore.topics import topic_for
 
 PeriodicJobs = Callable[[ServiceContext, argparse.Namespace], list[tuple[float, Callable[[], object]]]]
@@ -55,6 +59,25 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
         command.configure(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
     configure_logging()
+    try:
+        return _execute(definition, parser, args)
+    except UNAVAILABLE as exc:
+        # A missing setting or a part of the stack that is down: one clear line, no traceback.
+        logging.getLogger(definition.name).error("%s-service cannot start: %s", definition.name,
+                                                 _first_line(exc))
+        return 1
+
+
+UNAVAILABLE = (SettingsError, SchemaRegistryError, OperationalError, KafkaException)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc.orig if isinstance(exc, OperationalError) and exc.orig else exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _execute(definition: ServiceDefinition, parser: argparse.ArgumentParser,
+             args: argparse.Namespace) -> int:
     context = build_context(definition.name, definition.metadata)
     if args.command == "migrate":
         context.migrate()

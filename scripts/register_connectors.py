@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         db_port=args.connect_db_port or args.db_port,
         kafka_bootstrap_servers=args.connect_kafka_bootstrap,
     )
-    definitions = [d for d in load_definitions() if not args.only or d.name in args.only]
+    try:
+        definitions = [d for d in load_definitions() if not args.only or d.name in args.only]
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"connector definitions: {exc}", file=sys.stderr)
+        return 2
     if not definitions:
         print(f"no connector named {args.only}", file=sys.stderr)
         return 2
