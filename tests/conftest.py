@@ -67,9 +67,11 @@ def read_until_sentinel(
     tap: EventTap, context: ServiceContext, timeout_s: float = 120.0, settle_s: float = 2.0
 ) -> list[ConsumedEvent]:
     """Everything committed before now has been published once a later order's event shows up
-    (one connector task publishes in binlog order); then a short settle catches stragglers."""
+    (one connector task publishes in binlog order). The tap reads partitions at their own pace,
+    so it must also have reached the end of every partition; a short settle catches records
+    still in flight to other partitions."""
     sentinel = place_sentinel(context)
-    tap.wait_for(lambda events: any(e.key == sentinel for e in events), timeout_s)
+    tap.wait_for(lambda events: any(e.key == sentinel for e in events) and tap.at_end(), timeout_s)
     deadline = time.monotonic() + settle_s
     while time.monotonic() < deadline:
         tap.poll(0.2)
