@@ -9,12 +9,14 @@ this module only enforces it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
 S = TypeVar("S", bound=Enum)
+log = logging.getLogger(__name__)
 
 
 class TransitionRefused(Exception):
@@ -50,6 +52,15 @@ class StateMachine(Generic[S]):
             return self._targets[(current, trigger)]
         except KeyError:
             raise TransitionRefused(current, trigger) from None
+
+    def next_state_or_none(self, current: S, trigger: str, context: str) -> S | None:
+        """The next state, or None (logged) when the guard is closed: for handlers that must
+        treat a late or repeated message as a no-op rather than an error."""
+        try:
+            return self.next_state(current, trigger)
+        except TransitionRefused as refused:
+            log.info("%s ignored: %s", context, refused)
+            return None
 
     def triggers(self) -> set[str]:
         return {trigger for _state, trigger in self._targets}

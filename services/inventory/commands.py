@@ -17,7 +17,6 @@ from services.inventory.domain import (
     RESERVATION,
     ReservationStatus,
     StockLevel,
-    TransitionRefused,
     decide,
 )
 from services.inventory.tables import products, reservation_lines, reservations
@@ -75,10 +74,8 @@ def on_order_created(uow: UnitOfWork, event: ConsumedEvent) -> None:
     requested = {line["sku"]: int(line["quantity"]) for line in event.value["lines"]}
     decision = decide(requested, stock_levels(uow.connection, list(requested), for_update=True))
     trigger = "Reserve" if decision.reserve else "Reject"
-    try:
-        new_status = RESERVATION.next_state(status, trigger)
-    except TransitionRefused as refused:
-        log.info("reservation %s: OrderCreated ignored (%s)", order_id, refused)
+    new_status = RESERVATION.next_state_or_none(status, trigger, f"reservation {order_id}: OrderCreated")
+    if new_status is None:
         return
     if decision.reserve:
         for sku, quantity in requested.items():
@@ -103,10 +100,8 @@ def on_order_cancelled(uow: UnitOfWork, event: ConsumedEvent) -> None:
     order_id = event.order_id
     status, version = _reservation(uow.connection, order_id)
     trigger = "Release" if status is ReservationStatus.RESERVED else "Void"
-    try:
-        new_status = RESERVATION.next_state(status, trigger)
-    except TransitionRefused as refused:
-        log.info("reservation %s: OrderCancelled ignored (%s)", order_id, refused)
+    new_status = RESERVATION.next_state_or_none(status, trigger, f"reservation {order_id}: OrderCancelled")
+    if new_status is None:
         return
     if new_status is ReservationStatus.VOIDED:
         _save(uow.connection, order_id, new_status, version + 1, "order cancelled before reservation")

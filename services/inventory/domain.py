@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from eventcore.saga import StateMachine, TransitionRefused
+from eventcore.saga import StateMachine
 
 
 class ReservationStatus(StrEnum):
@@ -57,4 +57,3 @@ def decide(requested: Mapping[str, int], stock: Mapping[str, StockLevel]) -> Dec
     return Decision(True)
 
 
-__all__ = ["RESERVATION", "Decision", "ReservationStatus", "StockLevel", "TransitionRefused", "decide"]

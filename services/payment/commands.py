@@ -11,7 +11,7 @@ from eventcore.consumer import Handler
 from eventcore.db import UnitOfWork
 from eventcore.outbox import OutboxEvent
 from eventcore.records import ConsumedEvent
-from services.payment.domain import PAYMENT, PaymentStatus, TransitionRefused
+from services.payment.domain import PAYMENT, PaymentStatus
 from services.payment.gateway import PaymentGateway
 from services.payment.tables import payments
 
@@ -64,10 +64,8 @@ def handlers(gateway: PaymentGateway) -> dict[str, Handler]:
         row = _current(uow.connection, order_id)
         status = PaymentStatus(row.status) if row else PaymentStatus.NEW
         trigger = "Refund" if status is PaymentStatus.COMPLETED else "Void"
-        try:
-            new_status = PAYMENT.next_state(status, trigger)
-        except TransitionRefused as refused:
-            log.info("payment %s: OrderCancelled ignored (%s)", order_id, refused)
+        new_status = PAYMENT.next_state_or_none(status, trigger, f"payment {order_id}: OrderCancelled")
+        if new_status is None:
             return
         if new_status is PaymentStatus.VOIDED:
             _insert(uow.connection, order_id, status=new_status.value, version=1, amount_cents=0,

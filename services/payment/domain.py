@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from eventcore.saga import StateMachine, TransitionRefused
+from eventcore.saga import StateMachine
 
 
 class PaymentStatus(StrEnum):
@@ -25,5 +25,3 @@ PAYMENT: StateMachine[PaymentStatus] = StateMachine([
     ([PaymentStatus.COMPLETED], "Refund", PaymentStatus.REFUNDED),
     ([PaymentStatus.NEW], "Void", PaymentStatus.VOIDED),
 ])
-
-__all__ = ["PAYMENT", "PaymentStatus", "TransitionRefused"]
