@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--key", help="only records with this key (orderId)")
     again.add_argument("--event-id", help="only the record with this event id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from eventcore.bootstrap import configure_logging
+
+    configure_logging()
     sent = reinject(Settings.load(), args.consumer_group, args.key, args.event_id)
     print(f"re-injected {sent} record(s) from {dead_letter_topic_for(args.consumer_group)}",
           file=sys.stderr)

@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     prune.add_argument("service", help="order, inventory or payment")
     prune.add_argument("--days", type=float, default=7.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from eventcore.bootstrap import configure_logging
+
+    configure_logging()
     engine = make_engine(Settings.load().db_url(args.service))
     table = outbox_table(MetaData())
     with engine.connect() as connection:
