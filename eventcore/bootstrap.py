@@ -67,7 +67,7 @@ def build_context(
     return ServiceContext(
         name=name,
         settings=settings,
-        engine=make_engine(settings.db_url(name)),
+        engine=make_engine(settings.db_url(name), lock_wait_timeout_s=settings.db_lock_wait_timeout_s),
         metadata=metadata,
         outbox_table=table,
         registry=registry,

@@ -32,7 +32,7 @@ from eventcore.dead_letter import DeadLetterPublisher
 from eventcore.inbox import AlreadyProcessed, record_receipt
 from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, producer_config
 from eventcore.records import ConsumedEvent, decode
-from eventcore.retry import FailureKind, PermanentError, RetryPolicy, classify
+from eventcore.retry import FailureKind, PermanentError, RetryPolicy, classify, summarize
 from eventcore.schema_registry import SchemaRegistryClient, SchemaRegistryError
 from eventcore.settings import Settings
 from eventcore.topics import TOPIC_SUFFIX, dead_letter_topic_for
@@ -83,6 +83,7 @@ class ConsumerOptions:
         crash = os.environ.get("CONSUMER_CRASH_AFTER_COMMITS")
         return cls(
             batch_size=int(os.environ.get("CONSUMER_BATCH_SIZE", "100")),
+            retry=RetryPolicy(max_attempts=int(os.environ.get("CONSUMER_RETRY_MAX_ATTEMPTS", "5"))),
             crash_after_commits=int(crash) if crash else None,
         )
 
@@ -231,18 +232,17 @@ class ConsumerRuntime:
                 if self.options.retry.should_retry(kind, attempt) and not self._stop.is_set():
                     delay = self.options.retry.delay(attempt)
                     self.counters.retried += 1
-                    log.warning("%s: %s[%d]@%d failed (%s: %s); retry %d in %.2fs",
+                    log.warning("%s: %s[%d]@%d failed (%s); retry %d in %.2fs",
                                 self.group_id, message.topic(), message.partition(),
-                                message.offset(), type(exc).__name__, exc, attempt, delay)
+                                message.offset(), summarize(exc), attempt, delay)
                     self._stop.wait(delay)
                     continue
                 if kind is FailureKind.TRANSIENT and self._stop.is_set():
                     # Draining: leave the record un-stored so the next owner retries it.
                     return
                 if kind is FailureKind.PERMANENT:
-                    log.error("%s: %s[%d]@%d cannot be applied: %s: %s", self.group_id,
-                              message.topic(), message.partition(), message.offset(),
-                              type(exc).__name__, exc,
+                    log.error("%s: %s[%d]@%d cannot be applied: %s", self.group_id,
+                              message.topic(), message.partition(), message.offset(), summarize(exc),
                               exc_info=not isinstance(exc, EXPECTED_PERMANENT_FAILURES))
                 assert self._dead_letters is not None
                 self._dead_letters.publish(message, exc, attempt, first_failure)

@@ -14,10 +14,11 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 
-from eventcore.kafka import consumer_config, producer_config
+from eventcore.kafka import TopicReadError, consumer_config, producer_config, read_to_current_end
 from eventcore.records import header_map
+from eventcore.retry import summarize
 from eventcore.settings import Settings
 from eventcore.topics import dead_letter_topic_for
 
@@ -74,9 +75,9 @@ class DeadLetterPublisher:
                 f"could not write {message.topic()}[{message.partition()}]@{message.offset()} "
                 f"to {self.topic}: {failures[0] if failures else 'flush timed out'}"
             )
-        log.warning("dead-lettered %s[%d]@%d to %s after %d attempt(s): %s: %s",
+        log.warning("dead-lettered %s[%d]@%d to %s after %d attempt(s): %s",
                     message.topic(), message.partition(), message.offset(), self.topic, attempts,
-                    type(error).__name__, error)
+                    summarize(error))
 
 
 def reinject(
@@ -93,31 +94,7 @@ def reinject(
     producer = Producer(producer_config(settings.kafka_bootstrap_servers))
     sent = 0
     try:
-        metadata = consumer.list_topics(dlq, timeout=15).topics.get(dlq)
-        if metadata is None or metadata.error is not None:
-            raise DeadLetterError(f"dead-letter topic {dlq} does not exist")
-        ends: dict[int, int] = {}
-        starts = []
-        for partition in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(dlq, partition), timeout=15)
-            if high > low:
-                ends[partition] = high
-                starts.append(TopicPartition(dlq, partition, low))
-        total = sum(ends[tp.partition] - tp.offset for tp in starts)
-        log.info("%s holds %d record(s) to look at", dlq, total)
-        consumer.assign(starts)
-        unfinished = set(ends)
-        while unfinished:
-            message = consumer.poll(5.0)
-            if message is None:
-                raise DeadLetterError(f"reading {dlq} stalled; partitions {sorted(unfinished)} unfinished")
-            if message.error():
-                continue
-            end = ends[message.partition()]
-            if message.offset() >= end - 1:
-                unfinished.discard(message.partition())
-            if message.offset() >= end:
-                continue  # dead-lettered after this run started
+        for message in read_to_current_end(consumer, dlq):
             headers = header_map(message)
             wanted_key = key is None or (message.key() or b"").decode(errors="replace") == key
             wanted_id = event_id is None or headers.get("id") == event_id
@@ -150,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     from eventcore.bootstrap import configure_logging
 
     configure_logging()
-    sent = reinject(Settings.load(), args.consumer_group, args.key, args.event_id)
+    try:
+        sent = reinject(Settings.load(), args.consumer_group, args.key, args.event_id)
+    except (DeadLetterError, TopicReadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"re-injected {sent} record(s) from {dead_letter_topic_for(args.consumer_group)}",
           file=sys.stderr)
     return 0

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from eventcore.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
+
+
+class TopicReadError(RuntimeError):
+    """A topic could not be read to its end: it does not exist, or the reading stalled."""
 
 
 def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> dict[str, Any]:
@@ -82,3 +86,36 @@ def fetch_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list
     if max_messages <= 1:
         return [first]
     return [first, *consumer.consume(max_messages - 1, 0)]
+
+
+def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0) -> Iterator[Message]:
+    """Every record ``topic`` holds when the call starts, by partition offset order.
+
+    Records written after the start are not read, so a caller that writes back into the
+    same topic cannot loop. ``consumer`` is assigned the partitions (no group join, nothing
+    committed by this function).
+    """
+    metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        raise TopicReadError(f"topic {topic} does not exist")
+    ends: dict[int, int] = {}
+    starts = []
+    for partition in metadata.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+        if high > low:
+            ends[partition] = high
+            starts.append(TopicPartition(topic, partition, low))
+    log.info("%s holds %d record(s) to read", topic, sum(ends[tp.partition] - tp.offset for tp in starts))
+    if not starts:
+        return
+    consumer.assign(starts)
+    unfinished = set(ends)
+    while unfinished:
+        message = consumer.poll(timeout_s)
+        if message is not None and not message.error() and message.offset() < ends[message.partition()]:
+            yield message
+        # Positions, not the last offset seen: transaction markers occupy offsets no poll returns.
+        positions = consumer.position([TopicPartition(topic, p) for p in unfinished])
+        unfinished -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+        if message is None and unfinished:
+            raise TopicReadError(f"reading {topic} stalled; partitions {sorted(unfinished)} unfinished")

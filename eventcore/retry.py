@@ -49,12 +49,23 @@ def classify(exc: BaseException) -> FailureKind:
     return FailureKind.PERMANENT
 
 
+def summarize(exc: BaseException) -> str:
+    """One readable log line: the class and the driver's own message, without SQL dumps."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = " ".join(str(cause).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
     initial_delay_s: float = 0.1
     max_delay_s: float = 5.0
     multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"a retry policy needs at least 1 attempt, not {self.max_attempts}")
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Full-jitter backoff before try ``attempt + 1`` (``attempt`` counts from 1)."""

@@ -74,6 +74,11 @@ class Settings:
     def connect_url(self) -> str:
         return self.get("CONNECT_URL", "http://127.0.0.1:8083")
 
+    @property
+    def db_lock_wait_timeout_s(self) -> int:
+        """How long a service's statement waits for a row lock before failing (and retrying)."""
+        return int(self.get("DB_LOCK_WAIT_TIMEOUT_S", "10"))
+
     def database_name(self, service: str) -> str:
         return f"{service}_db"
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,25 @@ def services(connectors: None) -> Iterator[dict[str, ServiceProcess]]:
         if process.alive():
             code = process.stop()
             assert code == 0, f"{name} did not drain cleanly (exit {code}):\n{process.log_text()[-3000:]}"
+
+
+@pytest.fixture
+def ctx(contexts, services):  # type: ignore[no-untyped-def]
+    """The services' contexts (engines, outbox writers), with the three services running."""
+    return contexts
+
+
+@contextmanager
+def swapped_service(services: dict[str, ServiceProcess], name: str, **env: str) -> Iterator[ServiceProcess]:
+    """Run one service with extra settings for the block, then put a default instance back."""
+    assert services[name].stop() == 0
+    special = ServiceProcess(name, **env).start()
+    services[name] = special
+    try:
+        special.wait_assigned()
+        yield special
+    finally:
+        if special.alive():
+            assert special.stop() == 0, f"{name} did not drain cleanly:\n{special.log_text()[-3000:]}"
+        services[name] = ServiceProcess(name).start()
+        services[name].wait_assigned()

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 import uuid
 from datetime import timedelta
 
@@ -22,9 +19,7 @@ from eventcore.kafka import consumer_config, producer_config
 from eventcore.outbox import OutboxEvent
 from eventcore.replay import EventTap
 from eventcore.settings import SCHEMAS_DIR
-from eventcore.topics import dead_letter_topic_for
-from services.inventory.commands import set_stock
-from services.inventory.tables import products, reservations
+from services.inventory.tables import reservations
 from services.order import repository
 from services.order.commands import cancel_timed_out, place_order
 from services.order.domain import Order, OrderLine, OrderStatus, order_created_payload
@@ -32,58 +27,20 @@ from services.order.tables import metadata as order_metadata
 from services.payment.tables import payments
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess
+from tests.e2e.probes import (
+    FINAL,
+    committed_offset,
+    new_sku,
+    payment_rows,
+    reinject,
+    reservation_status,
+    status,
+    stock,
+    wait_dead_letters,
+    wait_final,
+)
 
 pytestmark = pytest.mark.stack
-FINAL = (OrderStatus.CONFIRMED, OrderStatus.CANCELLED)
-
-
-@pytest.fixture
-def ctx(contexts, services):  # type: ignore[no-untyped-def]
-    return contexts
-
-
-def new_sku(ctx, available: int) -> str:  # type: ignore[no-untyped-def]
-    sku = f"SKU-{uuid.uuid4().hex[:10]}"
-    set_stock(ctx["inventory"].uow_factory, sku, available)
-    return sku
-
-
-def stock(ctx, sku: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    with ctx["inventory"].engine.connect() as c:
-        row = c.execute(select(products.c.available, products.c.reserved).where(products.c.sku == sku)).one()
-    return row.available, row.reserved
-
-
-def status(ctx, order_id: str) -> OrderStatus:  # type: ignore[no-untyped-def]
-    with ctx["order"].engine.connect() as c:
-        order = repository.get(c, order_id)
-    assert order is not None
-    return order.status
-
-
-def payment_rows(ctx, order_id: str) -> list:  # type: ignore[no-untyped-def]
-    with ctx["payment"].engine.connect() as c:
-        return list(c.execute(select(payments).where(payments.c.order_id == order_id)))
-
-
-def reservation_status(ctx, order_id: str) -> str | None:  # type: ignore[no-untyped-def]
-    with ctx["inventory"].engine.connect() as c:
-        return c.execute(select(reservations.c.status).where(reservations.c.order_id == order_id)).scalar()
-
-
-def wait_final(ctx, order_id: str, timeout_s: float = 180) -> OrderStatus:  # type: ignore[no-untyped-def]
-    wait_until(lambda: status(ctx, order_id) in FINAL, timeout_s, f"order {order_id} to finish")
-    return status(ctx, order_id)
-
-
-def committed_offset(group: str, topic: str, partition: int, settings) -> int:  # type: ignore[no-untyped-def]
-    from confluent_kafka import TopicPartition
-
-    consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, group))
-    try:
-        return consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
-    finally:
-        consumer.close()
 
 
 def test_happy_path_confirms_decrements_stock_once_and_charges_once(ctx):
@@ -176,7 +133,7 @@ def test_an_undecodable_record_is_dead_lettered_and_the_partition_moves_on(ctx, 
     place_order(ctx["order"].uow_factory, "after-garbage", [OrderLine(sku, 1, 100)], order_id=order_id)
 
     assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED
-    letters = dead_letters(settings, "inventory-service", order_id)
+    letters = wait_dead_letters(settings, "inventory-service", order_id)
     assert letters, "no dead letter for the garbage record"
     found = letters[0]
     headers = {k: v.decode() for k, v in found.headers()}
@@ -289,26 +246,13 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
     assert created.value["giftNote"] == "happy birthday"  # a new reader sees the new field
 
 
-def dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list:  # type: ignore[no-untyped-def]
-    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
-    reader.subscribe([dead_letter_topic_for(group)])
-    found = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not found:
-        message = reader.poll(1.0)
-        if message is not None and not message.error() and message.key() == key.encode():
-            found.append(message)
-    reader.close()
-    return found
-
-
 def test_a_dead_lettered_record_is_reinjected_once_its_cause_is_fixed(ctx, settings):
     sku = new_sku(ctx, 5)
     database = MariaDbInstance()  # the stack's own server, as root over its socket
     database.run_sql("RENAME TABLE inventory_db.products TO inventory_db.products_away")
     try:
         order = place_order(ctx["order"].uow_factory, "unlucky", [OrderLine(sku, 1, 100)])
-        letters = dead_letters(settings, "inventory-service", order.id)
+        letters = wait_dead_letters(settings, "inventory-service", order.id)
     finally:
         database.run_sql("RENAME TABLE inventory_db.products_away TO inventory_db.products")
     assert letters, "the failing OrderCreated did not reach the dead-letter topic"
@@ -317,9 +261,7 @@ def test_a_dead_lettered_record_is_reinjected_once_its_cause_is_fixed(ctx, setti
     assert status(ctx, order.id) is OrderStatus.PENDING  # nothing was applied
     assert stock(ctx, sku) == (5, 0)
 
-    result = subprocess.run([sys.executable, "-m", "eventcore.dead_letter", "reinject",
-                             "inventory-service", "--key", order.id],
-                            capture_output=True, text=True, timeout=120)
+    result = reinject("inventory-service", order.id)
     assert result.returncode == 0, result.stderr
     assert "re-injected 1 record(s) from inventory-service.dlq" in result.stderr
 

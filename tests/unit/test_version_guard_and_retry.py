@@ -5,7 +5,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from eventcore.avro import UndecodableRecordError
-from eventcore.retry import FailureKind, PermanentError, RetryPolicy, TransientError, classify
+from eventcore.consumer import ConsumerOptions
+from eventcore.db import make_engine
+from eventcore.retry import FailureKind, PermanentError, RetryPolicy, TransientError, classify, summarize
 from eventcore.schema_registry import RegistryUnavailableError, UnknownSchemaIdError
 from eventcore.version_guard import is_newer
 
@@ -58,3 +60,26 @@ def test_retries_are_bounded_and_only_for_transient_failures():
     assert policy.should_retry(FailureKind.TRANSIENT, 2)
     assert not policy.should_retry(FailureKind.TRANSIENT, 3)
     assert not policy.should_retry(FailureKind.PERMANENT, 1)
+
+
+def test_a_policy_needs_at_least_one_attempt():
+    with pytest.raises(ValueError, match="at least 1 attempt"):
+        RetryPolicy(max_attempts=0)
+
+
+def test_the_retry_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CONSUMER_RETRY_MAX_ATTEMPTS", "7")
+    assert ConsumerOptions.from_env().retry.max_attempts == 7
+
+
+def test_a_failure_summary_is_one_line_without_the_sql():
+    exc = OperationalError("SELECT *\nFROM products\nFOR UPDATE", {"sku": "A"},
+                           pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"))
+    line = summarize(exc)
+    assert line == "OperationalError: (1205, 'Lock wait timeout exceeded')"
+    assert summarize(KeyError("sku")) == "KeyError: 'sku'"
+
+
+def test_a_lock_wait_under_a_second_is_refused():
+    with pytest.raises(ValueError, match="at least 1 s"):
+        make_engine("mysql+pymysql://u:p@127.0.0.1:1/db", lock_wait_timeout_s=0)

@@ -1,0 +1,92 @@
+"""What the e2e tests look at: the services' own tables and topics, read from outside."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+from confluent_kafka import Consumer, Message, TopicPartition
+from sqlalchemy import select
+
+from eventcore.kafka import TopicReadError, consumer_config, read_to_current_end
+from eventcore.topics import dead_letter_topic_for
+from services.inventory.commands import set_stock
+from services.inventory.tables import products, reservations
+from services.order import repository
+from services.order.domain import OrderStatus
+from services.payment.tables import payments
+from tests.conftest import wait_until
+
+FINAL = (OrderStatus.CONFIRMED, OrderStatus.CANCELLED)
+
+
+def new_sku(ctx, available: int) -> str:  # type: ignore[no-untyped-def]
+    sku = f"SKU-{uuid.uuid4().hex[:10]}"
+    set_stock(ctx["inventory"].uow_factory, sku, available)
+    return sku
+
+
+def stock(ctx, sku: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with ctx["inventory"].engine.connect() as c:
+        row = c.execute(select(products.c.available, products.c.reserved).where(products.c.sku == sku)).one()
+    return row.available, row.reserved
+
+
+def status(ctx, order_id: str) -> OrderStatus:  # type: ignore[no-untyped-def]
+    with ctx["order"].engine.connect() as c:
+        order = repository.get(c, order_id)
+    assert order is not None
+    return order.status
+
+
+def payment_rows(ctx, order_id: str) -> list:  # type: ignore[no-untyped-def]
+    with ctx["payment"].engine.connect() as c:
+        return list(c.execute(select(payments).where(payments.c.order_id == order_id)))
+
+
+def reservation_status(ctx, order_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    with ctx["inventory"].engine.connect() as c:
+        return c.execute(select(reservations.c.status).where(reservations.c.order_id == order_id)).scalar()
+
+
+def wait_final(ctx, order_id: str, timeout_s: float = 180) -> OrderStatus:  # type: ignore[no-untyped-def]
+    wait_until(lambda: status(ctx, order_id) in FINAL, timeout_s, f"order {order_id} to finish")
+    return status(ctx, order_id)
+
+
+def committed_offset(group: str, topic: str, partition: int, settings) -> int:  # type: ignore[no-untyped-def]
+    consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, group))
+    try:
+        return consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
+    finally:
+        consumer.close()
+
+
+def dead_letters(settings, group: str, key: str) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The records with ``key`` that ``group``'s dead-letter topic holds now (none if it is new)."""
+    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
+    try:
+        records = read_to_current_end(reader, dead_letter_topic_for(group))
+        return [m for m in records if m.key() == key.encode()]
+    except TopicReadError:
+        return []
+    finally:
+        reader.close()
+
+
+def wait_dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list[Message]:  # type: ignore[no-untyped-def]
+    found: list[Message] = []
+
+    def arrived() -> bool:
+        found[:] = dead_letters(settings, group, key)
+        return bool(found)
+
+    wait_until(arrived, timeout_s, f"a dead letter for {key} in {dead_letter_topic_for(group)}")
+    return found
+
+
+def reinject(group: str, key: str) -> subprocess.CompletedProcess[str]:
+    """Run the re-injection CLI as an operator would."""
+    return subprocess.run([sys.executable, "-m", "eventcore.dead_letter", "reinject", group, "--key", key],
+                          capture_output=True, text=True, timeout=120)

@@ -1,0 +1,104 @@
+"""The consumer runtime's failure paths, provoked for real: row locks, exhausted retries,
+offsets rewound by an operator."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+from sqlalchemy import select
+
+from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE
+from eventcore.replay import EventTap
+from services.inventory.tables import products
+from services.order.commands import place_order
+from services.order.domain import OrderLine, OrderStatus
+from tests.conftest import wait_until
+from tests.e2e.conftest import ServiceProcess, swapped_service
+from tests.e2e.probes import (
+    committed_offset,
+    dead_letters,
+    new_sku,
+    payment_rows,
+    reinject,
+    status,
+    stock,
+    wait_dead_letters,
+    wait_final,
+)
+
+pytestmark = pytest.mark.stack
+
+GROUP = "inventory-service"
+LOCK_WAIT = "Lock wait timeout exceeded"
+
+
+def test_a_row_lock_that_frees_is_retried_with_backoff_and_applied_once(ctx, services, settings):
+    sku = new_sku(ctx, 10)
+    with swapped_service(services, "inventory", DB_LOCK_WAIT_TIMEOUT_S="1",
+                         CONSUMER_RETRY_MAX_ATTEMPTS="10") as inventory:
+        with ctx["inventory"].engine.connect() as blocker:
+            # Another transaction holds the product row: the reservation waits 1 s, fails with
+            # 1205 (transient), backs off and tries again.
+            blocker.execute(select(products).where(products.c.sku == sku).with_for_update())
+            order = place_order(ctx["order"].uow_factory, "blocked", [OrderLine(sku, 1, 100)])
+            wait_until(lambda: LOCK_WAIT in inventory.log_text(), 60, "the reservation to hit the lock")
+            blocker.rollback()
+
+        assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+        assert stock(ctx, sku) == (9, 1)
+        assert "OperationalError" in inventory.log_text() and "; retry 1 in " in inventory.log_text()
+    assert dead_letters(settings, GROUP, order.id) == []
+
+
+def test_a_lock_that_outlasts_the_retries_is_dead_lettered_and_reinjected_later(ctx, services, settings):
+    sku = new_sku(ctx, 10)
+    with swapped_service(services, "inventory", DB_LOCK_WAIT_TIMEOUT_S="1",
+                         CONSUMER_RETRY_MAX_ATTEMPTS="2"):
+        with ctx["inventory"].engine.connect() as blocker:
+            blocker.execute(select(products).where(products.c.sku == sku).with_for_update())
+            stuck = place_order(ctx["order"].uow_factory, "stuck", [OrderLine(sku, 1, 100)])
+            letters = wait_dead_letters(settings, GROUP, stuck.id)
+            blocker.rollback()
+
+        headers = {k: v.decode() for k, v in letters[0].headers()}
+        assert headers[H_ERROR_CLASS] == "OperationalError"
+        assert "1205" in headers[H_ERROR_MESSAGE] and LOCK_WAIT in headers[H_ERROR_MESSAGE]
+        assert headers[H_ATTEMPTS] == "2"
+        assert status(ctx, stuck.id) is OrderStatus.PENDING  # the failed tries left nothing behind
+        assert stock(ctx, sku) == (10, 0)
+
+        # The partition did not stall on the failure: later orders go through.
+        later = place_order(ctx["order"].uow_factory, "later", [OrderLine(sku, 2, 100)])
+        assert wait_final(ctx, later.id) is OrderStatus.CONFIRMED
+
+        result = reinject(GROUP, stuck.id)
+        assert result.returncode == 0, result.stderr
+        assert wait_final(ctx, stuck.id) is OrderStatus.CONFIRMED
+        assert stock(ctx, sku) == (7, 3)
+
+
+def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(ctx, services, settings):
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "rewound", [OrderLine(sku, 2, 100)])
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    with EventTap(["order.events"], settings) as tap:
+        tap.wait_for(lambda events: any(e.key == order.id and e.event_type == "OrderCreated"
+                                        for e in events), 60)
+        created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
+
+    assert services["inventory"].stop() == 0  # offsets of an empty group can be changed
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    rewind = ConsumerGroupTopicPartitions(GROUP, [TopicPartition("order.events", created.partition,
+                                                                 created.offset)])
+    for future in admin.alter_consumer_group_offsets([rewind]).values():
+        future.result(timeout=30)
+    assert committed_offset(GROUP, "order.events", created.partition, settings) == created.offset
+
+    services["inventory"] = ServiceProcess("inventory").start()
+    wait_until(lambda: committed_offset(GROUP, "order.events", created.partition, settings)
+               > created.offset, 120, "inventory to re-read the rewound partition")
+    wait_until(lambda: f"duplicate OrderCreated {created.event_id}" in services["inventory"].log_text(),
+               60, "the replayed OrderCreated to be skipped as a duplicate")
+    assert stock(ctx, sku) == (8, 2)
+    assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]

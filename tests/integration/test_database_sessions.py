@@ -1,0 +1,25 @@
+"""How every service session is set up on the real server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from eventcore.bootstrap import build_context
+from eventcore.settings import Settings
+from services.order.tables import metadata as order_metadata
+
+pytestmark = pytest.mark.stack
+
+SESSION = text("SELECT @@SESSION.innodb_lock_wait_timeout AS lock_wait, @@SESSION.tx_isolation AS isolation")
+
+
+def test_service_sessions_read_committed_and_wait_briefly_for_locks(settings: Settings):
+    tuned = Settings({**settings.values, "DB_LOCK_WAIT_TIMEOUT_S": "3"})
+    for chosen, expected in ((settings, 10), (tuned, 3)):
+        engine = build_context("order", order_metadata, chosen).engine
+        with engine.connect() as connection:
+            row = connection.execute(SESSION).one()
+        engine.dispose()
+        assert (row.lock_wait, row.isolation) == (expected, "READ-COMMITTED")
+
