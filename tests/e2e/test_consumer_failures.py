@@ -4,7 +4,7 @@ offsets rewound by an operator."""
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import select
 
@@ -91,8 +91,17 @@ def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(c
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     rewind = ConsumerGroupTopicPartitions(GROUP, [TopicPartition("order.events", created.partition,
                                                                  created.offset)])
-    for future in admin.alter_consumer_group_offsets([rewind]).values():
-        future.result(timeout=30)
+
+    def rewound() -> bool:
+        try:
+            for future in admin.alter_consumer_group_offsets([rewind]).values():
+                future.result(timeout=30)
+            return True
+        except KafkaException as exc:  # the broker may not have seen the member leave yet
+            print(f"offset reset refused, retrying: {exc}")
+            return False
+
+    wait_until(rewound, 60, f"the offsets of {GROUP} to be reset")
     assert committed_offset(GROUP, "order.events", created.partition, settings) == created.offset
 
     services["inventory"] = ServiceProcess("inventory").start()
