@@ -73,18 +73,26 @@ class ConsumerOptions:
     drain_timeout_s: float = 20.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     kafka_overrides: dict[str, object] = field(default_factory=dict)
-    # Failure drills only: SIGKILL this process right after its Nth handler transaction commits,
-    # before the offset is stored: the window where a crash must not double-apply. Set from
-    # CONSUMER_CRASH_AFTER_COMMITS by from_env(); never set in normal operation.
+    # Failure drills only, never set in normal operation (from_env reads them from
+    # CONSUMER_CRASH_AFTER_COMMITS / CONSUMER_CRASH_BEFORE_COMMIT). SIGKILL this process:
+    # - right after its Nth handler transaction commits, before the offset is stored: the
+    #   record comes again and must not apply twice;
+    # - when its Nth handler has run but its transaction has not committed: everything the
+    #   handler wrote is rolled back, while calls it made to the outside world have happened.
     crash_after_commits: int | None = None
+    crash_before_commit: int | None = None
 
     @classmethod
     def from_env(cls) -> ConsumerOptions:
-        crash = os.environ.get("CONSUMER_CRASH_AFTER_COMMITS")
+        def optional_int(name: str) -> int | None:
+            value = os.environ.get(name)
+            return int(value) if value else None
+
         return cls(
             batch_size=int(os.environ.get("CONSUMER_BATCH_SIZE", "100")),
             retry=RetryPolicy(max_attempts=int(os.environ.get("CONSUMER_RETRY_MAX_ATTEMPTS", "5"))),
-            crash_after_commits=int(crash) if crash else None,
+            crash_after_commits=optional_int("CONSUMER_CRASH_AFTER_COMMITS"),
+            crash_before_commit=optional_int("CONSUMER_CRASH_BEFORE_COMMIT"),
         )
 
 
@@ -116,6 +124,7 @@ class ConsumerRuntime:
         )
         self.counters = Counters()
         self._commits = 0
+        self._handled = 0
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._dead_letters: DeadLetterPublisher | None = None
@@ -267,6 +276,10 @@ class ConsumerRuntime:
                                        event.aggregate_version)
                 if stale_behind is None:
                     handler(uow, event)
+                    self._handled += 1
+                    if self.options.crash_before_commit == self._handled:
+                        self._failure_drill(f"SIGKILL before the DB commit of {event.event_type} "
+                                            f"{event.event_id} (handler done)")
                 # A stale event's inbox row commits too, so a replay of it counts as a duplicate.
         except AlreadyProcessed:
             self.counters.duplicates += 1
@@ -275,16 +288,19 @@ class ConsumerRuntime:
             return
         self._commits += 1
         if self.options.crash_after_commits == self._commits:
-            log.warning("%s: failure drill: SIGKILL after DB commit of %s %s, before its offset",
-                        self.group_id, event.event_type, event.event_id)
-            logging.shutdown()
-            os.kill(os.getpid(), signal.SIGKILL)
+            self._failure_drill(f"SIGKILL after DB commit of {event.event_type} {event.event_id}, "
+                                "before its offset")
         if stale_behind is not None:
             self.counters.stale += 1
             log.info("%s: stale %s v%d for %s skipped (v%d already applied)", self.group_id,
                      event.event_type, event.aggregate_version, event.key, stale_behind)
             return
         self.counters.processed += 1
+
+    def _failure_drill(self, what: str) -> None:
+        log.warning("%s: failure drill: %s", self.group_id, what)
+        logging.shutdown()
+        os.kill(os.getpid(), signal.SIGKILL)
 
     def _maybe_log_stats(self) -> None:
         now = time.monotonic()

@@ -1,7 +1,9 @@
 """The consumer runtime's failure paths, provoked for real: row locks, exhausted retries,
-offsets rewound by an operator."""
+offsets rewound by an operator, a crash after an outside call and before the commit."""
 
 from __future__ import annotations
+
+import signal
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
@@ -13,6 +15,8 @@ from eventcore.replay import EventTap
 from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
+from services.payment.gateway import ChargeLedger
+from services.payment.main import ledger_path
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess, swapped_service
 from tests.e2e.probes import (
@@ -21,6 +25,7 @@ from tests.e2e.probes import (
     new_sku,
     payment_rows,
     reinject,
+    reservation_status,
     status,
     stock,
     wait_dead_letters,
@@ -111,3 +116,28 @@ def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(c
                60, "the replayed OrderCreated to be skipped as a duplicate")
     assert stock(ctx, sku) == (8, 2)
     assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]
+
+
+def test_a_crash_after_the_charge_and_before_the_commit_charges_once(ctx, services):
+    assert services["payment"].stop() == 0
+    sku = new_sku(ctx, 10)
+    order = place_order(ctx["order"].uow_factory, "charged-then-crashed", [OrderLine(sku, 1, 2500)])
+    wait_until(lambda: reservation_status(ctx, order.id) == "RESERVED", 60, "the stock reservation")
+
+    # The gateway charges, then the process dies before its transaction commits: the payment
+    # row and the PaymentCompleted outbox row are rolled back, the charge is not.
+    drill = ServiceProcess("payment", CONSUMER_CRASH_BEFORE_COMMIT="1").start()
+    assert drill.wait_exit(120) == -signal.SIGKILL
+    assert "failure drill: SIGKILL before the DB commit of StockReserved" in drill.log_text()
+    assert payment_rows(ctx, order.id) == []
+    ledger = ChargeLedger(ledger_path())
+    charged = ledger.lookup(order.id)
+    assert charged is not None and charged.calls == 1 and charged.result.approved
+
+    # The record comes again; the same idempotency key gets the same charge back.
+    services["payment"] = ServiceProcess("payment").start()
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    assert [(r.status, r.gateway_reference) for r in payment_rows(ctx, order.id)] \
+        == [("COMPLETED", charged.result.reference)]
+    again = ledger.lookup(order.id)
+    assert again is not None and again.calls == 2 and again.result == charged.result
