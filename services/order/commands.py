@@ -52,7 +52,7 @@ def place_order(
         # Encoding first: an event the registry refuses stops us before any row is written.
         uow.emit(event)
         repository.add(uow.connection, order)
-    log.info("placed order %s for %s (%d lines, %d cents)", order.id, customer_id,
+    log.info("placed order %s for %s (%d line(s), %d cents)", order.id, customer_id,
              len(lines), order.total_cents)
     return order
 

@@ -61,6 +61,8 @@ class ChargeLedger:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE takes the write lock
         # up front, so two instances cannot both decide a new key).
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        if str(path) != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS charges (idempotency_key TEXT PRIMARY KEY, approved INTEGER,"
             " reference TEXT, reason TEXT, amount_cents INTEGER, currency TEXT, calls INTEGER)"
