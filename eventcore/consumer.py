@@ -125,6 +125,9 @@ class ConsumerRuntime:
         self.counters = Counters()
         self._commits = 0
         self._handled = 0
+        # Per partition, the offset after the last record handled: lag counts from here, not
+        # from the fetch position, which runs ahead by what the client has buffered.
+        self._next_to_process: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._dead_letters: DeadLetterPublisher | None = None
@@ -199,14 +202,21 @@ class ConsumerRuntime:
     # -- rebalance ---------------------------------------------------------------------------
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._forget(partitions)  # a partition that comes back starts from its committed offset
         log.info("%s: assigned %s", self.group_id, _describe(partitions))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Everything stored so far has been applied: commit it before the partitions move.
         self._commit()
+        self._forget(partitions)
         log.info("%s: revoked %s", self.group_id, _describe(partitions))
 
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._next_to_process.pop((tp.topic, tp.partition), None)
+
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._forget(partitions)
         log.warning("%s: lost %s (their records will be re-delivered; the inbox dedupes)",
                     self.group_id, _describe(partitions))
 
@@ -259,6 +269,7 @@ class ConsumerRuntime:
                 break
         assert self._consumer is not None
         self._consumer.store_offsets(message)
+        self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
 
     def _apply(self, message: Message) -> None:
         event = decode(message, self._deserializer)
@@ -316,8 +327,9 @@ class ConsumerRuntime:
         try:
             for tp in self._consumer.position(self._consumer.assignment()):
                 _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
-                if tp.offset >= 0 and high >= 0:
-                    total += max(0, high - tp.offset)
+                processed = self._next_to_process.get((tp.topic, tp.partition), tp.offset)
+                if processed >= 0 and high >= 0:
+                    total += max(0, high - processed)
         except KafkaException:
             return self.counters.lag
         return total
