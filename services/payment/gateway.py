@@ -11,7 +11,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -46,6 +47,10 @@ class IdempotencyKeyReusedError(PermanentError):
     """The same idempotency key came back with another amount: a bug, never a retry."""
 
 
+class LedgerUnavailableError(RuntimeError):
+    """The ledger file cannot be created or opened."""
+
+
 class ChargeLedger:
     """The simulated gateway's own memory, in a SQLite file outside the service's database.
 
@@ -56,22 +61,30 @@ class ChargeLedger:
     """
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
+        try:
+            self._db = self._open(str(path))
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerUnavailableError(f"cannot open the payment gateway ledger {path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE takes the write lock
         # up front, so two instances cannot both decide a new key).
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-        self._db.execute(
+        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        if path != ":memory:":
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        db.execute(
             "CREATE TABLE IF NOT EXISTS charges (idempotency_key TEXT PRIMARY KEY, approved INTEGER,"
             " reference TEXT, reason TEXT, amount_cents INTEGER, currency TEXT, calls INTEGER)"
         )
-        self._db.execute(
+        db.execute(
             "CREATE TABLE IF NOT EXISTS refunds (idempotency_key TEXT PRIMARY KEY, reference TEXT,"
             " charge_reference TEXT, amount_cents INTEGER, calls INTEGER)"
         )
-        self._lock = threading.Lock()
+        return db
 
     def lookup(self, key: str) -> LedgerEntry | None:
         with self._lock:
@@ -85,45 +98,45 @@ class ChargeLedger:
             return None
         return LedgerEntry(ChargeResult(bool(row[0]), row[1], row[2]), row[3], row[4], row[5])
 
-    def charge_once(self, key: str, amount_cents: int, currency: str,
-                    decide: Callable[[], ChargeResult]) -> LedgerEntry:
-        """The first answer for ``key``, deciding it with ``decide`` only if there is none."""
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from its start."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                known = self._lookup(key)
-                if known is None:
-                    result = decide()
-                    self._db.execute("INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, 1)",
-                                     (key, int(result.approved), result.reference, result.reason,
-                                      amount_cents, currency))
-                elif (known.amount_cents, known.currency) != (amount_cents, currency):
-                    raise IdempotencyKeyReusedError(
-                        f"idempotency key {key} was charged {known.amount_cents} {known.currency}, "
-                        f"now asked for {amount_cents} {currency}")
-                else:
-                    self._db.execute("UPDATE charges SET calls = calls + 1 WHERE idempotency_key = ?", (key,))
-                self._db.execute("COMMIT")
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._db.execute("COMMIT")
+
+    def charge_once(self, key: str, amount_cents: int, currency: str,
+                    decide: Callable[[], ChargeResult]) -> LedgerEntry:
+        """The first answer for ``key``, deciding it with ``decide`` only if there is none."""
+        with self._write() as db:
+            known = self._lookup(key)
+            if known is None:
+                result = decide()
+                db.execute("INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, 1)",
+                           (key, int(result.approved), result.reference, result.reason,
+                            amount_cents, currency))
+            elif (known.amount_cents, known.currency) != (amount_cents, currency):
+                raise IdempotencyKeyReusedError(
+                    f"idempotency key {key} was charged {known.amount_cents} {known.currency}, "
+                    f"now asked for {amount_cents} {currency}")
+            else:
+                db.execute("UPDATE charges SET calls = calls + 1 WHERE idempotency_key = ?", (key,))
             entry = self._lookup(key)
         assert entry is not None
         return entry
 
     def refund_once(self, key: str, charge_reference: str, amount_cents: int) -> str:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("INSERT INTO refunds VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
-                                 (key, f"refund-{uuid.uuid4()}", charge_reference, amount_cents))
-                self._db.execute("UPDATE refunds SET calls = calls + 1 WHERE idempotency_key = ?", (key,))
-                reference = self._db.execute("SELECT reference FROM refunds WHERE idempotency_key = ?",
-                                             (key,)).fetchone()[0]
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._write() as db:
+            db.execute("INSERT INTO refunds VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                       (key, f"refund-{uuid.uuid4()}", charge_reference, amount_cents))
+            db.execute("UPDATE refunds SET calls = calls + 1 WHERE idempotency_key = ?", (key,))
+            reference = db.execute("SELECT reference FROM refunds WHERE idempotency_key = ?",
+                                   (key,)).fetchone()[0]
         return str(reference)
 
 

@@ -8,12 +8,13 @@ PAYMENT_GATEWAY_LEDGER (a SQLite file, by default .state/payment-gateway.sqlite)
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from eventcore.service_cli import ServiceDefinition, service_main
 from eventcore.settings import REPO_ROOT
 from services.payment.commands import handlers
-from services.payment.gateway import ChargeLedger, SimulatedGateway
+from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
 from services.payment.tables import metadata
 
 DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
@@ -33,11 +34,16 @@ def gateway_from_env() -> SimulatedGateway:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        gateway = gateway_from_env()
+    except (LedgerUnavailableError, ValueError) as exc:
+        print(f"payment-service: error: {exc} (check the PAYMENT_* settings)", file=sys.stderr)
+        return 2
     service = ServiceDefinition(
         name="payment",
         metadata=metadata,
         consumes=["inventory", "order"],
-        handlers=handlers(gateway_from_env()),
+        handlers=handlers(gateway),
     )
     return service_main(service, argv)
 

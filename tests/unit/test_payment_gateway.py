@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from eventcore.retry import FailureKind, classify
-from services.payment.gateway import ChargeLedger, IdempotencyKeyReusedError, SimulatedGateway
+from services.payment.gateway import (
+    ChargeLedger,
+    IdempotencyKeyReusedError,
+    LedgerUnavailableError,
+    SimulatedGateway,
+)
 
 
 def test_a_repeated_key_gets_the_first_answer_and_no_second_charge():
@@ -61,3 +66,11 @@ def test_a_refund_key_refunds_once():
 def test_a_decline_rate_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="between 0 and 1"):
         SimulatedGateway(decline_rate=1.5)
+
+
+def test_a_ledger_that_cannot_be_opened_names_its_path(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    expected = f"cannot open the payment gateway ledger {blocker}/ledger"
+    with pytest.raises(LedgerUnavailableError, match=expected):
+        ChargeLedger(blocker / "ledger.sqlite")
