@@ -6,11 +6,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy import Engine, MetaData
 
 from eventcore.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.db import UnitOfWork, create_tables, make_engine
-from eventcore.outbox import OutboxWriter, outbox_table
+from eventcore.messaging_tables import MessagingTables
+from eventcore.outbox import OutboxWriter
 from eventcore.schema_registry import SchemaRegistryClient
 from eventcore.settings import SCHEMAS_DIR, Settings
 
@@ -29,7 +30,7 @@ class ServiceContext:
     settings: Settings
     engine: Engine
     metadata: MetaData
-    outbox_table: Table
+    messaging: MessagingTables
     registry: SchemaRegistryClient
     catalog: SchemaCatalog
     outbox: OutboxWriter
@@ -61,16 +62,14 @@ def build_context(
     settings = settings or Settings.load()
     registry = SchemaRegistryClient(settings.schema_registry_url)
     catalog = catalog or SchemaCatalog.load(SCHEMAS_DIR)
-    table = metadata.tables.get("outbox")
-    if table is None:
-        table = outbox_table(metadata)
+    messaging = MessagingTables.of(metadata)
     return ServiceContext(
         name=name,
         settings=settings,
         engine=make_engine(settings.db_url(name), lock_wait_timeout_s=settings.db_lock_wait_timeout_s),
         metadata=metadata,
-        outbox_table=table,
+        messaging=messaging,
         registry=registry,
         catalog=catalog,
-        outbox=OutboxWriter(table, catalog, AvroEventSerializer(registry)),
+        outbox=OutboxWriter(messaging.outbox, catalog, AvroEventSerializer(registry)),
     )

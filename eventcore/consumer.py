@@ -1,52 +1,55 @@
-"""Offset commit atomicity (problem 5): the consumer runtime every service runs.
+"""Offset commit atomicity (problem 5): the Kafka loop every service runs.
 
-For each record: decode it through the registry with this service's reader schemas, then in
-ONE database transaction record it in the inbox (duplicates), advance the aggregate's version
-(stale events) and run the handler (the domain change plus any outbox rows). Only after that
-transaction commits is the offset stored; stored offsets are committed after each batch and
-whenever partitions are revoked. A crash at any point therefore re-delivers, never loses, and
-the inbox turns the re-delivery into a counted no-op.
+For each record, the applier (:mod:`eventcore.applier`) runs ONE database transaction: inbox,
+version guard, handler. Only after that transaction commits is the offset stored; stored
+offsets are committed after each batch and whenever partitions are revoked. A crash at any point
+therefore re-delivers, never loses, and the inbox turns the re-delivery into a counted no-op.
 
-Transient failures are retried with backoff; permanent ones and exhausted retries go to the
-dead-letter topic, and the partition moves on. SIGTERM/SIGINT drain: stop fetching, finish the
-record in hand, commit, leave the group.
+What a failure means decides what happens to the record (:mod:`eventcore.failures`):
+
+- an outage (database, registry, broker, gateway) keeps the record: fetching pauses, the same
+  record is tried again with capped backoff for as long as the outage lasts, the process reports
+  itself unhealthy, and one line is logged when the outage starts and one when it ends;
+- a conflict (lock wait, deadlock) is tried a bounded number of times, then dead-lettered;
+- a record that cannot be applied goes to the dead-letter queue at once, and later records of
+  its key are parked behind it (:mod:`eventcore.dead_letter`).
+
+The group also reads its own retry topic, where re-injected dead letters arrive.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from sqlalchemy import Table
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
-from eventcore.db import UnitOfWork
-from eventcore.dead_letter import DeadLetterPublisher
-from eventcore.inbox import AlreadyProcessed, record_receipt
-from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, producer_config
-from eventcore.records import ConsumedEvent, decode
-from eventcore.retry import FailureKind, PermanentError, RetryPolicy, classify, summarize
-from eventcore.schema_registry import SchemaRegistryClient, SchemaRegistryError
-from eventcore.settings import Settings
-from eventcore.topics import TOPIC_SUFFIX, dead_letter_topic_for
-from eventcore.version_guard import advance
+from eventcore.applier import Outcome, RecordApplier, Result
+from eventcore.avro import UndecodableRecordError
+from eventcore.dead_letter import DeadLetterQueue, DeadLetterReason, SourceRecord
+from eventcore.failures import (
+    BROKER_UNAVAILABLE,
+    Failure,
+    FailureKind,
+    RecordRejectedError,
+    RetryPolicy,
+    classify,
+)
+from eventcore.health import Health
+from eventcore.kafka import consumer_config, ensure_topics, fetch_batch
+from eventcore.schema_registry import UnknownSchemaIdError
+from eventcore.topics import dead_letter_topic_for, retry_topic_for
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, ConsumedEvent], None]
 # Failures whose message says it all; anything else is logged with its traceback (likely a bug).
-EXPECTED_PERMANENT_FAILURES = (UndecodableRecordError, SchemaRegistryError, PermanentError)
-
-
-def aggregate_type_of(topic: str) -> str:
-    return topic.removesuffix(TOPIC_SUFFIX)
+EXPECTED_RECORD_FAILURES = (UndecodableRecordError, UnknownSchemaIdError, RecordRejectedError)
+# A dead-letter topic keeps its records until an operator purges them.
+DLQ_TOPIC_CONFIG = {"retention.ms": "-1"}
 
 
 @dataclass
@@ -57,131 +60,122 @@ class Counters:
     ignored: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    parked: int = 0
+    outages: int = 0
     lag: int = 0
 
     def line(self) -> str:
         return (f"processed={self.processed} duplicates={self.duplicates} stale={self.stale} "
-                f"ignored={self.ignored} retried={self.retried} "
-                f"dead-lettered={self.dead_lettered} lag={self.lag}")
+                f"ignored={self.ignored} retried={self.retried} dead-lettered={self.dead_lettered} "
+                f"parked={self.parked} outages={self.outages} lag={self.lag}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConsumerOptions:
     batch_size: int = 100
     poll_timeout_s: float = 0.5
     stats_interval_s: float = 10.0
-    drain_timeout_s: float = 20.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     kafka_overrides: dict[str, object] = field(default_factory=dict)
-    # Failure drills only, never set in normal operation (from_env reads them from
-    # CONSUMER_CRASH_AFTER_COMMITS / CONSUMER_CRASH_BEFORE_COMMIT). SIGKILL this process:
-    # - right after its Nth handler transaction commits, before the offset is stored: the
-    #   record comes again and must not apply twice;
-    # - when its Nth handler has run but its transaction has not committed: everything the
-    #   handler wrote is rolled back, while calls it made to the outside world have happened.
-    crash_after_commits: int | None = None
-    crash_before_commit: int | None = None
-
-    @classmethod
-    def from_env(cls) -> ConsumerOptions:
-        def optional_int(name: str) -> int | None:
-            value = os.environ.get(name)
-            return int(value) if value else None
-
-        return cls(
-            batch_size=int(os.environ.get("CONSUMER_BATCH_SIZE", "100")),
-            retry=RetryPolicy(max_attempts=int(os.environ.get("CONSUMER_RETRY_MAX_ATTEMPTS", "5"))),
-            crash_after_commits=optional_int("CONSUMER_CRASH_AFTER_COMMITS"),
-            crash_before_commit=optional_int("CONSUMER_CRASH_BEFORE_COMMIT"),
-        )
 
 
 class ConsumerRuntime:
-    """Runs ``handlers`` (event type -> handler) for one consumer group until stopped."""
+    """Runs one consumer group over ``topics`` (plus its retry topic) until :meth:`stop`."""
 
     def __init__(
         self,
-        group_id: str,
+        bootstrap_servers: str,
         topics: Iterable[str],
-        handlers: Mapping[str, Handler],
-        uow_factory: Callable[[], UnitOfWork],
-        inbox_table: Table,
-        versions_table: Table,
-        settings: Settings | None = None,
-        catalog: SchemaCatalog | None = None,
+        applier: RecordApplier,
+        dead_letters: DeadLetterQueue,
+        health: Health,
         options: ConsumerOptions | None = None,
     ) -> None:
-        self.settings = settings or Settings.load()
-        self.group_id = group_id
-        self.topics = list(topics)
-        self.handlers = dict(handlers)
-        self.options = options or ConsumerOptions.from_env()
-        self._uow_factory = uow_factory
-        self._inbox = inbox_table
-        self._versions = versions_table
-        self._deserializer = AvroEventDeserializer(
-            SchemaRegistryClient(self.settings.schema_registry_url), catalog
-        )
+        self.group_id = applier.group_id
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = [*topics, retry_topic_for(self.group_id)]
+        self.applier = applier
+        self.dead_letters = dead_letters
+        self.health = health
+        self.options = options or ConsumerOptions()
         self.counters = Counters()
-        self._commits = 0
-        self._handled = 0
         # Per partition, the offset after the last record handled: lag counts from here, not
         # from the fetch position, which runs ahead by what the client has buffered.
         self._next_to_process: dict[tuple[str, int], int] = {}
+        self._owned: set[tuple[str, int]] = set()
+        self._paused = False
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
-        self._dead_letters: DeadLetterPublisher | None = None
         self._last_stats = time.monotonic()
+        self._broker_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def stop(self) -> None:
         self._stop.set()
 
-    def install_signal_handlers(self) -> None:
-        def on_signal(signum: int, _frame: object) -> None:
-            if self._stop.is_set():
-                return
-            log.info("%s: %s received, draining (at most %.0fs)", self.group_id,
-                     signal.Signals(signum).name, self.options.drain_timeout_s)
-            self.stop()
-            # A handler stuck on a remote call must not keep the process alive for good: what it
-            # had not committed is re-delivered to the next owner of the partition.
-            watchdog = threading.Timer(self.options.drain_timeout_s, self._abandon_drain)
-            watchdog.daemon = True
-            watchdog.start()
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-
-    def _abandon_drain(self) -> None:
-        log.error("%s: drain did not finish within %.0fs; exiting without it", self.group_id,
-                  self.options.drain_timeout_s)
-        logging.shutdown()
-        os._exit(3)
+    def prepare(self) -> None:
+        """Create the topics this group needs that do not exist yet (needs the broker)."""
+        ensure_topics(self.bootstrap_servers, self.topics)
+        ensure_topics(self.bootstrap_servers, [dead_letter_topic_for(self.group_id)], config=DLQ_TOPIC_CONFIG)
 
     def run(self) -> Counters:
-        bootstrap = self.settings.kafka_bootstrap_servers
-        ensure_topics(bootstrap, [*self.topics, dead_letter_topic_for(self.group_id)])
-        self._dead_letters = DeadLetterPublisher(Producer(producer_config(bootstrap)), self.group_id)
-        consumer = Consumer(consumer_config(bootstrap, self.group_id, **self.options.kafka_overrides))
+        consumer = Consumer(consumer_config(self.bootstrap_servers, self.group_id,
+                                            **self.options.kafka_overrides))
         self._consumer = consumer
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_lost)
         log.info("%s: consuming %s (handlers: %s)", self.group_id, ", ".join(self.topics),
-                 ", ".join(sorted(self.handlers)))
+                 ", ".join(sorted(self.applier.handlers)))
         try:
             while not self._stop.is_set():
-                batch = fetch_batch(consumer, self.options.batch_size, self.options.poll_timeout_s)
-                for message in batch:
+                for message in self._fetch():
                     if self._stop.is_set():
                         break  # not stored: the next owner of the partition gets it
-                    self._handle_message(message)
+                    if (message.topic(), message.partition()) not in self._owned:
+                        continue  # revoked while an earlier record waited out an outage
+                    if not self._process(message):
+                        break
+                    consumer.store_offsets(message)
+                    self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
                 self._commit()
                 self._maybe_log_stats()
         finally:
             self._shutdown()
         return self.counters
+
+    def _fetch(self) -> list[Message]:
+        assert self._consumer is not None
+        records = []
+        for message in fetch_batch(self._consumer, self.options.batch_size, self.options.poll_timeout_s):
+            error = message.error()
+            if error is None:
+                records.append(message)
+            elif error.code() in BROKER_UNAVAILABLE:
+                self.health.unavailable("broker", str(error))
+            elif error.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                log.warning("%s: consumer error: %s", self.group_id, error)
+        if records:
+            self.health.available("broker")
+        elif "broker" in self.health.outages():
+            self._probe_broker()
+        return records
+
+    def _probe_broker(self) -> None:
+        now = time.monotonic()
+        if now - self._broker_checked < 2.0:
+            return
+        self._broker_checked = now
+        assert self._consumer is not None
+        try:
+            self._consumer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        self.health.available("broker")
 
     def _shutdown(self) -> None:
         consumer = self._consumer
@@ -201,8 +195,9 @@ class ConsumerRuntime:
 
     # -- rebalance ---------------------------------------------------------------------------
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._forget(partitions)  # a partition that comes back starts from its committed offset
+        self._owned.update((tp.topic, tp.partition) for tp in partitions)
         log.info("%s: assigned %s", self.group_id, _describe(partitions))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -214,6 +209,7 @@ class ConsumerRuntime:
     def _forget(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._next_to_process.pop((tp.topic, tp.partition), None)
+            self._owned.discard((tp.topic, tp.partition))
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._forget(partitions)
@@ -225,93 +221,152 @@ class ConsumerRuntime:
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
-            code = exc.args[0].code()
-            if code != KafkaError._NO_OFFSET:
+            error = exc.args[0]
+            if error.code() == KafkaError._NO_OFFSET:
+                return
+            if error.code() in BROKER_UNAVAILABLE or error.retriable():
+                # Applied records are re-delivered and deduplicated if this never goes through.
+                self.health.unavailable("broker", f"offset commit failed: {error}")
+            else:
                 log.warning("%s: offset commit failed (%s); records since the last commit will "
-                            "be re-delivered and deduplicated", self.group_id, exc.args[0])
+                            "be re-delivered and deduplicated", self.group_id, error)
 
     # -- one record --------------------------------------------------------------------------
 
-    def _handle_message(self, message: Message) -> None:
-        error = message.error()
-        if error is not None:
-            if error.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
-                log.warning("%s: consumer error: %s", self.group_id, error)
-            return
-        attempt = 0
+    def _process(self, message: Message) -> bool:
+        """Apply, park or dead-letter ``message``; False if it must stay un-stored (stopping, or
+        its partition was revoked while it waited out an outage)."""
+        conflicts = 0
+        outage_tries = 0
         first_failure: datetime | None = None
         while True:
-            attempt += 1
             try:
-                self._apply(message)
-                break
+                result = self.applier.apply(message)
             except Exception as exc:
+                failure = classify(exc)
                 first_failure = first_failure or datetime.now(UTC)
-                kind = classify(exc)
-                if self.options.retry.should_retry(kind, attempt) and not self._stop.is_set():
-                    delay = self.options.retry.delay(attempt)
-                    self.counters.retried += 1
-                    log.warning("%s: %s[%d]@%d failed (%s); retry %d in %.2fs",
-                                self.group_id, message.topic(), message.partition(),
-                                message.offset(), summarize(exc), attempt, delay)
-                    self._stop.wait(delay)
+                if failure.kind is FailureKind.OUTAGE:
+                    outage_tries += 1
+                    if not self._wait_out(failure, message, outage_tries):
+                        return False
                     continue
-                if kind is FailureKind.TRANSIENT and self._stop.is_set():
-                    # Draining: leave the record un-stored so the next owner retries it.
-                    return
-                if kind is FailureKind.PERMANENT:
-                    log.error("%s: %s[%d]@%d cannot be applied: %s", self.group_id,
-                              message.topic(), message.partition(), message.offset(), summarize(exc),
-                              exc_info=not isinstance(exc, EXPECTED_PERMANENT_FAILURES))
-                assert self._dead_letters is not None
-                self._dead_letters.publish(message, exc, attempt, first_failure)
+                conflicts += 1
+                if failure.kind is FailureKind.CONFLICT and self.options.retry.retries_conflict(conflicts):
+                    if not self._back_off_conflict(message, failure, conflicts):
+                        return False
+                    continue
+                if failure.kind is FailureKind.RECORD:
+                    log.error("%s: %s cannot be applied: %s", self.group_id, _where(message),
+                              failure.summary, exc_info=not isinstance(exc, EXPECTED_RECORD_FAILURES))
+                reason = DeadLetterReason(type(exc).__name__, failure, conflicts, first_failure)
+                if not self._dead_letter(message, reason):
+                    return False
                 self.counters.dead_lettered += 1
-                break
-        assert self._consumer is not None
-        self._consumer.store_offsets(message)
-        self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
+                self._dependencies_answered()
+                return True
+            self._dependencies_answered()
+            return self._settle(message, result)
 
-    def _apply(self, message: Message) -> None:
-        event = decode(message, self._deserializer)
-        handler = self.handlers.get(event.event_type)
-        if handler is None:
+    def _settle(self, message: Message, result: Result) -> bool:
+        event = result.event
+        outcome = result.outcome
+        if outcome is Outcome.IGNORED:
             self.counters.ignored += 1
-            return
-        stale_behind: int | None = None
-        try:
-            with self._uow_factory() as uow:
-                record_receipt(uow.connection, self._inbox, self.group_id, event.event_id,
-                               event.event_type, event.topic, event.partition, event.offset)
-                stale_behind = advance(uow.connection, self._versions, self.group_id,
-                                       aggregate_type_of(event.topic), event.key or event.order_id,
-                                       event.aggregate_version)
-                if stale_behind is None:
-                    handler(uow, event)
-                    self._handled += 1
-                    if self.options.crash_before_commit == self._handled:
-                        self._failure_drill(f"SIGKILL before the DB commit of {event.event_type} "
-                                            f"{event.event_id} (handler done)")
-                # A stale event's inbox row commits too, so a replay of it counts as a duplicate.
-        except AlreadyProcessed:
+            return True
+        assert event is not None
+        if outcome is Outcome.APPLIED:
+            self.counters.processed += 1
+        elif outcome is Outcome.DUPLICATE:
             self.counters.duplicates += 1
             log.info("%s: duplicate %s %s for %s skipped", self.group_id, event.event_type,
                      event.event_id, event.key)
-            return
-        self._commits += 1
-        if self.options.crash_after_commits == self._commits:
-            self._failure_drill(f"SIGKILL after DB commit of {event.event_type} {event.event_id}, "
-                                "before its offset")
-        if stale_behind is not None:
+        elif outcome is Outcome.STALE:
             self.counters.stale += 1
-            log.info("%s: stale %s v%d for %s skipped (v%d already applied)", self.group_id,
-                     event.event_type, event.aggregate_version, event.key, stale_behind)
-            return
-        self.counters.processed += 1
+            log.info("%s: stale %s v%d for %s skipped", self.group_id, event.event_type,
+                     event.aggregate_version, event.key)
+        elif outcome is Outcome.NOT_PENDING:
+            self.counters.duplicates += 1
+            log.info("%s: re-injected %s %s is no longer pending (applied or purged); skipped",
+                     self.group_id, event.event_type, event.event_id)
+        elif outcome is Outcome.STILL_PARKED:
+            assert result.ahead is not None
+            log.info("%s: re-injected %s %s stays parked behind %s", self.group_id,
+                     event.event_type, event.event_id, result.ahead.describe())
+        elif outcome is Outcome.PARK:
+            assert result.ahead is not None
+            if not self._dead_letter(message, DeadLetterReason.parked_behind(result.ahead)):
+                return False
+            self.counters.parked += 1
+        return True
 
-    def _failure_drill(self, what: str) -> None:
-        log.warning("%s: failure drill: %s", self.group_id, what)
-        logging.shutdown()
-        os.kill(os.getpid(), signal.SIGKILL)
+    def _dead_letter(self, message: Message, reason: DeadLetterReason) -> bool:
+        """Send to the DLQ; waits out an outage of the broker or the database while doing so."""
+        source = SourceRecord.of(message)
+        tries = 0
+        while True:
+            try:
+                what = self.dead_letters.send(message, source, reason)
+                log.warning("%s: %s %s after %d attempt(s): %s", self.group_id, _where(message), what,
+                            reason.attempts, reason.failure.summary)
+                return True
+            except Exception as exc:
+                failure = classify(exc)
+                if failure.kind is not FailureKind.OUTAGE:
+                    # Neither applied nor dead-lettered: the record must not be passed over.
+                    log.exception("%s: %s could not be dead-lettered", self.group_id, _where(message))
+                    failure = Failure(FailureKind.OUTAGE, failure.summary, "dead-letter queue")
+                tries += 1
+                if not self._wait_out(failure, message, tries):
+                    return False
+
+    def _dependencies_answered(self) -> None:
+        if self._paused:
+            assert self._consumer is not None
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+        for dependency in self.health.outages():
+            if dependency != "broker":
+                self.health.available(dependency)
+
+    def _wait_out(self, failure: Failure, message: Message, tries: int) -> bool:
+        """Hold ``message`` while ``failure.dependency`` is down: pause fetching, keep serving
+        the group (rebalances, liveness), wait before the next try. False when stopping or the
+        partition was revoked meanwhile."""
+        assert self._consumer is not None and failure.dependency is not None
+        if failure.dependency not in self.health.outages():
+            self.counters.outages += 1
+        self.health.unavailable(failure.dependency, failure.summary, holding=_where(message))
+        if not self._paused:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+        deadline = time.monotonic() + self.options.retry.outage_backoff.delay(tries)
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            stray = self._consumer.poll(min(remaining, 0.5))
+            if stray is not None and stray.error() is None:
+                # A partition assigned while paused delivered a record: give it back for later.
+                where = TopicPartition(stray.topic(), stray.partition(), stray.offset())
+                self._consumer.seek(where)
+                self._consumer.pause([where])
+            if (message.topic(), message.partition()) not in self._owned:
+                log.info("%s: %s was revoked while waiting; its next owner takes it", self.group_id,
+                         _where(message))
+                return False
+        return False
+
+    def _back_off_conflict(self, message: Message, failure: Failure, attempt: int) -> bool:
+        delay = self.options.retry.conflict_backoff.delay(attempt)
+        self.counters.retried += 1
+        log.warning("%s: %s conflicted (%s); retry %d in %.2fs", self.group_id, _where(message),
+                    failure.summary, attempt, delay)
+        return not self._stop.wait(delay)
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def report(self) -> dict[str, object]:
+        return {"group": self.group_id, "counters": vars(self.counters).copy()}
 
     def _maybe_log_stats(self) -> None:
         now = time.monotonic()
@@ -319,7 +374,8 @@ class ConsumerRuntime:
             return
         self._last_stats = now
         self.counters.lag = self._lag()
-        log.info("%s: %s", self.group_id, self.counters.line())
+        state = "ok" if self.health.healthy else f"unavailable: {', '.join(self.health.outages())}"
+        log.info("%s: %s state=%s", self.group_id, self.counters.line(), state)
 
     def _lag(self) -> int:
         assert self._consumer is not None
@@ -333,6 +389,10 @@ class ConsumerRuntime:
         except KafkaException:
             return self.counters.lag
         return total
+
+
+def _where(message: Message) -> str:
+    return f"{message.topic()}[{message.partition()}]@{message.offset()}"
 
 
 def _describe(partitions: list[TopicPartition]) -> str:

@@ -6,7 +6,8 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine
+from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
+from sqlalchemy.schema import CreateColumn
 
 if TYPE_CHECKING:
     from eventcore.outbox import OutboxEvent, OutboxWriter
@@ -35,8 +36,32 @@ def make_engine(url: str, pool_size: int = 5, lock_wait_timeout_s: int | None = 
 
 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create missing tables, and add columns a newer version declares to existing ones."""
     metadata.create_all(engine)
+    added = add_missing_columns(engine, metadata)
+    if added:
+        log.info("columns added in %s: %s", engine.url.database, ", ".join(added))
     log.info("tables ready in %s: %s", engine.url.database, ", ".join(sorted(metadata.tables)))
+
+
+def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for each declared column an existing table lacks.
+
+    Only for additions that need no data: such columns are declared nullable (or with a
+    server default). Anything else (a changed type, a dropped column) is a real migration.
+    """
+    added = []
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 class UnitOfWork:
@@ -51,7 +76,6 @@ class UnitOfWork:
         self._engine = engine
         self._outbox = outbox
         self._connection: Connection | None = None
-        self.emitted: list[OutboxEvent] = []
 
     @property
     def connection(self) -> Connection:
@@ -63,7 +87,6 @@ class UnitOfWork:
         if self._outbox is None:
             raise RuntimeError("this unit of work has no outbox writer")
         self._outbox.append(self.connection, event)
-        self.emitted.append(event)
 
     def __enter__(self) -> UnitOfWork:
         self._connection = self._engine.connect()
@@ -82,7 +105,6 @@ class UnitOfWork:
                 self._connection.commit()
             else:
                 self._connection.rollback()
-                self.emitted.clear()
         finally:
             self._connection.close()
             self._connection = None

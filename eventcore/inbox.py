@@ -15,6 +15,8 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table
 from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
+from eventcore.records import ConsumedEvent
+
 DUPLICATE_KEY_ERROR = 1062
 
 
@@ -29,6 +31,13 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("kafka_partition", Integer, nullable=False),
         Column("kafka_offset", BIGINT, nullable=False),
         Column("processed_at", DATETIME(fsp=6), nullable=False),
+        # What was applied to which aggregate, so that the order of application can be audited
+        # (the fault suite checks that versions never went back). Nullable: added in place to
+        # inboxes created before these columns existed.
+        Column("aggregate_type", String(64)),
+        Column("aggregate_id", String(64)),
+        Column("aggregate_version", BIGINT),
+        Column("outcome", String(16)),
     )
 
 
@@ -40,26 +49,29 @@ def is_duplicate_key(exc: IntegrityError) -> bool:
     return bool(exc.orig is not None and exc.orig.args and exc.orig.args[0] == DUPLICATE_KEY_ERROR)
 
 
+APPLIED = "applied"
+STALE = "stale"
+
+
 def record_receipt(
     connection: Connection,
     table: Table,
     consumer_group: str,
-    event_id: str,
-    event_type: str,
-    topic: str,
-    partition: int,
-    offset: int,
+    event: ConsumedEvent,
+    aggregate_type: str,
+    outcome: str,
 ) -> None:
     """Insert the inbox row, or raise AlreadyProcessed if this group applied the event."""
     try:
         connection.execute(
             table.insert().values(
-                consumer_group=consumer_group, event_id=event_id, event_type=event_type,
-                topic=topic, kafka_partition=partition, kafka_offset=offset,
-                processed_at=datetime.now(UTC).replace(tzinfo=None),
+                consumer_group=consumer_group, event_id=event.event_id, event_type=event.event_type,
+                topic=event.topic, kafka_partition=event.partition, kafka_offset=event.offset,
+                processed_at=datetime.now(UTC).replace(tzinfo=None), aggregate_type=aggregate_type,
+                aggregate_id=event.key, aggregate_version=event.aggregate_version, outcome=outcome,
             )
         )
     except IntegrityError as exc:
         if is_duplicate_key(exc):
-            raise AlreadyProcessed(event_id) from None
+            raise AlreadyProcessed(event.event_id) from None
         raise

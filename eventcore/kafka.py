@@ -53,8 +53,43 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (``org.apache.kafka.common.utils.Utils.murmur2``), as a signed int32."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = length % 4
+    if tail:
+        rest = data[length - tail:]
+        if tail == 3:
+            h ^= rest[2] << 16
+        if tail >= 2:
+            h ^= rest[1] << 8
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def partition_for(key: str | bytes, partitions: int = DEFAULT_PARTITIONS) -> int:
+    """The partition the Java clients (Connect, hence Debezium) give ``key``: where its events are."""
+    data = key.encode() if isinstance(key, str) else key
+    return (murmur2(data) & 0x7FFFFFFF) % partitions
+
+
 def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int = DEFAULT_PARTITIONS
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    partitions: int = DEFAULT_PARTITIONS,
+    config: dict[str, str] | None = None,
 ) -> None:
     """Create the topics that do not exist yet (same shape Connect would give them)."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
@@ -63,7 +98,8 @@ def ensure_topics(
     if not missing:
         return
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=partitions, replication_factor=-1) for t in missing]
+        [NewTopic(t, num_partitions=partitions, replication_factor=-1, config=config or {})
+         for t in missing]
     )
     for topic, future in futures.items():
         try:

@@ -6,22 +6,22 @@ from the binlog and the Outbox Event Router publishes it. Either both the state 
 event exist, or neither does.
 
 Outbox rows are kept after publication and pruned by :func:`prune_outbox` (CLI:
-``python -m eventcore.outbox prune``) rather than deleted in the same transaction: the rows are
+``<service>-service prune-outbox``) rather than deleted in the same transaction: the rows are
 an audit trail of what each service promised to publish, the router ignores the deletes, and
-pruning in batches off the hot path keeps the write transaction to one insert.
+pruning in batches off the hot path keeps the write transaction to one insert. A prune never
+deletes a row the connector has not confirmed publishing (:func:`plan_prune`).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table, delete
+from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table, delete, func, select
 from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
 
 from eventcore.avro import AvroEventSerializer, SchemaCatalog
@@ -135,46 +135,59 @@ class OutboxWriter:
         )
 
 
-def prune_outbox(
-    connection: Connection, table: Table, older_than: timedelta, batch_size: int = 5000
-) -> int:
-    """Delete outbox rows older than ``older_than`` in batches; returns how many went.
+@dataclass(frozen=True)
+class PrunePlan:
+    """What a prune would delete, after the safety rule has had its say."""
 
-    Only rows Debezium has long published should go: keep ``older_than`` well above the
-    longest Connect outage you plan for (the binlog retention, 7 days, is a good floor).
+    requested_cutoff: datetime  # now - retention
+    published_through: datetime  # the connector has published every row that occurred before this
+    deletable: int
+    oldest: datetime | None
+    newest: datetime | None
+    kept_unconfirmed: int  # rows past retention that the connector has not confirmed yet
+    total: int
+
+    @property
+    def cutoff(self) -> datetime:
+        return min(self.requested_cutoff, self.published_through)
+
+
+def plan_prune(connection: Connection, table: Table, retention: timedelta,
+               published_through: datetime) -> PrunePlan:
+    """Rows older than ``retention`` AND older than what the connector has confirmed publishing.
+
+    ``published_through`` comes from the connector's committed offset (see
+    :func:`eventcore.cdc.progress.published_through`): a row newer than that may not be on its
+    topic yet, and deleting it would lose the event for good, so it is kept whatever its age.
     """
-    cutoff = utc_now().replace(tzinfo=None) - older_than
+    if retention <= timedelta(0):
+        raise ValueError(f"retention must be more than zero, not {retention}")
+    requested = utc_now().replace(tzinfo=None) - retention
+    cutoff = min(requested, published_through)
+    occurred = table.c.occurred_at
+    deletable, oldest, newest = connection.execute(
+        select(func.count(), func.min(occurred), func.max(occurred)).where(occurred < cutoff)).one()
+    kept = 0
+    if published_through < requested:
+        kept = connection.execute(select(func.count()).where(
+            occurred >= published_through, occurred < requested)).scalar_one()
+    total = connection.execute(select(func.count()).select_from(table)).scalar_one()
+    return PrunePlan(requested, published_through, deletable, oldest, newest, kept, total)
+
+
+def prune_outbox(
+    connection: Connection, table: Table, before: datetime, batch_size: int = 5000,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Delete outbox rows that occurred before ``before``, in batches; returns how many went."""
     removed = 0
     while True:
         result = connection.execute(
-            delete(table).where(table.c.occurred_at < cutoff).with_dialect_options(mysql_limit=batch_size)
+            delete(table).where(table.c.occurred_at < before).with_dialect_options(mysql_limit=batch_size)
         )
         connection.commit()
         removed += result.rowcount
+        if on_batch:
+            on_batch(removed)
         if result.rowcount < batch_size:
             return removed
-
-
-def main(argv: list[str] | None = None) -> int:
-    from eventcore.db import make_engine
-    from eventcore.settings import Settings
-
-    parser = argparse.ArgumentParser(prog="python -m eventcore.outbox")
-    sub = parser.add_subparsers(dest="command", required=True)
-    prune = sub.add_parser("prune", help="delete published outbox rows older than --days")
-    prune.add_argument("service", help="order, inventory or payment")
-    prune.add_argument("--days", type=float, default=7.0)
-    args = parser.parse_args(argv)
-    from eventcore.bootstrap import configure_logging
-
-    configure_logging()
-    engine = make_engine(Settings.load().db_url(args.service))
-    table = outbox_table(MetaData())
-    with engine.connect() as connection:
-        removed = prune_outbox(connection, table, timedelta(days=args.days))
-    log.info("pruned %d outbox rows older than %s days from %s_db", removed, args.days, args.service)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

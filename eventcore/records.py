@@ -45,8 +45,14 @@ class ConsumedEvent:
         return (self.received_at - occurred.timestamp()) * 1000.0
 
 
-def decode(message: Message, deserializer: AvroEventDeserializer) -> ConsumedEvent:
-    """Decode a record; raises UndecodableRecordError or a registry error when it cannot."""
+def decode(
+    message: Message, deserializer: AvroEventDeserializer, origin: tuple[str, int, int] | None = None
+) -> ConsumedEvent:
+    """Decode a record; raises UndecodableRecordError or a registry error when it cannot.
+
+    ``origin`` (topic, partition, offset) is where the record was first consumed, for a copy
+    re-injected through a retry topic: the event is about its original topic's aggregate.
+    """
     received_at = time.time()
     headers = header_map(message)
     decoded = deserializer.deserialize(message.value())
@@ -60,10 +66,11 @@ def decode(message: Message, deserializer: AvroEventDeserializer) -> ConsumedEve
     except ValueError:
         raise UndecodableRecordError(f"aggregate version {version_text!r} is not an integer") from None
     key = message.key()
+    topic, partition, offset = origin or (message.topic(), message.partition(), message.offset())
     return ConsumedEvent(
-        topic=message.topic(),
-        partition=message.partition(),
-        offset=message.offset(),
+        topic=topic,
+        partition=partition,
+        offset=offset,
         key=key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
         headers=headers,
         event_id=event_id,

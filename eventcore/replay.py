@@ -1,16 +1,12 @@
-"""Replay topics to inspect them: read from the beginning, decode through the registry, print.
+"""Reading topics from outside the services, to inspect them: decoded through the registry.
 
-``python -m eventcore.replay order.events [--follow] [--key ORDER_ID] [--json]``
-
-It uses a throwaway consumer group and never commits, so it cannot disturb the services.
-:class:`EventTap` is the same reader as a library, used by the demo and the tests.
+:class:`EventTap` reads from the beginning with a throwaway consumer group and never commits,
+so it cannot disturb the services; the ``replay`` command, the demo and the tests use it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.kafka import consumer_config, fetch_batch
 from eventcore.records import ConsumedEvent, decode
-from eventcore.schema_registry import SchemaRegistryClient, SchemaRegistryError
+from eventcore.schema_registry import RegistryUnavailableError, SchemaRegistryClient, SchemaRegistryError
 from eventcore.settings import SCHEMAS_DIR, Settings
 
 
@@ -72,6 +68,8 @@ class EventTap:
             self._eof.discard((message.topic(), message.partition()))
             try:
                 fresh.append(decode(message, self._deserializer))
+            except RegistryUnavailableError:
+                raise  # an outage says nothing about the record: stop, do not list it as bad
             except (UndecodableRecordError, SchemaRegistryError) as exc:
                 self.undecodable.append(
                     (message.topic(), message.partition(), message.offset(), str(exc))
@@ -109,13 +107,13 @@ class EventTap:
         self.close()
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -123,42 +121,10 @@ def format_event(event: ConsumedEvent, as_json: bool) -> str:
     if as_json:
         return json.dumps({
             "topic": event.topic, "partition": event.partition, "offset": event.offset,
-            "key": event.key, "headers": event.headers, "value": _jsonable(event.value),
+            "key": event.key, "headers": event.headers, "value": jsonable(event.value),
         })
-    fields = {k: v for k, v in _jsonable(event.value).items()
+    fields = {k: v for k, v in jsonable(event.value).items()
               if k not in ("eventId", "orderId", "aggregateVersion", "occurredAt")}
     return (f"{event.topic}[{event.partition}]@{event.offset} key={event.key} "
             f"{event.event_type} v{event.aggregate_version} id={event.event_id} "
-            f"at={_jsonable(event.value.get('occurredAt'))} {json.dumps(fields)}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eventcore.replay", description=__doc__)
-    parser.add_argument("topics", nargs="+", help="e.g. order.events inventory.events")
-    parser.add_argument("--follow", action="store_true", help="keep reading new events")
-    parser.add_argument("--key", help="only events with this record key (orderId)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="give up waiting for the end of the topics after this many seconds")
-    args = parser.parse_args(argv)
-    deadline = time.monotonic() + args.timeout
-    count = 0
-    try:
-        tap = EventTap(args.topics, must_exist=True)
-    except LookupError as exc:
-        parser.exit(2, f"replay: {exc}\n")
-    with tap:
-        while args.follow or (not tap.at_end() and time.monotonic() < deadline):
-            for event in tap.poll():
-                if args.key is None or event.key == args.key:
-                    print(format_event(event, args.json), flush=True)
-                    count += 1
-            while tap.undecodable:
-                topic, partition, offset, error = tap.undecodable.pop(0)
-                print(f"{topic}[{partition}]@{offset} UNDECODABLE: {error}", file=sys.stderr)
-    print(f"-- {count} events", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            f"at={jsonable(event.value.get('occurredAt'))} {json.dumps(fields)}")

@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 
+from eventcore.failures import DependencyUnavailableError
+
 log = logging.getLogger(__name__)
 
 AVRO_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -23,8 +25,11 @@ class SchemaRegistryError(RuntimeError):
     """The registry refused a request or could not be reached."""
 
 
-class RegistryUnavailableError(SchemaRegistryError):
-    """The registry did not answer: it is down or the URL is wrong."""
+class RegistryUnavailableError(DependencyUnavailableError, SchemaRegistryError):
+    """The registry did not answer (or answered 5xx): it is down, starting, or the URL is wrong."""
+
+    def __init__(self, detail: str) -> None:
+        DependencyUnavailableError.__init__(self, "schema registry", detail)
 
 
 class IncompatibleSchemaError(SchemaRegistryError):
@@ -61,16 +66,19 @@ class SchemaRegistryClient:
 
     def _request(self, method: str, path: str, body: Any | None = None) -> requests.Response:
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 f"{self.url}{path}",
                 data=None if body is None else json.dumps(body),
                 timeout=self._timeout_s,
             )
         except requests.RequestException as exc:
+            raise RegistryUnavailableError(f"{self.url} is unreachable ({type(exc).__name__})") from exc
+        if response.status_code >= 500:
             raise RegistryUnavailableError(
-                f"schema registry at {self.url} is unreachable ({type(exc).__name__}): {exc}"
-            ) from exc
+                f"{self.url} answered HTTP {response.status_code}: {self._error_text(response)}"
+            )
+        return response
 
     @staticmethod
     def _error_text(response: requests.Response) -> str:

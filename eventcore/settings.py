@@ -1,8 +1,11 @@
-"""Where the stack is and how to log in, read from the environment.
+"""Every setting a process reads, validated in one place.
 
 Values come from environment variables; anything not set there is read from the env file
 the native stack writes (``.state/stack.env``) or the file named by ``STACK_ENV_FILE``
 (compose users point it at their ``.env``). Passwords never live in the repository.
+
+A malformed value is refused with one line naming the variable, the value and what it must
+be (:class:`SettingsError`), before the process touches anything.
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote_plus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
 SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
+DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
+# Where each service's /health endpoint listens unless HEALTH_PORT says otherwise.
+DEFAULT_HEALTH_PORTS = {"order": 9101, "inventory": 9102, "payment": 9103}
 
 
 class SettingsError(RuntimeError):
-    """A required setting is missing."""
+    """A required setting is missing or malformed."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -54,13 +61,43 @@ class Settings:
             )
         return value
 
+    def get_int(self, key: str, default: int | None, minimum: int, maximum: int | None = None) -> int:
+        raw = self.get(key, None if default is None else str(default))
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{key}={raw!r} is not an integer") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            raise SettingsError(f"{key}={raw!r} is out of range: it must be {bound}")
+        return value
+
+    def get_optional_int(self, key: str, minimum: int) -> int | None:
+        return self.get_int(key, None, minimum) if self.values.get(key) else None
+
+    def get_float(self, key: str, default: float, minimum: float, maximum: float | None = None,
+                  exclusive_minimum: bool = False) -> float:
+        raw = self.get(key, str(default))
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{key}={raw!r} is not a number") from None
+        too_low = value <= minimum if exclusive_minimum else value < minimum
+        if too_low or (maximum is not None and value > maximum) or value != value:  # NaN
+            low = f"more than {minimum:g}" if exclusive_minimum else f"at least {minimum:g}"
+            high = f" and at most {maximum:g}" if maximum is not None else ""
+            raise SettingsError(f"{key}={raw!r} is out of range: it must be {low}{high}")
+        return value
+
+    # -- where the stack is -------------------------------------------------------------------
+
     @property
     def db_host(self) -> str:
         return self.get("DB_HOST", "127.0.0.1")
 
     @property
     def db_port(self) -> int:
-        return int(self.get("DB_PORT", "3307"))
+        return self.get_int("DB_PORT", 3307, 1, 65535)
 
     @property
     def kafka_bootstrap_servers(self) -> str:
@@ -68,16 +105,17 @@ class Settings:
 
     @property
     def schema_registry_url(self) -> str:
-        return self.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
+        return self._url("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
 
     @property
     def connect_url(self) -> str:
-        return self.get("CONNECT_URL", "http://127.0.0.1:8083")
+        return self._url("CONNECT_URL", "http://127.0.0.1:8083")
 
-    @property
-    def db_lock_wait_timeout_s(self) -> int:
-        """How long a service's statement waits for a row lock before failing (and retrying)."""
-        return int(self.get("DB_LOCK_WAIT_TIMEOUT_S", "10"))
+    def _url(self, key: str, default: str) -> str:
+        value = self.get(key, default)
+        if not value.startswith(("http://", "https://")):
+            raise SettingsError(f"{key}={value!r} is not an http(s) URL")
+        return value
 
     def database_name(self, service: str) -> str:
         return f"{service}_db"
@@ -90,9 +128,63 @@ class Settings:
 
     def db_url(self, service: str) -> str:
         """SQLAlchemy URL of a service's own database, as that service's own user."""
-        from urllib.parse import quote_plus
-
         return (
             f"mysql+pymysql://{self.db_user(service)}:{quote_plus(self.db_password(service))}"
             f"@{self.db_host}:{self.db_port}/{self.database_name(service)}?charset=utf8mb4"
         )
+
+    # -- how a service behaves ----------------------------------------------------------------
+
+    @property
+    def db_lock_wait_timeout_s(self) -> int:
+        """How long a service's statement waits for a row lock before failing (and retrying)."""
+        return self.get_int("DB_LOCK_WAIT_TIMEOUT_S", 10, 1, 3600)
+
+    @property
+    def consumer_batch_size(self) -> int:
+        return self.get_int("CONSUMER_BATCH_SIZE", 100, 1, 10_000)
+
+    @property
+    def consumer_retry_max_attempts(self) -> int:
+        """Tries for a record that conflicts (lock wait, deadlock) before it is dead-lettered."""
+        return self.get_int("CONSUMER_RETRY_MAX_ATTEMPTS", 5, 1, 1000)
+
+    @property
+    def consumer_drain_timeout_s(self) -> float:
+        return self.get_float("CONSUMER_DRAIN_TIMEOUT_S", 20.0, 0.0, exclusive_minimum=True)
+
+    @property
+    def consumer_crash_after_commits(self) -> int | None:
+        """Failure drill (tests only): SIGKILL after the Nth commit, before its offset."""
+        return self.get_optional_int("CONSUMER_CRASH_AFTER_COMMITS", 1)
+
+    @property
+    def consumer_crash_before_commit(self) -> int | None:
+        """Failure drill (tests only): SIGKILL after the Nth handler, before its commit."""
+        return self.get_optional_int("CONSUMER_CRASH_BEFORE_COMMIT", 1)
+
+    def health_port(self, service: str) -> tuple[int, bool]:
+        """The /health port, and whether it was asked for explicitly (HEALTH_PORT; 0 = any)."""
+        if self.values.get("HEALTH_PORT"):
+            return self.get_int("HEALTH_PORT", None, 0, 65535), True
+        return DEFAULT_HEALTH_PORTS.get(service, 0), False
+
+    @property
+    def order_saga_timeout_s(self) -> float:
+        return self.get_float("ORDER_SAGA_TIMEOUT_S", 60.0, 0.0, exclusive_minimum=True)
+
+    @property
+    def payment_decline_rate(self) -> float:
+        return self.get_float("PAYMENT_DECLINE_RATE", 0.0, 0.0, 1.0)
+
+    @property
+    def payment_latency_ms(self) -> float:
+        return self.get_float("PAYMENT_LATENCY_MS", 0.0, 0.0, 60_000.0)
+
+    @property
+    def payment_limit_cents(self) -> int:
+        return self.get_int("PAYMENT_LIMIT_CENTS", 10_000_000, 0)
+
+    @property
+    def payment_gateway_ledger(self) -> Path:
+        return Path(self.get("PAYMENT_GATEWAY_LEDGER", str(DEFAULT_LEDGER)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 TOPIC_SUFFIX = ".events"
 DEAD_LETTER_SUFFIX = ".dlq"
+RETRY_SUFFIX = ".retry"
 DEFAULT_PARTITIONS = 6
 
 
@@ -19,7 +20,13 @@ def topic_for(aggregate_type: str) -> str:
 
 
 def dead_letter_topic_for(consumer_group: str) -> str:
+    """Where a group's records that cannot be applied are kept (only that group's)."""
     return f"{consumer_group}{DEAD_LETTER_SUFFIX}"
+
+
+def retry_topic_for(consumer_group: str) -> str:
+    """Where re-injected dead letters go: read by that group alone, never by a bystander."""
+    return f"{consumer_group}{RETRY_SUFFIX}"
 
 
 # Names of the Kafka record headers the Outbox Event Router adds.

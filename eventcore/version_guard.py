@@ -13,8 +13,8 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, select
 from sqlalchemy.dialects.mysql import BIGINT, DATETIME
 from sqlalchemy.exc import IntegrityError
 
+from eventcore.failures import RetryableConflictError
 from eventcore.inbox import is_duplicate_key
-from eventcore.retry import TransientError
 
 
 def aggregate_versions_table(metadata: MetaData) -> Table:
@@ -67,7 +67,8 @@ def advance(
             if is_duplicate_key(exc):
                 # Another consumer (a rebalance overlap) recorded this aggregate's first version
                 # a moment ago: retrying re-reads it under the lock.
-                raise TransientError(f"{aggregate_type}/{aggregate_id}: concurrent first version") from exc
+                raise RetryableConflictError(
+                    f"{aggregate_type}/{aggregate_id}: concurrent first version") from exc
             raise
     else:
         connection.execute(table.update().where(key).values(version=incoming, updated_at=now))

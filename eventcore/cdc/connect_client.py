@@ -82,11 +82,14 @@ class ConnectClient:
             traces=traces,
         )
 
-    def restart(self, name: str) -> None:
-        self._call("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")
-
-    def delete(self, name: str) -> None:
-        self._call("DELETE", f"/connectors/{name}")
+    def offsets(self, name: str) -> list[dict[str, Any]]:
+        """The source offsets Connect has committed for ``name`` (Kafka 3.6+ REST API)."""
+        response = self._call("GET", f"/connectors/{name}/offsets")
+        if response.status_code == 404:
+            raise ConnectError(f"connector {name} is not registered in Kafka Connect at {self.url}")
+        if response.status_code != 200:
+            raise ConnectError(f"offsets of {name}: HTTP {response.status_code} {response.text[:500]}")
+        return [entry.get("offset") or {} for entry in response.json().get("offsets", [])]
 
     def wait_until_running(
         self,

@@ -9,15 +9,18 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-from eventcore.consumer import Handler
+from eventcore.applier import Handler
 from eventcore.db import UnitOfWork
+from eventcore.limits import bounded_int
 from eventcore.outbox import OutboxEvent
 from eventcore.records import ConsumedEvent
 from services.inventory.domain import (
+    MAX_STOCK,
     RESERVATION,
     ReservationStatus,
     StockLevel,
     decide,
+    valid_sku,
 )
 from services.inventory.tables import products, reservation_lines, reservations
 
@@ -29,15 +32,16 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -> None:
+def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -> StockLevel:
     """Set a product's available quantity (creating it); reserved stock is left alone."""
-    if available < 0:
-        raise ValueError(f"available stock of {sku} cannot be negative ({available})")
+    valid_sku(sku)
+    bounded_int(f"available stock of {sku}", available, 0, MAX_STOCK)
     with uow_factory() as uow:
         statement = mysql_insert(products).values(sku=sku, available=available, reserved=0,
                                                   updated_at=_now())
         uow.connection.execute(statement.on_duplicate_key_update(available=available,
                                                                  updated_at=_now()))
+        return stock_levels(uow.connection, [sku])[sku]
 
 
 def stock_levels(connection: Connection, skus: list[str], for_update: bool = False) -> dict[str, StockLevel]:

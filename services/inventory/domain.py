@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from eventcore.limits import MAX_INT32, bounded_text
 from eventcore.saga import StateMachine
+
+SKU_LENGTH = 64  # products.sku
+MAX_STOCK = MAX_INT32  # products.available
+
+
+def valid_sku(sku: str) -> str:
+    return bounded_text("sku", sku, SKU_LENGTH)
 
 
 class ReservationStatus(StrEnum):

@@ -1,22 +1,41 @@
-"""Inventory service entry point: ``inventory-service migrate | run | set-stock``."""
+"""Inventory service entry point: ``inventory-service migrate | run | set-stock | dlq | prune-outbox``."""
 
 from __future__ import annotations
 
 import argparse
 
 from eventcore.bootstrap import ServiceContext
-from eventcore.service_cli import Command, ServiceDefinition, service_main
+from eventcore.cli.service import Command, ServiceDefinition, service_main
 from services.inventory.commands import HANDLERS, set_stock
+from services.inventory.domain import MAX_STOCK, valid_sku
 from services.inventory.tables import metadata
 
 
+def stock_quantity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_STOCK:
+        raise argparse.ArgumentTypeError(f"available stock must be between 0 and {MAX_STOCK}, not {text}")
+    return value
+
+
+def sku(text: str) -> str:
+    try:
+        return valid_sku(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def configure_set_stock(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sku")
-    parser.add_argument("available", type=int)
+    parser.add_argument("sku", type=sku)
+    parser.add_argument("available", type=stock_quantity)
 
 
 def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
-    set_stock(context.uow_factory, args.sku, args.available)
+    level = set_stock(context.uow_factory, args.sku, args.available)
+    print(f"{level.sku}: available {level.available}, reserved {level.reserved}")
     return 0
 
 
@@ -24,9 +43,9 @@ INVENTORY_SERVICE = ServiceDefinition(
     name="inventory",
     metadata=metadata,
     consumes=["order"],
-    handlers=HANDLERS,
-    commands={"set-stock": Command("set a product's available stock", configure_set_stock,
-                                   execute_set_stock)},
+    handlers=lambda _context: HANDLERS,
+    commands={"set-stock": Command("set a product's available stock (reserved stock is left alone)",
+                                   configure_set_stock, execute_set_stock)},
 )
 
 

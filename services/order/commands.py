@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from eventcore.consumer import Handler
+from eventcore.applier import Handler
 from eventcore.db import UnitOfWork
+from eventcore.failures import RecordRejectedError
 from eventcore.outbox import OutboxEvent
 from eventcore.records import ConsumedEvent
-from eventcore.retry import PermanentError
 from services.order import repository
 from services.order.domain import (
     Order,
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 AGGREGATE_TYPE = "order"
 
 
-class OrderNotFoundError(PermanentError, LookupError):
+class OrderNotFoundError(RecordRejectedError, LookupError):
     pass
 
 

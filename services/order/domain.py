@@ -6,7 +6,11 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
 from eventcore.saga import StateMachine, TransitionRefused
+
+SKU_LENGTH = 64  # order_lines.sku
+CUSTOMER_LENGTH = 64  # orders.customer_id
 
 
 class InvalidOrderError(ValueError):
@@ -43,17 +47,12 @@ class OrderLine:
     unit_price_cents: int
 
     def __post_init__(self) -> None:
-        if not self.sku or len(self.sku) > 64:
-            raise InvalidOrderError(f"sku must be 1-64 characters, got {self.sku!r}")
-        if not isinstance(self.quantity, int) or self.quantity <= 0:
-            raise InvalidOrderError(
-                f"quantity of {self.sku} must be a positive integer, got {self.quantity!r}"
-            )
-        if not isinstance(self.unit_price_cents, int) or self.unit_price_cents < 0:
-            raise InvalidOrderError(
-                f"unit price of {self.sku} must be a non-negative integer of cents, "
-                f"got {self.unit_price_cents!r}"
-            )
+        try:
+            bounded_text("sku", self.sku, SKU_LENGTH)
+            bounded_int(f"quantity of {self.sku}", self.quantity, 1, MAX_INT32)
+            bounded_int(f"unit price of {self.sku} (cents)", self.unit_price_cents, 0, MAX_INT64)
+        except ValueError as exc:
+            raise InvalidOrderError(str(exc)) from None
 
     @property
     def total_cents(self) -> int:
@@ -80,8 +79,11 @@ class Order:
         cls, customer_id: str, lines: list[OrderLine], currency: str = "EUR",
         order_id: str | None = None,
     ) -> Order:
-        if not customer_id or len(customer_id) > 64:
-            raise InvalidOrderError(f"customer id must be 1-64 characters, got {customer_id!r}")
+        try:
+            bounded_text("customer id", customer_id, CUSTOMER_LENGTH)
+            bounded_int("order total (cents)", sum(line.total_cents for line in lines), 0, MAX_INT64)
+        except ValueError as exc:
+            raise InvalidOrderError(str(exc)) from None
         if not lines:
             raise InvalidOrderError("an order needs at least one line")
         skus = [line.sku for line in lines]

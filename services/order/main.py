@@ -1,15 +1,16 @@
-"""Order service entry point: ``order-service migrate | run | place | cancel``."""
+"""Order service entry point: ``order-service migrate | run | place | cancel | dlq | prune-outbox``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import timedelta
 
 from eventcore.bootstrap import ServiceContext
-from eventcore.service_cli import Command, ServiceDefinition, service_main
+from eventcore.cli import UsageError
+from eventcore.cli.service import Command, ServiceDefinition, service_main
+from eventcore.runner import PeriodicJob
 from services.order.commands import HANDLERS, cancel_order, cancel_timed_out, place_order
-from services.order.domain import InvalidOrderError, OrderLine
+from services.order.domain import InvalidOrderError, OrderLine, TransitionRefused
 from services.order.tables import metadata
 
 
@@ -20,8 +21,9 @@ def parse_line(text: str) -> OrderLine:
         raise argparse.ArgumentTypeError(f"line {text!r} is not SKU:QUANTITY:UNIT_PRICE_CENTS")
     try:
         return OrderLine(parts[0], int(parts[1]), int(parts[2]))
-    except (ValueError, InvalidOrderError) as exc:
-        raise argparse.ArgumentTypeError(f"line {text!r}: {exc}") from exc
+    except ValueError as exc:  # InvalidOrderError is a ValueError too
+        reason = exc if isinstance(exc, InvalidOrderError) else "quantity and price must be whole numbers"
+        raise argparse.ArgumentTypeError(f"line {text!r}: {reason}") from None
 
 
 def configure_place(parser: argparse.ArgumentParser) -> None:
@@ -42,36 +44,34 @@ def configure_cancel(parser: argparse.ArgumentParser) -> None:
 
 
 def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
-    print(cancel_order(context.uow_factory, args.order_id, args.reason).status)
+    try:
+        order = cancel_order(context.uow_factory, args.order_id, args.reason)
+    except TransitionRefused as refused:
+        raise UsageError(
+            f"order {args.order_id} cannot be cancelled: it is {refused.current.value}") from None
+    print(order.status)
     return 0
 
 
-def configure_run(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--saga-timeout", type=float,
-                        default=float(os.environ.get("ORDER_SAGA_TIMEOUT_S", "60")),
-                        help="cancel orders with no final reply after this many seconds "
-                             "(env ORDER_SAGA_TIMEOUT_S, default 60)")
-
-
-def timeout_sweep(context: ServiceContext, args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    timeout = timedelta(seconds=args.saga_timeout)
+def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
+    timeout_s = context.settings.order_saga_timeout_s
+    timeout = timedelta(seconds=timeout_s)
 
     def cancel_timed_out_orders() -> int:
         return cancel_timed_out(context.uow_factory, timeout)
 
-    return [(min(5.0, args.saga_timeout / 4), cancel_timed_out_orders)]
+    return [(min(5.0, timeout_s / 4), cancel_timed_out_orders)]
 
 
 ORDER_SERVICE = ServiceDefinition(
     name="order",
     metadata=metadata,
     consumes=["inventory", "payment"],
-    handlers=HANDLERS,
+    handlers=lambda _context: HANDLERS,
     commands={
         "place": Command("place one order; prints its id", configure_place, execute_place),
         "cancel": Command("cancel an open order", configure_cancel, execute_cancel),
     },
-    configure_run=configure_run,
     periodic=timeout_sweep,
 )
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
-from eventcore.inbox import inbox_table
-from eventcore.outbox import outbox_table
-from eventcore.version_guard import aggregate_versions_table
+from eventcore.messaging_tables import MessagingTables
 
 metadata = MetaData()
 
@@ -37,6 +35,4 @@ order_lines = Table(
     Column("unit_price_cents", BigInteger, nullable=False),
 )
 
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
-aggregate_versions = aggregate_versions_table(metadata)
+messaging = MessagingTables.add_to(metadata)

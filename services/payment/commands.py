@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
-from eventcore.consumer import Handler
+from eventcore.applier import Handler
 from eventcore.db import UnitOfWork
 from eventcore.outbox import OutboxEvent
 from eventcore.records import ConsumedEvent

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from eventcore.retry import PermanentError
+from eventcore.failures import DependencyUnavailableError, RecordRejectedError
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class LedgerEntry:
     calls: int
 
 
-class IdempotencyKeyReusedError(PermanentError):
+class IdempotencyKeyReusedError(RecordRejectedError):
     """The same idempotency key came back with another amount: a bug, never a retry."""
 
 
@@ -100,15 +100,26 @@ class ChargeLedger:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from its start."""
+        """One write transaction, holding SQLite's write lock from its start.
+
+        A ledger that stays locked or cannot be written stands for a gateway that does not
+        answer: the payment is tried again once it does, never dead-lettered.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise DependencyUnavailableError("payment gateway", f"ledger: {exc}") from exc
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._db.execute("ROLLBACK")
+                raise DependencyUnavailableError("payment gateway", f"ledger: {exc}") from exc
 
     def charge_once(self, key: str, amount_cents: int, currency: str,
                     decide: Callable[[], ChargeResult]) -> LedgerEntry:

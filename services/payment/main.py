@@ -1,4 +1,4 @@
-"""Payment service entry point: ``payment-service migrate | run``.
+"""Payment service entry point: ``payment-service migrate | run | dlq | prune-outbox``.
 
 The simulated gateway is configured by PAYMENT_DECLINE_RATE (0..1), PAYMENT_LATENCY_MS and
 PAYMENT_LIMIT_CENTS (charges above it are declined); it keeps its idempotency keys in
@@ -7,45 +7,44 @@ PAYMENT_GATEWAY_LEDGER (a SQLite file, by default .state/payment-gateway.sqlite)
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+from collections.abc import Mapping
 
-from eventcore.service_cli import ServiceDefinition, service_main
-from eventcore.settings import REPO_ROOT
+from eventcore.applier import Handler
+from eventcore.bootstrap import ServiceContext
+from eventcore.cli.service import ServiceDefinition, service_main
+from eventcore.settings import Settings, SettingsError
 from services.payment.commands import handlers
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
 from services.payment.tables import metadata
 
-DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
 
-
-def ledger_path() -> Path:
-    return Path(os.environ.get("PAYMENT_GATEWAY_LEDGER") or DEFAULT_LEDGER)
-
-
-def gateway_from_env() -> SimulatedGateway:
+def gateway_from(settings: Settings) -> SimulatedGateway:
+    try:
+        ledger = ChargeLedger(settings.payment_gateway_ledger)
+    except LedgerUnavailableError as exc:
+        raise SettingsError(f"PAYMENT_GATEWAY_LEDGER: {exc}") from None
     return SimulatedGateway(
-        decline_rate=float(os.environ.get("PAYMENT_DECLINE_RATE", "0")),
-        latency_s=float(os.environ.get("PAYMENT_LATENCY_MS", "0")) / 1000.0,
-        limit_cents=int(os.environ.get("PAYMENT_LIMIT_CENTS", "10000000")),
-        ledger=ChargeLedger(ledger_path()),
+        decline_rate=settings.payment_decline_rate,
+        latency_s=settings.payment_latency_ms / 1000.0,
+        limit_cents=settings.payment_limit_cents,
+        ledger=ledger,
     )
+
+
+def payment_handlers(context: ServiceContext) -> Mapping[str, Handler]:
+    return handlers(gateway_from(context.settings))
+
+
+PAYMENT_SERVICE = ServiceDefinition(
+    name="payment",
+    metadata=metadata,
+    consumes=["inventory", "order"],
+    handlers=payment_handlers,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        gateway = gateway_from_env()
-    except (LedgerUnavailableError, ValueError) as exc:
-        print(f"payment-service: error: {exc} (check the PAYMENT_* settings)", file=sys.stderr)
-        return 2
-    service = ServiceDefinition(
-        name="payment",
-        metadata=metadata,
-        consumes=["inventory", "order"],
-        handlers=handlers(gateway),
-    )
-    return service_main(service, argv)
+    return service_main(PAYMENT_SERVICE, argv)
 
 
 if __name__ == "__main__":

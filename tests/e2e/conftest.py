@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +33,8 @@ class ServiceProcess:
         ServiceProcess.count += 1
         self.service = service
         self.log_path: Path = LOG_DIR / f"test-{service}-{ServiceProcess.count}.log"
-        self.env = {**os.environ, **SERVICE_ENV, **env}
+        self.health_port = free_port()
+        self.env = {**os.environ, **SERVICE_ENV, "HEALTH_PORT": str(self.health_port), **env}
         self.process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
@@ -60,6 +65,14 @@ class ServiceProcess:
             time.sleep(0.2)
         raise AssertionError(f"{self.service} got no partitions in {timeout_s}s:\n{self.log_text()[-3000:]}")
 
+    def health(self) -> tuple[int, dict]:
+        """GET /health: (HTTP status, report)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/health", timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -72,6 +85,12 @@ class ServiceProcess:
     def wait_exit(self, timeout_s: float = 60.0) -> int:
         assert self.process is not None
         return self.process.wait(timeout=timeout_s)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="package")

@@ -14,8 +14,16 @@ from sqlalchemy import select
 from devstack.components.mariadb import MariaDbInstance
 from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
-from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE, H_OFFSET, H_PARTITION, H_TOPIC
-from eventcore.kafka import consumer_config, producer_config
+from eventcore.dead_letter import (
+    H_ATTEMPTS,
+    H_ERROR_CLASS,
+    H_ERROR_MESSAGE,
+    H_OFFSET,
+    H_PARKED_BEHIND,
+    H_PARTITION,
+    H_TOPIC,
+)
+from eventcore.kafka import consumer_config, partition_for, producer_config
 from eventcore.outbox import OutboxEvent
 from eventcore.replay import EventTap
 from eventcore.settings import SCHEMAS_DIR
@@ -30,10 +38,13 @@ from tests.e2e.conftest import ServiceProcess
 from tests.e2e.probes import (
     FINAL,
     committed_offset,
+    dead_letters,
     new_sku,
     payment_rows,
+    pending_dead_letters,
     reinject,
     reservation_status,
+    service_command,
     status,
     stock,
     wait_dead_letters,
@@ -122,27 +133,45 @@ def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, 
                "the re-delivered record to be skipped as a duplicate")
 
 
-def test_an_undecodable_record_is_dead_lettered_and_the_partition_moves_on(ctx, settings):
+def test_an_undecodable_record_is_dead_lettered_its_key_parked_and_the_partition_moves_on(ctx, settings):
     sku = new_sku(ctx, 10)
     order_id = str(uuid.uuid4())
+    partition = partition_for(order_id)
+    neighbour_id = next(k for k in (str(uuid.uuid4()) for _ in range(1000)) if partition_for(k) == partition)
     producer = Producer(producer_config(settings.kafka_bootstrap_servers))
     producer.produce("order.events", key=order_id.encode(), value=b"\x00\x00\x00\x00garbage-bytes",
                      headers=[("id", str(uuid.uuid4())), ("eventType", "OrderCreated")])
     producer.flush(10)
-    # Same key, so same partition: the next record behind the bad one.
+    # The same key's next record must not overtake the bad one: it is parked behind it.
     place_order(ctx["order"].uow_factory, "after-garbage", [OrderLine(sku, 1, 100)], order_id=order_id)
+    # Another key on the same partition goes through: the partition did not stall.
+    place_order(ctx["order"].uow_factory, "neighbour", [OrderLine(sku, 1, 100)], order_id=neighbour_id)
 
-    assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED
+    assert wait_final(ctx, neighbour_id) is OrderStatus.CONFIRMED
     letters = wait_dead_letters(settings, "inventory-service", order_id)
-    assert letters, "no dead letter for the garbage record"
-    found = letters[0]
-    headers = {k: v.decode() for k, v in found.headers()}
-    assert found.value() == b"\x00\x00\x00\x00garbage-bytes"
-    assert headers[H_TOPIC] == "order.events"
-    assert headers[H_ERROR_CLASS] in ("UnknownSchemaIdError", "UndecodableRecordError")
-    assert int(headers[H_OFFSET]) >= 0 and int(headers[H_PARTITION]) >= 0
-    assert headers[H_ATTEMPTS] == "1"
-    assert headers["eventType"] == "OrderCreated"  # the original headers are kept
+    wait_until(lambda: len(dead_letters(settings, "inventory-service", order_id)) == 2, 60,
+               "the valid OrderCreated to be parked behind the garbage")
+    letters = dead_letters(settings, "inventory-service", order_id)
+    garbage, parked = ({k: v.decode() for k, v in letter.headers()} for letter in letters)
+    assert letters[0].value() == b"\x00\x00\x00\x00garbage-bytes"
+    assert garbage[H_TOPIC] == "order.events" and int(garbage[H_PARTITION]) == partition
+    assert garbage[H_ERROR_CLASS] in ("UnknownSchemaIdError", "UndecodableRecordError")
+    assert int(garbage[H_OFFSET]) >= 0 and garbage[H_ATTEMPTS] == "1"
+    assert garbage["eventType"] == "OrderCreated"  # the original headers are kept
+    assert parked[H_ERROR_CLASS] == "Parked" and parked[H_PARKED_BEHIND] == garbage["id"]
+    assert status(ctx, order_id) is OrderStatus.PENDING
+
+    # Nothing will ever fix garbage: the operator purges it (that record alone)...
+    purge = service_command("inventory", "dlq", "purge", "--event-id", garbage["id"], "--yes")
+    assert purge.returncode == 0, purge.stderr
+    assert "purged 1 dead letter(s)" in purge.stdout
+    assert [r.event_id for r in pending_dead_letters(ctx, "inventory") if r.record_key == order_id] \
+        == [parked["id"]]
+    # ...then re-injects what waited behind it, which now goes through.
+    again = reinject("inventory-service", order_id)
+    assert again.returncode == 0, again.stderr
+    assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED
+    assert [r for r in pending_dead_letters(ctx, "inventory") if r.record_key == order_id] == []
 
 
 def test_two_instances_with_a_rebalance_mid_flow_keep_every_invariant(ctx, services):
@@ -263,7 +292,7 @@ def test_a_dead_lettered_record_is_reinjected_once_its_cause_is_fixed(ctx, setti
 
     result = reinject("inventory-service", order.id)
     assert result.returncode == 0, result.stderr
-    assert "re-injected 1 record(s) from inventory-service.dlq" in result.stderr
+    assert "re-injected 1 record(s) from inventory-service.dlq" in result.stdout
 
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
     assert stock(ctx, sku) == (4, 1)

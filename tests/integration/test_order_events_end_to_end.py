@@ -19,8 +19,10 @@ from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import cancel_order, place_order
 from services.order.domain import Order, OrderLine, order_created_payload
-from services.order.tables import metadata, orders, outbox
+from services.order.tables import messaging, metadata, orders
 from tests.conftest import events_for, read_until_sentinel
+
+outbox = messaging.outbox
 
 pytestmark = pytest.mark.stack
 

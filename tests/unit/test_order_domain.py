@@ -32,9 +32,17 @@ def test_place_computes_total_and_starts_pending_at_version_1():
         (lambda: Order.place("", [OrderLine("A", 1, 1)]), "customer id"),
         (lambda: Order.place("c", [OrderLine("A", 1, 1), OrderLine("A", 2, 1)]), "once per order"),
         (lambda: Order.place("c", [OrderLine("A", 1, 1)], "EURO"), "currency"),
-        (lambda: OrderLine("A", 0, 1), "positive integer"),
-        (lambda: OrderLine("A", 1, -5), "non-negative"),
-        (lambda: OrderLine("", 1, 1), "sku"),
+        (lambda: OrderLine("A", 0, 1), "quantity of A must be between 1 and 2147483647, got 0"),
+        (lambda: OrderLine("A", 2**31, 1), "quantity of A must be between 1 and 2147483647"),
+        (lambda: OrderLine("A", 1, -5), r"unit price of A \(cents\) must be between 0 and"),
+        (lambda: OrderLine("A", 1, 10**20), r"unit price of A \(cents\) must be between 0 and 92233"),
+        (lambda: OrderLine("A", 1.5, 1), "quantity of A must be a whole number"),
+        (lambda: OrderLine("", 1, 1), "sku must not be empty"),
+        (lambda: OrderLine("   ", 1, 1), "sku must not be empty"),
+        (lambda: OrderLine("S" * 65, 1, 1), "sku must be at most 64 characters, got 65"),
+        (lambda: Order.place("c" * 65, [OrderLine("A", 1, 1)]), "customer id must be at most 64"),
+        # Each line fits, the sum does not: the total is an Avro long too.
+        (lambda: Order.place("c", [OrderLine("A", 2, 2**62), OrderLine("B", 1, 1)]), "order total"),
     ],
 )
 def test_invalid_orders_are_refused_with_the_reason(build, message):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore.retry import FailureKind, classify
+from eventcore.failures import FailureKind, classify
 from services.payment.gateway import (
     ChargeLedger,
     IdempotencyKeyReusedError,
@@ -36,7 +36,7 @@ def test_a_key_reused_for_another_amount_is_refused_as_permanent():
     gateway.charge("order-1", 500, "EUR")
     with pytest.raises(IdempotencyKeyReusedError, match="charged 500 EUR, now asked for 700 EUR") as refused:
         gateway.charge("order-1", 700, "EUR")
-    assert classify(refused.value) is FailureKind.PERMANENT
+    assert classify(refused.value).kind is FailureKind.RECORD
     assert gateway.ledger.lookup("order-1").calls == 1  # the refused call left the entry alone
 
 
@@ -74,3 +74,20 @@ def test_a_ledger_that_cannot_be_opened_names_its_path(tmp_path):
     expected = f"cannot open the payment gateway ledger {blocker}/ledger"
     with pytest.raises(LedgerUnavailableError, match=expected):
         ChargeLedger(blocker / "ledger.sqlite")
+
+
+def test_a_ledger_that_stays_locked_is_an_unavailable_gateway_not_a_bad_record(tmp_path):
+    path = tmp_path / "gateway.sqlite"
+    ledger = ChargeLedger(path)
+    ledger._db.execute("PRAGMA busy_timeout = 50")  # do not wait 30 s for the lock in a unit test
+    import sqlite3
+
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another instance holds the write lock
+    try:
+        with pytest.raises(Exception) as unavailable:
+            SimulatedGateway(ledger=ledger).charge("order-9", 100, "EUR")
+    finally:
+        other.execute("ROLLBACK")
+    failure = classify(unavailable.value)
+    assert failure.kind is FailureKind.OUTAGE and failure.dependency == "payment gateway"

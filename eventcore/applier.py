@@ -1,0 +1,125 @@
+"""The record-applying step, apart from the Kafka loop: one record, one database transaction.
+
+In that transaction: the dead-letter check (a key with a pending dead letter parks its later
+records), the version guard (problem 3), the inbox row (problem 2) and the handler (the domain
+change plus any outbox rows). The Kafka loop (:mod:`eventcore.consumer`) decides what a failure
+means and when the offset moves; this module knows nothing about partitions or offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from confluent_kafka import Message
+
+from eventcore.avro import AvroEventDeserializer
+from eventcore.db import UnitOfWork
+from eventcore.dead_letter import DeadLetterRow, DeadLetterStore, SourceRecord
+from eventcore.drills import FailureDrills
+from eventcore.inbox import APPLIED, STALE, AlreadyProcessed, record_receipt
+from eventcore.messaging_tables import MessagingTables
+from eventcore.records import ConsumedEvent, decode, header_map
+from eventcore.topics import HEADER_EVENT_TYPE, TOPIC_SUFFIX, retry_topic_for
+from eventcore.version_guard import advance
+
+Handler = Callable[[UnitOfWork, ConsumedEvent], None]
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this group applied the event before (inbox)
+    STALE = "stale"  # the aggregate is past this version already (version guard)
+    IGNORED = "ignored"  # no handler for this event type
+    PARK = "park"  # a pending dead letter of the same key is ahead of it
+    NOT_PENDING = "not pending"  # a re-injected copy of a dead letter that is no longer owed
+    STILL_PARKED = "still parked"  # a re-injected copy whose key has an earlier dead letter
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    event: ConsumedEvent | None  # None when ignored before decoding
+    ahead: DeadLetterRow | None = None  # for PARK / STILL_PARKED: what it waits behind
+
+
+def aggregate_type_of(topic: str) -> str:
+    return topic.removesuffix(TOPIC_SUFFIX)
+
+
+class RecordApplier:
+    """Applies the records of one consumer group with ``handlers`` (event type -> handler)."""
+
+    def __init__(
+        self,
+        group_id: str,
+        handlers: Mapping[str, Handler],
+        uow_factory: Callable[[], UnitOfWork],
+        tables: MessagingTables,
+        deserializer: AvroEventDeserializer,
+        drills: FailureDrills | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self.handlers = dict(handlers)
+        self.retry_topic = retry_topic_for(group_id)
+        self._uow_factory = uow_factory
+        self._tables = tables
+        self.dead_letters = DeadLetterStore(tables.dead_letters, group_id)
+        self._deserializer = deserializer
+        self._drills = drills or FailureDrills()
+
+    def apply(self, message: Message) -> Result:
+        """Apply ``message``, or say why not. Raises whatever the decoding, the database or the
+        handler raise; :mod:`eventcore.failures` tells the caller what that means."""
+        source = SourceRecord.of(message)
+        reinjected = message.topic() == self.retry_topic
+        declared_type = header_map(message).get(HEADER_EVENT_TYPE)
+        if declared_type and declared_type not in self.handlers and not reinjected:
+            # Not this group's business: no decoding, no database, and a record that would not
+            # decode cannot park a key for a group that never reads it.
+            return Result(Outcome.IGNORED, None)
+        event = decode(message, self._deserializer, (source.topic, source.partition, source.offset))
+        handler = self.handlers.get(event.event_type)
+        try:
+            return self._apply_in_transaction(event, source, handler, reinjected)
+        except AlreadyProcessed:
+            return Result(Outcome.DUPLICATE, event)
+
+    def _apply_in_transaction(self, event: ConsumedEvent, source: SourceRecord, handler: Handler | None,
+                              reinjected: bool) -> Result:
+        with self._uow_factory() as uow:
+            connection = uow.connection
+            head = self.dead_letters.head(connection, event.key)
+            owed = self.dead_letters.find(connection, source) if reinjected else None
+            if reinjected:
+                if owed is None:
+                    return Result(Outcome.NOT_PENDING, event)
+                if head is not None and head.id != owed.id:
+                    return Result(Outcome.STILL_PARKED, event, head)
+            elif head is not None:
+                return Result(Outcome.PARK, event, head)
+            if handler is None:
+                if owed is not None:
+                    self.dead_letters.remove(connection, owed.id)
+                return Result(Outcome.IGNORED, event)
+            aggregate_type = aggregate_type_of(event.topic)
+            stale_behind = advance(connection, self._tables.aggregate_versions, self.group_id,
+                                   aggregate_type, event.key or "", event.aggregate_version)
+            try:
+                record_receipt(connection, self._tables.inbox, self.group_id, event, aggregate_type,
+                               APPLIED if stale_behind is None else STALE)
+            except AlreadyProcessed:
+                if owed is None:
+                    raise  # rolls back; nothing of this delivery stays
+                # A re-injected record that had been applied after all: no longer owed. (A failed
+                # insert undoes only itself, so the transaction goes on.)
+                self.dead_letters.remove(connection, owed.id)
+                return Result(Outcome.DUPLICATE, event)
+            if stale_behind is None:
+                handler(uow, event)
+                self._drills.handler_ran(f"{event.event_type} {event.event_id}")
+            if owed is not None:
+                self.dead_letters.remove(connection, owed.id)
+        self._drills.committed(f"{event.event_type} {event.event_id}")
+        return Result(Outcome.APPLIED if stale_behind is None else Outcome.STALE, event)

@@ -1,0 +1,122 @@
+"""How far CDC has got, read from outside the connector: is it streaming, and what has it published.
+
+- :func:`published_through`: the connector's committed offset carries the binlog time of the
+  last event it handled (``ts_sec``); every outbox row that occurred well before that has been
+  published. Pruning relies on it.
+- :func:`check_streaming`: a task can say RUNNING while its binlog reader is disconnected. The
+  connector writes a heartbeat record every ``heartbeat.interval.ms`` while it reads the binlog;
+  a heartbeat older than a bound means CDC is not streaming, whatever the REST status says.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
+from eventcore.cdc.connectors import ConnectorDefinition
+from eventcore.kafka import consumer_config
+
+# ts_sec has one-second resolution on MariaDB, is the server's clock while occurred_at is the
+# application's, and an outbox row is stamped before its transaction commits: a minute covers
+# all three for any transaction that is not pathologically long.
+PUBLISHED_SAFETY_MARGIN = timedelta(seconds=60)
+DEFAULT_HEARTBEAT_PREFIX = "__debezium-heartbeat"
+# Heartbeats come every second (connect/connectors/*.json); 15 s without one is no blip.
+DEFAULT_STALE_AFTER_S = 15.0
+
+
+class CdcProgressUnknown(RuntimeError):
+    """What the connector has published cannot be established."""
+
+
+def published_through(client: ConnectClient, connector: str) -> datetime:
+    """A time before which every committed outbox row has been published (naive UTC)."""
+    try:
+        offsets = client.offsets(connector)
+    except ConnectError as exc:
+        raise CdcProgressUnknown(f"cannot read the committed offset of {connector}: {exc}") from exc
+    seconds = [int(o["ts_sec"]) for o in offsets if str(o.get("ts_sec", "")).isdigit()]
+    if not seconds:
+        raise CdcProgressUnknown(f"{connector} has not committed any binlog position yet")
+    last = datetime.fromtimestamp(max(seconds), UTC).replace(tzinfo=None)
+    return last - PUBLISHED_SAFETY_MARGIN
+
+
+def heartbeat_topic(definition: ConnectorDefinition) -> str:
+    prefix = definition.config.get("topic.heartbeat.prefix", DEFAULT_HEARTBEAT_PREFIX)
+    return f"{prefix}.{definition.config['topic.prefix']}"
+
+
+def last_heartbeat(bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> datetime | None:
+    """The timestamp of the newest record in ``topic`` (None if it has none or does not exist)."""
+    reader = Consumer(consumer_config(bootstrap_servers, f"cdc-probe-{uuid.uuid4()}"))
+    try:
+        metadata = reader.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return None
+        newest: int | None = None
+        for partition in metadata.partitions:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            if high <= low:
+                continue
+            reader.assign([TopicPartition(topic, partition, high - 1)])
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                message = reader.poll(0.5)
+                if message is not None and message.error() is None:
+                    stamp = message.timestamp()[1]
+                    newest = stamp if newest is None else max(newest, stamp)
+                    break
+        return None if newest is None else datetime.fromtimestamp(newest / 1000, UTC)
+    finally:
+        reader.close()
+
+
+@dataclass(frozen=True)
+class StreamingState:
+    name: str
+    state: ConnectorState | None
+    heartbeat_age_s: float | None
+    stale_after_s: float
+
+    @property
+    def streaming(self) -> bool:
+        return (self.state is not None and self.state.running and self.heartbeat_age_s is not None
+                and self.heartbeat_age_s <= self.stale_after_s)
+
+    def describe(self) -> str:
+        if self.state is None:
+            return f"{self.name}: not registered (scripts/register_connectors.py)"
+        status = f"connector {self.state.connector_state}, tasks [{', '.join(self.state.task_states) or '-'}]"
+        if self.heartbeat_age_s is None:
+            beat = "no heartbeat yet"
+        else:
+            beat = f"last heartbeat {self.heartbeat_age_s:.1f}s ago"
+        if self.streaming:
+            verdict = "streaming"
+        elif self.state.running:
+            verdict = (f"NOT STREAMING: the task says RUNNING but no heartbeat for more than "
+                       f"{self.stale_after_s:.0f}s (binlog reader disconnected?)")
+        else:
+            verdict = "NOT STREAMING"
+        return f"{self.name}: {status}; {beat}: {verdict}"
+
+
+def check_streaming(client: ConnectClient, bootstrap_servers: str, definitions: list[ConnectorDefinition],
+                    stale_after_s: float = DEFAULT_STALE_AFTER_S) -> list[StreamingState]:
+    states = []
+    now = datetime.now(UTC)
+    for definition in definitions:
+        state = client.state(definition.name)
+        try:
+            beat = last_heartbeat(bootstrap_servers, heartbeat_topic(definition))
+        except KafkaException:
+            beat = None
+        age = None if beat is None else max(0.0, (now - beat).total_seconds())
+        states.append(StreamingState(definition.name, state, age, stale_after_s))
+    return states

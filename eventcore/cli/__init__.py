@@ -1,0 +1,57 @@
+"""The command lines people type: thin entry points over the library.
+
+Every one of them answers a mistake with one line that names the problem and a non-zero exit
+(2 for what was typed, 1 for a part of the stack that is down), never a traceback, and ends
+quietly on Ctrl-C (130).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from eventcore.failures import FailureKind, classify
+from eventcore.settings import SettingsError
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """What the person typed cannot be done; the message says why."""
+
+
+def fail(prog: str, message: str, code: int = EXIT_USAGE) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    """Ask before something that cannot be undone; ``--yes`` answers for a script."""
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.rstrip('?')}: refusing without --yes (standard input is not a terminal)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def run_cli(prog: str, body: Callable[[], int], person_errors: tuple[type[BaseException], ...] = ()) -> int:
+    """Run ``body`` and turn what goes wrong into one line and an exit code."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except (UsageError, SettingsError, *person_errors) as exc:
+        return fail(prog, str(exc))
+    except Exception as exc:
+        failure = classify(exc)
+        if failure.kind is FailureKind.OUTAGE:
+            logging.getLogger(prog).debug("unavailable", exc_info=True)
+            return fail(prog, f"{failure.dependency} unavailable ({failure.summary}); is the stack up? "
+                              "(`stack status`)", EXIT_UNAVAILABLE)
+        raise

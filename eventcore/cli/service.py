@@ -1,0 +1,97 @@
+"""The command line every service shares, turned from a :class:`ServiceDefinition`.
+
+``migrate`` and ``run``, the operator commands every service has (``dlq``, ``prune-outbox``),
+and the service's own commands; each service's ``main.py`` only describes itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import MetaData
+
+from eventcore.applier import Handler
+from eventcore.bootstrap import ServiceContext, build_context, configure_logging
+from eventcore.cdc.connect_client import ConnectError
+from eventcore.cdc.progress import CdcProgressUnknown
+from eventcore.cli import EXIT_OK, run_cli
+from eventcore.cli import dead_letters as dlq_cli
+from eventcore.cli import outbox as outbox_cli
+from eventcore.dead_letter_tools import DeadLetterSelectionError
+from eventcore.runner import PeriodicJob, ServiceProcess
+from eventcore.saga import TransitionRefused
+from eventcore.schema_registry import SchemaRegistryError
+from eventcore.topics import topic_for
+
+# Mistakes a person can make at a service's command line, answered with one line (exit 2).
+PERSON_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, LookupError, TransitionRefused, SchemaRegistryError, ConnectError, CdcProgressUnknown,
+    DeadLetterSelectionError,
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    execute: Callable[[ServiceContext, argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str  # also its database (<name>_db) and the aggregate type of the events it emits
+    metadata: MetaData
+    consumes: Sequence[str]  # aggregate types whose topics it subscribes to
+    handlers: Callable[[ServiceContext], Mapping[str, Handler]]
+    commands: dict[str, Command] = field(default_factory=dict)
+    periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.name}-service"
+
+    def process(self, context: ServiceContext) -> ServiceProcess:
+        """The service's consumer process, wired and with every setting read."""
+        jobs = self.periodic(context) if self.periodic else []
+        return ServiceProcess(context, self.group_id, [topic_for(t) for t in self.consumes],
+                              self.handlers(context), periodic=jobs)
+
+
+def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"{definition.name}-service")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("migrate", help="create the service's tables and register its schemas")
+    sub.add_parser("run", help=f"consume {', '.join(map(topic_for, definition.consumes))} "
+                               "until SIGTERM/SIGINT (settings: see README)")
+    for name, command in definition.commands.items():
+        command.configure(sub.add_parser(name, help=command.help))
+    dlq_cli.configure(sub.add_parser("dlq", help=f"the dead letters of {definition.group_id}"))
+    outbox_cli.configure(sub.add_parser("prune-outbox",
+                                        help="delete published outbox rows older than --days"))
+    return parser
+
+
+def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
+    prog = f"{definition.name}-service"
+    args = _parser(definition).parse_args(argv)
+    configure_logging()
+    return run_cli(prog, lambda: _execute(definition, args), PERSON_ERRORS)
+
+
+def _execute(definition: ServiceDefinition, args: argparse.Namespace) -> int:
+    context = build_context(definition.name, definition.metadata)
+    if args.command == "migrate":
+        context.migrate()
+        return EXIT_OK
+    if args.command == "run":
+        definition.process(context).run()
+        return EXIT_OK
+    if args.command == "dlq":
+        return dlq_cli.execute(context, definition.group_id, args)
+    if args.command == "prune-outbox":
+        return outbox_cli.execute(context, args)
+    logging.getLogger(definition.name).debug("running %s", args.command)
+    return definition.commands[args.command].execute(context, args)
