@@ -45,7 +45,23 @@ def _status(stack: Stack) -> int:
         ports = ",".join(str(p) for p in part.ports)
         pid = str(part.pid) if part.pid else "-"
         print(f"{part.name:<10} {part.state:<10} {ports:<12} {pid:<8} {relative(part.log)}")
-    return EXIT_OK if all(p.state == "up" for p in parts) else EXIT_NOT_ALL_UP
+    all_up = all(p.state == "up" for p in parts)
+    if all_up and not _cdc_streaming(stack):
+        return EXIT_NOT_ALL_UP
+    return EXIT_OK if all_up else EXIT_NOT_ALL_UP
+
+
+def _cdc_streaming(stack: Stack) -> bool:
+    """A connector whose task says RUNNING may still not read the binlog: its heartbeats tell."""
+    from eventcore.cdc.connect_client import ConnectClient
+    from eventcore.cdc.progress import check_streaming
+
+    states = check_streaming(ConnectClient(stack.connect.url), stack.kafka.address())
+    print("\nCDC (registered connectors; streaming = task RUNNING and a heartbeat in the last "
+          f"{states[0].stale_after_s:.0f}s)" if states else "\nCDC: no connectors registered")
+    for state in states:
+        print(f"  {state.describe()}")
+    return all(state.streaming for state in states)
 
 
 def _logs(stack: Stack, component: str | None, lines: int, follow: bool) -> int:

@@ -20,6 +20,7 @@ from devstack.components.registry import Registry
 from devstack.config import BOOTSTRAP_SQL_TEMPLATE, StatePaths, state_paths
 from devstack.console import relative, say
 from devstack.context import StackContext
+from devstack.errors import StackError
 from devstack.java import system_java
 
 
@@ -62,6 +63,10 @@ class Stack:
         with self.locked():
             say(f"state directory: {relative(self.paths.root)}")
             system_java()  # fail before starting anything if Java is missing or too old
+            conflicts = [c for component in self.components for c in component.port_conflicts()]
+            if conflicts:
+                raise StackError("nothing was started: " + "; ".join(conflicts)
+                                 + ". Stop those processes, or the stack that owns them.")
             env = self.ctx.stack_env
             # Everything is fetched (once) before any process starts, so a failed download
             # leaves nothing half-started.

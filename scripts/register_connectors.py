@@ -6,7 +6,10 @@ For each definition in connect/connectors/*.json: check the database can feed De
 pick the MariaDB or MySQL connector class from the server's version, PUT the config (create or
 update: running it twice is harmless), and wait until the connector and all its tasks are
 RUNNING. Exit codes: 0 all running, 1 Connect refused or a connector FAILED (its trace is
-printed), 2 a database check failed (each failed check is named).
+printed), 2 a database check failed (each failed check is named) or bad arguments.
+
+``--status`` changes nothing: it reports whether each registered connector is really streaming
+(task RUNNING *and* a heartbeat younger than ``--stale-after`` seconds) and exits 3 if one is not.
 
 Endpoints and credentials come from the environment or the native stack's .state/stack.env.
 """
@@ -23,7 +26,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions
 from eventcore.cdc.preflight import evaluate, read_facts
+from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S, check_streaming
+from eventcore.cli import run_cli
 from eventcore.settings import Settings
+
+EXIT_NOT_STREAMING = 3
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
@@ -45,14 +62,36 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
                         help="register only this connector (repeatable)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the effective configs and change nothing")
-    parser.add_argument("--timeout", type=float, default=120.0,
+    parser.add_argument("--timeout", type=positive, default=120.0,
                         help="seconds to wait for each connector to run")
+    parser.add_argument("--status", action="store_true",
+                        help="only report whether each registered connector is streaming (exit 3 if not)")
+    parser.add_argument("--stale-after", type=positive, default=DEFAULT_STALE_AFTER_S, metavar="SECONDS",
+                        help=f"--status: a heartbeat older than this means not streaming "
+                             f"(default {DEFAULT_STALE_AFTER_S:g})")
     return parser.parse_args(argv)
 
 
+def report_streaming(settings: Settings, args: argparse.Namespace) -> int:
+    client = ConnectClient(args.connect_url)
+    states = check_streaming(client, settings.kafka_bootstrap_servers, args.only, args.stale_after)
+    if not states:
+        print("no connectors registered (run this script without --status to register them)")
+        return EXIT_NOT_STREAMING
+    for state in states:
+        print(state.describe(), file=sys.stdout if state.streaming else sys.stderr)
+    return 0 if all(s.streaming for s in states) else EXIT_NOT_STREAMING
+
+
 def main(argv: list[str] | None = None) -> int:
+    return run_cli("register_connectors", lambda: register(argv), (ConnectError,))
+
+
+def register(argv: list[str] | None) -> int:
     settings = Settings.load()
     args = parse_args(argv, settings)
+    if args.status:
+        return report_streaming(settings, args)
     deployment = Deployment(
         db_host=args.connect_db_host or args.db_host,
         db_port=args.connect_db_port or args.db_port,

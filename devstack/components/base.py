@@ -134,14 +134,22 @@ class Component(ABC):
         except Exception:  # a health probe must never crash `status`
             return False
 
-    def _check_ports_free(self) -> None:
+    def port_conflicts(self) -> list[str]:
+        """What holds this part's ports, unless the part itself runs (then they are its own)."""
+        if self.process.running_pid() is not None:
+            return []
+        conflicts = []
         for port in self.ports:
             listener = find_listener(port)
             if listener is not None:
-                raise StackError(
-                    f"port {port} ({self.name}) is already in use by another process: "
-                    f"{listener.describe()}. Stop it, or stop the stack that owns it."
-                )
+                conflicts.append(f"port {port} ({self.name}) is already in use by another process: "
+                                 f"{listener.describe()}")
+        return conflicts
+
+    def _check_ports_free(self) -> None:
+        conflicts = self.port_conflicts()
+        if conflicts:
+            raise StackError("; ".join(conflicts) + ". Stop it, or stop the stack that owns it.")
 
     def _wait_healthy(self, pid: int) -> None:
         started = time.monotonic()

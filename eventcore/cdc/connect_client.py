@@ -9,9 +9,18 @@ from typing import Any
 
 import requests
 
+from eventcore.failures import DependencyUnavailableError
+
 
 class ConnectError(RuntimeError):
-    """Connect refused a request, could not be reached, or a connector failed."""
+    """Connect refused a request, or a connector failed."""
+
+
+class ConnectUnavailableError(DependencyUnavailableError, ConnectError):
+    """Kafka Connect did not answer."""
+
+    def __init__(self, detail: str) -> None:
+        DependencyUnavailableError.__init__(self, "Kafka Connect", detail)
 
 
 @dataclass(frozen=True)
@@ -49,10 +58,7 @@ class ConnectClient:
                 method, f"{self.url}{path}", json=body, timeout=self._timeout_s
             )
         except requests.RequestException as exc:
-            raise ConnectError(
-                f"Kafka Connect at {self.url} is unreachable ({type(exc).__name__}); "
-                "is the stack up? (`stack status`)"
-            ) from exc
+            raise ConnectUnavailableError(f"{self.url} is unreachable ({type(exc).__name__})") from exc
 
     def put_config(self, name: str, config: dict[str, str]) -> bool:
         """Create or update; returns True when the connector was created."""
@@ -81,6 +87,18 @@ class ConnectClient:
             task_states=[t["state"] for t in tasks],
             traces=traces,
         )
+
+    def connectors(self) -> list[str]:
+        response = self._call("GET", "/connectors")
+        if response.status_code != 200:
+            raise ConnectError(f"listing connectors: HTTP {response.status_code} {response.text[:500]}")
+        return sorted(response.json())
+
+    def config(self, name: str) -> dict[str, str]:
+        response = self._call("GET", f"/connectors/{name}/config")
+        if response.status_code != 200:
+            raise ConnectError(f"config of {name}: HTTP {response.status_code} {response.text[:500]}")
+        return dict(response.json())
 
     def offsets(self, name: str) -> list[dict[str, Any]]:
         """The source offsets Connect has committed for ``name`` (Kafka 3.6+ REST API)."""

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
-from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.kafka import consumer_config
 
 # ts_sec has one-second resolution on MariaDB, is the server's clock while occurred_at is the
@@ -47,9 +46,12 @@ def published_through(client: ConnectClient, connector: str) -> datetime:
     return last - PUBLISHED_SAFETY_MARGIN
 
 
-def heartbeat_topic(definition: ConnectorDefinition) -> str:
-    prefix = definition.config.get("topic.heartbeat.prefix", DEFAULT_HEARTBEAT_PREFIX)
-    return f"{prefix}.{definition.config['topic.prefix']}"
+def heartbeat_topic(config: dict[str, str]) -> str | None:
+    """Where a Debezium connector with ``config`` writes its heartbeats (None: it writes none)."""
+    if int(config.get("heartbeat.interval.ms", "0") or 0) <= 0 or "topic.prefix" not in config:
+        return None
+    prefix = config.get("topic.heartbeat.prefix", DEFAULT_HEARTBEAT_PREFIX)
+    return f"{prefix}.{config['topic.prefix']}"
 
 
 def last_heartbeat(bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> datetime | None:
@@ -83,6 +85,7 @@ class StreamingState:
     state: ConnectorState | None
     heartbeat_age_s: float | None
     stale_after_s: float
+    has_heartbeats: bool = True
 
     @property
     def streaming(self) -> bool:
@@ -93,7 +96,9 @@ class StreamingState:
         if self.state is None:
             return f"{self.name}: not registered (scripts/register_connectors.py)"
         status = f"connector {self.state.connector_state}, tasks [{', '.join(self.state.task_states) or '-'}]"
-        if self.heartbeat_age_s is None:
+        if not self.has_heartbeats:
+            beat = "no heartbeats configured (heartbeat.interval.ms), so streaming cannot be told"
+        elif self.heartbeat_age_s is None:
             beat = "no heartbeat yet"
         else:
             beat = f"last heartbeat {self.heartbeat_age_s:.1f}s ago"
@@ -107,16 +112,18 @@ class StreamingState:
         return f"{self.name}: {status}; {beat}: {verdict}"
 
 
-def check_streaming(client: ConnectClient, bootstrap_servers: str, definitions: list[ConnectorDefinition],
+def check_streaming(client: ConnectClient, bootstrap_servers: str, names: list[str] | None = None,
                     stale_after_s: float = DEFAULT_STALE_AFTER_S) -> list[StreamingState]:
+    """Each registered connector (or each of ``names``): its REST state and heartbeat age."""
     states = []
     now = datetime.now(UTC)
-    for definition in definitions:
-        state = client.state(definition.name)
+    for name in names if names is not None else client.connectors():
+        state = client.state(name)
+        topic = heartbeat_topic(client.config(name)) if state is not None else None
         try:
-            beat = last_heartbeat(bootstrap_servers, heartbeat_topic(definition))
+            beat = last_heartbeat(bootstrap_servers, topic) if topic else None
         except KafkaException:
             beat = None
         age = None if beat is None else max(0.0, (now - beat).total_seconds())
-        states.append(StreamingState(definition.name, state, age, stale_after_s))
+        states.append(StreamingState(name, state, age, stale_after_s, topic is not None))
     return states

@@ -10,6 +10,7 @@ checks themselves) before its outcome is checked.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ def status_states(output: str) -> dict[str, str]:
     states: dict[str, str] = {}
     for line in output.splitlines()[1:]:
         fields = line.split()
-        if len(fields) >= 2:
+        if len(fields) >= 2 and fields[0] in PARTS:
             states[fields[0]] = fields[1]
     return states
 
@@ -109,3 +110,17 @@ def test_down_leaves_nothing_behind_and_up_restores_everything(leave_stack_up: N
     assert endpoints.kafka_bootstrap_servers == "127.0.0.1:9092"
     assert endpoints.schema_registry_url.endswith("/apis/ccompat/v7")
     assert endpoints.cdc_db_password
+
+
+def test_up_checks_every_port_before_it_starts_anything(leave_stack_up: None, tmp_path: Path) -> None:
+    """A second stack (another state directory) finds every port held by the running one."""
+    ok(run_stack("up"))
+    other = tmp_path / "other-stack"
+    result = subprocess.run([sys.executable, "-m", "devstack", "up"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "STACK_STATE_DIR": str(other)})
+    assert result.returncode == 1
+    assert "nothing was started" in result.stderr
+    for port in (3307, 9092, 9093, 8081, 9081, 8083):
+        assert f"port {port} " in result.stderr
+    assert not (other / "pids").exists() or not any((other / "pids").iterdir())
+    assert not (other / "mariadb" / "data").exists()  # not even MariaDB's datadir was made

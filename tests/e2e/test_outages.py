@@ -1,0 +1,137 @@
+"""Outages of the database and the registry are waited out: nothing is dead-lettered, every
+order finishes once the dependency is back, and the services say they are unhealthy meanwhile."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from devstack.components.base import Component
+from devstack.stack import Stack
+from eventcore.avro import EventSchema, SchemaCatalog
+from eventcore.bootstrap import build_context
+from eventcore.outbox import OutboxEvent
+from eventcore.replay import EventTap
+from eventcore.settings import SCHEMAS_DIR
+from services.order import repository
+from services.order.commands import place_order
+from services.order.domain import Order, OrderLine, OrderStatus, order_created_payload
+from services.order.tables import metadata as order_metadata
+from tests.conftest import wait_until
+from tests.e2e.conftest import ServiceProcess
+from tests.e2e.probes import dead_letters, new_sku, pending_dead_letters, stock, wait_final
+
+pytestmark = pytest.mark.stack
+GROUPS = ("order", "inventory", "payment")
+
+
+def kill(component: Component) -> None:
+    pid = component.process.running_pid()
+    assert pid is not None, f"{component.name} is not running"
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: component.process.running_pid() is None and component.port_conflicts() == [], 60,
+               f"{component.name} to die and free its ports")
+
+
+@contextmanager
+def paused(*processes: ServiceProcess) -> Iterator[None]:
+    """SIGSTOP, then SIGCONT: records pile up unread, then arrive together."""
+    for process in processes:
+        assert process.process is not None
+        process.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in processes:
+            assert process.process is not None
+            process.process.send_signal(signal.SIGCONT)
+
+
+def wait_unhealthy(process: ServiceProcess, dependency: str, timeout_s: float = 60) -> dict:
+    seen: dict = {}
+
+    def reports_it() -> bool:
+        code, report = process.health()
+        seen.update(report)
+        return code == 503 and dependency in [o["dependency"] for o in report["outages"]]
+
+    wait_until(reports_it, timeout_s, f"{process.service} to report {dependency} unavailable: {seen}")
+    return seen
+
+
+def assert_nothing_dead_lettered(ctx, settings, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for service in GROUPS:
+        assert [r for r in pending_dead_letters(ctx, service) if r.record_key in keys] == []
+        for key in keys:
+            assert dead_letters(settings, f"{service}-service", key) == []
+
+
+def test_a_30_second_database_outage_is_waited_out(ctx, services, settings):
+    sku = new_sku(ctx, 50)
+    with EventTap(["order.events"], settings) as tap, paused(services["inventory"], services["payment"]):
+        orders = [place_order(ctx["order"].uow_factory, f"outage-{n}", [OrderLine(sku, 1, 100)]).id
+                  for n in range(5)]
+        tap.wait_for(lambda events: {e.key for e in events} >= set(orders), 30)
+        database = Stack().mariadb
+        kill(database)
+        down_since = time.monotonic()
+
+    # The records reach inventory and payment while the database is down: they wait.
+    report = wait_unhealthy(services["inventory"], "database")
+    print("inventory during the outage:", json.dumps(report))
+    assert report["status"] == "unavailable"
+    wait_unhealthy(services["payment"], "database")
+    time.sleep(max(0.0, 30 - (time.monotonic() - down_since)))
+    assert services["inventory"].health()[0] == 503  # still waiting, 30 s on, nothing given up
+
+    database.start()
+    for order_id in orders:
+        assert wait_final(ctx, order_id, 120) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (45, 5)
+    assert_nothing_dead_lettered(ctx, settings, orders)
+    for name in GROUPS:
+        wait_until(lambda name=name: services[name].health()[0] == 200, 30, f"{name} healthy again")
+    log = services["inventory"].log_text()
+    assert "database unavailable" in log and "database is back after" in log
+    assert log.count("database unavailable") == 1  # one line when it starts, not one per try
+    assert "Traceback" not in log
+
+
+def test_a_registry_outage_is_waited_out(ctx, services, settings):
+    """A record whose writer schema the consumer has not seen needs the registry to decode."""
+    current = SchemaCatalog.load(SCHEMAS_DIR)
+    raw = json.loads(current.for_event_type("OrderCreated").text)
+    raw["fields"].append({"name": f"note{uuid.uuid4().hex[:8]}", "type": ["null", "string"], "default": None})
+    newer = SchemaCatalog([EventSchema.from_text(json.dumps(raw), "order"),
+                           *[s for s in current if s.event_type != "OrderCreated"]])
+    writer = build_context("order", order_metadata, settings, catalog=newer)
+    writer.outbox.register_schemas("order")  # registered while the registry is up; id cached
+    sku = new_sku(ctx, 5)
+
+    registry = Stack().registry
+    kill(registry)
+    order = Order.place("registry-outage", [OrderLine(sku, 1, 100)])
+    with writer.unit_of_work() as uow:
+        uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1, order_created_payload(order)))
+        repository.add(uow.connection, order)
+
+    wait_unhealthy(services["inventory"], "schema registry")
+    time.sleep(5)
+    with ctx["order"].engine.connect() as connection:
+        stored = repository.get(connection, order.id)
+    assert stored is not None and stored.status is OrderStatus.PENDING  # held, not dropped
+
+    registry.ensure_running()
+    assert wait_final(ctx, order.id, 120) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (4, 1)
+    assert_nothing_dead_lettered(ctx, settings, [order.id])
+    wait_until(lambda: services["inventory"].health()[0] == 200, 30, "inventory healthy again")
+    log = services["inventory"].log_text()
+    assert "schema registry unavailable" in log and "schema registry is back after" in log
