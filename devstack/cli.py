@@ -14,6 +14,7 @@ from devstack import logs
 from devstack.console import relative
 from devstack.errors import StackError
 from devstack.stack import Stack
+from eventcore.cli import ArgumentParser
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -21,7 +22,7 @@ EXIT_NOT_ALL_UP = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="stack",
         description="Run MariaDB, Kafka (KRaft), Apicurio Registry and Kafka Connect with "
         "Debezium as local processes. State lives in <repo>/.state (or $STACK_STATE_DIR).",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -12,6 +14,29 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from eventcore.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
+
+
+class RepeatSuppressingFilter(logging.Filter):
+    """Passes a message once per ``window_s``: librdkafka repeats "Connect to ... failed" on every
+    reconnect attempt, which would bury the one line that says the broker is unavailable."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = re.sub(r"\d+(ms)?", "#", record.getMessage())  # timestamps, offsets, durations
+        now = time.monotonic()
+        if now - self._last.get(text, -self.window_s) < self.window_s:
+            return False
+        self._last[text] = now
+        return True
+
+
+# librdkafka's own log, through Python logging (instead of straight to stderr), repeats suppressed.
+CLIENT_LOG = logging.getLogger("librdkafka")
+CLIENT_LOG.addFilter(RepeatSuppressingFilter())
 
 
 class TopicReadError(RuntimeError):
@@ -32,6 +57,7 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
         "heartbeat.interval.ms": 2000,
         "max.poll.interval.ms": 300000,
         "topic.metadata.refresh.interval.ms": 5000,
+        "logger": CLIENT_LOG,
     }
     config.update(overrides)
     return config
@@ -48,6 +74,7 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
+        "logger": CLIENT_LOG,
     }
     config.update(overrides)
     return config
@@ -92,7 +119,7 @@ def ensure_topics(
     config: dict[str, str] | None = None,
 ) -> None:
     """Create the topics that do not exist yet (same shape Connect would give them)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
     existing = set(admin.list_topics(timeout=15).topics)
     missing = [t for t in topics if t not in existing]
     if not missing:

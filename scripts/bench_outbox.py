@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from eventcore.cli import ArgumentParser, run_cli
 from eventcore.replay import EventTap
 from eventcore.settings import Settings
 from services import build_all
@@ -29,11 +30,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=int, default=2000)
-    parser.add_argument("--writers", type=int, default=4)
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=at_least_one, default=2000)
+    parser.add_argument("--writers", type=at_least_one, default=4)
     args = parser.parse_args()
+    if args.orders < args.writers:
+        parser.error(f"--orders ({args.orders}) must be at least --writers ({args.writers})")
+    return run_cli("bench_outbox", lambda: bench(args))
+
+
+def bench(args: argparse.Namespace) -> int:
     settings = Settings.load()
     order = build_all(settings)["order"]
     tap = EventTap(["order.events"], settings)

@@ -27,7 +27,7 @@ from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S, check_streaming
-from eventcore.cli import run_cli
+from eventcore.cli import ArgumentParser, run_cli
 from eventcore.settings import Settings
 
 EXIT_NOT_STREAMING = 3
@@ -44,7 +44,7 @@ def positive(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connect-url", default=settings.connect_url)
     parser.add_argument("--db-host", default=settings.db_host,
                         help="database host as this script reaches it (for the checks)")

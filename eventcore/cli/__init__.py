@@ -7,9 +7,11 @@ quietly on Ctrl-C (130).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from eventcore.failures import FailureKind, classify
 from eventcore.settings import SettingsError
@@ -18,6 +20,13 @@ EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, answering a mistake with one line (not the whole usage) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class UsageError(Exception):
@@ -46,12 +55,12 @@ def run_cli(prog: str, body: Callable[[], int], person_errors: tuple[type[BaseEx
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
-    except (UsageError, SettingsError, *person_errors) as exc:
-        return fail(prog, str(exc))
     except Exception as exc:
         failure = classify(exc)
         if failure.kind is FailureKind.OUTAGE:
             logging.getLogger(prog).debug("unavailable", exc_info=True)
             return fail(prog, f"{failure.dependency} unavailable ({failure.summary}); is the stack up? "
                               "(`stack status`)", EXIT_UNAVAILABLE)
+        if isinstance(exc, (UsageError, SettingsError, *person_errors)):
+            return fail(prog, str(exc))
         raise

@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, run_cli
+from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, run_cli
 from eventcore.replay import EventTap, format_event
 
 
@@ -27,7 +27,7 @@ def positive_seconds(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="replay", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("topics", nargs="+", help="e.g. order.events inventory.events")
     parser.add_argument("--follow", action="store_true", help="keep reading new events until Ctrl-C")
     parser.add_argument("--key", help="only events with this record key (orderId)")

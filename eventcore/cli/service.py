@@ -17,7 +17,7 @@ from eventcore.applier import Handler
 from eventcore.bootstrap import ServiceContext, build_context, configure_logging
 from eventcore.cdc.connect_client import ConnectError
 from eventcore.cdc.progress import CdcProgressUnknown
-from eventcore.cli import EXIT_OK, run_cli
+from eventcore.cli import EXIT_OK, ArgumentParser, run_cli
 from eventcore.cli import dead_letters as dlq_cli
 from eventcore.cli import outbox as outbox_cli
 from eventcore.dead_letter_tools import DeadLetterSelectionError
@@ -61,7 +61,7 @@ class ServiceDefinition:
 
 
 def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"{definition.name}-service")
+    parser = ArgumentParser(prog=f"{definition.name}-service")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("migrate", help="create the service's tables and register its schemas")
     sub.add_parser("run", help=f"consume {', '.join(map(topic_for, definition.consumes))} "

@@ -1,0 +1,101 @@
+"""Settings are validated in one place; health reports outages once per change (pure logic)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from eventcore.health import Health
+from eventcore.kafka import RepeatSuppressingFilter, murmur2, partition_for
+from eventcore.settings import Settings, SettingsError
+
+
+def settings(**values: str) -> Settings:
+    return Settings(dict(values))
+
+
+def test_defaults_apply_when_nothing_is_set():
+    empty = settings()
+    assert empty.db_port == 3307
+    assert empty.order_saga_timeout_s == 60.0
+    assert empty.consumer_batch_size == 100
+    assert empty.health_port("inventory") == (9102, False)
+
+
+@pytest.mark.parametrize(("values", "read", "message"), [
+    ({"DB_PORT": "abc"}, lambda s: s.db_port, "DB_PORT='abc' is not an integer"),
+    ({"DB_PORT": "0"}, lambda s: s.db_port, "it must be between 1 and 65535"),
+    ({"ORDER_SAGA_TIMEOUT_S": "nan"}, lambda s: s.order_saga_timeout_s, "out of range"),
+    ({"ORDER_SAGA_TIMEOUT_S": "-3"}, lambda s: s.order_saga_timeout_s, "it must be more than 0"),
+    ({"PAYMENT_DECLINE_RATE": "1.5"}, lambda s: s.payment_decline_rate, "at least 0 and at most 1"),
+    ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
+    ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
+    ({"HEALTH_PORT": "99999"}, lambda s: s.health_port("order"), "between 0 and 65535"),
+])
+def test_a_malformed_value_names_the_variable_and_the_rule(values, read, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read(settings(**values))
+
+
+def test_a_missing_password_says_where_it_comes_from():
+    with pytest.raises(SettingsError, match=r"ORDER_DB_PASSWORD is not set.*stack up"):
+        settings().db_url("order")
+
+
+def test_an_explicit_health_port_is_required_as_given():
+    assert settings(HEALTH_PORT="0").health_port("order") == (0, True)
+
+
+def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog):
+    health = Health("inventory-service")
+    caplog.set_level(logging.INFO)
+    for _ in range(5):
+        health.unavailable("database", "connection refused", holding="order.events[1]@7")
+    assert not health.healthy
+    report = health.report()
+    assert report["status"] == "unavailable"
+    assert [o["dependency"] for o in report["outages"]] == ["database"]
+    health.available("database")
+    health.available("database")
+    assert health.healthy and health.report()["status"] == "ok"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert lines[0] == ("inventory-service: database unavailable (connection refused); "
+                        "holding order.events[1]@7 until it is back")
+    assert lines[1].startswith("inventory-service: database is back after ")
+
+
+def test_draining_is_not_healthy():
+    health = Health("x")
+    health.draining()
+    assert health.report()["status"] == "draining" and not health.healthy
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    # Kafka's own test vectors (org.apache.kafka.common.utils.UtilsTest#testMurmur2).
+    (b"21", -973932308),
+    (b"foobar", -790332482),
+    (b"a-little-bit-long-string", -985981536),
+    (b"a-little-bit-longer-string", -1486304829),
+    (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+    (b"abc", 479470107),
+])
+def test_murmur2_matches_the_java_clients(data, expected):
+    assert murmur2(data) == expected
+
+
+def test_partition_for_is_the_java_default_partitioner():
+    assert partition_for(b"abc", 6) == (479470107 & 0x7FFFFFFF) % 6
+    assert partition_for("abc", 6) == partition_for(b"abc", 6)
+
+
+def test_repeated_client_log_lines_are_suppressed_within_the_window():
+    dedupe = RepeatSuppressingFilter(window_s=60)
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("librdkafka", logging.ERROR, __file__, 1, text, None, None)
+
+    assert dedupe.filter(record("1795636287.1|FAIL| Connect to 127.0.0.1:1 failed (after 0ms)"))
+    assert not dedupe.filter(record("1795636288.2|FAIL| Connect to 127.0.0.1:1 failed (after 3ms)"))
+    assert dedupe.filter(record("something else went wrong"))
