@@ -10,8 +10,6 @@ final states, and stops the services with a graceful drain.
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,25 +26,22 @@ from eventcore.replay import EventTap, format_event  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from eventcore.topics import topic_for  # noqa: E402
 from services import SERVICE_NAMES, build_all  # noqa: E402
+from services.instances import ServiceInstance  # noqa: E402
 from services.inventory.commands import set_stock  # noqa: E402
 from services.order import repository  # noqa: E402
 from services.order.commands import place_order  # noqa: E402
 from services.order.domain import OrderLine, OrderStatus  # noqa: E402
-
-LOG_DIR = ROOT / ".state" / "logs"
 
 
 def step(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
-def start_service(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = (LOG_DIR / f"demo-{name}-service.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", f"services.{name}.main", "run"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    print(f"  {name}-service pid {process.pid} (log: {log.name})")
-    return process
+def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
+    instance = ServiceInstance(name, f"demo-{name}-service", env).start()
+    print(f"  {name}-service pid {instance.pid} (log: {instance.log_path.relative_to(ROOT)}, "
+          f"health: http://127.0.0.1:{instance.health_port}/health)")
+    return instance
 
 
 def main() -> int:
@@ -66,7 +61,7 @@ def main() -> int:
     apples, pears = f"APPLE-{run_id}", f"PEAR-{run_id}"
     set_stock(contexts["inventory"].uow_factory, apples, 10)
     set_stock(contexts["inventory"].uow_factory, pears, 1)
-    env = {**os.environ, "PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
+    env = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
     processes = [start_service(name, env) for name in SERVICE_NAMES]
     tap = EventTap([topic_for(s) for s in SERVICE_NAMES], settings)
     tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)  # skip earlier runs' history
@@ -114,9 +109,7 @@ def main() -> int:
     finally:
         tap.close()
         for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+            process.stop()
         print("  services drained and stopped; their logs are in .state/logs/demo-*.log")
     return 0
 

@@ -90,6 +90,13 @@ class ChargeLedger:
         with self._lock:
             return self._lookup(key)
 
+    def refund_reference(self, key: str) -> str | None:
+        """The refund made under ``key``, if any (the gateway's own record of it)."""
+        with self._lock:
+            row = self._db.execute("SELECT reference FROM refunds WHERE idempotency_key = ?",
+                                   (key,)).fetchone()
+        return None if row is None else str(row[0])
+
     def _lookup(self, key: str) -> LedgerEntry | None:
         row = self._db.execute(
             "SELECT approved, reference, reason, amount_cents, currency, calls FROM charges"

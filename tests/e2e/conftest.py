@@ -2,95 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from services.instances import ServiceInstance
 
-LOG_DIR = ROOT / ".state" / "logs"
 # Payments over 500.00 are declined; saga timeouts are kept out of the way of these tests.
 SERVICE_ENV = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "900"}
 
 
-class ServiceProcess:
-    """One service instance: started with ``<service>.main run``, its output in a log file."""
+class ServiceProcess(ServiceInstance):
+    """One service instance for a test, with the tests' settings; its log is test-<service>-N.log."""
 
     count = 0
 
     def __init__(self, service: str, **env: str) -> None:
         ServiceProcess.count += 1
-        self.service = service
-        self.log_path: Path = LOG_DIR / f"test-{service}-{ServiceProcess.count}.log"
-        self.health_port = free_port()
-        self.env = {**os.environ, **SERVICE_ENV, "HEALTH_PORT": str(self.health_port), **env}
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_start = 0
-
-    def start(self) -> ServiceProcess:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        # Log files outlive test sessions: only what this process writes counts.
-        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.service}.main", "run"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def log_text(self) -> str:
-        if not self.log_path.exists():
-            return ""
-        with self.log_path.open("rb") as log:
-            log.seek(self._log_start)
-            return log.read().decode(errors="replace")
-
-    def wait_assigned(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if ": assigned " in self.log_text():
-                return
-            assert self.alive(), f"{self.service} exited early:\n{self.log_text()[-3000:]}"
-            time.sleep(0.2)
-        raise AssertionError(f"{self.service} got no partitions in {timeout_s}s:\n{self.log_text()[-3000:]}")
-
-    def health(self) -> tuple[int, dict]:
-        """GET /health: (HTTP status, report)."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/health", timeout=5) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 40.0) -> int:
-        assert self.process is not None
-        if self.alive():
-            self.process.send_signal(sig)
-        return self.process.wait(timeout=timeout_s)
-
-    def wait_exit(self, timeout_s: float = 60.0) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout=timeout_s)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        super().__init__(service, f"test-{service}-{ServiceProcess.count}", {**SERVICE_ENV, **env})
 
 
 @pytest.fixture(scope="package")

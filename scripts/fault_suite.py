@@ -1,0 +1,556 @@
+#!/usr/bin/env python3
+"""Fault suite: orders at a steady rate while every part is killed, then every guarantee checked.
+
+``python scripts/fault_suite.py --orders 5000 --rate 10`` on the native stack (``stack up``; it
+registers the connectors and starts its own three services). While the orders are placed, at
+random moments, each of MariaDB, Kafka, Kafka Connect, the registry and each service is killed
+with SIGKILL and restarted; there is one rebalance (a second inventory and payment instance for
+a while) and one database outage of ``--outage`` seconds. Then it waits for every order to
+finish and checks, printing each figure:
+
+- every order is final (CONFIRMED or CANCELLED); about 5% are cancelled by their customer while
+  the saga runs, so compensations (release, refund) race it too;
+- per SKU, available + reserved = initial, and reserved = what the confirmed orders hold;
+- one charge per confirmed order; one refund per charged, cancelled order; no charge for an
+  order the stock rejected;
+- every outbox row is on its topic;
+- no consumer applied an aggregate's versions out of order (from each group's inbox);
+- no dead letters: every record was valid, so the DLQs hold nothing of this run.
+
+Exit 0 when every check holds, 1 when one does not, 2 for bad arguments. A JSON report goes to
+``--report`` (default .state/fault-suite-<run>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+from sqlalchemy import func, select
+
+from devstack.components.base import Component
+from devstack.stack import Stack
+from eventcore.bootstrap import ServiceContext, configure_logging
+from eventcore.cli import ArgumentParser, UsageError, run_cli
+from eventcore.kafka import consumer_config
+from eventcore.settings import REPO_ROOT, Settings
+from eventcore.topics import topic_for
+from services import SERVICE_NAMES, build_all
+from services.instances import ServiceInstance
+from services.inventory.commands import set_stock
+from services.inventory.tables import products
+from services.order.commands import cancel_order, place_order
+from services.order.domain import OrderLine
+from services.order.tables import order_lines, orders
+from services.payment.gateway import ChargeLedger
+from services.payment.tables import payments
+
+PAYMENT_LIMIT_CENTS = 50_000
+SKUS = 8
+CUSTOMER_CANCEL_SHARE = 0.05
+CUSTOMER_CANCEL_REASON = "customer changed their mind"
+
+
+def say(text: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    run_id: str
+    args: argparse.Namespace
+    settings: Settings
+    contexts: dict[str, ServiceContext]
+    stack: Stack
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    skus: dict[str, int] = field(default_factory=dict)  # sku -> initial stock
+    services: dict[str, ServiceInstance] = field(default_factory=dict)
+    extra: list[ServiceInstance] = field(default_factory=list)
+    faults: list[dict[str, object]] = field(default_factory=list)
+    placed: int = 0
+    placement_retries: int = 0
+    customer_cancels: int = 0
+    instances: int = 0
+
+    @property
+    def customer(self) -> str:
+        return f"fault-{self.run_id}"
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def service_env(self) -> dict[str, str]:
+        return {"PAYMENT_LIMIT_CENTS": str(PAYMENT_LIMIT_CENTS),
+                "ORDER_SAGA_TIMEOUT_S": str(self.args.saga_timeout)}
+
+    def start_service(self, name: str) -> ServiceInstance:
+        self.instances += 1
+        log_name = f"fault-{self.run_id}-{name}-{self.instances}"
+        return ServiceInstance(name, log_name, self.service_env()).start()
+
+
+def refuse_if_services_run(settings: Settings) -> None:
+    """Other instances in the groups would take partitions and blur every figure."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    groups = [f"{name}-service" for name in SERVICE_NAMES]
+    busy = []
+    for group, future in admin.describe_consumer_groups(groups).items():
+        try:
+            members = future.result(timeout=15).members
+        except Exception:  # a group that never existed has no members
+            continue
+        if members:
+            busy.append(f"{group} ({len(members)} member(s))")
+    if busy:
+        raise UsageError(f"stop the running services first: {', '.join(busy)}")
+
+
+def seed(run: Run) -> None:
+    """SKUs stocked for about 85% of the demand, so some orders are rejected for stock."""
+    per_sku_demand = run.args.orders * 2 / SKUS  # 1-3 units per order, one SKU per order
+    for n in range(SKUS):
+        sku = f"F{run.run_id}-{n}"
+        run.skus[sku] = int(per_sku_demand * 0.85)
+        set_stock(run.contexts["inventory"].uow_factory, sku, run.skus[sku])
+
+
+def place_orders(run: Run, stop: threading.Event) -> None:
+    """Open loop at --rate; while the database is down the writer waits and catches up."""
+    rng = random.Random(run.args.seed)
+    skus = list(run.skus)
+    interval = 1.0 / run.args.rate
+    next_at = time.monotonic()
+    for n in range(run.args.orders):
+        if stop.is_set():
+            return
+        next_at += interval
+        price = PAYMENT_LIMIT_CENTS + 100 if rng.random() < 0.1 else rng.randint(100, 5000)
+        line = OrderLine(rng.choice(skus), rng.randint(1, 3), price)
+        while not stop.is_set():
+            try:
+                order = place_order(run.contexts["order"].uow_factory, run.customer, [line])
+                if rng.random() < CUSTOMER_CANCEL_SHARE:
+                    # The customer changes their mind while the saga runs: compensation races it.
+                    threading.Timer(rng.uniform(0, 0.3), cancel_if_open, (run, order.id)).start()
+                break
+            except Exception as exc:  # the database (or registry) is down: try again shortly
+                run.placement_retries += 1
+                if run.placement_retries % 20 == 1:
+                    say(f"writer: placing order {n + 1} failed ({type(exc).__name__}); retrying")
+                time.sleep(0.5)
+        run.placed = n + 1
+        if (n + 1) % max(1, run.args.orders // 10) == 0:
+            say(f"writer: {n + 1}/{run.args.orders} orders placed")
+        time.sleep(max(0.0, next_at - time.monotonic()))
+
+
+def cancel_if_open(run: Run, order_id: str) -> None:
+    try:
+        cancel_order(run.contexts["order"].uow_factory, order_id, CUSTOMER_CANCEL_REASON)
+        run.customer_cancels += 1
+    except Exception:  # already final, or the database is down right now: the customer gave up
+        pass
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+
+def kill_and_restart_part(run: Run, component: Component, down_s: float) -> dict[str, object]:
+    pid = component.process.running_pid()
+    assert pid is not None, f"{component.name} is not running"
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    while component.process.running_pid() is not None or component.port_conflicts():
+        time.sleep(0.1)
+    time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
+    component.ensure_running()
+    return {"what": f"SIGKILL {component.name}", "pid": pid, "down_s": round(time.monotonic() - killed, 1)}
+
+
+def kill_and_restart_service(run: Run, name: str, down_s: float) -> dict[str, object]:
+    victim = run.services[name]
+    pid = victim.pid
+    victim.stop(signal.SIGKILL)
+    time.sleep(down_s)
+    run.services[name] = run.start_service(name)
+    return {"what": f"SIGKILL {name}-service", "pid": pid, "down_s": round(down_s, 1)}
+
+
+def rebalance(run: Run, hold_s: float) -> dict[str, object]:
+    """A second inventory and payment instance join (partitions move), then leave (they move back)."""
+    joined = [run.start_service("inventory"), run.start_service("payment")]
+    run.extra.extend(joined)
+    time.sleep(hold_s)
+    codes = [instance.stop() for instance in joined]
+    return {"what": "rebalance: second inventory and payment instances joined, then drained",
+            "held_s": round(hold_s, 1), "exit_codes": codes}
+
+
+def database_outage(run: Run, seconds: float) -> dict[str, object]:
+    result = kill_and_restart_part(run, run.stack.mariadb, seconds)
+    return {**result, "what": f"database outage of {seconds:.0f}s (SIGKILL mariadb, kept down)"}
+
+
+def fault_plan(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dict[str, object]]]]:
+    stack = run.stack
+    parts: list[tuple[str, Callable[[], dict[str, object]]]] = []
+    for _round in range(run.args.rounds):
+        for component in (stack.mariadb, stack.kafka, stack.connect, stack.registry):
+            parts.append((f"kill {component.name}",
+                          lambda c=component: kill_and_restart_part(run, c, rng.uniform(0.5, 3))))
+        for name in SERVICE_NAMES:
+            parts.append((f"kill {name}-service",
+                          lambda n=name: kill_and_restart_service(run, n, rng.uniform(0.5, 3))))
+    parts.append(("rebalance", lambda: rebalance(run, rng.uniform(10, 20))))
+    parts.append(("outage", lambda: database_outage(run, run.args.outage)))
+    rng.shuffle(parts)
+    return parts
+
+
+def inject_faults(run: Run, plan: list[tuple[str, Callable[[], dict[str, object]]]], window_s: float,
+                  rng: random.Random) -> None:
+    """One fault after another at random moments spread over the placement window."""
+    moments = sorted(rng.uniform(0.05, 0.9) * window_s for _ in plan)
+    for (name, fault), moment in zip(plan, moments, strict=True):
+        time.sleep(max(0.0, moment - run.elapsed()))
+        at = run.elapsed()
+        say(f"fault: {name} at {at:.1f}s")
+        record = fault()
+        record["at_s"] = round(at, 1)
+        record["recovered_after_s"] = round(run.elapsed() - at, 1)
+        run.faults.append(record)
+        say(f"fault: {name} done; back after {record['recovered_after_s']}s")
+
+
+# -- waiting and checking --------------------------------------------------------------------
+
+
+def run_orders(run: Run) -> dict[str, tuple[str, str | None]]:
+    """order id -> (status, cancel reason), for every order of this run found in order_db."""
+    with run.contexts["order"].engine.connect() as connection:
+        rows = connection.execute(select(orders.c.id, orders.c.status, orders.c.cancel_reason)
+                                  .where(orders.c.customer_id == run.customer))
+        return {r.id: (r.status, r.cancel_reason) for r in rows}
+
+
+def wait_final(run: Run, timeout_s: float) -> dict[str, tuple[str, str | None]]:
+    deadline = time.monotonic() + timeout_s
+    last_report = 0.0
+    while True:
+        found = run_orders(run)
+        open_orders = [oid for oid, (state, _) in found.items() if state not in ("CONFIRMED", "CANCELLED")]
+        if not open_orders or time.monotonic() > deadline:
+            return found
+        if time.monotonic() - last_report > 10:
+            say(f"waiting: {len(found) - len(open_orders)}/{len(found)} orders final")
+            last_report = time.monotonic()
+        time.sleep(1)
+
+
+def group_lag(settings: Settings) -> dict[str, int]:
+    """Records each service group has not committed yet, over the topics it reads."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"lag-probe-{uuid.uuid4()}"))
+    consumes = {"order": ["inventory", "payment"], "inventory": ["order"], "payment": ["inventory", "order"]}
+    lag: dict[str, int] = {}
+    try:
+        for name, sources in consumes.items():
+            group = f"{name}-service"
+            partitions = [TopicPartition(topic_for(t), p) for t in sources for p in range(6)]
+            request = ConsumerGroupTopicPartitions(group, partitions)
+            committed = admin.list_consumer_group_offsets([request])[group].result(timeout=15)
+            total = 0
+            for tp in committed.topic_partitions:
+                _low, high = reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=15)
+                total += max(0, high - max(tp.offset, 0))
+            lag[group] = total
+    finally:
+        reader.close()
+    return lag
+
+
+def wait_quiet(run: Run, timeout_s: float) -> dict[str, int]:
+    """Until no group has anything left to read, twice in a row a few seconds apart."""
+    deadline = time.monotonic() + timeout_s
+    quiet_since: float | None = None
+    lag: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        lag = group_lag(run.settings)
+        if any(lag.values()):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 5:
+            return lag
+        time.sleep(1)
+    return lag
+
+
+def topic_event_ids(settings: Settings, topic: str, since: datetime) -> Counter[str]:
+    """Event ids (the ``id`` header) on ``topic`` from ``since`` on, counted (duplicates > 1)."""
+    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"fault-audit-{uuid.uuid4()}"))
+    counts: Counter[str] = Counter()
+    try:
+        starts = reader.offsets_for_times([TopicPartition(topic, p, int(since.timestamp() * 1000) - 60_000)
+                                           for p in range(6)], timeout=15)
+        ends = {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1] for p in range(6)}
+        for start in starts:
+            offset = start.offset if start.offset >= 0 else ends[start.partition]
+            if offset >= ends[start.partition]:
+                continue
+            reader.assign([TopicPartition(topic, start.partition, offset)])
+            while True:
+                message = reader.poll(10)
+                if message is None:
+                    raise RuntimeError(f"reading {topic}[{start.partition}] stalled")
+                if message.error() is None:
+                    headers = dict(message.headers() or [])
+                    if "id" in headers:
+                        counts[headers["id"].decode()] += 1
+                if message.offset() >= ends[start.partition] - 1:
+                    break
+    finally:
+        reader.close()
+    return counts
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"  [{'ok' if self.ok else 'FAILED'}] {self.name}: {self.detail}"
+
+
+def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tuple[list[Check], dict]:
+    checks: list[Check] = []
+    figures: dict[str, object] = {}
+    ids = list(final)
+    statuses = Counter(state for state, _ in final.values())
+    open_orders = [oid for oid, (state, _) in final.items() if state not in ("CONFIRMED", "CANCELLED")]
+    checks.append(Check("every order final", not open_orders and len(ids) >= run.args.orders,
+                        f"{len(ids)} orders: {dict(statuses)}"
+                        + (f"; still open: {open_orders[:5]}" if open_orders else "")))
+    reasons = Counter((reason or "").split(":")[0]
+                      for state, reason in final.values() if state == "CANCELLED")
+    figures["cancelled_by"] = dict(reasons)
+    timeouts = sum(n for reason, n in reasons.items() if reason.startswith("no reply within"))
+    figures["spurious_timeouts"] = timeouts
+
+    with run.contexts["order"].engine.connect() as c:
+        lines = c.execute(select(order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity)
+                          .where(order_lines.c.order_id.in_(ids))).all()
+    held: dict[str, int] = defaultdict(int)
+    for line in lines:
+        if final[line.order_id][0] == "CONFIRMED":
+            held[line.sku] += line.quantity
+    with run.contexts["inventory"].engine.connect() as c:
+        stock = {r.sku: (r.available, r.reserved) for r in c.execute(
+            select(products.c.sku, products.c.available, products.c.reserved)
+            .where(products.c.sku.in_(list(run.skus))))}
+    conserved = [sku for sku, initial in run.skus.items() if sum(stock[sku]) != initial]
+    misheld = [sku for sku in run.skus if stock[sku][1] != held[sku]]
+    checks.append(Check("stock + reserved = initial per SKU", not conserved,
+                        f"{len(run.skus)} SKUs" + (f"; broken: {conserved}" if conserved else "")))
+    checks.append(Check("reserved = what confirmed orders hold", not misheld,
+                        f"{sum(held.values())} units held" + (f"; differs: {misheld}" if misheld else "")))
+
+    ledger = ChargeLedger(run.settings.payment_gateway_ledger)
+    with run.contexts["payment"].engine.connect() as c:
+        paid = {r.order_id: r for r in c.execute(select(payments).where(payments.c.order_id.in_(ids)))}
+    confirmed = [oid for oid, (state, _) in final.items() if state == "CONFIRMED"]
+    bad_charges = []
+    for oid in confirmed:
+        entry, row = ledger.lookup(oid), paid.get(oid)
+        if not (entry and entry.result.approved and row is not None and row.status == "COMPLETED"
+                and row.gateway_reference == entry.result.reference):
+            bad_charges.append(oid)
+    checks.append(Check("one charge per confirmed order", not bad_charges,
+                        f"{len(confirmed)} confirmed"
+                        + (f"; wrong: {bad_charges[:5]}" if bad_charges else "")))
+    cancelled = [oid for oid, (state, _) in final.items() if state == "CANCELLED"]
+    charged_cancelled = [oid for oid in cancelled if (e := ledger.lookup(oid)) and e.result.approved]
+    bad_refunds = [oid for oid in charged_cancelled
+                   if not (paid.get(oid) is not None and paid[oid].status == "REFUNDED"
+                           and ledger.refund_reference(f"refund-{oid}") == paid[oid].refund_reference)]
+    checks.append(Check("one refund per charged, cancelled order", not bad_refunds,
+                        f"{len(charged_cancelled)} charged then cancelled"
+                        + (f"; wrong: {bad_refunds[:5]}" if bad_refunds else "")))
+    rejected = [oid for oid in cancelled if (final[oid][1] or "").startswith("stock rejected")]
+    charged_rejected = [oid for oid in rejected if ledger.lookup(oid) is not None]
+    checks.append(Check("no charge for a stock-rejected order", not charged_rejected,
+                        f"{len(rejected)} rejected for stock"
+                        + (f"; charged: {charged_rejected[:5]}" if charged_rejected else "")))
+
+    missing_total = 0
+    duplicates_total = 0
+    for name in SERVICE_NAMES:
+        context = run.contexts[name]
+        outbox = context.messaging.outbox
+        with context.engine.connect() as c:
+            promised = {r.id for r in c.execute(select(outbox.c.id).where(outbox.c.aggregateid.in_(ids)))}
+        published = topic_event_ids(run.settings, topic_for(name), run.started_at)
+        missing = promised - set(published)
+        missing_total += len(missing)
+        duplicates_total += sum(n - 1 for eid, n in published.items() if eid in promised and n > 1)
+        figures[f"{name}_outbox_rows"] = len(promised)
+    figures["duplicates_on_topics"] = duplicates_total
+    checks.append(Check("every outbox row on its topic", missing_total == 0,
+                        f"{sum(figures[f'{n}_outbox_rows'] for n in SERVICE_NAMES)} rows; "
+                        f"{missing_total} missing; {duplicates_total} published twice (Connect re-sends "
+                        "after a kill; consumers dedupe)"))
+
+    backwards = []
+    applied_total = 0
+    for name in SERVICE_NAMES:
+        context = run.contexts[name]
+        inbox = context.messaging.inbox
+        with context.engine.connect() as c:
+            rows = c.execute(select(inbox.c.aggregate_type, inbox.c.aggregate_id, inbox.c.aggregate_version)
+                             .where(inbox.c.consumer_group == f"{name}-service",
+                                    inbox.c.aggregate_id.in_(ids), inbox.c.outcome == "applied")
+                             .order_by(inbox.c.processed_at)).all()
+        last: dict[tuple[str, str], int] = {}
+        for row in rows:
+            key = (row.aggregate_type, row.aggregate_id)
+            if key in last and row.aggregate_version <= last[key]:
+                backwards.append(f"{name}-service {key} v{row.aggregate_version} after v{last[key]}")
+            last[key] = row.aggregate_version
+        applied_total += len(rows)
+    checks.append(Check("versions applied in order per aggregate", not backwards,
+                        f"{applied_total} applications"
+                        + (f"; backwards: {backwards[:3]}" if backwards else "")))
+
+    dead = 0
+    for name in SERVICE_NAMES:
+        table = run.contexts[name].messaging.dead_letters
+        with run.contexts[name].engine.connect() as c:
+            dead += c.execute(select(func.count()).where(table.c.record_key.in_(ids))).scalar_one()
+    checks.append(Check("no valid record in a DLQ", dead == 0, f"{dead} dead letters of this run"))
+    return checks, figures
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def at_least(minimum: float, kind: type = float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = ArgumentParser(prog="fault_suite.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=at_least(20, int), default=1000,
+                        help="orders to place (default 1000)")
+    parser.add_argument("--rate", type=at_least(0.5), default=10.0, help="orders per second (default 10)")
+    parser.add_argument("--rounds", type=at_least(1, int), default=1,
+                        help="how many times each part is killed (default 1)")
+    parser.add_argument("--outage", type=at_least(1), default=30.0,
+                        help="database outage, seconds (default 30)")
+    parser.add_argument("--saga-timeout", type=at_least(1), default=60.0,
+                        help="the services' ORDER_SAGA_TIMEOUT_S (default 60, the production default)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    parser.add_argument("--report", type=Path, default=None, help="JSON report path")
+    parser.add_argument("--finish-timeout", type=at_least(10), default=900.0,
+                        help="seconds to wait for every order to finish after the last fault")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_cli("fault_suite", lambda: suite(args))
+
+
+def suite(args: argparse.Namespace) -> int:
+    configure_logging(logging.WARNING)  # the suite's own lines, not every library's
+    args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(args.seed)
+    stack = Stack()
+    say(f"stack up (seed {args.seed})")
+    stack.up()
+    settings = Settings.load()
+    refuse_if_services_run(settings)
+    contexts = build_all(settings)
+    registered = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "register_connectors.py")],
+                                capture_output=True, text=True, timeout=300)
+    if registered.returncode != 0:
+        print(registered.stdout + registered.stderr, file=sys.stderr)
+        return registered.returncode
+    run = Run(uuid.uuid4().hex[:6], args, settings, contexts, stack)
+    seed(run)
+    window_s = args.orders / args.rate
+    say(f"run {run.run_id}: {args.orders} orders at {args.rate:g}/s (~{window_s:.0f}s), {len(run.skus)} "
+        f"SKUs, saga timeout {args.saga_timeout:g}s")
+    run.services = {name: run.start_service(name) for name in SERVICE_NAMES}
+    for instance in run.services.values():
+        instance.wait_assigned()
+    run.started = time.monotonic()
+    stop = threading.Event()
+    writer = threading.Thread(target=place_orders, args=(run, stop), name="writer", daemon=True)
+    writer.start()
+    try:
+        inject_faults(run, fault_plan(run, rng), window_s, rng)
+        writer.join()
+        say(f"all {run.placed} orders placed after {run.elapsed():.0f}s; waiting for them to finish")
+        final = wait_final(run, args.finish_timeout)
+        lag = wait_quiet(run, 300)
+        say(f"quiet after {run.elapsed():.0f}s (lag {lag})")
+        checks, figures = check_everything(run, final)
+    finally:
+        stop.set()
+        for instance in [*run.services.values(), *run.extra]:
+            if instance.alive():
+                instance.stop()
+    figures.update({"orders": len(final), "placement_retries": run.placement_retries,
+                    "customer_cancels": run.customer_cancels,
+                    "elapsed_s": round(run.elapsed(), 1), "faults": run.faults, "seed": args.seed})
+    print(f"\nfault suite run {run.run_id}: {len(final)} orders, {len(run.faults)} faults, "
+          f"{run.elapsed():.0f}s, seed {args.seed}")
+    for fault in run.faults:
+        print(f"  {fault['at_s']:>7.1f}s  {fault['what']}  (recovered after {fault['recovered_after_s']}s)")
+    print(f"  cancelled by: {figures['cancelled_by']}; spurious saga timeouts: "
+          f"{figures['spurious_timeouts']}; events published twice: {figures['duplicates_on_topics']}")
+    for check in checks:
+        print(check.line())
+    report = args.report or REPO_ROOT / ".state" / f"fault-suite-{run.run_id}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps({"run": run.run_id, "args": {k: str(v) for k, v in vars(args).items()},
+                                  "checks": [vars(c) for c in checks], "figures": figures}, indent=2))
+    print(f"  report: {report}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
