@@ -28,3 +28,27 @@ def test_compose_writes_no_password_and_binds_to_loopback():
     ports = re.findall(r'- "([^"]+)"', COMPOSE)
     assert ports and all(p.startswith("127.0.0.1:") for p in ports)
     assert {p.split(":")[1] for p in ports} == {"3307", "9092", "8081", "8083"}
+
+
+def compose_service_block(name: str) -> str:
+    match = re.search(rf"^  {name}:\n(.*?)(?=^  \S|^volumes:)", COMPOSE, re.S | re.M)
+    assert match, f"no service {name} in compose.yaml"
+    return match.group(1)
+
+
+def test_compose_kafka_has_the_native_brokers_settings_and_keeps_its_data_on_the_volume():
+    from devstack.components.kafka import Kafka
+    from devstack.config import state_paths
+    from devstack.context import StackContext
+
+    native = Kafka(StackContext(state_paths("/tmp/unused-state"))).settings()
+    block = compose_service_block("kafka")
+    env = {key[len("KAFKA_"):].lower().replace("_", "."): value.strip().strip('"')
+           for key, value in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", block, re.M)}
+    shared = ["offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+              "transaction.state.log.min.isr", "share.coordinator.state.topic.replication.factor",
+              "share.coordinator.state.topic.min.isr", "min.insync.replicas", "default.replication.factor",
+              "num.partitions", "auto.create.topics.enable", "group.initial.rebalance.delay.ms"]
+    assert {k: env.get(k) for k in shared} == {k: str(native[k]) for k in shared}
+    volume = re.search(r"- kafka-data:(\S+)", block)
+    assert volume and env.get("log.dirs") == volume.group(1)  # the broker writes where the volume is
