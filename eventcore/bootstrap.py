@@ -20,6 +20,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
 
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
+    # The pool logs a traceback for every connection it cannot reset while the database is
+    # down; the outage itself is reported once, by whoever met it (eventcore.health).
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
 @dataclass
