@@ -65,7 +65,7 @@ def wait_unhealthy(process: ServiceProcess, dependency: str, timeout_s: float = 
     try:
         wait_until(reports_it, timeout_s, f"{process.service} to report {dependency} unavailable")
     except AssertionError as timeout:
-        raise AssertionError(f"{timeout}; last report: {process.health()}, alive: {process.alive()}") from None
+        raise AssertionError(f"{timeout}; last: {process.health()}, alive: {process.alive()}") from None
     return seen
 
 
