@@ -33,19 +33,24 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("down", help="stop the processes the stack started")
     commands.add_parser("status", help="up/down, port, pid and log of each part")
     log = commands.add_parser("logs", help="show the end of one or all logs")
-    log.add_argument("component", nargs="?", help="mariadb, kafka, registry or connect")
+    log.add_argument("component", nargs="?", help="mariadb, kafka, registry, connect or cdc-supervisor")
     log.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     log.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    images = commands.add_parser("images", help="build the compose stack's images from the pinned "
+                                 "artifacts (compose.local.yaml); starts a Docker engine if none runs")
+    images.add_argument("--rebuild", action="store_true", help="build again even if the tags exist")
+    docker = commands.add_parser("docker", help="the Docker engine the stack starts where none runs")
+    docker.add_argument("action", choices=("up", "down", "status"))
     return parser
 
 
 def _status(stack: Stack) -> int:
     parts = stack.status()
-    print(f"{'PART':<10} {'STATE':<10} {'PORTS':<12} {'PID':<8} LOG")
+    print(f"{'PART':<15} {'STATE':<10} {'PORTS':<12} {'PID':<8} LOG")
     for part in parts:
         ports = ",".join(str(p) for p in part.ports)
         pid = str(part.pid) if part.pid else "-"
-        print(f"{part.name:<10} {part.state:<10} {ports:<12} {pid:<8} {relative(part.log)}")
+        print(f"{part.name:<15} {part.state:<10} {ports or '-':<12} {pid:<8} {relative(part.log)}")
     all_up = all(p.state == "up" for p in parts)
     if all_up and not _cdc_streaming(stack):
         return EXIT_NOT_ALL_UP
@@ -74,6 +79,33 @@ def _logs(stack: Stack, component: str | None, lines: int, follow: bool) -> int:
     return EXIT_OK
 
 
+def _images(stack: Stack, rebuild: bool) -> int:
+    from devstack.docker import compose_plugin
+    from devstack.images import ImageBuilder
+
+    stack.docker.ensure()
+    compose_plugin(stack.paths, stack.ctx.versions)
+    tags = ImageBuilder(stack.ctx).build_all(rebuild)
+    print("images: " + ", ".join(tags.values()))
+    print("run the compose stack on them: export COMPOSE_FILE=compose.yaml:compose.local.yaml")
+    return EXIT_OK
+
+
+def _docker(stack: Stack, action: str) -> int:
+    engine = stack.docker
+    if action == "up":
+        engine.ensure()
+    elif action == "down":
+        engine.stop()
+    else:
+        state = engine.status()
+        answers = engine.is_healthy()
+        owner = f"started by the stack (pid {state.pid})" if state.running else "not started by the stack"
+        print(f"docker engine: {'answers' if answers else 'not running'}; {owner}")
+        return EXIT_OK if answers else EXIT_NOT_ALL_UP
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     stack = Stack()
@@ -86,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(stack)
         elif args.command == "logs":
             return _logs(stack, args.component, args.lines, args.follow)
+        elif args.command == "images":
+            return _images(stack, args.rebuild)
+        elif args.command == "docker":
+            return _docker(stack, args.action)
     except StackError as error:
         print(f"[stack] error: {error}", file=sys.stderr, flush=True)
         return EXIT_ERROR

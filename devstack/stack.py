@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from devstack.components.base import Component, ComponentStatus
+from devstack.components.cdc_supervisor import CdcSupervisor
 from devstack.components.connect import Connect
 from devstack.components.kafka import Kafka
 from devstack.components.mariadb import (
@@ -20,12 +21,13 @@ from devstack.components.registry import Registry
 from devstack.config import BOOTSTRAP_SQL_TEMPLATE, StatePaths, state_paths
 from devstack.console import relative, say
 from devstack.context import StackContext
+from devstack.docker import DockerEngine
 from devstack.errors import StackError
 from devstack.java import system_java
 
 
 class Stack:
-    """The four parts in the order ``up`` starts them; ``down`` goes in reverse."""
+    """The parts in the order ``up`` starts them; ``down`` goes in reverse."""
 
     def __init__(self, state_dir: Path | str | None = None) -> None:
         self.paths: StatePaths = state_paths(state_dir)
@@ -34,10 +36,13 @@ class Stack:
         self.kafka = Kafka(self.ctx)
         self.registry = Registry(self.ctx)
         self.connect = Connect(self.ctx)
+        self.cdc_supervisor = CdcSupervisor(self.paths)
+        # Not a part of the native stack: only the compose stack needs it (`stack images`).
+        self.docker = DockerEngine(self.paths)
 
     @property
     def components(self) -> tuple[Component, ...]:
-        return (self.mariadb, self.kafka, self.registry, self.connect)
+        return (self.mariadb, self.kafka, self.registry, self.connect, self.cdc_supervisor)
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -74,7 +79,7 @@ class Stack:
             _ = self.registry.java
             self.mariadb.start()
             self.bootstrap_database(env)
-            for component in (self.kafka, self.registry, self.connect):
+            for component in (self.kafka, self.registry, self.connect, self.cdc_supervisor):
                 component.ensure_running()
         say(
             f"all parts up in {time.monotonic() - started:.1f}s; "

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The demo: the whole order saga on the native stack, end to end.
 
-Starts the stack (installing what is missing), creates each service's tables, registers the
+Starts the native stack (installing what is missing; with STACK_ENV_FILE set it uses the stack
+that file describes instead, e.g. the compose one), creates each service's tables, registers the
 Debezium connectors, seeds stock, starts the three services as their own processes, places a
 few orders (one that succeeds, one without enough stock, one the payment gateway declines),
 prints every event as it is consumed with its commit-to-consume latency, then the orders'
@@ -10,6 +11,7 @@ final states, and stops the services with a graceful drain.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -46,8 +48,13 @@ def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
 
 def main() -> int:
     configure_logging()
-    step("1/6 native stack: MariaDB, Kafka (KRaft), Kafka Connect + Debezium, Apicurio Registry")
-    ensure_up()
+    other_stack = os.environ.get("STACK_ENV_FILE")
+    if other_stack:
+        # The compose stack (README): already up; its endpoints and passwords are in that file.
+        step(f"1/6 the stack described by {other_stack} (started with docker compose)")
+    else:
+        step("1/6 native stack: MariaDB, Kafka (KRaft), Kafka Connect + Debezium, Apicurio Registry")
+        ensure_up()
     settings = Settings.load()
 
     step("2/6 each service's tables in its own database, schemas registered (BACKWARD)")

@@ -17,19 +17,22 @@ from eventcore.settings import Settings
 from services import build_all
 from services.order.commands import place_order
 from services.order.domain import OrderLine
+from tests.backends import StackBackend, backend_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def stack():  # type: ignore[no-untyped-def]
-    from devstack.api import ensure_up
-
-    return ensure_up()
+def stack() -> Iterator[StackBackend]:
+    """The native stack (reused if it runs), or the compose stack with STACK_BACKEND=compose."""
+    backend = backend_from_env()
+    backend.up()
+    yield backend
+    backend.teardown()
 
 
 @pytest.fixture(scope="session")
-def settings(stack) -> Settings:  # type: ignore[no-untyped-def]
+def settings(stack: StackBackend) -> Settings:
     return Settings.load()
 
 

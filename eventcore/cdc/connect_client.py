@@ -88,6 +88,12 @@ class ConnectClient:
             traces=traces,
         )
 
+    def restart_failed(self, name: str) -> None:
+        """Restart the connector's FAILED instances (connector and tasks); running ones are left."""
+        response = self._call("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")
+        if response.status_code not in (200, 202, 204):
+            raise ConnectError(f"restart of {name}: HTTP {response.status_code} {response.text[:500]}")
+
     def connectors(self) -> list[str]:
         response = self._call("GET", "/connectors")
         if response.status_code != 200:

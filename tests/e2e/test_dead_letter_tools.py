@@ -14,10 +14,10 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import select
 
-from devstack.components.mariadb import MariaDbInstance
 from eventcore.kafka import consumer_config
 from services.order.commands import cancel_order, place_order
 from services.order.domain import OrderLine, OrderStatus
+from tests.backends import StackBackend
 from tests.conftest import wait_until
 from tests.e2e.probes import (
     new_sku,
@@ -33,10 +33,10 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def poisoned_sku(ctx) -> Iterator[tuple[str, MariaDbInstance, str]]:  # type: ignore[no-untyped-def]
+def poisoned_sku(ctx, stack) -> Iterator[tuple[str, StackBackend, str]]:  # type: ignore[no-untyped-def]
     sku = new_sku(ctx, 5)
     trigger = f"poison_{uuid.uuid4().hex[:8]}"
-    database = MariaDbInstance()  # the stack's own server, as root over its socket
+    database = stack  # the stack's own server, as its root user
     database.run_sql(
         f"DELIMITER //\nCREATE TRIGGER inventory_db.{trigger} BEFORE UPDATE ON inventory_db.products "
         f"FOR EACH ROW IF NEW.sku = '{sku}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'product "

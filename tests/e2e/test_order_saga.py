@@ -11,7 +11,6 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
-from devstack.components.mariadb import MariaDbInstance
 from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
 from eventcore.dead_letter import (
@@ -275,15 +274,14 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
     assert created.value["giftNote"] == "happy birthday"  # a new reader sees the new field
 
 
-def test_a_dead_lettered_record_is_reinjected_once_its_cause_is_fixed(ctx, settings):
+def test_a_dead_lettered_record_is_reinjected_once_its_cause_is_fixed(ctx, settings, stack):
     sku = new_sku(ctx, 5)
-    database = MariaDbInstance()  # the stack's own server, as root over its socket
-    database.run_sql("RENAME TABLE inventory_db.products TO inventory_db.products_away")
+    stack.run_sql("RENAME TABLE inventory_db.products TO inventory_db.products_away")
     try:
         order = place_order(ctx["order"].uow_factory, "unlucky", [OrderLine(sku, 1, 100)])
         letters = wait_dead_letters(settings, "inventory-service", order.id)
     finally:
-        database.run_sql("RENAME TABLE inventory_db.products_away TO inventory_db.products")
+        stack.run_sql("RENAME TABLE inventory_db.products_away TO inventory_db.products")
     assert letters, "the failing OrderCreated did not reach the dead-letter topic"
     headers = {k: v.decode() for k, v in letters[0].headers()}
     assert "products" in headers[H_ERROR_MESSAGE]

@@ -4,7 +4,6 @@ order finishes once the dependency is back, and the services say they are unheal
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 import uuid
@@ -13,8 +12,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from devstack.components.base import Component
-from devstack.stack import Stack
 from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
 from eventcore.outbox import OutboxEvent
@@ -30,14 +27,6 @@ from tests.e2e.probes import dead_letters, new_sku, pending_dead_letters, stock,
 
 pytestmark = pytest.mark.stack
 GROUPS = ("order", "inventory", "payment")
-
-
-def kill(component: Component) -> None:
-    pid = component.process.running_pid()
-    assert pid is not None, f"{component.name} is not running"
-    os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: component.process.running_pid() is None and component.port_conflicts() == [], 60,
-               f"{component.name} to die and free its ports")
 
 
 @contextmanager
@@ -76,14 +65,13 @@ def assert_nothing_dead_lettered(ctx, settings, keys: list[str]) -> None:  # typ
             assert dead_letters(settings, f"{service}-service", key) == []
 
 
-def test_a_30_second_database_outage_is_waited_out(ctx, services, settings):
+def test_a_30_second_database_outage_is_waited_out(ctx, services, settings, stack):
     sku = new_sku(ctx, 50)
     with EventTap(["order.events"], settings) as tap, paused(services["inventory"], services["payment"]):
         orders = [place_order(ctx["order"].uow_factory, f"outage-{n}", [OrderLine(sku, 1, 100)]).id
                   for n in range(5)]
         tap.wait_for(lambda events: {e.key for e in events} >= set(orders), 30)
-        database = Stack().mariadb
-        kill(database)
+        stack.kill("mariadb")
         down_since = time.monotonic()
 
     try:
@@ -94,7 +82,7 @@ def test_a_30_second_database_outage_is_waited_out(ctx, services, settings):
         time.sleep(max(0.0, 30 - (time.monotonic() - down_since)))
         assert services["inventory"].health()[0] == 503  # still waiting, 30 s on, nothing given up
     finally:
-        database.start()
+        stack.start("mariadb")
     for order_id in orders:
         assert wait_final(ctx, order_id, 120) is OrderStatus.CONFIRMED
     assert stock(ctx, sku) == (45, 5)
@@ -107,7 +95,7 @@ def test_a_30_second_database_outage_is_waited_out(ctx, services, settings):
     assert "Traceback" not in log
 
 
-def test_a_registry_outage_is_waited_out(ctx, services, settings):
+def test_a_registry_outage_is_waited_out(ctx, services, settings, stack):
     """A record whose writer schema the consumer has not seen needs the registry to decode."""
     current = SchemaCatalog.load(SCHEMAS_DIR)
     raw = json.loads(current.for_event_type("OrderCreated").text)
@@ -118,8 +106,7 @@ def test_a_registry_outage_is_waited_out(ctx, services, settings):
     writer.outbox.register_schemas("order")  # registered while the registry is up; id cached
     sku = new_sku(ctx, 5)
 
-    registry = Stack().registry
-    kill(registry)
+    stack.kill("registry")
     order = Order.place("registry-outage", [OrderLine(sku, 1, 100)])
     with writer.unit_of_work() as uow:
         uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1, order_created_payload(order)))
@@ -132,7 +119,7 @@ def test_a_registry_outage_is_waited_out(ctx, services, settings):
             stored = repository.get(connection, order.id)
         assert stored is not None and stored.status is OrderStatus.PENDING  # held, not dropped
     finally:
-        registry.ensure_running()
+        stack.start("registry")
     assert wait_final(ctx, order.id, 120) is OrderStatus.CONFIRMED
     assert stock(ctx, sku) == (4, 1)
     assert_nothing_dead_lettered(ctx, settings, [order.id])

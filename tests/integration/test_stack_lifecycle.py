@@ -26,7 +26,7 @@ from devstack.stack import Stack
 pytestmark = pytest.mark.stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PARTS = ("mariadb", "kafka", "registry", "connect")
+PARTS = ("mariadb", "kafka", "registry", "connect", "cdc-supervisor")
 # A first `up` on a fresh machine downloads ~350 MB before starting four JVMs/servers.
 UP_TIMEOUT_SECONDS = 1500
 

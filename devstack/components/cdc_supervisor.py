@@ -1,0 +1,40 @@
+"""The stack's CDC supervisor: restarts connector tasks that failed (eventcore.cdc.supervisor)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from devstack.components.base import Component
+from devstack.config import CONNECT_PORT, HOST, StatePaths
+
+# It touches its heartbeat file after every pass (every 3 s).
+HEARTBEAT_MAX_AGE_S = 30.0
+
+
+class CdcSupervisor(Component):
+    start_timeout = 30.0
+
+    def __init__(self, paths: StatePaths) -> None:
+        super().__init__(paths, "cdc-supervisor")
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return ()  # it only calls Connect's REST API
+
+    def address(self) -> str:
+        return f"http://{HOST}:{CONNECT_PORT} (as a client)"
+
+    @property
+    def heartbeat(self):  # type: ignore[no-untyped-def]
+        return self.home / "heartbeat"
+
+    def marker(self) -> str:
+        return str(self.heartbeat)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "eventcore.cdc.supervisor", "--connect-url",
+                f"http://{HOST}:{CONNECT_PORT}", "--heartbeat", str(self.heartbeat)]
+
+    def is_healthy(self) -> bool:
+        return self.heartbeat.is_file() and time.time() - self.heartbeat.stat().st_mtime < HEARTBEAT_MAX_AGE_S

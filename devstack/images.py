@@ -1,0 +1,166 @@
+"""Container images built from the same pinned artifacts as the native stack.
+
+For machines that cannot pull the public images: a Debian base made with ``debootstrap`` from
+the mirror apt already uses, then one image per part of the stack (``stack/images/<part>``),
+fed with exactly what the native stack runs: the Kafka and Connect jars and the Debezium
+plugins Maven resolved, Apicurio and its Java 21 runtime, Debian's MariaDB. ``compose.local.yaml``
+swaps the public images for these tags.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.components.connect import Connect
+from devstack.components.jvm import write_log4j2_config
+from devstack.components.kafka import Kafka
+from devstack.config import STACK_DIR, StatePaths
+from devstack.console import say
+from devstack.context import StackContext
+from devstack.docker import apt_install
+from devstack.errors import StackError
+from devstack.java import java_for
+
+IMAGES_DIR = STACK_DIR / "images"
+PREFIX = "outbox-cdc"
+
+
+def apt_mirror() -> str:
+    """The Debian mirror apt on this machine already uses (not the security one)."""
+    mirror = "http://deb.debian.org/debian"
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split(":", 1)[1].split()[0]
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.is_file():
+        for line in legacy.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and "security" not in parts[1]:
+                return parts[1]
+    return mirror
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # the folder in stack/images, and the part it runs
+    tag: str
+    build_args: dict[str, str]
+    # What the build context holds besides the folder's own files: context path -> source.
+    artifacts: Callable[[], dict[str, Path]]
+
+
+def image_exists(tag: str) -> bool:
+    inspected = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False)
+    return inspected.returncode == 0
+
+
+class ImageBuilder:
+    def __init__(self, ctx: StackContext) -> None:
+        self.ctx = ctx
+        self.paths: StatePaths = ctx.paths
+        versions = ctx.versions
+        self.codename = versions.raw.get("DEBIAN_SUITE", "bookworm")
+        self.mirror = apt_mirror()
+        self.base = f"{PREFIX}/debian:{self.codename}"
+        java17 = f"{PREFIX}/java17:{self.codename}"
+        kafka = f"{PREFIX}/kafka:{versions.kafka}"
+        self.images = [
+            Image("java17", java17, {"BASE": self.base}, dict),
+            Image("mariadb", f"{PREFIX}/mariadb:{self.codename}", {"BASE": self.base}, dict),
+            Image("kafka", kafka, {"JAVA": java17}, self._kafka_artifacts),
+            Image("connect", f"{PREFIX}/connect:{versions.debezium}", {"KAFKA": kafka},
+                  lambda: {"plugins": ctx.installed.plugins}),
+            Image("registry", f"{PREFIX}/registry:{versions.apicurio}", {"BASE": self.base},
+                  self._registry_artifacts),
+        ]
+
+    def tags(self) -> dict[str, str]:
+        return {image.name: image.tag for image in self.images}
+
+    def _kafka_artifacts(self) -> dict[str, Path]:
+        config = self.paths.root / "images" / "kafka-config"
+        config.mkdir(parents=True, exist_ok=True)
+        # The same logger levels as the native parts: one readable line per event.
+        write_log4j2_config(config / "log4j2.properties", "kafka", {**Kafka.log_levels, **Connect.log_levels})
+        write_log4j2_config(config / "log4j2-quiet.properties", "tools", {"org.apache.kafka": "ERROR",
+                                                                          "kafka": "ERROR"})
+        return {"libs": self.ctx.installed.kafka_libs, "config": config}
+
+    def _registry_artifacts(self) -> dict[str, Path]:
+        java = Path(java_for(21, self.paths.downloads, self.ctx.versions))
+        return {"java-runtime": java.parent.parent, "apicurio": self.ctx.installed.registry_home}
+
+    def build_all(self, rebuild: bool = False) -> dict[str, str]:
+        self.base_image(rebuild)
+        for image in self.images:
+            if image_exists(image.tag) and not rebuild:
+                say(f"image {image.tag}: already built")
+                continue
+            self.build(image)
+        return self.tags()
+
+    def base_image(self, rebuild: bool = False) -> None:
+        if image_exists(self.base) and not rebuild:
+            say(f"image {self.base}: already built")
+            return
+        if shutil.which("debootstrap") is None:
+            apt_install(("debootstrap",), "the Debian base image")
+        rootfs = self.paths.root / "images" / "rootfs"
+        shutil.rmtree(rootfs, ignore_errors=True)
+        rootfs.parent.mkdir(parents=True, exist_ok=True)
+        log = self.paths.logs / "image-base.log"
+        say(f"image {self.base}: debootstrap {self.codename} from {self.mirror} (about a minute; log: {log})")
+        self._run(["debootstrap", "--variant=minbase", self.codename, str(rootfs), self.mirror], log)
+        say(f"image {self.base}: importing")
+        with log.open("ab") as handle:
+            tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE,
+                                   stderr=handle)
+            imported = subprocess.run(["docker", "import", "-", self.base], stdin=tar.stdout,
+                                      stdout=handle, stderr=subprocess.STDOUT, check=False)
+            assert tar.stdout is not None
+            tar.stdout.close()
+            tar.wait()
+        shutil.rmtree(rootfs, ignore_errors=True)
+        if imported.returncode != 0 or tar.returncode != 0:
+            raise StackError(f"importing {self.base} failed; see {log}")
+
+    def build(self, image: Image) -> None:
+        context = self.paths.root / "images" / image.name
+        shutil.rmtree(context, ignore_errors=True)
+        shutil.copytree(IMAGES_DIR / image.name, context)
+        for target, source in image.artifacts().items():
+            # Hard links where possible: the artifacts are hundreds of MB, already on this disk.
+            shutil.copytree(source, context / target, copy_function=_link_or_copy, dirs_exist_ok=True)
+        log = self.paths.logs / f"image-{image.name}.log"
+        say(f"image {image.tag}: building (log: {log})")
+        argv = ["docker", "build", "--network", "host", "--tag", image.tag]
+        for key, value in image.build_args.items():
+            argv += ["--build-arg", f"{key}={value}"]
+        self._run([*argv, str(context)], log)
+        shutil.rmtree(context, ignore_errors=True)
+        say(f"image {image.tag}: built")
+
+    @staticmethod
+    def _run(argv: list[str], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as handle:
+            handle.write(f"\n===== {' '.join(argv)}\n".encode())
+            handle.flush()
+            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, check=False)
+        if result.returncode != 0:
+            lines = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise StackError(f"`{' '.join(argv[:3])} ...` failed (exit {result.returncode}); "
+                             f"end of {log}:\n{lines}")
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
