@@ -52,3 +52,19 @@ def test_compose_kafka_has_the_native_brokers_settings_and_keeps_its_data_on_the
     assert {k: env.get(k) for k in shared} == {k: str(native[k]) for k in shared}
     volume = re.search(r"- kafka-data:(\S+)", block)
     assert volume and env.get("log.dirs") == volume.group(1)  # the broker writes where the volume is
+
+
+def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds():
+    from devstack.config import state_paths
+    from devstack.context import StackContext
+    from devstack.images import ImageBuilder
+
+    override = (REPO_ROOT / "compose.local.yaml").read_text()
+    tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
+    used = dict(re.findall(r"^  (\w+):\n    image: (\S+)", override, re.M))
+    assert used == {"mysql": tags["mariadb"], "kafka": tags["kafka"], "registry": tags["registry"],
+                    "connect": tags["connect"]}
+    assert tags["kafka"].endswith(f":{VERSIONS['KAFKA_VERSION']}")
+    assert tags["connect"].endswith(f":{VERSIONS['DEBEZIUM_VERSION']}")
+    assert tags["registry"].endswith(f":{VERSIONS['APICURIO_VERSION']}")
+    assert override.count("pull_policy: never") == 4  # never a public image by mistake
