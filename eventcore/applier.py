@@ -18,13 +18,25 @@ from eventcore.avro import AvroEventDeserializer
 from eventcore.db import UnitOfWork
 from eventcore.dead_letter import DeadLetterRow, DeadLetterStore, SourceRecord
 from eventcore.drills import FailureDrills
-from eventcore.inbox import APPLIED, STALE, AlreadyProcessed, record_receipt
+from eventcore.inbox import (
+    APPLIED,
+    STALE,
+    AlreadyProcessed,
+    already_processed,
+    receipt_row,
+    record_receipt,
+    record_receipts,
+)
 from eventcore.messaging_tables import MessagingTables
 from eventcore.records import ConsumedEvent, decode, header_map
 from eventcore.topics import HEADER_EVENT_TYPE, TOPIC_SUFFIX, retry_topic_for
-from eventcore.version_guard import advance
+from eventcore.version_guard import advance, is_newer, lock_versions, store_versions
 
 Handler = Callable[[UnitOfWork, ConsumedEvent], None]
+
+
+class ApplyOneByOne(Exception):
+    """A batch holds something only the one-record path handles (a parked key)."""
 
 
 class Outcome(Enum):
@@ -85,6 +97,63 @@ class RecordApplier:
             return self._apply_in_transaction(event, source, handler, reinjected)
         except AlreadyProcessed:
             return Result(Outcome.DUPLICATE, event)
+
+    def apply_batch(self, messages: list[Message]) -> list[Result]:
+        """Apply ``messages`` (live records, in fetch order) in ONE transaction: one statement
+        each for the parking check, the duplicates and the versions, one multi-row insert for the
+        inbox, then the handlers one after the other, and one commit. Raises whatever any of
+        them raises, after which nothing of the batch is kept: the caller then applies the
+        records one by one, so a bad record goes its own failure path alone."""
+        results: list[Result | None] = [None] * len(messages)
+        work: list[tuple[int, ConsumedEvent, Handler]] = []
+        for index, message in enumerate(messages):
+            declared_type = header_map(message).get(HEADER_EVENT_TYPE)
+            if declared_type and declared_type not in self.handlers:
+                results[index] = Result(Outcome.IGNORED, None)
+                continue
+            event = decode(message, self._deserializer)
+            handler = self.handlers.get(event.event_type)
+            if handler is None:
+                results[index] = Result(Outcome.IGNORED, event)
+            else:
+                work.append((index, event, handler))
+        if work:
+            with self._uow_factory() as uow:
+                self._apply_all(uow, work, results)
+            self._drills.committed(f"a batch of {len(work)} record(s)")
+        return [result for result in results if result is not None]
+
+    def _apply_all(self, uow: UnitOfWork, work: list[tuple[int, ConsumedEvent, Handler]],
+                   results: list[Result | None]) -> None:
+        connection = uow.connection
+        tables = self._tables
+        keys = {event.key for _, event, _ in work if event.key}
+        if self.dead_letters.parked_keys(connection, keys):
+            raise ApplyOneByOne("a key of the batch has a pending dead letter")
+        seen = already_processed(connection, tables.inbox, self.group_id, [e.event_id for _, e, _ in work])
+        aggregates = {(aggregate_type_of(e.topic), e.key or "") for _, e, _ in work}
+        existing = lock_versions(connection, tables.aggregate_versions, self.group_id, aggregates)
+        current = dict(existing)
+        changed: dict[tuple[str, str], int] = {}
+        receipts = []
+        to_handle = []
+        for index, event, handler in work:
+            if event.event_id in seen:
+                results[index] = Result(Outcome.DUPLICATE, event)
+                continue
+            seen.add(event.event_id)  # the same event twice in one batch: the second is a duplicate
+            aggregate = (aggregate_type_of(event.topic), event.key or "")
+            newer = is_newer(current.get(aggregate), event.aggregate_version)
+            if newer:
+                current[aggregate] = changed[aggregate] = event.aggregate_version
+                to_handle.append((event, handler))
+            receipts.append(receipt_row(self.group_id, event, aggregate[0], APPLIED if newer else STALE))
+            results[index] = Result(Outcome.APPLIED if newer else Outcome.STALE, event)
+        store_versions(connection, tables.aggregate_versions, self.group_id, changed, set(existing))
+        record_receipts(connection, tables.inbox, receipts)
+        for event, handler in to_handle:
+            handler(uow, event)
+            self._drills.handler_ran(f"{event.event_type} {event.event_id}")
 
     def _apply_in_transaction(self, event: ConsumedEvent, source: SourceRecord, handler: Handler | None,
                               reinjected: bool) -> Result:

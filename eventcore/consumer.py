@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from eventcore.applier import Outcome, RecordApplier, Result
+from eventcore.applier import ApplyOneByOne, Outcome, RecordApplier, Result
 from eventcore.avro import UndecodableRecordError
 from eventcore.dead_letter import DeadLetterQueue, DeadLetterReason, SourceRecord
 from eventcore.failures import (
@@ -62,17 +62,21 @@ class Counters:
     dead_lettered: int = 0
     parked: int = 0
     outages: int = 0
+    batches: int = 0  # applied in one transaction
+    batches_split: int = 0  # a record in them failed: applied one by one instead
     lag: int = 0
 
     def line(self) -> str:
         return (f"processed={self.processed} duplicates={self.duplicates} stale={self.stale} "
                 f"ignored={self.ignored} retried={self.retried} dead-lettered={self.dead_lettered} "
-                f"parked={self.parked} outages={self.outages} lag={self.lag}")
+                f"parked={self.parked} outages={self.outages} batches={self.batches} "
+                f"split={self.batches_split} lag={self.lag}")
 
 
 @dataclass(frozen=True)
 class ConsumerOptions:
     batch_size: int = 100
+    apply_in_batches: bool = True
     poll_timeout_s: float = 0.5
     stats_interval_s: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -133,20 +137,56 @@ class ConsumerRuntime:
                  ", ".join(sorted(self.applier.handlers)))
         try:
             while not self._stop.is_set():
-                for message in self._fetch():
-                    if self._stop.is_set():
-                        break  # not stored: the next owner of the partition gets it
-                    if (message.topic(), message.partition()) not in self._owned:
-                        continue  # revoked while an earlier record waited out an outage
-                    if not self._process(message):
-                        break
-                    consumer.store_offsets(message)
-                    self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
+                fetched = self._fetch()
+                # A partition holds only live or only re-injected records, so handling the two
+                # kinds apart keeps every partition's order.
+                live = [m for m in fetched if m.topic() != self.applier.retry_topic]
+                reinjected = [m for m in fetched if m.topic() == self.applier.retry_topic]
+                if len(live) > 1 and self.options.apply_in_batches:
+                    went_on = self._process_batch(live)
+                else:
+                    went_on = self._process_one_by_one(live)
+                if went_on:
+                    self._process_one_by_one(reinjected)
                 self._commit()
                 self._maybe_log_stats()
         finally:
             self._shutdown()
         return self.counters
+
+    def _process_one_by_one(self, messages: list[Message]) -> bool:
+        """False when the rest must stay un-stored (stopping, or waiting was cut short)."""
+        for message in messages:
+            if self._stop.is_set():
+                return False  # not stored: the next owner of the partition gets it
+            if (message.topic(), message.partition()) not in self._owned:
+                continue  # revoked while an earlier record waited out an outage
+            if not self._process(message):
+                return False
+            self._stored(message)
+        return True
+
+    def _process_batch(self, messages: list[Message]) -> bool:
+        """Apply the batch in one transaction; if anything in it fails, one by one instead."""
+        try:
+            results = self.applier.apply_batch(messages)
+        except Exception as exc:
+            self.counters.batches_split += 1
+            if not isinstance(exc, ApplyOneByOne):
+                log.info("%s: a batch of %d record(s) failed (%s); applying them one by one",
+                         self.group_id, len(messages), classify(exc).summary)
+            return self._process_one_by_one(messages)
+        self.counters.batches += 1
+        self._dependencies_answered()
+        for message, result in zip(messages, results, strict=True):
+            self._settle(message, result)
+            self._stored(message)
+        return True
+
+    def _stored(self, message: Message) -> None:
+        assert self._consumer is not None
+        self._consumer.store_offsets(message)
+        self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
 
     def _fetch(self) -> list[Message]:
         assert self._consumer is not None

@@ -183,6 +183,13 @@ class DeadLetterStore:
         ).first()
         return DeadLetterRow.from_row(row) if row else None
 
+    def parked_keys(self, connection: Connection, keys: set[str]) -> set[str]:
+        """Which of ``keys`` have a pending dead letter (one statement for a whole batch)."""
+        if not keys:
+            return set()
+        query = select(self.table.c.record_key).where(self._mine(), self.table.c.record_key.in_(sorted(keys)))
+        return set(connection.execute(query.distinct()).scalars())
+
     def find(self, connection: Connection, source: SourceRecord) -> DeadLetterRow | None:
         t = self.table
         row = connection.execute(select(t).where(

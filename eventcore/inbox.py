@@ -10,8 +10,9 @@ fails the insert, the transaction rolls back, and the repeat is skipped and coun
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
@@ -53,6 +54,17 @@ APPLIED = "applied"
 STALE = "stale"
 
 
+def receipt_row(
+    consumer_group: str, event: ConsumedEvent, aggregate_type: str, outcome: str
+) -> dict[str, Any]:
+    return {
+        "consumer_group": consumer_group, "event_id": event.event_id, "event_type": event.event_type,
+        "topic": event.topic, "kafka_partition": event.partition, "kafka_offset": event.offset,
+        "processed_at": datetime.now(UTC).replace(tzinfo=None), "aggregate_type": aggregate_type,
+        "aggregate_id": event.key, "aggregate_version": event.aggregate_version, "outcome": outcome,
+    }
+
+
 def record_receipt(
     connection: Connection,
     table: Table,
@@ -63,15 +75,27 @@ def record_receipt(
 ) -> None:
     """Insert the inbox row, or raise AlreadyProcessed if this group applied the event."""
     try:
-        connection.execute(
-            table.insert().values(
-                consumer_group=consumer_group, event_id=event.event_id, event_type=event.event_type,
-                topic=event.topic, kafka_partition=event.partition, kafka_offset=event.offset,
-                processed_at=datetime.now(UTC).replace(tzinfo=None), aggregate_type=aggregate_type,
-                aggregate_id=event.key, aggregate_version=event.aggregate_version, outcome=outcome,
-            )
-        )
+        row = receipt_row(consumer_group, event, aggregate_type, outcome)
+        connection.execute(table.insert().values(**row))
     except IntegrityError as exc:
         if is_duplicate_key(exc):
             raise AlreadyProcessed(event.event_id) from None
         raise
+
+
+def already_processed(
+    connection: Connection, table: Table, consumer_group: str, event_ids: list[str]
+) -> set[str]:
+    """Which of ``event_ids`` this group has applied before (one statement for a whole batch)."""
+    if not event_ids:
+        return set()
+    query = select(table.c.event_id).where(table.c.consumer_group == consumer_group,
+                                           table.c.event_id.in_(event_ids))
+    return set(connection.execute(query).scalars())
+
+
+def record_receipts(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """The inbox rows of a batch in one multi-row insert. A duplicate among them (another
+    instance applied one a moment ago) fails the whole insert: the caller then goes one by one."""
+    if rows:
+        connection.execute(table.insert(), rows)

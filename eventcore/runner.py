@@ -93,6 +93,7 @@ class ServiceProcess:
         self.drain_timeout_s = settings.consumer_drain_timeout_s
         self.options = ConsumerOptions(
             batch_size=settings.consumer_batch_size,
+            apply_in_batches=settings.consumer_apply_in_batches,
             retry=RetryPolicy(max_conflict_attempts=settings.consumer_retry_max_attempts),
         )
         drills = FailureDrills(settings.consumer_crash_after_commits, settings.consumer_crash_before_commit)

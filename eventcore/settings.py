@@ -145,6 +145,14 @@ class Settings:
         return self.get_int("CONSUMER_BATCH_SIZE", 100, 1, 10_000)
 
     @property
+    def consumer_apply_in_batches(self) -> bool:
+        """Apply what one fetch returns in one transaction (false: one transaction per record)."""
+        value = self.get("CONSUMER_APPLY_IN_BATCHES", "true").strip().lower()
+        if value not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"CONSUMER_APPLY_IN_BATCHES={value!r} is not true or false")
+        return value in ("true", "1", "yes")
+
+    @property
     def consumer_retry_max_attempts(self) -> int:
         """Tries for a record that conflicts (lock wait, deadlock) before it is dead-lettered."""
         return self.get_int("CONSUMER_RETRY_MAX_ATTEMPTS", 5, 1, 1000)

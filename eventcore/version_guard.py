@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, MetaData, String, Table, select, tuple_
 from sqlalchemy.dialects.mysql import BIGINT, DATETIME
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
 from eventcore.failures import RetryableConflictError
@@ -73,3 +74,44 @@ def advance(
     else:
         connection.execute(table.update().where(key).values(version=incoming, updated_at=now))
     return None
+
+
+AggregateKey = tuple[str, str]  # (aggregate type, aggregate id)
+
+
+def lock_versions(connection: Connection, table: Table, consumer_group: str,
+                  keys: set[AggregateKey]) -> dict[AggregateKey, int]:
+    """The last applied version of each aggregate of a batch, rows locked (one statement)."""
+    if not keys:
+        return {}
+    query = (select(table.c.aggregate_type, table.c.aggregate_id, table.c.version)
+             .where(table.c.consumer_group == consumer_group,
+                    tuple_(table.c.aggregate_type, table.c.aggregate_id).in_(sorted(keys)))
+             .with_for_update())
+    return {(r.aggregate_type, r.aggregate_id): r.version for r in connection.execute(query)}
+
+
+def store_versions(connection: Connection, table: Table, consumer_group: str,
+                   versions: dict[AggregateKey, int], existing: set[AggregateKey]) -> None:
+    """Write a batch's new versions: one insert for aggregates seen for the first time (a
+    concurrent first version fails it, as in :func:`advance`), one upsert for the rest (their
+    rows are locked by :func:`lock_versions`, so the update cannot race)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def rows(keys: list[AggregateKey]) -> list[dict[str, object]]:
+        return [{"consumer_group": consumer_group, "aggregate_type": t, "aggregate_id": i,
+                 "version": versions[(t, i)], "updated_at": now} for t, i in keys]
+
+    first = [key for key in versions if key not in existing]
+    known = [key for key in versions if key in existing]
+    if first:
+        try:
+            connection.execute(table.insert(), rows(first))
+        except IntegrityError as exc:
+            if is_duplicate_key(exc):
+                raise RetryableConflictError(f"{len(first)} aggregate(s): concurrent first version") from exc
+            raise
+    if known:
+        upsert = mysql_insert(table).values(rows(known))
+        connection.execute(upsert.on_duplicate_key_update(version=upsert.inserted.version,
+                                                          updated_at=upsert.inserted.updated_at))

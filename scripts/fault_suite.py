@@ -42,8 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import func, select
 
 from devstack.components.base import Component
@@ -54,7 +53,7 @@ from eventcore.kafka import consumer_config
 from eventcore.settings import REPO_ROOT, Settings
 from eventcore.topics import topic_for
 from services import SERVICE_NAMES, build_all
-from services.instances import ServiceInstance
+from services.instances import GroupLagProbe, ServiceInstance
 from services.inventory.commands import set_stock
 from services.inventory.tables import products
 from services.order.commands import cancel_order, place_order
@@ -113,16 +112,11 @@ class Run:
 
 def refuse_if_services_run(settings: Settings) -> None:
     """Other instances in the groups would take partitions and blur every figure."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    groups = [f"{name}-service" for name in SERVICE_NAMES]
-    busy = []
-    for group, future in admin.describe_consumer_groups(groups).items():
-        try:
-            members = future.result(timeout=15).members
-        except Exception:  # a group that never existed has no members
-            continue
-        if members:
-            busy.append(f"{group} ({len(members)} member(s))")
+    probe = GroupLagProbe(settings.kafka_bootstrap_servers)
+    try:
+        busy = probe.busy_groups()
+    finally:
+        probe.close()
     if busy:
         raise UsageError(f"stop the running services first: {', '.join(busy)}")
 
@@ -269,42 +263,22 @@ def wait_final(run: Run, timeout_s: float) -> dict[str, tuple[str, str | None]]:
         time.sleep(1)
 
 
-def group_lag(settings: Settings) -> dict[str, int]:
-    """Records each service group has not committed yet, over the topics it reads."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"lag-probe-{uuid.uuid4()}"))
-    consumes = {"order": ["inventory", "payment"], "inventory": ["order"], "payment": ["inventory", "order"]}
-    lag: dict[str, int] = {}
-    try:
-        for name, sources in consumes.items():
-            group = f"{name}-service"
-            partitions = [TopicPartition(topic_for(t), p) for t in sources for p in range(6)]
-            request = ConsumerGroupTopicPartitions(group, partitions)
-            committed = admin.list_consumer_group_offsets([request])[group].result(timeout=15)
-            total = 0
-            for tp in committed.topic_partitions:
-                _low, high = reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=15)
-                total += max(0, high - max(tp.offset, 0))
-            lag[group] = total
-    finally:
-        reader.close()
-    return lag
-
-
 def wait_quiet(run: Run, timeout_s: float) -> dict[str, int]:
     """Until no group has anything left to read, twice in a row a few seconds apart."""
     deadline = time.monotonic() + timeout_s
     quiet_since: float | None = None
     lag: dict[str, int] = {}
+    probe = GroupLagProbe(run.settings.kafka_bootstrap_servers)
     while time.monotonic() < deadline:
-        lag = group_lag(run.settings)
+        lag = probe.lag()
         if any(lag.values()):
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since > 5:
-            return lag
+            break
         time.sleep(1)
+    probe.close()
     return lag
 
 

@@ -94,3 +94,72 @@ class ServiceInstance:
     def wait_exit(self, timeout_s: float = 60.0) -> int:
         assert self.process is not None
         return self.process.wait(timeout=timeout_s)
+
+
+def consumed_topics() -> dict[str, list[str]]:
+    """Each service's consumer group -> the topics it reads (from the service definitions)."""
+    from eventcore.topics import topic_for
+    from services.inventory.main import INVENTORY_SERVICE
+    from services.order.main import ORDER_SERVICE
+    from services.payment.main import PAYMENT_SERVICE
+
+    return {d.group_id: [topic_for(t) for t in d.consumes]
+            for d in (ORDER_SERVICE, INVENTORY_SERVICE, PAYMENT_SERVICE)}
+
+
+class GroupLagProbe:
+    """Records each service group has not committed yet, per group, over the topics it reads."""
+
+    def __init__(self, bootstrap_servers: str, partitions: int = 6) -> None:
+        from confluent_kafka import Consumer
+        from confluent_kafka.admin import AdminClient
+
+        from eventcore.kafka import consumer_config
+
+        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self._reader = Consumer(consumer_config(bootstrap_servers, f"lag-probe-{os.getpid()}-{time.time()}"))
+        self._partitions = partitions
+        self._topics = consumed_topics()
+
+    def lag(self) -> dict[str, int]:
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+        lag: dict[str, int] = {}
+        for group, topics in self._topics.items():
+            wanted = [TopicPartition(t, p) for t in topics for p in range(self._partitions)]
+            request = ConsumerGroupTopicPartitions(group, wanted)
+            committed = self._admin.list_consumer_group_offsets([request])[group].result(timeout=15)
+            total = 0
+            for tp in committed.topic_partitions:
+                _low, high = self._reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                                 timeout=15, cached=False)
+                total += max(0, high - max(tp.offset, 0))
+            lag[group] = total
+        return lag
+
+    def busy_groups(self) -> list[str]:
+        """Service groups that have members now (other instances running)."""
+        busy = []
+        for group, future in self._admin.describe_consumer_groups(list(self._topics)).items():
+            try:
+                members = future.result(timeout=15).members
+            except Exception:  # a group that never existed has no members
+                continue
+            if members:
+                busy.append(f"{group} ({len(members)} member(s))")
+        return busy
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def process_usage(pid: int) -> tuple[int, float] | None:
+    """(resident memory in bytes, CPU seconds used so far) of a process, from /proc."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kb * 1024, (int(stat[11]) + int(stat[12])) / ticks

@@ -186,3 +186,39 @@ def test_purging_a_poison_record_leaves_its_followers_parked_until_reinjected(pr
     probe.tools.reinject(rows)
     wait_until(lambda: len(probe.applied(key)) == 2, 60, "the followers to be applied")
     assert probe.applied(key) == [(2, follower), (3, later)]
+
+
+def same_partition_keys(count: int) -> list[str]:
+    first = str(uuid.uuid4())
+    keys = [first]
+    while len(keys) < count:
+        candidate = str(uuid.uuid4())
+        if partition_for(candidate) == partition_for(first):
+            keys.append(candidate)
+    return keys
+
+
+def test_a_poison_record_in_the_middle_of_a_batch_goes_alone_and_the_rest_apply_once(probe):
+    probe.stop()  # the records pile up, then arrive in one fetch (one partition: one fetch response)
+    keys = same_partition_keys(9)
+    poison_key = keys[4]
+    sent = {key: probe.send(key, 1, refuse=(key == poison_key)) for key in keys}
+    probe.start()
+    wait_until(lambda: all(probe.applied(k) for k in keys if k != poison_key)
+               and len(probe.pending(poison_key)) == 1, 60, "the batch to be applied")
+    assert probe.runtime is not None
+    counters = probe.runtime.counters
+    assert counters.batches_split >= 1  # the batch with the poison was applied one by one
+    assert counters.dead_lettered == 1
+    for key in keys:
+        expected = [] if key == poison_key else [(1, sent[key])]
+        assert probe.applied(key) == expected  # each once: nothing of the failed batch was kept
+    assert probe.pending(poison_key)[0].event_id == sent[poison_key]
+
+    probe.stop()
+    clean = same_partition_keys(6)
+    for key in clean:
+        probe.send(key, 1)
+    probe.start()
+    wait_until(lambda: all(probe.applied(k) for k in clean), 60, "a clean batch")
+    assert probe.runtime.counters.batches >= 1 and probe.runtime.counters.batches_split == 0
