@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.schema import CreateColumn
@@ -70,12 +70,17 @@ class UnitOfWork:
     Use as ``with UnitOfWork(engine, outbox) as uow: ...``; ``uow.connection`` runs the
     statements and ``uow.emit(event)`` adds an outbox row. Leaving the block commits; an
     exception rolls everything back, outbox rows included.
+
+    ``emit`` encodes the event at once (a payload the registry or its schema refuses stops the
+    work before anything is written) and the rows are inserted together just before the
+    commit: one statement for every event of the transaction, in the order they were emitted.
     """
 
     def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
         self._engine = engine
         self._outbox = outbox
         self._connection: Connection | None = None
+        self._pending: list[dict[str, Any]] = []
 
     @property
     def connection(self) -> Connection:
@@ -86,7 +91,8 @@ class UnitOfWork:
     def emit(self, event: OutboxEvent) -> None:
         if self._outbox is None:
             raise RuntimeError("this unit of work has no outbox writer")
-        self._outbox.append(self.connection, event)
+        self.connection  # noqa: B018 (raises outside a with block)
+        self._pending.append(self._outbox.row(event))
 
     def __enter__(self) -> UnitOfWork:
         self._connection = self._engine.connect()
@@ -102,9 +108,13 @@ class UnitOfWork:
         assert self._connection is not None
         try:
             if exc_type is None:
+                if self._pending:
+                    assert self._outbox is not None
+                    self._outbox.write(self._connection, self._pending)
                 self._connection.commit()
             else:
                 self._connection.rollback()
         finally:
+            self._pending = []
             self._connection.close()
             self._connection = None

@@ -75,8 +75,7 @@ def record_receipt(
 ) -> None:
     """Insert the inbox row, or raise AlreadyProcessed if this group applied the event."""
     try:
-        row = receipt_row(consumer_group, event, aggregate_type, outcome)
-        connection.execute(table.insert().values(**row))
+        connection.execute(table.insert(), receipt_row(consumer_group, event, aggregate_type, outcome))
     except IntegrityError as exc:
         if is_duplicate_key(exc):
             raise AlreadyProcessed(event.event_id) from None

@@ -120,19 +120,25 @@ class OutboxWriter:
                 registered.append(schema.event_type)
         return registered
 
+    def row(self, event: OutboxEvent) -> dict[str, Any]:
+        """The outbox row of ``event``, encoded (and so checked) now, written later."""
+        return {
+            "id": event.event_id,
+            "aggregatetype": event.aggregate_type,
+            "aggregateid": event.aggregate_id,
+            "type": event.event_type,
+            "aggregate_version": event.aggregate_version,
+            "payload": self.encode(event),
+            "occurred_at": event.occurred_at.astimezone(UTC).replace(tzinfo=None),
+        }
+
+    def write(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert outbox rows, in their order, with one statement (the binlog keeps the order)."""
+        if rows:
+            connection.execute(self.table.insert(), rows)
+
     def append(self, connection: Connection, event: OutboxEvent) -> None:
-        payload = self.encode(event)
-        connection.execute(
-            self.table.insert().values(
-                id=event.event_id,
-                aggregatetype=event.aggregate_type,
-                aggregateid=event.aggregate_id,
-                type=event.event_type,
-                aggregate_version=event.aggregate_version,
-                payload=payload,
-                occurred_at=event.occurred_at.astimezone(UTC).replace(tzinfo=None),
-            )
-        )
+        self.write(connection, [self.row(event)])
 
 
 @dataclass(frozen=True)

@@ -126,10 +126,28 @@ class Settings:
     def db_password(self, service: str) -> str:
         return self.get(f"{service.upper()}_DB_PASSWORD")
 
+    @property
+    def db_driver(self) -> str:
+        """The MySQL driver SQLAlchemy uses: ``mysqldb`` (mysqlclient, in C) when it is installed,
+        else ``pymysql`` (pure Python); DB_DRIVER=pymysql|mysqlclient chooses one."""
+        chosen = self.get("DB_DRIVER", "auto").strip().lower()
+        if chosen not in ("auto", "mysqlclient", "pymysql"):
+            raise SettingsError(f"DB_DRIVER={chosen!r} is not auto, mysqlclient or pymysql")
+        if chosen == "pymysql":
+            return "pymysql"
+        try:
+            import MySQLdb  # noqa: F401  (mysqlclient)
+        except ImportError:
+            if chosen == "mysqlclient":
+                raise SettingsError("DB_DRIVER=mysqlclient, but mysqlclient is not installed "
+                                    "(pip install mysqlclient; it needs libmariadb-dev)") from None
+            return "pymysql"
+        return "mysqldb"
+
     def db_url(self, service: str) -> str:
         """SQLAlchemy URL of a service's own database, as that service's own user."""
         return (
-            f"mysql+pymysql://{self.db_user(service)}:{quote_plus(self.db_password(service))}"
+            f"mysql+{self.db_driver}://{self.db_user(service)}:{quote_plus(self.db_password(service))}"
             f"@{self.db_host}:{self.db_port}/{self.database_name(service)}?charset=utf8mb4"
         )
 

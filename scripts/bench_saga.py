@@ -176,7 +176,7 @@ class SagaBench:
             raise UsageError(f"stop the running services first: {', '.join(busy)}")
         for sku in self.skus:
             set_stock(self.contexts["inventory"].uow_factory, sku, 2_000_000_000)
-        env = {"PAYMENT_LIMIT_CENTS": str(10**12)}
+        env = {"PAYMENT_LIMIT_CENTS": str(10**12), **dict(kv.split("=", 1) for kv in self.args.service_env)}
         self.services = {
             name: ServiceInstance(name, f"bench-{self.run_id}-{name}", env).start() for name in SERVICE_NAMES
         }
@@ -376,9 +376,12 @@ class RecordingOutboxWriter:
         self.inner = inner
         self.recorded: list[Any] = []
 
-    def append(self, connection: Any, event: Any) -> None:
+    def row(self, event: Any) -> dict[str, Any]:
         self.recorded.append(event)
-        self.inner.append(connection, event)
+        return self.inner.row(event)
+
+    def write(self, connection: Any, rows: list[dict[str, Any]]) -> None:
+        self.inner.write(connection, rows)
 
 
 def ceiling_worker(duration_s: float, sku: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
@@ -694,6 +697,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reference-rate", type=positive(), default=50.0, help="default 50 orders/s")
     parser.add_argument("--reference-seconds", type=positive(), default=30.0)
     parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the three services (repeatable), e.g. CONSUMER_APPLY_IN_BATCHES=false",
+    )
+    parser.add_argument(
         "--drain-timeout",
         type=positive(),
         default=300.0,
@@ -703,6 +713,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--report", type=Path, default=None, help="JSON (default .state/bench/saga-<run>.json)"
     )
     args = parser.parse_args(argv)
+    for setting in args.service_env:
+        if "=" not in setting:
+            parser.error(f"--service-env {setting!r} is not KEY=VALUE")
     if not args.rate and not args.find_max and not args.references:
         args.rate = [50.0]
     return args

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore.applier import Handler
@@ -60,11 +60,27 @@ def _reservation(connection: Connection, order_id: str) -> tuple[ReservationStat
     return (ReservationStatus(row.status), row.version) if row else (ReservationStatus.NEW, 0)
 
 
+# Statements built once (SQLAlchemy caches their compiled form; the values travel as parameters).
+_UPSERT_RESERVATION = mysql_insert(reservations)
+_UPSERT_RESERVATION = _UPSERT_RESERVATION.on_duplicate_key_update(
+    {column: _UPSERT_RESERVATION.inserted[column]
+     for column in ("status", "version", "reason", "updated_at")})
+_MOVE_STOCK = products.update().where(products.c.sku == bindparam("product")).values(
+    available=products.c.available - bindparam("quantity"),
+    reserved=products.c.reserved + bindparam("quantity"), updated_at=bindparam("now"))
+
+
 def _save(connection: Connection, order_id: str, status: ReservationStatus, version: int,
           reason: str | None = None) -> None:
-    values = {"status": status.value, "version": version, "reason": reason, "updated_at": _now()}
-    statement = mysql_insert(reservations).values(order_id=order_id, **values)
-    connection.execute(statement.on_duplicate_key_update(**values))
+    connection.execute(_UPSERT_RESERVATION, {"order_id": order_id, "status": status.value, "version": version,
+                                             "reason": reason, "updated_at": _now()})
+
+
+def _move_stock(connection: Connection, lines: dict[str, int], sign: int) -> None:
+    """Reserve (+1) or release (-1) the quantities of ``lines``: one statement for all of them."""
+    now = _now()
+    connection.execute(_MOVE_STOCK, [{"product": sku, "quantity": sign * quantity, "now": now}
+                                     for sku, quantity in sorted(lines.items())])
 
 
 def _emit(uow: UnitOfWork, order_id: str, event_type: str, version: int, **fields: object) -> None:
@@ -82,11 +98,7 @@ def on_order_created(uow: UnitOfWork, event: ConsumedEvent) -> None:
     if new_status is None:
         return
     if decision.reserve:
-        for sku, quantity in requested.items():
-            uow.connection.execute(
-                products.update().where(products.c.sku == sku).values(
-                    available=products.c.available - quantity,
-                    reserved=products.c.reserved + quantity, updated_at=_now()))
+        _move_stock(uow.connection, requested, +1)
         uow.connection.execute(reservation_lines.insert(), [
             {"order_id": order_id, "sku": sku, "quantity": q} for sku, q in requested.items()])
         _save(uow.connection, order_id, new_status, version + 1)
@@ -114,11 +126,7 @@ def on_order_cancelled(uow: UnitOfWork, event: ConsumedEvent) -> None:
         select(reservation_lines).where(reservation_lines.c.order_id == order_id)
         .order_by(reservation_lines.c.sku)))
     stock_levels(uow.connection, [line.sku for line in lines], for_update=True)
-    for line in lines:
-        uow.connection.execute(
-            products.update().where(products.c.sku == line.sku).values(
-                available=products.c.available + line.quantity,
-                reserved=products.c.reserved - line.quantity, updated_at=_now()))
+    _move_stock(uow.connection, {line.sku: line.quantity for line in lines}, -1)
     _save(uow.connection, order_id, new_status, version + 1)
     _emit(uow, order_id, "StockReleased", version + 1,
           lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines])

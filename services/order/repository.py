@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from services.order.domain import Order, OrderLine, OrderStatus
 from services.order.tables import order_lines, orders
@@ -33,31 +33,36 @@ def add(connection: Connection, order: Order) -> None:
     )
 
 
+# The order and its lines in one round trip (locking the order's row when asked).
+_ORDER_WITH_LINES = (
+    select(orders, order_lines.c.sku, order_lines.c.quantity, order_lines.c.unit_price_cents)
+    .join(order_lines, order_lines.c.order_id == orders.c.id)
+    .where(orders.c.id == bindparam("order_id"))
+    .order_by(order_lines.c.line_no)
+)
+_UPDATE = orders.update().where(orders.c.id == bindparam("order_id")).values(
+    status=bindparam("status"), version=bindparam("version"), cancel_reason=bindparam("cancel_reason"),
+    payment_id=bindparam("payment_id"), updated_at=bindparam("updated_at"))
+
+
 def get(connection: Connection, order_id: str, for_update: bool = False) -> Order | None:
-    query = select(orders).where(orders.c.id == order_id)
-    if for_update:
-        query = query.with_for_update()
-    row = connection.execute(query).mappings().first()
-    if row is None:
+    query = _ORDER_WITH_LINES.with_for_update(of=orders) if for_update else _ORDER_WITH_LINES
+    rows = connection.execute(query, {"order_id": order_id}).mappings().all()
+    if not rows:
         return None
-    lines = connection.execute(
-        select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.line_no)
-    ).mappings()
+    row = rows[0]
     return Order(
         id=row["id"], customer_id=row["customer_id"], currency=row["currency"],
         status=OrderStatus(row["status"]), version=row["version"],
         cancel_reason=row["cancel_reason"], payment_id=row["payment_id"],
-        lines=[OrderLine(r["sku"], r["quantity"], r["unit_price_cents"]) for r in lines],
+        lines=[OrderLine(r["sku"], r["quantity"], r["unit_price_cents"]) for r in rows],
     )
 
 
 def update(connection: Connection, order: Order) -> None:
-    connection.execute(
-        orders.update().where(orders.c.id == order.id).values(
-            status=order.status.value, version=order.version,
-            cancel_reason=order.cancel_reason, payment_id=order.payment_id, updated_at=_now(),
-        )
-    )
+    connection.execute(_UPDATE, {
+        "order_id": order.id, "status": order.status.value, "version": order.version,
+        "cancel_reason": order.cancel_reason, "payment_id": order.payment_id, "updated_at": _now()})
 
 
 def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:

@@ -32,7 +32,7 @@ def _current(connection: Connection, order_id: str):  # type: ignore[no-untyped-
 def _insert(connection: Connection, order_id: str, **values: object) -> None:
     # A plain insert: the row is new (checked under lock), and the primary key refuses a
     # second payment for the order should that ever not hold.
-    connection.execute(payments.insert().values(order_id=order_id, updated_at=_now(), **values))
+    connection.execute(payments.insert(), {"order_id": order_id, "updated_at": _now(), **values})
 
 
 def handlers(gateway: PaymentGateway) -> dict[str, Handler]:
