@@ -52,7 +52,11 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
-        "partition.assignment.strategy": "cooperative-sticky",
+        # Range assigns each topic's partitions evenly across the group. Cooperative-sticky
+        # balances the partition *count* only: with a second inventory instance it gave one
+        # member all of order.events and the other all of its retry topic (0.1% CPU), so a
+        # second instance added nothing (bench_saga.py --instances inventory=2).
+        "partition.assignment.strategy": "range",
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 2000,
         "max.poll.interval.ms": 300000,

@@ -177,8 +177,16 @@ class SagaBench:
         for sku in self.skus:
             set_stock(self.contexts["inventory"].uow_factory, sku, 2_000_000_000)
         env = {"PAYMENT_LIMIT_CENTS": str(10**12), **dict(kv.split("=", 1) for kv in self.args.service_env)}
+        counts = {name: 1 for name in SERVICE_NAMES}
+        for setting in self.args.instances:
+            name, _, count = setting.partition("=")
+            counts[name] = int(count)
         self.services = {
-            name: ServiceInstance(name, f"bench-{self.run_id}-{name}", env).start() for name in SERVICE_NAMES
+            f"{name}-{n}" if n else name: ServiceInstance(
+                name, f"bench-{self.run_id}-{name}-{n}", env
+            ).start()
+            for name in SERVICE_NAMES
+            for n in range(counts[name])
         }
         for instance in self.services.values():
             instance.wait_assigned()
@@ -384,13 +392,14 @@ class RecordingOutboxWriter:
         self.inner.write(connection, rows)
 
 
-def ceiling_worker(duration_s: float, sku: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """One connection's worth of saga transactions, as fast as the database takes them."""
+def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """One connection's worth of saga transactions, as fast as the database takes them: orders
+    placed one per transaction, as the writers do, and each service's records applied in
+    batches of ``batch``, as the consumer runtime does."""
     import dataclasses
 
     from eventcore.applier import RecordApplier
     from eventcore.avro import AvroEventDeserializer
-    from eventcore.dead_letter import SourceRecord
     from eventcore.records import ConsumedEvent
     from services.inventory.commands import HANDLERS as INVENTORY
     from services.order.commands import HANDLERS as ORDER
@@ -414,10 +423,9 @@ def ceiling_worker(duration_s: float, sku: str, results: multiprocessing.Queue) 
         )
         for name in handlers
     }
-    source = SourceRecord("ceiling", 0, 0)
 
-    def apply(service: str, topic: str, event: Any) -> None:
-        consumed = ConsumedEvent(
+    def consumed(topic: str, event: Any) -> ConsumedEvent:
+        return ConsumedEvent(
             topic,
             0,
             0,
@@ -430,26 +438,32 @@ def ceiling_worker(duration_s: float, sku: str, results: multiprocessing.Queue) 
             0,
             time.time(),
         )
+
+    def apply(service: str, topic: str, events: list[Any]) -> None:
+        """One batch, one transaction: what the consumer runtime does with a fetch."""
         applier = appliers[service]
-        applier._apply_in_transaction(consumed, source, applier.handlers[event.event_type], False)
+        work = [(n, consumed(topic, e), applier.handlers[e.event_type]) for n, e in enumerate(events)]
+        results: list[Any] = [None] * len(work)
+        with applier._uow_factory() as uow:
+            applier._apply_all(uow, work, results)
 
     done = 0
     end = time.monotonic() + duration_s
     while time.monotonic() < end:
-        place_order(contexts["order"].uow_factory, "ceiling", [OrderLine(sku, 1, 100)])
-        created = recorder["order"].recorded[-1]
-        apply("inventory", "order.events", created)
-        reserved = recorder["inventory"].recorded[-1]
-        apply("payment", "inventory.events", reserved)
-        apply("order", "inventory.events", reserved)
-        apply("order", "payment.events", recorder["payment"].recorded[-1])
-        done += 1
         for writer in recorder.values():
             writer.recorded.clear()
+        for _ in range(batch):
+            place_order(contexts["order"].uow_factory, "ceiling", [OrderLine(sku, 1, 100)])
+        apply("inventory", "order.events", list(recorder["order"].recorded))
+        reserved = list(recorder["inventory"].recorded)
+        apply("payment", "inventory.events", reserved)
+        apply("order", "inventory.events", reserved)
+        apply("order", "payment.events", list(recorder["payment"].recorded))
+        done += batch
     results.put(done)
 
 
-def db_ceiling(contexts: dict[str, Any], connections: int, duration_s: float) -> dict[str, Any]:
+def db_ceiling(contexts: dict[str, Any], connections: int, duration_s: float, batch: int) -> dict[str, Any]:
     """The same transactions the saga commits, through the same handlers, inbox and version
     guard, with no Kafka, from as many processes as the saga has connections: how many orders
     per second the database (and the Python that drives it) takes."""
@@ -458,7 +472,7 @@ def db_ceiling(contexts: dict[str, Any], connections: int, duration_s: float) ->
     spawn = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue = spawn.Queue()  # type: ignore[type-arg]
     workers = [
-        spawn.Process(target=ceiling_worker, args=(duration_s, sku, queue)) for _ in range(connections)
+        spawn.Process(target=ceiling_worker, args=(duration_s, sku, batch, queue)) for _ in range(connections)
     ]
     started = time.monotonic()
     for worker in workers:
@@ -471,7 +485,7 @@ def db_ceiling(contexts: dict[str, Any], connections: int, duration_s: float) ->
         "connections": connections,
         "orders": total,
         "orders_per_s": round(total / max(elapsed, 1.0), 1),
-        "transactions_per_order": 5,
+        "batch": batch,
     }
 
 
@@ -697,6 +711,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reference-rate", type=positive(), default=50.0, help="default 50 orders/s")
     parser.add_argument("--reference-seconds", type=positive(), default=30.0)
     parser.add_argument(
+        "--ceiling-batch",
+        type=positive(int),
+        default=10,
+        help="records per transaction in the database ceiling (default 10, a fetch under load)",
+    )
+    parser.add_argument(
+        "--instances",
+        action="append",
+        default=[],
+        metavar="SERVICE=N",
+        help="run N instances of a service in its group (repeatable), e.g. inventory=2",
+    )
+    parser.add_argument(
         "--service-env",
         action="append",
         default=[],
@@ -716,6 +743,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for setting in args.service_env:
         if "=" not in setting:
             parser.error(f"--service-env {setting!r} is not KEY=VALUE")
+    for setting in args.instances:
+        name, _, count = setting.partition("=")
+        if name not in SERVICE_NAMES or not count.isdigit() or not 1 <= int(count) <= 6:
+            parser.error(
+                f"--instances {setting!r} is not SERVICE=N with a service of {SERVICE_NAMES} and N 1..6"
+            )
     if not args.rate and not args.find_max and not args.references:
         args.rate = [50.0]
     return args
@@ -771,7 +804,11 @@ def bench(args: argparse.Namespace) -> int:
         say(f"references at {args.reference_rate:g} orders/s (services stopped)")
         connections = args.writers + 3
         report["references"].append(
-            {"db_ceiling": db_ceiling(bench.contexts, connections, args.reference_seconds)}
+            {
+                "db_ceiling": db_ceiling(
+                    bench.contexts, connections, args.reference_seconds, args.ceiling_batch
+                )
+            }
         )
         for poll_ms in (None, 100.0, 10.0):
             report["references"].append(
