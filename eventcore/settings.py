@@ -200,6 +200,11 @@ class Settings:
         return self.get_float("ORDER_SAGA_TIMEOUT_S", 60.0, 0.0, exclusive_minimum=True)
 
     @property
+    def order_saga_lag_allowance_s(self) -> float:
+        """The most a saga deadline is pushed back while the pipeline is behind."""
+        return self.get_float("ORDER_SAGA_LAG_ALLOWANCE_S", 600.0, 0.0)
+
+    @property
     def payment_decline_rate(self) -> float:
         return self.get_float("PAYMENT_DECLINE_RATE", 0.0, 0.0, 1.0)
 

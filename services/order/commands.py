@@ -127,9 +127,14 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def cancel_timed_out(uow_factory: Callable[[], UnitOfWork], timeout: timedelta, limit: int = 100) -> int:
-    """The saga's timeout: cancel open orders older than ``timeout``, one transaction each."""
-    cutoff = datetime.now(UTC).replace(tzinfo=None) - timeout
+def cancel_timed_out(uow_factory: Callable[[], UnitOfWork], timeout: timedelta, limit: int = 100,
+                     pipeline_behind: timedelta = timedelta(0)) -> int:
+    """The saga's timeout: cancel open orders older than ``timeout``, one transaction each.
+
+    ``pipeline_behind`` is how long the flow's events are waiting in line right now: an order
+    is that much more patient, since its reply is late for the queue, not for a failed step.
+    """
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timeout - pipeline_behind
     with uow_factory() as uow:
         candidates = repository.open_order_ids_before(uow.connection, cutoff, limit)
     cancelled = 0

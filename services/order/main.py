@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import timedelta
 
+from confluent_kafka import KafkaException
+
 from eventcore.bootstrap import ServiceContext
+from eventcore.cdc.connectors import load_definitions
+from eventcore.cdc.progress import heartbeat_topic
 from eventcore.cli import UsageError
 from eventcore.cli.service import Command, ServiceDefinition, service_main
+from eventcore.pipeline_lag import Hop, PipelineLag
 from eventcore.runner import PeriodicJob
 from services.order.commands import HANDLERS, cancel_order, cancel_timed_out, place_order
 from services.order.domain import InvalidOrderError, OrderLine, TransitionRefused
 from services.order.tables import metadata
+
+log = logging.getLogger("order")
 
 
 def parse_line(text: str) -> OrderLine:
@@ -53,12 +61,36 @@ def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
+# Where an order's events wait on their way through the saga (choreography).
+SAGA_HOPS = [Hop("inventory-service", "order.events"), Hop("payment-service", "inventory.events"),
+             Hop("order-service", "inventory.events"), Hop("order-service", "payment.events")]
+
+
 def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
-    timeout_s = context.settings.order_saga_timeout_s
+    settings = context.settings
+    timeout_s = settings.order_saga_timeout_s
+    allowance_s = settings.order_saga_lag_allowance_s
     timeout = timedelta(seconds=timeout_s)
+    heartbeats = [topic for d in load_definitions() if (topic := heartbeat_topic(d.config))]
+    lag = PipelineLag(settings.kafka_bootstrap_servers, SAGA_HOPS, heartbeats)
+    behind_before = [0.0]
 
     def cancel_timed_out_orders() -> int:
-        return cancel_timed_out(context.uow_factory, timeout)
+        try:
+            behind = min(lag.seconds(), allowance_s)
+        except KafkaException as exc:
+            # Unknown is not "caught up": wait as long as the allowance before timing out.
+            behind = allowance_s
+            if behind_before[0] != behind:
+                log.warning("cannot tell how far behind the pipeline is (%s); saga deadlines pushed "
+                            "back by the allowance, %.0fs", exc.args[0], allowance_s)
+        if behind >= 1.0 > behind_before[0]:
+            log.warning("the pipeline is %.0fs behind: saga deadlines are pushed back until it "
+                        "catches up (at most ORDER_SAGA_LAG_ALLOWANCE_S=%.0fs)", behind, allowance_s)
+        elif behind < 1.0 <= behind_before[0]:
+            log.warning("the pipeline caught up: saga deadlines count again")
+        behind_before[0] = behind
+        return cancel_timed_out(context.uow_factory, timeout, pipeline_behind=timedelta(seconds=behind))
 
     return [(min(5.0, timeout_s / 4), cancel_timed_out_orders)]
 
