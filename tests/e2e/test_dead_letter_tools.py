@@ -72,7 +72,7 @@ def test_a_failed_record_parks_its_key_and_the_tools_bring_both_back_in_order(ct
 
     listing = service_command("inventory", "dlq", "list")
     assert listing.returncode == 0, listing.stderr
-    assert "OperationalError: 1 record(s)" in listing.stdout
+    assert "OperationalError: " in listing.stdout and f"#{failed.id:<5} key {order.id}" in listing.stdout
     assert f"key {order.id}: 1 record(s) behind #{failed.id} OrderCreated {failed.event_id}" in listing.stdout
     assert "parked keys: " in listing.stdout
 

@@ -14,7 +14,7 @@ from services.order.domain import OrderLine, OrderStatus
 from tests.backends import StackBackend
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess, swapped_service
-from tests.e2e.probes import new_sku, pending_dead_letters, status, wait_final
+from tests.e2e.probes import new_sku, pending_dead_letters, service_command, status, wait_final
 
 pytestmark = pytest.mark.stack
 TIMEOUT_S = "4"
@@ -54,13 +54,15 @@ def test_a_real_stall_still_times_out(ctx, stack: StackBackend, impatient_order_
         f"DELIMITER //\nCREATE TRIGGER inventory_db.{trigger} BEFORE UPDATE ON inventory_db.products "
         f"FOR EACH ROW IF NEW.sku = '{sku}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'stalled'; "
         "END IF//\nDELIMITER ;\n")
+    order = place_order(ctx["order"].uow_factory, "stalled", [OrderLine(sku, 1, 100)])
     try:
-        order = place_order(ctx["order"].uow_factory, "stalled", [OrderLine(sku, 1, 100)])
         wait_until(lambda: any(r.record_key == order.id for r in pending_dead_letters(ctx, "inventory")), 60,
                    "the reservation to be dead-lettered")
         assert wait_final(ctx, order.id, 60) is OrderStatus.CANCELLED
     finally:
         stack.run_sql(f"DROP TRIGGER IF EXISTS inventory_db.{trigger}")
+        # Leave no dead letter behind for the tests that list them.
+        service_command("inventory", "dlq", "purge", "--key", order.id, "--yes")
     with ctx["order"].engine.connect() as connection:
         from services.order import repository
 
