@@ -121,24 +121,28 @@ def ensure_topics(
     topics: Iterable[str],
     partitions: int = DEFAULT_PARTITIONS,
     config: dict[str, str] | None = None,
-) -> None:
-    """Create the topics that do not exist yet (same shape Connect would give them)."""
+) -> list[str]:
+    """Create the topics that do not exist yet (same shape Connect would give them); returns
+    the ones this call created."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
     existing = set(admin.list_topics(timeout=15).topics)
     missing = [t for t in topics if t not in existing]
     if not missing:
-        return
+        return []
     futures = admin.create_topics(
         [NewTopic(t, num_partitions=partitions, replication_factor=-1, config=config or {})
          for t in missing]
     )
+    created = []
     for topic, future in futures.items():
         try:
             future.result()
             log.info("created topic %s with %d partitions", topic, partitions)
+            created.append(topic)
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
+    return created
 
 
 def fetch_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:

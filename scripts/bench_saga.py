@@ -212,7 +212,19 @@ class SagaBench:
                 rows.append(row)
         return rows
 
+    def wait_drained(self, timeout_s: float = 600.0) -> None:
+        """A rate is measured from an empty pipeline: whatever an earlier run left is consumed first."""
+        probe = GroupLagProbe(self.settings.kafka_bootstrap_servers)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while (lag := probe.lag()) and sum(lag.values()) > 20 and time.monotonic() < deadline:
+                say(f"waiting for the backlog to drain first: {lag}")
+                time.sleep(5)
+        finally:
+            probe.close()
+
     def run_phase(self, rate: float, duration_s: float) -> PhaseResult:
+        self.wait_drained()
         customer = f"bench-{self.run_id}-{int(rate)}"
         writers = self.args.writers
         queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()  # type: ignore[type-arg]

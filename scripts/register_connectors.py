@@ -24,11 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
-from eventcore.cdc.connectors import Deployment, effective_config, load_definitions
+from eventcore.avro import SchemaCatalog
+from eventcore.cdc.connectors import Deployment, effective_config, load_definitions, routed_topics
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S, check_streaming
 from eventcore.cli import ArgumentParser, run_cli
-from eventcore.settings import Settings
+from eventcore.kafka import ensure_topics
+from eventcore.settings import SCHEMAS_DIR, Settings
 
 EXIT_NOT_STREAMING = 3
 
@@ -105,6 +107,8 @@ def register(argv: list[str] | None) -> int:
     if not definitions:
         print(f"no connector named {args.only}", file=sys.stderr)
         return 2
+    if not args.dry_run:
+        create_routed_topics(settings, max(d.topic_partitions for d in definitions))
     client = ConnectClient(args.connect_url)
     for definition in definitions:
         print(f"== {definition.name} ({definition.path.name}) -> {definition.database}")
@@ -139,6 +143,13 @@ def register(argv: list[str] | None) -> int:
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def create_routed_topics(settings: Settings, partitions: int) -> None:
+    topics = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
+    created = ensure_topics(settings.kafka_bootstrap_servers, topics, partitions)
+    print(f"== topics {', '.join(topics)}: "
+          + (f"created {', '.join(created)} ({partitions} partitions)" if created else "all exist"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventcore.avro import SchemaCatalog
 from eventcore.settings import REPO_ROOT
+from eventcore.topics import DEFAULT_PARTITIONS, topic_for
 
 CONNECTORS_DIR = REPO_ROOT / "connect" / "connectors"
 MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"
@@ -35,6 +37,10 @@ class ConnectorDefinition:
     @property
     def database_user(self) -> str:
         return self.config["database.user"]
+
+    @property
+    def topic_partitions(self) -> int:
+        return int(self.config.get("topic.creation.default.partitions", DEFAULT_PARTITIONS))
 
 
 @dataclass(frozen=True)
@@ -72,3 +78,12 @@ def effective_config(
         }
     )
     return config
+
+
+def routed_topics(catalog: SchemaCatalog) -> list[str]:
+    """The topics the Outbox Event Router will send the catalog's aggregate types to.
+
+    Created at registration so that consumers and ``replay`` can subscribe before the first
+    event of an aggregate type is published (Connect creates a topic only on its first record).
+    """
+    return sorted({topic_for(schema.aggregate_type) for schema in catalog})

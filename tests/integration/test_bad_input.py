@@ -15,11 +15,12 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from eventcore.replay import EventTap
 from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from services.order.tables import orders
-from tests.conftest import ROOT
+from tests.conftest import ROOT, read_until_sentinel
 
 CLOSED_PORT = "1"
 
@@ -121,6 +122,13 @@ def test_set_stock_says_what_it_set_and_writes_nothing_when_refused(contexts):
         assert connection.execute(select(func.count()).where(products.c.sku == "")).scalar() == 0
 
 
+@pytest.fixture(scope="module")
+def published_order(contexts, connectors, settings) -> None:  # type: ignore[no-untyped-def]
+    """order.events holds at least one event, so a replay has something to decode."""
+    with EventTap(["order.events"], settings) as tap:
+        read_until_sentinel(tap, contexts["order"])
+
+
 @pytest.mark.stack
 @pytest.mark.parametrize(("args", "env", "code", "fragment"), [
     (["nosuch.events"], {}, 2, "no such topic: nosuch.events"),
@@ -129,7 +137,7 @@ def test_set_stock_says_what_it_set_and_writes_nothing_when_refused(contexts):
      "schema registry unavailable"),
     (["order.events"], {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{CLOSED_PORT}"}, 1, "broker unavailable"),
 ])
-def test_replay_answers_in_one_line(stack, connectors, args, env, code, fragment):
+def test_replay_answers_in_one_line(stack, published_order, args, env, code, fragment):
     result = run("-m", "eventcore.cli.replay", *args, env=env)
     assert_one_line(result, code, fragment)
     assert len(result.stderr.splitlines()) <= 3  # not a line per undecodable record
