@@ -155,18 +155,13 @@ def test_ctrl_c_ends_replay_follow_quietly(stack, connectors):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["--orders", "0"], "argument --orders: must be at least 1, not 0"),
-    (["--writers", "-2"], "argument --writers: must be at least 1, not -2"),
-    (["--orders", "2", "--writers", "4"], "--orders (2) must be at least --writers (4)"),
+    (["--rate", "0"], "argument --rate: must be more than 0, not 0"),
+    (["--writers", "two"], "argument --writers: 'two' is not a number"),
+    (["--instances", "shipping=2"], "--instances 'shipping=2' is not SERVICE=N"),
+    (["--service-env", "NOEQUALS"], "--service-env 'NOEQUALS' is not KEY=VALUE"),
 ])
 def test_the_benchmark_refuses_bad_arguments(args, fragment):
-    assert_one_line(run("scripts/bench_outbox.py", *args, env={"DB_PORT": CLOSED_PORT}), 2, fragment)
-
-
-@pytest.mark.stack
-def test_the_benchmark_with_the_database_down_is_one_line(stack):
-    assert_one_line(run("scripts/bench_outbox.py", "--orders", "4", env={"DB_PORT": CLOSED_PORT}), 1,
-                    "database unavailable")
+    assert_one_line(run("scripts/bench_saga.py", *args), 2, fragment)
 
 
 @pytest.mark.parametrize(("args", "env", "code", "fragment"), [
