@@ -33,10 +33,6 @@ class ConsumedEvent:
     schema_id: int
     received_at: float
 
-    @property
-    def order_id(self) -> str:
-        return str(self.value.get("orderId", self.key))
-
     def latency_ms(self) -> float | None:
         """Commit-to-consume latency, from the producer's own timestamp (not Debezium's ts_ms)."""
         occurred = self.value.get("occurredAt")
