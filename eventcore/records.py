@@ -15,7 +15,8 @@ from eventcore.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_E
 def header_map(message: Message) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in message.headers() or []:
-        headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        if value is not None:  # a null column placed in a header
+            headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return headers
 
 
