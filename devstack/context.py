@@ -10,7 +10,7 @@ from functools import cached_property
 
 from devstack.config import StatePaths
 from devstack.downloads import Installed, ensure_downloads
-from devstack.stackenv import ensure_stack_env, read_stack_env
+from devstack.stackenv import ensure_stack_env
 from devstack.versions import Versions, load_versions
 
 
@@ -29,7 +29,3 @@ class StackContext:
     @cached_property
     def stack_env(self) -> dict[str, str]:
         return ensure_stack_env(self.paths)
-
-    def current_stack_env(self) -> dict[str, str]:
-        """stack.env as it is on disk, without creating it (for read-only commands)."""
-        return read_stack_env(self.paths)

@@ -30,6 +30,7 @@ from eventcore.inbox import (
 from eventcore.messaging_tables import MessagingTables
 from eventcore.records import ConsumedEvent, decode, header_map
 from eventcore.topics import HEADER_EVENT_TYPE, TOPIC_SUFFIX, retry_topic_for
+from eventcore.tracing import continued_from
 from eventcore.version_guard import advance, is_newer, lock_versions, store_versions
 
 Handler = Callable[[UnitOfWork, ConsumedEvent], None]
@@ -152,8 +153,12 @@ class RecordApplier:
         store_versions(connection, tables.aggregate_versions, self.group_id, changed, set(existing))
         record_receipts(connection, tables.inbox, receipts)
         for event, handler in to_handle:
+            self._handle(uow, event, handler)
+
+    def _handle(self, uow: UnitOfWork, event: ConsumedEvent, handler: Handler) -> None:
+        with continued_from(event.headers, event.key, event.event_id):
             handler(uow, event)
-            self._drills.handler_ran(f"{event.event_type} {event.event_id}")
+        self._drills.handler_ran(f"{event.event_type} {event.event_id}")
 
     def _apply_in_transaction(self, event: ConsumedEvent, source: SourceRecord, handler: Handler | None,
                               reinjected: bool) -> Result:
@@ -186,8 +191,7 @@ class RecordApplier:
                 self.dead_letters.remove(connection, owed.id)
                 return Result(Outcome.DUPLICATE, event)
             if stale_behind is None:
-                handler(uow, event)
-                self._drills.handler_ran(f"{event.event_type} {event.event_id}")
+                self._handle(uow, event, handler)
             if owed is not None:
                 self.dead_letters.remove(connection, owed.id)
         self._drills.committed(f"{event.event_type} {event.event_id}")

@@ -14,12 +14,15 @@ from eventcore.messaging_tables import MessagingTables
 from eventcore.outbox import OutboxWriter
 from eventcore.schema_registry import SchemaRegistryClient
 from eventcore.settings import SCHEMAS_DIR, Settings
+from eventcore.tracing import TraceLogFilter
 
-LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s%(trace)s"
 
 
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TraceLogFilter())
     # The pool logs a traceback for every connection it cannot reset while the database is
     # down; the outage itself is reported once, by whoever met it (eventcore.health).
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table, delete, func, select
 from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
 
+from eventcore import tracing
 from eventcore.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.topics import topic_for
 
@@ -54,6 +55,10 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("aggregate_version", BigInteger, nullable=False),
         Column("payload", MEDIUMBLOB, nullable=False),
         Column("occurred_at", DATETIME(fsp=6), nullable=False),
+        # eventcore.tracing: the router places these in headers (nullable: added to older tables).
+        Column("correlation_id", String(64)),
+        Column("causation_id", String(64)),
+        Column("traceparent", String(55)),
         Index("ix_outbox_occurred_at", "occurred_at"),
     )
 
@@ -121,7 +126,9 @@ class OutboxWriter:
         return registered
 
     def row(self, event: OutboxEvent) -> dict[str, Any]:
-        """The outbox row of ``event``, encoded (and so checked) now, written later."""
+        """The outbox row of ``event``, encoded (and so checked) now, written later; it carries
+        the trace of the handler running now, or starts the flow's trace."""
+        trace = tracing.for_new_event(event.aggregate_id)
         return {
             "id": event.event_id,
             "aggregatetype": event.aggregate_type,
@@ -130,6 +137,9 @@ class OutboxWriter:
             "aggregate_version": event.aggregate_version,
             "payload": self.encode(event),
             "occurred_at": event.occurred_at.astimezone(UTC).replace(tzinfo=None),
+            "correlation_id": trace.correlation_id,
+            "causation_id": trace.causation_id,
+            "traceparent": trace.traceparent,
         }
 
     def write(self, connection: Connection, rows: list[dict[str, Any]]) -> None:

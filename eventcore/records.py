@@ -15,7 +15,8 @@ from eventcore.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_E
 def header_map(message: Message) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in message.headers() or []:
-        headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        if value is not None:  # a null column placed in a header
+            headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return headers
 
 
@@ -32,10 +33,6 @@ class ConsumedEvent:
     value: dict[str, Any]
     schema_id: int
     received_at: float
-
-    @property
-    def order_id(self) -> str:
-        return str(self.value.get("orderId", self.key))
 
     def latency_ms(self) -> float | None:
         """Commit-to-consume latency, from the producer's own timestamp (not Debezium's ts_ms)."""

@@ -3,20 +3,18 @@
 A saga step's state changes only through a declared transition from the states that allow it.
 A late or repeated message (a success arriving after a timeout already cancelled the order, a
 second cancellation) finds its guard closed and changes nothing, so compensation cannot run
-twice and a cancelled saga cannot be revived. Each service declares its table of transitions;
-this module only enforces it.
+twice and a cancelled saga cannot be revived. Each aggregate declares its table of transitions;
+this module only enforces it, and :class:`eventcore.events.EventRoutes` is where a refused
+transition is logged, counted and otherwise ignored.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
 S = TypeVar("S", bound=Enum)
-log = logging.getLogger(__name__)
 
 
 class TransitionRefused(Exception):
@@ -28,13 +26,6 @@ class TransitionRefused(Exception):
         self.trigger = trigger
 
 
-@dataclass(frozen=True)
-class Transition(Generic[S]):
-    sources: frozenset[S]
-    trigger: str
-    target: S
-
-
 class StateMachine(Generic[S]):
     def __init__(self, transitions: Iterable[tuple[Iterable[S], str, S]]) -> None:
         self._targets: dict[tuple[S, str], S] = {}
@@ -44,23 +35,11 @@ class StateMachine(Generic[S]):
                     raise ValueError(f"{trigger} from {source} is declared twice")
                 self._targets[(source, trigger)] = target
 
-    def allows(self, current: S, trigger: str) -> bool:
-        return (current, trigger) in self._targets
-
     def next_state(self, current: S, trigger: str) -> S:
         try:
             return self._targets[(current, trigger)]
         except KeyError:
             raise TransitionRefused(current, trigger) from None
-
-    def next_state_or_none(self, current: S, trigger: str, context: str) -> S | None:
-        """The next state, or None (logged) when the guard is closed: for handlers that must
-        treat a late or repeated message as a no-op rather than an error."""
-        try:
-            return self.next_state(current, trigger)
-        except TransitionRefused as refused:
-            log.info("%s ignored: %s", context, refused)
-            return None
 
     def triggers(self) -> set[str]:
         return {trigger for _state, trigger in self._targets}

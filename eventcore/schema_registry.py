@@ -128,18 +128,6 @@ class SchemaRegistryClient:
                 f"with HTTP {response.status_code}: {self._error_text(response)}"
             )
 
-    def get_compatibility(self, subject: str) -> str | None:
-        response = self._request("GET", f"/config/{subject}")
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 300:
-            raise SchemaRegistryError(
-                f"reading compatibility of {subject!r} failed with HTTP {response.status_code}: "
-                f"{self._error_text(response)}"
-            )
-        body = response.json()
-        return body.get("compatibilityLevel") or body.get("compatibility")
-
     def schema_by_id(self, schema_id: int) -> str:
         cached = self._schemas_by_id.get(schema_id)
         if cached is not None:
@@ -156,9 +144,3 @@ class SchemaRegistryClient:
         with self._lock:
             self._schemas_by_id[schema_id] = schema
         return schema
-
-    def subjects(self) -> list[str]:
-        response = self._request("GET", "/subjects")
-        if response.status_code >= 300:
-            raise SchemaRegistryError(f"listing subjects failed: HTTP {response.status_code}")
-        return list(response.json())

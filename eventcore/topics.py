@@ -33,3 +33,6 @@ def retry_topic_for(consumer_group: str) -> str:
 HEADER_EVENT_ID = "id"
 HEADER_EVENT_TYPE = "eventType"
 HEADER_AGGREGATE_VERSION = "aggregateVersion"
+HEADER_CORRELATION_ID = "correlationId"
+HEADER_CAUSATION_ID = "causationId"
+HEADER_TRACEPARENT = "traceparent"

@@ -412,6 +412,7 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
 
     from eventcore.applier import RecordApplier
     from eventcore.avro import AvroEventDeserializer
+    from eventcore.events import EventRoutes
     from eventcore.records import ConsumedEvent
     from services.inventory.commands import HANDLERS as INVENTORY
     from services.order.commands import HANDLERS as ORDER
@@ -424,7 +425,8 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     for name, ctx in list(contexts.items()):
         recorder[name] = RecordingOutboxWriter(ctx.outbox)
         contexts[name] = dataclasses.replace(ctx, outbox=recorder[name])  # type: ignore[arg-type]
-    handlers = {"inventory": INVENTORY, "payment": payment_handlers(gateway_from(settings)), "order": ORDER}
+    routes = {"inventory": INVENTORY, "payment": payment_handlers(gateway_from(settings)), "order": ORDER}
+    handlers = {name: EventRoutes(routed, name).record_handlers() for name, routed in routes.items()}
     appliers = {
         name: RecordApplier(
             f"ceiling-{name}",

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.avro import SchemaCatalog
+from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions, routed_topics
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S, check_streaming

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData
 
-from eventcore.applier import Handler
 from eventcore.bootstrap import ServiceContext, build_context, configure_logging
 from eventcore.cdc.connect_client import ConnectError
 from eventcore.cdc.progress import CdcProgressUnknown
@@ -21,6 +20,7 @@ from eventcore.cli import EXIT_OK, ArgumentParser, run_cli
 from eventcore.cli import dead_letters as dlq_cli
 from eventcore.cli import outbox as outbox_cli
 from eventcore.dead_letter_tools import DeadLetterSelectionError
+from eventcore.events import Event, EventRoutes, TypedHandler
 from eventcore.runner import PeriodicJob, ServiceProcess
 from eventcore.saga import TransitionRefused
 from eventcore.schema_registry import SchemaRegistryError
@@ -45,7 +45,7 @@ class ServiceDefinition:
     name: str  # also its database (<name>_db) and the aggregate type of the events it emits
     metadata: MetaData
     consumes: Sequence[str]  # aggregate types whose topics it subscribes to
-    handlers: Callable[[ServiceContext], Mapping[str, Handler]]
+    handlers: Callable[[ServiceContext], Mapping[type[Event], TypedHandler]]
     commands: dict[str, Command] = field(default_factory=dict)
     periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
 
@@ -56,8 +56,9 @@ class ServiceDefinition:
     def process(self, context: ServiceContext) -> ServiceProcess:
         """The service's consumer process, wired and with every setting read."""
         jobs = self.periodic(context) if self.periodic else []
+        routes = EventRoutes(self.handlers(context), self.name)
         return ServiceProcess(context, self.group_id, [topic_for(t) for t in self.consumes],
-                              self.handlers(context), periodic=jobs)
+                              routes.record_handlers(), periodic=jobs)
 
 
 def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:

@@ -1,18 +1,19 @@
 """Stock reservations: pure rules, no I/O.
 
-A reservation is per order (the orderId is its aggregate id): all lines are reserved or none,
-and a reservation is released at most once. An order cancelled before its reservation was
-seen is remembered as VOIDED so a late OrderCreated cannot reserve for it.
+A reservation is per order (the orderId is its aggregate id) and a compensable step of the
+saga: all lines are reserved or none, and a reservation is released at most once. An order
+cancelled before its reservation was seen is remembered as VOIDED so a late OrderCreated
+cannot reserve for it (the rules of :class:`eventcore.aggregate.CompensableStep`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, field
 
+from eventcore.aggregate import CompensableStep, StepLabels, StepStatus
 from eventcore.limits import MAX_INT32, bounded_text
-from eventcore.saga import StateMachine
+from services.contracts import StockLine, StockRejected, StockReleased, StockReserved
 
 SKU_LENGTH = 64  # products.sku
 MAX_STOCK = MAX_INT32  # products.available
@@ -20,22 +21,6 @@ MAX_STOCK = MAX_INT32  # products.available
 
 def valid_sku(sku: str) -> str:
     return bounded_text("sku", sku, SKU_LENGTH)
-
-
-class ReservationStatus(StrEnum):
-    NEW = "NEW"
-    RESERVED = "RESERVED"
-    REJECTED = "REJECTED"
-    RELEASED = "RELEASED"
-    VOIDED = "VOIDED"
-
-
-RESERVATION: StateMachine[ReservationStatus] = StateMachine([
-    ([ReservationStatus.NEW], "Reserve", ReservationStatus.RESERVED),
-    ([ReservationStatus.NEW], "Reject", ReservationStatus.REJECTED),
-    ([ReservationStatus.RESERVED], "Release", ReservationStatus.RELEASED),
-    ([ReservationStatus.NEW], "Void", ReservationStatus.VOIDED),
-])
 
 
 @dataclass(frozen=True)
@@ -65,3 +50,32 @@ def decide(requested: Mapping[str, int], stock: Mapping[str, StockLevel]) -> Dec
     return Decision(True)
 
 
+@dataclass
+class Reservation(CompensableStep):
+    labels = StepLabels(done="RESERVED", refused="REJECTED", compensated="RELEASED")
+
+    order_id: str
+    status: StepStatus = StepStatus.NEW
+    version: int = 0
+    lines: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+    stored_version: int = 0  # the version in the table (0: no row yet)
+
+    def reserve(self, requested: Mapping[str, int], stock: Mapping[str, StockLevel],
+                amount_cents: int, currency: str) -> None:
+        """Reserve every line or reject the order; the stock moves are the caller's to write."""
+        decision = decide(requested, stock)
+        if decision.reserve:
+            self._done(StockReserved(self.order_id, _stock_lines(requested), amount_cents, currency))
+            self.lines = dict(requested)
+        else:
+            assert decision.reason is not None
+            self._refused(StockRejected(self.order_id, decision.reason), decision.reason)
+
+    def released(self) -> StockReleased:
+        """What releasing the reserved lines (the compensation) announces."""
+        return StockReleased(self.order_id, _stock_lines(self.lines))
+
+
+def _stock_lines(lines: Mapping[str, int]) -> tuple[StockLine, ...]:
+    return tuple(StockLine(sku, quantity) for sku, quantity in sorted(lines.items()))

@@ -6,8 +6,11 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from eventcore.aggregate import Aggregate
 from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
 from eventcore.saga import StateMachine, TransitionRefused
+from services import contracts
+from services.contracts import OrderCancelled, OrderConfirmed, OrderCreated
 
 SKU_LENGTH = 64  # order_lines.sku
 CUSTOMER_LENGTH = 64  # orders.customer_id
@@ -41,10 +44,8 @@ ORDER_SAGA: StateMachine[OrderStatus] = StateMachine([
 
 
 @dataclass(frozen=True)
-class OrderLine:
-    sku: str
-    quantity: int
-    unit_price_cents: int
+class OrderLine(contracts.OrderLine):
+    """A line as the order service accepts it: within the columns' and the schema's ranges."""
 
     def __post_init__(self) -> None:
         try:
@@ -54,13 +55,11 @@ class OrderLine:
         except ValueError as exc:
             raise InvalidOrderError(str(exc)) from None
 
-    @property
-    def total_cents(self) -> int:
-        return self.quantity * self.unit_price_cents
-
 
 @dataclass
-class Order:
+class Order(Aggregate):
+    state_machine = ORDER_SAGA
+
     id: str
     customer_id: str
     lines: list[OrderLine]
@@ -91,37 +90,41 @@ class Order:
             raise InvalidOrderError(f"each sku may appear once per order, got {skus}")
         if len(currency) != 3 or not currency.isalpha():
             raise InvalidOrderError(f"currency must be a 3-letter code, got {currency!r}")
-        return cls(id=order_id or str(uuid.uuid4()), customer_id=customer_id,
-                   lines=list(lines), currency=currency.upper())
+        order = cls(id=order_id or str(uuid.uuid4()), customer_id=customer_id,
+                    lines=list(lines), currency=currency.upper())
+        order._record(OrderCreated(order.id, order.customer_id, tuple(order.lines), order.total_cents,
+                                   order.currency))
+        return order
 
-    def apply(self, trigger: str) -> OrderStatus:
-        """Move along the saga; raises TransitionRefused when the guard is closed."""
-        self.status = ORDER_SAGA.next_state(self.status, trigger)
-        self.version += 1
-        return self.status
+    def stock_reserved(self) -> None:
+        self._transition("StockReserved")
 
-    def cancel(self, trigger: str, reason: str) -> None:
-        self.apply(trigger)
-        self.cancel_reason = reason[:255]
+    def stock_rejected(self, reason: str) -> None:
+        self._cancel("StockRejected", f"stock rejected: {reason}")
 
-    def confirm(self, payment_id: str) -> None:
-        self.apply("PaymentCompleted")
+    def payment_completed(self, payment_id: str) -> None:
+        self._transition("PaymentCompleted", OrderConfirmed(self.id, payment_id))
         self.payment_id = payment_id
 
+    def payment_failed(self, reason: str) -> None:
+        # The reservation is undone by the inventory service when it sees OrderCancelled.
+        self._cancel("PaymentFailed", f"payment failed: {reason}")
 
-def order_created_payload(order: Order) -> dict[str, object]:
-    """The fields of OrderCreated (the envelope is added by the outbox writer)."""
-    return {
-        "orderId": order.id,
-        "customerId": order.customer_id,
-        "lines": [
-            {"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
-            for line in order.lines
-        ],
-        "totalCents": order.total_cents,
-        "currency": order.currency,
-    }
+    def time_out(self, after_s: float) -> None:
+        self._cancel("TimedOut", f"no reply within {after_s:.0f}s")
+
+    def cancel(self, reason: str) -> None:
+        """The customer's cancellation of an open order (compensations follow OrderCancelled)."""
+        self._cancel("CancelRequested", reason)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def _cancel(self, trigger: str, reason: str) -> None:
+        reason = reason[:255]
+        self._transition(trigger, OrderCancelled(self.id, reason))
+        self.cancel_reason = reason
 
 
-__all__ = ["ORDER_SAGA", "InvalidOrderError", "Order", "OrderLine", "OrderStatus",
-           "TransitionRefused", "order_created_payload"]
+__all__ = ["ORDER_SAGA", "InvalidOrderError", "Order", "OrderLine", "OrderStatus", "TransitionRefused"]

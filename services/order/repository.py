@@ -1,21 +1,38 @@
-"""Loads and saves order aggregates inside a unit of work's transaction."""
+"""Loads and saves order aggregates inside a unit of work's transaction.
+
+Saving writes the order's row and, in the same transaction, the outbox rows of the events its
+changes caused (:func:`eventcore.aggregate.emit_changes`): a saved change cannot lose its event.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, select
 
-from services.order.domain import Order, OrderLine, OrderStatus
+from eventcore.aggregate import emit_changes
+from eventcore.db import UnitOfWork
+from eventcore.failures import RecordRejectedError
+from services.order.domain import OPEN, Order, OrderLine, OrderStatus
 from services.order.tables import order_lines, orders
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def add(connection: Connection, order: Order) -> None:
+class OrderNotFoundError(RecordRejectedError, LookupError):
+    pass
+
+
+def add(uow: UnitOfWork, order: Order) -> None:
     now = _now()
+    # Encoding first: an event the registry refuses stops us before any row is written.
+    emit_changes(uow, order)
+    connection = uow.connection
     connection.execute(
         orders.insert().values(
             id=order.id, customer_id=order.customer_id, status=order.status.value,
@@ -59,8 +76,19 @@ def get(connection: Connection, order_id: str, for_update: bool = False) -> Orde
     )
 
 
-def update(connection: Connection, order: Order) -> None:
-    connection.execute(_UPDATE, {
+def load(uow: UnitOfWork, order_id: str) -> Order:
+    """The order, its row locked until the transaction ends."""
+    order = get(uow.connection, order_id, for_update=True)
+    if order is None:
+        raise OrderNotFoundError(f"no order {order_id}")
+    return order
+
+
+def save(uow: UnitOfWork, order: Order) -> None:
+    emit_changes(uow, order)
+    log.info("order %s %s (v%d)%s", order.id, order.status.value, order.version,
+             f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "")
+    uow.connection.execute(_UPDATE, {
         "order_id": order.id, "status": order.status.value, "version": order.version,
         "cancel_reason": order.cancel_reason, "payment_id": order.payment_id, "updated_at": _now()})
 
@@ -68,7 +96,7 @@ def update(connection: Connection, order: Order) -> None:
 def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
     query = (
         select(orders.c.id)
-        .where(orders.c.status.in_([OrderStatus.PENDING.value, OrderStatus.STOCK_RESERVED.value]))
+        .where(orders.c.status.in_([status.value for status in OPEN]))
         .where(orders.c.created_at < cutoff)
         .order_by(orders.c.created_at)
         .limit(limit)

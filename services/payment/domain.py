@@ -1,27 +1,46 @@
 """Payments per order: pure rules, no I/O.
 
-One payment per order (the orderId is the idempotency key). A payment is refunded at most once,
-and an order cancelled before payment was requested is VOIDED so a late request cannot charge.
+One payment per order (the orderId is the idempotency key) and a compensable step of the saga:
+a payment is refunded at most once, and an order cancelled before payment was requested is
+VOIDED so a late request cannot charge (the rules of :class:`eventcore.aggregate.CompensableStep`).
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from dataclasses import dataclass
 
-from eventcore.saga import StateMachine
+from eventcore.aggregate import CompensableStep, StepLabels, StepStatus
+from services.contracts import PaymentCompleted, PaymentFailed, PaymentRefunded
 
-
-class PaymentStatus(StrEnum):
-    NEW = "NEW"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    REFUNDED = "REFUNDED"
-    VOIDED = "VOIDED"
+NO_CURRENCY = "XXX"  # ISO 4217's "no currency", for a payment voided before any charge
 
 
-PAYMENT: StateMachine[PaymentStatus] = StateMachine([
-    ([PaymentStatus.NEW], "Approved", PaymentStatus.COMPLETED),
-    ([PaymentStatus.NEW], "Declined", PaymentStatus.FAILED),
-    ([PaymentStatus.COMPLETED], "Refund", PaymentStatus.REFUNDED),
-    ([PaymentStatus.NEW], "Void", PaymentStatus.VOIDED),
-])
+@dataclass
+class Payment(CompensableStep):
+    labels = StepLabels(done="COMPLETED", refused="FAILED", compensated="REFUNDED")
+
+    order_id: str
+    status: StepStatus = StepStatus.NEW
+    version: int = 0
+    amount_cents: int = 0
+    currency: str = NO_CURRENCY
+    gateway_reference: str | None = None
+    refund_reference: str | None = None
+    reason: str | None = None
+    stored_version: int = 0
+
+    def charged(self, amount_cents: int, currency: str, approved: bool, reference: str | None,
+                decline_reason: str | None) -> None:
+        """The gateway's answer to the charge of the order's amount."""
+        self.amount_cents, self.currency, self.gateway_reference = amount_cents, currency, reference
+        if approved:
+            assert reference is not None
+            self._done(PaymentCompleted(self.order_id, reference, amount_cents))
+        else:
+            reason = decline_reason or "declined"
+            self._refused(PaymentFailed(self.order_id, reason), reason)
+
+    def refunded(self, refund_reference: str) -> PaymentRefunded:
+        """The gateway refunded the charge (the compensation); what that announces."""
+        self.refund_reference = refund_reference
+        return PaymentRefunded(self.order_id, self.gateway_reference or "", self.amount_cents)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from eventcore.applier import Handler
 from eventcore.bootstrap import ServiceContext
 from eventcore.cli.service import ServiceDefinition, service_main
+from eventcore.events import Event, TypedHandler
 from eventcore.settings import Settings, SettingsError
 from services.payment.commands import handlers
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
@@ -31,7 +31,7 @@ def gateway_from(settings: Settings) -> SimulatedGateway:
     )
 
 
-def payment_handlers(context: ServiceContext) -> Mapping[str, Handler]:
+def payment_handlers(context: ServiceContext) -> Mapping[type[Event], TypedHandler]:
     return handlers(gateway_from(context.settings))
 
 

@@ -29,7 +29,7 @@ from eventcore.settings import SCHEMAS_DIR
 from services.inventory.tables import reservations
 from services.order import repository
 from services.order.commands import cancel_timed_out, place_order
-from services.order.domain import Order, OrderLine, OrderStatus, order_created_payload
+from services.order.domain import Order, OrderLine, OrderStatus
 from services.order.tables import metadata as order_metadata
 from services.payment.tables import payments
 from tests.conftest import wait_until
@@ -261,9 +261,10 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
     sku = new_sku(ctx, 5)
     order = Order.place("rollout", [OrderLine(sku, 1, 100)])
     with new_writer.unit_of_work() as uow:
-        uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1,
-                             {**order_created_payload(order), "giftNote": "happy birthday"}))
-        repository.add(uow.connection, order)
+        [(version, created)] = order.pull_changes()
+        uow.emit(OutboxEvent("order", order.id, "OrderCreated", version,
+                             {**created.to_payload(), "giftNote": "happy birthday"}))
+        repository.add(uow, order)
 
     # Inventory and payment still run the old reader schema: the saga completes all the same.
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED

@@ -14,12 +14,11 @@ import pytest
 
 from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
-from eventcore.outbox import OutboxEvent
 from eventcore.replay import EventTap
 from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import place_order
-from services.order.domain import Order, OrderLine, OrderStatus, order_created_payload
+from services.order.domain import Order, OrderLine, OrderStatus
 from services.order.tables import metadata as order_metadata
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess
@@ -110,8 +109,7 @@ def test_a_registry_outage_is_waited_out(ctx, services, settings, stack):
     stack.kill("registry")
     order = Order.place("registry-outage", [OrderLine(sku, 1, 100)])
     with writer.unit_of_work() as uow:
-        uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1, order_created_payload(order)))
-        repository.add(uow.connection, order)
+        repository.add(uow, order)
 
     try:
         wait_unhealthy(services["inventory"], "schema registry")

@@ -18,7 +18,7 @@ from eventcore.schema_registry import IncompatibleSchemaError
 from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import cancel_order, place_order
-from services.order.domain import Order, OrderLine, order_created_payload
+from services.order.domain import Order, OrderLine
 from services.order.tables import messaging, metadata, orders
 from tests.conftest import events_for, read_until_sentinel
 
@@ -57,8 +57,7 @@ def test_placing_an_order_yields_exactly_one_record(order_context, order_tap):
 def test_a_rolled_back_transaction_yields_no_record(order_context, order_tap):
     order = Order.place("cust-rollback", [OrderLine("SKU-1", 1, 100)])
     with pytest.raises(RuntimeError, match="boom"), order_context.unit_of_work() as uow:
-        uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1, order_created_payload(order)))
-        repository.add(uow.connection, order)
+        repository.add(uow, order)
         raise RuntimeError("boom")
 
     assert events_for(read_until_sentinel(order_tap, order_context), order.id) == []
@@ -121,10 +120,11 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
 
     before = counts()
     order = Order.place("cust-breaking", [OrderLine("SKU-1", 1, 1)])
-    payload = {**order_created_payload(order), new_field: "gold"}
+    [(version, created)] = order.pull_changes()
     with pytest.raises(IncompatibleSchemaError) as refused, context.unit_of_work() as uow:
-        uow.emit(OutboxEvent("order", order.id, "OrderCreated", 1, payload))
-        repository.add(uow.connection, order)
+        uow.emit(OutboxEvent("order", order.id, "OrderCreated", version,
+                             {**created.to_payload(), new_field: "gold"}))
+        repository.add(uow, order)
     assert "order.events-events.order.OrderCreated" in str(refused.value)
     assert "incompatible" in str(refused.value)
     assert counts() == before

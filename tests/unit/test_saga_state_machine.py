@@ -23,11 +23,3 @@ def test_declared_transitions_move_and_others_are_refused():
 def test_a_transition_declared_twice_is_a_bug():
     with pytest.raises(ValueError, match="declared twice"):
         StateMachine([([S.A], "go", S.B), ([S.A], "go", S.C)])
-
-
-def test_a_closed_guard_can_be_a_logged_no_op(caplog):
-    machine = StateMachine([([S.A], "go", S.B)])
-    assert machine.next_state_or_none(S.A, "go", "thing 1: Go") is S.B
-    with caplog.at_level("INFO"):
-        assert machine.next_state_or_none(S.B, "go", "thing 1: Go") is None
-    assert "thing 1: Go ignored: go is not allowed in state B" in caplog.text

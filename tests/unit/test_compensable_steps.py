@@ -1,0 +1,135 @@
+"""The participants' compensable steps (reserve/release, charge/refund) without a database."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from eventcore.aggregate import StepStatus, compensating
+from eventcore.events import EventRoutes
+from eventcore.records import ConsumedEvent
+from eventcore.saga import TransitionRefused
+from services.contracts import (
+    OrderCancelled,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentRefunded,
+    StockLine,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+)
+from services.inventory.domain import Reservation, StockLevel
+from services.payment.domain import Payment
+
+STOCK = {"A": StockLevel("A", 5, 0), "B": StockLevel("B", 1, 0)}
+
+
+def test_a_reservation_takes_every_line_or_none():
+    reserved = Reservation("o-1")
+    reserved.reserve({"B": 1, "A": 2}, STOCK, 300, "EUR")
+    assert (reserved.status, reserved.version, reserved.stored_status) == (StepStatus.DONE, 1, "RESERVED")
+    assert reserved.pull_changes() == [
+        (1, StockReserved("o-1", (StockLine("A", 2), StockLine("B", 1)), 300, "EUR"))]
+
+    rejected = Reservation("o-2")
+    rejected.reserve({"A": 2, "B": 2, "C": 1}, STOCK, 300, "EUR")
+    assert (rejected.stored_status, rejected.lines) == ("REJECTED", {})
+    [(version, event)] = rejected.pull_changes()
+    assert version == 1 and event == StockRejected(
+        "o-2", "insufficient stock: B needs 2, 1 available; C unknown") and rejected.reason == event.reason
+
+
+def test_a_step_runs_once():
+    reservation = Reservation("o-1")
+    reservation.reserve({"A": 1}, STOCK, 100, "EUR")
+    with pytest.raises(TransitionRefused):
+        reservation.expect_to_run()
+    with pytest.raises(TransitionRefused):
+        reservation.reserve({"A": 1}, STOCK, 100, "EUR")
+    assert reservation.version == 1
+
+
+def test_a_charge_is_done_or_refused_by_the_gateways_answer():
+    paid = Payment("o-1")
+    paid.charged(300, "EUR", approved=True, reference="g-1", decline_reason=None)
+    assert paid.stored_status == "COMPLETED"
+    assert paid.pull_changes() == [(1, PaymentCompleted("o-1", "g-1", 300))]
+    declined = Payment("o-2")
+    declined.charged(300, "EUR", approved=False, reference=None, decline_reason="limit")
+    assert declined.stored_status == "FAILED"
+    assert declined.pull_changes() == [(1, PaymentFailed("o-2", "limit"))]
+
+
+class InMemorySteps:
+    def __init__(self, factory):  # type: ignore[no-untyped-def]
+        self.factory = factory
+        self.rows: dict[str, object] = {}
+        self.saved: list[tuple[str, int]] = []
+
+    def load(self, uow, saga_id):  # type: ignore[no-untyped-def]
+        return self.rows.get(saga_id) or self.factory(saga_id)
+
+    def save(self, uow, step):  # type: ignore[no-untyped-def]
+        self.rows[step.order_id] = step
+        self.saved.append((step.stored_status, step.version))
+
+
+def cancelled(order_id: str) -> ConsumedEvent:
+    return ConsumedEvent("order.events", 0, 0, order_id, {}, "e", "OrderCancelled", 3,
+                         {"orderId": order_id, "reason": "timeout"}, 1, 0.0)
+
+
+def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[no-untyped-def]
+    routes = EventRoutes({OrderCancelled: compensating(repository, undo)}, "test")
+    return routes, routes.record_handlers()["OrderCancelled"]
+
+
+def test_a_done_step_is_compensated_once_by_the_shared_handler(caplog):
+    payments = InMemorySteps(Payment)
+    payment = Payment("o-1")
+    payment.charged(300, "EUR", True, "g-1", None)
+    payment.pull_changes()
+    payments.rows["o-1"] = payment
+    refunds: list[str] = []
+
+    def refund(uow, step):  # type: ignore[no-untyped-def]
+        refunds.append(step.order_id)
+        return step.refunded("r-1")
+
+    routes, handle = routes_for(payments, refund)
+    with caplog.at_level(logging.INFO):
+        handle(None, cancelled("o-1"))
+        handle(None, cancelled("o-1"))  # a second cancellation: the guard is closed
+    assert refunds == ["o-1"]
+    assert payments.saved == [("REFUNDED", 2)]
+    assert payment.pull_changes() == [(2, PaymentRefunded("o-1", "g-1", 300))]
+    assert routes.refused == 1 and "OrderCancelled ignored" in caplog.text
+
+
+def test_a_step_that_never_ran_is_voided_so_a_late_request_cannot_run_it():
+    reservations = InMemorySteps(Reservation)
+    released: list[str] = []
+
+    def release(uow, step):  # type: ignore[no-untyped-def]
+        released.append(step.order_id)
+        return StockReleased(step.order_id, ())
+
+    _routes, handle = routes_for(reservations, release)
+    handle(None, cancelled("o-9"))
+    voided = reservations.rows["o-9"]
+    assert (voided.stored_status, voided.version, released) == ("VOIDED", 1, [])
+    assert voided.pull_changes() == []  # nothing to announce: nothing was held
+    with pytest.raises(TransitionRefused):
+        voided.reserve({"A": 1}, STOCK, 100, "EUR")
+
+
+def test_a_refused_step_has_nothing_to_compensate():
+    reservations = InMemorySteps(Reservation)
+    rejected = Reservation("o-3")
+    rejected.reserve({"Z": 1}, STOCK, 100, "EUR")
+    reservations.rows["o-3"] = rejected
+    routes, handle = routes_for(reservations, lambda uow, step: pytest.fail("nothing was reserved"))
+    handle(None, cancelled("o-3"))
+    assert routes.refused == 1 and reservations.saved == []
