@@ -138,7 +138,8 @@ class OutboxWriter:
             "payload": self.encode(event),
             "occurred_at": event.occurred_at.astimezone(UTC).replace(tzinfo=None),
             "correlation_id": trace.correlation_id,
-            "causation_id": trace.causation_id,
+            # A flow's first event is its own cause (no null header for consumers to trip on).
+            "causation_id": trace.causation_id or event.event_id,
             "traceparent": trace.traceparent,
         }
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
 
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.kafka import consumer_config, fetch_batch
@@ -23,7 +23,8 @@ from eventcore.settings import SCHEMAS_DIR, Settings
 
 
 class EventTap:
-    """Collects every decoded event of some topics, from their beginning."""
+    """Collects every decoded event of some topics, from their beginning (or from the first
+    record written at or after ``since``)."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class EventTap:
         settings: Settings | None = None,
         catalog: SchemaCatalog | None = None,
         must_exist: bool = False,
+        since: datetime | None = None,
     ) -> None:
         settings = settings or Settings.load()
         self.topics = list(topics)
@@ -47,7 +49,10 @@ class EventTap:
             self._consumer.close()
             raise LookupError(f"no such topic: {', '.join(missing)} (topics: "
                               f"{', '.join(sorted(t for t in known if not t.startswith('_')))})")
-        self._consumer.subscribe(self.topics)
+        if since is None:
+            self._consumer.subscribe(self.topics)
+        else:
+            self._consumer.subscribe(self.topics, on_assign=self._starting_at(since))
         self._deserializer = AvroEventDeserializer(
             SchemaRegistryClient(settings.schema_registry_url),
             catalog if catalog is not None else SchemaCatalog.load(SCHEMAS_DIR),
@@ -55,6 +60,18 @@ class EventTap:
         self.events: list[ConsumedEvent] = []
         self.undecodable: list[tuple[str, int, int, str]] = []
         self._eof: set[tuple[str, int]] = set()
+
+    @staticmethod
+    def _starting_at(since: datetime) -> Callable[[Consumer, list[TopicPartition]], None]:
+        millis = int(since.timestamp() * 1000)
+
+        def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            wanted = [TopicPartition(p.topic, p.partition, millis) for p in partitions]
+            found = consumer.offsets_for_times(wanted, timeout=15)
+            consumer.assign([TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END)
+                             for p in found])
+
+        return on_assign
 
     def poll(self, timeout_s: float = 0.5) -> list[ConsumedEvent]:
         """Fetch what is there now; returns the events decoded in this call."""

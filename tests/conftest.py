@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,14 @@ def connectors(contexts: dict[str, ServiceContext]) -> None:
 
 @pytest.fixture
 def order_tap(settings: Settings, connectors: None) -> Iterator[EventTap]:
-    with EventTap(["order.events"], settings) as tap:
+    with EventTap(["order.events"], settings, since=recently()) as tap:
         yield tap
+
+
+def recently(margin_s: float = 120.0) -> datetime:
+    """Where a tap starts reading: a development machine's topics may hold millions of records
+    (benchmarks), and a test only needs what was written since it began."""
+    return datetime.now(UTC) - timedelta(seconds=margin_s)
 
 
 def place_sentinel(context: ServiceContext) -> str:

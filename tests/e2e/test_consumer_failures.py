@@ -4,6 +4,7 @@ offsets rewound by an operator, a crash after an outside call and before the com
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
@@ -88,9 +89,10 @@ def test_a_lock_that_outlasts_the_retries_is_dead_lettered_and_reinjected_later(
 
 def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(ctx, services, settings):
     sku = new_sku(ctx, 10)
+    placed_at = datetime.now(UTC) - timedelta(seconds=5)
     order = place_order(ctx["order"].uow_factory, "rewound", [OrderLine(sku, 2, 100)])
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
-    with EventTap(["order.events"], settings) as tap:
+    with EventTap(["order.events"], settings, since=placed_at) as tap:
         tap.wait_for(lambda events: any(e.key == order.id and e.event_type == "OrderCreated"
                                         for e in events), 60)
         created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")

@@ -32,7 +32,7 @@ from services.order.commands import cancel_timed_out, place_order
 from services.order.domain import Order, OrderLine, OrderStatus
 from services.order.tables import metadata as order_metadata
 from services.payment.tables import payments
-from tests.conftest import wait_until
+from tests.conftest import recently, wait_until
 from tests.e2e.conftest import ServiceProcess
 from tests.e2e.probes import (
     FINAL,
@@ -89,7 +89,7 @@ def test_the_same_record_delivered_twice_has_one_effect(ctx, services, settings)
     order = place_order(ctx["order"].uow_factory, "twice", [OrderLine(sku, 2, 100)])
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
 
-    with EventTap(["order.events"], settings) as tap:
+    with EventTap(["order.events"], settings, since=recently()) as tap:
         tap.wait_for(lambda events: any(e.key == order.id for e in events), 60)
         original = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
     raw = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"raw-{uuid.uuid4()}"))
@@ -242,7 +242,7 @@ def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cance
                "the late success to be refused")
     assert status(ctx, order.id) is OrderStatus.CANCELLED
     assert stock(ctx, sku) == (10, 0)
-    with EventTap(["payment.events", "inventory.events"], settings) as tap:
+    with EventTap(["payment.events", "inventory.events"], settings, since=recently()) as tap:
         tap.wait_for(lambda events: any(e.key == order.id and e.event_type == "StockReleased"
                                         for e in events) and tap.at_end(), 60)
         compensations = [e.event_type for e in tap.events if e.key == order.id
@@ -269,7 +269,7 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
     # Inventory and payment still run the old reader schema: the saga completes all the same.
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
     assert stock(ctx, sku) == (4, 1)
-    with EventTap(["order.events"], settings, catalog=newer) as tap:
+    with EventTap(["order.events"], settings, catalog=newer, since=recently()) as tap:
         tap.wait_for(lambda events: any(e.key == order.id for e in events), 60)
         created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
     assert created.value["giftNote"] == "happy birthday"  # a new reader sees the new field

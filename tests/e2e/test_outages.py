@@ -20,7 +20,7 @@ from services.order import repository
 from services.order.commands import place_order
 from services.order.domain import Order, OrderLine, OrderStatus
 from services.order.tables import metadata as order_metadata
-from tests.conftest import wait_until
+from tests.conftest import recently, wait_until
 from tests.e2e.conftest import ServiceProcess
 from tests.e2e.probes import dead_letters, new_sku, pending_dead_letters, stock, wait_final
 
@@ -67,7 +67,8 @@ def assert_nothing_dead_lettered(ctx, settings, keys: list[str]) -> None:  # typ
 def test_a_30_second_database_outage_is_waited_out(ctx, services, settings, stack):
     sku = new_sku(ctx, 50)
     log_before = len(services["inventory"].log_text())
-    with EventTap(["order.events"], settings) as tap, paused(services["inventory"], services["payment"]):
+    with (EventTap(["order.events"], settings, since=recently()) as tap,
+          paused(services["inventory"], services["payment"])):
         orders = [place_order(ctx["order"].uow_factory, f"outage-{n}", [OrderLine(sku, 1, 100)]).id
                   for n in range(5)]
         tap.wait_for(lambda events: {e.key for e in events} >= set(orders), 30)

@@ -20,7 +20,7 @@ from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from services.order.tables import orders
-from tests.conftest import ROOT, read_until_sentinel
+from tests.conftest import ROOT, read_until_sentinel, recently
 
 CLOSED_PORT = "1"
 
@@ -125,7 +125,7 @@ def test_set_stock_says_what_it_set_and_writes_nothing_when_refused(contexts):
 @pytest.fixture(scope="module")
 def published_order(contexts, connectors, settings) -> None:  # type: ignore[no-untyped-def]
     """order.events holds at least one event, so a replay has something to decode."""
-    with EventTap(["order.events"], settings) as tap:
+    with EventTap(["order.events"], settings, since=recently()) as tap:
         read_until_sentinel(tap, contexts["order"])
 
 

@@ -21,7 +21,7 @@ from eventcore.replay import EventTap
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
 from services.order.domain import OrderLine
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, recently, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -35,7 +35,7 @@ def connector_status(*args: str) -> subprocess.CompletedProcess[str]:
 def test_an_order_placed_after_a_mariadb_restart_is_published_within_seconds(order_context, settings,
                                                                              connectors):
     database = Stack().mariadb
-    with EventTap(["order.events"], settings) as tap:
+    with EventTap(["order.events"], settings, since=recently()) as tap:
         tap.wait_for(lambda _events: tap.at_end(), 60)
         pid = database.process.running_pid()
         assert pid is not None
