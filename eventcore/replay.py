@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.kafka import consumer_config, fetch_batch
@@ -66,9 +66,14 @@ class EventTap:
         millis = int(since.timestamp() * 1000)
 
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            # The end is read first: a partition with no record since then starts there, so a
+            # record written while this runs is read, not skipped (as OFFSET_END could).
+            ends = {(p.topic, p.partition): consumer.get_watermark_offsets(p, timeout=15)[1]
+                    for p in partitions}
             wanted = [TopicPartition(p.topic, p.partition, millis) for p in partitions]
             found = consumer.offsets_for_times(wanted, timeout=15)
-            consumer.assign([TopicPartition(p.topic, p.partition, p.offset if p.offset >= 0 else OFFSET_END)
+            consumer.assign([TopicPartition(p.topic, p.partition,
+                                            p.offset if p.offset >= 0 else ends[(p.topic, p.partition)])
                              for p in found])
 
         return on_assign

@@ -188,8 +188,12 @@ class SagaBench:
             for name in SERVICE_NAMES
             for n in range(counts[name])
         }
-        for instance in self.services.values():
-            instance.wait_assigned()
+        try:
+            for instance in self.services.values():
+                instance.wait_assigned()
+        except BaseException:
+            self.stop_services()  # none outlives a failed start
+            raise
 
     def stop_services(self) -> None:
         for instance in self.services.values():

@@ -42,8 +42,9 @@ def step(text: str) -> None:
 
 def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
     instance = ServiceInstance(name, f"demo-{name}-service", env).start()
+    instance.wait_assigned()
     print(f"  {name}-service pid {instance.pid} (log: {instance.log_path.relative_to(ROOT)}, "
-          f"health: http://127.0.0.1:{instance.health_port}/health)")
+          f"health: {instance.health_url})")
     return instance
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,12 +18,7 @@ from typing import Any
 from eventcore.settings import REPO_ROOT
 
 LOG_DIR = REPO_ROOT / ".state" / "logs"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+HEALTH_LINE = re.compile(r": health at (http://\S+)")
 
 
 class ServiceInstance:
@@ -32,8 +27,9 @@ class ServiceInstance:
     def __init__(self, service: str, log_name: str, env: dict[str, str] | None = None) -> None:
         self.service = service
         self.log_path: Path = LOG_DIR / f"{log_name}.log"
-        self.health_port = free_port()
-        self.env = {**os.environ, "HEALTH_PORT": str(self.health_port), **(env or {})}
+        # Any free port, taken by the process itself (a port picked here could be taken by
+        # another process before the service binds it); its log says which.
+        self.env = {**os.environ, "HEALTH_PORT": "0", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
@@ -74,10 +70,18 @@ class ServiceInstance:
         raise TimeoutError(f"{self.service} got no partitions in {timeout_s:.0f}s:\n"
                            f"{self.log_text()[-3000:]}")
 
+    @property
+    def health_url(self) -> str | None:
+        found = HEALTH_LINE.findall(self.log_text())
+        return found[-1] if found else None
+
     def health(self) -> tuple[int, dict[str, Any]]:
         """GET /health: (HTTP status, report); (0, {}) if nothing answers."""
+        url = self.health_url
+        if url is None:
+            return 0, {}
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/health", timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
