@@ -56,8 +56,13 @@ class Aggregate:
 def emit_changes(uow: UnitOfWork, aggregate: Aggregate) -> None:
     """Outbox rows for the aggregate's new events, in the transaction that saves it."""
     for version, event in aggregate.pull_changes():
-        uow.emit(OutboxEvent(event.aggregate_type, event.aggregate_id, event.event_type(), version,
-                             event.to_payload()))
+        emit(uow, event, version)
+
+
+def emit(uow: UnitOfWork, event: Event, version: int) -> None:
+    """An outbox row for a typed event (or command) of ``version``."""
+    uow.emit(OutboxEvent(event.aggregate_type, event.aggregate_id, event.event_type(), version,
+                         event.to_payload()))
 
 
 class StepStatus(StrEnum):

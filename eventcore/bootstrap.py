@@ -40,6 +40,7 @@ class ServiceContext:
     registry: SchemaRegistryClient
     catalog: SchemaCatalog
     outbox: OutboxWriter
+    emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.outbox)
@@ -54,7 +55,8 @@ class ServiceContext:
     def migrate(self) -> None:
         """Create the service's tables and register the schemas of the events it emits."""
         self.create_tables()
-        registered = self.outbox.register_schemas(self.name)
+        registered = [event_type for aggregate_type in (self.emits or (self.name,))
+                      for event_type in self.outbox.register_schemas(aggregate_type)]
         logging.getLogger(self.name).info("schemas registered: %s", ", ".join(registered))
 
 
@@ -63,6 +65,7 @@ def build_context(
     metadata: MetaData,
     settings: Settings | None = None,
     catalog: SchemaCatalog | None = None,
+    emits: tuple[str, ...] = (),
 ) -> ServiceContext:
     """Connect a service to its own database and the registry; does not touch Kafka."""
     settings = settings or Settings.load()
@@ -78,4 +81,5 @@ def build_context(
         registry=registry,
         catalog=catalog,
         outbox=OutboxWriter(messaging.outbox, catalog, AvroEventSerializer(registry)),
+        emits=emits,
     )

@@ -200,6 +200,19 @@ class Settings:
         return self.get_float("ORDER_SAGA_TIMEOUT_S", 60.0, 0.0, exclusive_minimum=True)
 
     @property
+    def order_saga_flow(self) -> str:
+        """The saga style of an order placed without one: choreographed or orchestrated."""
+        flow = self.get("ORDER_SAGA_FLOW", "choreographed").strip().lower()
+        if flow not in ("choreographed", "orchestrated"):
+            raise SettingsError(f"ORDER_SAGA_FLOW={flow!r} is not choreographed or orchestrated")
+        return flow
+
+    @property
+    def order_saga_step_timeout_s(self) -> float:
+        """Orchestrated orders: how long the saga waits for each step's reply."""
+        return self.get_float("ORDER_SAGA_STEP_TIMEOUT_S", 30.0, 0.0, exclusive_minimum=True)
+
+    @property
     def order_saga_lag_allowance_s(self) -> float:
         """The most a saga deadline is pushed back while the pipeline is behind."""
         return self.get_float("ORDER_SAGA_LAG_ALLOWANCE_S", 600.0, 0.0)

@@ -9,14 +9,27 @@ outbox's ``aggregatetype`` column (``route.topic.replacement`` in connect/connec
 from __future__ import annotations
 
 TOPIC_SUFFIX = ".events"
+COMMANDS_SUFFIX = ".commands"
 DEAD_LETTER_SUFFIX = ".dlq"
 RETRY_SUFFIX = ".retry"
 DEFAULT_PARTITIONS = 6
 
 
 def topic_for(aggregate_type: str) -> str:
-    """The topic the Outbox Event Router sends an aggregate type's events to."""
+    """The topic the Outbox Event Router sends an aggregate type's events to.
+
+    A command's "aggregate type" is its destination, ``<participant>.commands``, and is its own
+    topic: the router's ``route.topic.regex`` only matches names without a dot (an aggregate
+    type) and leaves the others as they are.
+    """
+    if aggregate_type.endswith(COMMANDS_SUFFIX):
+        return aggregate_type
     return f"{aggregate_type}{TOPIC_SUFFIX}"
+
+
+def commands_for(participant: str) -> str:
+    """Where an orchestrator sends a participant its commands (an outbox aggregate type)."""
+    return f"{participant}{COMMANDS_SUFFIX}"
 
 
 def dead_letter_topic_for(consumer_group: str) -> str:

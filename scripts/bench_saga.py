@@ -419,7 +419,8 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     from eventcore.events import EventRoutes
     from eventcore.records import ConsumedEvent
     from services.inventory.commands import HANDLERS as INVENTORY
-    from services.order.commands import HANDLERS as ORDER
+    from services.order.commands import OrderUseCases
+    from services.order.orchestration import order_saga
     from services.payment.commands import handlers as payment_handlers
     from services.payment.main import gateway_from
 
@@ -429,7 +430,8 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     for name, ctx in list(contexts.items()):
         recorder[name] = RecordingOutboxWriter(ctx.outbox)
         contexts[name] = dataclasses.replace(ctx, outbox=recorder[name])  # type: ignore[arg-type]
-    routes = {"inventory": INVENTORY, "payment": payment_handlers(gateway_from(settings)), "order": ORDER}
+    routes = {"inventory": INVENTORY, "payment": payment_handlers(gateway_from(settings)),
+              "order": OrderUseCases(order_saga()).handlers()}
     handlers = {name: EventRoutes(routed, name).record_handlers() for name, routed in routes.items()}
     appliers = {
         name: RecordApplier(

@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from eventcore.settings import Settings
 
 SERVICE_NAMES = ("order", "inventory", "payment")
+# What each service writes to its outbox: its aggregate's events, and the orchestrator's commands.
+EMITS = {"order": ("order", "inventory.commands", "payment.commands"), "inventory": ("inventory",),
+         "payment": ("payment",)}
 
 
 def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext]:
@@ -19,7 +22,8 @@ def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceCont
     from services.payment.tables import metadata as payment
 
     metadata = {"order": order, "inventory": inventory, "payment": payment}
-    contexts = {name: build_context(name, metadata[name], settings) for name in SERVICE_NAMES}
+    contexts = {name: build_context(name, metadata[name], settings, emits=EMITS[name])
+                for name in SERVICE_NAMES}
     if migrate:
         for context in contexts.values():
             context.migrate()

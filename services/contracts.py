@@ -1,16 +1,27 @@
-"""The order flow's events, typed: one class per schema in ``schemas/avro/<aggregate>/``.
+"""The order flow's events and commands, typed: one class per schema in ``schemas/avro/``.
 
-Every event of the flow is keyed by its ``order_id`` (problem 7). The classes mirror the Avro
+Every message of the flow is keyed by its ``order_id`` (problem 7). The classes mirror the Avro
 records field by field (checked by tests/unit/test_contracts.py); the envelope (event id,
 aggregate version, time) is added by the outbox.
+
+An order is driven by one saga style, named in its events' ``flow``: CHOREOGRAPHED (each
+participant reacts to the previous step's event) or ORCHESTRATED (the order service's
+orchestrator sends each participant a command and the participant replies with its event).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from eventcore.events import Event
+from eventcore.db import UnitOfWork
+from eventcore.events import Event, TypedHandler
+from eventcore.topics import commands_for
+
+CHOREOGRAPHED = "choreographed"
+ORCHESTRATED = "orchestrated"
+FLOWS = (CHOREOGRAPHED, ORCHESTRATED)
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class OrderCreated(OrderEvent):
     lines: tuple[OrderLine, ...]
     total_cents: int
     currency: str
+    flow: str = CHOREOGRAPHED
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class OrderConfirmed(OrderEvent):
 @dataclass(frozen=True)
 class OrderCancelled(OrderEvent):
     reason: str
+    flow: str = CHOREOGRAPHED
 
 
 # --- inventory.events ---------------------------------------------------------------------
@@ -74,6 +87,7 @@ class StockReserved(InventoryEvent):
     lines: tuple[StockLine, ...]
     amount_cents: int
     currency: str
+    flow: str = CHOREOGRAPHED
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,55 @@ class PaymentRefunded(PaymentEvent):
     amount_cents: int
 
 
+# --- inventory.commands, payment.commands (from the orchestrator) --------------------------
+
+@dataclass(frozen=True)
+class InventoryCommand(OrderFlowEvent):
+    aggregate_type: ClassVar[str] = commands_for("inventory")
+
+
+@dataclass(frozen=True)
+class ReserveStock(InventoryCommand):
+    lines: tuple[StockLine, ...]
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class ReleaseStock(InventoryCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class PaymentCommand(OrderFlowEvent):
+    aggregate_type: ClassVar[str] = commands_for("payment")
+
+
+@dataclass(frozen=True)
+class ChargePayment(PaymentCommand):
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class RefundPayment(PaymentCommand):
+    pass
+
+
 ALL_EVENTS: tuple[type[OrderFlowEvent], ...] = (
     OrderCreated, OrderConfirmed, OrderCancelled,
     StockReserved, StockRejected, StockReleased,
     PaymentCompleted, PaymentFailed, PaymentRefunded,
+    ReserveStock, ReleaseStock, ChargePayment, RefundPayment,
 )
+
+
+def choreographed_only(handler: Callable[[UnitOfWork, Any], None]) -> TypedHandler:
+    """A participant's reaction to another service's event, for orders whose participants react
+    to events; an orchestrated order's participants act on its commands only."""
+
+    def react(uow: UnitOfWork, event: Any) -> None:
+        if event.flow == CHOREOGRAPHED:
+            handler(uow, event)
+
+    return react

@@ -47,6 +47,7 @@ class ServiceDefinition:
     consumes: Sequence[str]  # aggregate types whose topics it subscribes to
     handlers: Callable[[ServiceContext], Mapping[type[Event], TypedHandler]]
     commands: dict[str, Command] = field(default_factory=dict)
+    emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
     periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
 
     @property
@@ -83,7 +84,7 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
 
 
 def _execute(definition: ServiceDefinition, args: argparse.Namespace) -> int:
-    context = build_context(definition.name, definition.metadata)
+    context = build_context(definition.name, definition.metadata, emits=definition.emits)
     if args.command == "migrate":
         context.migrate()
         return EXIT_OK

@@ -1,5 +1,5 @@
-"""The inventory service's use cases: reserve on OrderCreated, release on OrderCancelled, and
-the operator's ``set_stock``."""
+"""The inventory service's use cases: reserve on OrderCreated (choreography) or ReserveStock
+(orchestration), release on OrderCancelled or ReleaseStock, and the operator's ``set_stock``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from eventcore.aggregate import StepStatus, compensating
 from eventcore.db import UnitOfWork
 from eventcore.events import TypedHandler
 from eventcore.limits import bounded_int
-from services.contracts import OrderCancelled, OrderCreated, StockReleased
+from services.contracts import (
+    CHOREOGRAPHED,
+    ORCHESTRATED,
+    OrderCancelled,
+    OrderCreated,
+    ReleaseStock,
+    ReserveStock,
+    StockReleased,
+    choreographed_only,
+)
 from services.inventory.domain import MAX_STOCK, Reservation, StockLevel, valid_sku
 from services.inventory.repository import reservation_repository as reservations
 from services.inventory.repository import stock
@@ -24,15 +33,25 @@ def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -
         return stock.levels(uow.connection, [sku])[sku]
 
 
-def on_order_created(uow: UnitOfWork, event: OrderCreated) -> None:
-    reservation = reservations.load(uow, event.order_id)
+def reserve(uow: UnitOfWork, order_id: str, requested: dict[str, int], amount_cents: int, currency: str,
+            flow: str) -> None:
+    reservation = reservations.load(uow, order_id)
     reservation.expect_to_run()
-    requested = {line.sku: line.quantity for line in event.lines}
     reservation.reserve(requested, stock.levels(uow.connection, requested, for_update=True),
-                        event.total_cents, event.currency)
+                        amount_cents, currency, flow)
     if reservation.status is StepStatus.DONE:
         stock.move(uow.connection, requested, +1)
     reservations.save(uow, reservation)
+
+
+def on_order_created(uow: UnitOfWork, event: OrderCreated) -> None:
+    reserve(uow, event.order_id, {line.sku: line.quantity for line in event.lines}, event.total_cents,
+            event.currency, CHOREOGRAPHED)
+
+
+def on_reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
+    reserve(uow, command.order_id, {line.sku: line.quantity for line in command.lines}, command.amount_cents,
+            command.currency, ORCHESTRATED)
 
 
 def release_stock(uow: UnitOfWork, reservation: Reservation) -> StockReleased:
@@ -42,6 +61,8 @@ def release_stock(uow: UnitOfWork, reservation: Reservation) -> StockReleased:
 
 
 HANDLERS: dict[type, TypedHandler] = {
-    OrderCreated: on_order_created,
-    OrderCancelled: compensating(reservations, release_stock),
+    OrderCreated: choreographed_only(on_order_created),
+    OrderCancelled: choreographed_only(compensating(reservations, release_stock)),
+    ReserveStock: on_reserve_stock,
+    ReleaseStock: compensating(reservations, release_stock),
 }

@@ -62,11 +62,11 @@ class Reservation(CompensableStep):
     stored_version: int = 0  # the version in the table (0: no row yet)
 
     def reserve(self, requested: Mapping[str, int], stock: Mapping[str, StockLevel],
-                amount_cents: int, currency: str) -> None:
+                amount_cents: int, currency: str, flow: str) -> None:
         """Reserve every line or reject the order; the stock moves are the caller's to write."""
         decision = decide(requested, stock)
         if decision.reserve:
-            self._done(StockReserved(self.order_id, _stock_lines(requested), amount_cents, currency))
+            self._done(StockReserved(self.order_id, _stock_lines(requested), amount_cents, currency, flow))
             self.lines = dict(requested)
         else:
             assert decision.reason is not None

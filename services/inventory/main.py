@@ -42,7 +42,7 @@ def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
 INVENTORY_SERVICE = ServiceDefinition(
     name="inventory",
     metadata=metadata,
-    consumes=["order"],
+    consumes=["order", "inventory.commands"],
     handlers=lambda _context: HANDLERS,
     commands={"set-stock": Command("set a product's available stock (reserved stock is left alone)",
                                    configure_set_stock, execute_set_stock)},

@@ -10,7 +10,7 @@ from eventcore.aggregate import Aggregate
 from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
 from eventcore.saga import StateMachine, TransitionRefused
 from services import contracts
-from services.contracts import OrderCancelled, OrderConfirmed, OrderCreated
+from services.contracts import CHOREOGRAPHED, FLOWS, OrderCancelled, OrderConfirmed, OrderCreated
 
 SKU_LENGTH = 64  # order_lines.sku
 CUSTOMER_LENGTH = 64  # orders.customer_id
@@ -68,6 +68,7 @@ class Order(Aggregate):
     version: int = 1
     cancel_reason: str | None = None
     payment_id: str | None = None
+    flow: str = CHOREOGRAPHED
 
     @property
     def total_cents(self) -> int:
@@ -76,7 +77,7 @@ class Order(Aggregate):
     @classmethod
     def place(
         cls, customer_id: str, lines: list[OrderLine], currency: str = "EUR",
-        order_id: str | None = None,
+        order_id: str | None = None, flow: str = CHOREOGRAPHED,
     ) -> Order:
         try:
             bounded_text("customer id", customer_id, CUSTOMER_LENGTH)
@@ -90,10 +91,12 @@ class Order(Aggregate):
             raise InvalidOrderError(f"each sku may appear once per order, got {skus}")
         if len(currency) != 3 or not currency.isalpha():
             raise InvalidOrderError(f"currency must be a 3-letter code, got {currency!r}")
+        if flow not in FLOWS:
+            raise InvalidOrderError(f"flow must be one of {', '.join(FLOWS)}, got {flow!r}")
         order = cls(id=order_id or str(uuid.uuid4()), customer_id=customer_id,
-                    lines=list(lines), currency=currency.upper())
+                    lines=list(lines), currency=currency.upper(), flow=flow)
         order._record(OrderCreated(order.id, order.customer_id, tuple(order.lines), order.total_cents,
-                                   order.currency))
+                                   order.currency, flow))
         return order
 
     def stock_reserved(self) -> None:
@@ -123,7 +126,7 @@ class Order(Aggregate):
 
     def _cancel(self, trigger: str, reason: str) -> None:
         reason = reason[:255]
-        self._transition(trigger, OrderCancelled(self.id, reason))
+        self._transition(trigger, OrderCancelled(self.id, reason, self.flow))
         self.cancel_reason = reason
 
 

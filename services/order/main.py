@@ -1,4 +1,4 @@
-"""Order service entry point: ``order-service migrate | run | place | cancel | dlq | prune-outbox``."""
+"""Order service entry point: ``order-service migrate | run | place | cancel | saga | dlq | prune-outbox``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ from eventcore.cli import UsageError
 from eventcore.cli.service import Command, ServiceDefinition, service_main
 from eventcore.pipeline_lag import Hop, PipelineLag
 from eventcore.runner import PeriodicJob
-from services.order.commands import HANDLERS, cancel_order, cancel_timed_out, place_order
+from services import EMITS
+from services.contracts import FLOWS
+from services.order import repository
+from services.order.commands import OrderUseCases, cancel_timed_out, place_order
 from services.order.domain import InvalidOrderError, OrderLine, TransitionRefused
+from services.order.orchestration import order_saga
 from services.order.tables import metadata
 
 log = logging.getLogger("order")
@@ -39,10 +43,20 @@ def configure_place(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--line", dest="lines", action="append", type=parse_line, required=True,
                         help="SKU:QUANTITY:UNIT_PRICE_CENTS (repeatable)")
     parser.add_argument("--currency", default="EUR")
+    parser.add_argument("--flow", choices=FLOWS, default=None,
+                        help="the saga style that drives this order "
+                             "(default: ORDER_SAGA_FLOW, else choreographed)")
+
+
+def saga_of(context: ServiceContext) -> OrderUseCases:
+    return OrderUseCases(order_saga(context.settings.order_saga_step_timeout_s))
 
 
 def execute_place(context: ServiceContext, args: argparse.Namespace) -> int:
-    print(place_order(context.uow_factory, args.customer, args.lines, args.currency).id)
+    flow = args.flow or context.settings.order_saga_flow
+    use_cases = saga_of(context)
+    print(place_order(context.uow_factory, args.customer, args.lines, args.currency, flow=flow,
+                      saga=use_cases.saga).id)
     return 0
 
 
@@ -53,7 +67,7 @@ def configure_cancel(parser: argparse.ArgumentParser) -> None:
 
 def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
     try:
-        order = cancel_order(context.uow_factory, args.order_id, args.reason)
+        order = saga_of(context).cancel_order(context.uow_factory, args.order_id, args.reason)
     except TransitionRefused as refused:
         raise UsageError(
             f"order {args.order_id} cannot be cancelled: it is {refused.current.value}") from None
@@ -61,9 +75,37 @@ def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
-# Where an order's events wait on their way through the saga (choreography).
+def configure_saga(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("order_id")
+
+
+def execute_saga(context: ServiceContext, args: argparse.Namespace) -> int:
+    """An orchestrated order's saga: where it is, and every transition with what it sent."""
+    with context.unit_of_work() as uow:
+        order = repository.get(uow.connection, args.order_id)
+        instance = repository.load_saga(uow, args.order_id)
+        history = repository.saga_history_of(uow.connection, args.order_id)
+    if order is None:
+        raise UsageError(f"no order {args.order_id}")
+    if instance is None:
+        print(f"order {order.id}: {order.status} ({order.flow}; no saga instance: its participants react "
+              "to its events)")
+        return 0
+    deadline = (f", step deadline {instance.step_deadline:%Y-%m-%d %H:%M:%S.%f} UTC"
+                if instance.step_deadline else "")
+    print(f"order {order.id}: {order.status}; saga {instance.state.value} v{instance.version}{deadline}")
+    for entry in history:
+        sent = f"  sent {entry.commands.replace(',', ', ')}" if entry.commands else ""
+        note = f"  ({entry.note})" if entry.note else ""
+        print(f"  {entry.seq:>3}  {entry.at:%H:%M:%S.%f}  {entry.trigger_name:<17} "
+              f"{entry.from_state:>9} -> {entry.to_state:<9}{sent}{note}")
+    return 0
+
+
+# Where an order's events and commands wait on their way through either saga.
 SAGA_HOPS = [Hop("inventory-service", "order.events"), Hop("payment-service", "inventory.events"),
-             Hop("order-service", "inventory.events"), Hop("order-service", "payment.events")]
+             Hop("order-service", "inventory.events"), Hop("order-service", "payment.events"),
+             Hop("inventory-service", "inventory.commands"), Hop("payment-service", "payment.commands")]
 
 
 def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
@@ -90,20 +132,27 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
         elif behind < 1.0 <= behind_before[0]:
             log.warning("the pipeline caught up: saga deadlines count again")
         behind_before[0] = behind
-        return cancel_timed_out(context.uow_factory, timeout, pipeline_behind=timedelta(seconds=behind))
+        pipeline_behind = timedelta(seconds=behind)
+        return (cancel_timed_out(context.uow_factory, timeout, pipeline_behind=pipeline_behind)
+                + use_cases.expire_overdue_steps(context.uow_factory, pipeline_behind=pipeline_behind))
 
-    return [(min(5.0, timeout_s / 4), cancel_timed_out_orders)]
+    use_cases = saga_of(context)
+    every_s = min(5.0, timeout_s / 4, settings.order_saga_step_timeout_s / 4)
+    return [(every_s, cancel_timed_out_orders)]
 
 
 ORDER_SERVICE = ServiceDefinition(
     name="order",
     metadata=metadata,
     consumes=["inventory", "payment"],
-    handlers=lambda _context: HANDLERS,
+    handlers=lambda context: saga_of(context).handlers(),
     commands={
         "place": Command("place one order; prints its id", configure_place, execute_place),
         "cancel": Command("cancel an open order", configure_cancel, execute_cancel),
+        "saga": Command("print an orchestrated order's saga: its state and history", configure_saga,
+                        execute_saga),
     },
+    emits=EMITS["order"],
     periodic=timeout_sweep,
 )
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
-from eventcore.aggregate import emit_changes
+from eventcore.aggregate import ConcurrentChangeError, emit_changes
 from eventcore.db import UnitOfWork
 from eventcore.failures import RecordRejectedError
+from eventcore.saga import SagaInstance
+from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
-from services.order.tables import order_lines, orders
+from services.order.orchestration import WAITING, SagaState
+from services.order.tables import order_lines, orders, saga_history, sagas
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ def add(uow: UnitOfWork, order: Order) -> None:
         orders.insert().values(
             id=order.id, customer_id=order.customer_id, status=order.status.value,
             currency=order.currency, total_cents=order.total_cents, version=order.version,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, flow=order.flow,
         )
     )
     connection.execute(
@@ -71,7 +75,7 @@ def get(connection: Connection, order_id: str, for_update: bool = False) -> Orde
     return Order(
         id=row["id"], customer_id=row["customer_id"], currency=row["currency"],
         status=OrderStatus(row["status"]), version=row["version"],
-        cancel_reason=row["cancel_reason"], payment_id=row["payment_id"],
+        cancel_reason=row["cancel_reason"], payment_id=row["payment_id"], flow=row["flow"] or CHOREOGRAPHED,
         lines=[OrderLine(r["sku"], r["quantity"], r["unit_price_cents"]) for r in rows],
     )
 
@@ -98,7 +102,67 @@ def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) 
         select(orders.c.id)
         .where(orders.c.status.in_([status.value for status in OPEN]))
         .where(orders.c.created_at < cutoff)
+        # Orchestrated orders have their step deadlines (services/order/orchestration.py).
+        .where(or_(orders.c.flow.is_(None), orders.c.flow == CHOREOGRAPHED))
         .order_by(orders.c.created_at)
         .limit(limit)
     )
     return list(connection.execute(query).scalars())
+
+
+# --- orchestrated sagas ----------------------------------------------------------------------
+
+_SAGA = (
+    select(sagas, select(func.count()).where(saga_history.c.order_id == sagas.c.order_id)
+           .scalar_subquery().label("history_length"))
+    .where(sagas.c.order_id == bindparam("order_id"))
+    .with_for_update(of=sagas)
+)
+
+
+def load_saga(uow: UnitOfWork, order_id: str) -> SagaInstance[SagaState] | None:
+    """The order's saga instance (None for a choreographed order), its row locked."""
+    row = uow.connection.execute(_SAGA, {"order_id": order_id}).first()
+    if row is None:
+        return None
+    return SagaInstance(order_id, SagaState(row.state), row.step_deadline, row.version,
+                        stored_version=row.version, stored_history=row.history_length)
+
+
+def save_saga(uow: UnitOfWork, saga: SagaInstance[SagaState]) -> None:
+    values = {"state": saga.state.value, "step_deadline": saga.step_deadline, "version": saga.version,
+              "updated_at": _now()}
+    if saga.stored_version == 0:
+        uow.connection.execute(sagas.insert(), {"order_id": saga.saga_id, **values})
+    elif saga.version != saga.stored_version:
+        updated = uow.connection.execute(
+            sagas.update().where(sagas.c.order_id == saga.saga_id, sagas.c.version == saga.stored_version)
+            .values(values))
+        if updated.rowcount != 1:
+            raise ConcurrentChangeError(f"saga {saga.saga_id} is no longer at v{saga.stored_version}")
+    if saga.new_history:
+        uow.connection.execute(saga_history.insert(), [
+            {"order_id": saga.saga_id, "seq": saga.stored_history + n, "at": entry.at,
+             "trigger_name": entry.trigger, "from_state": entry.from_state, "to_state": entry.to_state,
+             "commands": ",".join(entry.commands), "note": entry.note[:255]}
+            for n, entry in enumerate(saga.new_history, start=1)])
+        for entry in saga.new_history:
+            log.info("saga %s: %s %s -> %s%s%s", saga.saga_id, entry.trigger, entry.from_state,
+                     entry.to_state,
+                     f" sends {', '.join(entry.commands)}" if entry.commands else "",
+                     f" ({entry.note})" if entry.note else "")
+    saga.stored_version, saga.stored_history = saga.version, saga.stored_history + len(saga.new_history)
+    saga.new_history = []
+
+
+def overdue_saga_ids(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
+    """Sagas waiting for a step whose deadline passed before ``cutoff``."""
+    query = (select(sagas.c.order_id)
+             .where(sagas.c.state.in_([state.value for state in WAITING]), sagas.c.step_deadline < cutoff)
+             .order_by(sagas.c.step_deadline).limit(limit))
+    return list(connection.execute(query).scalars())
+
+
+def saga_history_of(connection: Connection, order_id: str) -> list[Any]:
+    return list(connection.execute(
+        select(saga_history).where(saga_history.c.order_id == order_id).order_by(saga_history.c.seq)))

@@ -20,6 +20,7 @@ orders = Table(
     Column("version", BigInteger, nullable=False),
     Column("cancel_reason", String(255)),
     Column("payment_id", String(64)),
+    Column("flow", String(16)),  # NULL: choreographed (orders from before the column)
     Column("created_at", DATETIME(fsp=6), nullable=False),
     Column("updated_at", DATETIME(fsp=6), nullable=False),
     Index("ix_orders_open", "status", "created_at"),
@@ -33,6 +34,31 @@ order_lines = Table(
     Column("sku", String(64), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("unit_price_cents", BigInteger, nullable=False),
+)
+
+# The orchestrated sagas (services/order/orchestration.py): one row per order, and its history.
+sagas = Table(
+    "sagas",
+    metadata,
+    Column("order_id", CHAR(36), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("step_deadline", DATETIME(fsp=6)),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", DATETIME(fsp=6), nullable=False),
+    Index("ix_sagas_deadline", "state", "step_deadline"),
+)
+
+saga_history = Table(
+    "saga_history",
+    metadata,
+    Column("order_id", CHAR(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", DATETIME(fsp=6), nullable=False),
+    Column("trigger_name", String(64), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("commands", String(255), nullable=False),
+    Column("note", String(255), nullable=False),
 )
 
 messaging = MessagingTables.add_to(metadata)

@@ -1,22 +1,31 @@
-"""The payment service's use cases: charge on StockReserved, refund on OrderCancelled."""
+"""The payment service's use cases: charge on StockReserved (choreography) or ChargePayment
+(orchestration), refund on OrderCancelled or RefundPayment."""
 
 from __future__ import annotations
 
 from eventcore.aggregate import compensating
 from eventcore.db import UnitOfWork
 from eventcore.events import TypedHandler
-from services.contracts import OrderCancelled, PaymentRefunded, StockReserved
+from services.contracts import (
+    ChargePayment,
+    OrderCancelled,
+    PaymentRefunded,
+    RefundPayment,
+    StockReserved,
+    choreographed_only,
+)
 from services.payment.domain import Payment
 from services.payment.gateway import PaymentGateway
 from services.payment.repository import payment_repository as payments
 
 
 def handlers(gateway: PaymentGateway) -> dict[type, TypedHandler]:
-    def on_stock_reserved(uow: UnitOfWork, event: StockReserved) -> None:
-        payment = payments.load(uow, event.order_id)
+    def charge(uow: UnitOfWork, request: StockReserved | ChargePayment) -> None:
+        payment = payments.load(uow, request.order_id)
         payment.expect_to_run()  # before the gateway is called: a repeated request charges nothing
-        result = gateway.charge(event.order_id, event.amount_cents, event.currency)
-        payment.charged(event.amount_cents, event.currency, result.approved, result.reference, result.reason)
+        result = gateway.charge(request.order_id, request.amount_cents, request.currency)
+        payment.charged(request.amount_cents, request.currency, result.approved, result.reference,
+                        result.reason)
         payments.save(uow, payment)
 
     def refund(uow: UnitOfWork, payment: Payment) -> PaymentRefunded:
@@ -24,4 +33,9 @@ def handlers(gateway: PaymentGateway) -> dict[type, TypedHandler]:
         return payment.refunded(gateway.refund(f"refund-{payment.order_id}", payment.gateway_reference,
                                                payment.amount_cents))
 
-    return {StockReserved: on_stock_reserved, OrderCancelled: compensating(payments, refund)}
+    return {
+        StockReserved: choreographed_only(charge),
+        OrderCancelled: choreographed_only(compensating(payments, refund)),
+        ChargePayment: charge,
+        RefundPayment: compensating(payments, refund),
+    }

@@ -90,6 +90,12 @@ class ChargeLedger:
         with self._lock:
             return self._lookup(key)
 
+    def refund_calls(self, key: str) -> int:
+        """How many times a refund was asked for under ``key`` (it is made on the first)."""
+        with self._lock:
+            row = self._db.execute("SELECT calls FROM refunds WHERE idempotency_key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
     def refund_reference(self, key: str) -> str | None:
         """The refund made under ``key``, if any (the gateway's own record of it)."""
         with self._lock:

@@ -38,7 +38,7 @@ def payment_handlers(context: ServiceContext) -> Mapping[type[Event], TypedHandl
 PAYMENT_SERVICE = ServiceDefinition(
     name="payment",
     metadata=metadata,
-    consumes=["inventory", "order"],
+    consumes=["inventory", "order", "payment.commands"],
     handlers=payment_handlers,
 )
 

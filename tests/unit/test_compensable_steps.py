@@ -28,13 +28,13 @@ STOCK = {"A": StockLevel("A", 5, 0), "B": StockLevel("B", 1, 0)}
 
 def test_a_reservation_takes_every_line_or_none():
     reserved = Reservation("o-1")
-    reserved.reserve({"B": 1, "A": 2}, STOCK, 300, "EUR")
+    reserved.reserve({"B": 1, "A": 2}, STOCK, 300, "EUR", "choreographed")
     assert (reserved.status, reserved.version, reserved.stored_status) == (StepStatus.DONE, 1, "RESERVED")
     assert reserved.pull_changes() == [
-        (1, StockReserved("o-1", (StockLine("A", 2), StockLine("B", 1)), 300, "EUR"))]
+        (1, StockReserved("o-1", (StockLine("A", 2), StockLine("B", 1)), 300, "EUR", "choreographed"))]
 
     rejected = Reservation("o-2")
-    rejected.reserve({"A": 2, "B": 2, "C": 1}, STOCK, 300, "EUR")
+    rejected.reserve({"A": 2, "B": 2, "C": 1}, STOCK, 300, "EUR", "choreographed")
     assert (rejected.stored_status, rejected.lines) == ("REJECTED", {})
     [(version, event)] = rejected.pull_changes()
     assert version == 1 and event == StockRejected(
@@ -43,11 +43,11 @@ def test_a_reservation_takes_every_line_or_none():
 
 def test_a_step_runs_once():
     reservation = Reservation("o-1")
-    reservation.reserve({"A": 1}, STOCK, 100, "EUR")
+    reservation.reserve({"A": 1}, STOCK, 100, "EUR", "choreographed")
     with pytest.raises(TransitionRefused):
         reservation.expect_to_run()
     with pytest.raises(TransitionRefused):
-        reservation.reserve({"A": 1}, STOCK, 100, "EUR")
+        reservation.reserve({"A": 1}, STOCK, 100, "EUR", "choreographed")
     assert reservation.version == 1
 
 
@@ -78,7 +78,7 @@ class InMemorySteps:
 
 def cancelled(order_id: str) -> ConsumedEvent:
     return ConsumedEvent("order.events", 0, 0, order_id, {}, "e", "OrderCancelled", 3,
-                         {"orderId": order_id, "reason": "timeout"}, 1, 0.0)
+                         {"orderId": order_id, "reason": "timeout", "flow": "choreographed"}, 1, 0.0)
 
 
 def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[no-untyped-def]
@@ -122,13 +122,13 @@ def test_a_step_that_never_ran_is_voided_so_a_late_request_cannot_run_it():
     assert (voided.stored_status, voided.version, released) == ("VOIDED", 1, [])
     assert voided.pull_changes() == []  # nothing to announce: nothing was held
     with pytest.raises(TransitionRefused):
-        voided.reserve({"A": 1}, STOCK, 100, "EUR")
+        voided.reserve({"A": 1}, STOCK, 100, "EUR", "choreographed")
 
 
 def test_a_refused_step_has_nothing_to_compensate():
     reservations = InMemorySteps(Reservation)
     rejected = Reservation("o-3")
-    rejected.reserve({"Z": 1}, STOCK, 100, "EUR")
+    rejected.reserve({"Z": 1}, STOCK, 100, "EUR", "choreographed")
     reservations.rows["o-3"] = rejected
     routes, handle = routes_for(reservations, lambda uow, step: pytest.fail("nothing was reserved"))
     handle(None, cancelled("o-3"))

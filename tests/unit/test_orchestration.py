@@ -1,0 +1,107 @@
+"""The orchestrated order saga's table and deadlines, driven with a fake clock (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from eventcore.saga import DEADLINE_PASSED, SagaInstance
+from services.contracts import ChargePayment, RefundPayment, ReleaseStock, ReserveStock, StockLine
+from services.order.domain import Order, OrderLine
+from services.order.orchestration import (
+    CANCEL_REQUESTED,
+    ORDER_PLACED,
+    START,
+    TABLE,
+    WAITING,
+    SagaState,
+    command,
+    order_saga,
+)
+
+T0 = datetime(2026, 1, 1, 12, 0, 0)
+SAGA = order_saga(30.0)
+
+
+def started() -> SagaInstance[SagaState]:
+    return SagaInstance.start("o-1", SAGA, ORDER_PLACED, START, T0)
+
+
+def test_a_saga_starts_by_reserving_with_a_deadline_for_that_step():
+    saga = started()
+    assert (saga.state, saga.version) == (SagaState.RESERVING, 1)
+    assert saga.step_deadline == T0 + timedelta(seconds=30)
+    assert [(e.trigger, e.to_state, e.commands) for e in saga.new_history] == [
+        (ORDER_PLACED, "RESERVING", ("ReserveStock",))]
+
+
+def test_the_happy_path_reserves_charges_and_completes_each_step_with_its_own_deadline():
+    saga = started()
+    reaction = saga.handle(SAGA, "StockReserved", T0 + timedelta(seconds=10))
+    assert reaction is not None and reaction.commands == ("ChargePayment",)
+    assert saga.step_deadline == T0 + timedelta(seconds=40)  # counted from the reply, not the start
+    assert saga.handle(SAGA, "PaymentCompleted", T0 + timedelta(seconds=20)).commands == ()
+    assert (saga.state, saga.step_deadline, saga.version) == (SagaState.COMPLETED, None, 3)
+
+
+@pytest.mark.parametrize(("replies", "compensations"), [
+    (["StockRejected"], ()),
+    (["StockReserved", "PaymentFailed"], ("ReleaseStock",)),
+    ([CANCEL_REQUESTED], ("ReleaseStock",)),
+    (["StockReserved", CANCEL_REQUESTED], ("RefundPayment", "ReleaseStock")),
+])
+def test_a_refusal_or_a_cancellation_compensates_the_completed_steps_in_reverse(replies, compensations):
+    saga = started()
+    for reply in replies[:-1]:
+        saga.handle(SAGA, reply, T0)
+    assert saga.handle(SAGA, replies[-1], T0).commands == compensations
+    assert saga.state is SagaState.CANCELLED and saga.step_deadline is None
+
+
+def test_a_deadline_not_yet_due_changes_nothing_and_a_due_one_compensates():
+    saga = started()
+    saga.handle(SAGA, "StockReserved", T0)
+    assert saga.handle(SAGA, DEADLINE_PASSED, T0 + timedelta(seconds=29)) is None
+    assert saga.state is SagaState.CHARGING and saga.new_history[-1].note.startswith("ignored")
+    reaction = saga.handle(SAGA, DEADLINE_PASSED, T0 + timedelta(seconds=30))
+    assert reaction.commands == ("RefundPayment", "ReleaseStock")  # refund (maybe void) first, then stock
+    assert saga.state is SagaState.CANCELLED
+
+
+def test_a_late_success_after_the_deadline_is_compensated_each_time_it_arrives():
+    saga = started()
+    saga.handle(SAGA, "StockReserved", T0)
+    saga.handle(SAGA, DEADLINE_PASSED, T0 + timedelta(minutes=1))
+    version = saga.version
+    assert saga.handle(SAGA, "PaymentCompleted", T0 + timedelta(minutes=2)).commands == ("RefundPayment",)
+    assert saga.state is SagaState.CANCELLED and saga.version == version + 1  # a newer command version
+
+
+@pytest.mark.parametrize("reply", ["StockReserved", "StockRejected", "PaymentCompleted", "PaymentFailed",
+                                   CANCEL_REQUESTED, DEADLINE_PASSED])
+def test_a_reply_the_completed_saga_does_not_expect_is_recorded_and_ignored(reply):
+    saga = started()
+    saga.handle(SAGA, "StockReserved", T0)
+    saga.handle(SAGA, "PaymentCompleted", T0)
+    before = (saga.state, saga.version)
+    assert saga.handle(SAGA, reply, T0 + timedelta(hours=1)) is None
+    assert (saga.state, saga.version) == before
+    assert saga.new_history[-1].trigger == reply and "ignored" in saga.new_history[-1].note
+
+
+def test_every_waiting_state_has_a_deadline_and_every_state_a_reaction_to_it_or_none_on_purpose():
+    assert set(WAITING) == set(SAGA.step_timeouts)
+    for state in WAITING:
+        assert (state, DEADLINE_PASSED) in TABLE and (state, CANCEL_REQUESTED) in TABLE
+
+
+def test_commands_are_built_from_the_order():
+    order = Order.place("c", [OrderLine("A", 2, 150), OrderLine("B", 1, 100)], flow="orchestrated")
+    lines = (StockLine("A", 2), StockLine("B", 1))
+    assert command("ReserveStock", order) == ReserveStock(order.id, lines, 400, "EUR")
+    assert command("ChargePayment", order) == ChargePayment(order.id, 400, "EUR")
+    assert command("ReleaseStock", order) == ReleaseStock(order.id)
+    assert command("RefundPayment", order) == RefundPayment(order.id)
+    [(_, created)] = order.pull_changes()
+    assert created.flow == "orchestrated"
