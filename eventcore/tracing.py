@@ -12,6 +12,7 @@ can be followed across the services' logs with ``grep <orderId>``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import secrets
@@ -44,8 +45,11 @@ class Trace:
 
     @classmethod
     def start(cls, correlation_id: str) -> Trace:
-        """The first event of a flow: a new trace."""
-        return cls(correlation_id, None, secrets.token_hex(16), _new_span_id())
+        """An event no consumed record caused (a flow's first event, a command sent with it, a
+        deadline's cancellation): the flow's trace, whose id follows from its correlation id so
+        that every such event of one order lands in the same trace."""
+        trace_id = hashlib.sha256(correlation_id.encode()).hexdigest()[:32]
+        return cls(correlation_id, None, trace_id, _new_span_id())
 
     def caused_by(self, event_id: str) -> Trace:
         """What an event caused by ``event_id`` (which carried this trace) carries."""

@@ -16,7 +16,9 @@ def test_a_flows_first_event_starts_a_trace_correlated_by_its_aggregate():
     first = for_new_event("order-1")
     assert first.correlation_id == "order-1" and first.causation_id is None
     assert TRACEPARENT.match(first.traceparent)
-    assert for_new_event("order-1").trace_id != first.trace_id  # two flows, two traces
+    assert for_new_event("order-2").trace_id != first.trace_id  # two flows, two traces
+    again = for_new_event("order-1")  # e.g. the command sent with the order, or its timeout
+    assert again.trace_id == first.trace_id and again.span_id != first.span_id
 
 
 def test_what_a_handler_emits_is_caused_by_the_record_and_stays_in_its_trace():
