@@ -9,7 +9,9 @@ disturb the services. Exit 0 once the end of every topic is reached (or on Ctrl-
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 
 from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, run_cli
@@ -41,19 +43,22 @@ def main(argv: list[str] | None = None) -> int:
 def _replay(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     count = 0
+    interrupted = threading.Event()
+    if args.follow:
+        # A flag, not KeyboardInterrupt: an interrupt raised inside a Kafka client callback can be
+        # swallowed there, and --follow would never end.
+        signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
     with EventTap(args.topics, must_exist=True) as tap:
-        try:
-            while args.follow or (not tap.at_end() and time.monotonic() < deadline):
-                for event in tap.poll():
-                    if args.key is None or event.key == args.key:
-                        print(format_event(event, args.json), flush=True)
-                        count += 1
-                while tap.undecodable:
-                    topic, partition, offset, error = tap.undecodable.pop(0)
-                    print(f"{topic}[{partition}]@{offset} UNDECODABLE: {error}", file=sys.stderr)
-        except KeyboardInterrupt:
-            if not args.follow:
-                raise
+        while not interrupted.is_set() and (
+                args.follow or (not tap.at_end() and time.monotonic() < deadline)):
+            for event in tap.poll():
+                if args.key is None or event.key == args.key:
+                    print(format_event(event, args.json), flush=True)
+                    count += 1
+            while tap.undecodable:
+                topic, partition, offset, error = tap.undecodable.pop(0)
+                print(f"{topic}[{partition}]@{offset} UNDECODABLE: {error}", file=sys.stderr)
+        if interrupted.is_set():
             print(f"-- {count} events", file=sys.stderr)
             return EXIT_OK
         reached_end = tap.at_end()
