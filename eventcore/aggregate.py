@@ -105,17 +105,23 @@ class StepLabels:
         raise ValueError(f"unknown step state {label!r}")
 
 
+@dataclass
 class CompensableStep(Aggregate):
     """A participant's step for one saga instance (its id is the saga's key).
 
-    Subclasses set ``labels`` and call :meth:`_done`, :meth:`_refused`, :meth:`_compensated`
-    with the event each causes; :meth:`cancel` is the whole reaction to the saga being cancelled.
+    Subclasses (dataclasses too, their own fields with defaults) set ``labels`` and call
+    :meth:`_done` or :meth:`_refused` with the event each causes; :meth:`cancel` is the whole
+    reaction to the saga being cancelled.
     """
 
-    state_machine = STEP_MACHINE
+    state_machine: ClassVar[StateMachine[Any]] = STEP_MACHINE
     labels: ClassVar[StepLabels]
-    reason: str | None
-    stored_version: int  # the version its table holds (0: no row yet)
+
+    saga_id: str
+    status: StepStatus = StepStatus.NEW
+    version: int = 0
+    reason: str | None = None
+    stored_version: int = 0  # the version its table holds (0: no row yet)
 
     def expect_to_run(self) -> None:
         """Refuse a step that already ran (or was voided) before any work is done for it."""

@@ -27,13 +27,15 @@ from devstack.api import ensure_up  # noqa: E402
 from eventcore.bootstrap import configure_logging  # noqa: E402
 from eventcore.replay import EventTap, format_event  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
-from eventcore.topics import topic_for  # noqa: E402
+from eventcore.topics import commands_for, topic_for  # noqa: E402
 from services import SERVICE_NAMES, build_all  # noqa: E402
+from services.contracts import ORCHESTRATED  # noqa: E402
 from services.instances import ServiceInstance  # noqa: E402
 from services.inventory.commands import set_stock  # noqa: E402
 from services.order import repository  # noqa: E402
 from services.order.commands import place_order  # noqa: E402
 from services.order.domain import OrderLine, OrderStatus  # noqa: E402
+from services.order.orchestration import order_saga  # noqa: E402
 
 
 def step(text: str) -> None:
@@ -73,17 +75,22 @@ def main() -> int:
     env = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
     processes = [start_service(name, env) for name in SERVICE_NAMES]
     # Earlier runs' history is skipped: however long it is, the tap starts at this run's records.
-    tap = EventTap([topic_for(s) for s in SERVICE_NAMES], settings, since=datetime.now(UTC))
+    topics = [topic_for(s) for s in SERVICE_NAMES]
+    topics += [topic_for(commands_for(participant)) for participant in ("inventory", "payment")]
+    tap = EventTap(topics, settings, since=datetime.now(UTC))
     tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)
     tap.events.clear()
 
-    step("5/6 place orders: one that succeeds, one short of stock, one the gateway declines")
+    step("5/6 place orders: one that succeeds, one short of stock, one the gateway declines "
+         "(choreographed), and one driven by the orchestrator")
     orders = {
         "happy": place_order(contexts["order"].uow_factory, "alice",
                              [OrderLine(apples, 2, 150), OrderLine(pears, 1, 300)]),
         "no stock": place_order(contexts["order"].uow_factory, "bob", [OrderLine(pears, 5, 300)]),
         "declined": place_order(contexts["order"].uow_factory, "carol",
                                 [OrderLine(apples, 3, 25_000)]),
+        "orchestrated": place_order(contexts["order"].uow_factory, "dave", [OrderLine(apples, 1, 150)],
+                                    flow=ORCHESTRATED, saga=order_saga(settings.order_saga_step_timeout_s)),
     }
     ids = {order.id: label for label, order in orders.items()}
     final_types = {"OrderConfirmed", "OrderCancelled"}
@@ -97,7 +104,7 @@ def main() -> int:
             tap.poll()
             for event in tap.events[seen:]:
                 if event.key in ids:
-                    print(f"  [{ids[event.key]:>8}] {event.latency_ms():7.1f} ms  "
+                    print(f"  [{ids[event.key]:>12}] {event.latency_ms():7.1f} ms  "
                           f"{format_event(event, as_json=False)}", flush=True)
             seen = len(tap.events)
         latencies = [e.latency_ms() for e in tap.events if e.key in ids]
@@ -111,8 +118,13 @@ def main() -> int:
                 stored = repository.get(connection, order.id)
                 assert stored is not None
                 reason = f" ({stored.cancel_reason})" if stored.cancel_reason else ""
-                print(f"  {label:>8}: {stored.status}{reason}")
-                expected = OrderStatus.CONFIRMED if label == "happy" else OrderStatus.CANCELLED
+                print(f"  {label:>12}: {stored.status}{reason}")
+                for entry in repository.saga_history_of(connection, order.id):
+                    sent = f", sent {entry.commands}" if entry.commands else ""
+                    print(f"  {'':>12}  saga: {entry.trigger_name}: {entry.from_state} -> {entry.to_state}"
+                          f"{sent}")
+                confirmed = label in ("happy", "orchestrated")
+                expected = OrderStatus.CONFIRMED if confirmed else OrderStatus.CANCELLED
                 if stored.status is not expected:
                     print(f"  !! expected {expected}", file=sys.stderr)
                     return 1

@@ -50,15 +50,18 @@ from devstack.stack import Stack
 from eventcore.bootstrap import ServiceContext, configure_logging
 from eventcore.cli import ArgumentParser, UsageError, run_cli
 from eventcore.kafka import consumer_config
+from eventcore.saga import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
 from eventcore.topics import topic_for
 from services import SERVICE_NAMES, build_all
+from services.contracts import FLOWS
 from services.instances import GroupLagProbe, ServiceInstance
 from services.inventory.commands import set_stock
 from services.inventory.tables import products
 from services.order.commands import cancel_order, place_order
 from services.order.domain import OrderLine
-from services.order.tables import order_lines, orders
+from services.order.orchestration import SagaState, order_saga
+from services.order.tables import order_lines, orders, sagas
 from services.payment.gateway import ChargeLedger
 from services.payment.tables import payments
 
@@ -102,7 +105,17 @@ class Run:
 
     def service_env(self) -> dict[str, str]:
         return {"PAYMENT_LIMIT_CENTS": str(PAYMENT_LIMIT_CENTS),
-                "ORDER_SAGA_TIMEOUT_S": str(self.args.saga_timeout)}
+                "ORDER_SAGA_TIMEOUT_S": str(self.args.saga_timeout),
+                "ORDER_SAGA_STEP_TIMEOUT_S": str(self.args.saga_timeout)}
+
+    @property
+    def saga(self) -> Orchestration[SagaState]:
+        return order_saga(self.args.saga_timeout)
+
+    def flow_of_next_order(self, rng: random.Random) -> str:
+        if self.args.flow == "mixed":
+            return rng.choice(FLOWS)
+        return str(self.args.flow)
 
     def start_service(self, name: str) -> ServiceInstance:
         self.instances += 1
@@ -144,7 +157,8 @@ def place_orders(run: Run, stop: threading.Event) -> None:
         line = OrderLine(rng.choice(skus), rng.randint(1, 3), price)
         while not stop.is_set():
             try:
-                order = place_order(run.contexts["order"].uow_factory, run.customer, [line])
+                order = place_order(run.contexts["order"].uow_factory, run.customer, [line],
+                                    flow=run.flow_of_next_order(rng), saga=run.saga)
                 if rng.random() < CUSTOMER_CANCEL_SHARE:
                     # The customer changes their mind while the saga runs: compensation races it.
                     threading.Timer(rng.uniform(0, 0.3), cancel_if_open, (run, order.id)).start()
@@ -162,7 +176,7 @@ def place_orders(run: Run, stop: threading.Event) -> None:
 
 def cancel_if_open(run: Run, order_id: str) -> None:
     try:
-        cancel_order(run.contexts["order"].uow_factory, order_id, CUSTOMER_CANCEL_REASON)
+        cancel_order(run.contexts["order"].uow_factory, order_id, CUSTOMER_CANCEL_REASON, run.saga)
         run.customer_cancels += 1
     except Exception:  # already final, or the database is down right now: the customer gave up
         pass
@@ -374,6 +388,15 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     checks.append(Check("one refund per charged, cancelled order", not bad_refunds,
                         f"{len(charged_cancelled)} charged then cancelled"
                         + (f"; wrong: {bad_refunds[:5]}" if bad_refunds else "")))
+    with run.contexts["order"].engine.connect() as c:
+        saga_states = {r.order_id: r.state for r in c.execute(
+            select(sagas.c.order_id, sagas.c.state).where(sagas.c.order_id.in_(ids)))}
+    expected_saga = {"CONFIRMED": "COMPLETED", "CANCELLED": "CANCELLED"}
+    disagreeing = [oid for oid, state in saga_states.items() if expected_saga.get(final[oid][0]) != state]
+    figures["orchestrated_orders"] = len(saga_states)
+    checks.append(Check("each orchestrated saga ended as its order", not disagreeing,
+                        f"{len(saga_states)} orchestrated"
+                        + (f"; disagree: {disagreeing[:5]}" if disagreeing else "")))
     rejected = [oid for oid in cancelled if (final[oid][1] or "").startswith("stock rejected")]
     charged_rejected = [oid for oid in rejected if ledger.lookup(oid) is not None]
     checks.append(Check("no charge for a stock-rejected order", not charged_rejected,
@@ -386,12 +409,15 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
         context = run.contexts[name]
         outbox = context.messaging.outbox
         with context.engine.connect() as c:
-            promised = {r.id for r in c.execute(select(outbox.c.id).where(outbox.c.aggregateid.in_(ids)))}
-        published = topic_event_ids(run.settings, topic_for(name), run.started_at)
-        missing = promised - set(published)
-        missing_total += len(missing)
-        duplicates_total += sum(n - 1 for eid, n in published.items() if eid in promised and n > 1)
-        figures[f"{name}_outbox_rows"] = len(promised)
+            rows = c.execute(select(outbox.c.id, outbox.c.aggregatetype).where(outbox.c.aggregateid.in_(ids)))
+            promised_by_topic: dict[str, set[str]] = defaultdict(set)
+            for row in rows:  # events, and the orchestrator's commands
+                promised_by_topic[topic_for(row.aggregatetype)].add(row.id)
+        for topic, promised in promised_by_topic.items():
+            published = topic_event_ids(run.settings, topic, run.started_at)
+            missing_total += len(promised - set(published))
+            duplicates_total += sum(n - 1 for eid, n in published.items() if eid in promised and n > 1)
+        figures[f"{name}_outbox_rows"] = sum(len(p) for p in promised_by_topic.values())
     figures["duplicates_on_topics"] = duplicates_total
     checks.append(Check("every outbox row on its topic", missing_total == 0,
                         f"{sum(figures[f'{n}_outbox_rows'] for n in SERVICE_NAMES)} rows; "
@@ -455,6 +481,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="database outage, seconds (default 30)")
     parser.add_argument("--saga-timeout", type=at_least(1), default=60.0,
                         help="the services' ORDER_SAGA_TIMEOUT_S (default 60, the production default)")
+    parser.add_argument("--flow", choices=[*FLOWS, "mixed"], default="mixed",
+                        help="the saga style of the orders (default mixed: each order either, at random)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--report", type=Path, default=None, help="JSON report path")
     parser.add_argument("--finish-timeout", type=at_least(10), default=900.0,

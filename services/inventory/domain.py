@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from eventcore.aggregate import CompensableStep, StepLabels, StepStatus
+from eventcore.aggregate import CompensableStep, StepLabels
 from eventcore.limits import MAX_INT32, bounded_text
 from services.contracts import StockLine, StockRejected, StockReleased, StockReserved
 
@@ -54,12 +54,11 @@ def decide(requested: Mapping[str, int], stock: Mapping[str, StockLevel]) -> Dec
 class Reservation(CompensableStep):
     labels = StepLabels(done="RESERVED", refused="REJECTED", compensated="RELEASED")
 
-    order_id: str
-    status: StepStatus = StepStatus.NEW
-    version: int = 0
     lines: dict[str, int] = field(default_factory=dict)
-    reason: str | None = None
-    stored_version: int = 0  # the version in the table (0: no row yet)
+
+    @property
+    def order_id(self) -> str:
+        return self.saga_id
 
     def reserve(self, requested: Mapping[str, int], stock: Mapping[str, StockLevel],
                 amount_cents: int, currency: str, flow: str) -> None:

@@ -46,7 +46,7 @@ class Reservations:
             return Reservation(order_id)
         first = rows[0]
         status = Reservation.labels.status(first.status)
-        return Reservation(order_id, status, first.version, reason=first.reason,
+        return Reservation(order_id, status, first.version, first.reason,
                            lines={r.sku: r.quantity for r in rows if r.sku is not None},
                            stored_version=first.version)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Connection
+
 from eventcore.aggregate import emit
 from eventcore.db import UnitOfWork
 from eventcore.events import TypedHandler
@@ -143,20 +145,17 @@ class OrderUseCases:
         """The orchestrated saga's deadlines: a step whose reply has not come by its deadline
         (plus the time the pipeline is behind) is given up and the completed steps compensated."""
         cutoff = utc_now() - pipeline_behind
-        with uow_factory() as uow:
-            overdue = repository.overdue_saga_ids(uow.connection, cutoff, limit)
-        expired = 0
-        for order_id in overdue:
-            with uow_factory() as uow:
-                order = repository.load(uow, order_id)
-                instance = repository.load_saga(uow, order_id)
-                if instance is None or instance.state not in WAITING or not instance.overdue(cutoff):
-                    continue  # a reply got there first
-                timeout = self.saga.step_timeouts[instance.state]
-                self.drive(uow, order, DEADLINE_PASSED, lambda o, t=timeout: o.time_out(t.total_seconds()),
-                           f"no reply to {instance.state.value} within {timeout.total_seconds():.0f}s")
-                expired += 1
-        return expired
+
+        def expire(uow: UnitOfWork, order: Order) -> bool:
+            instance = repository.load_saga(uow, order.id)
+            if instance is None or instance.state not in WAITING or not instance.overdue(cutoff):
+                return False  # a reply got there first
+            timeout = self.saga.step_timeouts[instance.state]
+            self.drive(uow, order, DEADLINE_PASSED, lambda o: o.time_out(timeout.total_seconds()),
+                       f"no reply to {instance.state.value} within {timeout.total_seconds():.0f}s")
+            return True
+
+        return _one_by_one(uow_factory, lambda c: repository.overdue_saga_ids(c, cutoff, limit), expire)
 
 
 def cancel_order(uow_factory: Callable[[], UnitOfWork], order_id: str, reason: str,
@@ -173,16 +172,26 @@ def cancel_timed_out(uow_factory: Callable[[], UnitOfWork], timeout: timedelta, 
     is that much more patient, since its reply is late for the queue, not for a failed step.
     """
     cutoff = utc_now() - timeout - pipeline_behind
+
+    def time_out(uow: UnitOfWork, order: Order) -> bool:
+        try:
+            order.time_out(timeout.total_seconds())
+        except TransitionRefused:
+            return False  # a reply got there first
+        repository.save(uow, order)
+        return True
+
+    return _one_by_one(uow_factory, lambda c: repository.open_order_ids_before(c, cutoff, limit), time_out)
+
+
+def _one_by_one(uow_factory: Callable[[], UnitOfWork], candidates: Callable[[Connection], list[str]],
+                action: Callable[[UnitOfWork, Order], bool]) -> int:
+    """A deadline sweep: find the candidates, then act on each order in its own transaction
+    (its row locked, its state read again); returns how many it acted on."""
     with uow_factory() as uow:
-        candidates = repository.open_order_ids_before(uow.connection, cutoff, limit)
-    cancelled = 0
-    for order_id in candidates:
+        order_ids = candidates(uow.connection)
+    acted = 0
+    for order_id in order_ids:
         with uow_factory() as uow:
-            order = repository.load(uow, order_id)
-            try:
-                order.time_out(timeout.total_seconds())
-            except TransitionRefused:
-                continue  # a reply got there first
-            repository.save(uow, order)
-            cancelled += 1
-    return cancelled
+            acted += action(uow, repository.load(uow, order_id))
+    return acted

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventcore.aggregate import CompensableStep, StepLabels, StepStatus
+from eventcore.aggregate import CompensableStep, StepLabels
 from services.contracts import PaymentCompleted, PaymentFailed, PaymentRefunded
 
 NO_CURRENCY = "XXX"  # ISO 4217's "no currency", for a payment voided before any charge
@@ -19,15 +19,14 @@ NO_CURRENCY = "XXX"  # ISO 4217's "no currency", for a payment voided before any
 class Payment(CompensableStep):
     labels = StepLabels(done="COMPLETED", refused="FAILED", compensated="REFUNDED")
 
-    order_id: str
-    status: StepStatus = StepStatus.NEW
-    version: int = 0
     amount_cents: int = 0
     currency: str = NO_CURRENCY
     gateway_reference: str | None = None
     refund_reference: str | None = None
-    reason: str | None = None
-    stored_version: int = 0
+
+    @property
+    def order_id(self) -> str:
+        return self.saga_id
 
     def charged(self, amount_cents: int, currency: str, approved: bool, reference: str | None,
                 decline_reason: str | None) -> None:

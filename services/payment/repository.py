@@ -23,9 +23,9 @@ class Payments:
         row = uow.connection.execute(_PAYMENT, {"order_id": order_id}).first()
         if row is None:
             return Payment(order_id)
-        return Payment(order_id, Payment.labels.status(row.status), row.version, row.amount_cents,
-                       row.currency, row.gateway_reference, row.refund_reference, row.reason,
-                       stored_version=row.version)
+        return Payment(order_id, Payment.labels.status(row.status), row.version, row.reason,
+                       stored_version=row.version, amount_cents=row.amount_cents, currency=row.currency,
+                       gateway_reference=row.gateway_reference, refund_reference=row.refund_reference)
 
     def save(self, uow: UnitOfWork, payment: Payment) -> None:
         emit_changes(uow, payment)
