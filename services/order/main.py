@@ -112,6 +112,7 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
     settings = context.settings
     timeout_s = settings.order_saga_timeout_s
     allowance_s = settings.order_saga_lag_allowance_s
+    settings.order_saga_flow  # noqa: B018 (not used by `run`, but a wrong value is refused at start)
     timeout = timedelta(seconds=timeout_s)
     heartbeats = [topic for d in load_definitions() if (topic := heartbeat_topic(d.config))]
     lag = PipelineLag(settings.kafka_bootstrap_servers, SAGA_HOPS, heartbeats)

@@ -58,6 +58,9 @@ LONG_SKU = "S" * 100
     (["place", "--customer", "a" * 65, "--line", "A:1:1"], ["customer id must be at most 64 characters"]),
     (["place", "--customer", "a", "--line", f"{LONG_SKU}:1:1"], ["sku must be at most 64 characters"]),
     (["place", "--customer", "a", "--line", "A:1:1", "--currency", "EURO"], ["currency must be a 3-letter"]),
+    (["place", "--customer", "a", "--line", "A:1:1", "--flow", "sideways"],
+     ["argument --flow: invalid choice"]),
+    (["saga"], ["the following arguments are required: order_id"]),
     (["place", "--customer", "a", "--line", "A:3074457345618258603:1", "--line", "B:1:9223372036854775807"],
      ["quantity of A must be between 1 and 2147483647"]),
     (["cancel"], ["the following arguments are required: order_id"]),
@@ -83,6 +86,8 @@ def test_inventory_service_refuses_bad_arguments_before_any_io(args, fragments):
 @pytest.mark.parametrize(("service_name", "setting", "value", "fragment"), [
     ("order", "ORDER_SAGA_TIMEOUT_S", "abc", "ORDER_SAGA_TIMEOUT_S='abc' is not a number"),
     ("order", "ORDER_SAGA_TIMEOUT_S", "0", "ORDER_SAGA_TIMEOUT_S='0' is out of range: it must be more"),
+    ("order", "ORDER_SAGA_FLOW", "sideways", "ORDER_SAGA_FLOW='sideways' is not choreographed or"),
+    ("order", "ORDER_SAGA_STEP_TIMEOUT_S", "-1", "ORDER_SAGA_STEP_TIMEOUT_S='-1' is out of range"),
     ("order", "DB_PORT", "abc", "DB_PORT='abc' is not an integer"),
     ("inventory", "DB_PORT", "70000", "DB_PORT='70000' is out of range: it must be between 1 and 65535"),
     ("inventory", "CONSUMER_BATCH_SIZE", "0", "CONSUMER_BATCH_SIZE='0' is out of range"),
