@@ -43,10 +43,10 @@ from sqlalchemy.dialects.mysql import DATETIME, MEDIUMBLOB
 
 from devstack.stack import Stack
 from eventcore.bootstrap import configure_logging
-from eventcore.cli import ArgumentParser, UsageError, run_cli
+from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.settings import REPO_ROOT, Settings
 from services import SERVICE_NAMES, build_all
-from services.instances import GroupLagProbe, ServiceInstance, process_usage
+from services.instances import GroupLagProbe, ServiceInstance, process_usage, refuse_if_services_run
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
 from services.order.domain import OrderLine
@@ -167,13 +167,7 @@ class SagaBench:
         self.samples_path.parent.mkdir(parents=True, exist_ok=True)
 
     def start_services(self) -> None:
-        probe = GroupLagProbe(self.settings.kafka_bootstrap_servers)
-        try:
-            busy = probe.busy_groups()
-        finally:
-            probe.close()
-        if busy:
-            raise UsageError(f"stop the running services first: {', '.join(busy)}")
+        refuse_if_services_run(self.settings)
         for sku in self.skus:
             set_stock(self.contexts["inventory"].uow_factory, sku, 2_000_000_000)
         env = {"PAYMENT_LIMIT_CENTS": str(10**12), **dict(kv.split("=", 1) for kv in self.args.service_env)}
@@ -700,16 +694,7 @@ def plot(report: dict[str, Any], samples: list[dict[str, Any]], path: Path) -> N
 
 
 def positive(kind: type = float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
-        return value
-
-    return parse
+    return number_argument(kind, above=0)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -48,14 +48,14 @@ from sqlalchemy import func, select
 from devstack.components.base import Component
 from devstack.stack import Stack
 from eventcore.bootstrap import ServiceContext, configure_logging
-from eventcore.cli import ArgumentParser, UsageError, run_cli
+from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.kafka import consumer_config
 from eventcore.saga import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
 from eventcore.topics import topic_for
 from services import SERVICE_NAMES, build_all
 from services.contracts import FLOWS
-from services.instances import GroupLagProbe, ServiceInstance
+from services.instances import GroupLagProbe, ServiceInstance, refuse_if_services_run
 from services.inventory.commands import set_stock
 from services.inventory.tables import products
 from services.order.commands import cancel_order, place_order
@@ -121,17 +121,6 @@ class Run:
         self.instances += 1
         log_name = f"fault-{self.run_id}-{name}-{self.instances}"
         return ServiceInstance(name, log_name, self.service_env()).start()
-
-
-def refuse_if_services_run(settings: Settings) -> None:
-    """Other instances in the groups would take partitions and blur every figure."""
-    probe = GroupLagProbe(settings.kafka_bootstrap_servers)
-    try:
-        busy = probe.busy_groups()
-    finally:
-        probe.close()
-    if busy:
-        raise UsageError(f"stop the running services first: {', '.join(busy)}")
 
 
 def seed(run: Run) -> None:
@@ -458,16 +447,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
 
 
 def at_least(minimum: float, kind: type = float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
-        return value
-
-    return parse
+    return number_argument(kind, at_least=minimum)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -28,21 +28,14 @@ from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions, routed_topics
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S, check_streaming
-from eventcore.cli import ArgumentParser, run_cli
+from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.kafka import ensure_topics
 from eventcore.settings import SCHEMAS_DIR, Settings
 
 EXIT_NOT_STREAMING = 3
 
 
-def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
-    return value
+positive = number_argument(above=0)
 
 
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:

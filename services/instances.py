@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from eventcore.settings import REPO_ROOT
+from eventcore.cli import UsageError
+from eventcore.settings import REPO_ROOT, Settings
 
 LOG_DIR = REPO_ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://\S+)")
@@ -167,3 +168,15 @@ def process_usage(pid: int) -> tuple[int, float] | None:
     rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     ticks = os.sysconf("SC_CLK_TCK")
     return rss_kb * 1024, (int(stat[11]) + int(stat[12])) / ticks
+
+
+def refuse_if_services_run(settings: Settings) -> None:
+    """A run that starts its own service instances refuses while others are in the groups:
+    they would take partitions and blur every figure."""
+    probe = GroupLagProbe(settings.kafka_bootstrap_servers)
+    try:
+        busy = probe.busy_groups()
+    finally:
+        probe.close()
+    if busy:
+        raise UsageError(f"stop the running services first: {', '.join(busy)}")

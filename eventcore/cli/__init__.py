@@ -29,6 +29,25 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def number_argument(kind: type = float, *, above: float | None = None, at_least: float | None = None,
+                    noun: str = "a number", subject: str = "", unit: str = "") -> Callable[[str], float]:
+    """An argparse ``type`` for a number with a lower bound, refused in one line that names it:
+    ``'x' is not <noun>``, ``<subject>must be more than <above><unit>, not <text>``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"{subject}must be more than {above:g}{unit}, not {text}")
+        if at_least is not None and not value >= at_least:
+            raise argparse.ArgumentTypeError(f"{subject}must be at least {at_least:g}{unit}, not {text}")
+        return value  # type: ignore[no-any-return]
+
+    return parse
+
+
 class UsageError(Exception):
     """What the person typed cannot be done; the message says why."""
 

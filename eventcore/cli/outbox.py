@@ -10,20 +10,13 @@ from eventcore.bootstrap import ServiceContext
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import published_through
-from eventcore.cli import EXIT_OK, UsageError, confirm
+from eventcore.cli import EXIT_OK, UsageError, confirm, number_argument
 from eventcore.outbox import plan_prune, prune_outbox
 
 log = logging.getLogger(__name__)
 
 
-def positive_days(text: str) -> float:
-    try:
-        days = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if not days > 0:
-        raise argparse.ArgumentTypeError(f"retention must be more than 0 days, not {text}")
-    return days
+positive_days = number_argument(above=0, noun="a number of days", subject="retention ", unit=" days")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

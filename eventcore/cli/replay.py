@@ -14,18 +14,11 @@ import sys
 import threading
 import time
 
-from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, run_cli
+from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli
 from eventcore.replay import EventTap, format_event
 
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"the timeout must be more than 0 seconds, not {text}")
-    return value
+positive_seconds = number_argument(above=0, noun="a number of seconds", subject="the timeout ",
+                                   unit=" seconds")
 
 
 def main(argv: list[str] | None = None) -> int:
