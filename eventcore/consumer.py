@@ -58,6 +58,7 @@ class Counters:
     duplicates: int = 0
     stale: int = 0
     ignored: int = 0
+    refused: int = 0  # applied, but the aggregate's guard was closed (a late or racing message)
     retried: int = 0
     dead_lettered: int = 0
     parked: int = 0
@@ -68,7 +69,8 @@ class Counters:
 
     def line(self) -> str:
         return (f"processed={self.processed} duplicates={self.duplicates} stale={self.stale} "
-                f"ignored={self.ignored} retried={self.retried} dead-lettered={self.dead_lettered} "
+                f"ignored={self.ignored} refused={self.refused} retried={self.retried} "
+                f"dead-lettered={self.dead_lettered} "
                 f"parked={self.parked} outages={self.outages} batches={self.batches} "
                 f"split={self.batches_split} lag={self.lag}")
 

@@ -97,9 +97,7 @@ class EventRoutes:
         self._routes = dict(routes)
         self._service = service
         self.refused = 0
-
-    def event_types(self) -> list[str]:
-        return sorted(cls.event_type() for cls in self._routes)
+        self.on_refused: Callable[[], None] = lambda: None  # e.g. the consumer's counter
 
     def record_handlers(self) -> dict[str, RecordHandler]:
         """The handlers by event type name, as the record applier calls them."""
@@ -112,6 +110,7 @@ class EventRoutes:
                 handler(uow, event)
             except TransitionRefused as refused:
                 self.refused += 1
+                self.on_refused()
                 log.info("%s %s: %s ignored (%s)", self._service, event.aggregate_id,
                          cls.event_type(), refused)
 

@@ -58,8 +58,11 @@ class ServiceDefinition:
         """The service's consumer process, wired and with every setting read."""
         jobs = self.periodic(context) if self.periodic else []
         routes = EventRoutes(self.handlers(context), self.name)
-        return ServiceProcess(context, self.group_id, [topic_for(t) for t in self.consumes],
-                              routes.record_handlers(), periodic=jobs)
+        process = ServiceProcess(context, self.group_id, [topic_for(t) for t in self.consumes],
+                                 routes.record_handlers(), periodic=jobs)
+        counters = process.runtime.counters
+        routes.on_refused = lambda: setattr(counters, "refused", counters.refused + 1)
+        return process
 
 
 def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """The order service's use cases, as plain functions over a unit of work.
 
-``place_order`` and ``cancel_order`` are commands; ``HANDLERS`` take the inventory and payment
-services' replies; ``cancel_timed_out`` and ``expire_overdue_steps`` are the two sagas'
+``place_order`` and ``cancel_order`` are commands; ``OrderUseCases.handlers()`` take the
+inventory and payment services' replies; ``cancel_timed_out`` and ``expire_overdue_steps`` are the two sagas'
 deadlines. An order is driven by one saga style, chosen when it is placed: choreographed (the
 order reacts to the participants' events, one order-wide timeout) or orchestrated (the order's
 saga instance sends the participants commands; :mod:`services.order.orchestration`). Each use

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import uuid
 from datetime import timedelta
@@ -240,6 +241,8 @@ def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cance
     # The late PaymentCompleted reaches the order service and finds the guard closed.
     wait_until(lambda: "PaymentCompleted ignored" in services["order"].log_text(), 120,
                "the late success to be refused")
+    wait_until(lambda: re.search(r"refused=[1-9]", services["order"].log_text()) is not None, 30,
+               "the refusal to be counted in the service's stats line")
     assert status(ctx, order.id) is OrderStatus.CANCELLED
     assert stock(ctx, sku) == (10, 0)
     with EventTap(["payment.events", "inventory.events"], settings, since=recently()) as tap:
