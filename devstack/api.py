@@ -44,6 +44,7 @@ class Endpoints:
     order_db_password: str
     inventory_db_password: str
     payment_db_password: str
+    query_db_password: str
     cdc_db_password: str
     kafka_bootstrap_servers: str
     schema_registry_url: str
@@ -73,6 +74,7 @@ def endpoints(state_dir: Path | str | None = None) -> Endpoints:
             order_db_password=values["ORDER_DB_PASSWORD"],
             inventory_db_password=values["INVENTORY_DB_PASSWORD"],
             payment_db_password=values["PAYMENT_DB_PASSWORD"],
+            query_db_password=values["QUERY_DB_PASSWORD"],
             cdc_db_password=values["CDC_DB_PASSWORD"],
             kafka_bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
             schema_registry_url=values["SCHEMA_REGISTRY_URL"],

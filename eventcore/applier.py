@@ -29,7 +29,7 @@ from eventcore.inbox import (
 )
 from eventcore.messaging_tables import MessagingTables
 from eventcore.records import ConsumedEvent, decode, header_map
-from eventcore.topics import HEADER_EVENT_TYPE, TOPIC_SUFFIX, retry_topic_for
+from eventcore.topics import HEADER_EVENT_TYPE, aggregate_type_of, retry_topic_for
 from eventcore.tracing import continued_from
 from eventcore.version_guard import advance, is_newer, lock_versions, store_versions
 
@@ -55,10 +55,6 @@ class Result:
     outcome: Outcome
     event: ConsumedEvent | None  # None when ignored before decoding
     ahead: DeadLetterRow | None = None  # for PARK / STILL_PARKED: what it waits behind
-
-
-def aggregate_type_of(topic: str) -> str:
-    return topic.removesuffix(TOPIC_SUFFIX)
 
 
 class RecordApplier:

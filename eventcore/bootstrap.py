@@ -57,7 +57,8 @@ class ServiceContext:
         self.create_tables()
         registered = [event_type for aggregate_type in (self.emits or (self.name,))
                       for event_type in self.outbox.register_schemas(aggregate_type)]
-        logging.getLogger(self.name).info("schemas registered: %s", ", ".join(registered))
+        logging.getLogger(self.name).info("tables ready; schemas registered: %s",
+                                          ", ".join(registered) or "none (it emits no events)")
 
 
 def build_context(
@@ -66,8 +67,10 @@ def build_context(
     settings: Settings | None = None,
     catalog: SchemaCatalog | None = None,
     emits: tuple[str, ...] = (),
+    database: str | None = None,
 ) -> ServiceContext:
-    """Connect a service to its own database and the registry; does not touch Kafka."""
+    """Connect a service to its own database (``<database or name>_db``) and the registry; does
+    not touch Kafka."""
     settings = settings or Settings.load()
     registry = SchemaRegistryClient(settings.schema_registry_url)
     catalog = catalog or SchemaCatalog.load(SCHEMAS_DIR)
@@ -75,7 +78,8 @@ def build_context(
     return ServiceContext(
         name=name,
         settings=settings,
-        engine=make_engine(settings.db_url(name), lock_wait_timeout_s=settings.db_lock_wait_timeout_s),
+        engine=make_engine(settings.db_url(database or name),
+                           lock_wait_timeout_s=settings.db_lock_wait_timeout_s),
         metadata=metadata,
         messaging=messaging,
         registry=registry,

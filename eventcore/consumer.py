@@ -41,6 +41,7 @@ from eventcore.failures import (
 )
 from eventcore.health import Health
 from eventcore.kafka import consumer_config, ensure_topics, fetch_batch
+from eventcore.metrics import ConsumerMetrics
 from eventcore.schema_registry import UnknownSchemaIdError
 from eventcore.topics import dead_letter_topic_for, retry_topic_for
 
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # Failures whose message says it all; anything else is logged with its traceback (likely a bug).
 EXPECTED_RECORD_FAILURES = (UndecodableRecordError, UnknownSchemaIdError, RecordRejectedError)
+# How often the per-partition lag (the stats line's lag=, the lag metric) is measured.
+LAG_REFRESH_S = 1.0
 # A dead-letter topic keeps its records until an operator purges them.
 DLQ_TOPIC_CONFIG = {"retention.ms": "-1"}
 
@@ -82,6 +85,8 @@ class ConsumerOptions:
     poll_timeout_s: float = 0.5
     stats_interval_s: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Stop once every partition is read to its end (a read model's rebuild), instead of at stop().
+    stop_when_caught_up: bool = False
     kafka_overrides: dict[str, object] = field(default_factory=dict)
 
 
@@ -105,6 +110,8 @@ class ConsumerRuntime:
         self.health = health
         self.options = options or ConsumerOptions()
         self.counters = Counters()
+        self.partition_lag: dict[tuple[str, int], int] = {}
+        self.metrics = ConsumerMetrics(self.group_id, self.counters, lambda: dict(self.partition_lag))
         # Per partition, the offset after the last record handled: lag counts from here, not
         # from the fetch position, which runs ahead by what the client has buffered.
         self._next_to_process: dict[tuple[str, int], int] = {}
@@ -113,6 +120,8 @@ class ConsumerRuntime:
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._last_stats = time.monotonic()
+        self._last_lag = 0.0
+        self.reached_end = False  # stop_when_caught_up: it stopped because it read everything
         self._broker_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -151,7 +160,13 @@ class ConsumerRuntime:
                 if went_on:
                     self._process_one_by_one(reinjected)
                 self._commit()
+                self._maybe_refresh_lag()
                 self._maybe_log_stats()
+                if self.options.stop_when_caught_up and not fetched and self._caught_up():
+                    self.reached_end = True
+                    log.info("%s: every partition is read to its end; %s", self.group_id,
+                             self.counters.line())
+                    break
         finally:
             self._shutdown()
         return self.counters
@@ -240,6 +255,12 @@ class ConsumerRuntime:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._forget(partitions)  # a partition that comes back starts from its committed offset
         self._owned.update((tp.topic, tp.partition) for tp in partitions)
+        try:  # where each starts, so lag is known before its first record (else: the low watermark)
+            for tp in consumer.committed(partitions, timeout=10):
+                if tp.offset >= 0:
+                    self._next_to_process[(tp.topic, tp.partition)] = tp.offset
+        except KafkaException as exc:
+            log.info("%s: committed offsets unknown for now (%s)", self.group_id, exc.args[0])
         log.info("%s: assigned %s", self.group_id, _describe(partitions))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -318,6 +339,7 @@ class ConsumerRuntime:
         assert event is not None
         if outcome is Outcome.APPLIED:
             self.counters.processed += 1
+            self.metrics.applied(event, time.time())
         elif outcome is Outcome.DUPLICATE:
             self.counters.duplicates += 1
             log.info("%s: duplicate %s %s for %s skipped", self.group_id, event.event_type,
@@ -410,27 +432,51 @@ class ConsumerRuntime:
     def report(self) -> dict[str, object]:
         return {"group": self.group_id, "counters": vars(self.counters).copy()}
 
+    def _maybe_refresh_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag >= LAG_REFRESH_S:
+            self._last_lag = now
+            self.counters.lag = self._lag()
+
     def _maybe_log_stats(self) -> None:
         now = time.monotonic()
         if now - self._last_stats < self.options.stats_interval_s:
             return
         self._last_stats = now
-        self.counters.lag = self._lag()
         state = "ok" if self.health.healthy else f"unavailable: {', '.join(self.health.outages())}"
         log.info("%s: %s state=%s", self.group_id, self.counters.line(), state)
 
-    def _lag(self) -> int:
+    def _caught_up(self) -> bool:
+        """Every partition this group reads is owned here and handled to its current end."""
         assert self._consumer is not None
-        total = 0
+        if not self._owned:
+            return False
+        try:
+            for tp in self._consumer.position([TopicPartition(t, p) for t, p in self._owned]):
+                low, high = self._consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+                processed = self._next_to_process.get((tp.topic, tp.partition),
+                                                      tp.offset if tp.offset >= 0 else low)
+                if processed < high:
+                    return False
+        except KafkaException:
+            return False
+        return True
+
+    def _lag(self) -> int:
+        """Records not handled yet over the owned partitions (also kept per partition)."""
+        assert self._consumer is not None
+        per_partition = {}
         try:
             for tp in self._consumer.position(self._consumer.assignment()):
-                _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                low, high = self._consumer.get_watermark_offsets(tp, cached=True)
                 processed = self._next_to_process.get((tp.topic, tp.partition), tp.offset)
+                processed = processed if processed >= 0 else low  # nothing fetched from it yet
                 if processed >= 0 and high >= 0:
-                    total += max(0, high - processed)
+                    per_partition[(tp.topic, tp.partition)] = max(0, high - processed)
         except KafkaException:
             return self.counters.lag
-        return total
+        self.partition_lag = per_partition
+        return sum(per_partition.values())
 
 
 def _where(message: Message) -> str:

@@ -38,9 +38,9 @@ def make_engine(url: str, pool_size: int = 5, lock_wait_timeout_s: int | None = 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
     """Create missing tables, and add columns a newer version declares to existing ones."""
     metadata.create_all(engine)
-    added = add_missing_columns(engine, metadata)
+    added = add_missing_columns(engine, metadata) + add_missing_indexes(engine, metadata)
     if added:
-        log.info("columns added in %s: %s", engine.url.database, ", ".join(added))
+        log.info("columns and indexes added in %s: %s", engine.url.database, ", ".join(added))
     log.info("tables ready in %s: %s", engine.url.database, ", ".join(sorted(metadata.tables)))
 
 
@@ -61,6 +61,20 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
                 ddl = CreateColumn(column).compile(dialect=engine.dialect)
                 connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
                 added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def add_missing_indexes(engine: Engine, metadata: MetaData) -> list[str]:
+    """Create each declared index an existing table lacks (``create_all`` skips existing tables)."""
+    added = []
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        for table in metadata.sorted_tables:
+            present = {index["name"] for index in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in present:
+                    index.create(connection)
+                    added.append(f"{table.name}.{index.name}")
     return added
 
 

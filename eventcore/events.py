@@ -15,11 +15,13 @@ import logging
 import types
 import typing
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from eventcore.db import UnitOfWork
 from eventcore.records import ConsumedEvent
 from eventcore.saga import TransitionRefused
+from eventcore.topics import aggregate_type_of
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,32 @@ TypedHandler = Callable[[UnitOfWork, Any], None]
 RecordHandler = Callable[[UnitOfWork, ConsumedEvent], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """What the outbox added to an event: a projection records it (a domain handler needs not)."""
+
+    event_id: str
+    aggregate_type: str
+    aggregate_version: int
+    occurred_at: datetime | None
+
+    @classmethod
+    def of(cls, record: ConsumedEvent) -> Envelope:
+        occurred = record.value.get("occurredAt")
+        return cls(record.event_id, aggregate_type_of(record.topic), record.aggregate_version,
+                   occurred.astimezone(UTC).replace(tzinfo=None) if occurred else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class WithEnvelope:
+    """A handler that is also given the event's :class:`Envelope`: ``handler(uow, event, envelope)``."""
+
+    handler: Callable[[UnitOfWork, Any, Envelope], None]
+
+    def __call__(self, uow: UnitOfWork, event: Any) -> None:
+        raise TypeError("a WithEnvelope handler is called by EventRoutes, with the envelope")
+
+
 class EventRoutes:
     """Event class -> handler. What a refused transition means is decided here, once: a late,
     repeated or racing message finds its guard closed and changes nothing (problem 6)."""
@@ -107,7 +135,10 @@ class EventRoutes:
         def handle(uow: UnitOfWork, record: ConsumedEvent) -> None:
             event = cls.from_record(record.value)
             try:
-                handler(uow, event)
+                if isinstance(handler, WithEnvelope):
+                    handler.handler(uow, event, Envelope.of(record))
+                else:
+                    handler(uow, event)
             except TransitionRefused as refused:
                 self.refused += 1
                 self.on_refused()

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 log = logging.getLogger(__name__)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -98,20 +99,29 @@ class Health:
 
 
 class HealthEndpoint:
-    """``GET /health`` on ``host:port`` (port 0: any free port) in a daemon thread."""
+    """``GET /health`` (and ``GET /metrics`` when given ``metrics``, Prometheus text) on
+    ``host:port`` (port 0: any free port) in a daemon thread."""
 
-    def __init__(self, health: Health, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, health: Health, host: str = "127.0.0.1", port: int = 0,
+                 metrics: Callable[[], bytes] | None = None) -> None:
         self.health = health
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.split("?")[0] != "/health":
-                    self.send_error(404, "only /health is served here")
+                path = self.path.split("?")[0]
+                if path == "/metrics" and metrics is not None:
+                    self._send(200, METRICS_CONTENT_TYPE, metrics())
+                    return
+                if path != "/health":
+                    self.send_error(404, "only /health and /metrics are served here")
                     return
                 report = health.report()
-                body = json.dumps(report).encode()
-                self.send_response(200 if report["status"] == "ok" else 503)
-                self.send_header("Content-Type", "application/json")
+                self._send(200 if report["status"] == "ok" else 503, "application/json",
+                           json.dumps(report).encode())
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

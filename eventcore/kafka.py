@@ -190,3 +190,27 @@ def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0)
         unfinished -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
         if message is None and unfinished:
             raise TopicReadError(f"reading {topic} stalled; partitions {sorted(unfinished)} unfinished")
+
+
+def group_member_count(bootstrap_servers: str, group_id: str) -> int:
+    """How many consumers are in ``group_id`` now (0 for a group that never existed)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    future = admin.describe_consumer_groups([group_id])[group_id]
+    try:
+        return len(future.result(timeout=15).members)
+    except KafkaException as exc:
+        if exc.args[0].name() == "GROUP_ID_NOT_FOUND":
+            return 0
+        raise
+
+
+def forget_group_offsets(bootstrap_servers: str, group_id: str) -> None:
+    """Delete an empty consumer group, and so its committed offsets: it starts again from the
+    beginning of its topics (``auto.offset.reset=earliest``)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    future = admin.delete_consumer_groups([group_id], request_timeout=15)[group_id]
+    try:
+        future.result(timeout=20)
+    except KafkaException as exc:
+        if exc.args[0].name() != "GROUP_ID_NOT_FOUND":
+            raise

@@ -60,6 +60,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("causation_id", String(64)),
         Column("traceparent", String(55)),
         Index("ix_outbox_occurred_at", "occurred_at"),
+        # What was written for one aggregate: how far behind a read model is (eventcore.read_model_sync).
+        Index("ix_outbox_aggregate", "aggregateid", "aggregatetype", "aggregate_version"),
     )
 
 

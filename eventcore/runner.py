@@ -83,7 +83,8 @@ class ServiceProcess:
     """The running parts of one service process, built from its context and settings."""
 
     def __init__(self, context: ServiceContext, group_id: str, topics: Iterable[str],
-                 handlers: Mapping[str, Handler], periodic: Iterable[PeriodicJob] = ()) -> None:
+                 handlers: Mapping[str, Handler], periodic: Iterable[PeriodicJob] = (),
+                 until_caught_up: bool = False) -> None:
         settings = context.settings
         self.context = context
         self.group_id = group_id
@@ -95,6 +96,9 @@ class ServiceProcess:
             batch_size=settings.consumer_batch_size,
             apply_in_batches=settings.consumer_apply_in_batches,
             retry=RetryPolicy(max_conflict_attempts=settings.consumer_retry_max_attempts),
+            stop_when_caught_up=until_caught_up,
+            # A run to the end (a rebuild) reports its progress more often than a service does.
+            stats_interval_s=2.0 if until_caught_up else 10.0,
         )
         drills = FailureDrills(settings.consumer_crash_after_commits, settings.consumer_crash_before_commit)
         self.health_port, self.health_port_required = settings.health_port(context.name)
@@ -136,14 +140,15 @@ class ServiceProcess:
         os._exit(3)
 
     def _serve_health(self) -> HealthEndpoint:
+        metrics = self.runtime.metrics.text
         try:
-            endpoint = HealthEndpoint(self.health, port=self.health_port).start()
+            endpoint = HealthEndpoint(self.health, port=self.health_port, metrics=metrics).start()
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE or self.health_port_required:
                 raise SettingsError(
                     f"HEALTH_PORT={self.health_port}: cannot listen ({exc.strerror})") from None
             # Another instance of this service holds the default port: take any free one.
-            endpoint = HealthEndpoint(self.health, port=0).start()
+            endpoint = HealthEndpoint(self.health, port=0, metrics=metrics).start()
         log.info("%s: health at %s", self.group_id, endpoint.url)
         return endpoint
 

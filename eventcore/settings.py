@@ -20,7 +20,7 @@ DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
 SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
 DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
 # Where each service's /health endpoint listens unless HEALTH_PORT says otherwise.
-DEFAULT_HEALTH_PORTS = {"order": 9101, "inventory": 9102, "payment": 9103}
+DEFAULT_HEALTH_PORTS = {"order": 9101, "inventory": 9102, "payment": 9103, "order-view": 9104}
 
 
 class SettingsError(RuntimeError):

@@ -27,6 +27,11 @@ def topic_for(aggregate_type: str) -> str:
     return f"{aggregate_type}{TOPIC_SUFFIX}"
 
 
+def aggregate_type_of(topic: str) -> str:
+    """The aggregate type whose events (or a participant's commands) a topic holds."""
+    return topic.removesuffix(TOPIC_SUFFIX)
+
+
 def commands_for(participant: str) -> str:
     """Where an orchestrator sends a participant its commands (an outbox aggregate type)."""
     return f"{participant}{COMMANDS_SUFFIX}"

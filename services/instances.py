@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,11 +40,12 @@ class ServiceInstance:
         # Log files outlive runs: only what this process writes counts.
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.service}.main", "run"],
-                cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )
+            self.process = subprocess.Popen(self.command(), cwd=REPO_ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
         return self
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"services.{self.service}.main", "run"]
 
     @property
     def pid(self) -> int | None:
@@ -99,6 +101,40 @@ class ServiceInstance:
     def wait_exit(self, timeout_s: float = 60.0) -> int:
         assert self.process is not None
         return self.process.wait(timeout=timeout_s)
+
+
+class ApiInstance(ServiceInstance):
+    """``order-api`` in a subprocess, on ``host:port`` (port 0: a free one, picked now)."""
+
+    def __init__(self, log_name: str, port: int = 0, host: str = "127.0.0.1",
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__("order_api", log_name, env)
+        self.host = host
+        self.port = port or free_port(host)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "services.order_api.main", "--host", self.host,
+                "--port", str(self.port)]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def wait_serving(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if "Application startup complete" in self.log_text():
+                return
+            if not self.alive():
+                raise RuntimeError(f"order-api exited early:\n{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"order-api did not serve within {timeout_s:.0f}s:\n{self.log_text()[-3000:]}")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def consumed_topics() -> dict[str, list[str]]:

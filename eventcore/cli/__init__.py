@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -30,7 +31,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def number_argument(kind: type = float, *, above: float | None = None, at_least: float | None = None,
-                    noun: str = "a number", subject: str = "", unit: str = "") -> Callable[[str], float]:
+                    at_most: float | None = None, noun: str = "a number", subject: str = "",
+                    unit: str = "") -> Callable[[str], float]:
     """An argparse ``type`` for a number with a lower bound, refused in one line that names it:
     ``'x' is not <noun>``, ``<subject>must be more than <above><unit>, not <text>``."""
 
@@ -43,6 +45,8 @@ def number_argument(kind: type = float, *, above: float | None = None, at_least:
             raise argparse.ArgumentTypeError(f"{subject}must be more than {above:g}{unit}, not {text}")
         if at_least is not None and not value >= at_least:
             raise argparse.ArgumentTypeError(f"{subject}must be at least {at_least:g}{unit}, not {text}")
+        if at_most is not None and not value <= at_most:
+            raise argparse.ArgumentTypeError(f"{subject}must be at most {at_most:g}{unit}, not {text}")
         return value  # type: ignore[no-any-return]
 
     return parse
@@ -65,6 +69,16 @@ def confirm(question: str, assume_yes: bool) -> bool:
         raise UsageError(f"{question.rstrip('?')}: refusing without --yes (standard input is not a terminal)")
     answer = input(f"{question} [y/N] ").strip().lower()
     return answer in ("y", "yes")
+
+
+def require_free_port(host: str, port: int, who: str) -> None:
+    """Refuse before anything starts when ``host:port`` is taken (one line naming it)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"{host}:{port} is not free ({exc.strerror}; another {who}?): stop it, "
+                             "or pass --port") from None
 
 
 def run_cli(prog: str, body: Callable[[], int], person_errors: tuple[type[BaseException], ...] = ()) -> int:

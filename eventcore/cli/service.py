@@ -49,27 +49,37 @@ class ServiceDefinition:
     commands: dict[str, Command] = field(default_factory=dict)
     emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
     periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
+    database: str | None = None  # whose database it uses, when not <name>_db
+    program: str | None = None  # its command and consumer group, when not <name>-service
 
     @property
     def group_id(self) -> str:
-        return f"{self.name}-service"
+        return self.program or f"{self.name}-service"
 
-    def process(self, context: ServiceContext) -> ServiceProcess:
-        """The service's consumer process, wired and with every setting read."""
-        jobs = self.periodic(context) if self.periodic else []
+    def context(self) -> ServiceContext:
+        return build_context(self.name, self.metadata, emits=self.emits, database=self.database)
+
+    @property
+    def topics(self) -> list[str]:
+        return [topic_for(t) for t in self.consumes]
+
+    def process(self, context: ServiceContext, until_caught_up: bool = False) -> ServiceProcess:
+        """The service's consumer process, wired and with every setting read; ``until_caught_up``:
+        it stops once it has read every topic to its end (no periodic jobs then)."""
+        jobs = self.periodic(context) if self.periodic and not until_caught_up else []
         routes = EventRoutes(self.handlers(context), self.name)
-        process = ServiceProcess(context, self.group_id, [topic_for(t) for t in self.consumes],
-                                 routes.record_handlers(), periodic=jobs)
+        process = ServiceProcess(context, self.group_id, self.topics, routes.record_handlers(),
+                                 periodic=jobs, until_caught_up=until_caught_up)
         counters = process.runtime.counters
         routes.on_refused = lambda: setattr(counters, "refused", counters.refused + 1)
         return process
 
 
 def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog=f"{definition.name}-service")
+    parser = ArgumentParser(prog=definition.group_id)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("migrate", help="create the service's tables and register its schemas")
-    sub.add_parser("run", help=f"consume {', '.join(map(topic_for, definition.consumes))} "
+    sub.add_parser("run", help=f"consume {', '.join(definition.topics)} "
                                "until SIGTERM/SIGINT (settings: see README)")
     for name, command in definition.commands.items():
         command.configure(sub.add_parser(name, help=command.help))
@@ -80,14 +90,14 @@ def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
 
 
 def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
-    prog = f"{definition.name}-service"
+    prog = definition.group_id
     args = _parser(definition).parse_args(argv)
     configure_logging()
     return run_cli(prog, lambda: _execute(definition, args), PERSON_ERRORS)
 
 
 def _execute(definition: ServiceDefinition, args: argparse.Namespace) -> int:
-    context = build_context(definition.name, definition.metadata, emits=definition.emits)
+    context = definition.context()
     if args.command == "migrate":
         context.migrate()
         return EXIT_OK

@@ -62,13 +62,16 @@ def place_order(
     order_id: str | None = None,
     flow: str = CHOREOGRAPHED,
     saga: Orchestration[SagaState] | None = None,
+    also: Callable[[UnitOfWork, Order], None] | None = None,
 ) -> Order:
     """Commit the order, its lines and one OrderCreated outbox row in one transaction; for an
     orchestrated order also its saga instance (its step deadlines from ``saga``) and the first
-    command."""
+    command; and whatever ``also`` writes (e.g. the request's idempotency key)."""
     order = Order.place(customer_id, lines, currency, order_id=order_id, flow=flow)
     with uow_factory() as uow:
         repository.add(uow, order)
+        if also is not None:
+            also(uow, order)
         if flow == ORCHESTRATED:
             instance = SagaInstance.start(order.id, saga or order_saga(), ORDER_PLACED, START, utc_now())
             _send(uow, order, instance, START.commands)

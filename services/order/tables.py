@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
+from eventcore.idempotency import idempotency_keys_table
 from eventcore.messaging_tables import MessagingTables
 
 metadata = MetaData()
@@ -60,5 +61,8 @@ saga_history = Table(
     Column("commands", String(255), nullable=False),
     Column("note", String(255), nullable=False),
 )
+
+# POST /orders with an Idempotency-Key (services/order_api): the key commits with the order.
+idempotency_keys = idempotency_keys_table(metadata)
 
 messaging = MessagingTables.add_to(metadata)

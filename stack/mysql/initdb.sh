@@ -6,6 +6,7 @@ set -eu
 sed -e "s|\${ORDER_DB_PASSWORD}|${ORDER_DB_PASSWORD}|g" \
     -e "s|\${INVENTORY_DB_PASSWORD}|${INVENTORY_DB_PASSWORD}|g" \
     -e "s|\${PAYMENT_DB_PASSWORD}|${PAYMENT_DB_PASSWORD}|g" \
+    -e "s|\${QUERY_DB_PASSWORD}|${QUERY_DB_PASSWORD}|g" \
     -e "s|\${CDC_DB_PASSWORD}|${CDC_DB_PASSWORD}|g" \
     /bootstrap/bootstrap.sql.tmpl \
   | mysql --protocol=socket -uroot -p"${MYSQL_ROOT_PASSWORD}"

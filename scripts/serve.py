@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""``./run serve``: the whole system, up until Ctrl-C, with the web page.
+
+Starts the native stack (or uses the one STACK_ENV_FILE describes), creates the tables, registers
+the connectors, stocks the products the page offers when they have no stock row yet, starts the
+three services, the read model (order-view) and the order API as their own processes, prints the
+page's address, and keeps them up. Ctrl-C (or SIGTERM) drains and stops what it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack.api import ensure_up  # noqa: E402
+from eventcore.bootstrap import configure_logging  # noqa: E402
+from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli  # noqa: E402
+from eventcore.settings import Settings  # noqa: E402
+from services import SERVICE_NAMES, build_all  # noqa: E402
+from services.instances import ApiInstance, ServiceInstance  # noqa: E402
+from services.inventory.commands import set_stock  # noqa: E402
+from services.inventory.repository import stock  # noqa: E402
+
+PROG = "serve"
+STARTER_STOCK = {"APPLE": 1000, "PEAR": 1000, "PLUM": 5}  # PLUM runs out: a rejected order to see
+
+
+def say(text: str) -> None:
+    print(f"[serve] {text}", flush=True)
+
+
+def serve(host: str, port: int) -> int:
+    require_free_port(host, port, "order-api")
+    if os.environ.get("STACK_ENV_FILE"):
+        say(f"using the stack described by {os.environ['STACK_ENV_FILE']}")
+    else:
+        say("starting the native stack (what runs already is reused)")
+        ensure_up()
+    settings = Settings.load()
+    contexts = build_all(settings)
+    say("registering the Debezium outbox connectors")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "register_connectors.py")], check=True,
+                   stdout=subprocess.DEVNULL)
+    with contexts["inventory"].unit_of_work() as uow:
+        known = stock.levels(uow.connection, list(STARTER_STOCK))
+    for sku, available in STARTER_STOCK.items():
+        if sku not in known:
+            set_stock(contexts["inventory"].uow_factory, sku, available)
+            say(f"stocked {available} x {sku}")
+
+    started: list[ServiceInstance] = []
+    stopping = False
+
+    def stop_all(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        for name in (*SERVICE_NAMES, "order_view"):
+            instance = ServiceInstance(name, f"serve-{name}").start()
+            started.append(instance)
+            instance.wait_assigned()
+            metrics = (instance.health_url or "").removesuffix("/health") + "/metrics"
+            say(f"{name.replace('_', '-')} running (pid {instance.pid}, "
+                f"log {instance.log_path.relative_to(ROOT)}, {metrics})")
+        api = ApiInstance("serve-order-api", port=port, host=host).start()
+        started.append(api)
+        api.wait_serving()
+        say(f"order API running (pid {api.pid}, log {api.log_path.relative_to(ROOT)})")
+        say(f"open {api.url}/  (API docs: {api.url}/docs). Ctrl-C stops everything.")
+        while not stopping:
+            dead = [i for i in started if not i.alive()]
+            if dead:
+                say(f"{dead[0].service} exited (code {dead[0].process.returncode}); its log: "  # type: ignore[union-attr]
+                    f"{dead[0].log_path.relative_to(ROOT)}. Stopping the rest.")
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the drain short
+        if started:
+            say("draining and stopping what serve started")
+        for instance in reversed(started):
+            if instance.alive():
+                code = instance.stop()
+                say(f"{instance.service.replace('_', '-')} stopped (exit {code})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="where the API listens (default 127.0.0.1)")
+    port = number_argument(int, at_least=1, at_most=65535, noun="a port number")
+    parser.add_argument("--port", type=port, default=8000, help="the API's port (default 8000)")
+    args = parser.parse_args(argv)
+    configure_logging()
+    return run_cli(PROG, lambda: serve(args.host, args.port))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

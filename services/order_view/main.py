@@ -1,0 +1,64 @@
+"""Read model entry point: ``order-view migrate | run | rebuild | dlq | prune-outbox``."""
+
+from __future__ import annotations
+
+import argparse
+
+from eventcore.bootstrap import ServiceContext
+from eventcore.cli.service import Command, ServiceDefinition, service_main
+from eventcore.db import UnitOfWork
+from eventcore.events import Envelope, Event, WithEnvelope
+from eventcore.rebuild import rebuild_read_model
+from services.order_view import repository
+from services.order_view.projection import AGGREGATES, VIEWED_EVENTS
+from services.order_view.tables import metadata
+
+GROUP = "order-view"
+
+
+def project(uow: UnitOfWork, event: Event, envelope: Envelope) -> None:
+    """Apply one event of the order flow to its order's view."""
+    view = repository.load_for_update(uow, event.aggregate_id)
+    view.apply(event, envelope)
+    repository.save(uow, view)
+
+
+def configure_rebuild(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
+    rebuilding = rebuild_read_model(
+        context, GROUP, ORDER_VIEW.topics,
+        clear=lambda uow: repository.clear(uow, context.messaging, GROUP),
+        process=lambda: ORDER_VIEW.process(context, until_caught_up=True), assume_yes=args.yes)
+    if rebuilding is None:
+        print("nothing changed")
+        return 1
+    counters = rebuilding.runtime.counters
+    if not rebuilding.runtime.reached_end:
+        print(f"rebuild stopped after {counters.processed} event(s); `order-view run` goes on from there")
+        return 1
+    print(f"rebuilt from {counters.processed} event(s) ({counters.duplicates} duplicate(s), "
+          f"{counters.stale} stale, {counters.dead_lettered} dead-lettered)")
+    return 0
+
+
+ORDER_VIEW = ServiceDefinition(
+    name="order-view",
+    program=GROUP,
+    database="query",
+    metadata=metadata,
+    consumes=list(AGGREGATES),
+    handlers=lambda _context: {cls: WithEnvelope(project) for cls in VIEWED_EVENTS},
+    commands={"rebuild": Command("delete the views and rebuild them from the topics (asks first)",
+                                 configure_rebuild, execute_rebuild)},
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return service_main(ORDER_VIEW, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

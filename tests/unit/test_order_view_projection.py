@@ -1,0 +1,90 @@
+"""The order view's projection: pure rules, events in, view out."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+import pytest
+
+from eventcore.events import Envelope
+from services.contracts import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderLine,
+    PaymentCompleted,
+    PaymentFailed,
+    StockLine,
+    StockReleased,
+    StockReserved,
+)
+from services.order_view.projection import OrderView
+
+T0 = datetime(2026, 11, 26, 12, 0, 0)
+ORDER = "o-1"
+
+
+def envelope(aggregate: str, version: int, seconds: float) -> Envelope:
+    return Envelope(f"{aggregate}-{version}", aggregate, version, T0 + timedelta(seconds=seconds))
+
+
+CREATED = (OrderCreated(ORDER, "alice", (OrderLine("APPLE", 2, 150),), 300, "EUR"), envelope("order", 1, 0))
+RESERVED = (StockReserved(ORDER, (StockLine("APPLE", 2),), 300, "EUR"), envelope("inventory", 1, 1))
+PAID = (PaymentCompleted(ORDER, "pay-1", 300), envelope("payment", 1, 2))
+CONFIRMED = (OrderConfirmed(ORDER, "pay-1"), envelope("order", 3, 3))
+
+
+def project(*events: tuple[object, Envelope]) -> OrderView:
+    view = OrderView(ORDER)
+    for event, meta in events:
+        view.apply(event, meta)  # type: ignore[arg-type]
+    return view
+
+
+def test_a_confirmed_order_has_its_lines_outcomes_versions_and_timeline() -> None:
+    view = project(CREATED, RESERVED, PAID, CONFIRMED)
+    assert view.status == "CONFIRMED" and view.customer_id == "alice" and view.total_cents == 300
+    assert view.lines == (OrderLine("APPLE", 2, 150),)
+    assert (view.stock, view.payment, view.payment_id) == ("RESERVED", "COMPLETED", "pay-1")
+    assert view.versions == {"order": 3, "inventory": 1, "payment": 1}
+    assert view.placed_at == T0 and view.updated_at == T0 + timedelta(seconds=3)
+    assert [e.event_type for e in view.timeline] == [
+        "OrderCreated", "StockReserved", "PaymentCompleted", "OrderConfirmed"]
+    assert view.timeline[2].summary == "payment of 3.00 EUR completed (pay-1)"
+
+
+def test_between_placing_and_payment_the_status_says_the_stock_is_reserved() -> None:
+    assert project(CREATED).status == "PENDING"
+    assert project(CREATED, RESERVED).status == "STOCK_RESERVED"
+
+
+def test_a_participant_event_before_order_created_starts_the_view_and_loses_nothing() -> None:
+    early = project(RESERVED, PAID)
+    assert early.customer_id is None and early.status == "STOCK_RESERVED"
+    late = project(RESERVED, PAID, CREATED, CONFIRMED)
+    assert late.customer_id == "alice" and late.status == "CONFIRMED"
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations([RESERVED, PAID])))
+def test_any_interleaving_of_the_aggregates_gives_the_same_view(order) -> None:  # type: ignore[no-untyped-def]
+    # Each aggregate's own events stay in order (one partition each); across topics anything goes.
+    reference = project(CREATED, RESERVED, PAID, CONFIRMED)
+    view = project(CREATED, *order, CONFIRMED)
+    for attribute in ("status", "stock", "payment", "versions", "placed_at", "updated_at", "lines"):
+        assert getattr(view, attribute) == getattr(reference, attribute)
+
+
+def test_a_declined_payment_cancels_and_releases() -> None:
+    view = project(CREATED, RESERVED, (PaymentFailed(ORDER, "declined"), envelope("payment", 1, 2)),
+                   (OrderCancelled(ORDER, "payment failed: declined"), envelope("order", 3, 3)),
+                   (StockReleased(ORDER, (StockLine("APPLE", 2),)), envelope("inventory", 2, 4)))
+    assert (view.status, view.stock, view.payment) == ("CANCELLED", "RELEASED", "FAILED")
+    assert view.payment_reason == "declined" and view.cancel_reason == "payment failed: declined"
+
+
+def test_an_event_the_view_does_not_know_is_refused_loudly() -> None:
+    from services.contracts import ReserveStock
+
+    with pytest.raises(TypeError, match="does not project ReserveStock"):
+        OrderView(ORDER).apply(ReserveStock(ORDER, (), 0, "EUR"), envelope("inventory.commands", 1, 0))
