@@ -123,11 +123,12 @@ class OrderView:
                 return "stock released"
             case PaymentCompleted():
                 self.payment, self.payment_id, self.payment_reason = "COMPLETED", event.payment_id, None
-                return f"payment of {money(event.amount_cents, self.currency)} completed ({event.payment_id})"
+                # From the event alone (not the view's currency, which a rebuild may not have yet).
+                return f"payment of {money(event.amount_cents, None)} completed ({event.payment_id})"
             case PaymentFailed():
                 self.payment, self.payment_reason = "FAILED", event.reason
                 return f"payment failed: {event.reason}"
             case PaymentRefunded():
                 self.payment = "REFUNDED"
-                return f"payment of {money(event.amount_cents, self.currency)} refunded"
+                return f"payment of {money(event.amount_cents, None)} refunded"
         raise TypeError(f"the order view does not project {event.event_type()}")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from services.instances import ServiceInstance
+from services.instances import ApiInstance, ServiceInstance
 
 # Payments over 500.00 are declined; saga timeouts are kept out of the way of these tests.
 SERVICE_ENV = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "900"}
@@ -55,3 +55,36 @@ def swapped_service(services: dict[str, ServiceProcess], name: str, **env: str) 
             assert special.stop() == 0, f"{name} did not drain cleanly:\n{special.log_text()[-3000:]}"
         services[name] = ServiceProcess(name).start()
         services[name].wait_assigned()
+
+
+class ReadModel:
+    """The read model (order-view) as its own process, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.instance = ServiceProcess("order_view")
+
+    def start(self) -> None:
+        self.instance.start().wait_assigned()
+
+    def stop(self) -> None:
+        if self.instance.alive():
+            code = self.instance.stop()
+            log = self.instance.log_text()[-3000:]
+            assert code == 0, f"order-view did not drain cleanly (exit {code}):\n{log}"
+
+
+@pytest.fixture(scope="package")
+def read_model(services: dict[str, ServiceProcess]) -> Iterator[ReadModel]:
+    model = ReadModel()
+    model.start()
+    yield model
+    model.stop()
+
+
+@pytest.fixture(scope="package")
+def api(read_model: ReadModel) -> Iterator[ApiInstance]:
+    """The order API as a real HTTP server (the browser needs one), with the read model running."""
+    instance = ApiInstance(f"test-order-api-{ServiceProcess.count}", env=SERVICE_ENV).start()
+    instance.wait_serving()
+    yield instance
+    assert instance.stop() == 0, f"order-api did not stop cleanly:\n{instance.log_text()[-3000:]}"

@@ -1,0 +1,137 @@
+"""The read model and the order API as real processes next to the three services: read-your-writes,
+a stopped read model, a rebuild from the topics, and every process's Prometheus metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.instances import ApiInstance
+from tests.conftest import ROOT, wait_until
+from tests.e2e.conftest import ReadModel
+from tests.e2e.probes import new_sku
+
+pytestmark = pytest.mark.stack
+FINAL = ("CONFIRMED", "CANCELLED")
+
+
+def place(api: ApiInstance, sku: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
+    answer = requests.post(f"{api.url}/orders", timeout=30, json={
+        "customerId": "view-test", "lines": [{"sku": sku, "quantity": quantity, "unitPriceCents": 250}],
+        **extra})
+    assert answer.status_code == 201, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def read(api: ApiInstance, order_id: str, min_version: int | None = None) -> dict[str, Any]:
+    params = {"min_version": min_version} if min_version else {}
+    answer = requests.get(f"{api.url}/orders/{order_id}", params=params, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def wait_settled(api: ApiInstance, order_id: str) -> dict[str, Any]:
+    def settled() -> bool:
+        answer = read(api, order_id)
+        return answer["sync"]["state"] == "in_sync" and (answer["view"] or {}).get("status") in FINAL
+
+    wait_until(settled, 120, f"order {order_id} to be final and in sync")
+    return read(api, order_id)
+
+
+def test_a_placed_order_becomes_in_sync_and_final(ctx, api: ApiInstance) -> None:  # type: ignore[no-untyped-def]
+    order = place(api, new_sku(ctx, 5), 2)
+    settled = wait_settled(api, order["id"])
+    view = settled["view"]
+    assert view["status"] == "CONFIRMED" and view["totalCents"] == 500
+    assert (view["stock"]["outcome"], view["payment"]["outcome"]) == ("RESERVED", "COMPLETED")
+    sync = settled["sync"]
+    assert view["versions"]["order"] == sync["appliedVersion"] == sync["expectedVersion"]
+    types = [e["eventType"] for e in view["timeline"]]
+    assert types[0] == "OrderCreated"
+    assert set(types) >= {"StockReserved", "PaymentCompleted", "OrderConfirmed"}
+
+
+def test_with_the_read_model_stopped_the_order_is_pending_until_it_runs_again(
+        ctx, api: ApiInstance, read_model: ReadModel) -> None:  # type: ignore[no-untyped-def]
+    read_model.stop()
+    try:
+        order = place(api, new_sku(ctx, 5))
+        time.sleep(2.0)
+        behind = read(api, order["id"], order["version"])
+        assert behind["sync"]["state"] == "pending" and behind["view"] is None
+        assert behind["sync"]["versionsBehind"] >= 1 and behind["sync"]["secondsBehind"] >= 1.5
+    finally:
+        read_model.start()
+    assert wait_settled(api, order["id"])["view"]["status"] == "CONFIRMED"
+
+
+def snapshot(api: ApiInstance, order_ids: list[str]) -> dict[str, Any]:
+    return {order_id: read(api, order_id)["view"] for order_id in order_ids}
+
+
+def test_a_rebuild_from_the_topics_yields_the_same_views(
+        ctx, api: ApiInstance, read_model: ReadModel) -> None:  # type: ignore[no-untyped-def]
+    scarce = new_sku(ctx, 1)
+    orders = [place(api, new_sku(ctx, 5))["id"], place(api, scarce)["id"], place(api, scarce)["id"],
+              place(api, new_sku(ctx, 5), flow="orchestrated")["id"],
+              place(api, new_sku(ctx, 5), 300, flow="orchestrated")["id"]]  # 750.00: declined
+    for order_id in orders:
+        wait_settled(api, order_id)
+    # Compensations (a release, a refund) may follow the final status: wait until nothing changes.
+    before = snapshot(api, orders)
+    for _ in range(20):
+        time.sleep(2.0)
+        latest = snapshot(api, orders)
+        if latest == before:
+            break
+        before = latest
+    statuses = sorted(view["status"] for view in before.values())
+    assert statuses == ["CANCELLED", "CANCELLED", "CONFIRMED", "CONFIRMED", "CONFIRMED"]
+    total = requests.get(f"{api.url}/orders", params={"limit": 1}, timeout=30).json()["total"]
+
+    rebuild = [sys.executable, "-m", "services.order_view.main", "rebuild"]
+    running = subprocess.run([*rebuild, "--yes"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert running.returncode == 2 and "order-view is running" in running.stderr
+    read_model.stop()
+    try:
+        unconfirmed = subprocess.run(rebuild, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                     stdin=subprocess.DEVNULL)
+        assert unconfirmed.returncode == 2 and "refusing without --yes" in unconfirmed.stderr
+        assert requests.get(f"{api.url}/orders", params={"limit": 1}, timeout=30).json()["total"] == total
+        rebuilt = subprocess.run([*rebuild, "--yes"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert "rebuilt from" in rebuilt.stdout and "every partition is read to its end" in rebuilt.stderr
+        assert snapshot(api, orders) == before
+        assert requests.get(f"{api.url}/orders", params={"limit": 1}, timeout=30).json()["total"] == total
+    finally:
+        read_model.start()
+
+
+def metric_families(health_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(health_url.replace("/health", "/metrics"), timeout=10) as response:
+        text = response.read().decode()
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def test_every_service_process_serves_prometheus_metrics(
+        ctx, api: ApiInstance, services, read_model: ReadModel) -> None:  # type: ignore[no-untyped-def]
+    wait_settled(api, place(api, new_sku(ctx, 5))["id"])
+    for process in [*services.values(), read_model.instance]:
+        assert process.health_url, process.log_text()[-2000:]
+        families = metric_families(process.health_url)
+        outcomes = {s.labels["outcome"] for s in families["eventcore_records"].samples}
+        assert {"processed", "duplicates", "stale", "dead_lettered"} <= outcomes
+        assert "eventcore_consumer_lag_records" in families
+        assert "process_resident_memory_bytes" in families
+    view_families = metric_families(read_model.instance.health_url)  # type: ignore[arg-type]
+    applied = [s for s in view_families["eventcore_commit_to_apply_seconds"].samples
+               if s.name.endswith("_count") and s.labels["topic"] == "order.events"]
+    assert applied and applied[0].value >= 1
