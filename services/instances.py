@@ -63,15 +63,19 @@ class ServiceInstance:
 
     def wait_assigned(self, timeout_s: float = 60.0) -> None:
         """Until the group gave it partitions (it is consuming)."""
+        self.wait_for_log(": assigned ", "got no partitions", timeout_s)
+
+    def wait_for_log(self, marker: str, failure: str, timeout_s: float) -> None:
+        """Until its log (since it started) shows ``marker``; raises, with the log's tail, if it
+        exits first or ``timeout_s`` passes (``failure`` says what did not happen)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if ": assigned " in self.log_text():
+            if marker in self.log_text():
                 return
             if not self.alive():
                 raise RuntimeError(f"{self.service} exited early:\n{self.log_text()[-3000:]}")
             time.sleep(0.2)
-        raise TimeoutError(f"{self.service} got no partitions in {timeout_s:.0f}s:\n"
-                           f"{self.log_text()[-3000:]}")
+        raise TimeoutError(f"{self.service} {failure} in {timeout_s:.0f}s:\n{self.log_text()[-3000:]}")
 
     @property
     def health_url(self) -> str | None:
@@ -121,14 +125,7 @@ class ApiInstance(ServiceInstance):
         return f"http://{self.host}:{self.port}"
 
     def wait_serving(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if "Application startup complete" in self.log_text():
-                return
-            if not self.alive():
-                raise RuntimeError(f"order-api exited early:\n{self.log_text()[-3000:]}")
-            time.sleep(0.2)
-        raise TimeoutError(f"order-api did not serve within {timeout_s:.0f}s:\n{self.log_text()[-3000:]}")
+        self.wait_for_log("Application startup complete", "did not start serving", timeout_s)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
