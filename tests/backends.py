@@ -88,12 +88,15 @@ class ComposeBackend:
         self._compose = None
 
     def write_env_file(self) -> dict[str, str]:
-        """Like the README's `cp .env.example .env`, with fresh passwords."""
+        """Like the README's `cp .env.example .env`, with fresh passwords; what an earlier run's
+        file holds is kept (a setting added to .env.example since is added)."""
+        existing = read_env_file(self.env_file)
         values = {}
         for line in (ROOT / ".env.example").read_text().splitlines():
             if line and not line.startswith("#") and "=" in line:
                 key, _, value = line.partition("=")
-                values[key] = secrets.token_urlsafe(12) if key.endswith("_PASSWORD") else value
+                fresh = secrets.token_urlsafe(12) if key.endswith("_PASSWORD") else value
+                values[key] = existing.get(key, fresh)
         self.env_file.parent.mkdir(parents=True, exist_ok=True)
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         return values
@@ -113,8 +116,7 @@ class ComposeBackend:
         self._started_docker = self.stack.docker.ensure()
         compose_plugin(self.stack.paths, self.stack.ctx.versions)
         ImageBuilder(self.stack.ctx).build_all()
-        if not self.env_file.is_file():
-            self.write_env_file()
+        self.write_env_file()
         os.environ["STACK_ENV_FILE"] = str(self.env_file)
         # Ryuk's image cannot be pulled here; inside a container /.dockerenv exists and
         # testcontainers would look for the containers on the bridge gateway, not localhost.

@@ -42,7 +42,7 @@ class Command:
 
 @dataclass(frozen=True)
 class ServiceDefinition:
-    name: str  # also its database (<name>_db) and the aggregate type of the events it emits
+    name: str  # the aggregate type of the events it emits; its database (<name>_db) unless `database`
     metadata: MetaData
     consumes: Sequence[str]  # aggregate types whose topics it subscribes to
     handlers: Callable[[ServiceContext], Mapping[type[Event], TypedHandler]]

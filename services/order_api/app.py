@@ -106,6 +106,7 @@ class ApiMetrics:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API, connected to order_db and query_db (their tables created if missing)."""
     settings = settings or Settings.load()
+    default_flow = settings.order_saga_flow  # a wrong value fails the start, not each POST
     order = build_context("order", order_metadata, settings, emits=EMITS["order"])
     order.migrate()
     query_engine = make_engine(settings.db_url("query"))
@@ -153,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def place(body: OrderIn, response: Response,
               idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Any:
         lines = [OrderLine(line.sku, line.quantity, line.unitPriceCents) for line in body.lines]
-        flow = body.flow or settings.order_saga_flow
+        flow = body.flow or default_flow
 
         def create(remember: Remember | None) -> StoredResponse:
             def also(uow: Any, placed: Order) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from eventcore.bootstrap import ServiceContext
 from eventcore.cli.service import Command, ServiceDefinition, service_main
@@ -28,6 +29,7 @@ def configure_rebuild(parser: argparse.ArgumentParser) -> None:
 
 
 def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
+    started = time.monotonic()
     rebuilding = rebuild_read_model(
         context, GROUP, ORDER_VIEW.topics,
         clear=lambda uow: repository.clear(uow, context.messaging, GROUP),
@@ -39,7 +41,9 @@ def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
     if not rebuilding.runtime.reached_end:
         print(f"rebuild stopped after {counters.processed} event(s); `order-view run` goes on from there")
         return 1
-    print(f"rebuilt from {counters.processed} event(s) ({counters.duplicates} duplicate(s), "
+    seconds = time.monotonic() - started
+    print(f"rebuilt from {counters.processed} event(s) in {seconds:.1f}s "
+          f"({counters.processed / max(seconds, 0.001):.0f}/s; {counters.duplicates} duplicate(s), "
           f"{counters.stale} stale, {counters.dead_lettered} dead-lettered)")
     return 0
 
