@@ -40,7 +40,7 @@ from eventcore.failures import (
     classify,
 )
 from eventcore.health import Health
-from eventcore.kafka import consumer_config, ensure_topics, fetch_batch
+from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, watermarks
 from eventcore.metrics import ConsumerMetrics
 from eventcore.schema_registry import UnknownSchemaIdError
 from eventcore.topics import dead_letter_topic_for, retry_topic_for
@@ -164,6 +164,7 @@ class ConsumerRuntime:
                 self._maybe_log_stats()
                 if self.options.stop_when_caught_up and not fetched and self._caught_up():
                     self.reached_end = True
+                    self.counters.lag = self._lag()
                     log.info("%s: every partition is read to its end; %s", self.group_id,
                              self.counters.line())
                     break
@@ -452,8 +453,12 @@ class ConsumerRuntime:
         if not self._owned:
             return False
         try:
-            for tp in self._consumer.position([TopicPartition(t, p) for t, p in self._owned]):
-                low, high = self._consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+            # One request for every end offset, apart from the consumer (whose own watermark
+            # requests wait behind its fetches, half a second each).
+            owned = [TopicPartition(t, p) for t, p in self._owned]
+            now = watermarks(self.bootstrap_servers, owned)
+            for tp in self._consumer.position(owned):
+                low, high = now[(tp.topic, tp.partition)]
                 processed = self._next_to_process.get((tp.topic, tp.partition),
                                                       tp.offset if tp.offset >= 0 else low)
                 if processed < high:

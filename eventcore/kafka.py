@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from eventcore.topics import DEFAULT_PARTITIONS
 
@@ -214,3 +214,16 @@ def forget_group_offsets(bootstrap_servers: str, group_id: str) -> None:
     except KafkaException as exc:
         if exc.args[0].name() != "GROUP_ID_NOT_FOUND":
             raise
+
+
+def watermarks(bootstrap_servers: str,
+               partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
+    """Each partition's (first offset, offset after its last record) now, in two requests."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+
+    def offsets(spec: OffsetSpec) -> dict[tuple[str, int], int]:
+        futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=10)
+        return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+
+    lows, highs = offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
+    return {key: (lows[key], highs[key]) for key in highs}
