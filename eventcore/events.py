@@ -11,6 +11,7 @@ handler of its class, so an event type's name is written once: in its schema fil
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import types
 import typing
@@ -43,13 +44,20 @@ def _to_record(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """(field, Avro field, type) of each field a dataclass is built with; resolved once per class
+    (``get_type_hints`` costs more than decoding the record)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, camel(f.name), hints[f.name]) for f in dataclasses.fields(cls) if f.init)
+
+
 def _from_record(annotation: Any, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        hints = typing.get_type_hints(annotation)
-        return annotation(**{f.name: _from_record(hints[f.name], value[camel(f.name)])
-                             for f in dataclasses.fields(annotation) if f.init})
+        return annotation(**{name: _from_record(hint, value[key])
+                             for name, key, hint in _fields_of(annotation)})
     origin = typing.get_origin(annotation)
     if origin in (tuple, list):
         (item_type, *_rest) = typing.get_args(annotation)

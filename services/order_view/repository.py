@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from eventcore.db import UnitOfWork
 from eventcore.messaging_tables import MessagingTables
@@ -35,10 +35,14 @@ def _view_of(row: Any) -> OrderView:
         placed_at=row.placed_at, updated_at=row.updated_at, stored=True)
 
 
+# Built once: a statement made per event costs more in SQLAlchemy than the database round trip.
+_UPDATE_VIEW = order_views.update().where(order_views.c.order_id == bindparam("view_id"))
+_LOAD_FOR_UPDATE = select(order_views).where(order_views.c.order_id == bindparam("view_id")).with_for_update()
+
+
 def load_for_update(uow: UnitOfWork, order_id: str) -> OrderView:
     """The order's view (a new one if the order has none yet), locked until the commit."""
-    row = uow.connection.execute(
-        select(order_views).where(order_views.c.order_id == order_id).with_for_update()).first()
+    row = uow.connection.execute(_LOAD_FOR_UPDATE, {"view_id": order_id}).first()
     return _view_of(row) if row is not None else OrderView(order_id)
 
 
@@ -55,7 +59,7 @@ def save(uow: UnitOfWork, view: OrderView) -> None:
     }
     connection = uow.connection
     if view.stored:
-        connection.execute(order_views.update().where(order_views.c.order_id == view.order_id).values(row))
+        connection.execute(_UPDATE_VIEW, {"view_id": view.order_id, **row})
     else:
         connection.execute(order_views.insert(), {"order_id": view.order_id, **row})
         view.stored = True
