@@ -90,9 +90,9 @@ def serve(host: str, port: int) -> int:
         if started:
             say("draining and stopping what serve started")
         for instance in reversed(started):
-            if instance.alive():
-                code = instance.stop()
-                say(f"{instance.service.replace('_', '-')} stopped (exit {code})")
+            # A terminal's Ctrl-C reaches the children too: they may be draining already.
+            code = instance.stop()
+            say(f"{instance.service.replace('_', '-')} stopped (exit {code})")
 
 
 def main(argv: list[str] | None = None) -> int:
