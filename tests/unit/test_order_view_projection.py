@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -105,3 +105,18 @@ def test_an_event_the_view_does_not_know_is_refused_loudly() -> None:
 
     with pytest.raises(TypeError, match="does not project ReserveStock"):
         OrderView(ORDER).apply(ReserveStock(ORDER, (), 0, "EUR"), envelope("inventory.commands", 1, 0))
+
+
+def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
+    from eventcore.events import EventRoutes, WithEnvelope
+    from eventcore.records import ConsumedEvent
+
+    seen: list[tuple[object, Envelope]] = []
+    routes = EventRoutes({OrderConfirmed: WithEnvelope(lambda _uow, event, meta: seen.append((event, meta)))},
+                         "test")
+    occurred = datetime(2026, 11, 26, 12, 0, 0, 123456).astimezone()
+    record = ConsumedEvent("order.events", 1, 7, ORDER, {}, "e-9", "OrderConfirmed", 3,
+                           {"orderId": ORDER, "paymentId": "pay-9", "occurredAt": occurred}, 1, 0.0)
+    routes.record_handlers()["OrderConfirmed"](None, record)  # type: ignore[arg-type]
+    assert seen == [(OrderConfirmed(ORDER, "pay-9"),
+                     Envelope("e-9", "order", 3, occurred.astimezone(UTC).replace(tzinfo=None)))]
