@@ -36,16 +36,18 @@ def make_engine(url: str, pool_size: int = 5, lock_wait_timeout_s: int | None = 
 
 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create missing tables, and add columns a newer version declares to existing ones."""
+    """Create missing tables, and add the columns and indexes a newer version declares to
+    existing ones."""
     metadata.create_all(engine)
-    added = add_missing_columns(engine, metadata) + add_missing_indexes(engine, metadata)
+    added = add_missing_parts(engine, metadata)
     if added:
         log.info("columns and indexes added in %s: %s", engine.url.database, ", ".join(added))
     log.info("tables ready in %s: %s", engine.url.database, ", ".join(sorted(metadata.tables)))
 
 
-def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
-    """``ALTER TABLE ... ADD COLUMN`` for each declared column an existing table lacks.
+def add_missing_parts(engine: Engine, metadata: MetaData) -> list[str]:
+    """``ADD COLUMN`` / ``CREATE INDEX`` for each declared column or index an existing table lacks
+    (``create_all`` leaves existing tables alone).
 
     Only for additions that need no data: such columns are declared nullable (or with a
     server default). Anything else (a changed type, a dropped column) is a real migration.
@@ -54,25 +56,15 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
     with engine.begin() as connection:
         inspector = inspect(connection)
         for table in metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
+            columns = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
-                if column.name in present:
-                    continue
-                ddl = CreateColumn(column).compile(dialect=engine.dialect)
-                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
-                added.append(f"{table.name}.{column.name}")
-    return added
-
-
-def add_missing_indexes(engine: Engine, metadata: MetaData) -> list[str]:
-    """Create each declared index an existing table lacks (``create_all`` skips existing tables)."""
-    added = []
-    with engine.begin() as connection:
-        inspector = inspect(connection)
-        for table in metadata.sorted_tables:
-            present = {index["name"] for index in inspector.get_indexes(table.name)}
+                if column.name not in columns:
+                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                    connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                    added.append(f"{table.name}.{column.name}")
+            indexes = {index["name"] for index in inspector.get_indexes(table.name)}
             for index in table.indexes:
-                if index.name not in present:
+                if index.name not in indexes:
                     index.create(connection)
                     added.append(f"{table.name}.{index.name}")
     return added
