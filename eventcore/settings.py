@@ -72,6 +72,12 @@ class Settings:
             raise SettingsError(f"{key}={raw!r} is out of range: it must be {bound}")
         return value
 
+    def get_bool(self, key: str, default: bool) -> bool:
+        value = self.get(key, "true" if default else "false").strip().lower()
+        if value not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"{key}={value!r} is not true or false")
+        return value in ("true", "1", "yes")
+
     def get_optional_int(self, key: str, minimum: int) -> int | None:
         return self.get_int(key, None, minimum) if self.values.get(key) else None
 
@@ -165,10 +171,7 @@ class Settings:
     @property
     def consumer_apply_in_batches(self) -> bool:
         """Apply what one fetch returns in one transaction (false: one transaction per record)."""
-        value = self.get("CONSUMER_APPLY_IN_BATCHES", "true").strip().lower()
-        if value not in ("true", "false", "1", "0", "yes", "no"):
-            raise SettingsError(f"CONSUMER_APPLY_IN_BATCHES={value!r} is not true or false")
-        return value in ("true", "1", "yes")
+        return self.get_bool("CONSUMER_APPLY_IN_BATCHES", True)
 
     @property
     def consumer_retry_max_attempts(self) -> int:

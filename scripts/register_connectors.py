@@ -9,7 +9,8 @@ RUNNING. Exit codes: 0 all running, 1 Connect refused or a connector FAILED (its
 printed), 2 a database check failed (each failed check is named) or bad arguments.
 
 ``--status`` changes nothing: it reports whether each registered connector is really streaming
-(task RUNNING *and* a heartbeat younger than ``--stale-after`` seconds) and exits 3 if one is not.
+(task RUNNING *and* a heartbeat younger than ``--stale-after`` seconds) and how long its binlog
+position is safe, and exits 3 if one is not healthy (the same report as ``cdc status``).
 
 Endpoints and credentials come from the environment or the native stack's .state/stack.env.
 """
@@ -27,8 +28,10 @@ from eventcore.avro import SchemaCatalog
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions, routed_topics
 from eventcore.cdc.preflight import evaluate, read_facts
-from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S, check_streaming
+from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
+from eventcore.cdc.status import report_connectors
 from eventcore.cli import ArgumentParser, number_argument, run_cli
+from eventcore.cli.cdc import print_reports
 from eventcore.kafka import ensure_topics
 from eventcore.settings import SCHEMAS_DIR, Settings
 
@@ -68,14 +71,9 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 
 
 def report_streaming(settings: Settings, args: argparse.Namespace) -> int:
-    client = ConnectClient(args.connect_url)
-    states = check_streaming(client, settings.kafka_bootstrap_servers, args.only, args.stale_after)
-    if not states:
-        print("no connectors registered (run this script without --status to register them)")
-        return EXIT_NOT_STREAMING
-    for state in states:
-        print(state.describe(), file=sys.stdout if state.streaming else sys.stderr)
-    return 0 if all(s.streaming for s in states) else EXIT_NOT_STREAMING
+    reports = report_connectors(settings, args.only, args.stale_after)
+    print_reports(reports)
+    return 0 if reports and all(r.healthy for r in reports) else EXIT_NOT_STREAMING
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +109,9 @@ def register(argv: list[str] | None) -> int:
         except ConnectionError as exc:
             print(f"[FAILED] database connection: {exc}", file=sys.stderr)
             return 2
-        checks = evaluate(facts, definition.database, definition.outbox_table)
+        print(f"  server: {facts.version} ({'MariaDB' if facts.is_mariadb else 'MySQL'}: "
+              f"{'MariaDbConnector' if facts.is_mariadb else 'MySqlConnector'})")
+        checks = evaluate(facts, definition.database, definition.outbox_table, definition.heartbeat_table)
         for check in checks:
             print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
         failed = [c.name for c in checks if not c.ok]

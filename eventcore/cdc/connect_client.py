@@ -88,11 +88,45 @@ class ConnectClient:
             traces=traces,
         )
 
-    def restart_failed(self, name: str) -> None:
-        """Restart the connector's FAILED instances (connector and tasks); running ones are left."""
-        response = self._call("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")
+    def _act(self, method: str, path: str, what: str) -> None:
+        response = self._call(method, path)
+        if response.status_code == 404:
+            raise ConnectError(f"{what}: no such connector in Kafka Connect at {self.url}")
         if response.status_code not in (200, 202, 204):
-            raise ConnectError(f"restart of {name}: HTTP {response.status_code} {response.text[:500]}")
+            raise ConnectError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
+
+    def pause(self, name: str) -> None:
+        """Tasks stay assigned but read nothing (resume continues where they were)."""
+        self._act("PUT", f"/connectors/{name}/pause", f"pausing {name}")
+
+    def resume(self, name: str) -> None:
+        self._act("PUT", f"/connectors/{name}/resume", f"resuming {name}")
+
+    def stop(self, name: str) -> None:
+        """Tasks shut down (offsets kept); only a stopped connector's offsets can be reset."""
+        self._act("PUT", f"/connectors/{name}/stop", f"stopping {name}")
+
+    def restart(self, name: str, only_failed: bool = False) -> None:
+        """Restart the connector and its tasks (all, or only the FAILED ones: running ones are left)."""
+        flag = str(only_failed).lower()
+        self._act("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed={flag}",
+                  f"restarting {name}")
+
+    def reset_offsets(self, name: str) -> None:
+        """Forget the connector's committed source offsets (Kafka 3.6+; the connector must be STOPPED)."""
+        self._act("DELETE", f"/connectors/{name}/offsets", f"resetting the offsets of {name}")
+
+    def wait_for_state(self, name: str, wanted: str, timeout_s: float = 60.0) -> ConnectorState:
+        """Until the connector itself reports ``wanted`` (e.g. STOPPED, PAUSED)."""
+        deadline = time.monotonic() + timeout_s
+        state = self.state(name)
+        while time.monotonic() < deadline:
+            if state is not None and state.connector_state == wanted:
+                return state
+            time.sleep(0.5)
+            state = self.state(name)
+        raise ConnectError(f"{name} did not reach {wanted} within {timeout_s:.0f}s; last seen: "
+                           f"{state.describe() if state else 'not registered'}")
 
     def connectors(self) -> list[str]:
         response = self._call("GET", "/connectors")

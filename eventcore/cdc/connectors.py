@@ -18,6 +18,9 @@ from eventcore.topics import DEFAULT_PARTITIONS, topic_for
 CONNECTORS_DIR = REPO_ROOT / "connect" / "connectors"
 MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"
 MYSQL_CONNECTOR = "io.debezium.connector.mysql.MySqlConnector"
+# Written by each connector's heartbeat.action.query, captured so that its offset's ts_sec keeps
+# moving while the database is idle (stack/sql/bootstrap.sql.tmpl creates it).
+HEARTBEAT_TABLE = "cdc_heartbeat"
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,26 @@ class ConnectorDefinition:
         return self.config["database.include.list"]
 
     @property
+    def captured_tables(self) -> list[str]:
+        """The tables it reads, without the database name."""
+        return [entry.strip().split(".", 1)[1] for entry in self.config["table.include.list"].split(",")]
+
+    @property
     def outbox_table(self) -> str:
-        return self.config["table.include.list"].split(".", 1)[1]
+        return next(table for table in self.captured_tables if table != HEARTBEAT_TABLE)
+
+    @property
+    def heartbeat_table(self) -> str | None:
+        """The table its ``heartbeat.action.query`` writes (None: it writes none)."""
+        return HEARTBEAT_TABLE if HEARTBEAT_TABLE in self.captured_tables else None
 
     @property
     def database_user(self) -> str:
         return self.config["database.user"]
+
+    @property
+    def snapshot_mode(self) -> str:
+        return self.config.get("snapshot.mode", "initial")
 
     @property
     def topic_partitions(self) -> int:
@@ -77,6 +94,11 @@ def effective_config(
             "schema.history.internal.kafka.bootstrap.servers": deployment.kafka_bootstrap_servers,
         }
     )
+    if not is_mariadb:
+        # MySQL 8.4+ logs users in with caching_sha2_password (9.x has nothing else): without TLS
+        # the driver must fetch the server's RSA key to send the password. TLS is still
+        # preferred (database.ssl.mode's default) whenever the server offers it.
+        config["database.allowPublicKeyRetrieval"] = "true"
     return config
 
 

@@ -7,7 +7,8 @@ a STATEMENT binlog has no rows to read). Each check here names the setting to fi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pymysql
@@ -45,10 +46,20 @@ class DatabaseFacts:
     variables: Mapping[str, str]
     grants: list[str]
     tables: set[str]
+    auth_plugin: str | None = None  # how the CDC user logs in (None: could not be read)
 
     @property
     def is_mariadb(self) -> bool:
         return "mariadb" in self.version.lower()
+
+    @property
+    def major_version(self) -> int:
+        return int(re.match(r"\d+", self.version).group(0)) if re.match(r"\d+", self.version) else 0
+
+
+# Plugins a TCP client (Debezium's JDBC driver and binlog reader) can log in with.
+TCP_AUTH_PLUGINS = {"mysql_native_password", "caching_sha2_password", "sha256_password", "ed25519",
+                    "client_ed25519"}
 
 
 def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
@@ -65,7 +76,8 @@ def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
     return by_scope
 
 
-def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox") -> list[CheckResult]:
+def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox",
+             heartbeat_table: str | None = None) -> list[CheckResult]:
     v = {k.lower(): str(val) for k, val in facts.variables.items()}
     results = [
         _setting("log_bin", v.get("log_bin"), v.get("log_bin", "").upper() in ("ON", "1"),
@@ -77,6 +89,9 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox") 
                  "it must be FULL (binlog_row_image=FULL)"),
         _setting("server_id", v.get("server_id"), v.get("server_id", "0") not in ("", "0"),
                  "set server_id to a non-zero value"),
+        _gtid(facts, v),
+        _retention(v),
+        _auth_plugin(facts),
     ]
     scopes = parse_grants(facts.grants)
     global_privs = scopes.get("*.*", set())
@@ -95,6 +110,8 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox") 
             else f"CDC user lacks: {', '.join(missing)} (GRANT ... ON *.*)",
         )
     )
+    if heartbeat_table is not None:
+        results.append(_heartbeat_table(facts, scopes, database, heartbeat_table))
     results.append(
         CheckResult(
             "outbox table",
@@ -107,31 +124,97 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox") 
     return results
 
 
-def read_facts(host: str, port: int, user: str, password: str, database: str) -> DatabaseFacts:
+def _heartbeat_table(facts: DatabaseFacts, scopes: dict[str, set[str]], database: str,
+                     table: str) -> CheckResult:
+    where = ("*.*", f"{database}.*", f"{database}.{table}")
+    granted = set().union(*(scopes.get(scope, set()) for scope in where))
+    writable = "ALL PRIVILEGES" in granted or {"INSERT", "UPDATE"} <= granted
+    present = table in facts.tables
+    if present and writable:
+        return CheckResult("heartbeat table", True, f"{database}.{table} exists; the CDC user may write it")
+    problem = "lacks INSERT, UPDATE for the CDC user" if present else "does not exist"
+    return CheckResult("heartbeat table", False, f"{database}.{table} {problem}: run the bootstrap SQL "
+                       "(stack/sql/bootstrap.sql.tmpl) as root")
+
+
+def _gtid(facts: DatabaseFacts, v: Mapping[str, str]) -> CheckResult:
+    if facts.is_mariadb:
+        # MariaDB always writes GTIDs; Debezium's MariaDB connector resumes by them.
+        return CheckResult("gtid", True, f"MariaDB GTIDs (domain {v.get('gtid_domain_id', '0')})")
+    mode = v.get("gtid_mode", "OFF").upper()
+    if mode == "ON":
+        consistent = v.get("enforce_gtid_consistency", "").upper() == "ON"
+        return CheckResult("gtid", consistent, "gtid_mode=ON, enforce_gtid_consistency=ON" if consistent
+                           else "gtid_mode=ON needs enforce_gtid_consistency=ON")
+    if mode in ("OFF", ""):
+        return CheckResult("gtid", True, "gtid_mode=OFF: Debezium follows file and position")
+    return CheckResult("gtid", False, f"gtid_mode={mode} is a transition state: set it ON or OFF")
+
+
+def _retention(v: Mapping[str, str]) -> CheckResult:
+    seconds = int(float(v.get("binlog_expire_logs_seconds", "0") or 0))
+    if seconds <= 0:
+        seconds = int(float(v.get("expire_logs_days", "0") or 0) * 86400)
+    if seconds <= 0:
+        return CheckResult("binlog retention", True, "binlogs are never expired (watch the disk)")
+    days = seconds / 86400
+    return CheckResult("binlog retention", True,
+                       f"{days:g} day(s): a connector may be stopped this long before its position is "
+                       "purged and `cdc recover` is needed")
+
+
+def _auth_plugin(facts: DatabaseFacts) -> CheckResult:
+    plugin = facts.auth_plugin
+    if plugin is None:
+        return CheckResult("authentication", True, "the CDC user's plugin could not be read")
+    if plugin not in TCP_AUTH_PLUGINS:
+        return CheckResult("authentication", False, f"the CDC user logs in with {plugin}, which a TCP client "
+                           "cannot use: ALTER USER cdc IDENTIFIED WITH caching_sha2_password (MySQL) or "
+                           "mysql_native_password (MariaDB) BY '...'")
+    if plugin == "caching_sha2_password":
+        return CheckResult("authentication", True, "caching_sha2_password: Debezium uses TLS, or retrieves "
+                           "the server's public key (allowPublicKeyRetrieval, set at registration)")
+    return CheckResult("authentication", True, plugin)
+
+
+@contextmanager
+def server_connection(host: str, port: int, user: str,
+                      password: str) -> Iterator[pymysql.connections.Connection]:
+    """A connection as the CDC user (what Debezium logs in as); one line when it is refused."""
     try:
-        connection = pymysql.connect(
-            host=host, port=port, user=user, password=password, connect_timeout=10
-        )
+        connection = pymysql.connect(host=host, port=port, user=user, password=password, connect_timeout=10)
     except pymysql.err.OperationalError as exc:
         raise ConnectionError(
             f"cannot connect to the database at {host}:{port} as {user!r}: {exc.args[-1]}"
         ) from exc
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT VERSION()")
-            version = str(cursor.fetchone()[0])
-            cursor.execute(
-                "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
-                "('log_bin', 'binlog_format', 'binlog_row_image', 'server_id')"
-            )
-            variables = {str(name): str(value) for name, value in cursor.fetchall()}
-            cursor.execute("SHOW GRANTS FOR CURRENT_USER()")
-            grants = [str(row[0]) for row in cursor.fetchall()]
-            cursor.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (database,),
-            )
-            tables = {str(row[0]) for row in cursor.fetchall()}
+        yield connection
     finally:
         connection.close()
-    return DatabaseFacts(version=version, variables=variables, grants=grants, tables=tables)
+
+
+def read_facts(host: str, port: int, user: str, password: str, database: str) -> DatabaseFacts:
+    with server_connection(host, port, user, password) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION()")
+        version = str(cursor.fetchone()[0])
+        cursor.execute(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
+            "('log_bin', 'binlog_format', 'binlog_row_image', 'server_id', 'gtid_mode', "
+            "'enforce_gtid_consistency', 'gtid_domain_id', 'binlog_expire_logs_seconds', 'expire_logs_days')"
+        )
+        variables = {str(name): str(value) for name, value in cursor.fetchall()}
+        try:
+            cursor.execute("SELECT plugin FROM mysql.user WHERE CONCAT(user, '@', host) = CURRENT_USER()")
+            found = cursor.fetchone()
+            plugin = str(found[0]) if found else None
+        except pymysql.MySQLError:
+            plugin = None
+        cursor.execute("SHOW GRANTS FOR CURRENT_USER()")
+        grants = [str(row[0]) for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (database,),
+        )
+        tables = {str(row[0]) for row in cursor.fetchall()}
+    return DatabaseFacts(version=version, variables=variables, grants=grants, tables=tables,
+                         auth_plugin=plugin)

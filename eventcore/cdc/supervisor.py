@@ -8,8 +8,13 @@ Connect for each connector's state and restarts the failed tasks
 (``POST /connectors/<name>/restart?includeTasks=true&onlyFailed=true``), backing off while they
 keep failing, and logs one line per restart and one when the connector runs again.
 
-``python -m eventcore.cdc.supervisor [--connect-url URL]`` runs it until Ctrl-C/SIGTERM; the
-native stack runs it as its part ``cdc-supervisor``.
+A failure no restart can heal (:mod:`eventcore.cdc.task_failures`: a purged binlog position,
+credentials the database refuses) is not restarted: the supervisor says why in one line, once.
+With ``--auto-recover`` (or ``CDC_AUTO_RECOVER=true``) it recovers a connector whose binlog
+position was purged itself, as ``cdc recover`` would (:mod:`eventcore.cdc.recovery`).
+
+``python -m eventcore.cdc.supervisor [--connect-url URL] [--auto-recover]`` runs it until
+Ctrl-C/SIGTERM; the native stack runs it as its part ``cdc-supervisor``.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
+from eventcore.cdc.task_failures import BINLOG_PURGED, permanent_failure
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.failures import Backoff
+from eventcore.settings import Settings
 
 log = logging.getLogger("cdc-supervisor")
 
@@ -40,11 +48,14 @@ class TaskSupervisor:
     # Capped low: once the database is back, CDC should be streaming again within seconds.
     backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=2.0, max_s=10.0))
     restarts: dict[str, Restarts] = field(default_factory=dict)
+    # Recovers a connector whose binlog position was purged (None: only say so).
+    recover: Callable[[str], None] | None = None
+    given_up: dict[str, str] = field(default_factory=dict)  # connector -> why, as logged
 
     def check_once(self, now: float | None = None) -> list[str]:
-        """One pass over every connector; returns the names whose tasks it restarted."""
+        """One pass over every connector; returns the names whose tasks it restarted or recovered."""
         now = time.monotonic() if now is None else now
-        restarted = []
+        acted = []
         for name in self.client.connectors():
             state = self.client.state(name)
             if state is None:
@@ -53,20 +64,38 @@ class TaskSupervisor:
             if state.failed:
                 if now < record.next_at:
                     continue
+                permanent = permanent_failure(state.traces, name)
+                if permanent is not None and not (permanent.kind == BINLOG_PURGED and self.recover):
+                    if self.given_up.get(name) != permanent.sentence(name):
+                        log.error("%s", permanent.sentence(name))
+                        self.given_up[name] = permanent.sentence(name)
+                    continue
                 record.attempts += 1
                 record.next_at = now + self.backoff.delay(record.attempts)
-                cause = next((t.strip().splitlines()[0] for t in state.traces if t.strip()), "no trace")
-                log.warning("%s: restarting its failed tasks (attempt %d): %s", name, record.attempts,
-                            cause[:300])
-                self.client.restart_failed(name)
-                restarted.append(name)
-            elif state.running and record.attempts:
-                log.warning("%s: running again after %d restart(s)", name, record.attempts)
+                if permanent is not None and self.recover is not None:
+                    log.warning("%s: its binlog position was purged (%s): recovering it (attempt %d)",
+                                name, permanent.evidence, record.attempts)
+                    try:
+                        self.recover(name)
+                    except Exception as exc:  # logged and tried again after the backoff
+                        log.error("%s: recovery failed: %s", name, str(exc).splitlines()[0][:300])
+                        continue
+                else:
+                    cause = next((t.strip().splitlines()[0] for t in state.traces if t.strip()), "no trace")
+                    log.warning("%s: restarting its failed tasks (attempt %d): %s", name, record.attempts,
+                                cause[:300])
+                    self.client.restart(name, only_failed=True)
+                acted.append(name)
+            elif state.running and (record.attempts or name in self.given_up):
+                log.warning("%s: running again%s", name,
+                            f" after {record.attempts} restart(s)" if record.attempts else "")
                 self.restarts[name] = Restarts()
-        return restarted
+                self.given_up.pop(name, None)
+        return acted
 
     def run(self, stop: threading.Event, interval_s: float = 3.0, heartbeat: Path | None = None) -> None:
-        log.info("watching the connectors at %s every %.0fs", self.client.url, interval_s)
+        log.info("watching the connectors at %s every %.0fs%s", self.client.url, interval_s,
+                 "; recovering purged binlog positions" if self.recover else "")
         unreachable = False
         while not stop.is_set():
             try:
@@ -88,22 +117,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connect-url", default=None, help="default: CONNECT_URL (the native stack's)")
     parser.add_argument("--heartbeat", type=Path, default=None,
                         help="a file touched after every pass (for a health check)")
+    parser.add_argument("--auto-recover", action="store_true", default=None,
+                        help="recover a connector whose binlog position was purged (default: "
+                             "CDC_AUTO_RECOVER, false)")
     args = parser.parse_args(argv)
 
     def supervise() -> int:
         from eventcore.bootstrap import configure_logging
-        from eventcore.settings import Settings
 
         configure_logging()
+        settings = Settings.load()
+        auto_recover = args.auto_recover if args.auto_recover is not None else settings.get_bool(
+            "CDC_AUTO_RECOVER", False)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        client = ConnectClient(args.connect_url or Settings.load().connect_url)
-        TaskSupervisor(client).run(stop, heartbeat=args.heartbeat)
+        client = ConnectClient(args.connect_url or settings.connect_url)
+        recover = recoverer(client, settings) if auto_recover else None
+        TaskSupervisor(client, recover=recover).run(stop, heartbeat=args.heartbeat)
         log.info("stopped")
         return 0
 
     return run_cli("cdc-supervisor", supervise)
+
+
+def recoverer(client: ConnectClient, settings: Settings) -> Callable[[str], None]:
+    """What ``cdc recover NAME`` does, for the supervisor to call."""
+    from eventcore.cdc.connectors import load_definitions
+    from eventcore.cdc.recovery import ConnectorRecovery, database_of
+
+    definitions = {d.name: d for d in load_definitions()}
+
+    def recover(name: str) -> None:
+        if name not in definitions:
+            raise ConnectError(f"{name} has no definition in connect/connectors/")
+        recovery = ConnectorRecovery(client, database_of(settings), settings.kafka_bootstrap_servers,
+                                     progress=lambda line: log.warning("%s", line))
+        plan = recovery.plan(definitions[name])
+        log.warning("%s", plan.describe())
+        recovery.run(plan, definitions[name].snapshot_mode)
+
+    return recover
 
 
 if __name__ == "__main__":

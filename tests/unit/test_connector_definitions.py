@@ -22,7 +22,14 @@ def test_one_connector_per_service_database():
 @pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
 def test_connector_captures_only_its_outbox_through_the_router(definition):
     c = definition.config
-    assert c["table.include.list"] == f"{definition.database}.outbox"
+    assert c["table.include.list"] == f"{definition.database}.outbox,{definition.database}.cdc_heartbeat"
+    assert (definition.outbox_table, definition.heartbeat_table) == ("outbox", "cdc_heartbeat")
+    # Its heartbeat query writes the table it captures (so ts_sec moves while nothing else does),
+    # and those rows are dropped, not published.
+    assert f"INTO {definition.database}.cdc_heartbeat" in c["heartbeat.action.query"]
+    assert re.fullmatch(c["predicates.isHeartbeatTable.pattern"],
+                        f"{c['topic.prefix']}.{definition.database}.cdc_heartbeat")
+    assert c["transforms.dropHeartbeatRows.type"] == "org.apache.kafka.connect.transforms.Filter"
     assert c["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
     assert c["transforms.outbox.route.by.field"] == "aggregatetype"
     assert c["transforms.outbox.table.field.event.key"] == "aggregateid"
@@ -56,3 +63,6 @@ def test_effective_config_fills_deployment_and_picks_the_class():
     assert mysql["database.hostname"] == "mysql"
     assert mysql["database.port"] == "3306"
     assert mysql["schema.history.internal.kafka.bootstrap.servers"] == "kafka:29092"
+    # MySQL 9 has only caching_sha2_password: without TLS the driver needs the server's key.
+    assert mysql["database.allowPublicKeyRetrieval"] == "true"
+    assert "database.allowPublicKeyRetrieval" not in mariadb

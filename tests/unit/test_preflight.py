@@ -7,12 +7,13 @@ MARIADB_GRANT = (
 )
 
 
-def facts(variables=None, grants=None, tables=None):
+def facts(variables=None, grants=None, tables=None, version="10.11.19-MariaDB-0+deb12u1", plugin=None):
     return DatabaseFacts(
-        version="10.11.19-MariaDB-0+deb12u1",
+        version=version,
         variables=variables if variables is not None else GOOD_VARIABLES,
         grants=grants if grants is not None else [MARIADB_GRANT],
         tables=tables if tables is not None else {"outbox"},
+        auth_plugin=plugin,
     )
 
 
@@ -61,3 +62,44 @@ def test_missing_outbox_table_is_named():
 def test_parse_grants_resolves_mariadb_aliases():
     scopes = parse_grants([MARIADB_GRANT])
     assert "REPLICATION CLIENT" in scopes["*.*"]
+
+
+MYSQL = "9.7.4-2"
+MYSQL_GRANTS = [
+    "GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `cdc`@`%`",
+    "GRANT INSERT, UPDATE ON `order_db`.`cdc_heartbeat` TO `cdc`@`%`",
+]
+
+
+def test_the_heartbeat_table_must_exist_and_be_writable_by_the_cdc_user():
+    ready = facts(grants=MYSQL_GRANTS, tables={"outbox", "cdc_heartbeat"}, version=MYSQL)
+    assert failed(evaluate(ready, "order_db", heartbeat_table="cdc_heartbeat")) == {}
+    missing = facts(grants=MYSQL_GRANTS, tables={"outbox"}, version=MYSQL)
+    assert "does not exist" in failed(evaluate(missing, "order_db", heartbeat_table="cdc_heartbeat"))[
+        "heartbeat table"]
+    read_only = facts(grants=MYSQL_GRANTS[:1], tables={"outbox", "cdc_heartbeat"}, version=MYSQL)
+    assert "lacks INSERT, UPDATE" in failed(evaluate(read_only, "order_db", heartbeat_table="cdc_heartbeat"))[
+        "heartbeat table"]
+
+
+def test_mysql_gtid_mode_needs_consistency_and_a_transition_state_is_refused():
+    on = {**GOOD_VARIABLES, "gtid_mode": "ON", "enforce_gtid_consistency": "OFF"}
+    assert "enforce_gtid_consistency" in failed(evaluate(facts(on, version=MYSQL), "order_db"))["gtid"]
+    consistent = {**on, "enforce_gtid_consistency": "ON"}
+    assert failed(evaluate(facts(consistent, version=MYSQL), "order_db")) == {}
+    halfway = {**GOOD_VARIABLES, "gtid_mode": "OFF_PERMISSIVE"}
+    assert "transition" in failed(evaluate(facts(halfway, version=MYSQL), "order_db"))["gtid"]
+    assert failed(evaluate(facts(GOOD_VARIABLES, version=MYSQL), "order_db")) == {}  # OFF: file + position
+
+
+def test_an_authentication_plugin_a_tcp_client_cannot_use_is_refused():
+    assert "auth_socket" in failed(evaluate(facts(plugin="auth_socket"), "order_db"))["authentication"]
+    sha2 = evaluate(facts(plugin="caching_sha2_password", version=MYSQL), "order_db")
+    assert not failed(sha2)
+    assert "allowPublicKeyRetrieval" in next(r.detail for r in sha2 if r.name == "authentication")
+
+
+def test_the_retention_is_reported_as_how_long_a_connector_may_be_down():
+    week = {**GOOD_VARIABLES, "binlog_expire_logs_seconds": "604800"}
+    retention = next(r for r in evaluate(facts(week), "order_db") if r.name == "binlog retention")
+    assert retention.ok and "7 day(s)" in retention.detail
