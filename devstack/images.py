@@ -3,8 +3,9 @@
 For machines that cannot pull the public images: a Debian base made with ``debootstrap`` from
 the mirror apt already uses, then one image per part of the stack (``stack/images/<part>``),
 fed with exactly what the native stack runs: the Kafka and Connect jars and the Debezium
-plugins Maven resolved, Apicurio and its Java 21 runtime, Debian's MariaDB. ``compose.local.yaml``
-swaps the public images for these tags.
+plugins Maven resolved, Apicurio and its Java 21 runtime; and MySQL from Debian's unstable suite
+(on a base of that suite), so the compose stack runs Debezium's MySQL connector while the native
+stack runs its MariaDB one. ``compose.local.yaml`` swaps the public images for these tags.
 """
 
 from __future__ import annotations
@@ -66,13 +67,17 @@ class ImageBuilder:
         self.paths: StatePaths = ctx.paths
         versions = ctx.versions
         self.codename = versions.raw.get("DEBIAN_SUITE", "bookworm")
+        # Only Debian's unstable suite has a MySQL server: its image gets a base of that suite
+        # (its packages need that suite's libc), the others stay on the stable one.
+        self.mysql_suite = versions.raw.get("MYSQL_DEBIAN_SUITE", "sid")
         self.mirror = apt_mirror()
-        self.base = f"{PREFIX}/debian:{self.codename}"
+        self.base = self.base_tag(self.codename)
         java17 = f"{PREFIX}/java17:{self.codename}"
         kafka = f"{PREFIX}/kafka:{versions.kafka}"
         self.images = [
             Image("java17", java17, {"BASE": self.base}, dict),
-            Image("mariadb", f"{PREFIX}/mariadb:{self.codename}", {"BASE": self.base}, dict),
+            Image("mysql", f"{PREFIX}/mysql:{self.mysql_suite}",
+                  {"BASE": self.base_tag(self.mysql_suite)}, dict),
             Image("kafka", kafka, {"JAVA": java17}, self._kafka_artifacts),
             Image("connect", f"{PREFIX}/connect:{versions.debezium}", {"KAFKA": kafka},
                   lambda: {"plugins": ctx.installed.plugins}),
@@ -96,8 +101,13 @@ class ImageBuilder:
         java = Path(java_for(21, self.paths.downloads, self.ctx.versions))
         return {"java-runtime": java.parent.parent, "apicurio": self.ctx.installed.registry_home}
 
+    @staticmethod
+    def base_tag(suite: str) -> str:
+        return f"{PREFIX}/debian:{suite}"
+
     def build_all(self, rebuild: bool = False) -> dict[str, str]:
-        self.base_image(rebuild)
+        for suite in dict.fromkeys((self.codename, self.mysql_suite)):
+            self.base_image(suite, rebuild)
         for image in self.images:
             if image_exists(image.tag) and not rebuild:
                 say(f"image {image.tag}: already built")
@@ -105,30 +115,31 @@ class ImageBuilder:
             self.build(image)
         return self.tags()
 
-    def base_image(self, rebuild: bool = False) -> None:
-        if image_exists(self.base) and not rebuild:
-            say(f"image {self.base}: already built")
+    def base_image(self, suite: str, rebuild: bool = False) -> None:
+        tag = self.base_tag(suite)
+        if image_exists(tag) and not rebuild:
+            say(f"image {tag}: already built")
             return
         if shutil.which("debootstrap") is None:
             apt_install(("debootstrap",), "the Debian base image")
-        rootfs = self.paths.root / "images" / "rootfs"
+        rootfs = self.paths.root / "images" / f"rootfs-{suite}"
         shutil.rmtree(rootfs, ignore_errors=True)
         rootfs.parent.mkdir(parents=True, exist_ok=True)
-        log = self.paths.logs / "image-base.log"
-        say(f"image {self.base}: debootstrap {self.codename} from {self.mirror} (about a minute; log: {log})")
-        self._run(["debootstrap", "--variant=minbase", self.codename, str(rootfs), self.mirror], log)
-        say(f"image {self.base}: importing")
+        log = self.paths.logs / f"image-base-{suite}.log"
+        say(f"image {tag}: debootstrap {suite} from {self.mirror} (about a minute; log: {log})")
+        self._run(["debootstrap", "--variant=minbase", suite, str(rootfs), self.mirror], log)
+        say(f"image {tag}: importing")
         with log.open("ab") as handle:
             tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE,
                                    stderr=handle)
-            imported = subprocess.run(["docker", "import", "-", self.base], stdin=tar.stdout,
+            imported = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout,
                                       stdout=handle, stderr=subprocess.STDOUT, check=False)
             assert tar.stdout is not None
             tar.stdout.close()
             tar.wait()
         shutil.rmtree(rootfs, ignore_errors=True)
         if imported.returncode != 0 or tar.returncode != 0:
-            raise StackError(f"importing {self.base} failed; see {log}")
+            raise StackError(f"importing {tag} failed; see {log}")
 
     def build(self, image: Image) -> None:
         context = self.paths.root / "images" / image.name

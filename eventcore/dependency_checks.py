@@ -1,6 +1,7 @@
-"""What a front door (the order API's ``GET /health``) reports: is each part of the stack answering,
-and is each CDC connector running. Every check is short (seconds, not the clients' long
-timeouts) and says what it saw; a check that fails never hides the others."""
+"""What a front door (the order API's ``GET /health``) reports: is each part of the stack
+answering, and is each CDC connector streaming with its binlog position safe. Every check is
+short (seconds, not the clients' long timeouts) and says what it saw; a check that fails never
+hides the others."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import requests
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 
-from eventcore.cdc.connect_client import ConnectClient
+from eventcore.cdc.status import report_connectors
 from eventcore.kafka import CLIENT_LOG
+from eventcore.settings import Settings
 
 CHECK_TIMEOUT_S = 3.0
 Check = Callable[[], dict[str, Any]]
@@ -48,26 +50,37 @@ def registry(url: str) -> Check:
     return check
 
 
-def connectors(url: str, expected: list[str]) -> Check:
-    """Each expected connector's state; one that is missing, paused, stopped or failed is not ok."""
+def connectors(settings: Settings, expected: list[str]) -> Check:
+    """Each connector: streaming (task running, fresh heartbeats) and its binlog headroom. One that is
+    missing, not streaming or whose position was purged is not ok; one whose position will be
+    purged soon is a warning."""
 
     def check() -> dict[str, Any]:
-        client = ConnectClient(url, timeout_s=CHECK_TIMEOUT_S)
+        reports = {r.name: r for r in report_connectors(settings, connect_timeout_s=CHECK_TIMEOUT_S)}
         states: dict[str, Any] = {}
-        for name in sorted(set(expected) | set(client.connectors())):
-            state = client.state(name)
-            if state is None:
+        warnings = []
+        for name in sorted(set(expected) | set(reports)):
+            report = reports.get(name)
+            if report is None or report.streaming is None or report.streaming.state is None:
                 states[name] = {"ok": False, "state": "MISSING", "tasks": []}
-            else:
-                states[name] = {"ok": state.running, "state": state.connector_state,
-                                "tasks": state.task_states}
-        return {"ok": all(s["ok"] for s in states.values()), "connectors": states}
+                continue
+            found = report.as_json()
+            states[name] = {"ok": report.is_streaming and report.headroom.verdict != "purged",
+                            **{k: found[k] for k in ("state", "tasks", "streaming", "heartbeatAgeSeconds",
+                                                     "binlog")}}
+            if report.headroom.verdict == "warning":
+                warnings.append(f"{name}: {report.headroom.detail}")
+        result: dict[str, Any] = {"ok": all(s["ok"] for s in states.values()), "connectors": states}
+        if warnings:
+            result["warning"] = "; ".join(warnings)
+        return result
 
     return check
 
 
 def run_checks(checks: Mapping[str, Check]) -> dict[str, Any]:
-    """Run every check at once; ``{"status": "ok"|"degraded", "checks": {name: {...}}}``."""
+    """Run every check at once; ``{"status": "ok"|"warning"|"degraded", "checks": {name: {...}}}``
+    (warning: everything works, but something needs attention soon)."""
     started = time.monotonic()
 
     def guarded(check: Check) -> dict[str, Any]:
@@ -80,5 +93,6 @@ def run_checks(checks: Mapping[str, Check]) -> dict[str, Any]:
         futures = {name: pool.submit(guarded, check) for name, check in checks.items()}
         results = {name: future.result() for name, future in futures.items()}
     healthy = all(result["ok"] for result in results.values())
-    return {"status": "ok" if healthy else "degraded", "checks": results,
+    warned = any(result.get("warning") for result in results.values())
+    return {"status": "degraded" if not healthy else "warning" if warned else "ok", "checks": results,
             "seconds": round(time.monotonic() - started, 3)}

@@ -8,8 +8,10 @@ transaction that wrote it (its ``occurredAt``) to the transaction that applied i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -72,3 +74,40 @@ class ConsumerMetrics:
 
     def text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class CdcCollector(Collector):
+    """Each connector's streaming state and binlog headroom (:mod:`eventcore.cdc.status`), read at
+    scrape time and kept for ``cache_s`` (a report reads Connect, Kafka and the database)."""
+
+    def __init__(self, reports: Callable[[], list[Any]], cache_s: float = 5.0) -> None:
+        self._reports = reports
+        self._cache_s = cache_s
+        self._cached: tuple[float, list[Any]] = (-cache_s, [])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        taken, reports = self._cached
+        if time.monotonic() - taken >= self._cache_s:
+            try:
+                reports = self._reports()
+            except Exception:  # a scrape never fails: the gauges are simply absent this time
+                reports = []
+            self._cached = (time.monotonic(), reports)
+        streaming = GaugeMetricFamily("eventcore_cdc_streaming",
+                                      "1 while the connector's task runs and its heartbeats are fresh",
+                                      labels=["connector"])
+        headroom = GaugeMetricFamily(
+            "eventcore_cdc_binlog_headroom_seconds", "How long the connector's committed binlog position "
+            "is safe from the server's binlog retention (absent: no limit or unknown; 0: purged)",
+            labels=["connector"])
+        purged = GaugeMetricFamily("eventcore_cdc_binlog_position_purged",
+                                   "1 when the connector's binlog position was purged (`cdc recover`)",
+                                   labels=["connector"])
+        for report in reports:
+            streaming.add_metric([report.name], 1.0 if report.is_streaming else 0.0)
+            if report.headroom.seconds_left is not None:
+                headroom.add_metric([report.name], report.headroom.seconds_left)
+            purged.add_metric([report.name], 1.0 if report.headroom.verdict == "purged" else 0.0)
+        yield streaming
+        yield headroom
+        yield purged

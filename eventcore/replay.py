@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.kafka import consumer_config, fetch_batch
@@ -24,7 +24,8 @@ from eventcore.settings import SCHEMAS_DIR, Settings
 
 class EventTap:
     """Collects every decoded event of some topics, from their beginning (or from the first
-    record written at or after ``since``)."""
+    record written at or after ``since``, or from ``from_offset``), of every partition or only of
+    ``partitions``."""
 
     def __init__(
         self,
@@ -33,6 +34,8 @@ class EventTap:
         catalog: SchemaCatalog | None = None,
         must_exist: bool = False,
         since: datetime | None = None,
+        partitions: Iterable[int] | None = None,
+        from_offset: int | None = None,
     ) -> None:
         settings = settings or Settings.load()
         self.topics = list(topics)
@@ -49,7 +52,32 @@ class EventTap:
             self._consumer.close()
             raise LookupError(f"no such topic: {', '.join(missing)} (topics: "
                               f"{', '.join(sorted(t for t in known if not t.startswith('_')))})")
-        if since is None:
+        if partitions is not None or from_offset is not None:
+            # Chosen partitions, or a chosen offset: assigned directly, no group to join.
+            wanted = sorted(set(partitions)) if partitions is not None else None
+            chosen = []
+            for topic in self.topics:
+                existing = sorted(known[topic].partitions) if topic in known else []
+                outside = [p for p in wanted or [] if p not in existing]
+                if outside:
+                    self._consumer.close()
+                    raise LookupError(f"{topic} has no partition {', '.join(map(str, outside))} "
+                                      f"(it has {len(existing)}: 0-{len(existing) - 1})")
+                chosen += [TopicPartition(topic, p) for p in (wanted if wanted is not None else existing)]
+            if from_offset is not None:
+                # Kept inside each partition: an offset out of range would make the client restart
+                # from the beginning (auto.offset.reset), not from where it was asked.
+                starts = []
+                for tp in chosen:
+                    low, high = self._consumer.get_watermark_offsets(tp, timeout=15)
+                    starts.append(TopicPartition(tp.topic, tp.partition, min(max(from_offset, low), high)))
+                self._consumer.assign(starts)
+            elif since is not None:
+                self._starting_at(since)(self._consumer, chosen)
+            else:
+                self._consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)
+                                       for tp in chosen])
+        elif since is None:
             self._consumer.subscribe(self.topics)
         else:
             self._consumer.subscribe(self.topics, on_assign=self._starting_at(since))

@@ -142,7 +142,7 @@ class ComposeBackend:
 
     def run_sql(self, sql: str) -> str:
         password = read_env_file(self.env_file)["DB_ROOT_PASSWORD"]
-        return self.compose("exec", "-T", "mysql", "mariadb", "-uroot", f"-p{password}", "--batch",
+        return self.compose("exec", "-T", "mysql", "mysql", "-uroot", f"-p{password}", "--batch",
                             "--skip-column-names", input_text=sql)
 
     def kill(self, part: str) -> None:

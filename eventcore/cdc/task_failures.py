@@ -28,7 +28,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|Could not find first log file name in binary log index file"  # MySQL, file position
         r"|required binlog files have been purged"
         r"|purged binary logs containing GTIDs that the slave requires"  # MySQL, GTID
-        r"|trying to read binlog starting at .* but this is no longer available on the server",
+        # Debezium's own check at start (BaseSourceTask), before the server is even asked.
+        r"|The connector is trying to read (?:binlog|change stream) starting at",
         re.IGNORECASE)),
     (SCHEMA_UNKNOWN, re.compile(r"whose schema isn't known to this connector", re.IGNORECASE)),
     (CREDENTIALS_REFUSED, re.compile(

@@ -12,6 +12,7 @@ import logging
 import socket
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from eventcore.failures import FailureKind, classify
@@ -50,6 +51,16 @@ def number_argument(kind: type = float, *, above: float | None = None, at_least:
         return value  # type: ignore[no-any-return]
 
     return parse
+
+
+def utc_time(text: str) -> datetime:
+    """An ISO 8601 time (``2026-11-30T10:00``, ``...Z``, ``...+01:00``; naive means UTC) as naive UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time (ISO 8601, e.g. 2026-11-30T10:00:00Z)") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 class UsageError(Exception):

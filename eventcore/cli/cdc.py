@@ -32,23 +32,13 @@ from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
 from eventcore.cdc.recovery import ConnectorRecovery, RecoveryRefused, database_of
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.cdc.verify import PublicationAudit, verify_publication
-from eventcore.cli import EXIT_OK, ArgumentParser, UsageError, confirm, number_argument, run_cli
+from eventcore.cli import EXIT_OK, ArgumentParser, UsageError, confirm, number_argument, run_cli, utc_time
 from eventcore.settings import Settings
 
 EXIT_UNHEALTHY = 3
 PROG = "cdc"
 
 positive_seconds = number_argument(above=0, noun="a number of seconds", unit=" seconds")
-
-
-def utc_time(text: str) -> datetime:
-    """An ISO 8601 time (``2026-11-30T10:00``, ``...Z``, ``...+01:00``; naive means UTC) as naive UTC."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time (ISO 8601, e.g. 2026-11-30T10:00:00Z)") from None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _parser() -> ArgumentParser:

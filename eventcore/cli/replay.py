@@ -1,9 +1,10 @@
-"""``replay TOPIC... [--follow] [--key ORDER_ID] [--json]``: print a topic's events, decoded.
+"""``replay TOPIC... [--follow] [--key ORDER_ID] [--type T] [--partition N] [--from-offset N |
+--from-time TIME] [--json]``: print a topic's events, decoded.
 
-Reads from the beginning with a throwaway consumer group and never commits, so it cannot
-disturb the services. Exit 0 once the end of every topic is reached (or on Ctrl-C with
-``--follow``), 1 when a part of the stack is down or the end was not reached in ``--timeout``,
-2 for an unknown topic.
+Reads from the beginning (or from an offset, or from a time) with a throwaway consumer and never
+commits, so it cannot disturb the services. Exit 0 once the end of every topic is reached (or on
+Ctrl-C with ``--follow``), 1 when a part of the stack is down or the end was not reached in
+``--timeout``, 2 for an unknown topic, partition or event type.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import signal
 import sys
 import threading
 import time
+from datetime import UTC
 
-from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli
+from eventcore.avro import SchemaCatalog
+from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli, utc_time
 from eventcore.replay import EventTap, format_event
+from eventcore.settings import SCHEMAS_DIR
 
+non_negative_int = number_argument(int, at_least=0, noun="a whole number")
 positive_seconds = number_argument(above=0, noun="a number of seconds", subject="the timeout ",
                                    unit=" seconds")
 
@@ -26,10 +31,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("topics", nargs="+", help="e.g. order.events inventory.events")
     parser.add_argument("--follow", action="store_true", help="keep reading new events until Ctrl-C")
     parser.add_argument("--key", help="only events with this record key (orderId)")
+    parser.add_argument("--type", action="append", dest="types", metavar="EVENT_TYPE",
+                        help="only events of this type, e.g. OrderCreated (repeatable)")
+    parser.add_argument("--partition", action="append", type=non_negative_int, dest="partitions",
+                        metavar="N", help="only this partition (repeatable)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--from-offset", type=non_negative_int, metavar="N",
+                       help="start at this offset in each partition read")
+    start.add_argument("--from-time", type=utc_time, metavar="TIME",
+                       help="start at the first record written at or after this time (ISO 8601, UTC "
+                            "unless it says otherwise)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--timeout", type=positive_seconds, default=30.0,
                         help="give up waiting for the end of the topics after this many seconds")
     args = parser.parse_args(argv)
+    if args.types:
+        known = sorted(schema.event_type for schema in SchemaCatalog.load(SCHEMAS_DIR))
+        unknown = [t for t in args.types if t not in known]
+        if unknown:
+            parser.error(f"no event type {', '.join(unknown)} (known: {', '.join(known)})")
     return run_cli("replay", lambda: _replay(args), (LookupError,))
 
 
@@ -41,11 +61,14 @@ def _replay(args: argparse.Namespace) -> int:
         # A flag, not KeyboardInterrupt: an interrupt raised inside a Kafka client callback can be
         # swallowed there, and --follow would never end.
         signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
-    with EventTap(args.topics, must_exist=True) as tap:
+    since = args.from_time.replace(tzinfo=UTC) if args.from_time else None
+    with EventTap(args.topics, must_exist=True, since=since, partitions=args.partitions,
+                  from_offset=args.from_offset) as tap:
         while not interrupted.is_set() and (
                 args.follow or (not tap.at_end() and time.monotonic() < deadline)):
             for event in tap.poll():
-                if args.key is None or event.key == args.key:
+                if (args.key is None or event.key == args.key) and (
+                        not args.types or event.event_type in args.types):
                     print(format_event(event, args.json), flush=True)
                     count += 1
             while tap.undecodable:

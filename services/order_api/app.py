@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from eventcore import dependency_checks
 from eventcore.bootstrap import build_context
 from eventcore.cdc.connectors import load_definitions
+from eventcore.cdc.status import report_connectors
 from eventcore.db import create_tables, make_engine
 from eventcore.health import METRICS_CONTENT_TYPE
 from eventcore.idempotency import (
@@ -33,6 +34,7 @@ from eventcore.idempotency import (
     StoredResponse,
     valid_key,
 )
+from eventcore.metrics import CdcCollector
 from eventcore.read_model_sync import VersionNotWrittenError, sync_state, written_for
 from eventcore.saga import TransitionRefused
 from eventcore.settings import Settings
@@ -44,6 +46,7 @@ from services.order.orchestration import order_saga
 from services.order.repository import OrderNotFoundError
 from services.order.tables import idempotency_keys
 from services.order.tables import metadata as order_metadata
+from services.order_api.operations import ops_router
 from services.order_api.schemas import CancelIn, OrderIn
 from services.order_view import repository as views
 from services.order_view.projection import STATUSES, OrderView
@@ -90,7 +93,7 @@ def view_json(view: OrderView) -> dict[str, Any]:
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("order_api_requests", "HTTP requests by route and status",
                                 ["method", "route", "status"], registry=self.registry)
@@ -101,6 +104,7 @@ class ApiMetrics:
         self.replayed = Counter("order_api_idempotent_replays",
                                 "POSTs answered from an earlier request with the same Idempotency-Key",
                                 registry=self.registry)
+        self.registry.register(CdcCollector(lambda: report_connectors(settings, connect_timeout_s=3.0)))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,20 +117,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     create_tables(query_engine, view_metadata)
     use_cases = OrderUseCases(order_saga(settings.order_saga_step_timeout_s))
     keys = IdempotencyKeys(idempotency_keys)
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(settings)
     checks = {
         "order_db": dependency_checks.database(order.engine),
         "query_db": dependency_checks.database(query_engine),
         "kafka": dependency_checks.kafka(settings.kafka_bootstrap_servers),
         "registry": dependency_checks.registry(settings.schema_registry_url),
-        "connectors": dependency_checks.connectors(settings.connect_url,
-                                                   [d.name for d in load_definitions()]),
+        "connectors": dependency_checks.connectors(settings, [d.name for d in load_definitions()]),
     }
 
     app = FastAPI(title="Order API", version="1", description=(
         "Place and follow orders. Reads come from the read model, which applies events a moment "
         "after they were written: every order says whether its view is `in_sync` or `pending`."))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(ops_router(settings))
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:
@@ -240,10 +244,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          "note": e.note} for e in history],
         }
 
-    @app.get("/health", summary="Database, Kafka, registry and each connector")
+    @app.get("/health", summary="Database, Kafka, registry and each connector (streaming, binlog headroom)")
     def health() -> JSONResponse:
         report = dependency_checks.run_checks(checks)
-        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+        return JSONResponse(report, status_code=503 if report["status"] == "degraded" else 200)
 
     @app.get("/metrics", summary="Prometheus metrics of this process")
     def prometheus() -> Response:

@@ -1,13 +1,23 @@
-"""The three services as real processes, for the saga tests."""
+"""The three services as real processes, for the saga tests; a poisoned product; a browser."""
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from services.instances import ApiInstance, ServiceInstance
+from tests.backends import StackBackend
+from tests.conftest import ROOT
+from tests.e2e.probes import new_sku
+
+SCREENSHOTS = ROOT / "test-artifacts" / "web"
 
 # Payments over 500.00 are declined; saga timeouts are kept out of the way of these tests.
 SERVICE_ENV = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "900"}
@@ -88,3 +98,30 @@ def api(read_model: ReadModel) -> Iterator[ApiInstance]:
     instance.wait_serving()
     yield instance
     assert instance.stop() == 0, f"order-api did not stop cleanly:\n{instance.log_text()[-3000:]}"
+
+
+@pytest.fixture
+def poisoned_sku(ctx, stack) -> Iterator[tuple[str, StackBackend, str]]:  # type: ignore[no-untyped-def]
+    sku = new_sku(ctx, 5)
+    trigger = f"poison_{uuid.uuid4().hex[:8]}"
+    database = stack  # the stack's own server, as its root user
+    database.run_sql(
+        f"DELIMITER //\nCREATE TRIGGER inventory_db.{trigger} BEFORE UPDATE ON inventory_db.products "
+        f"FOR EACH ROW IF NEW.sku = '{sku}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'product "
+        f"{sku} is poisoned'; END IF//\nDELIMITER ;\n")
+    yield sku, database, trigger
+    database.run_sql(f"DROP TRIGGER IF EXISTS inventory_db.{trigger}")
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[WebDriver]:
+    chromium, driver_binary = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver_binary, "chromium and chromium-driver are missing (./run test installs them)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_binary), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()

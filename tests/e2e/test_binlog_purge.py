@@ -112,9 +112,12 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
         try:
             wait_until(lambda: cdc("status", "order-outbox").returncode == 0, 300,
                        "the auto-recovering supervisor to bring order-outbox back")
-        finally:
+        except AssertionError as timeout:
             auto.terminate()
-            output = auto.communicate(timeout=30)[0]
+            raise AssertionError(f"{timeout}; the supervisor said:\n{auto.communicate(timeout=30)[0]}\n"
+                                 f"cdc status:\n{cdc('status').stderr}") from None
+        auto.terminate()
+        output = auto.communicate(timeout=30)[0]
         assert "order-outbox: its binlog position was purged" in output, output
         assert "order-outbox: streaming again after" in output, output
 

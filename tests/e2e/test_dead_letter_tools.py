@@ -8,7 +8,6 @@ key must wait behind the failed one instead of overtaking it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -17,10 +16,8 @@ from sqlalchemy import select
 from eventcore.kafka import consumer_config
 from services.order.commands import cancel_order, place_order
 from services.order.domain import OrderLine, OrderStatus
-from tests.backends import StackBackend
 from tests.conftest import wait_until
 from tests.e2e.probes import (
-    new_sku,
     payment_rows,
     pending_dead_letters,
     reservation_status,
@@ -30,19 +27,6 @@ from tests.e2e.probes import (
 )
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def poisoned_sku(ctx, stack) -> Iterator[tuple[str, StackBackend, str]]:  # type: ignore[no-untyped-def]
-    sku = new_sku(ctx, 5)
-    trigger = f"poison_{uuid.uuid4().hex[:8]}"
-    database = stack  # the stack's own server, as its root user
-    database.run_sql(
-        f"DELIMITER //\nCREATE TRIGGER inventory_db.{trigger} BEFORE UPDATE ON inventory_db.products "
-        f"FOR EACH ROW IF NEW.sku = '{sku}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'product "
-        f"{sku} is poisoned'; END IF//\nDELIMITER ;\n")
-    yield sku, database, trigger
-    database.run_sql(f"DROP TRIGGER IF EXISTS inventory_db.{trigger}")
 
 
 def end_offsets(settings, topic: str) -> dict[int, int]:  # type: ignore[no-untyped-def]

@@ -4,38 +4,17 @@ once it runs again, and the final status. Screenshots go to test-artifacts/web/.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from services.instances import ApiInstance
-from tests.conftest import ROOT
-from tests.e2e.conftest import ReadModel
+from tests.e2e.conftest import SCREENSHOTS, ReadModel
 from tests.e2e.probes import new_sku
 
 pytestmark = pytest.mark.stack
-SCREENSHOTS = ROOT / "test-artifacts" / "web"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    chromium, driver_binary = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver_binary, "chromium and chromium-driver are missing (./run test installs them)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_binary), options=options)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
 
 
 def text_of(browser: WebDriver, element_id: str) -> str:

@@ -17,8 +17,17 @@ DEBEZIUM_STARTUP_CHECK = ("io.debezium.DebeziumException: The connector is tryin
                           "snapshot when needed.")
 
 
+# What Debezium 3.5's MySQL connector said on MySQL 9.7 (GTIDs on) after the purge, at its start.
+DEBEZIUM_3_5_STARTUP_CHECK = (
+    "io.debezium.DebeziumException: The connector is trying to read change stream starting at "
+    "BinlogOffsetContext{sourceInfoSchema=Schema{io.debezium.connector.mysql.Source:STRUCT}, sourceInfo="
+    "BinlogSourceInfo{currentGtid='null', currentBinlogFilename='binlog.000003', "
+    "currentBinlogPosition=20091, currentRowNumber=0}}, but this is no longer available on the server. "
+    "Reconfigure the connector to use a snapshot mode when needed.")
+
+
 def test_purged_positions_on_either_server_are_permanent():
-    for trace in (MYSQL_FILE_PURGED, DEBEZIUM_STARTUP_CHECK,
+    for trace in (MYSQL_FILE_PURGED, DEBEZIUM_STARTUP_CHECK, DEBEZIUM_3_5_STARTUP_CHECK,
                   "Could not find GTID state requested by slave in any binlog files. Error code: 1236"):
         failure = permanent_failure([trace], "order-outbox")
         assert failure is not None and failure.kind == BINLOG_PURGED, trace

@@ -62,7 +62,7 @@ def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds
     override = (REPO_ROOT / "compose.local.yaml").read_text()
     tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
     used = dict(re.findall(r"^  (\w+):\n    image: (\S+)", override, re.M))
-    assert used == {"mysql": tags["mariadb"], "kafka": tags["kafka"], "registry": tags["registry"],
+    assert used == {"mysql": tags["mysql"], "kafka": tags["kafka"], "registry": tags["registry"],
                     "connect": tags["connect"]}
     assert tags["kafka"].endswith(f":{VERSIONS['KAFKA_VERSION']}")
     assert tags["connect"].endswith(f":{VERSIONS['DEBEZIUM_VERSION']}")
