@@ -68,7 +68,7 @@ def _cdc_streaming(stack: Stack) -> bool:
 
     reports = report_connectors(Settings.load(stack.paths.stack_env))
     print("\nCDC (streaming = task RUNNING and a recent heartbeat; binlog = how long its position is safe)")
-    print_reports(reports, indent="  ")
+    print_reports(reports, indent="  ", stream=sys.stdout)
     return all(report.healthy for report in reports)
 
 

@@ -13,7 +13,7 @@ finish and checks, printing each figure:
 - per SKU, available + reserved = initial, and reserved = what the confirmed orders hold;
 - one charge per confirmed order; one refund per charged, cancelled order; no charge for an
   order the stock rejected;
-- every outbox row is on its topic;
+- every outbox row is on its topic, each aggregate's events in version order (``cdc verify``);
 - no consumer applied an aggregate's versions out of order (from each group's inbox);
 - no dead letters: every record was valid, so the DLQs hold nothing of this run.
 
@@ -42,17 +42,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import func, select
 
 from devstack.components.base import Component
 from devstack.stack import Stack
 from eventcore.bootstrap import ServiceContext, configure_logging
+from eventcore.cdc.connectors import load_definitions
+from eventcore.cdc.recovery import database_of
+from eventcore.cdc.verify import verify_publication
 from eventcore.cli import ArgumentParser, number_argument, run_cli
-from eventcore.kafka import consumer_config
 from eventcore.saga import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
-from eventcore.topics import topic_for
 from services import SERVICE_NAMES, build_all
 from services.contracts import FLOWS
 from services.instances import GroupLagProbe, ServiceInstance, refuse_if_services_run
@@ -285,34 +285,6 @@ def wait_quiet(run: Run, timeout_s: float) -> dict[str, int]:
     return lag
 
 
-def topic_event_ids(settings: Settings, topic: str, since: datetime) -> Counter[str]:
-    """Event ids (the ``id`` header) on ``topic`` from ``since`` on, counted (duplicates > 1)."""
-    reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"fault-audit-{uuid.uuid4()}"))
-    counts: Counter[str] = Counter()
-    try:
-        starts = reader.offsets_for_times([TopicPartition(topic, p, int(since.timestamp() * 1000) - 60_000)
-                                           for p in range(6)], timeout=15)
-        ends = {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1] for p in range(6)}
-        for start in starts:
-            offset = start.offset if start.offset >= 0 else ends[start.partition]
-            if offset >= ends[start.partition]:
-                continue
-            reader.assign([TopicPartition(topic, start.partition, offset)])
-            while True:
-                message = reader.poll(10)
-                if message is None:
-                    raise RuntimeError(f"reading {topic}[{start.partition}] stalled")
-                if message.error() is None:
-                    headers = dict(message.headers() or [])
-                    if "id" in headers:
-                        counts[headers["id"].decode()] += 1
-                if message.offset() >= ends[start.partition] - 1:
-                    break
-    finally:
-        reader.close()
-    return counts
-
-
 @dataclass
 class Check:
     name: str
@@ -392,26 +364,24 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
                         f"{len(rejected)} rejected for stock"
                         + (f"; charged: {charged_rejected[:5]}" if charged_rejected else "")))
 
-    missing_total = 0
-    duplicates_total = 0
-    for name in SERVICE_NAMES:
-        context = run.contexts[name]
-        outbox = context.messaging.outbox
-        with context.engine.connect() as c:
-            rows = c.execute(select(outbox.c.id, outbox.c.aggregatetype).where(outbox.c.aggregateid.in_(ids)))
-            promised_by_topic: dict[str, set[str]] = defaultdict(set)
-            for row in rows:  # events, and the orchestrator's commands
-                promised_by_topic[topic_for(row.aggregatetype)].add(row.id)
-        for topic, promised in promised_by_topic.items():
-            published = topic_event_ids(run.settings, topic, run.started_at)
-            missing_total += len(promised - set(published))
-            duplicates_total += sum(n - 1 for eid, n in published.items() if eid in promised and n > 1)
-        figures[f"{name}_outbox_rows"] = sum(len(p) for p in promised_by_topic.values())
+    # Exactly what `cdc verify NAME --since <run start>` reports, for each connector.
+    missing_total = duplicates_total = disordered_total = rows_total = 0
+    database = database_of(run.settings)
+    for definition in load_definitions():
+        audit = verify_publication(definition, database, run.settings.kafka_bootstrap_servers,
+                                   run.started_at.replace(tzinfo=None), wait_s=60)
+        say(f"cdc verify {definition.name}: {audit.summary()}")
+        rows_total += len(audit.rows)
+        missing_total += len(audit.missing)
+        duplicates_total += sum(n - 1 for n in audit.duplicated.values())
+        disordered_total += len(audit.out_of_order)
+        figures[f"{definition.name}_outbox_rows"] = len(audit.rows)
     figures["duplicates_on_topics"] = duplicates_total
-    checks.append(Check("every outbox row on its topic", missing_total == 0,
-                        f"{sum(figures[f'{n}_outbox_rows'] for n in SERVICE_NAMES)} rows; "
-                        f"{missing_total} missing; {duplicates_total} published twice (Connect re-sends "
-                        "after a kill; consumers dedupe)"))
+    checks.append(Check("every outbox row on its topic, in version order (cdc verify)",
+                        missing_total == 0 and disordered_total == 0,
+                        f"{rows_total} rows; {missing_total} missing; {disordered_total} aggregate(s) out "
+                        f"of order; {duplicates_total} published twice (Connect re-sends after a kill; "
+                        "consumers dedupe)"))
 
     backwards = []
     applied_total = 0

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eventcore.avro import SchemaCatalog
-from eventcore.cdc.connect_client import ConnectClient, ConnectError
+from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions, routed_topics
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
@@ -132,6 +132,8 @@ def register(argv: list[str] | None) -> int:
                 definition.name, args.timeout,
                 on_progress=lambda s: print(f"  {s.describe() if s else 'not visible yet'}"),
             )
+        except ConnectUnavailableError:
+            raise  # one line from run_cli: Connect is down, not the connector failed
         except ConnectError as exc:
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1

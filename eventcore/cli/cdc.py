@@ -22,7 +22,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from eventcore.cdc.binlog import BinlogPosition, describe_duration
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
@@ -155,14 +155,15 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK if reports and all(r.healthy for r in reports) else EXIT_UNHEALTHY
 
 
-def print_reports(reports: list[ConnectorReport], indent: str = "") -> None:
+def print_reports(reports: list[ConnectorReport], indent: str = "", stream: TextIO | None = None) -> None:
+    """Each report in two lines; an unhealthy one on stderr unless ``stream`` says where."""
     if not reports:
         print(f"{indent}no connectors registered (scripts/register_connectors.py registers them)")
     for report in reports:
         first, second = report.lines()
-        stream = sys.stdout if report.healthy else sys.stderr
-        print(f"{indent}{first}", file=stream)
-        print(f"{indent}  {second}", file=stream)
+        out = stream or (sys.stdout if report.healthy else sys.stderr)
+        print(f"{indent}{first}", file=out)
+        print(f"{indent}  {second}", file=out)
 
 
 def act(client: ConnectClient, args: argparse.Namespace, done: str, action: Callable[[str], None]) -> int:

@@ -17,7 +17,7 @@ CHECKS = (
     "every order final", "stock + reserved = initial per SKU", "reserved = what confirmed orders hold",
     "one charge per confirmed order", "one refund per charged, cancelled order",
     "each orchestrated saga ended as its order", "no charge for a stock-rejected order",
-    "every outbox row on its topic",
+    "every outbox row on its topic, in version order (cdc verify)",
     "versions applied in order per aggregate", "no valid record in a DLQ",
 )
 

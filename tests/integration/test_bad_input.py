@@ -194,10 +194,45 @@ def test_the_benchmark_refuses_bad_arguments(args, fragment):
 @pytest.mark.parametrize(("args", "env", "code", "fragment"), [
     (["--timeout", "-1"], {}, 2, "argument --timeout: must be more than 0, not -1"),
     (["--status", "--stale-after", "x"], {}, 2, "argument --stale-after: 'x' is not a number"),
-    (["--status"], {"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"}, 1, "Kafka Connect unavailable"),
+    ([], {"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"}, 1, "Kafka Connect unavailable"),
 ])
 def test_register_connectors_answers_in_one_line(args, env, code, fragment):
     assert_one_line(run("scripts/register_connectors.py", *args, env=env), code, fragment)
+
+
+@pytest.mark.stack
+def test_status_with_connect_down_still_reads_each_connectors_offset(stack, connectors):
+    """--status (like `cdc status` and `stack status`) reads the offsets from Kafka when Connect
+    does not answer: a stopped Connect's binlog headroom still counts down."""
+    result = run("scripts/register_connectors.py", "--status",
+                 env={"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("Kafka Connect does not answer: NOT STREAMING") == 3
+    assert result.stderr.count("(offset read from connect-offsets)") == 3
+
+
+@pytest.mark.parametrize(("args", "code", "fragment"), [
+    ([], 2, "the following arguments are required: COMMAND"),
+    (["status", "no-such"], 2, "no connector named no-such"),
+    (["pause"], 2, "name a connector"),
+    (["pause", "--all", "order-outbox"], 2, "name connectors or pass --all, not both"),
+    (["verify", "order-outbox", "--since", "yesterday"], 2, "'yesterday' is not a time"),
+    (["verify", "order-outbox", "--since", "2026-01-02", "--until", "2026-01-01"], 2,
+     "must be before --until"),
+    (["verify", "no-such"], 2, "no connector named no-such"),
+    (["recover", "order-outbox", "--since", "x"], 2, "'x' is not a time"),
+    (["status", "--warn-below", "-5"], 2, "must be more than 0"),
+])
+def test_cdc_answers_a_mistake_in_one_line(stack, connectors, args, code, fragment):
+    assert_one_line(run("-m", "eventcore.cli.cdc", *args), code, fragment)
+
+
+@pytest.mark.stack
+def test_cdc_with_connect_down_is_one_line(stack):
+    result = run("-m", "eventcore.cli.cdc", "pause", "--all",
+                 env={"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"})
+    assert_one_line(result, 1, "Kafka Connect unavailable")
 
 
 def test_stack_names_an_unknown_part():

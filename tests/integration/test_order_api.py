@@ -190,3 +190,34 @@ def test_health_reports_a_stopped_connector(client: TestClient, settings: Settin
     finally:
         requests.put(f"{connect}/connectors/payment-outbox/resume", timeout=30)
         wait_until(lambda: client.get("/health").status_code == 200, 120, "payment-outbox to run again")
+
+
+def test_health_and_metrics_report_each_connectors_binlog_headroom(client: TestClient,
+                                                                   connectors: None) -> None:
+    wait_until(lambda: client.get("/health").status_code == 200, 60, "every connector to stream")
+    report = client.get("/health").json()
+    for name, connector in report["checks"]["connectors"]["connectors"].items():
+        assert connector["streaming"] is True, name
+        assert connector["binlog"]["verdict"] == "ok" and connector["binlog"]["file"].startswith("binlog.")
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    samples = families["eventcore_cdc_binlog_headroom_seconds"].samples
+    headroom = {s.labels["connector"]: s.value for s in samples}
+    assert set(headroom) == set(report["checks"]["connectors"]["connectors"]) and min(headroom.values()) > 0
+    assert all(s.value == 0 for s in families["eventcore_cdc_binlog_position_purged"].samples)
+
+
+def test_the_operations_state_names_every_connector_and_group(client: TestClient, connectors: None) -> None:
+    state = client.get("/ops/state")
+    assert state.status_code == 200, state.text
+    found = state.json()
+    assert {c["name"] for c in found["connectors"]} == {"order-outbox", "inventory-outbox", "payment-outbox"}
+    assert all("waiting" in c["outbox"] for c in found["connectors"])
+    groups = {g["group"]: g for g in found["groups"]}
+    assert set(groups) == {"order-service", "inventory-service", "payment-service", "order-view"}
+    assert "order.events" in groups["inventory-service"]["topics"]
+    assert all(isinstance(g["deadLetters"]["pending"], int) for g in groups.values())
+    assert client.get("/ops").headers["content-type"].startswith("text/html")
+    refused = client.post("/ops/dead-letters/inventory-service/reinject", json={"key": "a", "all": True})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "body: give exactly one of key, eventId or all"
+    assert client.post("/ops/dead-letters/inventory-service/reinject", json={"nope": 1}).status_code == 422
