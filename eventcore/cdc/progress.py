@@ -39,6 +39,9 @@ def published_through(client: ConnectClient, connector: str) -> datetime:
         offsets = client.offsets(connector)
     except ConnectError as exc:
         raise CdcProgressUnknown(f"cannot read the committed offset of {connector}: {exc}") from exc
+    if any(o.get("snapshot") not in (None, False, "false") for o in offsets):
+        raise CdcProgressUnknown(f"{connector} is taking a snapshot (`cdc recover`?): what it published is "
+                                 "known again once it streams")
     seconds = [int(o["ts_sec"]) for o in offsets if str(o.get("ts_sec", "")).isdigit()]
     if not seconds:
         raise CdcProgressUnknown(f"{connector} has not committed any binlog position yet")

@@ -1,6 +1,7 @@
-"""The compose stack as a user runs it: the README's commands verbatim, a restart that keeps the
-data, and `down -v` leaving nothing behind. Runs with STACK_BACKEND=compose (`./run test`
-does), in a scratch copy of the repository so the user's own .env is never touched."""
+"""The compose stack as a user runs it: the documented commands verbatim (docs/operations.md), a
+restart that keeps the data, and `down -v` leaving nothing behind. Runs with
+STACK_BACKEND=compose (`./run test` does), in a scratch copy of the repository so the user's own
+.env is never touched."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ pytestmark = [
 PROJECT = "outbox-cdc"
 
 
-def readme_blocks(heading: str) -> list[str]:
-    """The ```sh blocks of one README section, as a user copies them."""
-    text = (ROOT / "README.md").read_text()
+def documented_blocks(heading: str) -> list[str]:
+    """The ```sh blocks of one section of docs/operations.md, as a user copies them."""
+    text = (ROOT / "docs" / "operations.md").read_text()
     section = text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     return re.findall(r"```sh\n(.*?)```", section, re.S)
 
@@ -65,7 +66,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         shutil.copy2(ROOT / name, target)
     (copy / ".venv").symlink_to(ROOT / ".venv")
     env = {k: v for k, v in os.environ.items() if k not in ("STACK_ENV_FILE", "STACK_BACKEND")}
-    # What the README tells a user without registry access to set first.
+    # What docs/operations.md tells a user without registry access to set first.
     env["COMPOSE_FILE"] = "compose.yaml:compose.local.yaml"
     yield copy, env
     shell("docker compose down -v", copy, env, 300)
@@ -73,9 +74,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         stack.docker.stop()
 
 
-def test_the_readme_commands_run_the_demo_on_the_compose_stack(workdir):
+def test_the_documented_commands_run_the_demo_on_the_compose_stack(workdir):
     copy, env = workdir
-    blocks = readme_blocks("### With Docker instead")
+    blocks = documented_blocks("### With Docker instead")
     assert blocks and "docker compose up -d --wait" in blocks[0]
     started = time.monotonic()
     result = shell(blocks[0], copy, env)
@@ -85,7 +86,7 @@ def test_the_readme_commands_run_the_demo_on_the_compose_stack(workdir):
     assert re.search(r"happy: CONFIRMED", result.stdout)
     assert re.search(r"no stock: CANCELLED \(stock rejected", result.stdout)
     assert re.search(r"declined: CANCELLED \(payment failed", result.stdout)
-    print(f"README compose commands: {time.monotonic() - started:.0f}s")
+    print(f"documented compose commands: {time.monotonic() - started:.0f}s")
     assert sorted(compose_objects("containers")) == sorted(f"{PROJECT}-{s}-1" for s in
                                                            ("mysql", "kafka", "registry", "connect"))
 
