@@ -11,9 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from devstack import logs
+from devstack.config import BROKER_COUNTS
 from devstack.console import relative
 from devstack.errors import StackError
-from devstack.stack import Stack
+from devstack.stack import Stack, describe
 from eventcore.cli import ArgumentParser
 
 EXIT_OK = 0
@@ -29,8 +30,14 @@ def _parser() -> argparse.ArgumentParser:
         epilog="status exits 0 when every part is up, 3 when some part is not.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="install what is missing, start what is not running")
+    up = commands.add_parser("up", help="install what is missing, start what is not running")
+    up.add_argument("--brokers", type=int, choices=BROKER_COUNTS, default=None,
+                    help="1 Kafka node (the default) or a cluster of 3 with 2 Connect workers; "
+                         "remembered in stack.env for every later command")
     commands.add_parser("down", help="stop the processes the stack started")
+    restart = commands.add_parser("restart", help="stop and start parts (kafka: every broker, connect: "
+                                  "every worker), e.g. after changing a setting")
+    restart.add_argument("parts", nargs="+", metavar="PART")
     commands.add_parser("status", help="up/down, port, pid and log of each part")
     log = commands.add_parser("logs", help="show the end of one or all logs")
     log.add_argument("component", nargs="?", help="mariadb, kafka, registry, connect or cdc-supervisor")
@@ -46,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _status(stack: Stack) -> int:
     parts = stack.status()
+    print(f"topology: {describe(stack.topology)}")
     print(f"{'PART':<15} {'STATE':<10} {'PORTS':<12} {'PID':<8} LOG")
     for part in parts:
         ports = ",".join(str(p) for p in part.ports)
@@ -110,12 +118,14 @@ def _docker(stack: Stack, action: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    stack = Stack()
+    stack = Stack(brokers=getattr(args, "brokers", None))
     try:
         if args.command == "up":
             stack.up()
         elif args.command == "down":
             stack.down()
+        elif args.command == "restart":
+            stack.restart(args.parts)
         elif args.command == "status":
             return _status(stack)
         elif args.command == "logs":

@@ -31,6 +31,61 @@ REGISTRY_MANAGEMENT_PORT = 9081
 CONNECT_PORT = 8083
 
 STATE_DIR_ENV = "STACK_STATE_DIR"
+# What `stack up --brokers N` accepts: one combined node, or a three-voter KRaft quorum.
+BROKER_COUNTS = (1, 3)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """How many Kafka nodes and Kafka Connect workers the stack runs, and where they listen.
+
+    One broker (the default) is the development stack; three (``stack up --brokers 3``) are a
+    production-shaped cluster: a three-voter quorum, every topic with three replicas of which two
+    must be in sync, and two Connect workers in one group.
+    """
+
+    brokers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.brokers not in BROKER_COUNTS:
+            allowed = " or ".join(map(str, BROKER_COUNTS))
+            raise ValueError(f"the stack runs {allowed} Kafka brokers, not {self.brokers}")
+
+    @property
+    def cluster(self) -> bool:
+        return self.brokers > 1
+
+    @property
+    def workers(self) -> int:
+        return 2 if self.cluster else 1
+
+    @property
+    def replication_factor(self) -> int:
+        return min(3, self.brokers)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        # acks=all then means "on two of three": one broker may die without losing a write.
+        return 2 if self.brokers >= 3 else 1
+
+    def kafka_port(self, node: int) -> int:
+        return KAFKA_PORT + 2 * (node - 1)
+
+    def controller_port(self, node: int) -> int:
+        return KAFKA_CONTROLLER_PORT + 2 * (node - 1)
+
+    def connect_port(self, worker: int) -> int:
+        return CONNECT_PORT + worker - 1
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{HOST}:{self.kafka_port(n)}" for n in range(1, self.brokers + 1))
+
+    def kafka_name(self, node: int) -> str:
+        return "kafka" if not self.cluster else f"kafka-{node}"
+
+    def connect_name(self, worker: int) -> str:
+        return "connect" if not self.cluster else f"connect-{worker}"
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from devstack.config import StatePaths
+from devstack.config import StatePaths, Topology
 from devstack.downloads import Installed, ensure_downloads
 from devstack.stackenv import ensure_stack_env
 from devstack.versions import Versions, load_versions
 
 
 class StackContext:
-    def __init__(self, paths: StatePaths) -> None:
+    def __init__(self, paths: StatePaths, topology: Topology | None = None) -> None:
         self.paths = paths
+        self.topology = topology or Topology()
 
     @cached_property
     def versions(self) -> Versions:
@@ -28,4 +29,4 @@ class StackContext:
 
     @cached_property
     def stack_env(self) -> dict[str, str]:
-        return ensure_stack_env(self.paths)
+        return ensure_stack_env(self.paths, self.topology)

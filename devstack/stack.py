@@ -18,31 +18,62 @@ from devstack.components.mariadb import (
     render_sql_template,
 )
 from devstack.components.registry import Registry
-from devstack.config import BOOTSTRAP_SQL_TEMPLATE, StatePaths, state_paths
+from devstack.config import BOOTSTRAP_SQL_TEMPLATE, StatePaths, Topology, state_paths
 from devstack.console import relative, say
 from devstack.context import StackContext
 from devstack.docker import DockerEngine
 from devstack.errors import StackError
 from devstack.java import system_java
+from devstack.stackenv import recorded_topology
+
+
+def describe(topology: Topology) -> str:
+    if not topology.cluster:
+        return "1 Kafka node, 1 Connect worker"
+    return (f"{topology.brokers} Kafka nodes (replication {topology.replication_factor}, "
+            f"min.insync.replicas {topology.min_insync_replicas}), {topology.workers} Connect workers")
+
+
+def start_together(components: list[Component]) -> None:
+    """Start every one of ``components``, then wait until each is healthy."""
+    started = [(component, component.launch()) for component in components]
+    for component, pid in started:
+        component.wait_until_healthy(pid)
 
 
 class Stack:
-    """The parts in the order ``up`` starts them; ``down`` goes in reverse."""
+    """The parts in the order ``up`` starts them; ``down`` goes in reverse.
 
-    def __init__(self, state_dir: Path | str | None = None) -> None:
+    ``brokers`` chooses the topology (1, or 3 for a cluster with two Connect workers); without
+    it, the one the last ``up`` recorded in stack.env, else a single node.
+    """
+
+    def __init__(self, state_dir: Path | str | None = None, brokers: int | None = None) -> None:
         self.paths: StatePaths = state_paths(state_dir)
-        self.ctx = StackContext(self.paths)
+        self.recorded = recorded_topology(self.paths)
+        self.topology = Topology(brokers) if brokers is not None else self.recorded or Topology()
+        self.ctx = StackContext(self.paths, self.topology)
         self.mariadb = MariaDbInstance(self.paths)
-        self.kafka = Kafka(self.ctx)
+        self.brokers = [Kafka(self.ctx, self.topology, n) for n in range(1, self.topology.brokers + 1)]
         self.registry = Registry(self.ctx)
-        self.connect = Connect(self.ctx)
-        self.cdc_supervisor = CdcSupervisor(self.paths)
+        self.workers = [Connect(self.ctx, self.topology, w) for w in range(1, self.topology.workers + 1)]
+        self.cdc_supervisor = CdcSupervisor(self.paths, [w.url for w in self.workers])
         # Not a part of the native stack: only the compose stack needs it (`stack images`).
         self.docker = DockerEngine(self.paths)
 
     @property
+    def kafka(self) -> Kafka:
+        """The first broker (the only one on a single node)."""
+        return self.brokers[0]
+
+    @property
+    def connect(self) -> Connect:
+        """The first Connect worker (the only one on a single node)."""
+        return self.workers[0]
+
+    @property
     def components(self) -> tuple[Component, ...]:
-        return (self.mariadb, self.kafka, self.registry, self.connect, self.cdc_supervisor)
+        return (self.mariadb, *self.brokers, self.registry, *self.workers, self.cdc_supervisor)
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -68,10 +99,12 @@ class Stack:
         with self.locked():
             say(f"state directory: {relative(self.paths.root)}")
             system_java()  # fail before starting anything if Java is missing or too old
+            self._refuse_a_running_other_topology()
             conflicts = [c for component in self.components for c in component.port_conflicts()]
             if conflicts:
                 raise StackError("nothing was started: " + "; ".join(conflicts)
                                  + ". Stop those processes, or the stack that owns them.")
+            say(f"topology: {describe(self.topology)}")
             env = self.ctx.stack_env
             # Everything is fetched (once) before any process starts, so a failed download
             # leaves nothing half-started.
@@ -79,12 +112,29 @@ class Stack:
             _ = self.registry.java
             self.mariadb.start()
             self.bootstrap_database(env)
-            for component in (self.kafka, self.registry, self.connect, self.cdc_supervisor):
-                component.ensure_running()
+            # A quorum elects a leader only once a majority of its voters runs: start them all,
+            # then wait for each.
+            start_together(self.brokers)
+            self.registry.ensure_running()
+            start_together(self.workers)
+            self.cdc_supervisor.ensure_running()
         say(
             f"all parts up in {time.monotonic() - started:.1f}s; "
             f"endpoints and passwords in {relative(self.paths.stack_env)}"
         )
+
+    def _refuse_a_running_other_topology(self) -> None:
+        if self.recorded is None or self.recorded == self.topology:
+            return
+        other = Stack(self.paths.root, self.recorded.brokers)
+        running = [c.name for c in other.components if c.process.running_pid() is not None
+                   and c.name not in {mine.name for mine in self.components}]
+        if running:
+            raise StackError(f"the stack here runs {describe(self.recorded)} ({', '.join(running)}): "
+                             f"`stack down` first, then `stack up --brokers {self.topology.brokers}`")
+        say(f"switching from {describe(self.recorded)} to {describe(self.topology)}: Kafka and Connect "
+            "start with the data of that topology (its own folders under the state directory); "
+            "register the connectors again (scripts/register_connectors.py)")
 
     def bootstrap_database(self, env: dict[str, str]) -> None:
         # Idempotent (IF NOT EXISTS everywhere), so it runs on every up: a previous up that
@@ -98,6 +148,27 @@ class Stack:
         with self.locked():
             for component in reversed(self.components):
                 component.stop()
+
+    def parts(self, names: list[str]) -> list[Component]:
+        """Components by name; ``kafka`` and ``connect`` also stand for every broker or worker."""
+        groups = {"kafka": self.brokers, "connect": self.workers}
+        chosen: list[Component] = []
+        for name in names:
+            for component in groups.get(name) or [self.component(name)]:
+                if component not in chosen:
+                    chosen.append(component)
+        return chosen
+
+    def restart(self, names: list[str]) -> None:
+        chosen = self.parts(names)
+        with self.locked():
+            for component in reversed(chosen):
+                component.stop()
+            for group in (self.brokers, self.workers):
+                start_together([c for c in group if c in chosen])
+            for component in chosen:
+                if component not in self.brokers and component not in self.workers:
+                    component.ensure_running()
 
     def status(self) -> list[ComponentStatus]:
         return [component.status() for component in self.components]

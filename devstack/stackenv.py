@@ -12,15 +12,15 @@ import secrets
 from pathlib import Path
 
 from devstack.config import (
-    CONNECT_PORT,
     HOST,
-    KAFKA_PORT,
     MARIADB_PORT,
     REGISTRY_PORT,
     StatePaths,
+    Topology,
 )
 from devstack.versions import parse_env_file
 
+STACK_BROKERS = "STACK_BROKERS"
 PASSWORD_KEYS = (
     "ORDER_DB_PASSWORD",
     "INVENTORY_DB_PASSWORD",
@@ -34,26 +34,36 @@ def mariadb_socket(paths: StatePaths) -> Path:
     return paths.component_dir("mariadb") / "mariadb.sock"
 
 
-def endpoint_values(paths: StatePaths) -> dict[str, str]:
+def endpoint_values(paths: StatePaths, topology: Topology) -> dict[str, str]:
     """The non-secret entries: they follow from the layout and ports, so they are rewritten."""
     return {
         "DB_HOST": HOST,
         "DB_PORT": str(MARIADB_PORT),
         "MARIADB_SOCKET": str(mariadb_socket(paths)),
-        "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{KAFKA_PORT}",
+        "KAFKA_BOOTSTRAP_SERVERS": topology.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": f"http://{HOST}:{REGISTRY_PORT}/apis/ccompat/v7",
-        "CONNECT_URL": f"http://{HOST}:{CONNECT_PORT}",
+        # Every worker: a client tries the next one when one does not answer.
+        "CONNECT_URL": ",".join(f"http://{HOST}:{topology.connect_port(w)}"
+                                for w in range(1, topology.workers + 1)),
+        # Remembered, so every later command (and test) knows which stack this is.
+        STACK_BROKERS: str(topology.brokers),
     }
+
+
+def recorded_topology(paths: StatePaths) -> Topology | None:
+    """The topology the last ``up`` recorded (None: no stack here yet)."""
+    recorded = read_stack_env(paths).get(STACK_BROKERS)
+    return Topology(int(recorded)) if recorded and recorded.isdigit() else None
 
 
 def read_stack_env(paths: StatePaths) -> dict[str, str]:
     return parse_env_file(paths.stack_env) if paths.stack_env.is_file() else {}
 
 
-def ensure_stack_env(paths: StatePaths) -> dict[str, str]:
+def ensure_stack_env(paths: StatePaths, topology: Topology) -> dict[str, str]:
     """Create or refresh stack.env, keeping passwords that already exist; returns its values."""
     existing = read_stack_env(paths)
-    values = endpoint_values(paths)
+    values = endpoint_values(paths, topology)
     for key in PASSWORD_KEYS:
         # token_urlsafe has only [A-Za-z0-9_-]: safe inside SQL quotes and env files.
         values[key] = existing.get(key) or secrets.token_urlsafe(24)

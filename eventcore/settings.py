@@ -115,7 +115,12 @@ class Settings:
 
     @property
     def connect_url(self) -> str:
-        return self._url("CONNECT_URL", "http://127.0.0.1:8083")
+        """One Kafka Connect worker's URL, or several, comma-separated (any one may answer)."""
+        value = self.get("CONNECT_URL", "http://127.0.0.1:8083")
+        for part in value.split(","):
+            if not part.strip().startswith(("http://", "https://")):
+                raise SettingsError(f"CONNECT_URL={value!r}: {part.strip()!r} is not an http(s) URL")
+        return value
 
     def _url(self, key: str, default: str) -> str:
         value = self.get(key, default)

@@ -41,6 +41,13 @@ EXIT_NOT_STREAMING = 3
 positive = number_argument(above=0)
 
 
+def key_value(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connect-url", default=settings.connect_url)
@@ -58,6 +65,9 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
                         help="Kafka bootstrap servers as Connect reaches them")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="register only this connector (repeatable)")
+    parser.add_argument("--set", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                        help="override a connector setting for this registration (repeatable), e.g. "
+                             "exactly.once.support=requested on workers without exactly-once support")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the effective configs and change nothing")
     parser.add_argument("--timeout", type=positive, default=120.0,
@@ -120,7 +130,7 @@ def register(argv: list[str] | None) -> int:
                   f"{args.db_port} is not ready for CDC; fix: {', '.join(failed)}",
                   file=sys.stderr)
             return 2
-        config = effective_config(definition, deployment, facts.is_mariadb)
+        config = {**effective_config(definition, deployment, facts.is_mariadb), **dict(args.set)}
         if args.dry_run:
             print(json.dumps({"name": definition.name, "config": config}, indent=2))
             continue
@@ -135,6 +145,12 @@ def register(argv: list[str] | None) -> int:
         except ConnectUnavailableError:
             raise  # one line from run_cli: Connect is down, not the connector failed
         except ConnectError as exc:
+            if "does not have exactly-once source support enabled" in str(exc):
+                print(f"{definition.name}: Kafka Connect's workers run without exactly-once source support "
+                      "(exactly.once.source.support; CONNECT_EXACTLY_ONCE=false?), which the connector "
+                      "requires; enable it, or register with --set exactly.once.support=requested",
+                      file=sys.stderr)
+                return 1
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
     return 0

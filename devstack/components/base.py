@@ -104,21 +104,30 @@ class Component(ABC):
 
     def ensure_running(self) -> int:
         """Start the process unless it already runs; return its pid once it is healthy."""
+        pid = self.launch()
+        self.wait_until_healthy(pid)
+        return pid
+
+    def launch(self) -> int:
+        """Start the process unless it already runs; returns its pid without waiting."""
         pid = self.process.running_pid()
         if pid is not None:
-            if self._safe_is_healthy():
-                say(f"{self.name}: already running (pid {pid}) and healthy")
-                return pid
-            # Typically a previous `up` was interrupted while this part was starting.
-            say(f"{self.name}: running (pid {pid}) but not healthy yet; waiting for it")
-            self._wait_healthy(pid)
             return pid
         self._check_ports_free()
         self.prepare()
         say(f"{self.name}: starting on {self.address()} (log: {relative(self.log_file)})")
         pid = self.process.start(self.command(), self.environment(), cwd=self.home)
-        self._wait_healthy(pid)
+        self._launched = pid
         return pid
+
+    def wait_until_healthy(self, pid: int) -> None:
+        if getattr(self, "_launched", None) != pid:
+            if self._safe_is_healthy():
+                say(f"{self.name}: already running (pid {pid}) and healthy")
+                return
+            # Typically a previous `up` was interrupted while this part was starting.
+            say(f"{self.name}: running (pid {pid}) but not healthy yet; waiting for it")
+        self._wait_healthy(pid)
 
     def stop(self) -> None:
         say(f"{self.name}: {self.process.stop()}")

@@ -6,7 +6,7 @@ import sys
 import time
 
 from devstack.components.base import Component
-from devstack.config import CONNECT_PORT, HOST, StatePaths
+from devstack.config import StatePaths
 
 # It touches its heartbeat file after every pass (every 3 s).
 HEARTBEAT_MAX_AGE_S = 30.0
@@ -15,15 +15,16 @@ HEARTBEAT_MAX_AGE_S = 30.0
 class CdcSupervisor(Component):
     start_timeout = 30.0
 
-    def __init__(self, paths: StatePaths) -> None:
+    def __init__(self, paths: StatePaths, connect_urls: list[str]) -> None:
         super().__init__(paths, "cdc-supervisor")
+        self.connect_url = ",".join(connect_urls)
 
     @property
     def ports(self) -> tuple[int, ...]:
         return ()  # it only calls Connect's REST API
 
     def address(self) -> str:
-        return f"http://{HOST}:{CONNECT_PORT} (as a client)"
+        return f"{self.connect_url} (as a client)"
 
     @property
     def heartbeat(self):  # type: ignore[no-untyped-def]
@@ -33,8 +34,8 @@ class CdcSupervisor(Component):
         return str(self.heartbeat)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "eventcore.cdc.supervisor", "--connect-url",
-                f"http://{HOST}:{CONNECT_PORT}", "--heartbeat", str(self.heartbeat)]
+        return [sys.executable, "-m", "eventcore.cdc.supervisor", "--connect-url", self.connect_url,
+                "--heartbeat", str(self.heartbeat)]
 
     def is_healthy(self) -> bool:
         return self.heartbeat.is_file() and time.time() - self.heartbeat.stat().st_mtime < HEARTBEAT_MAX_AGE_S

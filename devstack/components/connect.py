@@ -1,18 +1,33 @@
-"""Kafka Connect in distributed mode with the Debezium MariaDB and MySQL connectors."""
+"""Kafka Connect in distributed mode with the Debezium MariaDB and MySQL connectors: one worker,
+or two in one group on a cluster (a dead worker's tasks move to the other)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from devstack.components.jvm import KafkaJvmComponent, write_properties
-from devstack.config import CONNECT_PORT, HOST, KAFKA_PORT
+from devstack.config import HOST, Topology
 from devstack.context import StackContext
+from devstack.errors import StackError
 from devstack.http import get_json
 
 REQUIRED_PLUGINS = (
     "io.debezium.connector.mariadb.MariaDbConnector",
     "io.debezium.connector.mysql.MySqlConnector",
 )
+
+
+# How long a group waits for a worker that left before giving its tasks to the others: a
+# restarting worker gets its tasks back if it returns in time; one that died loses them then.
+SCHEDULED_REBALANCE_MAX_DELAY_MS = 5000
+
+
+def exactly_once() -> bool:
+    value = os.environ.get("CONNECT_EXACTLY_ONCE", "true").strip().lower()
+    if value not in ("true", "false"):
+        raise StackError(f"CONNECT_EXACTLY_ONCE={value!r} is not true or false")
+    return value == "true"
 
 
 class Connect(KafkaJvmComponent):
@@ -29,8 +44,14 @@ class Connect(KafkaJvmComponent):
         "org.apache.kafka.connect.runtime.WorkerSourceTask": "WARN",
     }
 
-    def __init__(self, ctx: StackContext) -> None:
-        super().__init__(ctx, "connect")
+    def __init__(self, ctx: StackContext, topology: Topology | None = None, worker: int = 1) -> None:
+        self.topology = topology or Topology()
+        self.worker = worker
+        super().__init__(ctx, self.topology.connect_name(worker))
+
+    @property
+    def port(self) -> int:
+        return self.topology.connect_port(self.worker)
 
     @property
     def properties_file(self) -> Path:
@@ -38,35 +59,43 @@ class Connect(KafkaJvmComponent):
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (CONNECT_PORT,)
+        return (self.port,)
 
     def marker(self) -> str:
         return str(self.properties_file)
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{CONNECT_PORT}"
+        return f"http://{HOST}:{self.port}"
 
     def settings(self) -> dict[str, str | int]:
+        replicas = self.topology.replication_factor
         return {
-            "bootstrap.servers": f"{HOST}:{KAFKA_PORT}",
+            "bootstrap.servers": self.topology.bootstrap_servers,
             "group.id": "outbox-connect",
             "listeners": self.url,
             "rest.advertised.host.name": HOST,
-            "rest.advertised.port": CONNECT_PORT,
+            "rest.advertised.port": self.port,
             # Worker defaults only: each connector names its own converters.
             "key.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-            # Connect creates these compacted on first start; one node, one replica.
+            # Connect creates these compacted on first start, as durable as every other topic.
             "config.storage.topic": "connect-configs",
             "offset.storage.topic": "connect-offsets",
             "status.storage.topic": "connect-status",
-            "config.storage.replication.factor": 1,
-            "offset.storage.replication.factor": 1,
-            "status.storage.replication.factor": 1,
+            "config.storage.replication.factor": replicas,
+            "offset.storage.replication.factor": replicas,
+            "status.storage.replication.factor": replicas,
+            # A dead worker's tasks move to the other one after this (Connect's default: 5 min).
+            "scheduled.rebalance.max.delay.ms": SCHEDULED_REBALANCE_MAX_DELAY_MS,
             # A killed worker re-sends everything since its last flush (60 s by default).
             "offset.flush.interval.ms": 1000,
             "plugin.path": str(self.ctx.installed.plugins),
+            # KIP-618: a source task's records and its offsets commit in one Kafka transaction,
+            # so a killed worker's replacement resumes exactly after what was published (the
+            # connectors say exactly.once.support=required). Every worker of a group needs it.
+            # CONNECT_EXACTLY_ONCE=false turns it off, to measure what it costs (docs/benchmarks.md).
+            "exactly.once.source.support": "enabled" if exactly_once() else "disabled",
             # Lets connectors set producer.override.* (e.g. enable.idempotence=true).
             "connector.client.config.override.policy": "All",
             "topic.creation.enable": "true",

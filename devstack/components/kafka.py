@@ -1,4 +1,10 @@
-"""Apache Kafka in KRaft combined mode: one process is both broker and controller."""
+"""Apache Kafka in KRaft combined mode: each process is both broker and controller.
+
+One node (the default), or three that form a three-voter quorum (``stack up --brokers 3``):
+then every topic, the internal ones included, has three replicas of which two must be in sync
+(``acks=all`` survives one broker's death), and a replica that fell out of sync never becomes
+leader (unclean leader election off).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from devstack.components.jvm import KafkaJvmComponent, write_properties
-from devstack.config import HOST, KAFKA_CONTROLLER_PORT, KAFKA_PORT
+from devstack.config import HOST, Topology
 from devstack.console import say
 from devstack.context import StackContext
 from devstack.errors import StackError
@@ -48,8 +54,14 @@ class Kafka(KafkaJvmComponent):
         "state.change.logger": "WARN",
     }
 
-    def __init__(self, ctx: StackContext) -> None:
-        super().__init__(ctx, "kafka")
+    def __init__(self, ctx: StackContext, topology: Topology | None = None, node: int = 1) -> None:
+        self.topology = topology or Topology()
+        self.node = node
+        super().__init__(ctx, self.topology.kafka_name(node))
+
+    @property
+    def port(self) -> int:
+        return self.topology.kafka_port(self.node)
 
     @property
     def properties_file(self) -> Path:
@@ -61,31 +73,36 @@ class Kafka(KafkaJvmComponent):
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (KAFKA_PORT, KAFKA_CONTROLLER_PORT)
+        return (self.port, self.topology.controller_port(self.node))
 
     def marker(self) -> str:
         return str(self.properties_file)
 
     def settings(self) -> dict[str, str | int]:
+        t = self.topology
+        voters = ",".join(f"{n}@{HOST}:{t.controller_port(n)}" for n in range(1, t.brokers + 1))
+        replicas, in_sync = t.replication_factor, t.min_insync_replicas
         return {
             "process.roles": "broker,controller",
-            "node.id": 1,
-            # A static one-voter quorum: simplest for a single node, nothing to bootstrap.
-            "controller.quorum.voters": f"1@{HOST}:{KAFKA_CONTROLLER_PORT}",
-            "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT}",
+            "node.id": self.node,
+            # A static quorum: every node knows every voter, nothing to bootstrap.
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{t.controller_port(self.node)}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(self.data_dir),
-            # One node: every internal topic and the ISR can only ever have one replica.
-            "offsets.topic.replication.factor": 1,
-            "transaction.state.log.replication.factor": 1,
-            "transaction.state.log.min.isr": 1,
-            "share.coordinator.state.topic.replication.factor": 1,
-            "share.coordinator.state.topic.min.isr": 1,
-            "min.insync.replicas": 1,
-            "default.replication.factor": 1,
+            # Every internal topic as durable as the data topics: one replica on a single node,
+            # three of which two in sync on a cluster.
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": in_sync,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": in_sync,
+            "min.insync.replicas": in_sync,
+            "default.replication.factor": replicas,
+            **({"unclean.leader.election.enable": "false"} if t.cluster else {}),
             "num.partitions": 6,
             # Topics are created on purpose (Connect, scripts): a typo must not create one.
             "auto.create.topics.enable": "false",
@@ -98,8 +115,8 @@ class Kafka(KafkaJvmComponent):
         write_properties(self.properties_file, self.settings(), "Kafka broker+controller (KRaft)")
         if (self.data_dir / "meta.properties").is_file():
             return
-        cluster_id = new_cluster_id()
-        say(f"kafka: formatting storage in {self.data_dir} (cluster id {cluster_id})")
+        cluster_id = self._cluster_id()
+        say(f"{self.name}: formatting storage in {self.data_dir} (cluster id {cluster_id})")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = self.kafka_java(
             "kafka.tools.StorageTool",
@@ -114,13 +131,22 @@ class Kafka(KafkaJvmComponent):
         if result.returncode != 0:
             raise self._failure(f"storage format failed (exit {result.returncode})")
 
+    def _cluster_id(self) -> str:
+        """One id for every node of the cluster, chosen by the first one formatted."""
+        if not self.topology.cluster:
+            return new_cluster_id()
+        shared = self.paths.root / "kafka-cluster-id"
+        if not shared.is_file():
+            shared.write_text(new_cluster_id() + "\n")
+        return shared.read_text().strip()
+
     def command(self) -> list[str]:
         return self.kafka_java("kafka.Kafka", str(self.properties_file))
 
     def is_healthy(self) -> bool:
-        if not port_accepts(KAFKA_PORT):
+        if not port_accepts(self.port):
             return False
         try:
-            return kafka_metadata_ok(f"{HOST}:{KAFKA_PORT}")
+            return kafka_metadata_ok(f"{HOST}:{self.port}")
         except ImportError as exc:  # pragma: no cover - the venv always has confluent-kafka
             raise StackError("confluent-kafka is not installed in this Python") from exc

@@ -11,6 +11,9 @@ import requests
 
 from eventcore.failures import DependencyUnavailableError
 
+# How long a request waits out a Connect group's rebalance (HTTP 409) before answering anyway.
+REBALANCE_PATIENCE_S = 30.0
+
 
 class ConnectError(RuntimeError):
     """Connect refused a request, or a connector failed."""
@@ -48,17 +51,43 @@ class ConnectorState:
 
 
 class ConnectClient:
+    """Kafka Connect's REST API. ``url`` may list several workers (comma-separated): a request
+    goes to the one that answered last, and to the next when it does not answer; any worker
+    forwards to the group's leader what only the leader may do."""
+
     def __init__(self, url: str, timeout_s: float = 15.0) -> None:
-        self.url = url.rstrip("/")
+        self.urls = [part.strip().rstrip("/") for part in url.split(",") if part.strip()]
+        self._current = 0
         self._timeout_s = timeout_s
 
+    @property
+    def url(self) -> str:
+        return self.urls[self._current]
+
     def _call(self, method: str, path: str, body: Any | None = None) -> requests.Response:
-        try:
-            return requests.request(
-                method, f"{self.url}{path}", json=body, timeout=self._timeout_s
-            )
-        except requests.RequestException as exc:
-            raise ConnectUnavailableError(f"{self.url} is unreachable ({type(exc).__name__})") from exc
+        deadline = time.monotonic() + REBALANCE_PATIENCE_S
+        while True:
+            response = self._send(method, path, body)
+            # A group rebalancing (a worker joined or left) answers 409 for a moment.
+            if response.status_code != 409 or "rebalanc" not in response.text or time.monotonic() > deadline:
+                return response
+            time.sleep(1.0)
+
+    def _send(self, method: str, path: str, body: Any | None) -> requests.Response:
+        failure: requests.RequestException | None = None
+        for step in range(len(self.urls)):
+            index = (self._current + step) % len(self.urls)
+            try:
+                response = requests.request(method, f"{self.urls[index]}{path}", json=body,
+                                            timeout=self._timeout_s)
+            except requests.RequestException as exc:
+                failure = exc
+                continue
+            self._current = index
+            return response
+        raise ConnectUnavailableError(
+            f"{', '.join(self.urls)} {'is' if len(self.urls) == 1 else 'are'} unreachable "
+            f"({type(failure).__name__})") from failure
 
     def put_config(self, name: str, config: dict[str, str]) -> bool:
         """Create or update; returns True when the connector was created."""

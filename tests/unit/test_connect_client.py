@@ -40,3 +40,31 @@ def test_a_failed_task_raises_with_its_trace(monkeypatch):
 def test_running_without_tasks_is_not_running():
     assert not state("RUNNING").running
     assert state("FAILED").failed
+
+
+def test_a_worker_that_does_not_answer_is_skipped_for_the_next(monkeypatch):
+    import requests
+
+    calls = []
+
+    class Answer:
+        status_code = 200
+        text = "[]"
+
+        def json(self):
+            return ["order-outbox"]
+
+    def request(method, url, json=None, timeout=None):
+        calls.append(url)
+        if url.startswith("http://down"):
+            raise requests.ConnectionError("refused")
+        return Answer()
+
+    monkeypatch.setattr("requests.request", request)
+    client = ConnectClient("http://down:8083, http://up:8084")
+    assert client.connectors() == ["order-outbox"]
+    assert client.connectors() == ["order-outbox"]  # the one that answered is asked first next time
+    assert calls == ["http://down:8083/connectors", "http://up:8084/connectors", "http://up:8084/connectors"]
+    monkeypatch.setattr("requests.request", lambda *a, **k: (_ for _ in ()).throw(requests.ConnectionError()))
+    with pytest.raises(ConnectError, match="http://down:8083, http://up:8084 are unreachable"):
+        client.connectors()

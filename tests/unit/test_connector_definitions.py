@@ -66,3 +66,11 @@ def test_effective_config_fills_deployment_and_picks_the_class():
     # MySQL 9 has only caching_sha2_password: without TLS the driver needs the server's key.
     assert mysql["database.allowPublicKeyRetrieval"] == "true"
     assert "database.allowPublicKeyRetrieval" not in mariadb
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
+def test_connectors_require_exactly_once_publication(definition):
+    # KIP-618: records and offsets in one transaction, so a killed worker's replacement
+    # publishes nothing twice; `required` refuses to run on a worker without it.
+    assert definition.config["exactly.once.support"] == "required"
+    assert definition.config["transaction.boundary"] == "poll"

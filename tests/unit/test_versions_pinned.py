@@ -68,3 +68,16 @@ def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds
     assert tags["connect"].endswith(f":{VERSIONS['DEBEZIUM_VERSION']}")
     assert tags["registry"].endswith(f":{VERSIONS['APICURIO_VERSION']}")
     assert override.count("pull_policy: never") == 4  # never a public image by mistake
+
+
+def test_compose_connect_has_the_native_workers_exactly_once_and_rebalance_settings():
+    from devstack.components.connect import Connect
+    from devstack.config import state_paths
+    from devstack.context import StackContext
+
+    native = Connect(StackContext(state_paths("/tmp/unused-state"))).settings()
+    block = compose_service_block("connect")
+    env = {key[len("CONNECT_"):].lower().replace("_", "."): value.strip().strip('"')
+           for key, value in re.findall(r"^\s+(CONNECT_[A-Z_]+):\s*(.+)$", block, re.M)}
+    for key in ("exactly.once.source.support", "scheduled.rebalance.max.delay.ms"):
+        assert env.get(key) == str(native[key]), key
