@@ -157,8 +157,8 @@ class ConsumerRuntime:
                     went_on = self._process_batch(live)
                 else:
                     went_on = self._process_one_by_one(live)
-                if went_on:
-                    self._process_one_by_one(reinjected)
+                if went_on and self._process_one_by_one(reinjected):
+                    self._store_past_markers()
                 self._commit()
                 self._maybe_refresh_lag()
                 self._maybe_log_stats()
@@ -205,6 +205,20 @@ class ConsumerRuntime:
         assert self._consumer is not None
         self._consumer.store_offsets(message)
         self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
+
+    def _store_past_markers(self) -> None:
+        """Exactly-once producers (Kafka Connect's) end every transaction with a marker that
+        takes an offset no poll returns. Once every record returned so far is handled, the
+        consumer's position is stored, markers included: the committed offset then reaches the
+        partition's end, and a group that is done has no lag of 1 per transaction left."""
+        assert self._consumer is not None
+        owned = [TopicPartition(t, p) for t, p in self._owned]
+        ahead = [tp for tp in self._consumer.position(owned) if tp.offset >= 0
+                 and tp.offset > self._next_to_process.get((tp.topic, tp.partition), tp.offset)]
+        if ahead:
+            self._consumer.store_offsets(offsets=ahead)
+            for tp in ahead:
+                self._next_to_process[(tp.topic, tp.partition)] = tp.offset
 
     def _fetch(self) -> list[Message]:
         assert self._consumer is not None

@@ -145,6 +145,17 @@ def consumed_topics() -> dict[str, list[str]]:
             for d in (ORDER_SERVICE, INVENTORY_SERVICE, PAYMENT_SERVICE)}
 
 
+def connector_topics(connectors: list[str]) -> list[str]:
+    """The topics the given outbox connectors write (a service's events, and its commands)."""
+    from eventcore.cdc.connectors import load_definitions
+    from eventcore.topics import topic_for
+    from services import EMITS
+
+    databases = {d.name: d.database for d in load_definitions()}
+    return sorted({topic_for(emitted) for name in connectors
+                   for emitted in EMITS.get(databases.get(name, "").removesuffix("_db"), ())})
+
+
 class GroupLagProbe:
     """Records each service group has not committed yet, per group, over the topics it reads."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -32,6 +32,7 @@ class ConnectorState:
     connector_state: str
     task_states: list[str]
     traces: list[str]
+    task_workers: list[str] = field(default_factory=list)  # "host:port" of the worker running each task
 
     @property
     def running(self) -> bool:
@@ -115,6 +116,7 @@ class ConnectClient:
             connector_state=body["connector"]["state"],
             task_states=[t["state"] for t in tasks],
             traces=traces,
+            task_workers=[t.get("worker_id", "") for t in tasks],
         )
 
     def _act(self, method: str, path: str, what: str) -> None:

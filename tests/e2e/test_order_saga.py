@@ -27,6 +27,7 @@ from eventcore.kafka import consumer_config, partition_for, producer_config
 from eventcore.outbox import OutboxEvent
 from eventcore.replay import EventTap
 from eventcore.settings import SCHEMAS_DIR
+from services.instances import GroupLagProbe
 from services.inventory.tables import reservations
 from services.order import repository
 from services.order.commands import cancel_timed_out, place_order
@@ -62,6 +63,20 @@ def test_happy_path_confirms_decrements_stock_once_and_charges_once(ctx):
     assert stock(ctx, sku) == (7, 3)
     rows = payment_rows(ctx, order.id)
     assert [(r.status, r.amount_cents) for r in rows] == [("COMPLETED", 3000)]
+
+
+def test_once_the_flow_is_done_every_group_has_committed_to_the_end_of_its_topics(ctx, settings):
+    """Connect publishes in transactions (exactly-once): each ends with a marker that takes an
+    offset no consumer receives. The groups still commit past them, or a finished flow would
+    show a lag of one per transaction (and the saga deadlines would wait for it)."""
+    sku = new_sku(ctx, 5)
+    order = place_order(ctx["order"].uow_factory, "lag-zero", [OrderLine(sku, 1, 100)])
+    assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
+    probe = GroupLagProbe(settings.kafka_bootstrap_servers)
+    try:
+        wait_until(lambda: not any(probe.lag().values()), 60, "every group's lag to be 0")
+    finally:
+        probe.close()
 
 
 def test_not_enough_stock_cancels_without_payment_and_leaves_stock(ctx):
