@@ -31,6 +31,7 @@ REGISTRY_MANAGEMENT_PORT = 9081
 CONNECT_PORT = 8083
 
 STATE_DIR_ENV = "STACK_STATE_DIR"
+DOWNLOADS_DIR_ENV = "STACK_DOWNLOADS_DIR"
 # What `stack up --brokers N` accepts: one combined node, or a three-voter KRaft quorum.
 BROKER_COUNTS = (1, 3)
 
@@ -96,7 +97,9 @@ class StatePaths:
 
     @property
     def downloads(self) -> Path:
-        return self.root / "downloads"
+        """The download cache; STACK_DOWNLOADS_DIR lets several state directories share one."""
+        shared = os.environ.get(DOWNLOADS_DIR_ENV)
+        return Path(shared).expanduser().resolve() if shared else self.root / "downloads"
 
     @property
     def logs(self) -> Path:

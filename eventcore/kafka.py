@@ -116,6 +116,15 @@ def partition_for(key: str | bytes, partitions: int = DEFAULT_PARTITIONS) -> int
     return (murmur2(data) & 0x7FFFFFFF) % partitions
 
 
+def partitions_of(client: Consumer | AdminClient, topics: Iterable[str],
+                  timeout_s: float = 10.0) -> list[TopicPartition]:
+    """Every partition of ``topics`` as the cluster has them now (a resized topic has more than
+    it was created with); a topic that does not exist has none."""
+    metadata = client.list_topics(timeout=timeout_s).topics
+    return [TopicPartition(topic, partition) for topic in topics if topic in metadata
+            for partition in sorted(metadata[topic].partitions)]
+
+
 def ensure_topics(
     bootstrap_servers: str,
     topics: Iterable[str],

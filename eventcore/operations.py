@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, Table, func, select
 
@@ -22,7 +22,7 @@ from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.dead_letter import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letter_tools import DeadLetterTools
-from eventcore.kafka import CLIENT_LOG, watermarks
+from eventcore.kafka import CLIENT_LOG, partitions_of, watermarks
 from eventcore.settings import Settings
 
 DEAD_LETTERS_SHOWN = 50  # per group; the CLI's `dlq list` shows them all
@@ -50,8 +50,7 @@ def iso(moment: datetime | None) -> str | None:
 
 def group_lag(admin: AdminClient, bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, Any]:
     """Records the group has not committed yet, per topic, and how many members it has now."""
-    metadata = admin.list_topics(timeout=5).topics
-    wanted = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
+    wanted = partitions_of(admin, topics)
     committed = admin.list_consumer_group_offsets(
         [ConsumerGroupTopicPartitions(group, wanted)])[group].result(timeout=10)
     ends = watermarks(bootstrap_servers, wanted) if wanted else {}

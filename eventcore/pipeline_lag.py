@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from eventcore.kafka import CLIENT_LOG, consumer_config
-from eventcore.topics import DEFAULT_PARTITIONS
+from eventcore.kafka import CLIENT_LOG, consumer_config, partitions_of
 
 # A connector writes a heartbeat every second (connect/connectors/); older than this, CDC waits.
 HEARTBEAT_GRACE_S = 5.0
@@ -35,11 +34,10 @@ class Hop:
 
 
 class PipelineLag:
-    def __init__(self, bootstrap_servers: str, hops: Iterable[Hop], heartbeat_topics: Iterable[str] = (),
-                 partitions: int = DEFAULT_PARTITIONS) -> None:
+    def __init__(self, bootstrap_servers: str, hops: Iterable[Hop],
+                 heartbeat_topics: Iterable[str] = ()) -> None:
         self.hops = list(hops)
         self.heartbeat_topics = list(heartbeat_topics)
-        self._partitions = partitions
         self._admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
         self._reader = Consumer(consumer_config(bootstrap_servers, f"pipeline-lag-{uuid.uuid4()}"))
 
@@ -63,7 +61,7 @@ class PipelineLag:
         for hop in self.hops:
             by_group.setdefault(hop.group, []).append(hop.topic)
         for group, topics in by_group.items():
-            wanted = [TopicPartition(t, p) for t in topics for p in range(self._partitions)]
+            wanted = partitions_of(self._reader, topics)
             request = ConsumerGroupTopicPartitions(group, wanted)
             committed = self._admin.list_consumer_group_offsets([request])[group].result(timeout=10)
             for tp in committed.topic_partitions:
@@ -95,11 +93,10 @@ class PipelineLag:
         newest: list[TopicPartition] = []
         if topic not in self._reader.list_topics(timeout=10).topics:
             return None  # no heartbeat yet: a connector not registered says nothing about lag
-        for partition in range(self._partitions):
-            low, high = self._reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10,
-                                                           cached=False)
+        for tp in partitions_of(self._reader, [topic]):
+            low, high = self._reader.get_watermark_offsets(tp, timeout=10, cached=False)
             if high > low:
-                newest.append(TopicPartition(topic, partition, high - 1))
+                newest.append(TopicPartition(topic, tp.partition, high - 1))
         stamps = self._timestamps(newest)
         return max(stamps.values()) if stamps else None
 

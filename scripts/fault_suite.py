@@ -44,18 +44,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select
 
+from devstack import faults
 from devstack.components.base import Component
-from devstack.stack import Stack
+from devstack.stack import Stack, start_together
 from eventcore.bootstrap import ServiceContext, configure_logging
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
-from eventcore.cli import ArgumentParser, number_argument, run_cli
+from eventcore.cli import ArgumentParser, UsageError, number_argument, run_cli
 from eventcore.saga import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
 from services import SERVICE_NAMES, build_all
 from services.contracts import FLOWS
-from services.instances import GroupLagProbe, ServiceInstance, refuse_if_services_run
+from services.instances import GroupLagProbe, ServiceInstance, connector_topics, refuse_if_services_run
 from services.inventory.commands import set_stock
 from services.inventory.tables import products
 from services.order.commands import cancel_order, place_order
@@ -69,6 +70,9 @@ PAYMENT_LIMIT_CENTS = 50_000
 SKUS = 8
 CUSTOMER_CANCEL_SHARE = 0.05
 CUSTOMER_CANCEL_REASON = "customer changed their mind"
+# A broker's or a worker's death may stop the flow only this long (from the kill, or from the
+# return of two brokers whose absence left the ISR below its minimum).
+STALL_LIMIT_S = 15.0
 
 
 def say(text: str) -> None:
@@ -93,6 +97,7 @@ class Run:
     faults: list[dict[str, object]] = field(default_factory=list)
     placed: int = 0
     placement_retries: int = 0
+    watch: faults.PartitionWatch | None = None
     customer_cancels: int = 0
     instances: int = 0
 
@@ -210,13 +215,98 @@ def database_outage(run: Run, seconds: float) -> dict[str, object]:
     return {**result, "what": f"database outage of {seconds:.0f}s (SIGKILL mariadb, kept down)"}
 
 
+# -- the cluster's faults (--cluster) ---------------------------------------------------------
+
+
+def stalled(run: Run, since: float, partitions: list[tuple[str, int]] | None) -> float | None:
+    """Seconds from ``since`` until a record flowed through ``partitions`` (any flow partition if
+    None), as the partition watch saw it."""
+    assert run.watch is not None
+    stall = run.watch.stall(since, partitions, timeout_s=180)
+    return None if stall is None else round(stall, 1)
+
+
+def kill_leader(run: Run, down_s: float) -> dict[str, object]:
+    """SIGKILL the broker that leads the most partitions of the flow's topics."""
+    node, partitions = faults.busiest_leader(run.settings.kafka_bootstrap_servers)
+    victim = faults.broker(run.stack, node)
+    killed = faults.kill(victim)
+    stall = stalled(run, killed, partitions)
+    time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
+    victim.ensure_running()
+    return {"what": f"SIGKILL {victim.name}, the leader of {len(partitions)} flow partitions",
+            "down_s": round(time.monotonic() - killed, 1), "stall_s": stall}
+
+
+def brokers_down(run: Run, count: int, down_s: float, rng: random.Random) -> dict[str, object]:
+    """``count`` brokers down for ``down_s``: with one, the ISR shrinks to two and writes go on;
+    with two, the ISR is below min.insync.replicas and every write waits until they return."""
+    victims = rng.sample(run.stack.brokers, count)
+    led = faults.leaders(run.settings.kafka_bootstrap_servers)
+    hit = [key for key, node in led.items() if node in {v.node for v in victims}]
+    killed = min(faults.kill(victim) for victim in victims)
+    stall = stalled(run, killed, hit) if count == 1 else None
+    time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
+    back = time.monotonic()
+    start_together(victims)
+    record: dict[str, object] = {
+        "what": f"{' and '.join(v.name for v in victims)} down for {down_s:.0f}s " + (
+            "(ISR 2 of 3: writes go on)" if count == 1 else "(ISR below min.insync.replicas: writes wait)"),
+        "down_s": round(back - killed, 1)}
+    if count == 1:
+        record["stall_s"] = stall
+    else:
+        record["stall_after_return_s"] = stalled(run, back, None)
+    return record
+
+
+def kill_controller(run: Run, down_s: float) -> dict[str, object]:
+    node = faults.active_controller(run.stack)
+    victim = faults.broker(run.stack, node)
+    partitions = [key for key, leader in faults.leaders(run.settings.kafka_bootstrap_servers).items()
+                  if leader == node]
+    killed = faults.kill(victim)
+    stall = stalled(run, killed, partitions or None)
+    time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
+    victim.ensure_running()
+    return {"what": f"SIGKILL {victim.name}, the active controller",
+            "down_s": round(time.monotonic() - killed, 1), "stall_s": stall}
+
+
+def kill_worker(run: Run, down_s: float) -> dict[str, object]:
+    """SIGKILL the Connect worker running the most tasks: they move to the other worker."""
+    worker, connectors = faults.busiest_worker(run.stack, run.settings.connect_url)
+    topics = connector_topics(connectors)
+    partitions = faults.partitions_of(run.settings.kafka_bootstrap_servers, topics)
+    killed = faults.kill(worker)
+    stall = stalled(run, killed, partitions)
+    time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
+    worker.ensure_running()
+    return {"what": f"SIGKILL {worker.name}, running {', '.join(connectors)} (its tasks move)",
+            "down_s": round(time.monotonic() - killed, 1), "stall_s": stall}
+
+
+def cluster_faults(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dict[str, object]]]]:
+    return [
+        ("kill the busiest leader broker", lambda: kill_leader(run, rng.uniform(3, 8))),
+        ("one broker down 60s", lambda: brokers_down(run, 1, 60.0, rng)),
+        ("two brokers down 30s", lambda: brokers_down(run, 2, 30.0, rng)),
+        ("kill the active controller", lambda: kill_controller(run, rng.uniform(3, 8))),
+        ("kill the busiest Connect worker", lambda: kill_worker(run, 20.0)),
+    ]
+
+
 def fault_plan(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dict[str, object]]]]:
     stack = run.stack
     parts: list[tuple[str, Callable[[], dict[str, object]]]] = []
     for _round in range(run.args.rounds):
-        for component in (stack.mariadb, stack.kafka, stack.connect, stack.registry):
+        # On a cluster, Kafka and Connect get the cluster's own faults instead (below).
+        single = [] if run.args.cluster else [stack.kafka, stack.connect]
+        for component in (stack.mariadb, *single, stack.registry):
             parts.append((f"kill {component.name}",
                           lambda c=component: kill_and_restart_part(run, c, rng.uniform(0.5, 3))))
+        if run.args.cluster:
+            parts.extend(cluster_faults(run, rng))
         for name in SERVICE_NAMES:
             parts.append((f"kill {name}-service",
                           lambda n=name: kill_and_restart_service(run, n, rng.uniform(0.5, 3))))
@@ -380,8 +470,19 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     checks.append(Check("every outbox row on its topic, in version order (cdc verify)",
                         missing_total == 0 and disordered_total == 0,
                         f"{rows_total} rows; {missing_total} missing; {disordered_total} aggregate(s) out "
-                        f"of order; {duplicates_total} published twice (Connect re-sends after a kill; "
-                        "consumers dedupe)"))
+                        "of order"))
+    checks.append(Check("no outbox row published twice (exactly-once source)", duplicates_total == 0,
+                        f"{duplicates_total} extra record(s) on the topics"))
+    if run.args.cluster:
+        stalls = {str(f["what"]): f.get("stall_s", f.get("stall_after_return_s"))
+                  for f in run.faults if "stall_s" in f or "stall_after_return_s" in f}
+        slow = {what: stall for what, stall in stalls.items()
+                if stall is None or float(stall) >= STALL_LIMIT_S}
+        figures["stalls_s"] = stalls
+        checks.append(Check(f"every cluster fault stalled the pipeline less than {STALL_LIMIT_S:g}s",
+                            not slow,
+                            ", ".join(f"{stall}s" for stall in stalls.values())
+                            + (f"; too long: {slow}" if slow else "")))
 
     backwards = []
     applied_total = 0
@@ -433,6 +534,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the services' ORDER_SAGA_TIMEOUT_S (default 60, the production default)")
     parser.add_argument("--flow", choices=[*FLOWS, "mixed"], default="mixed",
                         help="the saga style of the orders (default mixed: each order either, at random)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="the cluster's faults too (needs `stack up --brokers 3`): the busiest leader "
+                             "broker killed, one broker down 60s, two down 30s, the active controller "
+                             "killed, the busiest Connect worker killed; each fault's stall is measured")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--report", type=Path, default=None, help="JSON report path")
     parser.add_argument("--finish-timeout", type=at_least(10), default=900.0,
@@ -450,6 +555,8 @@ def suite(args: argparse.Namespace) -> int:
     args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(args.seed)
     stack = Stack()
+    if args.cluster and not stack.topology.cluster:
+        raise UsageError("--cluster needs the cluster: `stack down`, then `stack up --brokers 3`")
     say(f"stack up (seed {args.seed})")
     stack.up()
     settings = Settings.load()
@@ -468,6 +575,8 @@ def suite(args: argparse.Namespace) -> int:
     run.services = {name: run.start_service(name) for name in SERVICE_NAMES}
     for instance in run.services.values():
         instance.wait_assigned()
+    if args.cluster:
+        run.watch = faults.PartitionWatch(settings.kafka_bootstrap_servers).start()
     run.started = time.monotonic()
     stop = threading.Event()
     writer = threading.Thread(target=place_orders, args=(run, stop), name="writer", daemon=True)
@@ -482,6 +591,8 @@ def suite(args: argparse.Namespace) -> int:
         checks, figures = check_everything(run, final)
     finally:
         stop.set()
+        if run.watch is not None:
+            run.watch.stop()
         for instance in [*run.services.values(), *run.extra]:
             if instance.alive():
                 instance.stop()
@@ -491,7 +602,11 @@ def suite(args: argparse.Namespace) -> int:
     print(f"\nfault suite run {run.run_id}: {len(final)} orders, {len(run.faults)} faults, "
           f"{run.elapsed():.0f}s, seed {args.seed}")
     for fault in run.faults:
-        print(f"  {fault['at_s']:>7.1f}s  {fault['what']}  (recovered after {fault['recovered_after_s']}s)")
+        stall = (f"; stalled {fault['stall_s']}s" if "stall_s" in fault else
+                 f"; stalled {fault['stall_after_return_s']}s after the brokers returned"
+                 if "stall_after_return_s" in fault else "")
+        print(f"  {fault['at_s']:>7.1f}s  {fault['what']}  "
+              f"(recovered after {fault['recovered_after_s']}s{stall})")
     print(f"  cancelled by: {figures['cancelled_by']}; spurious saga timeouts: "
           f"{figures['spurious_timeouts']}; events published twice: {figures['duplicates_on_topics']}")
     for check in checks:

@@ -159,32 +159,20 @@ def connector_topics(connectors: list[str]) -> list[str]:
 class GroupLagProbe:
     """Records each service group has not committed yet, per group, over the topics it reads."""
 
-    def __init__(self, bootstrap_servers: str, partitions: int = 6) -> None:
-        from confluent_kafka import Consumer
+    def __init__(self, bootstrap_servers: str) -> None:
         from confluent_kafka.admin import AdminClient
 
-        from eventcore.kafka import consumer_config
+        from eventcore.kafka import CLIENT_LOG
 
-        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-        self._reader = Consumer(consumer_config(bootstrap_servers, f"lag-probe-{os.getpid()}-{time.time()}"))
-        self._partitions = partitions
+        self._bootstrap = bootstrap_servers
+        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
         self._topics = consumed_topics()
 
     def lag(self) -> dict[str, int]:
-        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from eventcore.operations import group_lag
 
-        lag: dict[str, int] = {}
-        for group, topics in self._topics.items():
-            wanted = [TopicPartition(t, p) for t in topics for p in range(self._partitions)]
-            request = ConsumerGroupTopicPartitions(group, wanted)
-            committed = self._admin.list_consumer_group_offsets([request])[group].result(timeout=15)
-            total = 0
-            for tp in committed.topic_partitions:
-                _low, high = self._reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                                 timeout=15, cached=False)
-                total += max(0, high - max(tp.offset, 0))
-            lag[group] = total
-        return lag
+        return {group: int(group_lag(self._admin, self._bootstrap, group, topics)["lag"])
+                for group, topics in self._topics.items()}
 
     def busy_groups(self) -> list[str]:
         """Service groups that have members now (other instances running)."""
@@ -199,7 +187,7 @@ class GroupLagProbe:
         return busy
 
     def close(self) -> None:
-        self._reader.close()
+        """Nothing to release (kept so callers may close a probe like the other clients)."""
 
 
 def process_usage(pid: int) -> tuple[int, float] | None:

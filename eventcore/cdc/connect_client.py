@@ -159,6 +159,13 @@ class ConnectClient:
         raise ConnectError(f"{name} did not reach {wanted} within {timeout_s:.0f}s; last seen: "
                            f"{state.describe() if state else 'not registered'}")
 
+    def topics(self, name: str) -> list[str]:
+        """The topics the connector has written to since it was created or its list was reset."""
+        response = self._call("GET", f"/connectors/{name}/topics")
+        if response.status_code != 200:
+            raise ConnectError(f"topics of {name}: HTTP {response.status_code} {response.text[:500]}")
+        return sorted(response.json().get(name, {}).get("topics", []))
+
     def connectors(self) -> list[str]:
         response = self._call("GET", "/connectors")
         if response.status_code != 200:

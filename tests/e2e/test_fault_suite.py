@@ -18,6 +18,7 @@ CHECKS = (
     "one charge per confirmed order", "one refund per charged, cancelled order",
     "each orchestrated saga ended as its order", "no charge for a stock-rejected order",
     "every outbox row on its topic, in version order (cdc verify)",
+    "no outbox row published twice (exactly-once source)",
     "versions applied in order per aggregate", "no valid record in a DLQ",
 )
 

@@ -1,0 +1,188 @@
+"""The three-broker cluster under load (`stack up --brokers 3`; `./run test` runs these in a phase
+of their own): the broker that leads the most partitions and the busiest Connect worker are
+SIGKILLed while orders flow, and a topic is resized; nothing is lost, nothing is published twice
+(exactly-once source), per-key order holds, and the pipeline stalls less than 15 s."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devstack import faults
+from devstack.stack import Stack
+from eventcore.cdc.connect_client import ConnectClient
+from eventcore.cdc.connectors import load_definitions
+from services.contracts import FLOWS
+from services.instances import connector_topics
+from services.order.commands import place_order
+from services.order.domain import OrderLine, OrderStatus
+from services.order.orchestration import order_saga
+from tests.conftest import wait_until
+from tests.e2e.conftest import ServiceProcess
+from tests.e2e.probes import new_sku, stock, wait_final
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(not Stack().topology.cluster,
+                       reason="these run on `stack up --brokers 3` (./run test has a phase for them)"),
+]
+STALL_LIMIT_S = 15.0
+
+
+class Load:
+    """Orders at a steady rate from a thread, both saga styles, until stopped."""
+
+    def __init__(self, ctx, sku: str, rate: float = 8.0) -> None:  # type: ignore[no-untyped-def]
+        self.ctx, self.sku, self.interval = ctx, sku, 1.0 / rate
+        self.placed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        saga = order_saga(60.0)
+        n = 0
+        while not self._stop.wait(self.interval):
+            try:
+                order = place_order(self.ctx["order"].uow_factory, "cluster-load",
+                                    [OrderLine(self.sku, 1, 100)], flow=FLOWS[n % 2], saga=saga)
+                self.placed.append(order.id)
+                n += 1
+            except Exception:  # the database never goes down here; a hiccup retries at the next tick
+                continue
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture
+def watch(settings) -> Iterator[faults.PartitionWatch]:  # type: ignore[no-untyped-def]
+    probe = faults.PartitionWatch(settings.kafka_bootstrap_servers).start()
+    yield probe
+    probe.stop()
+
+
+def verify_everything_once(since: datetime) -> None:
+    for definition in load_definitions():
+        result = subprocess.run([sys.executable, "-m", "eventcore.cli.cdc", "verify", definition.name,
+                                 "--since", since.isoformat(), "--wait", "60", "--fail-on-duplicates"],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert " 0 missing, 0 published more than once" in result.stdout, result.stdout
+
+
+def test_the_leader_of_the_most_partitions_killed_under_load_loses_and_doubles_nothing(ctx, settings, watch):
+    stack = Stack()
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    sku = new_sku(ctx, 10_000)
+    with Load(ctx, sku) as load:
+        time.sleep(5)
+        node, partitions = faults.busiest_leader(settings.kafka_bootstrap_servers)
+        victim = faults.broker(stack, node)
+        killed = faults.kill(victim)
+        stall = watch.stall(killed, partitions, timeout_s=60)
+        time.sleep(5)
+        victim.ensure_running()
+        time.sleep(5)
+    print(f"{victim.name} led {len(partitions)} flow partitions; stall {stall}s")
+    assert stall is not None and stall < STALL_LIMIT_S, stall
+    assert len(load.placed) > 50
+    for order_id in load.placed:
+        assert wait_final(ctx, order_id, 300) is OrderStatus.CONFIRMED
+    assert stock(ctx, sku) == (10_000 - len(load.placed), len(load.placed))
+    verify_everything_once(since)
+
+
+def test_a_connect_worker_killed_under_load_hands_its_tasks_over(ctx, settings, watch):
+    stack = Stack()
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    sku = new_sku(ctx, 10_000)
+    client = ConnectClient(settings.connect_url)
+    with Load(ctx, sku) as load:
+        time.sleep(5)
+        worker, connectors = faults.busiest_worker(stack, settings.connect_url)
+        partitions = faults.partitions_of(settings.kafka_bootstrap_servers, connector_topics(connectors))
+        killed = faults.kill(worker)
+        stall = watch.stall(killed, partitions, timeout_s=60)
+
+        def moved() -> bool:
+            states = [client.state(name) for name in connectors]
+            return all(s is not None and s.running and worker.address() not in s.task_workers for s in states)
+
+        wait_until(moved, 60, f"the tasks of {worker.name} to run on the other worker")
+        moved_after = time.monotonic() - killed
+        time.sleep(5)
+        worker.ensure_running()
+    print(f"{worker.name} ran {connectors}; tasks moved after {moved_after:.1f}s; stall {stall}s")
+    assert stall is not None and stall < STALL_LIMIT_S, stall
+    for order_id in load.placed:
+        assert wait_final(ctx, order_id, 300) is OrderStatus.CONFIRMED
+    verify_everything_once(since)
+
+
+def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_its_share(
+        ctx, settings, services):  # type: ignore[no-untyped-def]
+    """payment.events (read by order-service and the read model) grows from 6 to 9 partitions while
+    orders flow; every guarantee holds, and a third order-service instance gets partitions of it."""
+    topic = "payment.events"
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    sku = new_sku(ctx, 10_000)
+    before = len(partitions_of_topic(settings, topic))
+    with Load(ctx, sku, rate=6.0) as load:
+        time.sleep(5)
+        resized = subprocess.run([sys.executable, "-m", "eventcore.cli.topics", "resize", topic,
+                                  "--partitions", str(before + 3), "--yes", "--timeout", "120"],
+                                 capture_output=True, text=True, timeout=300)
+        assert resized.returncode == 0, resized.stdout + resized.stderr
+        assert "payment-outbox: paused" in resized.stdout and "payment-outbox: resumed" in resized.stdout
+        assert "every group has committed payment.events to its end" in resized.stdout
+        time.sleep(10)
+    assert len(partitions_of_topic(settings, topic)) == before + 3
+    for order_id in load.placed:
+        assert wait_final(ctx, order_id, 300) is OrderStatus.CONFIRMED
+    verify_everything_once(since)
+    # Scale out: three order-service instances now each own partitions of payment.events.
+    extra = [ServiceProcess("order").start() for _ in range(2)]
+    try:
+        for instance in extra:
+            instance.wait_assigned()
+
+        def shared() -> bool:
+            owners = assignment(settings, "order-service", topic)
+            return len(owners) == 3 and sum(len(p) for p in owners.values()) == before + 3
+
+        wait_until(shared, 60, "three order-service instances to share payment.events")
+        owners = assignment(settings, "order-service", topic)
+        assert all(len(partitions) >= 2 for partitions in owners.values()), owners
+        newest = max(p for partitions in owners.values() for p in partitions)
+        assert newest == before + 2
+    finally:
+        for instance in extra:
+            assert instance.stop() == 0
+
+
+def partitions_of_topic(settings, topic: str) -> list[int]:  # type: ignore[no-untyped-def]
+    from eventcore.kafka import partitions_of
+    from eventcore.partitioning import admin_client
+
+    return [tp.partition for tp in partitions_of(admin_client(settings.kafka_bootstrap_servers), [topic])]
+
+
+def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    """Each member of ``group`` -> the partitions of ``topic`` it owns now."""
+    from eventcore.partitioning import admin_client
+
+    admin = admin_client(settings.kafka_bootstrap_servers)
+    described = admin.describe_consumer_groups([group])[group].result(timeout=15)
+    return {member.member_id: sorted(tp.partition for tp in member.assignment.topic_partitions
+                                     if tp.topic == topic) for member in described.members}
