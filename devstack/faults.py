@@ -8,6 +8,7 @@ long after a kill records flowed again through the partitions (or connectors) it
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -19,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from devstack.components.base import Component
 from devstack.components.connect import Connect
@@ -29,7 +29,11 @@ from devstack.errors import StackError
 from devstack.java import system_java
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.kafka import CLIENT_LOG, consumer_config
+from eventcore.kafka import admin_client, consumer_config
+
+_QUIET = logging.getLogger("devstack.partition-watch")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 # The topics the order flow's records travel on.
 FLOW_TOPICS = ("order.events", "inventory.events", "payment.events", "inventory.commands", "payment.commands")
@@ -37,7 +41,7 @@ FLOW_TOPICS = ("order.events", "inventory.events", "payment.events", "inventory.
 
 def leaders(bootstrap_servers: str, topics: Iterable[str] = FLOW_TOPICS) -> dict[tuple[str, int], int]:
     """(topic, partition) -> the node id of its leader now."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    admin = admin_client(bootstrap_servers)
     metadata = admin.list_topics(timeout=15)
     return {(topic, p.id): p.leader for topic in topics if topic in metadata.topics
             for p in metadata.topics[topic].partitions.values()}
@@ -124,7 +128,9 @@ class PartitionWatch:
         return self
 
     def _run(self, ready: threading.Event) -> None:
-        reader = Consumer(consumer_config(self.bootstrap_servers, f"partition-watch-{uuid.uuid4()}"))
+        # Its client's complaints while brokers die are expected: the faults say what happened.
+        reader = Consumer(consumer_config(self.bootstrap_servers, f"partition-watch-{uuid.uuid4()}",
+                                          logger=_QUIET))
         metadata = reader.list_topics(timeout=30).topics
         starts = []
         for topic in self.topics:

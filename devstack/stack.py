@@ -24,6 +24,7 @@ from devstack.context import StackContext
 from devstack.docker import DockerEngine
 from devstack.errors import StackError
 from devstack.java import system_java
+from devstack.kafka_access import ensure_access
 from devstack.stackenv import recorded_topology
 
 
@@ -115,6 +116,8 @@ class Stack:
             # A quorum elects a leader only once a majority of its voters runs: start them all,
             # then wait for each.
             start_together(self.brokers)
+            if self.topology.cluster:
+                ensure_access(self.topology.bootstrap_servers, env)
             self.registry.ensure_running()
             start_together(self.workers)
             self.cdc_supervisor.ensure_running()

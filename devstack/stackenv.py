@@ -67,6 +67,13 @@ def ensure_stack_env(paths: StatePaths, topology: Topology) -> dict[str, str]:
     for key in PASSWORD_KEYS:
         # token_urlsafe has only [A-Za-z0-9_-]: safe inside SQL quotes and env files.
         values[key] = existing.get(key) or secrets.token_urlsafe(24)
+    if topology.cluster:
+        from devstack.kafka_access import ADMIN, MECHANISM, new_passwords
+
+        # The cluster's client listener authenticates every client (devstack/kafka_access.py);
+        # the tools log in as admin, each service as itself.
+        values.update({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": MECHANISM,
+                       "KAFKA_USERNAME": ADMIN, **new_passwords(existing)})
     if values != existing:
         _write_private(paths.stack_env, values)
     return values

@@ -11,11 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 
 from eventcore.cdc.status import report_connectors
-from eventcore.kafka import CLIENT_LOG
+from eventcore.kafka import admin_client
 from eventcore.settings import Settings
 
 CHECK_TIMEOUT_S = 3.0
@@ -33,8 +32,7 @@ def database(engine: Engine) -> Check:
 
 def kafka(bootstrap_servers: str) -> Check:
     def check() -> dict[str, Any]:
-        admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG,
-                             "socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
+        admin = admin_client(bootstrap_servers, **{"socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
         metadata = admin.list_topics(timeout=CHECK_TIMEOUT_S)
         return {"ok": True, "brokers": len(metadata.brokers)}
 

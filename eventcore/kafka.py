@@ -39,6 +39,45 @@ CLIENT_LOG = logging.getLogger("librdkafka")
 CLIENT_LOG.addFilter(RepeatSuppressingFilter())
 
 
+_identity: dict[str, str] | None = None
+
+
+def client_security() -> dict[str, str]:
+    """How this process's Kafka clients authenticate: from the settings (KAFKA_SECURITY_PROTOCOL,
+    KAFKA_USERNAME, ...), unless :func:`use_identity` chose a principal of its own."""
+    global _identity
+    if _identity is None:
+        from eventcore.settings import Settings
+
+        _identity = Settings.load().kafka_security
+    return _identity
+
+
+def use_identity(username: str, password: str) -> None:
+    """Every Kafka client this process creates from now on logs in as ``username`` (a service
+    as its own principal: it may read its inputs and write only its own DLQ and retry topics)."""
+    global _identity
+    base = client_security()
+    if base.get("security.protocol", "PLAINTEXT").startswith("SASL"):
+        _identity = {**base, "sasl.username": username, "sasl.password": password}
+
+
+def password_key(principal: str) -> str:
+    """Where a Kafka principal's password is set: KAFKA_PASSWORD for the default identity of every
+    tool (``admin`` on the stack's cluster), else <PRINCIPAL>_KAFKA_PASSWORD (a service's group)."""
+    if principal == "admin":
+        return "KAFKA_PASSWORD"
+    return f"{principal.upper().replace('-', '_')}_KAFKA_PASSWORD"
+
+
+def admin_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
+    return {"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG, **client_security(), **overrides}
+
+
+def admin_client(bootstrap_servers: str, **overrides: Any) -> AdminClient:
+    return AdminClient(admin_config(bootstrap_servers, **overrides))
+
+
 class TopicReadError(RuntimeError):
     """A topic could not be read to its end: it does not exist, or the reading stalled."""
 
@@ -62,6 +101,7 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
         "max.poll.interval.ms": 300000,
         "topic.metadata.refresh.interval.ms": 5000,
         "logger": CLIENT_LOG,
+        **client_security(),
     }
     config.update(overrides)
     return config
@@ -79,6 +119,7 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
         "acks": "all",
         "linger.ms": 5,
         "logger": CLIENT_LOG,
+        **client_security(),
     }
     config.update(overrides)
     return config
@@ -125,6 +166,42 @@ def partitions_of(client: Consumer | AdminClient, topics: Iterable[str],
             for partition in sorted(metadata[topic].partitions)]
 
 
+class CommittedOffsets:
+    """Other consumer groups' committed offsets, read through a consumer handle of each group that
+    never joins it (no subscription, nothing committed).
+
+    ``AdminClient.list_consumer_group_offsets`` would do the same, but librdkafka 2.16 crashes the
+    whole process when a group's coordinator moves while it asks (NOT_COORDINATOR makes it queue
+    a coordinator lookup on the admin handle's consumer group, which is NULL: librdkafka PR
+    #5318). A consumer handle has a consumer group, so the same answer is safe there.
+    """
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._readers: dict[str, Consumer] = {}
+
+    def of(self, group: str, partitions: list[TopicPartition],
+           timeout_s: float = 10.0) -> list[TopicPartition]:
+        """``group``'s committed offset of each partition (offset < 0: nothing committed)."""
+        if not partitions:
+            return []
+        reader = self._readers.get(group)
+        if reader is None:
+            reader = self._readers[group] = Consumer(consumer_config(self._bootstrap, group))
+        return reader.committed(partitions, timeout=timeout_s)
+
+    def close(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+
+    def __enter__(self) -> CommittedOffsets:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
 def ensure_topics(
     bootstrap_servers: str,
     topics: Iterable[str],
@@ -133,7 +210,7 @@ def ensure_topics(
 ) -> list[str]:
     """Create the topics that do not exist yet (same shape Connect would give them); returns
     the ones this call created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    admin = admin_client(bootstrap_servers)
     existing = set(admin.list_topics(timeout=15).topics)
     missing = [t for t in topics if t not in existing]
     if not missing:
@@ -203,7 +280,7 @@ def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0)
 
 def group_member_count(bootstrap_servers: str, group_id: str) -> int:
     """How many consumers are in ``group_id`` now (0 for a group that never existed)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    admin = admin_client(bootstrap_servers)
     future = admin.describe_consumer_groups([group_id])[group_id]
     try:
         return len(future.result(timeout=15).members)
@@ -216,7 +293,7 @@ def group_member_count(bootstrap_servers: str, group_id: str) -> int:
 def forget_group_offsets(bootstrap_servers: str, group_id: str) -> None:
     """Delete an empty consumer group, and so its committed offsets: it starts again from the
     beginning of its topics (``auto.offset.reset=earliest``)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    admin = admin_client(bootstrap_servers)
     future = admin.delete_consumer_groups([group_id], request_timeout=15)[group_id]
     try:
         future.result(timeout=20)
@@ -228,7 +305,7 @@ def forget_group_offsets(bootstrap_servers: str, group_id: str) -> None:
 def watermarks(bootstrap_servers: str,
                partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
     """Each partition's (first offset, offset after its last record) now, in two requests."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+    admin = admin_client(bootstrap_servers)
 
     def offsets(spec: OffsetSpec) -> dict[tuple[str, int], int]:
         futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=10)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, Table, func, select
 
@@ -22,7 +22,7 @@ from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.dead_letter import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letter_tools import DeadLetterTools
-from eventcore.kafka import CLIENT_LOG, partitions_of, watermarks
+from eventcore.kafka import CommittedOffsets, admin_client, partitions_of, watermarks
 from eventcore.settings import Settings
 
 DEAD_LETTERS_SHOWN = 50  # per group; the CLI's `dlq list` shows them all
@@ -48,14 +48,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
-def group_lag(admin: AdminClient, bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, Any]:
+def group_lag(admin: AdminClient, committed: CommittedOffsets, bootstrap_servers: str, group: str,
+              topics: list[str]) -> dict[str, Any]:
     """Records the group has not committed yet, per topic, and how many members it has now."""
     wanted = partitions_of(admin, topics)
-    committed = admin.list_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(group, wanted)])[group].result(timeout=10)
     ends = watermarks(bootstrap_servers, wanted) if wanted else {}
     lag: dict[str, int] = dict.fromkeys(topics, 0)
-    for tp in committed.topic_partitions:
+    for tp in committed.of(group, wanted):
         low, high = ends[(tp.topic, tp.partition)]
         lag[tp.topic] += max(0, high - (tp.offset if tp.offset >= 0 else low))
     try:
@@ -78,8 +77,8 @@ class OperationsView:
     def __init__(self, settings: Settings, groups: Iterable[OperatedGroup]) -> None:
         self.settings = settings
         self.groups = {g.group: g for g in groups}
-        self._admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                                   "logger": CLIENT_LOG, "socket.timeout.ms": 5000})
+        self._admin = admin_client(settings.kafka_bootstrap_servers, **{"socket.timeout.ms": 5000})
+        self._committed = CommittedOffsets(settings.kafka_bootstrap_servers)
 
     def tools(self, group: str) -> DeadLetterTools:
         operated = self.groups[group]
@@ -130,8 +129,8 @@ class OperationsView:
     def _group(self, operated: OperatedGroup, now: datetime) -> dict[str, Any]:
         view: dict[str, Any] = {"group": operated.group, "database": operated.database}
         try:
-            view.update(group_lag(self._admin, self.settings.kafka_bootstrap_servers, operated.group,
-                                  operated.topics))
+            view.update(group_lag(self._admin, self._committed, self.settings.kafka_bootstrap_servers,
+                                  operated.group, operated.topics))
         except Exception as exc:
             view["error"] = f"Kafka: {type(exc).__name__}: {exc}"
         try:

@@ -21,11 +21,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.kafka import CLIENT_LOG, consumer_config, partitions_of, watermarks
+from eventcore.kafka import CommittedOffsets, admin_client, consumer_config, partitions_of, watermarks
 
 Progress = Callable[[str], None]
 
@@ -49,21 +49,12 @@ class ResizePlan:
                 f"{self.wanted - self.current} partition(s); resume the connectors")
 
 
-def admin_client(bootstrap_servers: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
-
-
-def groups_reading(admin: AdminClient, topic: str) -> list[str]:
+def groups_reading(admin: AdminClient, committed: CommittedOffsets, topic: str) -> list[str]:
     """Consumer groups with committed offsets on ``topic``."""
     listed = admin.list_consumer_groups(request_timeout=15).result()
-    names = sorted(g.group_id for g in listed.valid)
-    readers = []
-    for name in names:
-        committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(name)])[name].result(
-            timeout=15)
-        if any(tp.topic == topic and tp.offset >= 0 for tp in committed.topic_partitions or []):
-            readers.append(name)
-    return readers
+    partitions = partitions_of(admin, [topic])
+    return sorted(group.group_id for group in listed.valid
+                  if any(tp.offset >= 0 for tp in committed.of(group.group_id, partitions)))
 
 
 def plan_resize(bootstrap_servers: str, connect: ConnectClient, topic: str, wanted: int) -> ResizePlan:
@@ -77,17 +68,17 @@ def plan_resize(bootstrap_servers: str, connect: ConnectClient, topic: str, want
     if wanted == current:
         raise ResizeRefused(f"{topic} already has {current} partitions")
     writers = [name for name in connect.connectors() if topic in connect.topics(name)]
-    return ResizePlan(topic, current, wanted, writers, groups_reading(admin, topic))
+    with CommittedOffsets(bootstrap_servers) as committed:
+        return ResizePlan(topic, current, wanted, writers, groups_reading(admin, committed, topic))
 
 
-def group_backlog(admin: AdminClient, bootstrap_servers: str, group: str, topic: str) -> int:
+def group_backlog(admin: AdminClient, committed: CommittedOffsets, bootstrap_servers: str, group: str,
+                  topic: str) -> int:
     partitions = partitions_of(admin, [topic])
     ends = watermarks(bootstrap_servers, partitions)
-    committed = admin.list_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(group, partitions)])[group].result(timeout=15)
     return sum(max(0, ends[(tp.topic, tp.partition)][1] - (tp.offset if tp.offset >= 0 else
                                                             ends[(tp.topic, tp.partition)][0]))
-               for tp in committed.topic_partitions)
+               for tp in committed.of(group, partitions))
 
 
 def resize(plan: ResizePlan, bootstrap_servers: str, connect: ConnectClient,
@@ -100,11 +91,12 @@ def resize(plan: ResizePlan, bootstrap_servers: str, connect: ConnectClient,
         connect.pause(name)
         connect.wait_for_state(name, "PAUSED", 60)
         progress(f"{name}: paused")
+    committed = CommittedOffsets(bootstrap_servers)
     try:
         deadline = time.monotonic() + drain_timeout_s
         said = 0.0
         while True:
-            left = {group: group_backlog(admin, bootstrap_servers, group, plan.topic)
+            left = {group: group_backlog(admin, committed, bootstrap_servers, group, plan.topic)
                     for group in plan.groups}
             if not any(left.values()):
                 break
@@ -123,6 +115,7 @@ def resize(plan: ResizePlan, bootstrap_servers: str, connect: ConnectClient,
             time.sleep(0.2)
         progress(f"{plan.topic} has {plan.wanted} partitions")
     finally:
+        committed.close()
         for name in plan.connectors:
             connect.resume(name)
             progress(f"{name}: resumed")

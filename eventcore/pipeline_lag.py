@@ -16,10 +16,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 
-from eventcore.kafka import CLIENT_LOG, consumer_config, partitions_of
+from eventcore.kafka import CommittedOffsets, consumer_config, partitions_of
 
 # A connector writes a heartbeat every second (connect/connectors/); older than this, CDC waits.
 HEARTBEAT_GRACE_S = 5.0
@@ -38,7 +37,7 @@ class PipelineLag:
                  heartbeat_topics: Iterable[str] = ()) -> None:
         self.hops = list(hops)
         self.heartbeat_topics = list(heartbeat_topics)
-        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+        self._committed = CommittedOffsets(bootstrap_servers)
         self._reader = Consumer(consumer_config(bootstrap_servers, f"pipeline-lag-{uuid.uuid4()}"))
 
     def seconds(self, now: float | None = None) -> float:
@@ -62,9 +61,7 @@ class PipelineLag:
             by_group.setdefault(hop.group, []).append(hop.topic)
         for group, topics in by_group.items():
             wanted = partitions_of(self._reader, topics)
-            request = ConsumerGroupTopicPartitions(group, wanted)
-            committed = self._admin.list_consumer_group_offsets([request])[group].result(timeout=10)
-            for tp in committed.topic_partitions:
+            for tp in self._committed.of(group, wanted):
                 low, high = self._reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
                                                                timeout=10, cached=False)
                 position = tp.offset if tp.offset >= 0 else low
@@ -102,3 +99,4 @@ class PipelineLag:
 
     def close(self) -> None:
         self._reader.close()
+        self._committed.close()

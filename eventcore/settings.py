@@ -23,6 +23,10 @@ DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
 DEFAULT_HEALTH_PORTS = {"order": 9101, "inventory": 9102, "payment": 9103, "order-view": 9104}
 
 
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
 class SettingsError(RuntimeError):
     """A required setting is missing or malformed."""
 
@@ -47,7 +51,9 @@ class Settings:
 
     @classmethod
     def load(cls, env_file: Path | None = None) -> Settings:
-        path = env_file or Path(os.environ.get("STACK_ENV_FILE", DEFAULT_ENV_FILE))
+        state_dir = os.environ.get("STACK_STATE_DIR")
+        default = Path(state_dir) / "stack.env" if state_dir else DEFAULT_ENV_FILE
+        path = env_file or Path(os.environ.get("STACK_ENV_FILE", default))
         merged = read_env_file(path)
         merged.update({k: v for k, v in os.environ.items() if v != ""})
         return cls(merged)
@@ -121,6 +127,31 @@ class Settings:
             if not part.strip().startswith(("http://", "https://")):
                 raise SettingsError(f"CONNECT_URL={value!r}: {part.strip()!r} is not an http(s) URL")
         return value
+
+    @property
+    def kafka_security(self) -> dict[str, str]:
+        """How this process's Kafka clients authenticate (librdkafka settings; empty: PLAINTEXT).
+
+        KAFKA_SECURITY_PROTOCOL (PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL), KAFKA_SASL_MECHANISM
+        (SCRAM-SHA-512 unless said), KAFKA_USERNAME and KAFKA_PASSWORD, KAFKA_SSL_CA_LOCATION.
+        """
+        protocol = self.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper()
+        if protocol not in KAFKA_PROTOCOLS:
+            raise SettingsError(f"KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of "
+                                f"{', '.join(KAFKA_PROTOCOLS)}")
+        if protocol == "PLAINTEXT":
+            return {}
+        config = {"security.protocol": protocol}
+        if protocol.startswith("SASL"):
+            mechanism = self.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").strip().upper()
+            if mechanism not in KAFKA_SASL_MECHANISMS:
+                raise SettingsError(f"KAFKA_SASL_MECHANISM={mechanism!r} is not one of "
+                                    f"{', '.join(KAFKA_SASL_MECHANISMS)}")
+            config.update({"sasl.mechanism": mechanism, "sasl.username": self.get("KAFKA_USERNAME"),
+                           "sasl.password": self.get("KAFKA_PASSWORD")})
+        if self.values.get("KAFKA_SSL_CA_LOCATION"):
+            config["ssl.ca.location"] = self.get("KAFKA_SSL_CA_LOCATION")
+        return config
 
     def _url(self, key: str, default: str) -> str:
         value = self.get(key, default)

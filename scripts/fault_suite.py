@@ -24,6 +24,7 @@ Exit 0 when every check holds, 1 when one does not, 2 for bad arguments. A JSON 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -98,6 +99,7 @@ class Run:
     placed: int = 0
     placement_retries: int = 0
     watch: faults.PartitionWatch | None = None
+    faults_done: threading.Event = field(default_factory=threading.Event)
     customer_cancels: int = 0
     instances: int = 0
 
@@ -138,13 +140,15 @@ def seed(run: Run) -> None:
 
 
 def place_orders(run: Run, stop: threading.Event) -> None:
-    """Open loop at --rate; while the database is down the writer waits and catches up."""
+    """Open loop at --rate; while the database is down the writer waits and catches up. It places
+    --orders, and goes on while faults still run: every fault meets traffic (a stall is measured
+    by the records that flow after it)."""
     rng = random.Random(run.args.seed)
     skus = list(run.skus)
     interval = 1.0 / run.args.rate
     next_at = time.monotonic()
-    for n in range(run.args.orders):
-        if stop.is_set():
+    for n in itertools.count():
+        if stop.is_set() or (n >= run.args.orders and run.faults_done.is_set()):
             return
         next_at += interval
         price = PAYMENT_LIMIT_CENTS + 100 if rng.random() < 0.1 else rng.randint(100, 5000)
@@ -164,7 +168,7 @@ def place_orders(run: Run, stop: threading.Event) -> None:
                 time.sleep(0.5)
         run.placed = n + 1
         if (n + 1) % max(1, run.args.orders // 10) == 0:
-            say(f"writer: {n + 1}/{run.args.orders} orders placed")
+            say(f"writer: {n + 1} orders placed (--orders {run.args.orders})")
         time.sleep(max(0.0, next_at - time.monotonic()))
 
 
@@ -220,9 +224,9 @@ def database_outage(run: Run, seconds: float) -> dict[str, object]:
 
 def stalled(run: Run, since: float, partitions: list[tuple[str, int]] | None) -> float | None:
     """Seconds from ``since`` until a record flowed through ``partitions`` (any flow partition if
-    None), as the partition watch saw it."""
+    None or none), as the partition watch saw it."""
     assert run.watch is not None
-    stall = run.watch.stall(since, partitions, timeout_s=180)
+    stall = run.watch.stall(since, partitions or None, timeout_s=180)
     return None if stall is None else round(stall, 1)
 
 
@@ -241,8 +245,11 @@ def kill_leader(run: Run, down_s: float) -> dict[str, object]:
 def brokers_down(run: Run, count: int, down_s: float, rng: random.Random) -> dict[str, object]:
     """``count`` brokers down for ``down_s``: with one, the ISR shrinks to two and writes go on;
     with two, the ISR is below min.insync.replicas and every write waits until they return."""
-    victims = rng.sample(run.stack.brokers, count)
     led = faults.leaders(run.settings.kafka_bootstrap_servers)
+    # One of them leads partitions: killing brokers that lead none would stall nothing.
+    leading = [b for b in run.stack.brokers if b.node in set(led.values())]
+    first = rng.choice(leading)
+    victims = [first, *rng.sample([b for b in run.stack.brokers if b is not first], count - 1)]
     hit = [key for key, node in led.items() if node in {v.node for v in victims}]
     killed = min(faults.kill(victim) for victim in victims)
     stall = stalled(run, killed, hit) if count == 1 else None
@@ -583,6 +590,7 @@ def suite(args: argparse.Namespace) -> int:
     writer.start()
     try:
         inject_faults(run, fault_plan(run, rng), window_s, rng)
+        run.faults_done.set()
         writer.join()
         say(f"all {run.placed} orders placed after {run.elapsed():.0f}s; waiting for them to finish")
         final = wait_final(run, args.finish_timeout)

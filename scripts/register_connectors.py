@@ -26,13 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eventcore.avro import SchemaCatalog
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
-from eventcore.cdc.connectors import Deployment, effective_config, load_definitions, routed_topics
+from eventcore.cdc.connectors import (
+    Deployment,
+    connect_kafka_login,
+    effective_config,
+    load_definitions,
+    routed_topics,
+)
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
 from eventcore.cdc.status import report_connectors
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.cli.cdc import print_reports
-from eventcore.kafka import ensure_topics
+from eventcore.kafka import admin_client, ensure_topics
 from eventcore.settings import SCHEMAS_DIR, Settings
 
 EXIT_NOT_STREAMING = 3
@@ -72,6 +78,9 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
                         help="print the effective configs and change nothing")
     parser.add_argument("--timeout", type=positive, default=120.0,
                         help="seconds to wait for each connector to run")
+    parser.add_argument("--check-kafka", action="store_true",
+                        help="only check the Kafka cluster (replication, in-sync replicas, topics, ACLs) and "
+                             "name what is missing (exit 2)")
     parser.add_argument("--status", action="store_true",
                         help="only report whether each registered connector is streaming (exit 3 if not)")
     parser.add_argument("--stale-after", type=positive, default=DEFAULT_STALE_AFTER_S, metavar="SECONDS",
@@ -95,10 +104,13 @@ def register(argv: list[str] | None) -> int:
     args = parse_args(argv, settings)
     if args.status:
         return report_streaming(settings, args)
+    if args.check_kafka:
+        return 0 if check_kafka(settings, always=True) else 2
     deployment = Deployment(
         db_host=args.connect_db_host or args.db_host,
         db_port=args.connect_db_port or args.db_port,
         kafka_bootstrap_servers=args.connect_kafka_bootstrap,
+        kafka_login=connect_kafka_login(settings),
     )
     try:
         definitions = [d for d in load_definitions() if not args.only or d.name in args.only]
@@ -110,6 +122,10 @@ def register(argv: list[str] | None) -> int:
         return 2
     if not args.dry_run:
         create_routed_topics(settings, max(d.topic_partitions for d in definitions))
+        if not check_kafka(settings, always=False):
+            print("the Kafka cluster is not ready for the outbox's events; fix what is named above "
+                  "(`--check-kafka` checks again)", file=sys.stderr)
+            return 2
     client = ConnectClient(args.connect_url)
     for definition in definitions:
         print(f"== {definition.name} ({definition.path.name}) -> {definition.database}")
@@ -154,6 +170,32 @@ def register(argv: list[str] | None) -> int:
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def check_kafka(settings: Settings, always: bool) -> bool:
+    """The cluster's readiness (eventcore/kafka_preflight.py). A single broker is a development
+    stack: it is checked only when asked (``always``), and said in one line otherwise."""
+    from eventcore.kafka_preflight import check_cluster
+
+    partitions = max(d.topic_partitions for d in load_definitions())
+    topics = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
+    brokers = len(admin_client(settings.kafka_bootstrap_servers).list_topics(timeout=15).brokers)
+    if brokers < 2 and not always:
+        print(f"== kafka: {brokers} broker (a development stack); --check-kafka lists what production needs")
+        return True
+    grants = expected_grants() if settings.kafka_security else []
+    print(f"== kafka: {brokers} brokers at {settings.kafka_bootstrap_servers}")
+    checks = check_cluster(settings.kafka_bootstrap_servers, topics, partitions, grants)
+    for check in checks:
+        print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
+    return all(check.ok for check in checks)
+
+
+def expected_grants() -> list:  # type: ignore[type-arg]
+    """The ACLs this project's principals need (devstack/kafka_access.py: the stack's own roster)."""
+    from devstack.kafka_access import all_grants
+
+    return [binding for grant in all_grants() for binding in grant.bindings()]
 
 
 def create_routed_topics(settings: Settings, partitions: int) -> None:

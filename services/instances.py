@@ -160,18 +160,17 @@ class GroupLagProbe:
     """Records each service group has not committed yet, per group, over the topics it reads."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        from confluent_kafka.admin import AdminClient
-
-        from eventcore.kafka import CLIENT_LOG
+        from eventcore.kafka import CommittedOffsets, admin_client
 
         self._bootstrap = bootstrap_servers
-        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": CLIENT_LOG})
+        self._admin = admin_client(bootstrap_servers)
+        self._committed = CommittedOffsets(bootstrap_servers)
         self._topics = consumed_topics()
 
     def lag(self) -> dict[str, int]:
         from eventcore.operations import group_lag
 
-        return {group: int(group_lag(self._admin, self._bootstrap, group, topics)["lag"])
+        return {group: int(group_lag(self._admin, self._committed, self._bootstrap, group, topics)["lag"])
                 for group, topics in self._topics.items()}
 
     def busy_groups(self) -> list[str]:
@@ -187,7 +186,7 @@ class GroupLagProbe:
         return busy
 
     def close(self) -> None:
-        """Nothing to release (kept so callers may close a probe like the other clients)."""
+        self._committed.close()
 
 
 def process_usage(pid: int) -> tuple[int, float] | None:

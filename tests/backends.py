@@ -80,10 +80,20 @@ class ComposeBackend:
     name = "compose"
     SERVICES = {"mariadb": "mysql", "kafka": "kafka", "registry": "registry", "connect": "connect"}
     FILES = ["compose.yaml", "compose.local.yaml"]
+    # STACK_COMPOSE_CLUSTER=true: three brokers and two Connect workers (compose.cluster.yaml).
+    CLUSTER_FILES = ["compose.cluster.yaml", "compose.cluster.local.yaml"]
+    CLUSTER_ENDPOINTS = {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096",
+        "CONNECT_URL": "http://127.0.0.1:8083,http://127.0.0.1:8084",
+        "CONNECT_KAFKA_BOOTSTRAP_SERVERS": "kafka:29092,kafka-2:29092,kafka-3:29092",
+    }
 
     def __init__(self) -> None:
         self.stack = Stack()
-        self.env_file = self.stack.paths.root / "compose-tests.env"
+        self.cluster = os.environ.get("STACK_COMPOSE_CLUSTER", "false") == "true"
+        self.files = self.FILES + (self.CLUSTER_FILES if self.cluster else [])
+        name = "compose-cluster-tests.env" if self.cluster else "compose-tests.env"
+        self.env_file = self.stack.paths.root / name
         self._started_docker = False
         self._compose = None
 
@@ -97,6 +107,8 @@ class ComposeBackend:
                 key, _, value = line.partition("=")
                 fresh = secrets.token_urlsafe(12) if key.endswith("_PASSWORD") else value
                 values[key] = existing.get(key, fresh)
+        if self.cluster:
+            values.update(self.CLUSTER_ENDPOINTS)
         self.env_file.parent.mkdir(parents=True, exist_ok=True)
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         return values
@@ -122,7 +134,7 @@ class ComposeBackend:
         # testcontainers would look for the containers on the bridge gateway, not localhost.
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
         os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-        self._compose = DockerCompose(str(ROOT), compose_file_name=self.FILES, env_file=str(self.env_file),
+        self._compose = DockerCompose(str(ROOT), compose_file_name=self.files, env_file=str(self.env_file),
                                       wait=True, pull=False, build=False)
         self._compose.start()
 
@@ -134,7 +146,7 @@ class ComposeBackend:
 
     def compose(self, *args: str, input_text: str | None = None, timeout_s: float = 300) -> str:
         result = subprocess.run(["docker", "compose", "--env-file", str(self.env_file),
-                                 *[a for f in self.FILES for a in ("-f", f)], *args],
+                                 *[a for f in self.files for a in ("-f", f)], *args],
                                 cwd=ROOT, input=input_text, capture_output=True, text=True, timeout=timeout_s)
         if result.returncode != 0:
             raise RuntimeError(f"docker compose {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")

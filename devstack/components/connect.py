@@ -7,10 +7,13 @@ import os
 from pathlib import Path
 
 from devstack.components.jvm import KafkaJvmComponent, write_properties
+from devstack.components.kafka import SCRAM_LOGIN
 from devstack.config import HOST, Topology
 from devstack.context import StackContext
 from devstack.errors import StackError
 from devstack.http import get_json
+from devstack.kafka_access import CONNECT, MECHANISM
+from eventcore.kafka import password_key
 
 REQUIRED_PLUGINS = (
     "io.debezium.connector.mariadb.MariaDbConnector",
@@ -20,7 +23,7 @@ REQUIRED_PLUGINS = (
 
 # How long a group waits for a worker that left before giving its tasks to the others: a
 # restarting worker gets its tasks back if it returns in time; one that died loses them then.
-SCHEDULED_REBALANCE_MAX_DELAY_MS = 5000
+SCHEDULED_REBALANCE_MAX_DELAY_MS = 3000
 
 
 def exactly_once() -> bool:
@@ -86,7 +89,10 @@ class Connect(KafkaJvmComponent):
             "config.storage.replication.factor": replicas,
             "offset.storage.replication.factor": replicas,
             "status.storage.replication.factor": replicas,
-            # A dead worker's tasks move to the other one after this (Connect's default: 5 min).
+            # A dead worker is noticed after session.timeout.ms, and its tasks move to the other
+            # one after scheduled.rebalance.max.delay.ms more (Connect's defaults: 10 s, 5 min).
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1500,
             "scheduled.rebalance.max.delay.ms": SCHEDULED_REBALANCE_MAX_DELAY_MS,
             # A killed worker re-sends everything since its last flush (60 s by default).
             "offset.flush.interval.ms": 1000,
@@ -105,9 +111,21 @@ class Connect(KafkaJvmComponent):
             "config.providers.file.class": ("org.apache.kafka.common.config.provider.FileConfigProvider"),
         }
 
+    def client_security(self) -> dict[str, str]:
+        """The worker's clients (its own, its connectors' producers, consumers and admin) log in as
+        ``connect``; the password reaches it through the env config provider, not the file."""
+        if not self.topology.cluster:
+            return {}
+        login = (f'{SCRAM_LOGIN} required username="{CONNECT}" '
+                 f'password="${{env:{password_key(CONNECT)}}}";')
+        base = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": MECHANISM, "sasl.jaas.config": login}
+        return {f"{prefix}{key}": value for prefix in ("", "producer.", "consumer.", "admin.")
+                for key, value in base.items()}
+
     def prepare(self) -> None:
         super().prepare()
-        write_properties(self.properties_file, self.settings(), "Kafka Connect (distributed)")
+        write_properties(self.properties_file, {**self.settings(), **self.client_security()},
+                         "Kafka Connect (distributed)")
 
     def command(self) -> list[str]:
         return self.kafka_java("org.apache.kafka.connect.cli.ConnectDistributed", str(self.properties_file))

@@ -19,11 +19,17 @@ from devstack.config import HOST, Topology
 from devstack.console import say
 from devstack.context import StackContext
 from devstack.errors import StackError
+from devstack.kafka_access import ADMIN, MECHANISM
 from devstack.ports import port_accepts
+from eventcore.kafka import password_key
 
 _quiet = logging.getLogger("devstack.kafka-probe")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
+
+
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule"
+PLAIN_LOGIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
 
 
 def new_cluster_id() -> str:
@@ -31,12 +37,12 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def kafka_metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
+def kafka_metadata_ok(bootstrap: str, security: dict[str, str] | None = None, timeout: float = 3.0) -> bool:
     """True if a real metadata request to ``bootstrap`` returns at least one broker."""
     from confluent_kafka.admin import AdminClient  # heavy import, only when probing
 
     # librdkafka prints connection errors to stderr by default: route them to a silent logger.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet, **(security or {})})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception:
@@ -87,11 +93,7 @@ class Kafka(KafkaJvmComponent):
             "node.id": self.node,
             # A static quorum: every node knows every voter, nothing to bootstrap.
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{t.controller_port(self.node)}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
+            **(self._secure_listeners() if t.cluster else self._plain_listeners()),
             "log.dirs": str(self.data_dir),
             # Every internal topic as durable as the data topics: one replica on a single node,
             # three of which two in sync on a cluster.
@@ -110,10 +112,59 @@ class Kafka(KafkaJvmComponent):
             "group.initial.rebalance.delay.ms": 0,
         }
 
+    def _plain_listeners(self) -> dict[str, str | int]:
+        controller = self.topology.controller_port(self.node)
+        return {
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+        }
+
+    def _secure_listeners(self) -> dict[str, str | int]:
+        """Clients and the brokers among themselves: SASL/SCRAM; the quorum: SASL/PLAIN (SCRAM's
+        credentials live in the metadata the quorum itself serves). Whatever no ACL allows is denied;
+        ``admin`` (the brokers, and the operator's tools) is the one super user."""
+        controller = self.topology.controller_port(self.node)
+        password = self.ctx.stack_env[password_key(ADMIN)]
+        return {
+            "listeners": f"CLIENT://{HOST}:{self.port},CONTROLLER://{HOST}:{controller}",
+            "advertised.listeners": f"CLIENT://{HOST}:{self.port}",
+            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "CLIENT",
+            "sasl.mechanism.inter.broker.protocol": MECHANISM,
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.client.sasl.enabled.mechanisms": MECHANISM,
+            f"listener.name.client.{MECHANISM.lower()}.sasl.jaas.config":
+                f'{SCRAM_LOGIN} required username="{ADMIN}" password="{password}";',
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config":
+                f'{PLAIN_LOGIN} required username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";',
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN}",
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
+    def client_security(self) -> dict[str, str]:
+        """How the stack's own probes log in: as admin on a cluster."""
+        if not self.topology.cluster:
+            return {}
+        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": MECHANISM,
+                "sasl.username": ADMIN, "sasl.password": self.ctx.stack_env[password_key(ADMIN)]}
+
     def prepare(self) -> None:
         super().prepare()
         write_properties(self.properties_file, self.settings(), "Kafka broker+controller (KRaft)")
+        self.properties_file.chmod(0o600)  # it holds the admin's password on a cluster
+        scram_marker = self.data_dir / ".admin-scram"
         if (self.data_dir / "meta.properties").is_file():
+            if self.topology.cluster and not scram_marker.is_file():
+                raise StackError(f"{self.name}: the data in {self.data_dir} was formatted before the "
+                                 "cluster's listeners were locked down (no admin credential in it): remove "
+                                 f"{self.paths.root}/kafka-* and `stack up --brokers 3` again (its topics "
+                                 "start empty)")
             return
         cluster_id = self._cluster_id()
         say(f"{self.name}: formatting storage in {self.data_dir} (cluster id {cluster_id})")
@@ -126,10 +177,17 @@ class Kafka(KafkaJvmComponent):
             "--config",
             str(self.properties_file),
         )
+        if self.topology.cluster:
+            # The brokers authenticate to each other with SCRAM: the first credential is written
+            # with the metadata, the others are added once the cluster runs (kafka_access.py).
+            password = self.ctx.stack_env[password_key(ADMIN)]
+            argv += ["--add-scram", f"{MECHANISM}=[name={ADMIN},password={password}]"]
         with self.log_file.open("ab") as log:
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
         if result.returncode != 0:
             raise self._failure(f"storage format failed (exit {result.returncode})")
+        if self.topology.cluster:
+            scram_marker.write_text("formatted with the admin's SCRAM credential\n")
 
     def _cluster_id(self) -> str:
         """One id for every node of the cluster, chosen by the first one formatted."""
@@ -147,6 +205,6 @@ class Kafka(KafkaJvmComponent):
         if not port_accepts(self.port):
             return False
         try:
-            return kafka_metadata_ok(f"{HOST}:{self.port}")
+            return kafka_metadata_ok(f"{HOST}:{self.port}", self.client_security())
         except ImportError as exc:  # pragma: no cover - the venv always has confluent-kafka
             raise StackError("confluent-kafka is not installed in this Python") from exc

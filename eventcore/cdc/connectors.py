@@ -8,11 +8,12 @@ added by :func:`effective_config`, so the native stack and compose share the sam
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventcore.avro import SchemaCatalog
-from eventcore.settings import REPO_ROOT
+from eventcore.kafka import password_key
+from eventcore.settings import REPO_ROOT, Settings
 from eventcore.topics import DEFAULT_PARTITIONS, topic_for
 
 CONNECTORS_DIR = REPO_ROOT / "connect" / "connectors"
@@ -67,6 +68,30 @@ class Deployment:
     db_host: str
     db_port: int
     kafka_bootstrap_servers: str
+    # How Debezium's own Kafka clients (its schema history) log in: empty on PLAINTEXT.
+    kafka_login: dict[str, str] = field(default_factory=dict)
+
+
+LOGIN_MODULES = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule"}
+
+
+def connect_kafka_login(settings: Settings) -> dict[str, str]:
+    """Connect's principal (CONNECT_KAFKA_USERNAME, default ``connect``) with the same protocol and
+    mechanism as this process; its password is left to Connect's env config provider
+    (``${env:CONNECT_KAFKA_PASSWORD}``), so it is never stored in a connector's config."""
+    security = settings.kafka_security
+    if not security.get("security.protocol", "").startswith("SASL"):
+        return {key: value for key, value in security.items() if key == "security.protocol"}
+    mechanism = security["sasl.mechanism"]
+    module = LOGIN_MODULES.get(mechanism, "org.apache.kafka.common.security.scram.ScramLoginModule")
+    username = settings.get("CONNECT_KAFKA_USERNAME", "connect")
+    login = {"security.protocol": security["security.protocol"], "sasl.mechanism": mechanism,
+             "sasl.jaas.config": f'{module} required username="{username}" '
+                                 f'password="${{env:{password_key(username)}}}";'}
+    if "ssl.ca.location" in security:
+        login["ssl.truststore.type"] = "PEM"
+        login["ssl.truststore.location"] = security["ssl.ca.location"]
+    return login
 
 
 def load_definitions(directory: Path = CONNECTORS_DIR) -> list[ConnectorDefinition]:
@@ -94,6 +119,9 @@ def effective_config(
             "schema.history.internal.kafka.bootstrap.servers": deployment.kafka_bootstrap_servers,
         }
     )
+    for client in ("producer", "consumer"):
+        config.update({f"schema.history.internal.{client}.{key}": value
+                       for key, value in deployment.kafka_login.items()})
     if not is_mariadb:
         # MySQL 8.4+ logs users in with caching_sha2_password (9.x has nothing else): without TLS
         # the driver must fetch the server's RSA key to send the password. TLS is still

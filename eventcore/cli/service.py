@@ -21,6 +21,7 @@ from eventcore.cli import dead_letters as dlq_cli
 from eventcore.cli import outbox as outbox_cli
 from eventcore.dead_letter_tools import DeadLetterSelectionError
 from eventcore.events import Event, EventRoutes, TypedHandler
+from eventcore.kafka import password_key, use_identity
 from eventcore.runner import PeriodicJob, ServiceProcess
 from eventcore.saga import TransitionRefused
 from eventcore.schema_registry import SchemaRegistryError
@@ -98,6 +99,11 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
 
 def _execute(definition: ServiceDefinition, args: argparse.Namespace) -> int:
     context = definition.context()
+    # On a locked-down cluster a service logs in as its own principal (its group), which may
+    # read its inputs and write only its own dead-letter and retry topics.
+    own = context.settings.values.get(password_key(definition.group_id))
+    if own:
+        use_identity(definition.group_id, own)
     if args.command == "migrate":
         context.migrate()
         return EXIT_OK

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from confluent_kafka import Consumer, Producer
 
 from devstack import faults
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
+from eventcore.kafka import consumer_config, password_key, producer_config
 from services.contracts import FLOWS
 from services.instances import connector_topics
 from services.order.commands import place_order
@@ -172,17 +174,60 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
 
 
 def partitions_of_topic(settings, topic: str) -> list[int]:  # type: ignore[no-untyped-def]
-    from eventcore.kafka import partitions_of
-    from eventcore.partitioning import admin_client
+    from eventcore.kafka import admin_client, partitions_of
 
     return [tp.partition for tp in partitions_of(admin_client(settings.kafka_bootstrap_servers), [topic])]
 
 
 def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
     """Each member of ``group`` -> the partitions of ``topic`` it owns now."""
-    from eventcore.partitioning import admin_client
+    from eventcore.kafka import admin_client
 
     admin = admin_client(settings.kafka_bootstrap_servers)
     described = admin.describe_consumer_groups([group])[group].result(timeout=15)
     return {member.member_id: sorted(tp.partition for tp in member.assignment.topic_partitions
                                      if tp.topic == topic) for member in described.members}
+
+
+def login_as(settings, principal: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {**settings.kafka_security, "sasl.username": principal,
+            "sasl.password": settings.get(password_key(principal))}
+
+
+def produce_once(settings, login: dict[str, str], topic: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Produce one record as ``login``; returns the broker's error name, None when it was written."""
+    outcome: list[str | None] = []
+    producer = Producer({**producer_config(settings.kafka_bootstrap_servers), **login,
+                         "message.timeout.ms": 15000})
+    producer.produce(topic, key=b"forged", value=b"\x00\x00\x00\x00\x01forged",
+                     headers=[("eventType", b"PaymentCompleted"), ("aggregateVersion", b"99")],
+                     on_delivery=lambda err, _msg: outcome.append(None if err is None else err.name()))
+    producer.flush(30)
+    return outcome[0] if outcome else "NO_ANSWER"
+
+
+def test_only_connect_writes_the_aggregate_topics_and_a_service_keeps_to_its_own_group(settings):
+    if not settings.kafka_security:
+        pytest.skip("the cluster's listener is not locked down")
+    inventory = login_as(settings, "inventory-service")
+    # A service cannot forge another aggregate's event (an unpaid order would be confirmed)...
+    assert produce_once(settings, inventory, "payment.events") == "TOPIC_AUTHORIZATION_FAILED"
+    assert produce_once(settings, inventory, "inventory.events") == "TOPIC_AUTHORIZATION_FAILED"
+    # ...but writes its own dead-letter topic.
+    assert produce_once(settings, inventory, "inventory-service.dlq") is None
+    # Another service's consumer group is refused.
+    intruder = Consumer({**consumer_config(settings.kafka_bootstrap_servers, "payment-service"), **inventory})
+    try:
+        intruder.subscribe(["order.events"])
+        errors = []
+        deadline = time.monotonic() + 30
+        while not errors and time.monotonic() < deadline:
+            message = intruder.poll(1.0)
+            if message is not None and message.error() is not None:
+                errors.append(message.error().name())
+        assert "GROUP_AUTHORIZATION_FAILED" in errors, errors
+    finally:
+        intruder.close()
+    # Without credentials nothing gets through at all.
+    anonymous = {"security.protocol": "PLAINTEXT"}
+    assert produce_once(settings, anonymous, "payment.events") is not None

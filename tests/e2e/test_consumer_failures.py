@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 from sqlalchemy import select
 
 from eventcore.dead_letter import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE
+from eventcore.kafka import admin_client
 from eventcore.replay import EventTap
 from eventcore.settings import Settings
 from services.inventory.tables import products
@@ -98,7 +98,7 @@ def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(c
         created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
 
     assert services["inventory"].stop() == 0  # offsets of an empty group can be changed
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = admin_client(settings.kafka_bootstrap_servers)
     rewind = ConsumerGroupTopicPartitions(GROUP, [TopicPartition("order.events", created.partition,
                                                                  created.offset)])
 

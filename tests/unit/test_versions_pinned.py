@@ -79,5 +79,32 @@ def test_compose_connect_has_the_native_workers_exactly_once_and_rebalance_setti
     block = compose_service_block("connect")
     env = {key[len("CONNECT_"):].lower().replace("_", "."): value.strip().strip('"')
            for key, value in re.findall(r"^\s+(CONNECT_[A-Z_]+):\s*(.+)$", block, re.M)}
-    for key in ("exactly.once.source.support", "scheduled.rebalance.max.delay.ms"):
+    for key in ("exactly.once.source.support", "scheduled.rebalance.max.delay.ms", "session.timeout.ms",
+                "heartbeat.interval.ms"):
         assert env.get(key) == str(native[key]), key
+
+
+def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images():
+    from devstack.components.kafka import Kafka
+    from devstack.config import Topology, state_paths
+    from devstack.context import StackContext
+    from devstack.images import ImageBuilder
+
+    text = (REPO_ROOT / "compose.cluster.yaml").read_text()
+    shared = text.split("x-cluster-kafka: &cluster-kafka\n", 1)[1].split("\n\n", 1)[0]
+    env = {k[len("KAFKA_"):].lower().replace("_", "."): v.strip().strip('"')
+           for k, v in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", shared, re.M)}
+    topology = Topology(3)
+    native = Kafka(StackContext(state_paths("/tmp/unused-state"), topology), topology, 1).settings()
+    for key in ("default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
+                "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                "unclean.leader.election.enable"):
+        assert env[key] == str(native[key]), key
+    assert env["controller.quorum.voters"].count("@") == 3
+    for node in ("kafka", "kafka-2", "kafka-3"):  # every node takes the shared settings
+        block = text.split(f"\n  {node}:\n", 1)[1].split("\n\n", 1)[0]
+        assert "<<: *cluster-kafka" in block, node
+    local = (REPO_ROOT / "compose.cluster.local.yaml").read_text()
+    tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
+    assert dict(re.findall(r"^  ([\w-]+):\n    image: (\S+)", local, re.M)) == {
+        "kafka-2": tags["kafka"], "kafka-3": tags["kafka"], "connect-2": tags["connect"]}

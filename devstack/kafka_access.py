@@ -1,0 +1,176 @@
+"""Who may do what on the cluster (``stack up --brokers 3``): SCRAM principals and their ACLs.
+
+The cluster's client listener authenticates every client (SASL/SCRAM-SHA-512) and the
+StandardAuthorizer denies whatever no ACL allows. In a CDC design only the connector writes the
+aggregate and command topics, so:
+
+- ``connect`` (the Connect workers, and Debezium's own clients) writes the routed topics, its
+  heartbeat and schema-history topics and its own internal topics, in its own group, with its
+  own transactional ids (exactly-once source);
+- each service's principal (its consumer group's name) reads its inputs, uses its own group,
+  and writes only its own dead-letter and retry topics; the order service also reads what it
+  measures for its saga deadlines (the flow's topics and groups, the connectors' heartbeats);
+- ``admin`` is a super user: the operator's tools, the API's operations page, the tests.
+
+The passwords are generated like the database's (stack.env, mode 0600); the roster comes from
+the services' own definitions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
+
+from devstack.console import say
+from devstack.errors import StackError
+from eventcore.kafka import admin_client, password_key
+
+ADMIN = "admin"
+CONNECT = "connect"
+CONNECT_GROUP = "outbox-connect"
+MECHANISM = "SCRAM-SHA-512"
+SCRAM_ITERATIONS = 8192
+
+LITERAL, PREFIXED = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+TOPIC, GROUP, CLUSTER = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.BROKER
+TRANSACTIONAL_ID = ResourceType.TRANSACTIONAL_ID
+READ, WRITE, CREATE, DESCRIBE, ALL = (AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE,
+                                      AclOperation.DESCRIBE, AclOperation.ALL)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Operations a principal may do on a resource (a name, or every name with a prefix)."""
+
+    principal: str
+    resource: ResourceType
+    name: str
+    pattern: ResourcePatternType
+    operations: tuple[AclOperation, ...]
+
+    def bindings(self) -> list[AclBinding]:
+        return [AclBinding(self.resource, self.name, self.pattern, f"User:{self.principal}", "*", operation,
+                           AclPermissionType.ALLOW) for operation in self.operations]
+
+    def describe(self) -> str:
+        kinds = {TOPIC: "topic", GROUP: "group", TRANSACTIONAL_ID: "transactional id"}
+        kind = kinds.get(self.resource, "cluster")
+        which = f"{self.name}*" if self.pattern == PREFIXED else self.name
+        return f"{self.principal}: {'/'.join(o.name for o in self.operations)} on {kind} {which}"
+
+
+@dataclass(frozen=True)
+class ServiceAccess:
+    """What one service's principal needs: read its inputs, own its group, dead letters and retries."""
+
+    group: str
+    inputs: tuple[str, ...]
+    measures_topics: tuple[str, ...] = ()  # read to measure the pipeline's lag (not consumed)
+    measures_groups: tuple[str, ...] = ()
+
+    def grants(self) -> list[Grant]:
+        own = (f"{self.group}.dlq", f"{self.group}.retry")
+        grants = [Grant(self.group, TOPIC, topic, LITERAL, (READ, DESCRIBE))
+                  for topic in dict.fromkeys((*self.inputs, *self.measures_topics))]
+        grants += [Grant(self.group, TOPIC, topic, LITERAL, (READ, WRITE, CREATE, DESCRIBE)) for topic in own]
+        # Its group, and the throwaway groups of its own tools (`dlq` readers) named after it.
+        grants.append(Grant(self.group, GROUP, self.group, PREFIXED, (READ, DESCRIBE)))
+        grants += [Grant(self.group, GROUP, group, LITERAL, (DESCRIBE,)) for group in self.measures_groups]
+        if self.measures_topics:
+            grants.append(Grant(self.group, TOPIC, "__debezium-heartbeat.", PREFIXED, (READ, DESCRIBE)))
+        return grants
+
+
+def connect_grants(routed_topics: Iterable[str], topic_prefixes: Iterable[str]) -> list[Grant]:
+    grants = [
+        Grant(CONNECT, TOPIC, "connect-", PREFIXED, (ALL,)),  # its configs, offsets and status
+        Grant(CONNECT, TOPIC, "_schema-history.", PREFIXED, (ALL,)),
+        Grant(CONNECT, TOPIC, "__debezium-heartbeat.", PREFIXED, (ALL,)),
+        Grant(CONNECT, GROUP, CONNECT_GROUP, LITERAL, (READ, DESCRIBE)),
+        # Exactly-once: each task's transactional producer (<group>-<connector>-<task>), and the
+        # leader's fencing producer of the config topic (connect-cluster-<group>).
+        Grant(CONNECT, TRANSACTIONAL_ID, CONNECT_GROUP, PREFIXED, (WRITE, DESCRIBE)),
+        Grant(CONNECT, TRANSACTIONAL_ID, f"connect-cluster-{CONNECT_GROUP}", LITERAL, (WRITE, DESCRIBE)),
+        Grant(CONNECT, CLUSTER, "kafka-cluster", LITERAL, (DESCRIBE, AclOperation.DESCRIBE_CONFIGS)),
+    ]
+    grants += [Grant(CONNECT, TOPIC, topic, LITERAL, (WRITE, DESCRIBE, CREATE)) for topic in routed_topics]
+    # Debezium's schema-history consumer names its group after the connector's topic prefix.
+    grants += [Grant(CONNECT, GROUP, prefix, PREFIXED, (READ, DESCRIBE)) for prefix in topic_prefixes]
+    return grants
+
+
+def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
+    """The services' access, the topics the connectors write, and the connectors' topic prefixes."""
+    from eventcore.avro import SchemaCatalog
+    from eventcore.cdc.connectors import load_definitions, routed_topics
+    from eventcore.settings import SCHEMAS_DIR
+    from services.inventory.main import INVENTORY_SERVICE
+    from services.order.main import ORDER_SERVICE, SAGA_HOPS
+    from services.order_view.main import ORDER_VIEW
+    from services.payment.main import PAYMENT_SERVICE
+
+    services = []
+    for definition in (ORDER_SERVICE, INVENTORY_SERVICE, PAYMENT_SERVICE, ORDER_VIEW):
+        measured = SAGA_HOPS if definition is ORDER_SERVICE else []
+        services.append(ServiceAccess(
+            definition.group_id, tuple(definition.topics),
+            tuple(dict.fromkeys(hop.topic for hop in measured)),
+            tuple(dict.fromkeys(hop.group for hop in measured if hop.group != definition.group_id))))
+    routed = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
+    prefixes = [d.config["topic.prefix"] for d in load_definitions()]
+    return services, routed, prefixes
+
+
+def principals() -> list[str]:
+    services, _routed, _prefixes = roster()
+    return [ADMIN, CONNECT, *(s.group for s in services)]
+
+
+def all_grants() -> list[Grant]:
+    services, routed, prefixes = roster()
+    return [*connect_grants(routed, prefixes), *(g for s in services for g in s.grants())]
+
+
+def new_passwords(existing: dict[str, str]) -> dict[str, str]:
+    """Every principal's password: the one stack.env has, else a new one."""
+    return {password_key(p): existing.get(password_key(p)) or secrets.token_urlsafe(24) for p in principals()}
+
+
+def admin_login(env: dict[str, str]) -> dict[str, str]:
+    return {"security.protocol": env["KAFKA_SECURITY_PROTOCOL"],
+            "sasl.mechanism": env["KAFKA_SASL_MECHANISM"], "sasl.username": ADMIN,
+            "sasl.password": env[password_key(ADMIN)]}
+
+
+def ensure_access(bootstrap_servers: str, env: dict[str, str]) -> None:
+    """Create (or reset) every principal's SCRAM credential and add every grant, as admin."""
+    admin = admin_client(bootstrap_servers, **admin_login(env))
+    upserts = [UserScramCredentialUpsertion(principal, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512,
+                                                                           SCRAM_ITERATIONS),
+                                            env[password_key(principal)].encode())
+               for principal in principals() if principal != ADMIN]
+    for principal, future in admin.alter_user_scram_credentials(upserts).items():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:
+            raise StackError(f"kafka: the SCRAM credential of {principal} could not be set: {exc}") from exc
+    grants = all_grants()
+    bindings = [binding for grant in grants for binding in grant.bindings()]
+    for binding, future in admin.create_acls(bindings, request_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:
+            raise StackError(f"kafka: the ACL {binding} could not be created: {exc}") from exc
+    say(f"kafka: {len(upserts)} principals and {len(bindings)} ACLs ensured (devstack/kafka_access.py)")
