@@ -231,3 +231,32 @@ def test_only_connect_writes_the_aggregate_topics_and_a_service_keeps_to_its_own
     # Without credentials nothing gets through at all.
     anonymous = {"security.protocol": "PLAINTEXT"}
     assert produce_once(settings, anonymous, "payment.events") is not None
+
+
+def test_the_kafka_preflight_names_a_missing_acl(settings):
+    if not settings.kafka_security:
+        pytest.skip("the cluster's listener is not locked down")
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    from eventcore.kafka import admin_client
+
+    admin = admin_client(settings.kafka_bootstrap_servers)
+    grant = AclBinding(ResourceType.TOPIC, "payment.events", ResourcePatternType.LITERAL, "User:connect", "*",
+                       AclOperation.WRITE, AclPermissionType.ALLOW)
+    removed = AclBindingFilter(ResourceType.TOPIC, "payment.events", ResourcePatternType.LITERAL,
+                               "User:connect", "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+    admin.delete_acls([removed])[removed].result(timeout=30)
+    try:
+        check = subprocess.run([sys.executable, "scripts/register_connectors.py", "--check-kafka"],
+                               capture_output=True, text=True, timeout=120)
+        assert check.returncode == 2, check.stdout + check.stderr
+        assert "[FAILED] ACLs: 1 missing: User:connect WRITE on topic payment.events" in check.stderr
+    finally:
+        admin.create_acls([grant])[grant].result(timeout=30)

@@ -66,3 +66,20 @@ def test_dry_run_prints_the_effective_config_without_registering(stack, contexts
     assert '"connector.class": "io.debezium.connector.mariadb.MariaDbConnector"' in result.stdout
     assert '"database.password": "${env:CDC_DB_PASSWORD}"' in result.stdout
     assert "waiting for RUNNING" not in result.stdout
+
+
+def test_the_kafka_check_names_what_a_single_development_broker_lacks(stack, connectors):
+    script = str(ROOT / "scripts" / "register_connectors.py")
+    result = subprocess.run([sys.executable, script, "--check-kafka"], capture_output=True, text=True,
+                            timeout=120)
+    if "3 brokers" in result.stdout:
+        pytest.skip("the stack is a cluster (the cluster's tests check its preflight)")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "[FAILED] brokers: 1; run at least 3" in result.stderr
+    assert "[FAILED] min.insync.replicas: 1; it must be at least 2" in result.stderr
+    assert "[FAILED] unclean.leader.election.enable" in result.stderr
+    # Registering on it is not refused: a single broker is a development stack, said in one line.
+    registered = subprocess.run([sys.executable, script, "--only", "order-outbox"], capture_output=True,
+                                text=True, timeout=300)
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    assert "1 broker (a development stack); --check-kafka lists what production needs" in registered.stdout
