@@ -23,8 +23,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from devstack.components.base import Component
 from devstack.components.connect import Connect
-from devstack.components.jvm import java_command
-from devstack.components.kafka import Kafka
+from devstack.components.jvm import java_command, write_properties
+from devstack.components.kafka import SCRAM_LOGIN, Kafka
 from devstack.errors import StackError
 from devstack.java import system_java
 from devstack.stack import Stack
@@ -61,10 +61,20 @@ def active_controller(stack: Stack) -> int:
     """The node id of the KRaft quorum's leader (the active controller), asked with Kafka's own
     ``kafka-metadata-quorum`` tool: a client's metadata does not say which node it is."""
     java, _ = system_java()
+    login = stack.kafka.client_security()
+    command_config = stack.paths.root / "kafka-admin-client.properties"
+    if login:  # a Java client's login, as admin, in a file only root reads
+        write_properties(command_config, {
+            "security.protocol": login["security.protocol"], "sasl.mechanism": login["sasl.mechanism"],
+            "sasl.jaas.config": f'{SCRAM_LOGIN} required username="{login["sasl.username"]}" '
+                                f'password="{login["sasl.password"]}";'}, "the stack's admin login")
+        command_config.chmod(0o600)
     argv = java_command(java, "256m", {"log4j2.configurationFile": str(stack.kafka.log4j2_file)},
                         ["-cp", f"{stack.ctx.installed.kafka_libs}/*",
                          "org.apache.kafka.tools.MetadataQuorumCommand",
-                         "--bootstrap-server", stack.topology.bootstrap_servers, "describe", "--status"])
+                         "--bootstrap-server", stack.topology.bootstrap_servers,
+                         *(["--command-config", str(command_config)] if login else []),
+                         "describe", "--status"])
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     found = re.search(r"^LeaderId:\s+(\d+)", result.stdout, re.M)
     if result.returncode != 0 or found is None:

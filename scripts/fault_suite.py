@@ -254,12 +254,13 @@ def brokers_down(run: Run, count: int, down_s: float, rng: random.Random) -> dic
     killed = min(faults.kill(victim) for victim in victims)
     stall = stalled(run, killed, hit) if count == 1 else None
     time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
-    back = time.monotonic()
+    restarted = time.monotonic()
     start_together(victims)
+    back = time.monotonic()  # the brokers answer again: from here the flow must resume
     record: dict[str, object] = {
         "what": f"{' and '.join(v.name for v in victims)} down for {down_s:.0f}s " + (
             "(ISR 2 of 3: writes go on)" if count == 1 else "(ISR below min.insync.replicas: writes wait)"),
-        "down_s": round(back - killed, 1)}
+        "down_s": round(restarted - killed, 1), "restart_s": round(back - restarted, 1)}
     if count == 1:
         record["stall_s"] = stall
     else:
@@ -611,7 +612,7 @@ def suite(args: argparse.Namespace) -> int:
           f"{run.elapsed():.0f}s, seed {args.seed}")
     for fault in run.faults:
         stall = (f"; stalled {fault['stall_s']}s" if "stall_s" in fault else
-                 f"; stalled {fault['stall_after_return_s']}s after the brokers returned"
+                 f"; stalled {fault['stall_after_return_s']}s after the brokers were back"
                  if "stall_after_return_s" in fault else "")
         print(f"  {fault['at_s']:>7.1f}s  {fault['what']}  "
               f"(recovered after {fault['recovered_after_s']}s{stall})")

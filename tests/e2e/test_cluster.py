@@ -105,6 +105,27 @@ def test_the_leader_of_the_most_partitions_killed_under_load_loses_and_doubles_n
     verify_everything_once(since)
 
 
+def test_the_active_controller_killed_under_load_stalls_nothing_for_long(ctx, settings, watch):
+    stack = Stack()
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    sku = new_sku(ctx, 10_000)
+    with Load(ctx, sku) as load:
+        time.sleep(5)
+        node = faults.active_controller(stack)
+        victim = faults.broker(stack, node)
+        killed = faults.kill(victim)
+        stall = watch.stall(killed, None, timeout_s=60)
+        time.sleep(5)
+        victim.ensure_running()
+        assert faults.active_controller(stack) in {1, 2, 3}  # a quorum again, whoever leads it
+        time.sleep(3)
+    print(f"{victim.name} was the active controller; stall {stall}s")
+    assert stall is not None and stall < STALL_LIMIT_S, stall
+    for order_id in load.placed:
+        assert wait_final(ctx, order_id, 300) is OrderStatus.CONFIRMED
+    verify_everything_once(since)
+
+
 def test_a_connect_worker_killed_under_load_hands_its_tasks_over(ctx, settings, watch):
     stack = Stack()
     since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
