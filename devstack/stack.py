@@ -167,6 +167,9 @@ class Stack:
         with self.locked():
             for component in reversed(chosen):
                 component.stop()
+            deadline = time.monotonic() + 30
+            while any(c.port_conflicts() for c in chosen) and time.monotonic() < deadline:
+                time.sleep(0.5)  # a killed process's ports take a moment to be free again
             for group in (self.brokers, self.workers):
                 start_together([c for c in group if c in chosen])
             for component in chosen:

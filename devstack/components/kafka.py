@@ -104,7 +104,11 @@ class Kafka(KafkaJvmComponent):
             "share.coordinator.state.topic.min.isr": in_sync,
             "min.insync.replicas": in_sync,
             "default.replication.factor": replicas,
-            **({"unclean.leader.election.enable": "false"} if t.cluster else {}),
+            **({"unclean.leader.election.enable": "false",
+                # A dead broker is fenced (and its partitions get new leaders) after this much
+                # silence; Kafka's default is 9 s, most of a leader failover's stall.
+                "broker.session.timeout.ms": 5000, "broker.heartbeat.interval.ms": 1000}
+               if t.cluster else {}),
             "num.partitions": 6,
             # Topics are created on purpose (Connect, scripts): a typo must not create one.
             "auto.create.topics.enable": "false",

@@ -98,7 +98,8 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
     native = Kafka(StackContext(state_paths("/tmp/unused-state"), topology), topology, 1).settings()
     for key in ("default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
                 "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-                "unclean.leader.election.enable"):
+                "unclean.leader.election.enable", "broker.session.timeout.ms",
+                "broker.heartbeat.interval.ms"):
         assert env[key] == str(native[key]), key
     assert env["controller.quorum.voters"].count("@") == 3
     for node in ("kafka", "kafka-2", "kafka-3"):  # every node takes the shared settings
