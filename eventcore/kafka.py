@@ -278,6 +278,61 @@ def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0)
             raise TopicReadError(f"reading {topic} stalled; partitions {sorted(unfinished)} unfinished")
 
 
+# Connect publishes exactly-once: each transaction ends with a commit marker, an offset that holds
+# no record. A topic's newest record is therefore somewhat before its end offset, not at end - 1.
+TAIL_OFFSETS = 20
+
+
+def record_timestamps(consumer: Consumer, starts: list[TopicPartition], first_only: bool = False,
+                      timeout_s: float = 3.0) -> dict[tuple[str, int], list[float]]:
+    """The timestamps (epoch seconds) of the records from each start to its partition's end as
+    the call finds it; only the first record's with ``first_only``. A partition with nothing but
+    transaction markers left gives none, without waiting out ``timeout_s``. ``consumer`` is
+    assigned the partitions for the call (no group join, nothing committed)."""
+    ends: dict[tuple[str, int], int] = {}
+    for tp in starts:
+        _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout_s,
+                                                 cached=False)
+        if tp.offset < high:
+            ends[(tp.topic, tp.partition)] = high
+    read: dict[tuple[str, int], list[float]] = {}
+    if not ends:
+        return read
+    consumer.assign([tp for tp in starts if (tp.topic, tp.partition) in ends])
+    unfinished = set(ends)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while unfinished and time.monotonic() < deadline:
+            message = consumer.poll(0.1)
+            if message is not None and message.error() is None:
+                key = (message.topic(), message.partition())
+                if key in unfinished and message.offset() < ends[key]:
+                    read.setdefault(key, []).append(message.timestamp()[1] / 1000)
+                    if first_only:
+                        unfinished.discard(key)
+            # Positions, not the last offset seen: markers occupy offsets no poll returns.
+            positions = consumer.position([TopicPartition(topic, p) for topic, p in unfinished])
+            unfinished -= {(tp.topic, tp.partition) for tp in positions
+                           if tp.offset >= ends[(tp.topic, tp.partition)]}
+    finally:
+        consumer.unassign()
+    return read
+
+
+def newest_timestamps(consumer: Consumer, topics: Iterable[str], timeout_s: float = 3.0) -> dict[str, float]:
+    """The timestamp (epoch seconds) of the newest record on each of ``topics``; topics that do
+    not exist or hold no record are left out."""
+    tails = []
+    for tp in partitions_of(consumer, list(topics), timeout_s):
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
+        if high > low:
+            tails.append(TopicPartition(tp.topic, tp.partition, max(low, high - TAIL_OFFSETS)))
+    newest: dict[str, float] = {}
+    for (topic, _), stamps in record_timestamps(consumer, tails, timeout_s=timeout_s).items():
+        newest[topic] = max(newest.get(topic, 0.0), *stamps)
+    return newest
+
+
 def group_member_count(bootstrap_servers: str, group_id: str) -> int:
     """How many consumers are in ``group_id`` now (0 for a group that never existed)."""
     admin = admin_client(bootstrap_servers)

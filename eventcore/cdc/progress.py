@@ -10,15 +10,14 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
-from eventcore.kafka import consumer_config
+from eventcore.kafka import consumer_config, newest_timestamps
 
 # ts_sec has one-second resolution on MariaDB, is the server's clock while occurred_at is the
 # application's, and an outbox row is stamped before its transaction commits: a minute covers
@@ -59,25 +58,11 @@ def heartbeat_topic(config: dict[str, str]) -> str | None:
 
 def last_heartbeat(bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> datetime | None:
     """The timestamp of the newest record in ``topic`` (None if it has none or does not exist)."""
-    reader = Consumer(consumer_config(bootstrap_servers, f"cdc-probe-{uuid.uuid4()}"))
+    reader = Consumer(consumer_config(bootstrap_servers, f"cdc-probe-{uuid.uuid4()}",
+                                      **{"fetch.wait.max.ms": 50}))
     try:
-        metadata = reader.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return None
-        newest: int | None = None
-        for partition in metadata.partitions:
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
-            if high <= low:
-                continue
-            reader.assign([TopicPartition(topic, partition, high - 1)])
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                message = reader.poll(0.5)
-                if message is not None and message.error() is None:
-                    stamp = message.timestamp()[1]
-                    newest = stamp if newest is None else max(newest, stamp)
-                    break
-        return None if newest is None else datetime.fromtimestamp(newest / 1000, UTC)
+        newest = newest_timestamps(reader, [topic], timeout_s).get(topic)
+        return None if newest is None else datetime.fromtimestamp(newest, UTC)
     finally:
         reader.close()
 

@@ -7,9 +7,9 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 
-from eventcore.kafka import ensure_topics, producer_config
+from eventcore.kafka import consumer_config, ensure_topics, newest_timestamps, producer_config
 from eventcore.pipeline_lag import HEARTBEAT_GRACE_S, Hop, PipelineLag
 
 pytestmark = pytest.mark.stack
@@ -33,7 +33,9 @@ def test_a_silent_heartbeat_topic_written_exactly_once_counts_as_cdc_lag(setting
     lag = PipelineLag(bootstrap, [], [topic])
     try:
         # The newest record sits before the final commit marker: found, and a minute old.
-        assert lag._newest_timestamps([topic]) == {topic: pytest.approx(last_beat, abs=0.01)}
+        reader = Consumer(consumer_config(bootstrap, f"lag-test-{uuid.uuid4()}"))
+        assert newest_timestamps(reader, [topic]) == {topic: pytest.approx(last_beat, abs=0.01)}
+        reader.close()
         assert lag.seconds() == pytest.approx(60, abs=5)
     finally:
         lag.close()
