@@ -9,10 +9,11 @@ fails the insert, the transaction rolls back, and the repeat is skipped and coun
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Index, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
@@ -39,7 +40,38 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("aggregate_id", String(64)),
         Column("aggregate_version", BIGINT),
         Column("outcome", String(16)),
+        # The pruning's path (eventcore.retention): a group's oldest receipts first.
+        Index("ix_inbox_group_processed", "consumer_group", "processed_at"),
     )
+
+
+def inbox_horizon_table(metadata: MetaData) -> Table:
+    """Per group and partition, the offset below which receipts may have been pruned
+    (eventcore.retention): a rewind below it meets the version guard alone."""
+    return Table(
+        "inbox_horizon",
+        metadata,
+        Column("consumer_group", String(128), primary_key=True),
+        Column("topic", String(255), primary_key=True),
+        Column("kafka_partition", Integer, primary_key=True),
+        # Receipts of records below this offset may have been pruned.
+        Column("below_offset", BIGINT, nullable=False),
+        Column("pruned_at", DATETIME(fsp=6), nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class Horizon:
+    topic: str
+    partition: int
+    below_offset: int
+    pruned_at: datetime
+
+
+def horizons(connection: Connection, table: Table, group: str) -> dict[tuple[str, int], Horizon]:
+    rows = connection.execute(select(table).where(table.c.consumer_group == group)).all()
+    return {(r.topic, r.kafka_partition): Horizon(r.topic, r.kafka_partition, r.below_offset, r.pruned_at)
+            for r in rows}
 
 
 class AlreadyProcessed(Exception):

@@ -185,10 +185,18 @@ class CommittedOffsets:
         """``group``'s committed offset of each partition (offset < 0: nothing committed)."""
         if not partitions:
             return []
+        return self._reader(group).committed(partitions, timeout=timeout_s)
+
+    def of_topics(self, group: str, topics: Iterable[str], timeout_s: float = 10.0) -> list[TopicPartition]:
+        """``group``'s committed offset of every partition ``topics`` have now."""
+        reader = self._reader(group)
+        return self.of(group, partitions_of(reader, list(topics), timeout_s), timeout_s)
+
+    def _reader(self, group: str) -> Consumer:
         reader = self._readers.get(group)
         if reader is None:
             reader = self._readers[group] = Consumer(consumer_config(self._bootstrap, group))
-        return reader.committed(partitions, timeout=timeout_s)
+        return reader
 
     def close(self) -> None:
         for reader in self._readers.values():

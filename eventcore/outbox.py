@@ -171,6 +171,14 @@ class PrunePlan:
         return min(self.requested_cutoff, self.published_through)
 
 
+def prune_cutoff(retention: timedelta, published_through: datetime) -> datetime:
+    """The rule itself: rows that occurred before this may go (older than ``retention`` AND
+    before what the connector has confirmed publishing)."""
+    if retention <= timedelta(0):
+        raise ValueError(f"retention must be more than zero, not {retention}")
+    return min(utc_now().replace(tzinfo=None) - retention, published_through)
+
+
 def plan_prune(connection: Connection, table: Table, retention: timedelta,
                published_through: datetime) -> PrunePlan:
     """Rows older than ``retention`` AND older than what the connector has confirmed publishing.
@@ -179,10 +187,8 @@ def plan_prune(connection: Connection, table: Table, retention: timedelta,
     :func:`eventcore.cdc.progress.published_through`): a row newer than that may not be on its
     topic yet, and deleting it would lose the event for good, so it is kept whatever its age.
     """
-    if retention <= timedelta(0):
-        raise ValueError(f"retention must be more than zero, not {retention}")
+    cutoff = prune_cutoff(retention, published_through)
     requested = utc_now().replace(tzinfo=None) - retention
-    cutoff = min(requested, published_through)
     occurred = table.c.occurred_at
     deletable, oldest, newest = connection.execute(
         select(func.count(), func.min(occurred), func.max(occurred)).where(occurred < cutoff)).one()

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import TypeVar
 
 from confluent_kafka import Producer
@@ -26,7 +27,9 @@ from eventcore.drills import FailureDrills
 from eventcore.failures import Backoff, FailureKind, RetryPolicy, classify
 from eventcore.health import Health, HealthEndpoint
 from eventcore.kafka import producer_config
+from eventcore.retention import Pruner
 from eventcore.settings import SettingsError
+from eventcore.topics import retry_topic_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,6 +94,13 @@ class ServiceProcess:
         self.topics = list(topics)
         self.periodic = list(periodic)
         # Every setting is read here, before anything starts: a bad value fails the start.
+        prune_every_s = settings.prune_every_s
+        if prune_every_s > 0 and not until_caught_up:
+            self.periodic.append((prune_every_s, Pruner(
+                context.engine, context.messaging, group_id, [*self.topics, retry_topic_for(group_id)],
+                context.engine.url.database or context.name, settings.kafka_bootstrap_servers,
+                settings.connect_url, timedelta(days=settings.inbox_retention_days),
+                timedelta(days=settings.outbox_retention_days), settings.prune_batch_size)))
         self.drain_timeout_s = settings.consumer_drain_timeout_s
         self.options = ConsumerOptions(
             batch_size=settings.consumer_batch_size,

@@ -205,6 +205,26 @@ class Settings:
         return self.get_int("CONSUMER_BATCH_SIZE", 100, 1, 10_000)
 
     @property
+    def inbox_retention_days(self) -> float:
+        """How long a receipt stays in the inbox once its group has committed past it."""
+        return self.get_float("INBOX_RETENTION_DAYS", 7.0, 0.0, exclusive_minimum=True)
+
+    @property
+    def outbox_retention_days(self) -> float:
+        """How long a published outbox row stays (for `cdc verify`, replays, recovery)."""
+        return self.get_float("OUTBOX_RETENTION_DAYS", 3.0, 0.0, exclusive_minimum=True)
+
+    @property
+    def prune_every_s(self) -> float:
+        """How often a running service prunes its inbox and outbox (0: never; prune-outbox by hand)."""
+        return self.get_float("PRUNE_EVERY_S", 60.0, 0.0)
+
+    @property
+    def prune_batch_size(self) -> int:
+        """Rows deleted per statement (and per transaction) by the pruning."""
+        return self.get_int("PRUNE_BATCH_SIZE", 1000, 1, 100_000)
+
+    @property
     def consumer_apply_in_batches(self) -> bool:
         """Apply what one fetch returns in one transaction (false: one transaction per record)."""
         return self.get_bool("CONSUMER_APPLY_IN_BATCHES", True)

@@ -1,6 +1,7 @@
 """The command line every service shares, turned from a :class:`ServiceDefinition`.
 
-``migrate`` and ``run``, the operator commands every service has (``dlq``, ``prune-outbox``),
+``migrate`` and ``run``, the operator commands every service has (``dlq``, ``prune-outbox``,
+``rewind``),
 and the service's own commands; each service's ``main.py`` only describes itself.
 """
 
@@ -19,6 +20,7 @@ from eventcore.cdc.progress import CdcProgressUnknown
 from eventcore.cli import EXIT_OK, ArgumentParser, run_cli
 from eventcore.cli import dead_letters as dlq_cli
 from eventcore.cli import outbox as outbox_cli
+from eventcore.cli import rewind as rewind_cli
 from eventcore.dead_letter_tools import DeadLetterSelectionError
 from eventcore.events import Event, EventRoutes, TypedHandler
 from eventcore.kafka import password_key, use_identity
@@ -87,6 +89,8 @@ def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
     dlq_cli.configure(sub.add_parser("dlq", help=f"the dead letters of {definition.group_id}"))
     outbox_cli.configure(sub.add_parser("prune-outbox",
                                         help="delete published outbox rows older than --days"))
+    rewind_cli.configure(sub.add_parser("rewind", help=f"read {', '.join(definition.topics)} again "
+                                                       "from their start or a time (the group stopped)"))
     return parser
 
 
@@ -114,5 +118,7 @@ def _execute(definition: ServiceDefinition, args: argparse.Namespace) -> int:
         return dlq_cli.execute(context, definition.group_id, args)
     if args.command == "prune-outbox":
         return outbox_cli.execute(context, args)
+    if args.command == "rewind":
+        return rewind_cli.execute(context, definition.group_id, definition.topics, args)
     logging.getLogger(definition.name).debug("running %s", args.command)
     return definition.commands[args.command].execute(context, args)
