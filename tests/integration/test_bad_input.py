@@ -78,6 +78,10 @@ def test_order_service_refuses_bad_arguments_before_any_io(args, fragments):
     (["set-stock", "", "1"], ["sku must not be empty"]),
     (["set-stock", "A", "lots"], ["'lots' is not a whole number"]),
     (["dlq", "reinject"], ["one of the arguments --all --key --event-id is required"]),
+    (["rewind"], ["one of the arguments --to-start --to-time is required"]),
+    (["rewind", "--to-time", "yesterday"], ["'yesterday' is not a time"]),
+    (["rewind", "--to-start", "--topic", "payment.events"],
+     ["inventory-service does not consume payment.events (it consumes order.events, inventory.commands)"]),
 ])
 def test_inventory_service_refuses_bad_arguments_before_any_io(args, fragments):
     assert_one_line(service("inventory", *args, env={"DB_PORT": CLOSED_PORT}), 2, *fragments)

@@ -21,6 +21,7 @@ def test_defaults_apply_when_nothing_is_set():
     assert empty.order_saga_timeout_s == 60.0
     assert empty.consumer_batch_size == 100
     assert empty.health_port("inventory") == (9102, False)
+    assert (empty.inbox_retention_days, empty.outbox_retention_days, empty.prune_every_s) == (7.0, 3.0, 60.0)
 
 
 @pytest.mark.parametrize(("values", "read", "message"), [
@@ -32,6 +33,9 @@ def test_defaults_apply_when_nothing_is_set():
     ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
     ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
     ({"HEALTH_PORT": "99999"}, lambda s: s.health_port("order"), "between 0 and 65535"),
+    ({"INBOX_RETENTION_DAYS": "0"}, lambda s: s.inbox_retention_days, "it must be more than 0"),
+    ({"PRUNE_EVERY_S": "-1"}, lambda s: s.prune_every_s, "PRUNE_EVERY_S='-1' is out of range"),
+    ({"PRUNE_BATCH_SIZE": "0"}, lambda s: s.prune_batch_size, "between 1 and 100000"),
 ])
 def test_a_malformed_value_names_the_variable_and_the_rule(values, read, message):
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
