@@ -355,6 +355,43 @@ class SagaBench:
         )
 
 
+# Where each service keeps its inbox and outbox, and the group whose receipts its inbox holds.
+HISTORY_TABLES = {"order_db": "order-service", "inventory_db": "inventory-service",
+                  "payment_db": "payment-service"}
+HISTORY_CHUNK = 500_000
+HISTORY_TOPIC = "history.events"  # no group commits on it: the pruning never takes these rows
+
+
+def add_history(stack: Stack, rows: int, days: float = 5.0) -> None:
+    """``rows`` rows of history in every inbox and outbox, spread over the last ``days`` (inside
+    the retention, so they stay), written outside the binlog (``sql_log_bin=0``): nothing is
+    published. MariaDB's sequence engine generates them server-side."""
+    span_us = int(days * 86400 * 1_000_000)
+    for database, group in HISTORY_TABLES.items():
+        done = 0
+        while done < rows:
+            n = min(HISTORY_CHUNK, rows - done)
+            ago = f"UTC_TIMESTAMP(6) - INTERVAL (({done} + seq) * {span_us // max(rows, 1)}) MICROSECOND"
+            stack.mariadb.run_sql(f"""
+SET SESSION sql_log_bin = 0;
+INSERT INTO {database}.inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset,
+  processed_at, aggregate_type, aggregate_id, aggregate_version, outcome)
+SELECT '{group}', UUID(), 'HistoryEvent', '{HISTORY_TOPIC}', seq % 6, {done} + seq, {ago}, 'history',
+  UUID(), 1, 'applied' FROM seq_1_to_{n};
+INSERT INTO {database}.outbox (id, aggregatetype, aggregateid, type, aggregate_version, payload, occurred_at)
+SELECT UUID(), 'history', UUID(), 'HistoryEvent', 1, REPEAT('x', 64), {ago} FROM seq_1_to_{n};
+""", timeout=3600)
+            done += n
+            say(f"history: {database}: {done:,} of {rows:,} rows in its inbox and its outbox")
+
+
+def table_rows(stack: Stack) -> dict[str, int]:
+    counts = stack.mariadb.run_sql(" UNION ALL ".join(
+        f"SELECT '{db}.{table}', COUNT(*) FROM {db}.{table}"
+        for db in HISTORY_TABLES for table in ("inbox", "outbox")))
+    return {name: int(count) for name, count in (line.split("\t") for line in counts.splitlines())}
+
+
 def chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
@@ -742,6 +779,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds to wait for the orders of a rate to finish after its load",
     )
     parser.add_argument(
+        "--history", type=positive(int), default=None, metavar="N",
+        help="run the rates, add N rows of history to every inbox and outbox (outside the binlog), "
+             "run them again, and compare",
+    )
+    parser.add_argument(
         "--report", type=Path, default=None, help="JSON (default .state/bench/saga-<run>.json)"
     )
     args = parser.parse_args(argv)
@@ -791,16 +833,25 @@ def bench(args: argparse.Namespace) -> int:
             while rate <= args.max_rate:
                 rates.append(rate)
                 rate += args.step
-        for rate in rates:
-            started = time.time()
-            result = bench.run_phase(rate, args.duration)
-            print_phase(result)
-            report["phases"].append({**asdict(result), "window": [started, time.time()]})
-            if result.lag_flat and result.unfinished == 0:
-                report["max_flat_rate"] = max(report["max_flat_rate"] or 0, rate)
-            elif args.find_max:
-                say(f"lag grew at {rate:g}/s: the highest rate with lag flat is {report['max_flat_rate']}")
-                break
+        rounds = ["before", "after"] if args.history else [None]
+        for round_name in rounds:
+            if round_name == "after":
+                say(f"adding {args.history:,} rows of history to every inbox and outbox")
+                add_history(bench.stack, args.history)
+                report["history_rows"] = table_rows(bench.stack)
+                say(f"rows now: {report['history_rows']}")
+            for rate in rates:
+                started = time.time()
+                result = bench.run_phase(rate, args.duration)
+                print_phase(result)
+                report["phases"].append({**asdict(result), "window": [started, time.time()],
+                                         "history": round_name})
+                if result.lag_flat and result.unfinished == 0:
+                    report["max_flat_rate"] = max(report["max_flat_rate"] or 0, rate)
+                elif args.find_max:
+                    say(f"lag grew at {rate:g}/s: the highest rate with lag flat is "
+                        f"{report['max_flat_rate']}")
+                    break
     finally:
         stop.set()
         sampler_process.join(30)
@@ -838,7 +889,30 @@ def bench(args: argparse.Namespace) -> int:
         say(f"figures: {path}")
     if args.find_max:
         print(f"highest rate with lag flat: {report['max_flat_rate']} orders/s")
+    if args.history:
+        print_history_comparison(report["phases"])
     return 0
+
+
+def flat(phase: dict[str, Any]) -> str:
+    return "flat" if phase["lag_flat"] else "GROWING"
+
+
+def print_history_comparison(phases: list[dict[str, Any]]) -> None:
+    """Per rate: the saga's p50/p99 and the achieved rate with empty tables and with history."""
+    print("\n== with history vs without (same rates, same run)")
+    print(f"   {'rate':>6}  {'saga p50 ms':>17}  {'saga p99 ms':>17}  {'achieved/s':>15}  lag")
+    for before in (p for p in phases if p["history"] == "before"):
+        after = next((p for p in phases if p["history"] == "after" and p["rate"] == before["rate"]), None)
+        if after is None:
+            continue
+
+        def pair(key: str, phase_a: dict[str, Any] = before, phase_b: dict[str, Any] = after) -> str:
+            return f"{phase_a['saga_ms'][key]} -> {phase_b['saga_ms'][key]}"
+
+        print(f"   {before['rate']:>6g}  {pair('p50'):>17}  {pair('p99'):>17}  "
+              f"{before['achieved_rate']:>6g} -> {after['achieved_rate']:<6g}  "
+              f"{flat(before)} -> {flat(after)}")
 
 
 if __name__ == "__main__":
