@@ -114,13 +114,22 @@ def writer(
     results.put({"placed": placed, "worst_lateness_s": round(worst_lateness, 3)})
 
 
-def sampler(pids: dict[str, int], out: str, stop: Any, interval_s: float = 1.0) -> None:  # type: ignore[misc]
-    """Once a second: each group's lag, each process's RSS and CPU seconds (JSON lines)."""
+def sampler(pids: dict[str, int], out: str, stop: Any, interval_s: float = 1.0,  # type: ignore[misc]
+            tables_every_s: float | None = None) -> None:
+    """Once a second: each group's lag, each process's RSS and CPU seconds (JSON lines); every
+    ``tables_every_s``, the rows of each inbox and outbox."""
     settings = Settings.load()
     probe = GroupLagProbe(settings.kafka_bootstrap_servers)
+    tables_due = time.monotonic()
     with open(out, "a") as handle:
         while not stop.is_set():
             row: dict[str, Any] = {"t": time.time()}
+            if tables_every_s and time.monotonic() >= tables_due:
+                tables_due = time.monotonic() + tables_every_s
+                try:
+                    row["table_rows"] = table_rows(Stack())
+                except Exception as exc:  # a sample lost, not the run
+                    row["table_rows_error"] = str(exc)
             try:
                 row["lag"] = probe.lag()
             except Exception as exc:  # a sample lost, not the run
@@ -784,6 +793,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
              "run them again, and compare",
     )
     parser.add_argument(
+        "--table-sizes", type=positive(), default=None, metavar="S",
+        help="count the rows of every inbox and outbox every S seconds (a soak: do they stay flat?)",
+    )
+    parser.add_argument(
         "--report", type=Path, default=None, help="JSON (default .state/bench/saga-<run>.json)"
     )
     args = parser.parse_args(argv)
@@ -823,7 +836,7 @@ def bench(args: argparse.Namespace) -> int:
     bench.start_services()
     stop = multiprocessing.get_context("spawn").Event()
     sampler_process = multiprocessing.get_context("spawn").Process(
-        target=sampler, args=(bench.pids(), str(bench.samples_path), stop)
+        target=sampler, args=(bench.pids(), str(bench.samples_path), stop, 1.0, args.table_sizes)
     )
     sampler_process.start()
     try:
@@ -891,7 +904,22 @@ def bench(args: argparse.Namespace) -> int:
         print(f"highest rate with lag flat: {report['max_flat_rate']} orders/s")
     if args.history:
         print_history_comparison(report["phases"])
+    sizes = [(row["t"], row["table_rows"]) for row in samples if "table_rows" in row]
+    if sizes:
+        report["table_rows"] = sizes
+        path.write_text(json.dumps(report, indent=2, default=str))
+        print_table_sizes(sizes)
     return 0
+
+
+def print_table_sizes(sizes: list[tuple[float, dict[str, int]]]) -> None:
+    """Each table's rows at the start, after each quarter of the run and at the end."""
+    start = sizes[0][0]
+    marks = sorted({0, len(sizes) // 4, len(sizes) // 2, 3 * len(sizes) // 4, len(sizes) - 1})
+    print("\n== rows of each table over the run (minutes from the start)")
+    print("   " + f"{'table':<22}" + "".join(f"{(sizes[i][0] - start) / 60:>10.1f}" for i in marks))
+    for table in sizes[0][1]:
+        print("   " + f"{table:<22}" + "".join(f"{sizes[i][1].get(table, 0):>10,}" for i in marks))
 
 
 def flat(phase: dict[str, Any]) -> str:
