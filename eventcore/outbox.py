@@ -14,6 +14,7 @@ deletes a row the connector has not confirmed publishing (:func:`plan_prune`).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -202,11 +203,12 @@ def plan_prune(connection: Connection, table: Table, retention: timedelta,
 
 def prune_outbox(
     connection: Connection, table: Table, before: datetime, batch_size: int = 5000,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None, max_batches: int | None = None,
 ) -> int:
-    """Delete outbox rows that occurred before ``before``, in batches; returns how many went."""
+    """Delete outbox rows that occurred before ``before``, in batches (at most ``max_batches``);
+    returns how many went."""
     removed = 0
-    while True:
+    for _ in range(max_batches) if max_batches else itertools.count():
         result = connection.execute(
             delete(table).where(table.c.occurred_at < before).with_dialect_options(mysql_limit=batch_size)
         )
@@ -216,3 +218,4 @@ def prune_outbox(
             on_batch(removed)
         if result.rowcount < batch_size:
             return removed
+    return removed
