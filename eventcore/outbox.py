@@ -14,7 +14,6 @@ deletes a row the connector has not confirmed publishing (:func:`plan_prune`).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
 
 from eventcore import tracing
 from eventcore.avro import AvroEventSerializer, SchemaCatalog
+from eventcore.db import paced_batches
 from eventcore.topics import topic_for
 
 log = logging.getLogger(__name__)
@@ -204,11 +204,12 @@ def plan_prune(connection: Connection, table: Table, retention: timedelta,
 def prune_outbox(
     connection: Connection, table: Table, before: datetime, batch_size: int = 5000,
     on_batch: Callable[[int], None] | None = None, max_batches: int | None = None,
+    rest_ratio: float = 0.0,
 ) -> int:
-    """Delete outbox rows that occurred before ``before``, in batches (at most ``max_batches``);
-    returns how many went."""
+    """Delete outbox rows that occurred before ``before``, in batches (at most ``max_batches``,
+    paced by ``rest_ratio``: :func:`eventcore.db.paced_batches`); returns how many went."""
     removed = 0
-    for _ in range(max_batches) if max_batches else itertools.count():
+    for _ in paced_batches(max_batches, rest_ratio):
         result = connection.execute(
             delete(table).where(table.c.occurred_at < before).with_dialect_options(mysql_limit=batch_size)
         )

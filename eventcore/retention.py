@@ -28,7 +28,6 @@ operator who rewinds the group's offsets below it is told so (``<service> rewind
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -51,6 +50,7 @@ from sqlalchemy.exc import OperationalError
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import CdcProgressUnknown, published_through
+from eventcore.db import paced_batches
 from eventcore.kafka import CommittedOffsets
 from eventcore.messaging_tables import MessagingTables
 from eventcore.outbox import prune_cutoff, prune_outbox
@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 # several rounds instead of holding the database busy for one long stretch. 200 batches of 1,000
 # a minute is 3,300 rows/s, three times what 100 orders/s adds to an inbox.
 MAX_BATCHES_PER_ROUND = 200
+# After each batch, a rest as long as the batch took: the pruning uses at most half of one
+# connection's time, and the hot path's transactions get the database in between.
+REST_RATIO = 1.0
 # A pruning batch that meets another instance's pruning (or a lock the hot path holds) gives way
 # and tries again on the next round: pruning is never worth a wait.
 LOCK_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
@@ -72,10 +75,11 @@ def utc_now() -> datetime:
 
 def prune_inbox(engine: Engine, inbox: Table, horizon: Table, group: str,
                 committed: dict[tuple[str, int], int], older_than: datetime, batch_size: int,
-                max_batches: int | None = None) -> int:
+                max_batches: int | None = None, rest_ratio: float = 0.0) -> int:
     """Delete ``group``'s receipts older than ``older_than`` whose record its committed offsets
     (``committed``: (topic, partition) -> offset) have passed; batch by batch, each in its own
-    transaction, the horizon recorded with each, at most ``max_batches``. Returns how many went."""
+    transaction, the horizon recorded with each, at most ``max_batches``, paced by ``rest_ratio``
+    (:func:`eventcore.db.paced_batches`). Returns how many went."""
     passed = [and_(inbox.c.topic == topic, inbox.c.kafka_partition == partition,
                    inbox.c.kafka_offset < offset)
               for (topic, partition), offset in sorted(committed.items()) if offset > 0]
@@ -83,7 +87,7 @@ def prune_inbox(engine: Engine, inbox: Table, horizon: Table, group: str,
         return 0
     eligible = and_(inbox.c.consumer_group == group, inbox.c.processed_at < older_than, or_(*passed))
     removed = 0
-    for _ in range(max_batches) if max_batches else itertools.count():
+    for _ in paced_batches(max_batches, rest_ratio):
         with engine.begin() as connection:
             batch = connection.execute(
                 select(inbox.c.event_id, inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset)
@@ -154,7 +158,8 @@ class Pruner:
         committed = {(tp.topic, tp.partition): tp.offset
                      for tp in self._committed.of_topics(self.group, self.topics)}
         return prune_inbox(self.engine, self.inbox, self.horizon, self.group, committed,
-                           utc_now() - self.inbox_retention, self.batch_size, MAX_BATCHES_PER_ROUND)
+                           utc_now() - self.inbox_retention, self.batch_size, MAX_BATCHES_PER_ROUND,
+                           REST_RATIO)
 
     def prune_outbox(self) -> int:
         if self.connector is None:
@@ -167,7 +172,7 @@ class Pruner:
         self._said = None
         with self.engine.connect() as connection:
             return prune_outbox(connection, self.outbox, prune_cutoff(self.outbox_retention, through),
-                                self.batch_size, max_batches=MAX_BATCHES_PER_ROUND)
+                                self.batch_size, max_batches=MAX_BATCHES_PER_ROUND, rest_ratio=REST_RATIO)
 
     def _say_once(self, message: str) -> None:
         if message != self._said:

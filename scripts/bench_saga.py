@@ -371,10 +371,10 @@ HISTORY_CHUNK = 500_000
 HISTORY_TOPIC = "history.events"  # no group commits on it: the pruning never takes these rows
 
 
-def add_history(stack: Stack, rows: int, days: float = 5.0) -> None:
+def add_history(stack: Stack, rows: int, days: float = 2.5) -> None:
     """``rows`` rows of history in every inbox and outbox, spread over the last ``days`` (inside
-    the retention, so they stay), written outside the binlog (``sql_log_bin=0``): nothing is
-    published. MariaDB's sequence engine generates them server-side."""
+    both retentions, so the services' pruning leaves them alone), written outside the binlog
+    (``sql_log_bin=0``): nothing is published. MariaDB's sequence engine generates them."""
     span_us = int(days * 86400 * 1_000_000)
     for database, group in HISTORY_TABLES.items():
         done = 0
@@ -386,12 +386,24 @@ SET SESSION sql_log_bin = 0;
 INSERT INTO {database}.inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset,
   processed_at, aggregate_type, aggregate_id, aggregate_version, outcome)
 SELECT '{group}', UUID(), 'HistoryEvent', '{HISTORY_TOPIC}', seq % 6, {done} + seq, {ago}, 'history',
-  UUID(), 1, 'applied' FROM seq_1_to_{n};
+  UUID(), 1, 'applied' FROM {database}.seq_1_to_{n};
 INSERT INTO {database}.outbox (id, aggregatetype, aggregateid, type, aggregate_version, payload, occurred_at)
-SELECT UUID(), 'history', UUID(), 'HistoryEvent', 1, REPEAT('x', 64), {ago} FROM seq_1_to_{n};
+SELECT UUID(), 'history', UUID(), 'HistoryEvent', 1, REPEAT('x', 64), {ago} FROM {database}.seq_1_to_{n};
 """, timeout=3600)
             done += n
             say(f"history: {database}: {done:,} of {rows:,} rows in its inbox and its outbox")
+
+
+def remove_history(stack: Stack) -> None:
+    """The history rows again (they would otherwise stay: no group commits on their topic)."""
+    for database in HISTORY_TABLES:
+        for table, where in (("inbox", f"topic = '{HISTORY_TOPIC}'"),
+                             ("outbox", "aggregatetype = 'history'")):
+            while stack.mariadb.run_sql(f"SET SESSION sql_log_bin = 0; DELETE FROM {database}.{table} "
+                                        f"WHERE {where} LIMIT 100000; SELECT ROW_COUNT();",
+                                        timeout=3600).strip() not in ("0", ""):
+                pass
+        say(f"history: removed from {database}")
 
 
 def table_rows(stack: Stack) -> dict[str, int]:
@@ -869,6 +881,8 @@ def bench(args: argparse.Namespace) -> int:
         stop.set()
         sampler_process.join(30)
         bench.stop_services()
+        if args.history:
+            remove_history(bench.stack)
     if args.references:
         say(f"references at {args.reference_rate:g} orders/s (services stopped)")
         connections = args.writers + 3
