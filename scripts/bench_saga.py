@@ -170,6 +170,7 @@ class SagaBench:
         self.contexts = build_all(self.settings)
         self.stack = Stack()
         self.run_id = uuid.uuid4().hex[:6]
+        self.phases_run = 0
         self.skus = [f"B{self.run_id}-{n}" for n in range(SKUS)]
         self.services: dict[str, ServiceInstance] = {}
         self.samples_path = REPO_ROOT / ".state" / "bench" / f"saga-{self.run_id}-samples.jsonl"
@@ -232,7 +233,10 @@ class SagaBench:
 
     def run_phase(self, rate: float, duration_s: float) -> PhaseResult:
         self.wait_drained()
-        customer = f"bench-{self.run_id}-{int(rate)}"
+        # One customer per phase: its orders are what the phase measures (a rate run again after
+        # --history must not count the first run's orders too).
+        self.phases_run += 1
+        customer = f"bench-{self.run_id}-{int(rate)}-{self.phases_run}"
         writers = self.args.writers
         queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()  # type: ignore[type-arg]
         start_at = time.time() + 3.0  # the writers' processes start first
