@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from eventcore.kafka import consumer_config, partitions_of
 from eventcore.replay import EventTap
@@ -18,7 +18,7 @@ from services.order.domain import OrderLine, OrderStatus
 from services.order.tables import messaging as order_messaging
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess, swapped_service
-from tests.e2e.probes import new_sku, service_command, stock, wait_final
+from tests.e2e.probes import new_sku, pending_dead_letters, service_command, stock, wait_final
 
 pytestmark = pytest.mark.stack
 GROUP = "inventory-service"
@@ -75,6 +75,7 @@ def test_pruned_tables_and_a_replay_from_the_start_past_the_horizon(ctx, service
     assert held == (94, 6)
 
     assert services["inventory"].stop() == 0
+    owed_before = {row.id for row in pending_dead_letters(ctx, "inventory")}
     try:
         before = committed(settings)
         refused = service_command("inventory", "rewind", "--to-start", "--topic", "order.events", "--yes")
@@ -101,3 +102,10 @@ def test_pruned_tables_and_a_replay_from_the_start_past_the_horizon(ctx, service
         tap.wait_for(lambda _events: tap.at_end(), 60)
         reserved = [e for e in tap.events if e.key in orders]
     assert sorted(e.key for e in reserved if e.event_type == "StockReserved") == sorted(orders)
+    # The replay also met other tests' poison records (and keys parked behind them) again: what it
+    # dead-lettered is not this test's to leave behind for the tests that count dead letters.
+    dead_letters = inventory_messaging.dead_letters
+    with ctx["inventory"].engine.begin() as connection:
+        new = [row.id for row in pending_dead_letters(ctx, "inventory") if row.id not in owed_before]
+        if new:
+            connection.execute(delete(dead_letters).where(dead_letters.c.id.in_(new)))
