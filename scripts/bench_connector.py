@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""The connectors' latency/throughput grid: ``poll.interval.ms`` x ``linger.ms``, one run, same data.
+
+``python scripts/bench_connector.py`` on the native stack, services stopped. For every pair of
+settings it re-registers the three outbox connectors with them (``register_connectors.py --set``)
+and measures, on ``order-outbox``:
+
+- **hop at half load**: outbox rows committed one per transaction at ``--rate`` rows/s for
+  ``--seconds``; each row's commit (taken when the commit returns) to the moment a plain
+  ``read_committed`` reader receives it from Kafka: p50 / p99 ms; with the CPU that Connect and
+  Kafka spent meanwhile (% of one core);
+- **sustained rate**: the connector paused, ``--burst`` rows committed two per transaction (an
+  order's share), the connector resumed: rows per second from the resume to the last row read.
+
+The rows go to the aggregate type ``benchgrid`` (topic ``benchgrid.events``), which no service
+reads; the outbox pruning removes them later like any published row. At the end the connectors
+are registered again with their committed settings. Figures go to JSON; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Consumer, TopicPartition
+
+from devstack.stack import Stack
+from eventcore.bootstrap import configure_logging
+from eventcore.cdc.connect_client import ConnectClient
+from eventcore.cli import ArgumentParser, run_cli
+from eventcore.kafka import consumer_config, ensure_topics
+from eventcore.settings import REPO_ROOT, Settings
+from services import build_all
+from services.instances import process_usage, refuse_if_services_run
+
+AGGREGATE_TYPE = "benchgrid"
+TOPIC = f"{AGGREGATE_TYPE}.events"
+CONNECTOR = "order-outbox"
+REGISTER = REPO_ROOT / "scripts" / "register_connectors.py"
+
+
+def say(text: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+class Reader:
+    """Reads ``benchgrid.events`` from its current end and notes when each key arrives."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.arrived: dict[str, float] = {}
+        self._consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers,
+                                                  f"bench-grid-{uuid.uuid4()}",
+                                                  **{"fetch.wait.max.ms": 5}))
+        metadata = self._consumer.list_topics(TOPIC, timeout=10)
+        partitions = [TopicPartition(TOPIC, p, -1) for p in metadata.topics[TOPIC].partitions]  # -1: the end
+        self._consumer.assign(partitions)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            message = self._consumer.poll(0.05)
+            if message is not None and message.error() is None and message.key() is not None:
+                self.arrived.setdefault(message.key().decode(), time.time())
+
+    def wait_for(self, keys: list[str], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(key in self.arrived for key in keys):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+
+
+class Grid:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stack = Stack()
+        self.settings = Settings.load()
+        context = build_all(self.settings, migrate=False)["order"]
+        self.engine = context.engine
+        self.outbox = context.messaging.outbox
+        self.connect = ConnectClient(self.settings.connect_url)
+
+    def register(self, settings: dict[str, str]) -> None:
+        extra = [item for key, value in settings.items() for item in ("--set", f"{key}={value}")]
+        done = subprocess.run([sys.executable, str(REGISTER), *extra], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"register_connectors.py {' '.join(extra)} failed: "
+                               f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+
+    def rows(self, keys: list[str]) -> list[dict[str, Any]]:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        return [{"id": str(uuid.uuid4()), "aggregatetype": AGGREGATE_TYPE, "aggregateid": key,
+                 "type": "BenchGridRow", "aggregate_version": 1, "payload": b"\x00" * 200,
+                 "occurred_at": now} for key in keys]
+
+    def hop(self, reader: Reader) -> dict[str, Any]:
+        rate, seconds = self.args.rate, self.args.seconds
+        committed: dict[str, float] = {}
+        pids = {"connect": self.stack.connect.process.running_pid(),
+                "kafka": self.stack.kafka.process.running_pid()}
+        cpu_before = {name: process_usage(pid)[1] if pid else 0.0 for name, pid in pids.items()}
+        started = time.monotonic()
+        with self.engine.connect() as connection:
+            for n in range(int(rate * seconds)):
+                time.sleep(max(0.0, started + n / rate - time.monotonic()))
+                key = uuid.uuid4().hex
+                connection.execute(self.outbox.insert(), self.rows([key]))
+                connection.commit()
+                committed[key] = time.time()
+        elapsed = time.monotonic() - started
+        cpu = {name: round(((process_usage(pid)[1] if pid else 0.0) - cpu_before[name]) / elapsed * 100, 1)
+               for name, pid in pids.items()}
+        reader.wait_for(list(committed), 30)
+        latencies = [(reader.arrived[key] - at) * 1000
+                     for key, at in committed.items() if key in reader.arrived]
+        return {"n": len(latencies), "missing": len(committed) - len(latencies),
+                "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+                "cpu_pct": cpu}
+
+    def sustained(self, reader: Reader) -> dict[str, Any]:
+        keys = [uuid.uuid4().hex for _ in range(self.args.burst)]
+        self.connect.pause(CONNECTOR)
+        self.connect.wait_for_state(CONNECTOR, "PAUSED", 60)
+        with self.engine.connect() as connection:
+            for pair in range(0, len(keys), 2):
+                connection.execute(self.outbox.insert(), self.rows(keys[pair:pair + 2]))
+                connection.commit()
+        resumed = time.time()
+        self.connect.resume(CONNECTOR)
+        complete = reader.wait_for(keys, 300)
+        last = max((reader.arrived[key] for key in keys if key in reader.arrived), default=resumed)
+        arrived = sum(key in reader.arrived for key in keys)
+        return {"rows": arrived, "complete": complete,
+                "rows_per_s": round(arrived / max(last - resumed, 0.001), 1)}
+
+    def run(self) -> dict[str, Any]:
+        points = []
+        ensure_topics(self.settings.kafka_bootstrap_servers, [TOPIC])
+        reader = Reader(self.settings)
+        try:
+            for poll_ms in self.args.poll:
+                for linger_ms in self.args.linger:
+                    say(f"poll.interval.ms={poll_ms} linger.ms={linger_ms}: registering")
+                    self.register({"poll.interval.ms": str(poll_ms),
+                                   "producer.override.linger.ms": str(linger_ms)})
+                    self.settle(reader)
+                    hop = self.hop(reader)
+                    sustained = self.sustained(reader)
+                    point = {"poll_interval_ms": poll_ms, "linger_ms": linger_ms, "hop": hop,
+                             "sustained": sustained}
+                    say(f"  hop p50 {hop['p50_ms']} / p99 {hop['p99_ms']} ms (n={hop['n']}, "
+                        f"missing {hop['missing']}), CPU {hop['cpu_pct']}; sustained "
+                        f"{sustained['rows_per_s']} rows/s ({sustained['rows']} rows)")
+                    points.append(point)
+        finally:
+            reader.close()
+            say("registering the connectors again with their committed settings")
+            self.register({})
+        return {"title": f"bench_connector, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                "rate": self.args.rate, "seconds": self.args.seconds, "burst": self.args.burst,
+                "points": points}
+
+    def settle(self, reader: Reader) -> None:
+        """A few rows through first: the task's restart and the producer's first transaction
+        are not the setting's cost."""
+        keys = [uuid.uuid4().hex for _ in range(20)]
+        with self.engine.connect() as connection:
+            connection.execute(self.outbox.insert(), self.rows(keys))
+            connection.commit()
+        if not reader.wait_for(keys, 120):
+            raise RuntimeError(f"{CONNECTOR} published nothing within 120 s after its registration")
+        time.sleep(2)
+
+
+def print_grid(report: dict[str, Any]) -> None:
+    print(f"\nhop at {report['rate']:g} rows/s (p50 / p99 ms; Connect + Kafka CPU % of a core) "
+          f"and sustained rows/s (burst of {report['burst']:,})")
+    print("| poll.interval.ms | linger.ms | hop p50 | hop p99 | CPU Connect+Kafka | sustained rows/s |")
+    print("|---|---|---|---|---|---|")
+    for p in report["points"]:
+        cpu = p["hop"]["cpu_pct"]
+        print(f"| {p['poll_interval_ms']} | {p['linger_ms']} | {p['hop']['p50_ms']} | {p['hop']['p99_ms']} | "
+              f"{cpu['connect']:g} + {cpu['kafka']:g} | {p['sustained']['rows_per_s']:,} |")
+
+
+@contextmanager
+def quiet_logging() -> Iterator[None]:
+    configure_logging()
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+    yield
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    def positive_int(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text} is negative")
+        return value
+
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--poll", type=positive_int, action="append", help="poll.interval.ms (repeatable; "
+                        "default 1 5 10 20)")
+    parser.add_argument("--linger", type=positive_int, action="append", help="linger.ms (repeatable; "
+                        "default 0 2 5)")
+    parser.add_argument("--rate", type=positive_int, default=100, help="rows/s for the hop (default 100: "
+                        "order-outbox's share of the saga at 50 orders/s)")
+    parser.add_argument("--seconds", type=positive_int, default=30, help="seconds of the hop (default 30)")
+    parser.add_argument("--burst", type=positive_int, default=20_000, help="rows of the sustained-rate burst")
+    parser.add_argument("--report", type=Path, help="JSON (default .state/bench/connector-grid-<time>.json)")
+    args = parser.parse_args(argv)
+    args.poll = args.poll or [1, 5, 10, 20]
+    args.linger = args.linger or [0, 2, 5]
+    if args.rate == 0 or args.seconds == 0 or args.burst == 0:
+        parser.error("--rate, --seconds and --burst must be above 0")
+    return args
+
+
+def grid(args: argparse.Namespace) -> int:
+    with quiet_logging():
+        Stack().up()
+        refuse_if_services_run(Settings.load())
+        report = Grid(args).run()
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    path = args.report or REPO_ROOT / ".state" / "bench" / f"connector-grid-{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    print_grid(report)
+    say(f"figures: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_cli("bench_connector", lambda: grid(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
