@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from sqlalchemy import Connection, Table
-
+from eventcore.batch_rows import BatchRows
 from eventcore.db import UnitOfWork
 from eventcore.events import Event, TypedHandler
 from eventcore.failures import RetryableConflictError
@@ -152,23 +151,13 @@ class ConcurrentChangeError(RetryableConflictError):
     """The step's row changed since it was loaded (its lock was not held): retry the record."""
 
 
-def save_step(connection: Connection, table: Table, key: Mapping[str, Any], step: CompensableStep,
-              values: Mapping[str, Any]) -> None:
-    """Insert the step's row if it has none yet, else update the row it was loaded from.
-
-    The primary key refuses a second row for one saga whatever the messaging does, and the
-    update only applies to the version that was loaded.
-    """
-    row = {**values, "status": step.stored_status, "version": step.version, "reason": step.reason}
-    if step.stored_version == 0:
-        connection.execute(table.insert(), {**key, **row})
-    else:
-        where = [table.c[name] == value for name, value in key.items()]
-        updated = connection.execute(
-            table.update().where(*where, table.c.version == step.stored_version).values(row))
-        if updated.rowcount != 1:
-            raise ConcurrentChangeError(f"{table.name} {dict(key)} is no longer at v{step.stored_version}")
+def save_step(rows: BatchRows[str, Any], step: CompensableStep, values: Mapping[str, Any]) -> None:
+    """Write the step's row at the commit (inserted if it had none, else updated): the row was
+    locked when it was read, and the primary key refuses a second row for one saga whatever the
+    messaging does."""
     step.stored_version = step.version
+    rows.put(step.saga_id, step, {**values, "status": step.stored_status, "version": step.version,
+                                  "reason": step.reason})
 
 
 S = TypeVar("S", bound=CompensableStep)

@@ -98,17 +98,28 @@ class RecordApplier:
     def apply_batch(self, messages: list[Message]) -> list[Result]:
         """Apply ``messages`` (live records, in fetch order) in ONE transaction: one statement
         each for the parking check, the duplicates and the versions, one multi-row insert for the
-        inbox, then the handlers one after the other, and one commit. Raises whatever any of
-        them raises, after which nothing of the batch is kept: the caller then applies the
-        records one by one, so a bad record goes its own failure path alone."""
+        inbox, then the handlers one after the other (their repositories reading and writing
+        each table once for the whole batch, :mod:`eventcore.batch_rows`), and one commit.
+        Raises whatever any of them raises, after which nothing of the batch is kept: the caller
+        then applies the records one by one, so a bad record goes its own failure path alone."""
         results: list[Result | None] = [None] * len(messages)
-        work: list[tuple[int, ConsumedEvent, Handler]] = []
+        decoded: list[tuple[int, ConsumedEvent]] = []
         for index, message in enumerate(messages):
             declared_type = header_map(message).get(HEADER_EVENT_TYPE)
             if declared_type and declared_type not in self.handlers:
                 results[index] = Result(Outcome.IGNORED, None)
-                continue
-            event = decode(message, self._deserializer)
+            else:
+                decoded.append((index, decode(message, self._deserializer)))
+        applied = self.apply_events([event for _, event in decoded])
+        for (index, _), result in zip(decoded, applied, strict=True):
+            results[index] = result
+        return [result for result in results if result is not None]
+
+    def apply_events(self, events: list[ConsumedEvent]) -> list[Result]:
+        """Apply decoded live events in one transaction (see :meth:`apply_batch`)."""
+        results: list[Result | None] = [None] * len(events)
+        work: list[tuple[int, ConsumedEvent, Handler]] = []
+        for index, event in enumerate(events):
             handler = self.handlers.get(event.event_type)
             if handler is None:
                 results[index] = Result(Outcome.IGNORED, event)
@@ -148,6 +159,7 @@ class RecordApplier:
             results[index] = Result(Outcome.APPLIED if newer else Outcome.STALE, event)
         store_versions(connection, tables.aggregate_versions, self.group_id, changed, set(existing))
         record_receipts(connection, tables.inbox, receipts)
+        uow.batch = [event for event, _ in to_handle]  # the handlers' repositories read their rows at once
         for event, handler in to_handle:
             self._handle(uow, event, handler)
 
@@ -187,6 +199,7 @@ class RecordApplier:
                 self.dead_letters.remove(connection, owed.id)
                 return Result(Outcome.DUPLICATE, event)
             if stale_behind is None:
+                uow.batch = [event]
                 self._handle(uow, event, handler)
             if owed is not None:
                 self.dead_letters.remove(connection, owed.id)

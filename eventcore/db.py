@@ -5,15 +5,16 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.schema import CreateColumn
 
 if TYPE_CHECKING:
     from eventcore.outbox import OutboxEvent, OutboxWriter
+    from eventcore.records import ConsumedEvent
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,13 @@ def add_missing_parts(engine: Engine, metadata: MetaData) -> list[str]:
     return added
 
 
+class Flushable(Protocol):
+    def flush(self, connection: Connection) -> None: ...
+
+
+T = TypeVar("T", bound=Flushable)
+
+
 class UnitOfWork:
     """One local transaction: domain rows and outbox rows commit together or not at all.
 
@@ -83,6 +91,10 @@ class UnitOfWork:
     ``emit`` encodes the event at once (a payload the registry or its schema refuses stops the
     work before anything is written) and the rows are inserted together just before the
     commit: one statement for every event of the transaction, in the order they were emitted.
+
+    ``batch`` is what the transaction applies (the consumer sets it: a fetch's records, or one
+    record); repositories read the rows of all of them at once and keep their writes in a
+    :meth:`staged` object, written just before the outbox rows (:mod:`eventcore.batch_rows`).
     """
 
     def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
@@ -90,6 +102,22 @@ class UnitOfWork:
         self._outbox = outbox
         self._connection: Connection | None = None
         self._pending: list[dict[str, Any]] = []
+        self._staged: dict[Hashable, Flushable] = {}
+        self.batch: Sequence[ConsumedEvent] = ()
+
+    @property
+    def batch_keys(self) -> list[str]:
+        """The aggregate ids (record keys) of the transaction's batch, each once."""
+        return list(dict.fromkeys(event.key for event in self.batch if event.key))
+
+    def staged(self, name: Hashable, factory: Callable[[], T]) -> T:
+        """The transaction's one ``name`` object (made by ``factory`` on first use); its
+        ``flush(connection)`` runs before the commit, in the order the objects were made."""
+        self.connection  # noqa: B018 (raises outside a with block)
+        if name not in self._staged:
+            self._staged[name] = factory()
+        staged = self._staged[name]
+        return staged  # type: ignore[return-value]
 
     @property
     def connection(self) -> Connection:
@@ -117,6 +145,8 @@ class UnitOfWork:
         assert self._connection is not None
         try:
             if exc_type is None:
+                for staged in self._staged.values():
+                    staged.flush(self._connection)
                 if self._pending:
                     assert self._outbox is not None
                     self._outbox.write(self._connection, self._pending)
@@ -125,6 +155,8 @@ class UnitOfWork:
                 self._connection.rollback()
         finally:
             self._pending = []
+            self._staged = {}
+            self.batch = ()
             self._connection.close()
             self._connection = None
 

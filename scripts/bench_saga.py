@@ -517,11 +517,7 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
 
     def apply(service: str, topic: str, events: list[Any]) -> None:
         """One batch, one transaction: what the consumer runtime does with a fetch."""
-        applier = appliers[service]
-        work = [(n, consumed(topic, e), applier.handlers[e.event_type]) for n, e in enumerate(events)]
-        results: list[Any] = [None] * len(work)
-        with applier._uow_factory() as uow:
-            applier._apply_all(uow, work, results)
+        appliers[service].apply_events([consumed(topic, e) for e in events])
 
     done = 0
     end = time.monotonic() + duration_s

@@ -49,7 +49,7 @@ def serve(host: str, port: int) -> int:
     subprocess.run([sys.executable, str(ROOT / "scripts" / "register_connectors.py")], check=True,
                    stdout=subprocess.DEVNULL)
     with contexts["inventory"].unit_of_work() as uow:
-        known = stock.levels(uow.connection, list(STARTER_STOCK))
+        known = stock.current_levels(uow.connection, list(STARTER_STOCK))
     for sku, available in STARTER_STOCK.items():
         if sku not in known:
             set_stock(contexts["inventory"].uow_factory, sku, available)

@@ -30,17 +30,16 @@ def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -
     bounded_int(f"available stock of {sku}", available, 0, MAX_STOCK)
     with uow_factory() as uow:
         stock.set_available(uow.connection, sku, available)
-        return stock.levels(uow.connection, [sku])[sku]
+        return stock.current_levels(uow.connection, [sku])[sku]
 
 
 def reserve(uow: UnitOfWork, order_id: str, requested: dict[str, int], amount_cents: int, currency: str,
             flow: str) -> None:
     reservation = reservations.load(uow, order_id)
     reservation.expect_to_run()
-    reservation.reserve(requested, stock.levels(uow.connection, requested, for_update=True),
-                        amount_cents, currency, flow)
+    reservation.reserve(requested, stock.levels(uow, requested), amount_cents, currency, flow)
     if reservation.status is StepStatus.DONE:
-        stock.move(uow.connection, requested, +1)
+        stock.move(uow, requested, +1)
     reservations.save(uow, reservation)
 
 
@@ -55,8 +54,8 @@ def on_reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
 
 
 def release_stock(uow: UnitOfWork, reservation: Reservation) -> StockReleased:
-    stock.levels(uow.connection, reservation.lines, for_update=True)
-    stock.move(uow.connection, reservation.lines, -1)
+    stock.levels(uow, reservation.lines)
+    stock.move(uow, reservation.lines, -1)
     return reservation.released()
 
 

@@ -7,13 +7,14 @@ transaction, the outbox rows of the events it caused.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore.aggregate import StepStatus, emit_changes, save_step
+from eventcore.batch_rows import BatchInserts, BatchRows
 from eventcore.db import UnitOfWork
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations
@@ -26,57 +27,94 @@ def _now() -> datetime:
 
 
 # Statements built once (SQLAlchemy caches their compiled form; the values travel as parameters).
-_RESERVATION_WITH_LINES = (
-    select(reservations.c.status, reservations.c.version, reservations.c.reason,
+_RESERVATIONS_WITH_LINES = (
+    select(reservations.c.order_id, reservations.c.status, reservations.c.version, reservations.c.reason,
            reservation_lines.c.sku, reservation_lines.c.quantity)
     .outerjoin(reservation_lines, reservation_lines.c.order_id == reservations.c.order_id)
-    .where(reservations.c.order_id == bindparam("order_id"))
+    .where(reservations.c.order_id.in_(bindparam("order_ids", expanding=True)))
     .with_for_update(of=reservations)
 )
-_MOVE_STOCK = products.update().where(products.c.sku == bindparam("product")).values(
-    available=products.c.available - bindparam("quantity"),
-    reserved=products.c.reserved + bindparam("quantity"), updated_at=bindparam("now"))
+# Locking in sku order: two reservations over the same products cannot deadlock.
+_PRODUCTS = (select(products).where(products.c.sku.in_(bindparam("skus", expanding=True)))
+             .order_by(products.c.sku))
+_PRODUCTS_LOCKED = _PRODUCTS.with_for_update()
+
+
+def _read_reservations(connection: Connection, order_ids: list[str]) -> dict[str, Reservation]:
+    found: dict[str, Reservation] = {}
+    for row in connection.execute(_RESERVATIONS_WITH_LINES, {"order_ids": order_ids}):
+        reservation = found.get(row.order_id)
+        if reservation is None:
+            reservation = found[row.order_id] = Reservation(
+                row.order_id, Reservation.labels.status(row.status), row.version, row.reason,
+                stored_version=row.version)
+        if row.sku is not None:
+            reservation.lines[row.sku] = row.quantity
+    return found
+
+
+def _read_products(connection: Connection, skus: list[str]) -> dict[str, StockLevel]:
+    return {r.sku: StockLevel(r.sku, r.available, r.reserved)
+            for r in connection.execute(_PRODUCTS_LOCKED, {"skus": skus})}
 
 
 class Reservations:
+    def rows(self, uow: UnitOfWork) -> BatchRows[str, Reservation]:
+        return BatchRows.of(uow, reservations, "order_id", _read_reservations)
+
     def load(self, uow: UnitOfWork, order_id: str) -> Reservation:
-        """The order's reservation (NEW when there is none yet), its row locked."""
-        rows = uow.connection.execute(_RESERVATION_WITH_LINES, {"order_id": order_id}).all()
-        if not rows:
-            return Reservation(order_id)
-        first = rows[0]
-        status = Reservation.labels.status(first.status)
-        return Reservation(order_id, status, first.version, first.reason,
-                           lines={r.sku: r.quantity for r in rows if r.sku is not None},
-                           stored_version=first.version)
+        """The order's reservation (NEW when there is none yet), its row locked (with those of
+        the rest of the batch)."""
+        return self.rows(uow).get(order_id) or Reservation(order_id)
 
     def save(self, uow: UnitOfWork, reservation: Reservation) -> None:
         emit_changes(uow, reservation)
         newly_reserved = reservation.stored_version == 0 and reservation.status is StepStatus.DONE
-        save_step(uow.connection, reservations, {"order_id": reservation.order_id}, reservation,
-                  {"updated_at": _now()})
+        save_step(self.rows(uow), reservation, {"updated_at": _now()})
         if newly_reserved:
-            uow.connection.execute(reservation_lines.insert(), [
+            BatchInserts.of(uow, reservation_lines).add(
                 {"order_id": reservation.order_id, "sku": sku, "quantity": quantity}
-                for sku, quantity in sorted(reservation.lines.items())])
+                for sku, quantity in sorted(reservation.lines.items()))
         log.info("reservation %s %s (v%d)%s", reservation.order_id, reservation.stored_status,
                  reservation.version, f": {reservation.reason}" if reservation.reason else "")
 
 
-class Stock:
-    def levels(self, connection: Connection, skus: list[str] | Mapping[str, int],
-               for_update: bool = False) -> dict[str, StockLevel]:
-        # Locking in sku order: two reservations over the same products cannot deadlock.
-        query = select(products).where(products.c.sku.in_(sorted(skus))).order_by(products.c.sku)
-        if for_update:
-            query = query.with_for_update()
-        return {r.sku: StockLevel(r.sku, r.available, r.reserved) for r in connection.execute(query)}
+def _skus_in(uow: UnitOfWork) -> set[str]:
+    """The products the batch's records may move: the lines of its requests and of the
+    reservations read so far (a release names none of its own)."""
+    skus = {line["sku"] for event in uow.batch for line in event.value.get("lines") or ()}
+    for reservation in reservation_repository.rows(uow).read():
+        skus.update(reservation.lines)
+    return skus
 
-    def move(self, connection: Connection, lines: Mapping[str, int], sign: int) -> None:
-        """Reserve (+1) or release (-1) the quantities of ``lines``: one statement for all of them."""
+
+class Stock:
+    def rows(self, uow: UnitOfWork) -> BatchRows[str, StockLevel]:
+        return BatchRows.of(uow, products, "sku", _read_products, lambda: _skus_in(uow))
+
+    def levels(self, uow: UnitOfWork, skus: Iterable[str]) -> dict[str, StockLevel]:
+        """The products' stock levels, their rows locked until the commit (unknown skus absent)."""
+        rows = self.rows(uow)
+        wanted = sorted(skus)
+        rows.prefetch(wanted)
+        return {sku: level for sku in wanted if (level := rows.get(sku)) is not None}
+
+    def move(self, uow: UnitOfWork, lines: Mapping[str, int], sign: int) -> None:
+        """Reserve (+1) or release (-1) the quantities of ``lines`` (read by :meth:`levels` first)."""
+        rows = self.rows(uow)
         now = _now()
-        connection.execute(_MOVE_STOCK, [{"product": sku, "quantity": sign * quantity, "now": now}
-                                         for sku, quantity in sorted(lines.items())])
+        for sku, quantity in sorted(lines.items()):
+            level = rows.get(sku)
+            if level is None:
+                raise LookupError(f"product {sku} was not read before its stock moved")
+            moved = StockLevel(sku, level.available - sign * quantity, level.reserved + sign * quantity)
+            rows.put(sku, moved, {"available": moved.available, "reserved": moved.reserved,
+                                  "updated_at": now})
+
+    def current_levels(self, connection: Connection, skus: list[str]) -> dict[str, StockLevel]:
+        """The products' stock levels as committed (no lock)."""
+        return {r.sku: StockLevel(r.sku, r.available, r.reserved)
+                for r in connection.execute(_PRODUCTS, {"skus": sorted(skus)})}
 
     def set_available(self, connection: Connection, sku: str, available: int) -> None:
         statement = mysql_insert(products).values(sku=sku, available=available, reserved=0, updated_at=_now())

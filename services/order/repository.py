@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select
 
-from eventcore.aggregate import ConcurrentChangeError, emit_changes
+from eventcore.aggregate import emit_changes
+from eventcore.batch_rows import BatchInserts, BatchRows
 from eventcore.db import UnitOfWork
 from eventcore.failures import RecordRejectedError
 from eventcore.saga import SagaInstance
@@ -61,16 +62,16 @@ _ORDER_WITH_LINES = (
     .where(orders.c.id == bindparam("order_id"))
     .order_by(order_lines.c.line_no)
 )
-_UPDATE = orders.update().where(orders.c.id == bindparam("order_id")).values(
-    status=bindparam("status"), version=bindparam("version"), cancel_reason=bindparam("cancel_reason"),
-    payment_id=bindparam("payment_id"), updated_at=bindparam("updated_at"))
+_ORDERS_WITH_LINES = (
+    select(orders, order_lines.c.sku, order_lines.c.quantity, order_lines.c.unit_price_cents)
+    .join(order_lines, order_lines.c.order_id == orders.c.id)
+    .where(orders.c.id.in_(bindparam("order_ids", expanding=True)))
+    .order_by(orders.c.id, order_lines.c.line_no)
+    .with_for_update(of=orders)
+)
 
 
-def get(connection: Connection, order_id: str, for_update: bool = False) -> Order | None:
-    query = _ORDER_WITH_LINES.with_for_update(of=orders) if for_update else _ORDER_WITH_LINES
-    rows = connection.execute(query, {"order_id": order_id}).mappings().all()
-    if not rows:
-        return None
+def _order_of(rows: list[Any]) -> Order:
     row = rows[0]
     return Order(
         id=row["id"], customer_id=row["customer_id"], currency=row["currency"],
@@ -80,9 +81,26 @@ def get(connection: Connection, order_id: str, for_update: bool = False) -> Orde
     )
 
 
+def get(connection: Connection, order_id: str) -> Order | None:
+    """The order as committed (no lock): for readers."""
+    rows = connection.execute(_ORDER_WITH_LINES, {"order_id": order_id}).mappings().all()
+    return _order_of(rows) if rows else None
+
+
+def _read_orders(connection: Connection, order_ids: list[str]) -> dict[str, Order]:
+    by_order: dict[str, list[Any]] = {}
+    for row in connection.execute(_ORDERS_WITH_LINES, {"order_ids": order_ids}).mappings():
+        by_order.setdefault(row["id"], []).append(row)
+    return {order_id: _order_of(rows) for order_id, rows in by_order.items()}
+
+
+def _orders(uow: UnitOfWork) -> BatchRows[str, Order]:
+    return BatchRows.of(uow, orders, "id", _read_orders)
+
+
 def load(uow: UnitOfWork, order_id: str) -> Order:
-    """The order, its row locked until the transaction ends."""
-    order = get(uow.connection, order_id, for_update=True)
+    """The order, its row locked until the transaction ends (with those of the rest of the batch)."""
+    order = _orders(uow).get(order_id)
     if order is None:
         raise OrderNotFoundError(f"no order {order_id}")
     return order
@@ -92,9 +110,9 @@ def save(uow: UnitOfWork, order: Order) -> None:
     emit_changes(uow, order)
     log.info("order %s %s (v%d)%s", order.id, order.status.value, order.version,
              f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "")
-    uow.connection.execute(_UPDATE, {
-        "order_id": order.id, "status": order.status.value, "version": order.version,
-        "cancel_reason": order.cancel_reason, "payment_id": order.payment_id, "updated_at": _now()})
+    _orders(uow).put(order.id, order, {
+        "status": order.status.value, "version": order.version, "cancel_reason": order.cancel_reason,
+        "payment_id": order.payment_id, "updated_at": _now()})
 
 
 def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
@@ -112,47 +130,52 @@ def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) 
 
 # --- orchestrated sagas ----------------------------------------------------------------------
 
-_SAGA = (
+_SAGAS = (
     select(sagas, select(func.count()).where(saga_history.c.order_id == sagas.c.order_id)
            .scalar_subquery().label("history_length"))
-    .where(sagas.c.order_id == bindparam("order_id"))
+    .where(sagas.c.order_id.in_(bindparam("order_ids", expanding=True)))
     .with_for_update(of=sagas)
 )
 
 
+def _read_sagas(connection: Connection, order_ids: list[str]) -> dict[str, SagaInstance[SagaState]]:
+    return {row.order_id: SagaInstance(row.order_id, SagaState(row.state), row.step_deadline, row.version,
+                                       stored_version=row.version, stored_history=row.history_length)
+            for row in connection.execute(_SAGAS, {"order_ids": order_ids})}
+
+
+def _sagas(uow: UnitOfWork) -> BatchRows[str, SagaInstance[SagaState]]:
+    return BatchRows.of(uow, sagas, "order_id", _read_sagas)
+
+
 def load_saga(uow: UnitOfWork, order_id: str) -> SagaInstance[SagaState] | None:
     """The order's saga instance (None for a choreographed order), its row locked."""
-    row = uow.connection.execute(_SAGA, {"order_id": order_id}).first()
-    if row is None:
-        return None
-    return SagaInstance(order_id, SagaState(row.state), row.step_deadline, row.version,
-                        stored_version=row.version, stored_history=row.history_length)
+    return _sagas(uow).get(order_id)
 
 
 def save_saga(uow: UnitOfWork, saga: SagaInstance[SagaState]) -> None:
-    values = {"state": saga.state.value, "step_deadline": saga.step_deadline, "version": saga.version,
-              "updated_at": _now()}
-    if saga.stored_version == 0:
-        uow.connection.execute(sagas.insert(), {"order_id": saga.saga_id, **values})
-    elif saga.version != saga.stored_version:
-        updated = uow.connection.execute(
-            sagas.update().where(sagas.c.order_id == saga.saga_id, sagas.c.version == saga.stored_version)
-            .values(values))
-        if updated.rowcount != 1:
-            raise ConcurrentChangeError(f"saga {saga.saga_id} is no longer at v{saga.stored_version}")
+    rows = _sagas(uow)
     if saga.new_history:
-        uow.connection.execute(saga_history.insert(), [
+        BatchInserts.of(uow, saga_history).add(
             {"order_id": saga.saga_id, "seq": saga.stored_history + n, "at": entry.at,
              "trigger_name": entry.trigger, "from_state": entry.from_state, "to_state": entry.to_state,
              "commands": ",".join(entry.commands), "note": entry.note[:255]}
-            for n, entry in enumerate(saga.new_history, start=1)])
+            for n, entry in enumerate(saga.new_history, start=1))
         for entry in saga.new_history:
             log.info("saga %s: %s %s -> %s%s%s", saga.saga_id, entry.trigger, entry.from_state,
                      entry.to_state,
                      f" sends {', '.join(entry.commands)}" if entry.commands else "",
                      f" ({entry.note})" if entry.note else "")
+    new = saga.stored_version == 0
+    changed = saga.version != saga.stored_version or saga.new_history
     saga.stored_version, saga.stored_history = saga.version, saga.stored_history + len(saga.new_history)
     saga.new_history = []
+    values = {"state": saga.state.value, "step_deadline": saga.step_deadline, "version": saga.version,
+              "updated_at": _now()}
+    if new:
+        rows.add(saga.saga_id, saga, values)
+    elif changed:
+        rows.put(saga.saga_id, saga, values)
 
 
 def overdue_saga_ids(connection: Connection, cutoff: datetime, limit: int) -> list[str]:

@@ -5,31 +5,41 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from eventcore.aggregate import emit_changes, save_step
+from eventcore.batch_rows import BatchRows
 from eventcore.db import UnitOfWork
 from services.payment.domain import Payment
 from services.payment.tables import payments
 
 log = logging.getLogger(__name__)
 
-_PAYMENT = select(payments).where(payments.c.order_id == bindparam("order_id")).with_for_update()
+_PAYMENTS = (select(payments).where(payments.c.order_id.in_(bindparam("order_ids", expanding=True)))
+             .with_for_update())
+
+
+def _read_payments(connection: Connection, order_ids: list[str]) -> dict[str, Payment]:
+    return {row.order_id: Payment(row.order_id, Payment.labels.status(row.status), row.version, row.reason,
+                                  stored_version=row.version, amount_cents=row.amount_cents,
+                                  currency=row.currency, gateway_reference=row.gateway_reference,
+                                  refund_reference=row.refund_reference)
+            for row in connection.execute(_PAYMENTS, {"order_ids": order_ids})}
 
 
 class Payments:
     def load(self, uow: UnitOfWork, order_id: str) -> Payment:
-        """The order's payment (NEW when there is none yet), its row locked."""
-        row = uow.connection.execute(_PAYMENT, {"order_id": order_id}).first()
-        if row is None:
-            return Payment(order_id)
-        return Payment(order_id, Payment.labels.status(row.status), row.version, row.reason,
-                       stored_version=row.version, amount_cents=row.amount_cents, currency=row.currency,
-                       gateway_reference=row.gateway_reference, refund_reference=row.refund_reference)
+        """The order's payment (NEW when there is none yet), its row locked (with those of the
+        rest of the batch)."""
+        return self._rows(uow).get(order_id) or Payment(order_id)
+
+    @staticmethod
+    def _rows(uow: UnitOfWork) -> BatchRows[str, Payment]:
+        return BatchRows.of(uow, payments, "order_id", _read_payments)
 
     def save(self, uow: UnitOfWork, payment: Payment) -> None:
         emit_changes(uow, payment)
-        save_step(uow.connection, payments, {"order_id": payment.order_id}, payment, {
+        save_step(self._rows(uow), payment, {
             "amount_cents": payment.amount_cents, "currency": payment.currency,
             "gateway_reference": payment.gateway_reference, "refund_reference": payment.refund_reference,
             "updated_at": datetime.now(UTC).replace(tzinfo=None)})

@@ -1,0 +1,138 @@
+"""Batch-aware handlers on the real database: a batch's records read and write each table once,
+and each record sees what the records before it in the batch did (shared stock, one order
+changed twice)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+
+from eventcore.applier import Outcome, RecordApplier
+from eventcore.avro import AvroEventDeserializer
+from eventcore.events import Event, EventRoutes
+from eventcore.records import ConsumedEvent
+from eventcore.topics import topic_for
+from services.contracts import (
+    OrderCancelled,
+    OrderCreated,
+    OrderLine,
+    PaymentCompleted,
+    StockLine,
+    StockReserved,
+)
+from services.inventory.commands import HANDLERS as INVENTORY_HANDLERS
+from services.inventory.commands import set_stock
+from services.inventory.tables import products, reservations
+from services.order import repository
+from services.order.commands import OrderUseCases, place_order
+from services.order.domain import OrderLine as PlacedLine
+from services.order.orchestration import order_saga
+
+pytestmark = pytest.mark.stack
+
+
+class Statements:
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.sql)
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Statements]:
+    seen = Statements()
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.sql.append(statement.split()[0] + " " + statement[:80])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def consumed(event_: Event, version: int) -> ConsumedEvent:
+    value = {**event_.to_payload(), "eventId": str(uuid.uuid4()), "aggregateVersion": version,
+             "occurredAt": datetime.now(UTC)}
+    return ConsumedEvent(topic_for(event_.aggregate_type), 0, 0, event_.aggregate_id, {}, value["eventId"],
+                         event_.event_type(), version, value, 0, time.time())
+
+
+def applier(context: Any, routes: dict[type, Any], name: str) -> RecordApplier:
+    return RecordApplier(f"batch-test-{name}-{uuid.uuid4().hex[:6]}",
+                         EventRoutes(routes, name).record_handlers(), context.uow_factory, context.messaging,
+                         AvroEventDeserializer(context.registry, context.catalog))
+
+
+def created(sku: str) -> OrderCreated:
+    return OrderCreated(str(uuid.uuid4()), "batch-test", (OrderLine(sku, 1, 100),), 100, "EUR")
+
+
+def test_a_batch_of_reservations_reads_and_writes_each_table_once_and_shares_its_stock(contexts):
+    context = contexts["inventory"]
+    alone, shared = f"BATCH-A-{uuid.uuid4().hex[:6]}", f"BATCH-B-{uuid.uuid4().hex[:6]}"
+    set_stock(context.uow_factory, alone, 1)
+    set_stock(context.uow_factory, shared, 3)
+    inventory = applier(context, INVENTORY_HANDLERS, "inventory")
+    single, six = [created(alone)], [created(shared) for _ in range(6)]
+
+    with counting(context.engine) as one_record:
+        results = inventory.apply_events([consumed(e, 1) for e in single])
+    assert [r.outcome for r in results] == [Outcome.APPLIED]
+    with counting(context.engine) as six_records:
+        results = inventory.apply_events([consumed(e, 1) for e in six])
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 6
+    print(f"\nstatements for one record: {one_record.count}, for six: {six_records.count}")
+    assert six_records.count == one_record.count, six_records.sql
+
+    def state() -> tuple[list[str], tuple[int, int]]:
+        with context.engine.connect() as connection:
+            by_order = dict(connection.execute(
+                select(reservations.c.order_id, reservations.c.status)
+                .where(reservations.c.order_id.in_([e.order_id for e in six]))).all())
+            level = connection.execute(select(products.c.available, products.c.reserved)
+                                       .where(products.c.sku == shared)).one()
+        return [by_order[e.order_id] for e in six], (level.available, level.reserved)
+
+    # Each record saw the stock the ones before it had taken: the first three got the three units.
+    assert state() == (["RESERVED"] * 3 + ["REJECTED"] * 3, (0, 3))
+
+    with counting(context.engine) as cancel_one:
+        inventory.apply_events([consumed(OrderCancelled(e.order_id, "test"), 2) for e in single])
+    with counting(context.engine) as cancel_six:
+        inventory.apply_events([consumed(OrderCancelled(e.order_id, "test"), 2) for e in six])
+    assert cancel_six.count == cancel_one.count, cancel_six.sql
+    # Released once each where reserved; a rejected reservation has nothing to give back.
+    assert state() == (["RELEASED"] * 3 + ["REJECTED"] * 3, (3, 0))
+
+
+def test_one_order_changed_twice_in_a_batch_ends_where_both_records_lead(contexts):
+    context = contexts["order"]
+    placed = [place_order(context.uow_factory, "batch-test", [PlacedLine("BATCH-C", 1, 250)])
+              for _ in range(2)]
+    orders = applier(context, OrderUseCases(order_saga()).handlers(), "order")
+    batch = [consumed(StockReserved(o.id, (StockLine("BATCH-C", 1),), 250, "EUR"), 2) for o in placed]
+    batch += [consumed(PaymentCompleted(o.id, f"pay-{o.id}", 250), 2) for o in placed]
+
+    with counting(context.engine) as statements:
+        results = orders.apply_events(batch)
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 4
+    order_statements = [s for s in statements.sql if " orders" in s and not s.startswith("SELECT")]
+    assert len(order_statements) == 1, statements.sql  # both orders, both changes: one UPDATE
+
+    with context.engine.connect() as connection:
+        for order in placed:
+            stored = repository.get(connection, order.id)
+            assert stored is not None
+            assert (stored.status.value, stored.version, stored.payment_id) == \
+                ("CONFIRMED", 3, f"pay-{order.id}")
