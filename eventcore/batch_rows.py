@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Table, case
+from sqlalchemy import Connection, Table, Update, bindparam, case
 
 from eventcore.db import UnitOfWork
 
@@ -118,18 +119,39 @@ class BatchRows(Generic[K, V]):
         changed = {key: row for key, row in self._writes.items() if self._existed[key]}
         if new:
             connection.execute(self._table.insert(), new)
-        if changed:
-            key_column = self._table.c[self._key_column]
-            columns = sorted({name for row in changed.values() for name in row})
-            values = {
-                name: case({key: row[name] for key, row in changed.items() if name in row},
-                           value=key_column, else_=self._table.c[name])
-                for name in columns
-            }
-            connection.execute(self._table.update().where(key_column.in_(list(changed))).values(values))
+        by_columns: dict[tuple[str, ...], dict[K, dict[str, Any]]] = {}
+        for key, row in changed.items():
+            by_columns.setdefault(tuple(sorted(row)), {})[key] = row
+        for columns, rows in by_columns.items():
+            statement = _update(self._table, self._key_column, columns, 1 << (len(rows) - 1).bit_length())
+            connection.execute(statement, _update_parameters(columns, rows))
         self._writes.clear()
         for key in self._existed:
             self._existed[key] = self._current[key] is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _update(table: Table, key_column_name: str, columns: tuple[str, ...], size: int) -> Update:
+    """``UPDATE t SET c = CASE WHEN k = :k0 THEN :c_0 ... END ... WHERE k IN (:k0, ...)`` for
+    ``size`` rows, a power of two (the last row repeated to fill it): a handful of statement
+    shapes, each built and compiled once. A shape per batch size kept growing a service's memory
+    (200 MB in a minute at 200 orders/s) through SQLAlchemy's compiled cache."""
+    key_column = table.c[key_column_name]
+    keys = [bindparam(f"k{n}") for n in range(size)]
+    return (table.update().where(key_column.in_(keys))
+            .values({name: case(*((key_column == keys[n], bindparam(f"{name}_{n}")) for n in range(size)),
+                                else_=table.c[name])
+                     for name in columns}))
+
+
+def _update_parameters(columns: tuple[str, ...], rows: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
+    items = list(rows.items())
+    items += [items[-1]] * ((1 << (len(items) - 1).bit_length()) - len(items))
+    parameters: dict[str, Any] = {}
+    for n, (key, row) in enumerate(items):
+        parameters[f"k{n}"] = key
+        parameters.update({f"{name}_{n}": row[name] for name in columns})
+    return parameters
 
 
 class BatchInserts:
