@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from eventcore.batch_rows import BatchRows
 from eventcore.db import UnitOfWork
 from eventcore.events import Event, TypedHandler
-from eventcore.failures import RetryableConflictError
 from eventcore.outbox import OutboxEvent
 from eventcore.saga import StateMachine
 
@@ -145,10 +144,6 @@ class CompensableStep(Aggregate):
     @property
     def stored_status(self) -> str:
         return self.labels.label(self.status)
-
-
-class ConcurrentChangeError(RetryableConflictError):
-    """The step's row changed since it was loaded (its lock was not held): retry the record."""
 
 
 def save_step(rows: BatchRows[str, Any], step: CompensableStep, values: Mapping[str, Any]) -> None:
