@@ -831,6 +831,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
              "run them again, and compare",
     )
     parser.add_argument(
+        "--warm-up", type=number_argument(at_least=0.0), default=30.0, metavar="S",
+        help="unmeasured load at the first rate for S seconds before the rates (and again after "
+             "--history adds its rows); default 30, 0 for none",
+    )
+    parser.add_argument(
         "--table-sizes", type=positive(), default=None, metavar="S",
         help="count the rows of every inbox and outbox every S seconds (a soak: do they stay flat?)",
     )
@@ -891,6 +896,11 @@ def bench(args: argparse.Namespace) -> int:
                 add_history(bench.stack, args.history)
                 report["history_rows"] = table_rows(bench.stack)
                 say(f"rows now: {report['history_rows']}")
+            if args.warm_up and rates:
+                # Unmeasured: a cold MariaDB (or a buffer pool full of history) would otherwise
+                # count against whichever round comes first.
+                say(f"warm-up: {rates[0]:g} orders/s for {args.warm_up:g}s (not measured)")
+                bench.run_phase(rates[0], args.warm_up)
             for rate in rates:
                 started = time.time()
                 result = bench.run_phase(rate, args.duration)
