@@ -41,10 +41,7 @@ class Endpoints:
     db_host: str
     db_port: int
     mariadb_socket: str
-    order_db_password: str
-    inventory_db_password: str
-    payment_db_password: str
-    query_db_password: str
+    db_password_secret: str  # each service's database password is derived from it
     cdc_db_password: str
     kafka_bootstrap_servers: str
     schema_registry_url: str
@@ -71,10 +68,7 @@ def endpoints(state_dir: Path | str | None = None) -> Endpoints:
             db_host=values["DB_HOST"],
             db_port=int(values["DB_PORT"]),
             mariadb_socket=values["MARIADB_SOCKET"],
-            order_db_password=values["ORDER_DB_PASSWORD"],
-            inventory_db_password=values["INVENTORY_DB_PASSWORD"],
-            payment_db_password=values["PAYMENT_DB_PASSWORD"],
-            query_db_password=values["QUERY_DB_PASSWORD"],
+            db_password_secret=values["DB_PASSWORD_SECRET"],
             cdc_db_password=values["CDC_DB_PASSWORD"],
             kafka_bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
             schema_registry_url=values["SCHEMA_REGISTRY_URL"],

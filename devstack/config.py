@@ -16,7 +16,6 @@ REPO_ROOT = PACKAGE_DIR.parent
 STACK_DIR = REPO_ROOT / "stack"
 VERSIONS_FILE = STACK_DIR / "versions.env"
 CDC_CNF = STACK_DIR / "mysql" / "cdc.cnf"
-BOOTSTRAP_SQL_TEMPLATE = STACK_DIR / "sql" / "bootstrap.sql.tmpl"
 MAVEN_POM = PACKAGE_DIR / "maven" / "pom.xml"
 
 # Loopback only: the stack is for this machine and must never be reachable from outside.

@@ -30,17 +30,15 @@ from devstack.java import system_java
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.kafka import admin_client, consumer_config
+from eventcore.roster import flow_topics
 
 _QUIET = logging.getLogger("devstack.partition-watch")
 _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
 
-# The topics the order flow's records travel on.
-FLOW_TOPICS = ("order.events", "inventory.events", "payment.events", "inventory.commands", "payment.commands")
-
-
-def leaders(bootstrap_servers: str, topics: Iterable[str] = FLOW_TOPICS) -> dict[tuple[str, int], int]:
-    """(topic, partition) -> the node id of its leader now."""
+def leaders(bootstrap_servers: str, topics: Iterable[str] | None = None) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> the node id of its leader now (of the flow's topics unless ``topics``)."""
+    topics = flow_topics() if topics is None else topics
     admin = admin_client(bootstrap_servers)
     metadata = admin.list_topics(timeout=15)
     return {(topic, p.id): p.leader for topic in topics if topic in metadata.topics
@@ -48,7 +46,7 @@ def leaders(bootstrap_servers: str, topics: Iterable[str] = FLOW_TOPICS) -> dict
 
 
 def busiest_leader(bootstrap_servers: str,
-                   topics: Iterable[str] = FLOW_TOPICS) -> tuple[int, list[tuple[str, int]]]:
+                   topics: Iterable[str] | None = None) -> tuple[int, list[tuple[str, int]]]:
     """The node that leads the most partitions of ``topics``, and those partitions."""
     by_node: dict[int, list[tuple[str, int]]] = {}
     for partition, node in leaders(bootstrap_servers, topics).items():
@@ -124,7 +122,7 @@ class PartitionWatch:
     record: the pipeline's stall after a fault is how long the partitions it hit stayed silent."""
 
     bootstrap_servers: str
-    topics: tuple[str, ...] = FLOW_TOPICS
+    topics: tuple[str, ...] = field(default_factory=flow_topics)
     arrivals: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None

@@ -115,15 +115,12 @@ def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
     """The services' access, the topics the connectors write, and the connectors' topic prefixes."""
     from eventcore.avro import SchemaCatalog
     from eventcore.cdc.connectors import load_definitions, routed_topics
+    from eventcore.roster import service_definitions
     from eventcore.settings import SCHEMAS_DIR
-    from services.inventory.main import INVENTORY_SERVICE
-    from services.order.main import ORDER_SERVICE, SAGA_HOPS
-    from services.order_view.main import ORDER_VIEW
-    from services.payment.main import PAYMENT_SERVICE
 
     services = []
-    for definition in (ORDER_SERVICE, INVENTORY_SERVICE, PAYMENT_SERVICE, ORDER_VIEW):
-        measured = SAGA_HOPS if definition is ORDER_SERVICE else []
+    for definition in service_definitions():
+        measured = definition.watches
         services.append(ServiceAccess(
             definition.group_id, tuple(definition.topics),
             tuple(dict.fromkeys(hop.topic for hop in measured)),

@@ -12,13 +12,9 @@ from devstack.components.base import Component, ComponentStatus
 from devstack.components.cdc_supervisor import CdcSupervisor
 from devstack.components.connect import Connect
 from devstack.components.kafka import Kafka
-from devstack.components.mariadb import (
-    MariaDbInstance,
-    password_sync_sql,
-    render_sql_template,
-)
+from devstack.components.mariadb import MariaDbInstance
 from devstack.components.registry import Registry
-from devstack.config import BOOTSTRAP_SQL_TEMPLATE, StatePaths, Topology, state_paths
+from devstack.config import StatePaths, Topology, state_paths
 from devstack.console import relative, say
 from devstack.context import StackContext
 from devstack.docker import DockerEngine
@@ -140,12 +136,15 @@ class Stack:
             "register the connectors again (scripts/register_connectors.py)")
 
     def bootstrap_database(self, env: dict[str, str]) -> None:
-        # Idempotent (IF NOT EXISTS everywhere), so it runs on every up: a previous up that
-        # was interrupted after starting MariaDB still ends with the users in place.
-        template = BOOTSTRAP_SQL_TEMPLATE.read_text()
-        sql = render_sql_template(template + "\n" + password_sync_sql(template), env)
-        self.mariadb.run_sql(sql)
-        say("mariadb: databases and users ensured (stack/sql/bootstrap.sql.tmpl)")
+        # Idempotent, so it runs on every up: a previous up that was interrupted after starting
+        # MariaDB, or a service added to the roster since, still ends with its users in place.
+        from eventcore.provisioning import provisioning_sql
+        from eventcore.roster import service_definitions
+        from eventcore.settings import Settings
+
+        definitions = service_definitions()
+        self.mariadb.run_sql(provisioning_sql(Settings(dict(env)), definitions))
+        say(f"mariadb: databases and users of {len(definitions)} services ensured (eventcore.provisioning)")
 
     def down(self) -> None:
         with self.locked():

@@ -21,13 +21,9 @@ from devstack.config import (
 from devstack.versions import parse_env_file
 
 STACK_BROKERS = "STACK_BROKERS"
-PASSWORD_KEYS = (
-    "ORDER_DB_PASSWORD",
-    "INVENTORY_DB_PASSWORD",
-    "PAYMENT_DB_PASSWORD",
-    "QUERY_DB_PASSWORD",
-    "CDC_DB_PASSWORD",
-)
+# Every service's database password is derived from the first (eventcore.settings: one secret
+# for any roster); Debezium's user has its own.
+PASSWORD_KEYS = ("DB_PASSWORD_SECRET", "CDC_DB_PASSWORD")
 
 
 def mariadb_socket(paths: StatePaths) -> Path:

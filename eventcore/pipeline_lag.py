@@ -26,7 +26,7 @@ from eventcore.kafka import (
     record_timestamps,
 )
 
-# A connector writes a heartbeat every second (connect/connectors/); older than this, CDC waits.
+# A connector writes a heartbeat every second (outbox_connector.json); older than this, CDC waits.
 HEARTBEAT_GRACE_S = 5.0
 
 

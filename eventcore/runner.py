@@ -87,7 +87,7 @@ class ServiceProcess:
 
     def __init__(self, context: ServiceContext, group_id: str, topics: Iterable[str],
                  handlers: Mapping[str, Handler], periodic: Iterable[PeriodicJob] = (),
-                 until_caught_up: bool = False) -> None:
+                 until_caught_up: bool = False, health_port: int = 0) -> None:
         settings = context.settings
         self.context = context
         self.group_id = group_id
@@ -111,7 +111,7 @@ class ServiceProcess:
             stats_interval_s=2.0 if until_caught_up else 10.0,
         )
         drills = FailureDrills(settings.consumer_crash_after_commits, settings.consumer_crash_before_commit)
-        self.health_port, self.health_port_required = settings.health_port(context.name)
+        self.health_port, self.health_port_required = settings.health_port(health_port)
         self.health = Health(group_id, logging.getLogger(context.name))
         self.stop_event = threading.Event()
         self.applier = RecordApplier(

@@ -10,6 +10,9 @@ be (:class:`SettingsError`), before the process touches anything.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
 SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
 DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
-# Where each service's /health endpoint listens unless HEALTH_PORT says otherwise.
-DEFAULT_HEALTH_PORTS = {"order": 9101, "inventory": 9102, "payment": 9103, "order-view": 9104}
 
+
+# The secret each service's database password is derived from (see Settings.db_password).
+DB_PASSWORD_SECRET = "DB_PASSWORD_SECRET"
 
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
@@ -166,7 +170,18 @@ class Settings:
         return f"{service}_svc"
 
     def db_password(self, service: str) -> str:
-        return self.get(f"{service.upper()}_DB_PASSWORD")
+        """``<SERVICE>_DB_PASSWORD`` when set, else derived from DB_PASSWORD_SECRET and the user's
+        name: one secret for every service of the roster, a different password for each."""
+        explicit = self.values.get(f"{service.upper()}_DB_PASSWORD")
+        if explicit:
+            return explicit
+        secret = self.values.get(DB_PASSWORD_SECRET)
+        if not secret:
+            raise SettingsError(
+                f"neither {service.upper()}_DB_PASSWORD nor {DB_PASSWORD_SECRET} is set: export one, "
+                f"or start the native stack (`stack up` writes {DEFAULT_ENV_FILE}), or set STACK_ENV_FILE")
+        digest = hmac.new(secret.encode(), self.db_user(service).encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     @property
     def db_driver(self) -> str:
@@ -248,11 +263,12 @@ class Settings:
         """Failure drill (tests only): SIGKILL after the Nth handler, before its commit."""
         return self.get_optional_int("CONSUMER_CRASH_BEFORE_COMMIT", 1)
 
-    def health_port(self, service: str) -> tuple[int, bool]:
-        """The /health port, and whether it was asked for explicitly (HEALTH_PORT; 0 = any)."""
+    def health_port(self, default: int) -> tuple[int, bool]:
+        """The /health port (the service's own ``default`` unless HEALTH_PORT says; 0 = any), and
+        whether it was asked for explicitly."""
         if self.values.get("HEALTH_PORT"):
             return self.get_int("HEALTH_PORT", None, 0, 65535), True
-        return DEFAULT_HEALTH_PORTS.get(service, 0), False
+        return default, False
 
     @property
     def order_saga_timeout_s(self) -> float:

@@ -3,7 +3,7 @@
 Every event of the order flow, whichever service emits it, is keyed by the ``orderId``, so
 all events about one order stay on one partition of each topic and arrive in order. Topics
 are per aggregate type; the connector's Outbox Event Router derives the same names from the
-outbox's ``aggregatetype`` column (``route.topic.replacement`` in connect/connectors/*.json).
+outbox's ``aggregatetype`` column (``route.topic.replacement`` in eventcore/cdc/outbox_connector.json).
 """
 
 from __future__ import annotations

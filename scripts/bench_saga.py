@@ -46,7 +46,7 @@ from devstack.stack import Stack
 from eventcore.bootstrap import configure_logging
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.settings import REPO_ROOT, Settings
-from services import SERVICE_NAMES, build_all
+from services import build_all, flow_services
 from services.instances import GroupLagProbe, ServiceInstance, process_usage, refuse_if_services_run
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
@@ -182,7 +182,7 @@ class SagaBench:
         for sku in self.skus:
             set_stock(self.contexts["inventory"].uow_factory, sku, 2_000_000_000)
         env = {"PAYMENT_LIMIT_CENTS": str(10**12), **dict(kv.split("=", 1) for kv in self.args.service_env)}
-        counts = {name: 1 for name in SERVICE_NAMES}
+        counts = {name: 1 for name in flow_services()}
         for setting in self.args.instances:
             name, _, count = setting.partition("=")
             counts[name] = int(count)
@@ -190,7 +190,7 @@ class SagaBench:
             f"{name}-{n}" if n else name: ServiceInstance(
                 name, f"bench-{self.run_id}-{name}-{n}", env
             ).start()
-            for name in SERVICE_NAMES
+            for name in flow_services()
             for n in range(counts[name])
         }
         try:
@@ -295,7 +295,7 @@ class SagaBench:
         timeouts = sum(1 for r in rows if (r.cancel_reason or "").startswith("no reply within"))
         occurred: dict[str, dict[str, tuple[str, datetime]]] = {}  # service -> event id -> (type, at)
         by_order: dict[str, dict[str, datetime]] = defaultdict(dict)
-        for name in SERVICE_NAMES:
+        for name in flow_services():
             outbox = self.contexts[name].messaging.outbox
             events: dict[str, tuple[str, datetime]] = {}
             with self.contexts[name].engine.connect() as c:
@@ -864,9 +864,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--service-env {setting!r} is not KEY=VALUE")
     for setting in args.instances:
         name, _, count = setting.partition("=")
-        if name not in SERVICE_NAMES or not count.isdigit() or not 1 <= int(count) <= 6:
+        if name not in flow_services() or not count.isdigit() or not 1 <= int(count) <= 6:
             parser.error(
-                f"--instances {setting!r} is not SERVICE=N with a service of {SERVICE_NAMES} and N 1..6"
+                f"--instances {setting!r} is not SERVICE=N with a service of {flow_services()} and N 1..6"
             )
     if not args.rate and not args.find_max and not args.references:
         args.rate = [50.0]

@@ -28,7 +28,7 @@ from eventcore.bootstrap import configure_logging  # noqa: E402
 from eventcore.replay import EventTap, format_event  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from eventcore.topics import commands_for, topic_for  # noqa: E402
-from services import SERVICE_NAMES, build_all  # noqa: E402
+from services import build_all, flow_services  # noqa: E402
 from services.contracts import ORCHESTRATED  # noqa: E402
 from services.instances import ServiceInstance  # noqa: E402
 from services.inventory.commands import set_stock  # noqa: E402
@@ -73,9 +73,9 @@ def main() -> int:
     set_stock(contexts["inventory"].uow_factory, apples, 10)
     set_stock(contexts["inventory"].uow_factory, pears, 1)
     env = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
-    processes = [start_service(name, env) for name in SERVICE_NAMES]
+    processes = [start_service(name, env) for name in flow_services()]
     # Earlier runs' history is skipped: however long it is, the tap starts at this run's records.
-    topics = [topic_for(s) for s in SERVICE_NAMES]
+    topics = [topic_for(s) for s in flow_services()]
     topics += [topic_for(commands_for(participant)) for participant in ("inventory", "payment")]
     tap = EventTap(topics, settings, since=datetime.now(UTC))
     tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)

@@ -55,7 +55,7 @@ from eventcore.cdc.verify import verify_publication
 from eventcore.cli import ArgumentParser, UsageError, number_argument, run_cli
 from eventcore.saga import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
-from services import SERVICE_NAMES, build_all
+from services import build_all, flow_services
 from services.contracts import FLOWS
 from services.instances import GroupLagProbe, ServiceInstance, connector_topics, refuse_if_services_run
 from services.inventory.commands import set_stock
@@ -315,7 +315,7 @@ def fault_plan(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dic
                           lambda c=component: kill_and_restart_part(run, c, rng.uniform(0.5, 3))))
         if run.args.cluster:
             parts.extend(cluster_faults(run, rng))
-        for name in SERVICE_NAMES:
+        for name in flow_services():
             parts.append((f"kill {name}-service",
                           lambda n=name: kill_and_restart_service(run, n, rng.uniform(0.5, 3))))
     parts.append(("rebalance", lambda: rebalance(run, rng.uniform(10, 20))))
@@ -494,7 +494,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
 
     backwards = []
     applied_total = 0
-    for name in SERVICE_NAMES:
+    for name in flow_services():
         context = run.contexts[name]
         inbox = context.messaging.inbox
         with context.engine.connect() as c:
@@ -514,7 +514,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
                         + (f"; backwards: {backwards[:3]}" if backwards else "")))
 
     dead = 0
-    for name in SERVICE_NAMES:
+    for name in flow_services():
         table = run.contexts[name].messaging.dead_letters
         with run.contexts[name].engine.connect() as c:
             dead += c.execute(select(func.count()).where(table.c.record_key.in_(ids))).scalar_one()
@@ -580,7 +580,7 @@ def suite(args: argparse.Namespace) -> int:
     window_s = args.orders / args.rate
     say(f"run {run.run_id}: {args.orders} orders at {args.rate:g}/s (~{window_s:.0f}s), {len(run.skus)} "
         f"SKUs, saga timeout {args.saga_timeout:g}s")
-    run.services = {name: run.start_service(name) for name in SERVICE_NAMES}
+    run.services = {name: run.start_service(name) for name in flow_services()}
     for instance in run.services.values():
         instance.wait_assigned()
     if args.cluster:

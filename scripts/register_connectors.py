@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Create or update the Debezium outbox connectors and wait until they run.
 
-For each definition in connect/connectors/*.json: check the database can feed Debezium
-(binlog on, ROW format, FULL row image, server_id, the CDC user's grants, the outbox table),
+For each outbox connector of the roster (eventcore/cdc/outbox_connector.json filled in for each
+service with an outbox): check the database can feed Debezium (binlog on, ROW format, FULL row
+image, server_id, the CDC user's grants, the outbox table),
 pick the MariaDB or MySQL connector class from the server's version, PUT the config (create or
 update: running it twice is harmless), and wait until the connector and all its tasks are
 RUNNING. Exit codes: 0 all running, 1 Connect refused or a connector FAILED (its trace is
@@ -128,7 +129,7 @@ def register(argv: list[str] | None) -> int:
             return 2
     client = ConnectClient(args.connect_url)
     for definition in definitions:
-        print(f"== {definition.name} ({definition.path.name}) -> {definition.database}")
+        print(f"== {definition.name} -> {definition.database}")
         try:
             facts = read_facts(args.db_host, args.db_port, definition.database_user,
                                settings.get("CDC_DB_PASSWORD"), definition.database)

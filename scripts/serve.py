@@ -22,8 +22,9 @@ sys.path.insert(0, str(ROOT))
 from devstack.api import ensure_up  # noqa: E402
 from eventcore.bootstrap import configure_logging  # noqa: E402
 from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli  # noqa: E402
+from eventcore.roster import service_definitions  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
-from services import SERVICE_NAMES, build_all  # noqa: E402
+from services import build_all  # noqa: E402
 from services.instances import ApiInstance, ServiceInstance  # noqa: E402
 from services.inventory.commands import set_stock  # noqa: E402
 from services.inventory.repository import stock  # noqa: E402
@@ -65,7 +66,7 @@ def serve(host: str, port: int) -> int:
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
     try:
-        for name in (*SERVICE_NAMES, "order_view"):
+        for name in (d.name for d in service_definitions()):
             instance = ServiceInstance(name, f"serve-{name}").start()
             started.append(instance)
             instance.wait_assigned()

@@ -1,30 +1,42 @@
-"""The services of the order flow. Each owns one database and emits one aggregate's events."""
+"""The services of the order flow. Each owns one database and emits one aggregate's events.
+
+``ROSTER`` is the one list of them: a service is its folder here (a ``main.py`` whose ``SERVICE``
+describes it) and its line below. Everything else that needs the services (the stack's databases
+and users, the connectors, ``serve``, the fault suite, the ops page, the Kafka ACLs) reads
+:func:`roster` through :mod:`eventcore.roster`.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from eventcore.bootstrap import ServiceContext
+    from eventcore.cli.service import ServiceDefinition
     from eventcore.settings import Settings
 
-SERVICE_NAMES = ("order", "inventory", "payment")
-# What each service writes to its outbox: its aggregate's events, and the orchestrator's commands.
-EMITS = {"order": ("order", "inventory.commands", "payment.commands"), "inventory": ("inventory",),
-         "payment": ("payment",)}
+ROSTER = (
+    "order",
+    "inventory",
+    "payment",
+    "order_view",
+)
+
+
+def roster() -> list[ServiceDefinition]:
+    return [importlib.import_module(f"services.{package}.main").SERVICE for package in ROSTER]
+
+
+def flow_services() -> tuple[str, ...]:
+    """The names of the services whose events make up the flow (every one with an outbox)."""
+    from eventcore.roster import publishing_services
+
+    return tuple(d.name for d in publishing_services())
 
 
 def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext]:
-    """Every service's context, tables created and schemas registered (for demos and tests)."""
-    from eventcore.bootstrap import build_context
-    from services.inventory.tables import metadata as inventory
-    from services.order.tables import metadata as order
-    from services.payment.tables import metadata as payment
+    """Every flow service's context, tables created and schemas registered (for demos and tests)."""
+    from eventcore.roster import publishing_services
 
-    metadata = {"order": order, "inventory": inventory, "payment": payment}
-    contexts = {name: build_context(name, metadata[name], settings, emits=EMITS[name])
-                for name in SERVICE_NAMES}
-    if migrate:
-        for context in contexts.values():
-            context.migrate()
-    return contexts
+    return {d.name: d.context(settings, migrate=migrate) for d in publishing_services()}

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from eventcore.cli import UsageError
+from eventcore.roster import publishing_services, service
 from eventcore.settings import REPO_ROOT, Settings
+from eventcore.topics import topic_for
 
 LOG_DIR = REPO_ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://\S+)")
@@ -45,7 +47,7 @@ class ServiceInstance:
         return self
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.service}.main", "run"]
+        return [sys.executable, "-m", service(self.service).module, "run"]
 
     @property
     def pid(self) -> int | None:
@@ -135,25 +137,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def consumed_topics() -> dict[str, list[str]]:
-    """Each service's consumer group -> the topics it reads (from the service definitions)."""
-    from eventcore.topics import topic_for
-    from services.inventory.main import INVENTORY_SERVICE
-    from services.order.main import ORDER_SERVICE
-    from services.payment.main import PAYMENT_SERVICE
-
-    return {d.group_id: [topic_for(t) for t in d.consumes]
-            for d in (ORDER_SERVICE, INVENTORY_SERVICE, PAYMENT_SERVICE)}
+    """Each flow service's consumer group -> the topics it reads."""
+    return {d.group_id: d.topics for d in publishing_services()}
 
 
 def connector_topics(connectors: list[str]) -> list[str]:
     """The topics the given outbox connectors write (a service's events, and its commands)."""
-    from eventcore.cdc.connectors import load_definitions
-    from eventcore.topics import topic_for
-    from services import EMITS
-
-    databases = {d.name: d.database for d in load_definitions()}
-    return sorted({topic_for(emitted) for name in connectors
-                   for emitted in EMITS.get(databases.get(name, "").removesuffix("_db"), ())})
+    return sorted({topic_for(emitted) for d in publishing_services() if d.connector_name in connectors
+                   for emitted in d.emitted})
 
 
 class GroupLagProbe:

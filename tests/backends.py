@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Protocol
@@ -137,6 +138,11 @@ class ComposeBackend:
         self._compose = DockerCompose(str(ROOT), compose_file_name=self.files, env_file=str(self.env_file),
                                       wait=True, pull=False, build=False)
         self._compose.start()
+        # As the README's compose steps: MySQL starts with root only.
+        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "provision_databases.py")],
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"provision_databases.py failed: {result.stdout}{result.stderr}")
 
     def teardown(self) -> None:
         if self._compose is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -247,37 +246,3 @@ class MariaDbInstance(Component):
             lines.append(key if value is None else f"{key} = {value}")
         lines += ["", "[client]", f"socket = {self.socket}", f"port = {self.port}", ""]
         return "\n".join(lines)
-
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def render_sql_template(template: str, values: Mapping[str, str]) -> str:
-    """Fill ``${VAR}`` placeholders; an unknown name is an error, not an empty password."""
-
-    def replace(match: re.Match[str]) -> str:
-        key = match.group(1)
-        if key not in values:
-            raise StackError(f"bootstrap SQL needs {key}, which stack.env does not define")
-        return values[key]
-
-    return _PLACEHOLDER.sub(replace, template)
-
-
-_CREATE_USER = re.compile(
-    r"CREATE\s+USER\s+IF\s+NOT\s+EXISTS\s+('[^']+'@'[^']+')\s+IDENTIFIED\s+BY\s+'(\$\{\w+\})'",
-    re.IGNORECASE,
-)
-
-
-def password_sync_sql(template: str) -> str:
-    """``ALTER USER`` statements that re-apply each templated user's password.
-
-    ``CREATE USER IF NOT EXISTS`` keeps an existing user's old password, so a datadir that
-    outlived its stack.env would reject the newly generated passwords. Derived from the
-    template itself, so the user list lives in one place.
-    """
-    return "".join(
-        f"ALTER USER {user} IDENTIFIED BY '{placeholder}';\n"
-        for user, placeholder in _CREATE_USER.findall(template)
-    )

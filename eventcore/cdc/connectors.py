@@ -1,8 +1,11 @@
-"""Connector definitions in ``connect/connectors/*.json`` and the values filled in at deploy time.
+"""The outbox connectors: one template, what each service's connector adds, and the values
+filled in at deploy time.
 
-The JSON files hold everything that is the same on every deployment. What differs (where
-Connect reaches the database and Kafka, and which connector class matches the server) is
-added by :func:`effective_config`, so the native stack and compose share the same files.
+``outbox_connector.json`` holds everything every outbox connector shares; :func:`outbox_connector`
+adds what names one service's database (its tables, topic prefix, replica id, heartbeat), and the
+roster (:func:`eventcore.roster.outbox_connectors`) makes one per publishing service. What differs
+per deployment (where Connect reaches the database and Kafka, and which connector class matches
+the server) is added by :func:`effective_config`, so the native stack and compose share them.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from pathlib import Path
 
 from eventcore.avro import SchemaCatalog
 from eventcore.kafka import password_key
-from eventcore.settings import REPO_ROOT, Settings
+from eventcore.settings import Settings
 from eventcore.topics import DEFAULT_PARTITIONS, topic_for
 
-CONNECTORS_DIR = REPO_ROOT / "connect" / "connectors"
+TEMPLATE = Path(__file__).with_name("outbox_connector.json")
 MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"
 MYSQL_CONNECTOR = "io.debezium.connector.mysql.MySqlConnector"
 # Written by each connector's heartbeat.action.query, captured so that its offset's ts_sec keeps
-# moving while the database is idle (stack/sql/bootstrap.sql.tmpl creates it).
+# moving while the database is idle (eventcore.provisioning creates it).
 HEARTBEAT_TABLE = "cdc_heartbeat"
 
 
@@ -28,7 +31,6 @@ HEARTBEAT_TABLE = "cdc_heartbeat"
 class ConnectorDefinition:
     name: str
     config: dict[str, str]
-    path: Path
 
     @property
     def database(self) -> str:
@@ -94,16 +96,32 @@ def connect_kafka_login(settings: Settings) -> dict[str, str]:
     return login
 
 
-def load_definitions(directory: Path = CONNECTORS_DIR) -> list[ConnectorDefinition]:
-    definitions = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            doc = json.loads(path.read_text())
-            definitions.append(ConnectorDefinition(doc["name"], dict(doc["config"]), path))
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a connector definition ({exc})") from exc
+def outbox_connector(name: str, database: str, server_id: int) -> ConnectorDefinition:
+    """The template, made to read ``database``'s outbox (and its heartbeat table) as ``name``."""
+    config = json.loads(TEMPLATE.read_text())
+    raw_topic = f"{database}\\.{database}\\."  # <topic.prefix>.<database>.<table>, as a regex
+    config.update({
+        "database.server.id": str(server_id),
+        "topic.prefix": database,
+        "database.include.list": database,
+        "table.include.list": f"{database}.outbox,{database}.{HEARTBEAT_TABLE}",
+        "heartbeat.action.query": f"INSERT INTO {database}.{HEARTBEAT_TABLE} (connector, beat_at) "
+                                  f"VALUES ('{name}', UTC_TIMESTAMP(6)) "
+                                  "ON DUPLICATE KEY UPDATE beat_at = UTC_TIMESTAMP(6)",
+        "schema.history.internal.kafka.topic": f"_schema-history.{database}",
+        "predicates.isOutboxTable.pattern": f"{raw_topic}outbox",
+        "predicates.isHeartbeatTable.pattern": f"{raw_topic}{HEARTBEAT_TABLE}",
+    })
+    return ConnectorDefinition(name, config)
+
+
+def load_definitions() -> list[ConnectorDefinition]:
+    """The roster's outbox connectors (:func:`eventcore.roster.outbox_connectors`)."""
+    from eventcore.roster import outbox_connectors
+
+    definitions = outbox_connectors()
     if not definitions:
-        raise FileNotFoundError(f"no connector definitions in {directory}")
+        raise LookupError("no service of the roster publishes an outbox: there is no connector")
     return definitions
 
 

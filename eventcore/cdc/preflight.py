@@ -133,8 +133,8 @@ def _heartbeat_table(facts: DatabaseFacts, scopes: dict[str, set[str]], database
     if present and writable:
         return CheckResult("heartbeat table", True, f"{database}.{table} exists; the CDC user may write it")
     problem = "lacks INSERT, UPDATE for the CDC user" if present else "does not exist"
-    return CheckResult("heartbeat table", False, f"{database}.{table} {problem}: run the bootstrap SQL "
-                       "(stack/sql/bootstrap.sql.tmpl) as root")
+    return CheckResult("heartbeat table", False, f"{database}.{table} {problem}: provision the databases "
+                       "(`stack up`, or scripts/provision_databases.py as root)")
 
 
 def _gtid(facts: DatabaseFacts, v: Mapping[str, str]) -> CheckResult:

@@ -3,7 +3,7 @@ front door (``cdc status``, ``stack status``, ``register_connectors.py --status`
 ``/health``, ``/ops`` and ``/metrics``).
 
 It works with Kafka Connect down too: the connector names then come from
-``connect/connectors/`` and the offsets from Connect's offsets topic, so a stopped Connect
+the roster and the offsets from Connect's offsets topic, so a stopped Connect
 still gets its binlog headroom counted down.
 """
 

@@ -150,7 +150,7 @@ def recoverer(client: ConnectClient, settings: Settings) -> Callable[[str], None
 
     def recover(name: str) -> None:
         if name not in definitions:
-            raise ConnectError(f"{name} has no definition in connect/connectors/")
+            raise ConnectError(f"{name} is not an outbox connector of the roster")
         recovery = ConnectorRecovery(client, database_of(settings), settings.kafka_bootstrap_servers,
                                      progress=lambda line: log.warning("%s", line))
         plan = recovery.plan(definitions[name])

@@ -30,7 +30,7 @@ def execute(context: ServiceContext, args: argparse.Namespace) -> int:
     database = context.settings.database_name(context.name)
     connectors = [d for d in load_definitions() if d.database == database]
     if not connectors:
-        raise UsageError(f"no connector in connect/connectors/ captures {database}: nothing says what "
+        raise UsageError(f"no outbox connector of the roster captures {database}: nothing says what "
                          "was published, so nothing is pruned")
     connector = connectors[0].name
     through = published_through(ConnectClient(context.settings.connect_url), connector)

@@ -24,9 +24,11 @@ from eventcore.cli import rewind as rewind_cli
 from eventcore.dead_letter_tools import DeadLetterSelectionError
 from eventcore.events import Event, EventRoutes, TypedHandler
 from eventcore.kafka import password_key, use_identity
+from eventcore.pipeline_lag import Hop
 from eventcore.runner import PeriodicJob, ServiceProcess
 from eventcore.saga import TransitionRefused
 from eventcore.schema_registry import SchemaRegistryError
+from eventcore.settings import Settings
 from eventcore.topics import topic_for
 
 # Mistakes a person can make at a service's command line, answered with one line (exit 2).
@@ -45,7 +47,11 @@ class Command:
 
 @dataclass(frozen=True)
 class ServiceDefinition:
+    """Everything the project knows of one service; the roster (:mod:`eventcore.roster`) lists
+    these, and every list of services is derived from them."""
+
     name: str  # the aggregate type of the events it emits; its database (<name>_db) unless `database`
+    module: str  # the module whose main() runs it: ``python -m <module> run``
     metadata: MetaData
     consumes: Sequence[str]  # aggregate types whose topics it subscribes to
     handlers: Callable[[ServiceContext], Mapping[type[Event], TypedHandler]]
@@ -54,13 +60,34 @@ class ServiceDefinition:
     periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
     database: str | None = None  # whose database it uses, when not <name>_db
     program: str | None = None  # its command and consumer group, when not <name>-service
+    health_port: int = 0  # where /health listens unless HEALTH_PORT says (0: any free port)
+    publishes: bool = True  # a connector publishes its outbox (False: a read model, say)
+    watches: Sequence[Hop] = ()  # other groups' hops whose lag it reads (Kafka ACLs follow)
 
     @property
     def group_id(self) -> str:
         return self.program or f"{self.name}-service"
 
-    def context(self) -> ServiceContext:
-        return build_context(self.name, self.metadata, emits=self.emits, database=self.database)
+    @property
+    def database_name(self) -> str:
+        return f"{self.database or self.name}_db"
+
+    @property
+    def emitted(self) -> tuple[str, ...]:
+        """The aggregate types whose topics its outbox feeds."""
+        return self.emits or (self.name,)
+
+    @property
+    def connector_name(self) -> str:
+        return f"{self.name}-outbox"
+
+    def context(self, settings: Settings | None = None, migrate: bool = False) -> ServiceContext:
+        """Its database and registry connections (``migrate``: its tables created and schemas
+        registered first)."""
+        context = build_context(self.name, self.metadata, settings, emits=self.emits, database=self.database)
+        if migrate:
+            context.migrate()
+        return context
 
     @property
     def topics(self) -> list[str]:
@@ -72,7 +99,8 @@ class ServiceDefinition:
         jobs = self.periodic(context) if self.periodic and not until_caught_up else []
         routes = EventRoutes(self.handlers(context), self.name)
         process = ServiceProcess(context, self.group_id, self.topics, routes.record_handlers(),
-                                 periodic=jobs, until_caught_up=until_caught_up)
+                                 periodic=jobs, until_caught_up=until_caught_up,
+                                 health_port=self.health_port)
         counters = process.runtime.counters
         routes.on_refused = lambda: setattr(counters, "refused", counters.refused + 1)
         return process

@@ -39,8 +39,10 @@ def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
-INVENTORY_SERVICE = ServiceDefinition(
+SERVICE = ServiceDefinition(
     name="inventory",
+    module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    health_port=9102,
     metadata=metadata,
     consumes=["order", "inventory.commands"],
     handlers=lambda _context: HANDLERS,
@@ -50,7 +52,7 @@ INVENTORY_SERVICE = ServiceDefinition(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return service_main(INVENTORY_SERVICE, argv)
+    return service_main(SERVICE, argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from eventcore.cli import UsageError
 from eventcore.cli.service import Command, ServiceDefinition, service_main
 from eventcore.pipeline_lag import Hop, PipelineLag
 from eventcore.runner import PeriodicJob
-from services import EMITS
 from services.contracts import FLOWS
 from services.order import repository
 from services.order.commands import OrderUseCases, cancel_timed_out, place_order
@@ -142,8 +141,10 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
     return [(every_s, cancel_timed_out_orders)]
 
 
-ORDER_SERVICE = ServiceDefinition(
+SERVICE = ServiceDefinition(
     name="order",
+    module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    health_port=9101,
     metadata=metadata,
     consumes=["inventory", "payment"],
     handlers=lambda context: saga_of(context).handlers(),
@@ -153,13 +154,15 @@ ORDER_SERVICE = ServiceDefinition(
         "saga": Command("print an orchestrated order's saga: its state and history", configure_saga,
                         execute_saga),
     },
-    emits=EMITS["order"],
+    # Its events, and the orchestrator's commands to the other services.
+    emits=("order", "inventory.commands", "payment.commands"),
     periodic=timeout_sweep,
+    watches=SAGA_HOPS,
 )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return service_main(ORDER_SERVICE, argv)
+    return service_main(SERVICE, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from eventcore import dependency_checks
-from eventcore.bootstrap import build_context
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import report_connectors
 from eventcore.db import create_tables, make_engine
@@ -38,14 +37,13 @@ from eventcore.metrics import CdcCollector
 from eventcore.read_model_sync import VersionNotWrittenError, sync_state, written_for
 from eventcore.saga import TransitionRefused
 from eventcore.settings import Settings
-from services import EMITS
 from services.order import repository as orders
 from services.order.commands import OrderUseCases, place_order
 from services.order.domain import InvalidOrderError, Order, OrderLine
+from services.order.main import SERVICE as ORDER_SERVICE
 from services.order.orchestration import order_saga
 from services.order.repository import OrderNotFoundError
 from services.order.tables import idempotency_keys
-from services.order.tables import metadata as order_metadata
 from services.order_api.operations import ops_router
 from services.order_api.schemas import CancelIn, OrderIn
 from services.order_view import repository as views
@@ -111,8 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API, connected to order_db and query_db (their tables created if missing)."""
     settings = settings or Settings.load()
     default_flow = settings.order_saga_flow  # a wrong value fails the start, not each POST
-    order = build_context("order", order_metadata, settings, emits=EMITS["order"])
-    order.migrate()
+    order = ORDER_SERVICE.context(settings, migrate=True)
     query_engine = make_engine(settings.db_url("query"))
     create_tables(query_engine, view_metadata)
     use_cases = OrderUseCases(order_saga(settings.order_saga_step_timeout_s))

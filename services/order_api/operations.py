@@ -11,18 +11,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from eventcore.cli.service import ServiceDefinition
 from eventcore.dead_letter_tools import DeadLetterSelectionError
 from eventcore.operations import OperatedGroup, OperationsView
+from eventcore.roster import service_definitions
 from eventcore.settings import Settings
 from eventcore.topics import retry_topic_for
-from services.inventory.main import INVENTORY_SERVICE
-from services.order.main import ORDER_SERVICE
-from services.order_view.main import ORDER_VIEW
-from services.payment.main import PAYMENT_SERVICE
 
 STATIC_DIR = Path(__file__).parent / "static"
-OPERATED: tuple[ServiceDefinition, ...] = (ORDER_SERVICE, INVENTORY_SERVICE, PAYMENT_SERVICE, ORDER_VIEW)
 
 
 class ReinjectIn(BaseModel):
@@ -36,11 +31,11 @@ class ReinjectIn(BaseModel):
 
 def operated_groups(settings: Settings) -> list[OperatedGroup]:
     groups = []
-    for definition in OPERATED:
-        context = definition.context()
+    for definition in service_definitions():
+        context = definition.context(settings)
         groups.append(OperatedGroup(
             definition.group_id, [*definition.topics, retry_topic_for(definition.group_id)], context.engine,
-            settings.database_name(definition.database or definition.name), context.messaging.dead_letters,
+            definition.database_name, context.messaging.dead_letters,
             context.messaging.outbox))
     return groups
 

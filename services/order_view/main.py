@@ -31,9 +31,9 @@ def configure_rebuild(parser: argparse.ArgumentParser) -> None:
 def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
     started = time.monotonic()
     rebuilding = rebuild_read_model(
-        context, GROUP, ORDER_VIEW.topics,
+        context, GROUP, SERVICE.topics,
         clear=lambda uow: repository.clear(uow, context.messaging, GROUP),
-        process=lambda: ORDER_VIEW.process(context, until_caught_up=True), assume_yes=args.yes)
+        process=lambda: SERVICE.process(context, until_caught_up=True), assume_yes=args.yes)
     if rebuilding is None:
         print("nothing changed")
         return 1
@@ -48,8 +48,10 @@ def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
-ORDER_VIEW = ServiceDefinition(
+SERVICE = ServiceDefinition(
     name="order-view",
+    module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    health_port=9104,
     program=GROUP,
     database="query",
     metadata=metadata,
@@ -57,11 +59,12 @@ ORDER_VIEW = ServiceDefinition(
     handlers=lambda _context: {cls: WithEnvelope(project) for cls in VIEWED_EVENTS},
     commands={"rebuild": Command("delete the views and rebuild them from the topics (asks first)",
                                  configure_rebuild, execute_rebuild)},
+    publishes=False,
 )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return service_main(ORDER_VIEW, argv)
+    return service_main(SERVICE, argv)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def payment_handlers(context: ServiceContext) -> Mapping[type[Event], TypedHandl
     return handlers(gateway_from(context.settings))
 
 
-PAYMENT_SERVICE = ServiceDefinition(
+SERVICE = ServiceDefinition(
     name="payment",
+    module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    health_port=9103,
     metadata=metadata,
     consumes=["inventory", "order", "payment.commands"],
     handlers=payment_handlers,
@@ -44,7 +46,7 @@ PAYMENT_SERVICE = ServiceDefinition(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return service_main(PAYMENT_SERVICE, argv)
+    return service_main(SERVICE, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def test_defaults_apply_when_nothing_is_set():
     assert empty.db_port == 3307
     assert empty.order_saga_timeout_s == 60.0
     assert empty.consumer_batch_size == 100
-    assert empty.health_port("inventory") == (9102, False)
+    assert empty.health_port(9102) == (9102, False)
     assert (empty.inbox_retention_days, empty.outbox_retention_days, empty.prune_every_s) == (7.0, 3.0, 60.0)
 
 
@@ -32,7 +32,7 @@ def test_defaults_apply_when_nothing_is_set():
     ({"PAYMENT_DECLINE_RATE": "1.5"}, lambda s: s.payment_decline_rate, "at least 0 and at most 1"),
     ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
     ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
-    ({"HEALTH_PORT": "99999"}, lambda s: s.health_port("order"), "between 0 and 65535"),
+    ({"HEALTH_PORT": "99999"}, lambda s: s.health_port(9101), "between 0 and 65535"),
     ({"INBOX_RETENTION_DAYS": "0"}, lambda s: s.inbox_retention_days, "it must be more than 0"),
     ({"PRUNE_EVERY_S": "-1"}, lambda s: s.prune_every_s, "PRUNE_EVERY_S='-1' is out of range"),
     ({"PRUNE_BATCH_SIZE": "0"}, lambda s: s.prune_batch_size, "between 1 and 100000"),
@@ -43,12 +43,20 @@ def test_a_malformed_value_names_the_variable_and_the_rule(values, read, message
 
 
 def test_a_missing_password_says_where_it_comes_from():
-    with pytest.raises(SettingsError, match=r"ORDER_DB_PASSWORD is not set.*stack up"):
+    with pytest.raises(SettingsError, match=r"neither ORDER_DB_PASSWORD nor DB_PASSWORD_SECRET.*stack up"):
         settings().db_url("order")
 
 
+def test_each_database_password_is_derived_from_one_secret_unless_set():
+    one, other = settings(DB_PASSWORD_SECRET="s3cret"), settings(DB_PASSWORD_SECRET="another")
+    assert one.db_password("order") == one.db_password("order")  # the same on every process
+    assert len({one.db_password("order"), one.db_password("payment"), other.db_password("order")}) == 3
+    assert len(one.db_password("order")) >= 40
+    assert settings(DB_PASSWORD_SECRET="s3cret", ORDER_DB_PASSWORD="mine").db_password("order") == "mine"
+
+
 def test_an_explicit_health_port_is_required_as_given():
-    assert settings(HEALTH_PORT="0").health_port("order") == (0, True)
+    assert settings(HEALTH_PORT="0").health_port(9101) == (0, True)
 
 
 def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog):

@@ -1,6 +1,7 @@
 #!/bin/sh
 # First start on an empty data directory: initialise it, set the root password, run the
-# init scripts (compose mounts stack/mysql/initdb.sh: databases, users, grants). Then serve.
+# init scripts (none by default: scripts/provision_databases.py creates the databases, users
+# and grants afterwards). Then serve.
 set -eu
 : "${MYSQL_ROOT_PASSWORD:?MYSQL_ROOT_PASSWORD must be set}"
 if [ ! -d /var/lib/mysql/mysql ]; then

@@ -1,0 +1,91 @@
+"""The roster: every service an installation runs, described once.
+
+A roster is a module (``EVENTCORE_ROSTER``, default ``services``) with a ``roster()`` function
+that returns its :class:`~eventcore.cli.service.ServiceDefinition` objects. Everything that
+lists services derives from it: the outbox connectors, the databases and users the bootstrap
+creates, the credentials, the health ports, the processes ``serve`` starts, the fault suite's
+parts and the Kafka ACLs. Adding a service is adding it to the roster.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eventcore.cdc.connectors import ConnectorDefinition
+    from eventcore.cli.service import ServiceDefinition
+
+ROSTER_ENV = "EVENTCORE_ROSTER"
+DEFAULT_ROSTER_MODULE = "services"
+# Debezium connects to the binlog as a replica with this id plus the connector's place in the
+# roster: unique per connector, stable while the roster's order is.
+FIRST_SERVER_ID = 5401
+
+
+class RosterError(RuntimeError):
+    """The roster cannot be loaded or describes something impossible."""
+
+
+@cache
+def service_definitions(module_name: str | None = None) -> tuple[ServiceDefinition, ...]:
+    """The roster's services, in its order (checked: names, groups, ports and databases unique)."""
+    from eventcore.cli.service import ServiceDefinition
+
+    name = module_name or os.environ.get(ROSTER_ENV) or DEFAULT_ROSTER_MODULE
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise RosterError(f"the roster module {name!r} cannot be imported ({exc}); "
+                          f"set {ROSTER_ENV} to the module whose roster() lists the services") from exc
+    roster = getattr(module, "roster", None)
+    if not callable(roster):
+        raise RosterError(f"the roster module {name!r} has no roster() function")
+    definitions = tuple(roster())
+    for definition in definitions:
+        if not isinstance(definition, ServiceDefinition):
+            raise RosterError(f"{name}.roster() returned {definition!r}, not a ServiceDefinition")
+    _refuse_duplicates(definitions)
+    return definitions
+
+
+def _refuse_duplicates(definitions: tuple[ServiceDefinition, ...]) -> None:
+    for what, values in (("name", [d.name for d in definitions]),
+                         ("consumer group", [d.group_id for d in definitions]),
+                         ("health port", [d.health_port for d in definitions if d.health_port]),
+                         ("outbox database", [d.database_name for d in definitions if d.publishes])):
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            raise RosterError(f"two services of the roster share the {what} {seen[0]!r}")
+
+
+def service(name: str) -> ServiceDefinition:
+    """One service of the roster by its name (``order-view``, or ``order_view`` as its package is
+    spelled) or its consumer group (``order-service``)."""
+    for definition in service_definitions():
+        if name.replace("_", "-") in (definition.name, definition.group_id):
+            return definition
+    known = ", ".join(d.name for d in service_definitions())
+    raise LookupError(f"no service {name!r} in the roster (it has {known})")
+
+
+def publishing_services() -> tuple[ServiceDefinition, ...]:
+    """The services whose outbox a connector publishes: the flow's participants."""
+    return tuple(d for d in service_definitions() if d.publishes)
+
+
+def outbox_connectors() -> list[ConnectorDefinition]:
+    """One Debezium outbox connector per publishing service, from the shared template."""
+    from eventcore.cdc.connectors import outbox_connector
+
+    return [outbox_connector(d.connector_name, d.database_name, FIRST_SERVER_ID + i)
+            for i, d in enumerate(publishing_services())]
+
+
+def flow_topics() -> tuple[str, ...]:
+    """Every topic a publishing service's outbox feeds, in roster order."""
+    from eventcore.topics import topic_for
+
+    return tuple(dict.fromkeys(topic_for(emitted) for d in publishing_services() for emitted in d.emitted))
