@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import DATETIME
 
+from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from eventcore.failures import DependencyUnavailableError, Failure, FailureKind
 from eventcore.records import header_map
@@ -96,9 +97,6 @@ def dead_letters_table(metadata: MetaData) -> Table:
         Index("ix_dead_letters_key", "consumer_group", "record_key", "id"),
     )
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -223,14 +221,14 @@ class DeadLetterStore:
                      error_class: str, attempts: int) -> None:
         connection.execute(update(self.table).where(self.table.c.id == row.id).values(
             error_class=error_class, error_message=failure.summary[:4000],
-            attempts=row.attempts + attempts, last_failed_at=_now()))
+            attempts=row.attempts + attempts, last_failed_at=utc_now()))
 
     def remove(self, connection: Connection, row_id: int) -> None:
         connection.execute(delete(self.table).where(self.table.c.id == row_id))
 
     def mark_reinjected(self, connection: Connection, row_id: int) -> None:
         connection.execute(update(self.table).where(self.table.c.id == row_id).values(
-            reinjected=self.table.c.reinjected + 1, last_reinjected_at=_now()))
+            reinjected=self.table.c.reinjected + 1, last_reinjected_at=utc_now()))
 
     def purge(self, connection: Connection, ids: list[int]) -> int:
         if not ids:
@@ -286,7 +284,7 @@ class DeadLetterQueue:
                 return f"still pending as dead letter #{existing.id}"
             head = reason.behind or self.store.head(uow.connection, key)
             partition, offset = self._copy_to_topic(message, source, reason, head)
-            now = _now()
+            now = utc_now()
             self.store.add(
                 uow.connection, record_key=key, source_topic=source.topic,
                 source_partition=source.partition, source_offset=source.offset,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from sqlalchemy import Engine
 
+from eventcore.clock import utc_now
 from eventcore.dead_letter import (
     DLQ_HEADERS,
     H_OFFSET,
@@ -179,7 +180,7 @@ class DeadLetterTools:
 
 def age(since: datetime, now: datetime | None = None) -> str:
     """A short human age: 42s, 3m07s, 5h02m, 2d03h."""
-    seconds = max(0, int(((now or datetime.now(UTC).replace(tzinfo=None)) - since).total_seconds()))
+    seconds = max(0, int(((now or utc_now()) - since).total_seconds()))
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

@@ -14,13 +14,13 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
+from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from eventcore.inbox import is_duplicate_key
 
@@ -96,7 +96,7 @@ class IdempotencyKeys:
             uow.connection.execute(self.table.insert(), {
                 "idempotency_key": key, "fingerprint": request_fingerprint,
                 "status_code": response.status_code, "response": json.dumps(response.body),
-                "created_at": datetime.now(UTC).replace(tzinfo=None)})
+                "created_at": utc_now()})
 
         try:
             return create(remember)

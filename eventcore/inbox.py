@@ -10,13 +10,14 @@ fails the insert, the transaction rolls back, and the repeat is skipped and coun
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
+from eventcore.clock import utc_now
 from eventcore.records import ConsumedEvent
 
 DUPLICATE_KEY_ERROR = 1062
@@ -92,7 +93,7 @@ def receipt_row(
     return {
         "consumer_group": consumer_group, "event_id": event.event_id, "event_type": event.event_type,
         "topic": event.topic, "kafka_partition": event.partition, "kafka_offset": event.offset,
-        "processed_at": datetime.now(UTC).replace(tzinfo=None), "aggregate_type": aggregate_type,
+        "processed_at": utc_now(), "aggregate_type": aggregate_type,
         "aggregate_id": event.key, "aggregate_version": event.aggregate_version, "outcome": outcome,
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Table, func, select
 
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import ConnectorReport, report_connectors
+from eventcore.clock import utc_now
 from eventcore.dead_letter import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letter_tools import DeadLetterTools
 from eventcore.kafka import CommittedOffsets, admin_client, partitions_of, watermarks
@@ -39,9 +40,6 @@ class OperatedGroup:
     dead_letters: Table
     outbox: Table
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def iso(moment: datetime | None) -> str | None:

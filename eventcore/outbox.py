@@ -26,6 +26,7 @@ from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
 
 from eventcore import tracing
 from eventcore.avro import AvroEventSerializer, SchemaCatalog
+from eventcore.clock import utc_now
 from eventcore.db import paced_batches
 from eventcore.topics import topic_for
 
@@ -38,10 +39,6 @@ MAX_PAYLOAD_BYTES = 900 * 1024
 
 class PayloadTooLargeError(ValueError):
     """An event payload would be too large for Connect to publish."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -76,7 +73,7 @@ class OutboxEvent:
     aggregate_version: int
     payload: Mapping[str, Any]
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: datetime = field(default_factory=utc_now)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def record(self) -> dict[str, Any]:
         """The Avro record: the payload fields plus the envelope fields."""
@@ -177,7 +174,7 @@ def prune_cutoff(retention: timedelta, published_through: datetime) -> datetime:
     before what the connector has confirmed publishing)."""
     if retention <= timedelta(0):
         raise ValueError(f"retention must be more than zero, not {retention}")
-    return min(utc_now().replace(tzinfo=None) - retention, published_through)
+    return min(utc_now() - retention, published_through)
 
 
 def plan_prune(connection: Connection, table: Table, retention: timedelta,
@@ -189,7 +186,7 @@ def plan_prune(connection: Connection, table: Table, retention: timedelta,
     topic yet, and deleting it would lose the event for good, so it is kept whatever its age.
     """
     cutoff = prune_cutoff(retention, published_through)
-    requested = utc_now().replace(tzinfo=None) - retention
+    requested = utc_now() - retention
     occurred = table.c.occurred_at
     deletable, oldest, newest = connection.execute(
         select(func.count(), func.min(occurred), func.max(occurred)).where(occurred < cutoff)).one()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -50,6 +50,7 @@ from sqlalchemy.exc import OperationalError
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import CdcProgressUnknown, published_through
+from eventcore.clock import utc_now
 from eventcore.db import paced_batches
 from eventcore.kafka import CommittedOffsets
 from eventcore.messaging_tables import MessagingTables
@@ -68,9 +69,6 @@ REST_RATIO = 1.0
 # and tries again on the next round: pruning is never worth a wait.
 LOCK_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def prune_inbox(engine: Engine, inbox: Table, horizon: Table, group: str,

@@ -7,13 +7,12 @@ is not newer: a stale or replayed event can never move state backwards.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Column, Connection, MetaData, String, Table, select, tuple_
 from sqlalchemy.dialects.mysql import BIGINT, DATETIME
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
+from eventcore.clock import utc_now
 from eventcore.failures import RetryableConflictError
 from eventcore.inbox import is_duplicate_key
 
@@ -57,7 +56,7 @@ def advance(
     last = connection.execute(select(table.c.version).where(key).with_for_update()).scalar()
     if not is_newer(last, incoming):
         return last
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     if last is None:
         try:
             connection.execute(table.insert().values(
@@ -96,7 +95,7 @@ def store_versions(connection: Connection, table: Table, consumer_group: str,
     """Write a batch's new versions: one insert for aggregates seen for the first time (a
     concurrent first version fails it, as in :func:`advance`), one upsert for the rest (their
     rows are locked by :func:`lock_versions`, so the update cannot race)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
 
     def rows(keys: list[AggregateKey]) -> list[dict[str, object]]:
         return [{"consumer_group": consumer_group, "aggregate_type": t, "aggregate_id": i,

@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, TopicPartition
 from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.recovery import Database
+from eventcore.clock import utc_now
 from eventcore.kafka import consumer_config
 from eventcore.topics import topic_for
 
@@ -186,7 +187,7 @@ def verify_publication(definition: ConnectorDefinition, database: Database, boot
                        topics: Iterable[str] = ()) -> PublicationAudit:
     """Audit the rows that occurred in [since, until) (until: now). ``topics`` adds topics to read
     beyond those the rows name."""
-    until = until or datetime.now(UTC).replace(tzinfo=None)
+    until = until or utc_now()
     rows = outbox_rows(database, definition, since, until)
     audit = PublicationAudit(definition.name, since, until, rows)
     read = sorted({r.topic for r in rows} | set(topics))

@@ -33,6 +33,7 @@ from eventcore.cdc.recovery import ConnectorRecovery, RecoveryRefused, database_
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.cdc.verify import PublicationAudit, verify_publication
 from eventcore.cli import EXIT_OK, ArgumentParser, UsageError, confirm, number_argument, run_cli, utc_time
+from eventcore.clock import utc_now
 from eventcore.settings import Settings
 
 EXIT_UNHEALTHY = 3
@@ -236,7 +237,7 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     definitions = _definitions()
     if args.name not in definitions:
         raise UsageError(f"no connector named {args.name} (known: {', '.join(sorted(definitions))})")
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     since = args.since or now - timedelta(days=1)
     until = args.until or now
     if since >= until:

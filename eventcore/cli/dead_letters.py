@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 
 from eventcore.avro import AvroEventDeserializer, UndecodableRecordError
 from eventcore.bootstrap import ServiceContext
 from eventcore.cli import EXIT_OK, UsageError, confirm
+from eventcore.clock import utc_now
 from eventcore.dead_letter import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letter_tools import DeadLetterTools, age
 from eventcore.records import header_map
@@ -75,7 +76,7 @@ def _list(tools: DeadLetterTools, as_json: bool) -> int:
     if not rows:
         print(f"{tools.group}: no pending dead letters ({tools.topic})")
         return EXIT_OK
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     keys = {row.record_key for row in rows}
     print(f"{tools.group}: {len(rows)} pending dead letter(s) on {len(keys)} key(s) ({tools.topic})")
     failed = [row for row in rows if not row.parked]

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore.aggregate import StepStatus, emit_changes, save_step
 from eventcore.batch_rows import BatchInserts, BatchRows
+from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations
 
 log = logging.getLogger(__name__)
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # Statements built once (SQLAlchemy caches their compiled form; the values travel as parameters).
@@ -70,7 +67,7 @@ class Reservations:
     def save(self, uow: UnitOfWork, reservation: Reservation) -> None:
         emit_changes(uow, reservation)
         newly_reserved = reservation.stored_version == 0 and reservation.status is StepStatus.DONE
-        save_step(self.rows(uow), reservation, {"updated_at": _now()})
+        save_step(self.rows(uow), reservation, {"updated_at": utc_now()})
         if newly_reserved:
             BatchInserts.of(uow, reservation_lines).add(
                 {"order_id": reservation.order_id, "sku": sku, "quantity": quantity}
@@ -102,7 +99,7 @@ class Stock:
     def move(self, uow: UnitOfWork, lines: Mapping[str, int], sign: int) -> None:
         """Reserve (+1) or release (-1) the quantities of ``lines`` (read by :meth:`levels` first)."""
         rows = self.rows(uow)
-        now = _now()
+        now = utc_now()
         for sku, quantity in sorted(lines.items()):
             level = rows.get(sku)
             if level is None:
@@ -117,8 +114,9 @@ class Stock:
                 for r in connection.execute(_PRODUCTS, {"skus": sorted(skus)})}
 
     def set_available(self, connection: Connection, sku: str, available: int) -> None:
-        statement = mysql_insert(products).values(sku=sku, available=available, reserved=0, updated_at=_now())
-        connection.execute(statement.on_duplicate_key_update(available=available, updated_at=_now()))
+        statement = mysql_insert(products).values(sku=sku, available=available, reserved=0,
+                                                  updated_at=utc_now())
+        connection.execute(statement.on_duplicate_key_update(available=available, updated_at=utc_now()))
 
 
 reservation_repository = Reservations()

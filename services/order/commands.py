@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection
 
 from eventcore.aggregate import emit
+from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from eventcore.events import TypedHandler
 from eventcore.saga import DEADLINE_PASSED, Orchestration, SagaInstance, TransitionRefused
@@ -49,9 +50,6 @@ __all__ = ["OrderNotFoundError", "OrderUseCases", "cancel_order", "cancel_timed_
 
 OrderChange = Callable[[Order], None]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def place_order(

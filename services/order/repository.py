@@ -7,13 +7,14 @@ changes caused (:func:`eventcore.aggregate.emit_changes`): a saved change cannot
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select
 
 from eventcore.aggregate import emit_changes
 from eventcore.batch_rows import BatchInserts, BatchRows
+from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from eventcore.failures import RecordRejectedError
 from eventcore.saga import SagaInstance
@@ -25,16 +26,13 @@ from services.order.tables import order_lines, orders, saga_history, sagas
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
 
 class OrderNotFoundError(RecordRejectedError, LookupError):
     pass
 
 
 def add(uow: UnitOfWork, order: Order) -> None:
-    now = _now()
+    now = utc_now()
     # Encoding first: an event the registry refuses stops us before any row is written.
     emit_changes(uow, order)
     connection = uow.connection
@@ -112,7 +110,7 @@ def save(uow: UnitOfWork, order: Order) -> None:
              f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "")
     _orders(uow).put(order.id, order, {
         "status": order.status.value, "version": order.version, "cancel_reason": order.cancel_reason,
-        "payment_id": order.payment_id, "updated_at": _now()})
+        "payment_id": order.payment_id, "updated_at": utc_now()})
 
 
 def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
@@ -171,7 +169,7 @@ def save_saga(uow: UnitOfWork, saga: SagaInstance[SagaState]) -> None:
     saga.stored_version, saga.stored_history = saga.version, saga.stored_history + len(saga.new_history)
     saga.new_history = []
     values = {"state": saga.state.value, "step_deadline": saga.step_deadline, "version": saga.version,
-              "updated_at": _now()}
+              "updated_at": utc_now()}
     if new:
         rows.add(saga.saga_id, saga, values)
     elif changed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from eventcore import dependency_checks
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import report_connectors
+from eventcore.clock import utc_now
 from eventcore.db import create_tables, make_engine
 from eventcore.health import METRICS_CONTENT_TYPE
 from eventcore.idempotency import (
@@ -56,9 +57,6 @@ OrderId = Annotated[str, PathParam(min_length=1, max_length=64)]
 MinVersion = Annotated[int | None, Query(
     ge=1, description="the version your last write produced: the view is pending until it has it")]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, select
 
 from eventcore.aggregate import emit_changes, save_step
 from eventcore.batch_rows import BatchRows
+from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from services.payment.domain import Payment
 from services.payment.tables import payments
@@ -42,7 +42,7 @@ class Payments:
         save_step(self._rows(uow), payment, {
             "amount_cents": payment.amount_cents, "currency": payment.currency,
             "gateway_reference": payment.gateway_reference, "refund_reference": payment.refund_reference,
-            "updated_at": datetime.now(UTC).replace(tzinfo=None)})
+            "updated_at": utc_now()})
         log.info("payment %s %s (v%d): %d %s%s", payment.order_id, payment.stored_status, payment.version,
                  payment.amount_cents, payment.currency, f", {payment.reason}" if payment.reason else "")
 

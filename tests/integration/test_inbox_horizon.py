@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
+from eventcore.clock import utc_now
 from eventcore.inbox import horizons
-from eventcore.retention import prune_inbox, utc_now
+from eventcore.retention import prune_inbox
 from services.inventory.tables import messaging
 
 pytestmark = pytest.mark.stack
