@@ -324,15 +324,28 @@ def produce_and_wait(producer: Producer, topic: str, key: bytes | None, value: b
 
     A broker that does not acknowledge is an outage: the caller keeps the record and tries again.
     """
-    delivered: list[Message] = []
+    return produce_all_and_wait(producer, topic, [(key, value, headers)], timeout_s)[0]
+
+
+OutgoingRecord = tuple[bytes | None, bytes | None, list[tuple[str, str | bytes]]]  # key, value, headers
+
+
+def produce_all_and_wait(producer: Producer, topic: str, records: list[OutgoingRecord],
+                         timeout_s: float = 30.0) -> list[tuple[int, int]]:
+    """Produce the records and wait until the broker acknowledged every one; returns each one's
+    (partition, offset), in order. One unacknowledged record is an outage for all of them."""
+    acknowledged: dict[int, tuple[int, int]] = {}
     failures: list[KafkaError] = []
+    for index, (key, value, headers) in enumerate(records):
+        def on_delivery(err: KafkaError | None, msg: Message, index: int = index) -> None:
+            if err is not None:
+                failures.append(err)
+            else:
+                acknowledged[index] = (msg.partition(), msg.offset())
 
-    def on_delivery(err: KafkaError | None, msg: Message) -> None:
-        (failures.append(err) if err is not None else delivered.append(msg))
-
-    producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
+        producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
     remaining = producer.flush(timeout_s)
-    if failures or remaining or not delivered:
+    if failures or remaining or len(acknowledged) < len(records):
         detail = str(failures[0]) if failures else f"no acknowledgement within {timeout_s:.0f}s"
         raise DependencyUnavailableError("broker", f"could not write to {topic}: {detail}")
-    return delivered[0].partition(), delivered[0].offset()
+    return [acknowledged[index] for index in range(len(records))]

@@ -29,6 +29,8 @@ from eventcore.dead_letter import (
     H_TOPIC,
     DeadLetterRow,
     DeadLetterStore,
+    OutgoingRecord,
+    produce_all_and_wait,
 )
 from eventcore.failures import DependencyUnavailableError
 from eventcore.kafka import consumer_config, producer_config
@@ -143,28 +145,17 @@ class DeadLetterTools:
                    (row.record_key is None or row.record_key not in blocked_keys)]
         if dry_run or not to_send:
             return [Reinjected(row, -1, -1) for row in to_send], missing
-        producer = Producer(producer_config(self._bootstrap))
-        acknowledged: dict[int, tuple[int, int]] = {}
-        failures: list[str] = []
         now = datetime.now(UTC).isoformat()
+        outgoing: list[OutgoingRecord] = []
         for row in to_send:
             copy = copies[row.id]
             headers = [(k, v) for k, v in (copy.headers() or []) if k not in DLQ_HEADERS]
             headers += [(H_TOPIC, row.source.topic), (H_PARTITION, str(row.source.partition)),
                         (H_OFFSET, str(row.source.offset)), (H_REINJECTED_AT, now)]
-
-            def on_delivery(err, msg, row_id=row.id):  # type: ignore[no-untyped-def]
-                if err is not None:
-                    failures.append(str(err))
-                else:
-                    acknowledged[row_id] = (msg.partition(), msg.offset())
-
-            producer.produce(self.retry_topic, key=copy.key(), value=copy.value(), headers=headers,
-                             on_delivery=on_delivery)
-        if producer.flush(30) or failures:
-            raise DependencyUnavailableError(
-                "broker", f"re-injecting into {self.retry_topic} failed: "
-                          f"{failures[0] if failures else 'no acknowledgement within 30s'}")
+            outgoing.append((copy.key(), copy.value(), headers))
+        producer = Producer(producer_config(self._bootstrap))
+        positions = produce_all_and_wait(producer, self.retry_topic, outgoing)
+        acknowledged = {row.id: position for row, position in zip(to_send, positions, strict=True)}
         sent = []
         with self.engine.begin() as connection:
             for row in to_send:
