@@ -21,17 +21,18 @@ from typing import Any
 import fastavro
 from fastavro.types import Schema as ParsedSchema
 
+from eventcore.errors import EventcoreError, InvalidValueError
 from eventcore.schema_registry import SchemaRegistryClient
 
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
 
 
-class UndecodableRecordError(ValueError):
+class UndecodableRecordError(EventcoreError, ValueError):
     """The bytes are not a registry-framed Avro record this consumer can read."""
 
 
-class InvalidEventError(ValueError):
+class InvalidEventError(InvalidValueError):
     """A record does not match its Avro schema (a producer bug, caught before any write)."""
 
 

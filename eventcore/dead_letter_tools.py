@@ -32,6 +32,7 @@ from eventcore.dead_letter import (
     OutgoingRecord,
     produce_all_and_wait,
 )
+from eventcore.errors import NotFoundError
 from eventcore.failures import DependencyUnavailableError
 from eventcore.kafka import consumer_config, producer_config
 from eventcore.topics import dead_letter_topic_for, retry_topic_for
@@ -39,7 +40,7 @@ from eventcore.topics import dead_letter_topic_for, retry_topic_for
 log = logging.getLogger(__name__)
 
 
-class DeadLetterSelectionError(LookupError):
+class DeadLetterSelectionError(NotFoundError):
     """The selection names no pending dead letter."""
 
 

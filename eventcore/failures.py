@@ -22,8 +22,10 @@ from confluent_kafka import KafkaError, KafkaException
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from eventcore.errors import EventcoreError
 
-class DependencyUnavailableError(Exception):
+
+class DependencyUnavailableError(EventcoreError):
     """A system the work needs did not answer; the record is fine and must be tried again."""
 
     def __init__(self, dependency: str, detail: str) -> None:
@@ -32,11 +34,11 @@ class DependencyUnavailableError(Exception):
         self.detail = detail
 
 
-class RetryableConflictError(Exception):
+class RetryableConflictError(EventcoreError):
     """A race that a later try resolves (e.g. two consumers recording an aggregate's first version)."""
 
 
-class RecordRejectedError(Exception):
+class RecordRejectedError(EventcoreError):
     """Raised by a handler when the record can never be applied (it goes to the dead-letter topic)."""
 
 

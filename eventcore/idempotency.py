@@ -22,16 +22,17 @@ from sqlalchemy.exc import IntegrityError
 
 from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
+from eventcore.errors import EventcoreError, InvalidValueError
 from eventcore.inbox import is_duplicate_key
 
 MAX_KEY_LENGTH = 255
 
 
-class InvalidIdempotencyKeyError(ValueError):
+class InvalidIdempotencyKeyError(InvalidValueError):
     """The key is empty, too long or not printable ASCII."""
 
 
-class KeyReusedError(Exception):
+class KeyReusedError(EventcoreError):
     """The key was used before with a different request."""
 
 

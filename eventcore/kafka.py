@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
+from eventcore.errors import EventcoreError
 from eventcore.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def admin_client(bootstrap_servers: str, **overrides: Any) -> AdminClient:
     return AdminClient(admin_config(bootstrap_servers, **overrides))
 
 
-class TopicReadError(RuntimeError):
+class TopicReadError(EventcoreError, RuntimeError):
     """A topic could not be read to its end: it does not exist, or the reading stalled."""
 
 

@@ -6,21 +6,23 @@ driver error (``Out of range value``) or an Avro encoding error halfway through 
 
 from __future__ import annotations
 
+from eventcore.errors import InvalidValueError
+
 MAX_INT32 = 2**31 - 1  # Avro int, SQL INT
 MAX_INT64 = 2**63 - 1  # Avro long, SQL BIGINT
 
 
 def bounded_int(field: str, value: object, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{field} must be a whole number, got {value!r}")
+        raise InvalidValueError(f"{field} must be a whole number, got {value!r}")
     if not minimum <= value <= maximum:
-        raise ValueError(f"{field} must be between {minimum} and {maximum}, got {value}")
+        raise InvalidValueError(f"{field} must be between {minimum} and {maximum}, got {value}")
     return value
 
 
 def bounded_text(field: str, value: object, max_length: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{field} must not be empty")
+        raise InvalidValueError(f"{field} must not be empty")
     if len(value) > max_length:
-        raise ValueError(f"{field} must be at most {max_length} characters, got {len(value)}")
+        raise InvalidValueError(f"{field} must be at most {max_length} characters, got {len(value)}")
     return value

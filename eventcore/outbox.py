@@ -28,6 +28,7 @@ from eventcore import tracing
 from eventcore.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.clock import utc_now
 from eventcore.db import paced_batches
+from eventcore.errors import InvalidValueError
 from eventcore.topics import topic_for
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 900 * 1024
 
 
-class PayloadTooLargeError(ValueError):
+class PayloadTooLargeError(InvalidValueError):
     """An event payload would be too large for Connect to publish."""
 
 

@@ -25,12 +25,13 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from eventcore.cdc.connect_client import ConnectClient
+from eventcore.errors import EventcoreError
 from eventcore.kafka import CommittedOffsets, admin_client, consumer_config, partitions_of, watermarks
 
 Progress = Callable[[str], None]
 
 
-class ResizeRefused(Exception):
+class ResizeRefused(EventcoreError):
     """The resize cannot be done as asked; the message says why."""
 
 

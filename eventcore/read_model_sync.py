@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, func, select
 
+from eventcore.errors import InvalidValueError
+
 IN_SYNC = "in_sync"
 PENDING = "pending"
 
@@ -41,7 +43,7 @@ class SyncState:
                 "secondsBehind": round(self.seconds_behind, 3)}
 
 
-class VersionNotWrittenError(ValueError):
+class VersionNotWrittenError(InvalidValueError):
     """A reader asked for a version that was never written: it would wait forever."""
 
 

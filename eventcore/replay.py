@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
+from eventcore.errors import NotFoundError
 from eventcore.kafka import consumer_config, fetch_batch
 from eventcore.records import ConsumedEvent, decode
 from eventcore.schema_registry import RegistryUnavailableError, SchemaRegistryClient, SchemaRegistryError
@@ -50,7 +51,7 @@ class EventTap:
         missing = [t for t in self.topics if t not in known]
         if missing and must_exist:
             self._consumer.close()
-            raise LookupError(f"no such topic: {', '.join(missing)} (topics: "
+            raise NotFoundError(f"no such topic: {', '.join(missing)} (topics: "
                               f"{', '.join(sorted(t for t in known if not t.startswith('_')))})")
         if partitions is not None or from_offset is not None:
             # Chosen partitions, or a chosen offset: assigned directly, no group to join.
@@ -61,7 +62,7 @@ class EventTap:
                 outside = [p for p in wanted or [] if p not in existing]
                 if outside:
                     self._consumer.close()
-                    raise LookupError(f"{topic} has no partition {', '.join(map(str, outside))} "
+                    raise NotFoundError(f"{topic} has no partition {', '.join(map(str, outside))} "
                                       f"(it has {len(existing)}: 0-{len(existing) - 1})")
                 chosen += [TopicPartition(topic, p) for p in (wanted if wanted is not None else existing)]
             if from_offset is not None:

@@ -14,6 +14,8 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING
 
+from eventcore.errors import EventcoreError, NotFoundError
+
 if TYPE_CHECKING:
     from eventcore.cdc.connectors import ConnectorDefinition
     from eventcore.cli.service import ServiceDefinition
@@ -25,7 +27,7 @@ DEFAULT_ROSTER_MODULE = "services"
 FIRST_SERVER_ID = 5401
 
 
-class RosterError(RuntimeError):
+class RosterError(EventcoreError):
     """The roster cannot be loaded or describes something impossible."""
 
 
@@ -68,7 +70,7 @@ def service(name: str) -> ServiceDefinition:
         if name.replace("_", "-") in (definition.name, definition.group_id):
             return definition
     known = ", ".join(d.name for d in service_definitions())
-    raise LookupError(f"no service {name!r} in the roster (it has {known})")
+    raise NotFoundError(f"no service {name!r} in the roster (it has {known})")
 
 
 def publishing_services() -> tuple[ServiceDefinition, ...]:

@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Generic, TypeVar
 
+from eventcore.errors import EventcoreError
+
 S = TypeVar("S", bound=Enum)
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(EventcoreError):
     """The current state does not allow this trigger (a late, repeated or racing message)."""
 
     def __init__(self, current: Enum, trigger: str) -> None:

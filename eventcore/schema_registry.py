@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from eventcore.errors import EventcoreError
 from eventcore.failures import DependencyUnavailableError
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ AVRO_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 DEFAULT_COMPATIBILITY = "BACKWARD"
 
 
-class SchemaRegistryError(RuntimeError):
+class SchemaRegistryError(EventcoreError, RuntimeError):
     """The registry refused a request or could not be reached."""
 
 

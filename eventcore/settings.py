@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
 
+from eventcore.errors import EventcoreError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
 SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
@@ -31,7 +33,7 @@ KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
 KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
-class SettingsError(RuntimeError):
+class SettingsError(EventcoreError, RuntimeError):
     """A required setting is missing or malformed."""
 
 

@@ -30,6 +30,8 @@ from typing import Any
 
 import pymysql
 
+from eventcore.errors import InvalidValueError
+
 DAY_S = 86_400
 _BINLOG_INDEX = re.compile(r"\.(\d+)$")
 _MARIADB_GTID = re.compile(r"^(\d+)-(\d+)-(\d+)$")
@@ -100,7 +102,7 @@ def binlog_index(name: str) -> int:
     """``binlog.000042`` -> 42 (files are compared by number: names wrap in width, not order)."""
     match = _BINLOG_INDEX.search(name)
     if not match:
-        raise ValueError(f"{name!r} is not a binlog file name")
+        raise InvalidValueError(f"{name!r} is not a binlog file name")
     return int(match.group(1))
 
 

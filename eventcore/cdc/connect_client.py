@@ -9,13 +9,14 @@ from typing import Any
 
 import requests
 
+from eventcore.errors import EventcoreError
 from eventcore.failures import DependencyUnavailableError
 
 # How long a request waits out a Connect group's rebalance (HTTP 409) before answering anyway.
 REBALANCE_PATIENCE_S = 30.0
 
 
-class ConnectError(RuntimeError):
+class ConnectError(EventcoreError, RuntimeError):
     """Connect refused a request, or a connector failed."""
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import Consumer, KafkaException
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
+from eventcore.errors import EventcoreError
 from eventcore.kafka import consumer_config, newest_timestamps
 
 # ts_sec has one-second resolution on MariaDB, is the server's clock while occurred_at is the
@@ -28,7 +29,7 @@ DEFAULT_HEARTBEAT_PREFIX = "__debezium-heartbeat"
 DEFAULT_STALE_AFTER_S = 15.0
 
 
-class CdcProgressUnknown(RuntimeError):
+class CdcProgressUnknown(EventcoreError, RuntimeError):
     """What the connector has published cannot be established."""
 
 

@@ -40,6 +40,7 @@ from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.progress import PUBLISHED_SAFETY_MARGIN, check_streaming
+from eventcore.errors import EventcoreError
 from eventcore.settings import Settings
 
 SNAPSHOT_OVERRIDES = "snapshot.select.statement.overrides"
@@ -48,7 +49,7 @@ _SINCE_IN_SELECT = re.compile(r"occurred_at >= '([0-9: .-]+)'")
 Progress = Callable[[str], None]
 
 
-class RecoveryRefused(Exception):
+class RecoveryRefused(EventcoreError):
     """Recovery would not help, or cannot know where to start; the message says what to do."""
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from eventcore.errors import EventcoreError
 from eventcore.failures import FailureKind, classify
 from eventcore.settings import SettingsError
 
@@ -63,7 +64,7 @@ def utc_time(text: str) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-class UsageError(Exception):
+class UsageError(EventcoreError):
     """What the person typed cannot be done; the message says why."""
 
 

@@ -22,6 +22,7 @@ from eventcore.cli import dead_letters as dlq_cli
 from eventcore.cli import outbox as outbox_cli
 from eventcore.cli import rewind as rewind_cli
 from eventcore.dead_letter_tools import DeadLetterSelectionError
+from eventcore.errors import InvalidValueError, NotFoundError
 from eventcore.events import Event, EventRoutes, TypedHandler
 from eventcore.kafka import password_key, use_identity
 from eventcore.pipeline_lag import Hop
@@ -31,10 +32,11 @@ from eventcore.schema_registry import SchemaRegistryError
 from eventcore.settings import Settings
 from eventcore.topics import topic_for
 
-# Mistakes a person can make at a service's command line, answered with one line (exit 2).
+# Mistakes a person can make at a service's command line, answered with one line (exit 2);
+# any other error is a bug and keeps its traceback.
 PERSON_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError, LookupError, TransitionRefused, SchemaRegistryError, ConnectError, CdcProgressUnknown,
-    DeadLetterSelectionError,
+    InvalidValueError, NotFoundError, TransitionRefused, SchemaRegistryError, ConnectError,
+    CdcProgressUnknown, DeadLetterSelectionError,
 )
 
 

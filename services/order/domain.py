@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from eventcore.aggregate import Aggregate
+from eventcore.errors import InvalidValueError
 from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
 from eventcore.saga import StateMachine, TransitionRefused
 from services import contracts
@@ -16,7 +17,7 @@ SKU_LENGTH = 64  # order_lines.sku
 CUSTOMER_LENGTH = 64  # orders.customer_id
 
 
-class InvalidOrderError(ValueError):
+class InvalidOrderError(InvalidValueError):
     """A request to place an order that cannot be valid."""
 
 

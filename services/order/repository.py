@@ -16,6 +16,7 @@ from eventcore.aggregate import emit_changes
 from eventcore.batch_rows import BatchInserts, BatchRows
 from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
+from eventcore.errors import NotFoundError
 from eventcore.failures import RecordRejectedError
 from eventcore.saga import SagaInstance
 from services.contracts import CHOREOGRAPHED
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 
-class OrderNotFoundError(RecordRejectedError, LookupError):
+class OrderNotFoundError(RecordRejectedError, NotFoundError):
     pass
 
 

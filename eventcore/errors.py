@@ -1,0 +1,21 @@
+"""What eventcore raises on purpose, under one base class.
+
+A caller catches :class:`EventcoreError` for anything the library refuses or cannot reach; the
+two kinds a person's mistake produces (a value refused, a thing not found) are also
+``ValueError`` and ``LookupError``, so existing ``except`` clauses keep working. Anything else
+(a plain ``ValueError`` from deep inside, say) is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class EventcoreError(Exception):
+    """Base of every error eventcore raises on purpose."""
+
+
+class InvalidValueError(EventcoreError, ValueError):
+    """A value given by a person or a caller is refused; the message names the value and the rule."""
+
+
+class NotFoundError(EventcoreError, LookupError):
+    """Something asked for by name or id does not exist."""
