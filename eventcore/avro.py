@@ -163,6 +163,7 @@ class AvroEventDeserializer:
                 "the registry wire format (magic byte + 4-byte schema id)"
             )
         magic, schema_id = HEADER.unpack_from(data)
+        assert isinstance(schema_id, int)
         if magic != MAGIC_BYTE:
             raise UndecodableRecordError(
                 f"record value starts with byte {magic:#04x}, not the wire-format magic byte 0x00"

@@ -40,7 +40,7 @@ from eventcore.failures import (
     classify,
 )
 from eventcore.health import Health
-from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, watermarks
+from eventcore.kafka import consumer_config, ensure_topics, fetch_batch, position, watermarks
 from eventcore.metrics import ConsumerMetrics
 from eventcore.schema_registry import UnknownSchemaIdError
 from eventcore.topics import dead_letter_topic_for, retry_topic_for
@@ -204,7 +204,8 @@ class ConsumerRuntime:
     def _stored(self, message: Message) -> None:
         assert self._consumer is not None
         self._consumer.store_offsets(message)
-        self._next_to_process[(message.topic(), message.partition())] = message.offset() + 1
+        topic, partition, offset = position(message)
+        self._next_to_process[(topic, partition)] = offset + 1
 
     def _store_past_markers(self) -> None:
         """Exactly-once producers (Kafka Connect's) end every transaction with a marker that
@@ -426,7 +427,7 @@ class ConsumerRuntime:
             stray = self._consumer.poll(min(remaining, 0.5))
             if stray is not None and stray.error() is None:
                 # A partition assigned while paused delivered a record: give it back for later.
-                where = TopicPartition(stray.topic(), stray.partition(), stray.offset())
+                where = TopicPartition(*position(stray))
                 self._consumer.seek(where)
                 self._consumer.pause([where])
             if (message.topic(), message.partition()) not in self._owned:

@@ -26,6 +26,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
     Index,
     Integer,
@@ -43,6 +44,7 @@ from sqlalchemy.dialects.mysql import DATETIME
 from eventcore.clock import utc_now
 from eventcore.db import UnitOfWork
 from eventcore.failures import DependencyUnavailableError, Failure, FailureKind
+from eventcore.kafka import Header, header_items, position
 from eventcore.records import header_map
 from eventcore.topics import (
     HEADER_EVENT_ID,
@@ -110,12 +112,13 @@ class SourceRecord:
     @classmethod
     def of(cls, message: Message) -> SourceRecord:
         headers = header_map(message)
-        if message.topic().endswith(RETRY_SUFFIX) and H_TOPIC in headers:
+        topic, partition, offset = position(message)
+        if topic.endswith(RETRY_SUFFIX) and H_TOPIC in headers:
             try:
                 return cls(headers[H_TOPIC], int(headers[H_PARTITION]), int(headers[H_OFFSET]))
             except (KeyError, ValueError):
                 pass  # a malformed copy is identified by where it is
-        return cls(message.topic(), message.partition(), message.offset())
+        return cls(topic, partition, offset)
 
     def __str__(self) -> str:
         return f"{self.topic}[{self.partition}]@{self.offset}"
@@ -168,7 +171,7 @@ class DeadLetterStore:
         self.table = table
         self.group = consumer_group
 
-    def _mine(self):  # type: ignore[no-untyped-def]
+    def _mine(self) -> ColumnElement[bool]:
         return self.table.c.consumer_group == self.group
 
     def head(self, connection: Connection, key: str | None) -> DeadLetterRow | None:
@@ -274,7 +277,8 @@ class DeadLetterQueue:
         copied again; its row counts the new failure.
         """
         headers = header_map(message)
-        key = message.key().decode("utf-8", "replace") if message.key() is not None else None
+        raw_key = message.key()
+        key = raw_key.decode("utf-8", "replace") if isinstance(raw_key, bytes) else raw_key
         with self._uow_factory() as uow:
             existing = self.store.find(uow.connection, source)
             if existing is not None:
@@ -301,8 +305,8 @@ class DeadLetterQueue:
 
     def _copy_to_topic(self, message: Message, source: SourceRecord, reason: DeadLetterReason,
                        head: DeadLetterRow | None) -> tuple[int, int]:
-        original = [(k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS]
-        headers = [
+        original = [(k, v) for k, v in header_items(message) if k not in DLQ_HEADERS]
+        headers: list[Header] = [
             *original,
             (H_ERROR_CLASS, reason.error_class),
             (H_ERROR_MESSAGE, reason.failure.summary[:4000]),
@@ -315,11 +319,16 @@ class DeadLetterQueue:
         ]
         if head is not None:
             headers.append((H_PARKED_BEHIND, head.event_id or str(head.source)))
-        return produce_and_wait(self._producer, self.topic, message.key(), message.value(), headers)
+        key = as_bytes(message.key())
+        return produce_and_wait(self._producer, self.topic, key, message.value(), headers)
+
+
+def as_bytes(key: str | bytes | None) -> bytes | None:
+    return key.encode() if isinstance(key, str) else key
 
 
 def produce_and_wait(producer: Producer, topic: str, key: bytes | None, value: bytes | None,
-                     headers: list[tuple[str, str | bytes]], timeout_s: float = 30.0) -> tuple[int, int]:
+                     headers: list[Header], timeout_s: float = 30.0) -> tuple[int, int]:
     """Produce one record and wait for the broker's acknowledgement; returns (partition, offset).
 
     A broker that does not acknowledge is an outage: the caller keeps the record and tries again.
@@ -327,7 +336,7 @@ def produce_and_wait(producer: Producer, topic: str, key: bytes | None, value: b
     return produce_all_and_wait(producer, topic, [(key, value, headers)], timeout_s)[0]
 
 
-OutgoingRecord = tuple[bytes | None, bytes | None, list[tuple[str, str | bytes]]]  # key, value, headers
+OutgoingRecord = tuple[bytes | None, bytes | None, list[Header]]  # key, value, headers
 
 
 def produce_all_and_wait(producer: Producer, topic: str, records: list[OutgoingRecord],
@@ -341,7 +350,7 @@ def produce_all_and_wait(producer: Producer, topic: str, records: list[OutgoingR
             if err is not None:
                 failures.append(err)
             else:
-                acknowledged[index] = (msg.partition(), msg.offset())
+                acknowledged[index] = position(msg)[1:]
 
         producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
     remaining = producer.flush(timeout_s)

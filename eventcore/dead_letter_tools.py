@@ -30,11 +30,12 @@ from eventcore.dead_letter import (
     DeadLetterRow,
     DeadLetterStore,
     OutgoingRecord,
+    as_bytes,
     produce_all_and_wait,
 )
 from eventcore.errors import NotFoundError
 from eventcore.failures import DependencyUnavailableError
-from eventcore.kafka import consumer_config, producer_config
+from eventcore.kafka import consumer_config, header_items, position, producer_config
 from eventcore.topics import dead_letter_topic_for, retry_topic_for
 
 log = logging.getLogger(__name__)
@@ -123,10 +124,11 @@ class DeadLetterTools:
                             "broker", f"reading {self.topic}[{partition}] stalled at offset {min(targets)}")
                     if message.error() is not None:
                         continue
-                    if message.offset() in targets:
-                        found[by_offset[message.offset()].id] = message
-                        targets.discard(message.offset())
-                    if message.offset() >= last:
+                    offset = position(message)[2]
+                    if offset in targets:
+                        found[by_offset[offset].id] = message
+                        targets.discard(offset)
+                    if offset >= last:
                         break
         finally:
             reader.close()
@@ -150,10 +152,10 @@ class DeadLetterTools:
         outgoing: list[OutgoingRecord] = []
         for row in to_send:
             copy = copies[row.id]
-            headers = [(k, v) for k, v in (copy.headers() or []) if k not in DLQ_HEADERS]
+            headers = [(k, v) for k, v in header_items(copy) if k not in DLQ_HEADERS]
             headers += [(H_TOPIC, row.source.topic), (H_PARTITION, str(row.source.partition)),
                         (H_OFFSET, str(row.source.offset)), (H_REINJECTED_AT, now)]
-            outgoing.append((copy.key(), copy.value(), headers))
+            outgoing.append((as_bytes(copy.key()), copy.value(), headers))
         producer = Producer(producer_config(self._bootstrap))
         positions = produce_all_and_wait(producer, self.retry_topic, outgoing)
         acknowledged = {row.id: position for row, position in zip(to_send, positions, strict=True)}

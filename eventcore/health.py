@@ -137,6 +137,7 @@ class HealthEndpoint:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}/health"
 
     def start(self) -> HealthEndpoint:

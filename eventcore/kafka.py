@@ -9,12 +9,31 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # type: ignore[attr-defined]
 
 from eventcore.errors import EventcoreError
 from eventcore.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
+
+Header = tuple[str, str | bytes | None]
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    """A fetched record's topic, partition and offset (the client types them optional: an error
+    event has none; a record always has all three)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError(f"not a record: {message.error()}")
+    return topic, partition, offset
+
+
+def header_items(message: Message) -> list[Header]:
+    """A record's headers as (name, value) pairs, in order (none: an empty list)."""
+    headers = message.headers()
+    if headers is None:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)
 
 
 class RepeatSuppressingFilter(logging.Filter):
@@ -278,8 +297,10 @@ def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0)
     unfinished = set(ends)
     while unfinished:
         message = consumer.poll(timeout_s)
-        if message is not None and not message.error() and message.offset() < ends[message.partition()]:
-            yield message
+        if message is not None and not message.error():
+            _topic, partition, offset = position(message)
+            if offset < ends[partition]:
+                yield message
         # Positions, not the last offset seen: transaction markers occupy offsets no poll returns.
         positions = consumer.position([TopicPartition(topic, p) for p in unfinished])
         unfinished -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
@@ -314,8 +335,9 @@ def record_timestamps(consumer: Consumer, starts: list[TopicPartition], first_on
         while unfinished and time.monotonic() < deadline:
             message = consumer.poll(0.1)
             if message is not None and message.error() is None:
-                key = (message.topic(), message.partition())
-                if key in unfinished and message.offset() < ends[key]:
+                topic, partition, offset = position(message)
+                key = (topic, partition)
+                if key in unfinished and offset < ends[key]:
                     read.setdefault(key, []).append(message.timestamp()[1] / 1000)
                     if first_only:
                         unfinished.discard(key)
@@ -375,5 +397,5 @@ def watermarks(bootstrap_servers: str,
         futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=10)
         return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
 
-    lows, highs = offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
+    lows, highs = offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())  # type: ignore[no-untyped-call]
     return {key: (lows[key], highs[key]) for key in highs}

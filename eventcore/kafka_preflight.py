@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import (
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
     AclBinding,
     AclBindingFilter,
     AclOperation,
@@ -38,7 +38,7 @@ class KafkaCheck:
 
 
 def _at_least(name: str, value: str | None, minimum: int, why: str) -> KafkaCheck:
-    number = int(value) if value not in (None, "") and str(value).lstrip("-").isdigit() else None
+    number = int(value) if value and value.lstrip("-").isdigit() else None
     ok = number is not None and number >= minimum
     detail = f"{value}" if ok else f"{value or 'unset'}; it must be at least {minimum}: {why}"
     return KafkaCheck(name, ok, detail)
@@ -93,8 +93,14 @@ def check_cluster(bootstrap_servers: str, topics: Iterable[str], partitions: int
     return checks
 
 
+def _name(value: object) -> str:
+    """An ACL enum's name (the client types these fields as enum, str or int)."""
+    return str(getattr(value, "name", value))
+
+
 def _check_acls(admin: object, expected: list[AclBinding]) -> KafkaCheck:
-    any_acl = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+    # None: any name, principal or host (the client's own hints say str only).
+    any_acl = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
                                AclOperation.ANY, AclPermissionType.ANY)
     try:
         present = admin.describe_acls(any_acl, request_timeout=15).result(  # type: ignore[attr-defined]
@@ -109,7 +115,7 @@ def _check_acls(admin: object, expected: list[AclBinding]) -> KafkaCheck:
                and (b.restype, b.name, b.resource_pattern_type, b.principal, AclOperation.ALL) not in have]
     if not missing:
         return KafkaCheck("ACLs", True, f"all {len(expected)} the pipeline needs")
-    shown = "; ".join(f"{b.principal} {b.operation.name} on {b.restype.name.lower()} {b.name}"
+    shown = "; ".join(f"{b.principal} {_name(b.operation)} on {_name(b.restype).lower()} {b.name}"
                       f"{'*' if b.resource_pattern_type == ResourcePatternType.PREFIXED else ''}"
                       for b in missing[:8])
     more = "; ..." if len(missing) > 8 else ""

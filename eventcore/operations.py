@@ -89,12 +89,11 @@ class OperationsView:
         with ThreadPoolExecutor(max_workers=len(self.groups) + 1) as pool:
             connectors = pool.submit(self._connectors, now)
             groups = {name: pool.submit(self._group, operated, now) for name, operated in self.groups.items()}
-            result = {"at": iso(now), "connectors": connectors.result(),
-                      "groups": [groups[name].result() for name in self.groups]}
-        result["healthy"] = (all(c.get("healthy") for c in result["connectors"])
-                             and not any(g.get("error") or g.get("deadLetters", {}).get("pending")
-                                         for g in result["groups"]))
-        return result
+            connector_states = connectors.result()
+            group_states = [groups[name].result() for name in self.groups]
+        troubled = any(g.get("error") or g.get("deadLetters", {}).get("pending") for g in group_states)
+        healthy = all(c.get("healthy") for c in connector_states) and not troubled
+        return {"at": iso(now), "connectors": connector_states, "groups": group_states, "healthy": healthy}
 
     def _connectors(self, now: datetime) -> list[dict[str, Any]]:
         try:

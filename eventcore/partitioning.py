@@ -22,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions
+from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
 
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.errors import EventcoreError
-from eventcore.kafka import CommittedOffsets, admin_client, consumer_config, partitions_of, watermarks
+from eventcore.kafka import (
+    CommittedOffsets,
+    admin_client,
+    consumer_config,
+    partitions_of,
+    position,
+    watermarks,
+)
 
 Progress = Callable[[str], None]
 
@@ -175,8 +182,9 @@ def skew(bootstrap_servers: str, topic: str, sample_per_partition: int = 2000,
                 continue
             found.keys[(message.key() or b"").decode(errors="replace")] += 1
             found.sampled += 1
-            if message.offset() >= bounds[message.partition()][1] - 1:
-                remaining.discard(message.partition())
+            _topic, partition, offset = position(message)
+            if offset >= bounds[partition][1] - 1:
+                remaining.discard(partition)
             for tp in reader.position([TopicPartition(topic, p) for p in list(remaining)]):
                 if tp.offset >= bounds[tp.partition][1]:
                     remaining.discard(tp.partition)

@@ -9,12 +9,13 @@ from typing import Any
 from confluent_kafka import Message
 
 from eventcore.avro import AvroEventDeserializer, UndecodableRecordError
+from eventcore.kafka import header_items, position
 from eventcore.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
 
 
 def header_map(message: Message) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for name, value in message.headers() or []:
+    for name, value in header_items(message):
         if value is not None:  # a null column placed in a header
             headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return headers
@@ -39,7 +40,7 @@ class ConsumedEvent:
         occurred = self.value.get("occurredAt")
         if occurred is None:
             return None
-        return (self.received_at - occurred.timestamp()) * 1000.0
+        return float(self.received_at - occurred.timestamp()) * 1000.0
 
 
 def decode(
@@ -63,7 +64,7 @@ def decode(
     except ValueError:
         raise UndecodableRecordError(f"aggregate version {version_text!r} is not an integer") from None
     key = message.key()
-    topic, partition, offset = origin or (message.topic(), message.partition(), message.offset())
+    topic, partition, offset = origin or position(message)
     return ConsumedEvent(
         topic=topic,
         partition=partition,

@@ -17,7 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from eventcore.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.errors import NotFoundError
-from eventcore.kafka import consumer_config, fetch_batch
+from eventcore.kafka import consumer_config, fetch_batch, position
 from eventcore.records import ConsumedEvent, decode
 from eventcore.schema_registry import RegistryUnavailableError, SchemaRegistryClient, SchemaRegistryError
 from eventcore.settings import SCHEMAS_DIR, Settings
@@ -114,16 +114,16 @@ class EventTap:
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    self._eof.add((message.topic(), message.partition()))
+                    self._eof.add(position(message)[:2])
                 continue
-            self._eof.discard((message.topic(), message.partition()))
+            self._eof.discard(position(message)[:2])
             try:
                 fresh.append(decode(message, self._deserializer))
             except RegistryUnavailableError:
                 raise  # an outage says nothing about the record: stop, do not list it as bad
             except (UndecodableRecordError, SchemaRegistryError) as exc:
                 self.undecodable.append(
-                    (message.topic(), message.partition(), message.offset(), str(exc))
+                    (*position(message), str(exc))
                 )
         self.events.extend(fresh)
         return fresh

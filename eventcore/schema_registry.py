@@ -141,7 +141,7 @@ class SchemaRegistryClient:
                 f"fetching schema id {schema_id} failed with HTTP {response.status_code}: "
                 f"{self._error_text(response)}"
             )
-        schema = response.json()["schema"]
+        schema = str(response.json()["schema"])
         with self._lock:
             self._schemas_by_id[schema_id] = schema
         return schema

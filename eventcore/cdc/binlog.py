@@ -52,7 +52,7 @@ class BinlogPosition:
         if not offset or "file" not in offset:
             return None
         seconds = offset.get("ts_sec")
-        handled = datetime.fromtimestamp(int(seconds), UTC) if str(seconds or "").isdigit() else None
+        handled = datetime.fromtimestamp(int(str(seconds)), UTC) if str(seconds or "").isdigit() else None
         snapshot = offset.get("snapshot")
         return cls(str(offset["file"]), int(offset.get("pos", 0)), offset.get("gtids") or None,
                    handled, None if snapshot in (None, False, "false") else str(snapshot))
@@ -222,7 +222,7 @@ def read_server_binlog(connection: pymysql.connections.Connection) -> ServerBinl
     which the CDC user has)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT VERSION(), UTC_TIMESTAMP(6)")
-        version, now = cursor.fetchone()
+        version, now = cursor.fetchone() or (None, None)
         is_mariadb = "mariadb" in str(version).lower()
         cursor.execute("SHOW BINARY LOGS")
         files = tuple(str(row[0]) for row in cursor.fetchall())

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pymysql
 
@@ -54,7 +55,8 @@ class DatabaseFacts:
 
     @property
     def major_version(self) -> int:
-        return int(re.match(r"\d+", self.version).group(0)) if re.match(r"\d+", self.version) else 0
+        leading = re.match(r"\d+", self.version)
+        return int(leading.group(0)) if leading else 0
 
 
 # Plugins a TCP client (Debezium's JDBC driver and binlog reader) can log in with.
@@ -193,10 +195,17 @@ def server_connection(host: str, port: int, user: str,
         connection.close()
 
 
+def _one(row: tuple[Any, ...] | None) -> Any:
+    """The first column of a row a query always returns."""
+    if row is None:
+        raise RuntimeError("the server returned no row")
+    return row[0]
+
+
 def read_facts(host: str, port: int, user: str, password: str, database: str) -> DatabaseFacts:
     with server_connection(host, port, user, password) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT VERSION()")
-        version = str(cursor.fetchone()[0])
+        version = str(_one(cursor.fetchone()))
         cursor.execute(
             "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
             "('log_bin', 'binlog_format', 'binlog_row_image', 'server_id', 'gtid_mode', "

@@ -154,7 +154,7 @@ class ConnectorRecovery:
             with connection.cursor() as cursor:
                 table = f"{definition.database}.{definition.outbox_table}"
                 cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE occurred_at >= %s", (since,))
-                rows = int(cursor.fetchone()[0])
+                rows = int((cursor.fetchone() or (0,))[0])
         return RecoveryPlan(name, table, since, rows, reason)
 
     def run(self, plan: RecoveryPlan, snapshot_mode: str, timeout_s: float = 600.0) -> float:

@@ -105,9 +105,9 @@ def report_connectors(settings: Settings, names: list[str] | None = None,
         committed = {}
         for state in states:
             if state.state is not None:
-                found = client.offsets(state.name)
-                committed[state.name] = CommittedOffset(state.name, found[0] if found and found[0] else None,
-                                                        "connect")
+                stored = client.offsets(state.name)
+                committed[state.name] = CommittedOffset(
+                    state.name, stored[0] if stored and stored[0] else None, "connect")
             if state.heartbeat_age_s is not None:
                 alive[state.name] = now - timedelta(seconds=state.heartbeat_age_s)
     except ConnectUnavailableError:
@@ -129,15 +129,16 @@ def report_connectors(settings: Settings, names: list[str] | None = None,
         unreadable = f"the database's binlog cannot be read ({exc})"
     warn_below = warn_below_s if warn_below_s is not None else binlog_warn_below_s(settings)
     reports = []
-    for name, state in streaming.items():
+    for name, streaming_state in streaming.items():
         offset = committed.get(name)
         position = BinlogPosition.from_offset(offset.offset if offset else None)
         if server is None:
             headroom = Headroom("unknown", None, unreadable)
-        elif state is not None and state.state is None:
+        elif streaming_state is not None and streaming_state.state is None:
             headroom = Headroom("unknown", None, "not registered")
         else:
-            headroom = assess(position, server, state is not None and state.streaming, warn_below, name,
-                              alive.get(name))
-        reports.append(ConnectorReport(name, state, position, headroom, offset.source if offset else "-"))
+            running = streaming_state is not None and streaming_state.streaming
+            headroom = assess(position, server, running, warn_below, name, alive.get(name))
+        source = offset.source if offset else "-"
+        reports.append(ConnectorReport(name, streaming_state, position, headroom, source))
     return reports

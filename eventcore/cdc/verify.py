@@ -30,7 +30,8 @@ from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.recovery import Database
 from eventcore.clock import utc_now
-from eventcore.kafka import consumer_config
+from eventcore.kafka import consumer_config, position
+from eventcore.records import header_map
 from eventcore.topics import topic_for
 
 # A record's timestamp is when Connect produced it, after its row's occurred_at: start reading a
@@ -159,14 +160,16 @@ class TopicScanner:
             message = self._consumer.poll(0.5)
             if message is None or message.error() is not None:
                 continue
-            self._next[(message.topic(), message.partition())] = message.offset() + 1
-            headers = {k: v for k, v in (message.headers() or []) if v is not None}
+            topic, partition, offset = position(message)
+            self._next[(topic, partition)] = offset + 1
+            headers = header_map(message)
             if "id" not in headers:
                 continue
             version = headers.get("aggregateVersion")
-            self.records[message.topic()].append(Published(
-                headers["id"].decode(), (message.key() or b"").decode(),
-                int(version.decode()) if version else None, message.partition(), message.offset()))
+            key = message.key()
+            self.records[topic].append(Published(
+                headers["id"], key.decode() if isinstance(key, bytes) else (key or ""),
+                int(version) if version else None, partition, offset))
             read += 1
         return read
 
