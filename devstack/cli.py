@@ -31,20 +31,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="install what is missing, start what is not running")
-    up.add_argument("--brokers", type=int, choices=BROKER_COUNTS, default=None,
-                    help="1 Kafka node (the default) or a cluster of 3 with 2 Connect workers; "
-                         "remembered in stack.env for every later command")
+    up.add_argument(
+        "--brokers",
+        type=int,
+        choices=BROKER_COUNTS,
+        default=None,
+        help="1 Kafka node (the default) or a cluster of 3 with 2 Connect workers; "
+        "remembered in stack.env for every later command",
+    )
     commands.add_parser("down", help="stop the processes the stack started")
-    restart = commands.add_parser("restart", help="stop and start parts (kafka: every broker, connect: "
-                                  "every worker), e.g. after changing a setting")
+    restart = commands.add_parser(
+        "restart",
+        help="stop and start parts (kafka: every broker, connect: "
+        "every worker), e.g. after changing a setting",
+    )
     restart.add_argument("parts", nargs="+", metavar="PART")
     commands.add_parser("status", help="up/down, port, pid and log of each part")
     log = commands.add_parser("logs", help="show the end of one or all logs")
     log.add_argument("component", nargs="?", help="mariadb, kafka, registry, connect or cdc-supervisor")
     log.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     log.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    images = commands.add_parser("images", help="build the compose stack's images from the pinned "
-                                 "artifacts (compose.local.yaml); starts a Docker engine if none runs")
+    images = commands.add_parser(
+        "images",
+        help="build the compose stack's images from the pinned "
+        "artifacts (compose.local.yaml); starts a Docker engine if none runs",
+    )
     images.add_argument("--rebuild", action="store_true", help="build again even if the tags exist")
     docker = commands.add_parser("docker", help="the Docker engine the stack starts where none runs")
     docker.add_argument("action", choices=("up", "down", "status"))

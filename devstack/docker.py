@@ -30,8 +30,13 @@ def docker_answers(timeout_s: float = 10.0) -> bool:
     if docker is None:
         return False
     try:
-        result = subprocess.run([docker, "version", "--format", "{{.Server.Version}}"], capture_output=True,
-                                text=True, timeout=timeout_s, check=False)
+        result = subprocess.run(
+            [docker, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return False
     return result.returncode == 0 and bool(result.stdout.strip())
@@ -39,8 +44,10 @@ def docker_answers(timeout_s: float = 10.0) -> bool:
 
 def apt_install(packages: tuple[str, ...], why: str) -> None:
     if os.geteuid() != 0:
-        raise StackError(f"{why} needs {' '.join(packages)}, and installing it needs root: run "
-                         f"`sudo apt-get install -y {' '.join(packages)}`")
+        raise StackError(
+            f"{why} needs {' '.join(packages)}, and installing it needs root: run "
+            f"`sudo apt-get install -y {' '.join(packages)}`"
+        )
     say(f"installing {' '.join(packages)} with apt-get ({why})...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *packages]):
@@ -101,19 +108,25 @@ def compose_plugin(paths: StatePaths, versions: Versions) -> Path:
     if not cached.is_file():
         go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
         if go is None:
-            raise StackError("`docker compose` (v2) is missing and building it needs Go "
-                             "(`go` is not on PATH)")
+            raise StackError(
+                "`docker compose` (v2) is missing and building it needs Go (`go` is not on PATH)"
+            )
         build = cached.parent / "gobin"
         build.mkdir(parents=True, exist_ok=True)
         log = paths.logs / "docker-compose-build.log"
         say(f"docker compose: building v{version} from its Go module (several minutes, once; log: {log})")
         with log.open("ab") as handle:
-            result = subprocess.run([go, "install", f"github.com/docker/compose/v2/cmd@v{version}"],
-                                    env={**os.environ, "GOBIN": str(build), "CGO_ENABLED": "0"},
-                                    stdout=handle, stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(
+                [go, "install", f"github.com/docker/compose/v2/cmd@v{version}"],
+                env={**os.environ, "GOBIN": str(build), "CGO_ENABLED": "0"},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         if result.returncode != 0 or not (build / "cmd").is_file():
-            raise StackError(f"building docker compose v{version} failed (exit {result.returncode}); "
-                             f"see {log}")
+            raise StackError(
+                f"building docker compose v{version} failed (exit {result.returncode}); see {log}"
+            )
         (build / "cmd").replace(cached)
     plugins = Path.home() / ".docker" / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)

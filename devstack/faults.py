@@ -36,17 +36,23 @@ _QUIET = logging.getLogger("devstack.partition-watch")
 _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
 
+
 def leaders(bootstrap_servers: str, topics: Iterable[str] | None = None) -> dict[tuple[str, int], int]:
     """(topic, partition) -> the node id of its leader now (of the flow's topics unless ``topics``)."""
     topics = flow_topics() if topics is None else topics
     admin = admin_client(bootstrap_servers)
     metadata = admin.list_topics(timeout=15)
-    return {(topic, p.id): p.leader for topic in topics if topic in metadata.topics
-            for p in metadata.topics[topic].partitions.values()}
+    return {
+        (topic, p.id): p.leader
+        for topic in topics
+        if topic in metadata.topics
+        for p in metadata.topics[topic].partitions.values()
+    }
 
 
-def busiest_leader(bootstrap_servers: str,
-                   topics: Iterable[str] | None = None) -> tuple[int, list[tuple[str, int]]]:
+def busiest_leader(
+    bootstrap_servers: str, topics: Iterable[str] | None = None
+) -> tuple[int, list[tuple[str, int]]]:
     """The node that leads the most partitions of ``topics``, and those partitions."""
     by_node: dict[int, list[tuple[str, int]]] = {}
     for partition, node in leaders(bootstrap_servers, topics).items():
@@ -62,22 +68,38 @@ def active_controller(stack: Stack) -> int:
     login = stack.kafka.client_security()
     command_config = stack.paths.root / "kafka-admin-client.properties"
     if login:  # a Java client's login, as admin, in a file only root reads
-        write_properties(command_config, {
-            "security.protocol": login["security.protocol"], "sasl.mechanism": login["sasl.mechanism"],
-            "sasl.jaas.config": f'{SCRAM_LOGIN} required username="{login["sasl.username"]}" '
-                                f'password="{login["sasl.password"]}";'}, "the stack's admin login")
+        write_properties(
+            command_config,
+            {
+                "security.protocol": login["security.protocol"],
+                "sasl.mechanism": login["sasl.mechanism"],
+                "sasl.jaas.config": f'{SCRAM_LOGIN} required username="{login["sasl.username"]}" '
+                f'password="{login["sasl.password"]}";',
+            },
+            "the stack's admin login",
+        )
         command_config.chmod(0o600)
-    argv = java_command(java, "256m", {"log4j2.configurationFile": str(stack.kafka.log4j2_file)},
-                        ["-cp", f"{stack.ctx.installed.kafka_libs}/*",
-                         "org.apache.kafka.tools.MetadataQuorumCommand",
-                         "--bootstrap-server", stack.topology.bootstrap_servers,
-                         *(["--command-config", str(command_config)] if login else []),
-                         "describe", "--status"])
+    argv = java_command(
+        java,
+        "256m",
+        {"log4j2.configurationFile": str(stack.kafka.log4j2_file)},
+        [
+            "-cp",
+            f"{stack.ctx.installed.kafka_libs}/*",
+            "org.apache.kafka.tools.MetadataQuorumCommand",
+            "--bootstrap-server",
+            stack.topology.bootstrap_servers,
+            *(["--command-config", str(command_config)] if login else []),
+            "describe",
+            "--status",
+        ],
+    )
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     found = re.search(r"^LeaderId:\s+(\d+)", result.stdout, re.M)
     if result.returncode != 0 or found is None:
-        raise StackError("kafka-metadata-quorum did not name a leader: "
-                         f"{result.stdout[-500:]}{result.stderr[-500:]}")
+        raise StackError(
+            f"kafka-metadata-quorum did not name a leader: {result.stdout[-500:]}{result.stderr[-500:]}"
+        )
     return int(found.group(1))
 
 
@@ -137,8 +159,9 @@ class PartitionWatch:
 
     def _run(self, ready: threading.Event) -> None:
         # Its client's complaints while brokers die are expected: the faults say what happened.
-        reader = Consumer(consumer_config(self.bootstrap_servers, f"partition-watch-{uuid.uuid4()}",
-                                          logger=_QUIET))
+        reader = Consumer(
+            consumer_config(self.bootstrap_servers, f"partition-watch-{uuid.uuid4()}", logger=_QUIET)
+        )
         metadata = reader.list_topics(timeout=30).topics
         starts = []
         for topic in self.topics:
@@ -162,8 +185,9 @@ class PartitionWatch:
         later = [t for key in wanted for t in self.arrivals.get(key, []) if t > moment]
         return min(later) if later else None
 
-    def stall(self, moment: float, partitions: Iterable[tuple[str, int]] | None = None,
-              timeout_s: float = 120.0) -> float | None:
+    def stall(
+        self, moment: float, partitions: Iterable[tuple[str, int]] | None = None, timeout_s: float = 120.0
+    ) -> float | None:
         """Seconds from ``moment`` to the first record on ``partitions`` after it (waiting for it
         up to ``timeout_s``); None when none came."""
         deadline = time.monotonic() + timeout_s
@@ -182,4 +206,3 @@ class PartitionWatch:
 
 def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[tuple[str, int]]:
     return sorted(key for key in leaders(bootstrap_servers, topics))
-

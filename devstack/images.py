@@ -76,13 +76,22 @@ class ImageBuilder:
         kafka = f"{PREFIX}/kafka:{versions.kafka}"
         self.images = [
             Image("java17", java17, {"BASE": self.base}, dict),
-            Image("mysql", f"{PREFIX}/mysql:{self.mysql_suite}",
-                  {"BASE": self.base_tag(self.mysql_suite)}, dict),
+            Image(
+                "mysql", f"{PREFIX}/mysql:{self.mysql_suite}", {"BASE": self.base_tag(self.mysql_suite)}, dict
+            ),
             Image("kafka", kafka, {"JAVA": java17}, self._kafka_artifacts),
-            Image("connect", f"{PREFIX}/connect:{versions.debezium}", {"KAFKA": kafka},
-                  lambda: {"plugins": ctx.installed.plugins}),
-            Image("registry", f"{PREFIX}/registry:{versions.apicurio}", {"BASE": self.base},
-                  self._registry_artifacts),
+            Image(
+                "connect",
+                f"{PREFIX}/connect:{versions.debezium}",
+                {"KAFKA": kafka},
+                lambda: {"plugins": ctx.installed.plugins},
+            ),
+            Image(
+                "registry",
+                f"{PREFIX}/registry:{versions.apicurio}",
+                {"BASE": self.base},
+                self._registry_artifacts,
+            ),
         ]
 
     def tags(self) -> dict[str, str]:
@@ -93,8 +102,9 @@ class ImageBuilder:
         config.mkdir(parents=True, exist_ok=True)
         # The same logger levels as the native parts: one readable line per event.
         write_log4j2_config(config / "log4j2.properties", "kafka", {**Kafka.log_levels, **Connect.log_levels})
-        write_log4j2_config(config / "log4j2-quiet.properties", "tools", {"org.apache.kafka": "ERROR",
-                                                                          "kafka": "ERROR"})
+        write_log4j2_config(
+            config / "log4j2-quiet.properties", "tools", {"org.apache.kafka": "ERROR", "kafka": "ERROR"}
+        )
         return {"libs": self.ctx.installed.kafka_libs, "config": config}
 
     def _registry_artifacts(self) -> dict[str, Path]:
@@ -130,10 +140,16 @@ class ImageBuilder:
         self._run(["debootstrap", "--variant=minbase", suite, str(rootfs), self.mirror], log)
         say(f"image {tag}: importing")
         with log.open("ab") as handle:
-            tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE,
-                                   stderr=handle)
-            imported = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout,
-                                      stdout=handle, stderr=subprocess.STDOUT, check=False)
+            tar = subprocess.Popen(
+                ["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE, stderr=handle
+            )
+            imported = subprocess.run(
+                ["docker", "import", "-", tag],
+                stdin=tar.stdout,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
             assert tar.stdout is not None
             tar.stdout.close()
             tar.wait()
@@ -166,8 +182,9 @@ class ImageBuilder:
             result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, check=False)
         if result.returncode != 0:
             lines = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-            raise StackError(f"`{' '.join(argv[:3])} ...` failed (exit {result.returncode}); "
-                             f"end of {log}:\n{lines}")
+            raise StackError(
+                f"`{' '.join(argv[:3])} ...` failed (exit {result.returncode}); end of {log}:\n{lines}"
+            )
 
 
 def _link_or_copy(source: str, target: str) -> None:

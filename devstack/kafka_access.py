@@ -46,8 +46,13 @@ SCRAM_ITERATIONS = 8192
 LITERAL, PREFIXED = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
 TOPIC, GROUP, CLUSTER = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.BROKER
 TRANSACTIONAL_ID = ResourceType.TRANSACTIONAL_ID
-READ, WRITE, CREATE, DESCRIBE, ALL = (AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE,
-                                      AclOperation.DESCRIBE, AclOperation.ALL)
+READ, WRITE, CREATE, DESCRIBE, ALL = (
+    AclOperation.READ,
+    AclOperation.WRITE,
+    AclOperation.CREATE,
+    AclOperation.DESCRIBE,
+    AclOperation.ALL,
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,18 @@ class Grant:
     operations: tuple[AclOperation, ...]
 
     def bindings(self) -> list[AclBinding]:
-        return [AclBinding(self.resource, self.name, self.pattern, f"User:{self.principal}", "*", operation,
-                           AclPermissionType.ALLOW) for operation in self.operations]
+        return [
+            AclBinding(
+                self.resource,
+                self.name,
+                self.pattern,
+                f"User:{self.principal}",
+                "*",
+                operation,
+                AclPermissionType.ALLOW,
+            )
+            for operation in self.operations
+        ]
 
     def describe(self) -> str:
         kinds = {TOPIC: "topic", GROUP: "group", TRANSACTIONAL_ID: "transactional id"}
@@ -82,8 +97,10 @@ class ServiceAccess:
 
     def grants(self) -> list[Grant]:
         own = (f"{self.group}.dlq", f"{self.group}.retry")
-        grants = [Grant(self.group, TOPIC, topic, LITERAL, (READ, DESCRIBE))
-                  for topic in dict.fromkeys((*self.inputs, *self.measures_topics))]
+        grants = [
+            Grant(self.group, TOPIC, topic, LITERAL, (READ, DESCRIBE))
+            for topic in dict.fromkeys((*self.inputs, *self.measures_topics))
+        ]
         grants += [Grant(self.group, TOPIC, topic, LITERAL, (READ, WRITE, CREATE, DESCRIBE)) for topic in own]
         # Its group, and the throwaway groups of its own tools (`dlq` readers) named after it.
         grants.append(Grant(self.group, GROUP, self.group, PREFIXED, (READ, DESCRIBE)))
@@ -121,10 +138,14 @@ def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
     services = []
     for definition in service_definitions():
         measured = definition.watches
-        services.append(ServiceAccess(
-            definition.group_id, tuple(definition.topics),
-            tuple(dict.fromkeys(hop.topic for hop in measured)),
-            tuple(dict.fromkeys(hop.group for hop in measured if hop.group != definition.group_id))))
+        services.append(
+            ServiceAccess(
+                definition.group_id,
+                tuple(definition.topics),
+                tuple(dict.fromkeys(hop.topic for hop in measured)),
+                tuple(dict.fromkeys(hop.group for hop in measured if hop.group != definition.group_id)),
+            )
+        )
     routed = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
     prefixes = [d.config["topic.prefix"] for d in load_definitions()]
     return services, routed, prefixes
@@ -146,18 +167,26 @@ def new_passwords(existing: dict[str, str]) -> dict[str, str]:
 
 
 def admin_login(env: dict[str, str]) -> dict[str, str]:
-    return {"security.protocol": env["KAFKA_SECURITY_PROTOCOL"],
-            "sasl.mechanism": env["KAFKA_SASL_MECHANISM"], "sasl.username": ADMIN,
-            "sasl.password": env[password_key(ADMIN)]}
+    return {
+        "security.protocol": env["KAFKA_SECURITY_PROTOCOL"],
+        "sasl.mechanism": env["KAFKA_SASL_MECHANISM"],
+        "sasl.username": ADMIN,
+        "sasl.password": env[password_key(ADMIN)],
+    }
 
 
 def ensure_access(bootstrap_servers: str, env: dict[str, str]) -> None:
     """Create (or reset) every principal's SCRAM credential and add every grant, as admin."""
     admin = admin_client(bootstrap_servers, **admin_login(env))
-    upserts = [UserScramCredentialUpsertion(principal, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512,
-                                                                           SCRAM_ITERATIONS),
-                                            env[password_key(principal)].encode())
-               for principal in principals() if principal != ADMIN]
+    upserts = [
+        UserScramCredentialUpsertion(
+            principal,
+            ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
+            env[password_key(principal)].encode(),
+        )
+        for principal in principals()
+        if principal != ADMIN
+    ]
     for principal, future in admin.alter_user_scram_credentials(upserts).items():
         try:
             future.result(timeout=30)

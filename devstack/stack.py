@@ -27,8 +27,10 @@ from devstack.stackenv import recorded_topology
 def describe(topology: Topology) -> str:
     if not topology.cluster:
         return "1 Kafka node, 1 Connect worker"
-    return (f"{topology.brokers} Kafka nodes (replication {topology.replication_factor}, "
-            f"min.insync.replicas {topology.min_insync_replicas}), {topology.workers} Connect workers")
+    return (
+        f"{topology.brokers} Kafka nodes (replication {topology.replication_factor}, "
+        f"min.insync.replicas {topology.min_insync_replicas}), {topology.workers} Connect workers"
+    )
 
 
 def start_together(components: list[Component]) -> None:
@@ -99,8 +101,11 @@ class Stack:
             self._refuse_a_running_other_topology()
             conflicts = [c for component in self.components for c in component.port_conflicts()]
             if conflicts:
-                raise StackError("nothing was started: " + "; ".join(conflicts)
-                                 + ". Stop those processes, or the stack that owns them.")
+                raise StackError(
+                    "nothing was started: "
+                    + "; ".join(conflicts)
+                    + ". Stop those processes, or the stack that owns them."
+                )
             say(f"topology: {describe(self.topology)}")
             env = self.ctx.stack_env
             # Everything is fetched (once) before any process starts, so a failed download
@@ -126,14 +131,21 @@ class Stack:
         if self.recorded is None or self.recorded == self.topology:
             return
         other = Stack(self.paths.root, self.recorded.brokers)
-        running = [c.name for c in other.components if c.process.running_pid() is not None
-                   and c.name not in {mine.name for mine in self.components}]
+        running = [
+            c.name
+            for c in other.components
+            if c.process.running_pid() is not None and c.name not in {mine.name for mine in self.components}
+        ]
         if running:
-            raise StackError(f"the stack here runs {describe(self.recorded)} ({', '.join(running)}): "
-                             f"`stack down` first, then `stack up --brokers {self.topology.brokers}`")
-        say(f"switching from {describe(self.recorded)} to {describe(self.topology)}: Kafka and Connect "
+            raise StackError(
+                f"the stack here runs {describe(self.recorded)} ({', '.join(running)}): "
+                f"`stack down` first, then `stack up --brokers {self.topology.brokers}`"
+            )
+        say(
+            f"switching from {describe(self.recorded)} to {describe(self.topology)}: Kafka and Connect "
             "start with the data of that topology (its own folders under the state directory); "
-            "register the connectors again (scripts/register_connectors.py)")
+            "register the connectors again (scripts/register_connectors.py)"
+        )
 
     def bootstrap_database(self, env: dict[str, str]) -> None:
         # Idempotent, so it runs on every up: a previous up that was interrupted after starting

@@ -39,8 +39,9 @@ def endpoint_values(paths: StatePaths, topology: Topology) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": topology.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": f"http://{HOST}:{REGISTRY_PORT}/apis/ccompat/v7",
         # Every worker: a client tries the next one when one does not answer.
-        "CONNECT_URL": ",".join(f"http://{HOST}:{topology.connect_port(w)}"
-                                for w in range(1, topology.workers + 1)),
+        "CONNECT_URL": ",".join(
+            f"http://{HOST}:{topology.connect_port(w)}" for w in range(1, topology.workers + 1)
+        ),
         # Remembered, so every later command (and test) knows which stack this is.
         STACK_BROKERS: str(topology.brokers),
     }
@@ -68,8 +69,14 @@ def ensure_stack_env(paths: StatePaths, topology: Topology) -> dict[str, str]:
 
         # The cluster's client listener authenticates every client (devstack/kafka_access.py);
         # the tools log in as admin, each service as itself.
-        values.update({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": MECHANISM,
-                       "KAFKA_USERNAME": ADMIN, **new_passwords(existing)})
+        values.update(
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "KAFKA_SASL_MECHANISM": MECHANISM,
+                "KAFKA_USERNAME": ADMIN,
+                **new_passwords(existing),
+            }
+        )
     if values != existing:
         _write_private(paths.stack_env, values)
     return values

@@ -59,8 +59,9 @@ def emit_changes(uow: UnitOfWork, aggregate: Aggregate) -> None:
 
 def emit(uow: UnitOfWork, event: Event, version: int) -> None:
     """An outbox row for a typed event (or command) of ``version``."""
-    uow.emit(OutboxEvent(event.aggregate_type, event.aggregate_id, event.event_type(), version,
-                         event.to_payload()))
+    uow.emit(
+        OutboxEvent(event.aggregate_type, event.aggregate_id, event.event_type(), version, event.to_payload())
+    )
 
 
 class StepStatus(StrEnum):
@@ -75,12 +76,14 @@ class StepStatus(StrEnum):
 
 # Done once or refused once; undone at most once, and only if it was done; an order cancelled
 # before the step ran voids it, so a late request cannot do it afterwards.
-STEP_MACHINE: StateMachine[StepStatus] = StateMachine([
-    ([StepStatus.NEW], "Do", StepStatus.DONE),
-    ([StepStatus.NEW], "Refuse", StepStatus.REFUSED),
-    ([StepStatus.DONE], "Compensate", StepStatus.COMPENSATED),
-    ([StepStatus.NEW], "Void", StepStatus.VOIDED),
-])
+STEP_MACHINE: StateMachine[StepStatus] = StateMachine(
+    [
+        ([StepStatus.NEW], "Do", StepStatus.DONE),
+        ([StepStatus.NEW], "Refuse", StepStatus.REFUSED),
+        ([StepStatus.DONE], "Compensate", StepStatus.COMPENSATED),
+        ([StepStatus.NEW], "Void", StepStatus.VOIDED),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,12 @@ class StepLabels:
     voided: str = "VOIDED"
 
     def label(self, status: StepStatus) -> str:
-        return {StepStatus.DONE: self.done, StepStatus.REFUSED: self.refused,
-                StepStatus.COMPENSATED: self.compensated, StepStatus.VOIDED: self.voided}[status]
+        return {
+            StepStatus.DONE: self.done,
+            StepStatus.REFUSED: self.refused,
+            StepStatus.COMPENSATED: self.compensated,
+            StepStatus.VOIDED: self.voided,
+        }[status]
 
     def status(self, label: str) -> StepStatus:
         for status in (StepStatus.DONE, StepStatus.REFUSED, StepStatus.COMPENSATED, StepStatus.VOIDED):
@@ -151,8 +158,11 @@ def save_step(rows: BatchRows[str, Any], step: CompensableStep, values: Mapping[
     locked when it was read, and the primary key refuses a second row for one saga whatever the
     messaging does."""
     step.stored_version = step.version
-    rows.put(step.saga_id, step, {**values, "status": step.stored_status, "version": step.version,
-                                  "reason": step.reason})
+    rows.put(
+        step.saga_id,
+        step,
+        {**values, "status": step.stored_status, "version": step.version, "reason": step.reason},
+    )
 
 
 S = TypeVar("S", bound=CompensableStep)

@@ -131,8 +131,9 @@ class RecordApplier:
             self._drills.committed(f"a batch of {len(work)} record(s)")
         return [result for result in results if result is not None]
 
-    def _apply_all(self, uow: UnitOfWork, work: list[tuple[int, ConsumedEvent, Handler]],
-                   results: list[Result | None]) -> None:
+    def _apply_all(
+        self, uow: UnitOfWork, work: list[tuple[int, ConsumedEvent, Handler]], results: list[Result | None]
+    ) -> None:
         connection = uow.connection
         tables = self._tables
         keys = {event.key for _, event, _ in work if event.key}
@@ -168,8 +169,9 @@ class RecordApplier:
             handler(uow, event)
         self._drills.handler_ran(f"{event.event_type} {event.event_id}")
 
-    def _apply_in_transaction(self, event: ConsumedEvent, source: SourceRecord, handler: Handler | None,
-                              reinjected: bool) -> Result:
+    def _apply_in_transaction(
+        self, event: ConsumedEvent, source: SourceRecord, handler: Handler | None, reinjected: bool
+    ) -> Result:
         with self._uow_factory() as uow:
             connection = uow.connection
             head = self.dead_letters.head(connection, event.key)
@@ -186,11 +188,23 @@ class RecordApplier:
                     self.dead_letters.remove(connection, owed.id)
                 return Result(Outcome.IGNORED, event)
             aggregate_type = aggregate_type_of(event.topic)
-            stale_behind = advance(connection, self._tables.aggregate_versions, self.group_id,
-                                   aggregate_type, event.key or "", event.aggregate_version)
+            stale_behind = advance(
+                connection,
+                self._tables.aggregate_versions,
+                self.group_id,
+                aggregate_type,
+                event.key or "",
+                event.aggregate_version,
+            )
             try:
-                record_receipt(connection, self._tables.inbox, self.group_id, event, aggregate_type,
-                               APPLIED if stale_behind is None else STALE)
+                record_receipt(
+                    connection,
+                    self._tables.inbox,
+                    self.group_id,
+                    event,
+                    aggregate_type,
+                    APPLIED if stale_behind is None else STALE,
+                )
             except AlreadyProcessed:
                 if owed is None:
                     raise  # rolls back; nothing of this delivery stays

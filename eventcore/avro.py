@@ -60,8 +60,9 @@ class EventSchema:
         canonical = json.dumps(raw, separators=(",", ":"))
         fullname = raw["name"] if "." in raw["name"] else f"{raw.get('namespace', '')}.{raw['name']}"
         parsed = fastavro.parse_schema(raw)
-        return cls(fullname=fullname.lstrip("."), aggregate_type=aggregate_type,
-                   text=canonical, parsed=parsed)
+        return cls(
+            fullname=fullname.lstrip("."), aggregate_type=aggregate_type, text=canonical, parsed=parsed
+        )
 
 
 class SchemaCatalog:
@@ -177,7 +178,7 @@ class AvroEventDeserializer:
         reader = self._catalog.by_fullname(fullname) if self._catalog else None
         try:
             value = fastavro.schemaless_reader(
-                io.BytesIO(data[HEADER.size:]), writer, reader.parsed if reader else None
+                io.BytesIO(data[HEADER.size :]), writer, reader.parsed if reader else None
             )
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise UndecodableRecordError(

@@ -55,10 +55,14 @@ class ServiceContext:
     def migrate(self) -> None:
         """Create the service's tables and register the schemas of the events it emits."""
         self.create_tables()
-        registered = [event_type for aggregate_type in (self.emits or (self.name,))
-                      for event_type in self.outbox.register_schemas(aggregate_type)]
-        logging.getLogger(self.name).info("tables ready; schemas registered: %s",
-                                          ", ".join(registered) or "none (it emits no events)")
+        registered = [
+            event_type
+            for aggregate_type in (self.emits or (self.name,))
+            for event_type in self.outbox.register_schemas(aggregate_type)
+        ]
+        logging.getLogger(self.name).info(
+            "tables ready; schemas registered: %s", ", ".join(registered) or "none (it emits no events)"
+        )
 
 
 def build_context(
@@ -78,8 +82,9 @@ def build_context(
     return ServiceContext(
         name=name,
         settings=settings,
-        engine=make_engine(settings.db_url(database or name),
-                           lock_wait_timeout_s=settings.db_lock_wait_timeout_s),
+        engine=make_engine(
+            settings.db_url(database or name), lock_wait_timeout_s=settings.db_lock_wait_timeout_s
+        ),
         metadata=metadata,
         messaging=messaging,
         registry=registry,

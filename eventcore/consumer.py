@@ -71,11 +71,13 @@ class Counters:
     lag: int = 0
 
     def line(self) -> str:
-        return (f"processed={self.processed} duplicates={self.duplicates} stale={self.stale} "
-                f"ignored={self.ignored} refused={self.refused} retried={self.retried} "
-                f"dead-lettered={self.dead_lettered} "
-                f"parked={self.parked} outages={self.outages} batches={self.batches} "
-                f"split={self.batches_split} lag={self.lag}")
+        return (
+            f"processed={self.processed} duplicates={self.duplicates} stale={self.stale} "
+            f"ignored={self.ignored} refused={self.refused} retried={self.retried} "
+            f"dead-lettered={self.dead_lettered} "
+            f"parked={self.parked} outages={self.outages} batches={self.batches} "
+            f"split={self.batches_split} lag={self.lag}"
+        )
 
 
 @dataclass(frozen=True)
@@ -139,13 +141,19 @@ class ConsumerRuntime:
         ensure_topics(self.bootstrap_servers, [dead_letter_topic_for(self.group_id)], config=DLQ_TOPIC_CONFIG)
 
     def run(self) -> Counters:
-        consumer = Consumer(consumer_config(self.bootstrap_servers, self.group_id,
-                                            **self.options.kafka_overrides))
+        consumer = Consumer(
+            consumer_config(self.bootstrap_servers, self.group_id, **self.options.kafka_overrides)
+        )
         self._consumer = consumer
-        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                           on_lost=self._on_lost)
-        log.info("%s: consuming %s (handlers: %s)", self.group_id, ", ".join(self.topics),
-                 ", ".join(sorted(self.applier.handlers)))
+        consumer.subscribe(
+            self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        log.info(
+            "%s: consuming %s (handlers: %s)",
+            self.group_id,
+            ", ".join(self.topics),
+            ", ".join(sorted(self.applier.handlers)),
+        )
         try:
             while not self._stop.is_set():
                 fetched = self._fetch()
@@ -165,8 +173,9 @@ class ConsumerRuntime:
                 if self.options.stop_when_caught_up and not fetched and self._caught_up():
                     self.reached_end = True
                     self.counters.lag = self._lag()
-                    log.info("%s: every partition is read to its end; %s", self.group_id,
-                             self.counters.line())
+                    log.info(
+                        "%s: every partition is read to its end; %s", self.group_id, self.counters.line()
+                    )
                     break
         finally:
             self._shutdown()
@@ -191,8 +200,12 @@ class ConsumerRuntime:
         except Exception as exc:
             self.counters.batches_split += 1
             if not isinstance(exc, ApplyOneByOne):
-                log.info("%s: a batch of %d record(s) failed (%s); applying them one by one",
-                         self.group_id, len(messages), classify(exc).summary)
+                log.info(
+                    "%s: a batch of %d record(s) failed (%s); applying them one by one",
+                    self.group_id,
+                    len(messages),
+                    classify(exc).summary,
+                )
             return self._process_one_by_one(messages)
         self.counters.batches += 1
         self._dependencies_answered()
@@ -214,8 +227,11 @@ class ConsumerRuntime:
         partition's end, and a group that is done has no lag of 1 per transaction left."""
         assert self._consumer is not None
         owned = [TopicPartition(t, p) for t, p in self._owned]
-        ahead = [tp for tp in self._consumer.position(owned) if tp.offset >= 0
-                 and tp.offset > self._next_to_process.get((tp.topic, tp.partition), tp.offset)]
+        ahead = [
+            tp
+            for tp in self._consumer.position(owned)
+            if tp.offset >= 0 and tp.offset > self._next_to_process.get((tp.topic, tp.partition), tp.offset)
+        ]
         if ahead:
             self._consumer.store_offsets(offsets=ahead)
             for tp in ahead:
@@ -263,8 +279,12 @@ class ConsumerRuntime:
             # so the partitions move to the other instances without waiting for a timeout.
             consumer.close()
             self._consumer = None
-        log.info("%s: drained and left the group in %.2fs; %s", self.group_id,
-                 time.monotonic() - started, self.counters.line())
+        log.info(
+            "%s: drained and left the group in %.2fs; %s",
+            self.group_id,
+            time.monotonic() - started,
+            self.counters.line(),
+        )
 
     # -- rebalance ---------------------------------------------------------------------------
 
@@ -292,8 +312,11 @@ class ConsumerRuntime:
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._forget(partitions)
-        log.warning("%s: lost %s (their records will be re-delivered; the inbox dedupes)",
-                    self.group_id, _describe(partitions))
+        log.warning(
+            "%s: lost %s (their records will be re-delivered; the inbox dedupes)",
+            self.group_id,
+            _describe(partitions),
+        )
 
     def _commit(self) -> None:
         assert self._consumer is not None
@@ -307,8 +330,12 @@ class ConsumerRuntime:
                 # Applied records are re-delivered and deduplicated if this never goes through.
                 self.health.unavailable("broker", f"offset commit failed: {error}")
             else:
-                log.warning("%s: offset commit failed (%s); records since the last commit will "
-                            "be re-delivered and deduplicated", self.group_id, error)
+                log.warning(
+                    "%s: offset commit failed (%s); records since the last commit will "
+                    "be re-delivered and deduplicated",
+                    self.group_id,
+                    error,
+                )
 
     # -- one record --------------------------------------------------------------------------
 
@@ -335,8 +362,13 @@ class ConsumerRuntime:
                         return False
                     continue
                 if failure.kind is FailureKind.RECORD:
-                    log.error("%s: %s cannot be applied: %s", self.group_id, _where(message),
-                              failure.summary, exc_info=not isinstance(exc, EXPECTED_RECORD_FAILURES))
+                    log.error(
+                        "%s: %s cannot be applied: %s",
+                        self.group_id,
+                        _where(message),
+                        failure.summary,
+                        exc_info=not isinstance(exc, EXPECTED_RECORD_FAILURES),
+                    )
                 reason = DeadLetterReason(type(exc).__name__, failure, conflicts, first_failure)
                 if not self._dead_letter(message, reason):
                     return False
@@ -358,20 +390,39 @@ class ConsumerRuntime:
             self.metrics.applied(event, time.time())
         elif outcome is Outcome.DUPLICATE:
             self.counters.duplicates += 1
-            log.info("%s: duplicate %s %s for %s skipped", self.group_id, event.event_type,
-                     event.event_id, event.key)
+            log.info(
+                "%s: duplicate %s %s for %s skipped",
+                self.group_id,
+                event.event_type,
+                event.event_id,
+                event.key,
+            )
         elif outcome is Outcome.STALE:
             self.counters.stale += 1
-            log.info("%s: stale %s v%d for %s skipped", self.group_id, event.event_type,
-                     event.aggregate_version, event.key)
+            log.info(
+                "%s: stale %s v%d for %s skipped",
+                self.group_id,
+                event.event_type,
+                event.aggregate_version,
+                event.key,
+            )
         elif outcome is Outcome.NOT_PENDING:
             self.counters.duplicates += 1
-            log.info("%s: re-injected %s %s is no longer pending (applied or purged); skipped",
-                     self.group_id, event.event_type, event.event_id)
+            log.info(
+                "%s: re-injected %s %s is no longer pending (applied or purged); skipped",
+                self.group_id,
+                event.event_type,
+                event.event_id,
+            )
         elif outcome is Outcome.STILL_PARKED:
             assert result.ahead is not None
-            log.info("%s: re-injected %s %s stays parked behind %s", self.group_id,
-                     event.event_type, event.event_id, result.ahead.describe())
+            log.info(
+                "%s: re-injected %s %s stays parked behind %s",
+                self.group_id,
+                event.event_type,
+                event.event_id,
+                result.ahead.describe(),
+            )
         elif outcome is Outcome.PARK:
             assert result.ahead is not None
             if not self._dead_letter(message, DeadLetterReason.parked_behind(result.ahead)):
@@ -386,8 +437,14 @@ class ConsumerRuntime:
         while True:
             try:
                 what = self.dead_letters.send(message, source, reason)
-                log.warning("%s: %s %s after %d attempt(s): %s", self.group_id, _where(message), what,
-                            reason.attempts, reason.failure.summary)
+                log.warning(
+                    "%s: %s %s after %d attempt(s): %s",
+                    self.group_id,
+                    _where(message),
+                    what,
+                    reason.attempts,
+                    reason.failure.summary,
+                )
                 return True
             except Exception as exc:
                 failure = classify(exc)
@@ -431,16 +488,25 @@ class ConsumerRuntime:
                 self._consumer.seek(where)
                 self._consumer.pause([where])
             if (message.topic(), message.partition()) not in self._owned:
-                log.info("%s: %s was revoked while waiting; its next owner takes it", self.group_id,
-                         _where(message))
+                log.info(
+                    "%s: %s was revoked while waiting; its next owner takes it",
+                    self.group_id,
+                    _where(message),
+                )
                 return False
         return False
 
     def _back_off_conflict(self, message: Message, failure: Failure, attempt: int) -> bool:
         delay = self.options.retry.conflict_backoff.delay(attempt)
         self.counters.retried += 1
-        log.warning("%s: %s conflicted (%s); retry %d in %.2fs", self.group_id, _where(message),
-                    failure.summary, attempt, delay)
+        log.warning(
+            "%s: %s conflicted (%s); retry %d in %.2fs",
+            self.group_id,
+            _where(message),
+            failure.summary,
+            attempt,
+            delay,
+        )
         return not self._stop.wait(delay)
 
     # -- reporting ---------------------------------------------------------------------------
@@ -474,8 +540,9 @@ class ConsumerRuntime:
             now = watermarks(self.bootstrap_servers, owned)
             for tp in self._consumer.position(owned):
                 low, high = now[(tp.topic, tp.partition)]
-                processed = self._next_to_process.get((tp.topic, tp.partition),
-                                                      tp.offset if tp.offset >= 0 else low)
+                processed = self._next_to_process.get(
+                    (tp.topic, tp.partition), tp.offset if tp.offset >= 0 else low
+                )
                 if processed < high:
                     return False
         except KafkaException:

@@ -66,8 +66,20 @@ H_FIRST_FAILURE = "dlq.first.failure.at"
 H_GROUP = "dlq.consumer.group"
 H_PARKED_BEHIND = "dlq.parked.behind"
 H_REINJECTED_AT = "dlq.reinjected.at"
-DLQ_HEADERS = frozenset({H_ERROR_CLASS, H_ERROR_MESSAGE, H_TOPIC, H_PARTITION, H_OFFSET, H_ATTEMPTS,
-                         H_FIRST_FAILURE, H_GROUP, H_PARKED_BEHIND, H_REINJECTED_AT})
+DLQ_HEADERS = frozenset(
+    {
+        H_ERROR_CLASS,
+        H_ERROR_MESSAGE,
+        H_TOPIC,
+        H_PARTITION,
+        H_OFFSET,
+        H_ATTEMPTS,
+        H_FIRST_FAILURE,
+        H_GROUP,
+        H_PARKED_BEHIND,
+        H_REINJECTED_AT,
+    }
+)
 PARKED = "Parked"
 
 
@@ -94,11 +106,15 @@ def dead_letters_table(metadata: MetaData) -> Table:
         Column("dlq_offset", BigInteger, nullable=False),
         Column("reinjected", Integer, nullable=False, default=0),
         Column("last_reinjected_at", DATETIME(fsp=6)),
-        UniqueConstraint("consumer_group", "source_topic", "source_partition", "source_offset",
-                         name="uq_dead_letters_source"),
+        UniqueConstraint(
+            "consumer_group",
+            "source_topic",
+            "source_partition",
+            "source_offset",
+            name="uq_dead_letters_source",
+        ),
         Index("ix_dead_letters_key", "consumer_group", "record_key", "id"),
     )
-
 
 
 @dataclass(frozen=True)
@@ -154,12 +170,21 @@ class DeadLetterRow:
     def from_row(cls, row: object) -> DeadLetterRow:
         m = row._mapping  # type: ignore[attr-defined]
         return cls(
-            id=m["id"], consumer_group=m["consumer_group"], record_key=m["record_key"],
+            id=m["id"],
+            consumer_group=m["consumer_group"],
+            record_key=m["record_key"],
             source=SourceRecord(m["source_topic"], m["source_partition"], m["source_offset"]),
-            event_id=m["event_id"], event_type=m["event_type"], parked_behind=m["parked_behind"],
-            error_class=m["error_class"], error_message=m["error_message"], attempts=m["attempts"],
-            first_failed_at=m["first_failed_at"], last_failed_at=m["last_failed_at"],
-            dlq_partition=m["dlq_partition"], dlq_offset=m["dlq_offset"], reinjected=m["reinjected"],
+            event_id=m["event_id"],
+            event_type=m["event_type"],
+            parked_behind=m["parked_behind"],
+            error_class=m["error_class"],
+            error_message=m["error_message"],
+            attempts=m["attempts"],
+            first_failed_at=m["first_failed_at"],
+            last_failed_at=m["last_failed_at"],
+            dlq_partition=m["dlq_partition"],
+            dlq_offset=m["dlq_offset"],
+            reinjected=m["reinjected"],
             last_reinjected_at=m["last_reinjected_at"],
         )
 
@@ -179,8 +204,10 @@ class DeadLetterStore:
         if key is None:
             return None
         row = connection.execute(
-            select(self.table).where(self._mine(), self.table.c.record_key == key)
-            .order_by(self.table.c.id).limit(1)
+            select(self.table)
+            .where(self._mine(), self.table.c.record_key == key)
+            .order_by(self.table.c.id)
+            .limit(1)
         ).first()
         return DeadLetterRow.from_row(row) if row else None
 
@@ -193,9 +220,14 @@ class DeadLetterStore:
 
     def find(self, connection: Connection, source: SourceRecord) -> DeadLetterRow | None:
         t = self.table
-        row = connection.execute(select(t).where(
-            self._mine(), t.c.source_topic == source.topic, t.c.source_partition == source.partition,
-            t.c.source_offset == source.offset)).first()
+        row = connection.execute(
+            select(t).where(
+                self._mine(),
+                t.c.source_topic == source.topic,
+                t.c.source_partition == source.partition,
+                t.c.source_offset == source.offset,
+            )
+        ).first()
         return DeadLetterRow.from_row(row) if row else None
 
     def pending(
@@ -220,18 +252,29 @@ class DeadLetterStore:
     def add(self, connection: Connection, **values: object) -> None:
         connection.execute(self.table.insert().values(consumer_group=self.group, **values))
 
-    def failed_again(self, connection: Connection, row: DeadLetterRow, failure: Failure,
-                     error_class: str, attempts: int) -> None:
-        connection.execute(update(self.table).where(self.table.c.id == row.id).values(
-            error_class=error_class, error_message=failure.summary[:4000],
-            attempts=row.attempts + attempts, last_failed_at=utc_now()))
+    def failed_again(
+        self, connection: Connection, row: DeadLetterRow, failure: Failure, error_class: str, attempts: int
+    ) -> None:
+        connection.execute(
+            update(self.table)
+            .where(self.table.c.id == row.id)
+            .values(
+                error_class=error_class,
+                error_message=failure.summary[:4000],
+                attempts=row.attempts + attempts,
+                last_failed_at=utc_now(),
+            )
+        )
 
     def remove(self, connection: Connection, row_id: int) -> None:
         connection.execute(delete(self.table).where(self.table.c.id == row_id))
 
     def mark_reinjected(self, connection: Connection, row_id: int) -> None:
-        connection.execute(update(self.table).where(self.table.c.id == row_id).values(
-            reinjected=self.table.c.reinjected + 1, last_reinjected_at=utc_now()))
+        connection.execute(
+            update(self.table)
+            .where(self.table.c.id == row_id)
+            .values(reinjected=self.table.c.reinjected + 1, last_reinjected_at=utc_now())
+        )
 
     def purge(self, connection: Connection, ids: list[int]) -> int:
         if not ids:
@@ -251,16 +294,23 @@ class DeadLetterReason:
 
     @classmethod
     def parked_behind(cls, head: DeadLetterRow) -> DeadLetterReason:
-        summary = (f"parked behind {head.describe()}: a record of this key waits in the "
-                   "dead-letter queue, and later ones must not overtake it")
+        summary = (
+            f"parked behind {head.describe()}: a record of this key waits in the "
+            "dead-letter queue, and later ones must not overtake it"
+        )
         return cls(PARKED, Failure(FailureKind.RECORD, summary), 0, datetime.now(UTC), head)
 
 
 class DeadLetterQueue:
     """Sends records of one consumer group to its DLQ topic and records them as pending."""
 
-    def __init__(self, producer: Producer, consumer_group: str, store: DeadLetterStore,
-                 uow_factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self,
+        producer: Producer,
+        consumer_group: str,
+        store: DeadLetterStore,
+        uow_factory: Callable[[], UnitOfWork],
+    ) -> None:
         self._producer = producer
         self.group = consumer_group
         self.topic = dead_letter_topic_for(consumer_group)
@@ -283,28 +333,39 @@ class DeadLetterQueue:
             existing = self.store.find(uow.connection, source)
             if existing is not None:
                 if not reason.behind:
-                    self.store.failed_again(uow.connection, existing, reason.failure, reason.error_class,
-                                            reason.attempts)
+                    self.store.failed_again(
+                        uow.connection, existing, reason.failure, reason.error_class, reason.attempts
+                    )
                 return f"still pending as dead letter #{existing.id}"
             head = reason.behind or self.store.head(uow.connection, key)
             partition, offset = self._copy_to_topic(message, source, reason, head)
             now = utc_now()
             self.store.add(
-                uow.connection, record_key=key, source_topic=source.topic,
-                source_partition=source.partition, source_offset=source.offset,
-                event_id=headers.get(HEADER_EVENT_ID), event_type=headers.get(HEADER_EVENT_TYPE),
-                parked_behind=head.id if head else None, error_class=reason.error_class,
-                error_message=reason.failure.summary[:4000], attempts=reason.attempts,
+                uow.connection,
+                record_key=key,
+                source_topic=source.topic,
+                source_partition=source.partition,
+                source_offset=source.offset,
+                event_id=headers.get(HEADER_EVENT_ID),
+                event_type=headers.get(HEADER_EVENT_TYPE),
+                parked_behind=head.id if head else None,
+                error_class=reason.error_class,
+                error_message=reason.failure.summary[:4000],
+                attempts=reason.attempts,
                 first_failed_at=reason.first_failed_at.astimezone(UTC).replace(tzinfo=None),
-                last_failed_at=now, dlq_partition=partition, dlq_offset=offset, reinjected=0,
+                last_failed_at=now,
+                dlq_partition=partition,
+                dlq_offset=offset,
+                reinjected=0,
             )
         if reason.behind:
             return f"parked behind {reason.behind.describe()} in {self.topic}[{partition}]@{offset}"
         behind = f", behind {head.describe()} of the same key" if head else ""
         return f"dead-lettered to {self.topic}[{partition}]@{offset}{behind}"
 
-    def _copy_to_topic(self, message: Message, source: SourceRecord, reason: DeadLetterReason,
-                       head: DeadLetterRow | None) -> tuple[int, int]:
+    def _copy_to_topic(
+        self, message: Message, source: SourceRecord, reason: DeadLetterReason, head: DeadLetterRow | None
+    ) -> tuple[int, int]:
         original = [(k, v) for k, v in header_items(message) if k not in DLQ_HEADERS]
         headers: list[Header] = [
             *original,
@@ -327,8 +388,14 @@ def as_bytes(key: str | bytes | None) -> bytes | None:
     return key.encode() if isinstance(key, str) else key
 
 
-def produce_and_wait(producer: Producer, topic: str, key: bytes | None, value: bytes | None,
-                     headers: list[Header], timeout_s: float = 30.0) -> tuple[int, int]:
+def produce_and_wait(
+    producer: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[Header],
+    timeout_s: float = 30.0,
+) -> tuple[int, int]:
     """Produce one record and wait for the broker's acknowledgement; returns (partition, offset).
 
     A broker that does not acknowledge is an outage: the caller keeps the record and tries again.
@@ -339,13 +406,15 @@ def produce_and_wait(producer: Producer, topic: str, key: bytes | None, value: b
 OutgoingRecord = tuple[bytes | None, bytes | None, list[Header]]  # key, value, headers
 
 
-def produce_all_and_wait(producer: Producer, topic: str, records: list[OutgoingRecord],
-                         timeout_s: float = 30.0) -> list[tuple[int, int]]:
+def produce_all_and_wait(
+    producer: Producer, topic: str, records: list[OutgoingRecord], timeout_s: float = 30.0
+) -> list[tuple[int, int]]:
     """Produce the records and wait until the broker acknowledged every one; returns each one's
     (partition, offset), in order. One unacknowledged record is an outage for all of them."""
     acknowledged: dict[int, tuple[int, int]] = {}
     failures: list[KafkaError] = []
     for index, (key, value, headers) in enumerate(records):
+
         def on_delivery(err: KafkaError | None, msg: Message, index: int = index) -> None:
             if err is not None:
                 failures.append(err)

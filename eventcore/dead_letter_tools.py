@@ -69,8 +69,13 @@ class DeadLetterTools:
         with self.engine.connect() as connection:
             return self.store.pending(connection)
 
-    def select(self, key: str | None = None, reference: str | None = None,
-               everything: bool = False, whole_queue: bool = False) -> tuple[list[DeadLetterRow], str]:
+    def select(
+        self,
+        key: str | None = None,
+        reference: str | None = None,
+        everything: bool = False,
+        whole_queue: bool = False,
+    ) -> tuple[list[DeadLetterRow], str]:
         """The rows to act on, oldest first, and a sentence saying what was chosen.
 
         ``whole_queue`` (re-injection): a record is not sent apart from its key, since sending it
@@ -91,14 +96,17 @@ class DeadLetterTools:
             if row is None:
                 raise DeadLetterSelectionError(
                     f"{self.group} has no pending dead letter {reference} (an event id or a # from "
-                    "`dlq list`)")
+                    "`dlq list`)"
+                )
             if row.record_key is None or not whole_queue:
                 return [row], f"dead letter #{row.id}"
             rows = self.store.pending(connection, keys=[row.record_key])
         if len(rows) == 1:
             return rows, f"dead letter #{row.id}"
-        return rows, (f"#{row.id} and the rest of its key {row.record_key}'s queue, {len(rows)} "
-                      "record(s) in their original order")
+        return rows, (
+            f"#{row.id} and the rest of its key {row.record_key}'s queue, {len(rows)} "
+            "record(s) in their original order"
+        )
 
     def copies(self, rows: Iterable[DeadLetterRow]) -> dict[int, Message]:
         """The DLQ topic's copy of each row (row id -> record); rows whose copy is gone are absent."""
@@ -121,7 +129,8 @@ class DeadLetterTools:
                     message = reader.poll(10)
                     if message is None:
                         raise DependencyUnavailableError(
-                            "broker", f"reading {self.topic}[{partition}] stalled at offset {min(targets)}")
+                            "broker", f"reading {self.topic}[{partition}] stalled at offset {min(targets)}"
+                        )
                     if message.error() is not None:
                         continue
                     offset = position(message)[2]
@@ -144,8 +153,11 @@ class DeadLetterTools:
         copies = self.copies(rows)
         missing = [row for row in rows if row.id not in copies]
         blocked_keys = {row.record_key for row in missing}
-        to_send = [row for row in rows if row.id in copies and
-                   (row.record_key is None or row.record_key not in blocked_keys)]
+        to_send = [
+            row
+            for row in rows
+            if row.id in copies and (row.record_key is None or row.record_key not in blocked_keys)
+        ]
         if dry_run or not to_send:
             return [Reinjected(row, -1, -1) for row in to_send], missing
         now = datetime.now(UTC).isoformat()
@@ -153,8 +165,12 @@ class DeadLetterTools:
         for row in to_send:
             copy = copies[row.id]
             headers = [(k, v) for k, v in header_items(copy) if k not in DLQ_HEADERS]
-            headers += [(H_TOPIC, row.source.topic), (H_PARTITION, str(row.source.partition)),
-                        (H_OFFSET, str(row.source.offset)), (H_REINJECTED_AT, now)]
+            headers += [
+                (H_TOPIC, row.source.topic),
+                (H_PARTITION, str(row.source.partition)),
+                (H_OFFSET, str(row.source.offset)),
+                (H_REINJECTED_AT, now),
+            ]
             outgoing.append((as_bytes(copy.key()), copy.value(), headers))
         producer = Producer(producer_config(self._bootstrap))
         positions = produce_all_and_wait(producer, self.retry_topic, outgoing)

@@ -63,9 +63,10 @@ def connectors(settings: Settings, expected: list[str]) -> Check:
                 states[name] = {"ok": False, "state": "MISSING", "tasks": []}
                 continue
             found = report.as_json()
-            states[name] = {"ok": report.is_streaming and report.headroom.verdict != "purged",
-                            **{k: found[k] for k in ("state", "tasks", "streaming", "heartbeatAgeSeconds",
-                                                     "binlog")}}
+            states[name] = {
+                "ok": report.is_streaming and report.headroom.verdict != "purged",
+                **{k: found[k] for k in ("state", "tasks", "streaming", "heartbeatAgeSeconds", "binlog")},
+            }
             if report.headroom.verdict == "warning":
                 warnings.append(f"{name}: {report.headroom.detail}")
         result: dict[str, Any] = {"ok": all(s["ok"] for s in states.values()), "connectors": states}
@@ -92,5 +93,8 @@ def run_checks(checks: Mapping[str, Check]) -> dict[str, Any]:
         results = {name: future.result() for name, future in futures.items()}
     healthy = all(result["ok"] for result in results.values())
     warned = any(result.get("warning") for result in results.values())
-    return {"status": "degraded" if not healthy else "warning" if warned else "ok", "checks": results,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "status": "degraded" if not healthy else "warning" if warned else "ok",
+        "checks": results,
+        "seconds": round(time.monotonic() - started, 3),
+    }

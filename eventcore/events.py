@@ -56,8 +56,9 @@ def _from_record(annotation: Any, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        return annotation(**{name: _from_record(hint, value[key])
-                             for name, key, hint in _fields_of(annotation)})
+        return annotation(
+            **{name: _from_record(hint, value[key]) for name, key, hint in _fields_of(annotation)}
+        )
     origin = typing.get_origin(annotation)
     if origin in (tuple, list):
         (item_type, *_rest) = typing.get_args(annotation)
@@ -111,8 +112,12 @@ class Envelope:
     @classmethod
     def of(cls, record: ConsumedEvent) -> Envelope:
         occurred = record.value.get("occurredAt")
-        return cls(record.event_id, aggregate_type_of(record.topic), record.aggregate_version,
-                   occurred.astimezone(UTC).replace(tzinfo=None) if occurred else None)
+        return cls(
+            record.event_id,
+            aggregate_type_of(record.topic),
+            record.aggregate_version,
+            occurred.astimezone(UTC).replace(tzinfo=None) if occurred else None,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,8 +155,8 @@ class EventRoutes:
             except TransitionRefused as refused:
                 self.refused += 1
                 self.on_refused()
-                log.info("%s %s: %s ignored (%s)", self._service, event.aggregate_id,
-                         cls.event_type(), refused)
+                log.info(
+                    "%s %s: %s ignored (%s)", self._service, event.aggregate_id, cls.event_type(), refused
+                )
 
         return handle
-

@@ -52,8 +52,15 @@ class FailureKind(Enum):
 # 2006 server has gone away, 2013/2055 lost connection, 1040 too many connections, 1053 server
 # shutdown in progress, 1927 connection killed, 4031 disconnected by the server.
 DATABASE_UNAVAILABLE = frozenset({2002, 2003, 2006, 2013, 2055, 1040, 1053, 1927, 4031})
-BROKER_UNAVAILABLE = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
-                                KafkaError._MSG_TIMED_OUT, KafkaError._RESOLVE})
+BROKER_UNAVAILABLE = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._TIMED_OUT,
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._RESOLVE,
+    }
+)
 # 1205 lock wait timeout, 1213 deadlock.
 DATABASE_CONFLICT = frozenset({1205, 1213})
 

@@ -85,8 +85,12 @@ class Health:
     def report(self) -> dict[str, Any]:
         with self._lock:
             outages = [
-                {"dependency": o.dependency, "detail": o.detail,
-                 "since": o.since_wall.isoformat(), "seconds": round(o.seconds(), 1)}
+                {
+                    "dependency": o.dependency,
+                    "detail": o.detail,
+                    "since": o.since_wall.isoformat(),
+                    "seconds": round(o.seconds(), 1),
+                }
                 for o in self._outages.values()
             ]
             draining = self._draining
@@ -102,8 +106,13 @@ class HealthEndpoint:
     """``GET /health`` (and ``GET /metrics`` when given ``metrics``, Prometheus text) on
     ``host:port`` (port 0: any free port) in a daemon thread."""
 
-    def __init__(self, health: Health, host: str = "127.0.0.1", port: int = 0,
-                 metrics: Callable[[], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        health: Health,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        metrics: Callable[[], bytes] | None = None,
+    ) -> None:
         self.health = health
 
         class Handler(BaseHTTPRequestHandler):
@@ -116,8 +125,9 @@ class HealthEndpoint:
                     self.send_error(404, "only /health and /metrics are served here")
                     return
                 report = health.report()
-                self._send(200 if report["status"] == "ok" else 503, "application/json",
-                           json.dumps(report).encode())
+                self._send(
+                    200 if report["status"] == "ok" else 503, "application/json", json.dumps(report).encode()
+                )
 
             def _send(self, status: int, content_type: str, body: bytes) -> None:
                 self.send_response(status)
@@ -131,8 +141,9 @@ class HealthEndpoint:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="health-endpoint",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health-endpoint", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -51,7 +51,8 @@ def idempotency_keys_table(metadata: MetaData) -> Table:
 def valid_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " < char <= "~" for char in key):
         raise InvalidIdempotencyKeyError(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters without spaces")
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters without spaces"
+        )
     return key
 
 
@@ -83,8 +84,13 @@ class IdempotencyKeys:
             raise KeyReusedError(f"Idempotency-Key {key!r} was already used with a different request")
         return StoredResponse(row.status_code, json.loads(row.response), replayed=True)
 
-    def handle_once(self, uow_factory: Callable[[], UnitOfWork], key: str, request: Mapping[str, Any],
-                    create: Callable[[Remember], StoredResponse]) -> StoredResponse:
+    def handle_once(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        key: str,
+        request: Mapping[str, Any],
+        create: Callable[[Remember], StoredResponse],
+    ) -> StoredResponse:
         """The stored response to ``key``, or ``create``'s, which must call the ``Remember`` it is
         given inside the transaction that creates what the request asks for."""
         request_fingerprint = fingerprint(request)
@@ -94,10 +100,16 @@ class IdempotencyKeys:
             return stored
 
         def remember(uow: UnitOfWork, response: StoredResponse) -> None:
-            uow.connection.execute(self.table.insert(), {
-                "idempotency_key": key, "fingerprint": request_fingerprint,
-                "status_code": response.status_code, "response": json.dumps(response.body),
-                "created_at": utc_now()})
+            uow.connection.execute(
+                self.table.insert(),
+                {
+                    "idempotency_key": key,
+                    "fingerprint": request_fingerprint,
+                    "status_code": response.status_code,
+                    "response": json.dumps(response.body),
+                    "created_at": utc_now(),
+                },
+            )
 
         try:
             return create(remember)

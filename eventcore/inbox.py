@@ -71,8 +71,10 @@ class Horizon:
 
 def horizons(connection: Connection, table: Table, group: str) -> dict[tuple[str, int], Horizon]:
     rows = connection.execute(select(table).where(table.c.consumer_group == group)).all()
-    return {(r.topic, r.kafka_partition): Horizon(r.topic, r.kafka_partition, r.below_offset, r.pruned_at)
-            for r in rows}
+    return {
+        (r.topic, r.kafka_partition): Horizon(r.topic, r.kafka_partition, r.below_offset, r.pruned_at)
+        for r in rows
+    }
 
 
 class AlreadyProcessed(Exception):
@@ -91,10 +93,17 @@ def receipt_row(
     consumer_group: str, event: ConsumedEvent, aggregate_type: str, outcome: str
 ) -> dict[str, Any]:
     return {
-        "consumer_group": consumer_group, "event_id": event.event_id, "event_type": event.event_type,
-        "topic": event.topic, "kafka_partition": event.partition, "kafka_offset": event.offset,
-        "processed_at": utc_now(), "aggregate_type": aggregate_type,
-        "aggregate_id": event.key, "aggregate_version": event.aggregate_version, "outcome": outcome,
+        "consumer_group": consumer_group,
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "topic": event.topic,
+        "kafka_partition": event.partition,
+        "kafka_offset": event.offset,
+        "processed_at": utc_now(),
+        "aggregate_type": aggregate_type,
+        "aggregate_id": event.key,
+        "aggregate_version": event.aggregate_version,
+        "outcome": outcome,
     }
 
 
@@ -121,8 +130,9 @@ def already_processed(
     """Which of ``event_ids`` this group has applied before (one statement for a whole batch)."""
     if not event_ids:
         return set()
-    query = select(table.c.event_id).where(table.c.consumer_group == consumer_group,
-                                           table.c.event_id.in_(event_ids))
+    query = select(table.c.event_id).where(
+        table.c.consumer_group == consumer_group, table.c.event_id.in_(event_ids)
+    )
     return set(connection.execute(query).scalars())
 
 

@@ -151,14 +151,14 @@ def murmur2(data: bytes) -> int:
     length = len(data)
     h = (0x9747B28C ^ length) & 0xFFFFFFFF
     for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
+        k = int.from_bytes(data[i : i + 4], "little")
         k = (k * m) & 0xFFFFFFFF
         k ^= k >> r
         k = (k * m) & 0xFFFFFFFF
         h = ((h * m) & 0xFFFFFFFF) ^ k
     tail = length % 4
     if tail:
-        rest = data[length - tail:]
+        rest = data[length - tail :]
         if tail == 3:
             h ^= rest[2] << 16
         if tail >= 2:
@@ -177,13 +177,18 @@ def partition_for(key: str | bytes, partitions: int = DEFAULT_PARTITIONS) -> int
     return (murmur2(data) & 0x7FFFFFFF) % partitions
 
 
-def partitions_of(client: Consumer | AdminClient, topics: Iterable[str],
-                  timeout_s: float = 10.0) -> list[TopicPartition]:
+def partitions_of(
+    client: Consumer | AdminClient, topics: Iterable[str], timeout_s: float = 10.0
+) -> list[TopicPartition]:
     """Every partition of ``topics`` as the cluster has them now (a resized topic has more than
     it was created with); a topic that does not exist has none."""
     metadata = client.list_topics(timeout=timeout_s).topics
-    return [TopicPartition(topic, partition) for topic in topics if topic in metadata
-            for partition in sorted(metadata[topic].partitions)]
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        if topic in metadata
+        for partition in sorted(metadata[topic].partitions)
+    ]
 
 
 class CommittedOffsets:
@@ -200,8 +205,9 @@ class CommittedOffsets:
         self._bootstrap = bootstrap_servers
         self._readers: dict[str, Consumer] = {}
 
-    def of(self, group: str, partitions: list[TopicPartition],
-           timeout_s: float = 10.0) -> list[TopicPartition]:
+    def of(
+        self, group: str, partitions: list[TopicPartition], timeout_s: float = 10.0
+    ) -> list[TopicPartition]:
         """``group``'s committed offset of each partition (offset < 0: nothing committed)."""
         if not partitions:
             return []
@@ -244,8 +250,7 @@ def ensure_topics(
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=partitions, replication_factor=-1, config=config or {})
-         for t in missing]
+        [NewTopic(t, num_partitions=partitions, replication_factor=-1, config=config or {}) for t in missing]
     )
     created = []
     for topic, future in futures.items():
@@ -313,16 +318,18 @@ def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0)
 TAIL_OFFSETS = 20
 
 
-def record_timestamps(consumer: Consumer, starts: list[TopicPartition], first_only: bool = False,
-                      timeout_s: float = 3.0) -> dict[tuple[str, int], list[float]]:
+def record_timestamps(
+    consumer: Consumer, starts: list[TopicPartition], first_only: bool = False, timeout_s: float = 3.0
+) -> dict[tuple[str, int], list[float]]:
     """The timestamps (epoch seconds) of the records from each start to its partition's end as
     the call finds it; only the first record's with ``first_only``. A partition with nothing but
     transaction markers left gives none, without waiting out ``timeout_s``. ``consumer`` is
     assigned the partitions for the call (no group join, nothing committed)."""
     ends: dict[tuple[str, int], int] = {}
     for tp in starts:
-        _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout_s,
-                                                 cached=False)
+        _, high = consumer.get_watermark_offsets(
+            TopicPartition(tp.topic, tp.partition), timeout=timeout_s, cached=False
+        )
         if tp.offset < high:
             ends[(tp.topic, tp.partition)] = high
     read: dict[tuple[str, int], list[float]] = {}
@@ -343,8 +350,9 @@ def record_timestamps(consumer: Consumer, starts: list[TopicPartition], first_on
                         unfinished.discard(key)
             # Positions, not the last offset seen: markers occupy offsets no poll returns.
             positions = consumer.position([TopicPartition(topic, p) for topic, p in unfinished])
-            unfinished -= {(tp.topic, tp.partition) for tp in positions
-                           if tp.offset >= ends[(tp.topic, tp.partition)]}
+            unfinished -= {
+                (tp.topic, tp.partition) for tp in positions if tp.offset >= ends[(tp.topic, tp.partition)]
+            }
     finally:
         consumer.unassign()
     return read
@@ -388,8 +396,9 @@ def forget_group_offsets(bootstrap_servers: str, group_id: str) -> None:
             raise
 
 
-def watermarks(bootstrap_servers: str,
-               partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
+def watermarks(
+    bootstrap_servers: str, partitions: list[TopicPartition]
+) -> dict[tuple[str, int], tuple[int, int]]:
     """Each partition's (first offset, offset after its last record) now, in two requests."""
     admin = admin_client(bootstrap_servers)
 

@@ -28,15 +28,26 @@ class MessagingTables:
 
     @classmethod
     def add_to(cls, metadata: MetaData) -> MessagingTables:
-        return cls(outbox_table(metadata), inbox_table(metadata), aggregate_versions_table(metadata),
-                   dead_letters_table(metadata), inbox_horizon_table(metadata))
+        return cls(
+            outbox_table(metadata),
+            inbox_table(metadata),
+            aggregate_versions_table(metadata),
+            dead_letters_table(metadata),
+            inbox_horizon_table(metadata),
+        )
 
     @classmethod
     def of(cls, metadata: MetaData) -> MessagingTables:
         """The messaging tables already added to ``metadata`` (by :meth:`add_to`)."""
         try:
-            return cls(*(metadata.tables[name] for name in
-                         ("outbox", "inbox", "aggregate_versions", "dead_letters", "inbox_horizon")))
+            return cls(
+                *(
+                    metadata.tables[name]
+                    for name in ("outbox", "inbox", "aggregate_versions", "dead_letters", "inbox_horizon")
+                )
+            )
         except KeyError as missing:
-            raise LookupError(f"metadata lacks the messaging table {missing}: call "
-                              "MessagingTables.add_to(metadata) in the service's tables.py") from None
+            raise LookupError(
+                f"metadata lacks the messaging table {missing}: call "
+                "MessagingTables.add_to(metadata) in the service's tables.py"
+            ) from None

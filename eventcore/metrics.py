@@ -33,21 +33,25 @@ class _CountersCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         records = CounterMetricFamily(
-            "eventcore_records", "Records handled by the consumer group, by outcome (processed = applied; "
+            "eventcore_records",
+            "Records handled by the consumer group, by outcome (processed = applied; "
             "duplicates = seen before, by the inbox; stale = older than the aggregate's version; "
-            "refused = applied, but the aggregate's guard was closed)", labels=["group", "outcome"])
+            "refused = applied, but the aggregate's guard was closed)",
+            labels=["group", "outcome"],
+        )
         for field in fields(self._counters):  # type: ignore[arg-type]
             if field.name in ("lag", "batches", "batches_split", "outages"):
                 continue
             records.add_metric([self._group_id, field.name], getattr(self._counters, field.name))
         yield records
-        outages = CounterMetricFamily("eventcore_outages", "Dependency outages waited out",
-                                      labels=["group"])
+        outages = CounterMetricFamily("eventcore_outages", "Dependency outages waited out", labels=["group"])
         outages.add_metric([self._group_id], self._counters.outages)  # type: ignore[attr-defined]
         yield outages
-        lag = GaugeMetricFamily("eventcore_consumer_lag_records",
-                                "Records not yet handled, per partition the process owns",
-                                labels=["group", "topic", "partition"])
+        lag = GaugeMetricFamily(
+            "eventcore_consumer_lag_records",
+            "Records not yet handled, per partition the process owns",
+            labels=["group", "topic", "partition"],
+        )
         for (topic, partition), behind in sorted(self._lag().items()):
             lag.add_metric([self._group_id, topic, str(partition)], behind)
         yield lag
@@ -64,7 +68,10 @@ class ConsumerMetrics:
         self._latency = Histogram(
             "eventcore_commit_to_apply_seconds",
             "From the transaction that wrote an event (occurredAt) to the one that applied it",
-            ["group", "topic"], buckets=LATENCY_BUCKETS, registry=self.registry)
+            ["group", "topic"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     def applied(self, event: ConsumedEvent, now: float) -> None:
         occurred = event.value.get("occurredAt")
@@ -93,16 +100,22 @@ class CdcCollector(Collector):
             except Exception:  # a scrape never fails: the gauges are simply absent this time
                 reports = []
             self._cached = (time.monotonic(), reports)
-        streaming = GaugeMetricFamily("eventcore_cdc_streaming",
-                                      "1 while the connector's task runs and its heartbeats are fresh",
-                                      labels=["connector"])
+        streaming = GaugeMetricFamily(
+            "eventcore_cdc_streaming",
+            "1 while the connector's task runs and its heartbeats are fresh",
+            labels=["connector"],
+        )
         headroom = GaugeMetricFamily(
-            "eventcore_cdc_binlog_headroom_seconds", "How long the connector's committed binlog position "
+            "eventcore_cdc_binlog_headroom_seconds",
+            "How long the connector's committed binlog position "
             "is safe from the server's binlog retention (absent: no limit or unknown; 0: purged)",
-            labels=["connector"])
-        purged = GaugeMetricFamily("eventcore_cdc_binlog_position_purged",
-                                   "1 when the connector's binlog position was purged (`cdc recover`)",
-                                   labels=["connector"])
+            labels=["connector"],
+        )
+        purged = GaugeMetricFamily(
+            "eventcore_cdc_binlog_position_purged",
+            "1 when the connector's binlog position was purged (`cdc recover`)",
+            labels=["connector"],
+        )
         for report in reports:
             streaming.add_metric([report.name], 1.0 if report.is_streaming else 0.0)
             if report.headroom.seconds_left is not None:

@@ -41,13 +41,13 @@ class OperatedGroup:
     outbox: Table
 
 
-
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
-def group_lag(admin: AdminClient, committed: CommittedOffsets, bootstrap_servers: str, group: str,
-              topics: list[str]) -> dict[str, Any]:
+def group_lag(
+    admin: AdminClient, committed: CommittedOffsets, bootstrap_servers: str, group: str, topics: list[str]
+) -> dict[str, Any]:
     """Records the group has not committed yet, per topic, and how many members it has now."""
     wanted = partitions_of(admin, topics)
     ends = watermarks(bootstrap_servers, wanted) if wanted else {}
@@ -63,12 +63,20 @@ def group_lag(admin: AdminClient, committed: CommittedOffsets, bootstrap_servers
 
 
 def dead_letter_json(row: DeadLetterRow, now: datetime) -> dict[str, Any]:
-    return {"id": row.id, "eventId": row.event_id, "key": row.record_key, "eventType": row.event_type,
-            "source": str(row.source), "errorClass": row.error_class,
-            "error": row.error_message.splitlines()[0][:300] if row.error_message else "",
-            "attempts": row.attempts, "parked": row.parked, "reinjected": row.reinjected,
-            "firstFailedAt": iso(row.first_failed_at),
-            "ageSeconds": round((now - row.first_failed_at).total_seconds(), 1)}
+    return {
+        "id": row.id,
+        "eventId": row.event_id,
+        "key": row.record_key,
+        "eventType": row.event_type,
+        "source": str(row.source),
+        "errorClass": row.error_class,
+        "error": row.error_message.splitlines()[0][:300] if row.error_message else "",
+        "attempts": row.attempts,
+        "parked": row.parked,
+        "reinjected": row.reinjected,
+        "firstFailedAt": iso(row.first_failed_at),
+        "ageSeconds": round((now - row.first_failed_at).total_seconds(), 1),
+    }
 
 
 class OperationsView:
@@ -80,8 +88,11 @@ class OperationsView:
 
     def tools(self, group: str) -> DeadLetterTools:
         operated = self.groups[group]
-        return DeadLetterTools(operated.engine, DeadLetterStore(operated.dead_letters, group),
-                               self.settings.kafka_bootstrap_servers)
+        return DeadLetterTools(
+            operated.engine,
+            DeadLetterStore(operated.dead_letters, group),
+            self.settings.kafka_bootstrap_servers,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the page shows; a part that cannot be read says why instead."""
@@ -101,8 +112,10 @@ class OperationsView:
         except Exception as exc:  # the page still shows the groups
             return [{"name": "(connectors)", "healthy": False, "error": f"{type(exc).__name__}: {exc}"}]
         by_database = {d.name: d.database for d in load_definitions()}
-        return [{**report.as_json(), "outbox": self._waiting(report, by_database.get(report.name), now)}
-                for report in reports]
+        return [
+            {**report.as_json(), "outbox": self._waiting(report, by_database.get(report.name), now)}
+            for report in reports
+        ]
 
     def _waiting(self, report: ConnectorReport, database: str | None, now: datetime) -> dict[str, Any]:
         """Outbox rows that occurred after the last event the connector handled: not published yet."""
@@ -117,36 +130,64 @@ class OperationsView:
         try:
             with operated.engine.connect() as connection:
                 waiting, oldest = connection.execute(
-                    select(func.count(), func.min(occurred)).where(occurred > since)).one()
+                    select(func.count(), func.min(occurred)).where(occurred > since)
+                ).one()
         except Exception as exc:
             return {"database": database, "waiting": None, "error": f"{type(exc).__name__}: {exc}"}
-        return {"database": database, "waiting": waiting, "oldestWaitingAt": iso(oldest),
-                "oldestWaitingSeconds": round((now - oldest).total_seconds(), 1) if oldest else None}
+        return {
+            "database": database,
+            "waiting": waiting,
+            "oldestWaitingAt": iso(oldest),
+            "oldestWaitingSeconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+        }
 
     def _group(self, operated: OperatedGroup, now: datetime) -> dict[str, Any]:
         view: dict[str, Any] = {"group": operated.group, "database": operated.database}
         try:
-            view.update(group_lag(self._admin, self._committed, self.settings.kafka_bootstrap_servers,
-                                  operated.group, operated.topics))
+            view.update(
+                group_lag(
+                    self._admin,
+                    self._committed,
+                    self.settings.kafka_bootstrap_servers,
+                    operated.group,
+                    operated.topics,
+                )
+            )
         except Exception as exc:
             view["error"] = f"Kafka: {type(exc).__name__}: {exc}"
         try:
             rows = self.tools(operated.group).pending()
-            view["deadLetters"] = {"pending": len(rows), "keys": len({r.record_key for r in rows}),
-                                   "records": [dead_letter_json(r, now) for r in rows[:DEAD_LETTERS_SHOWN]]}
+            view["deadLetters"] = {
+                "pending": len(rows),
+                "keys": len({r.record_key for r in rows}),
+                "records": [dead_letter_json(r, now) for r in rows[:DEAD_LETTERS_SHOWN]],
+            }
         except Exception as exc:
             view["deadLetters"] = {"pending": None, "error": f"{type(exc).__name__}: {exc}"}
         return view
 
-    def reinject(self, group: str, key: str | None = None, event_id: str | None = None,
-                 everything: bool = False) -> dict[str, Any]:
+    def reinject(
+        self, group: str, key: str | None = None, event_id: str | None = None, everything: bool = False
+    ) -> dict[str, Any]:
         """The same selection and re-injection as ``dlq reinject --key | --event-id | --all``."""
         tools = self.tools(group)
         rows, chosen = tools.select(key=key, reference=event_id, everything=everything, whole_queue=True)
         if not rows:
             return {"group": group, "chosen": chosen, "reinjected": [], "missing": []}
         sent, missing = tools.reinject(rows)
-        return {"group": group, "chosen": chosen, "retryTopic": tools.retry_topic,
-                "reinjected": [{"id": s.row.id, "eventId": s.row.event_id, "key": s.row.record_key,
-                                "partition": s.partition, "offset": s.offset} for s in sent],
-                "missing": [{"id": r.id, "eventId": r.event_id} for r in missing]}
+        return {
+            "group": group,
+            "chosen": chosen,
+            "retryTopic": tools.retry_topic,
+            "reinjected": [
+                {
+                    "id": s.row.id,
+                    "eventId": s.row.event_id,
+                    "key": s.row.record_key,
+                    "partition": s.partition,
+                    "offset": s.offset,
+                }
+                for s in sent
+            ],
+            "missing": [{"id": r.id, "eventId": r.event_id} for r in missing],
+        }

@@ -178,8 +178,9 @@ def prune_cutoff(retention: timedelta, published_through: datetime) -> datetime:
     return min(utc_now() - retention, published_through)
 
 
-def plan_prune(connection: Connection, table: Table, retention: timedelta,
-               published_through: datetime) -> PrunePlan:
+def plan_prune(
+    connection: Connection, table: Table, retention: timedelta, published_through: datetime
+) -> PrunePlan:
     """Rows older than ``retention`` AND older than what the connector has confirmed publishing.
 
     ``published_through`` comes from the connector's committed offset (see
@@ -190,18 +191,24 @@ def plan_prune(connection: Connection, table: Table, retention: timedelta,
     requested = utc_now() - retention
     occurred = table.c.occurred_at
     deletable, oldest, newest = connection.execute(
-        select(func.count(), func.min(occurred), func.max(occurred)).where(occurred < cutoff)).one()
+        select(func.count(), func.min(occurred), func.max(occurred)).where(occurred < cutoff)
+    ).one()
     kept = 0
     if published_through < requested:
-        kept = connection.execute(select(func.count()).where(
-            occurred >= published_through, occurred < requested)).scalar_one()
+        kept = connection.execute(
+            select(func.count()).where(occurred >= published_through, occurred < requested)
+        ).scalar_one()
     total = connection.execute(select(func.count()).select_from(table)).scalar_one()
     return PrunePlan(requested, published_through, deletable, oldest, newest, kept, total)
 
 
 def prune_outbox(
-    connection: Connection, table: Table, before: datetime, batch_size: int = 5000,
-    on_batch: Callable[[int], None] | None = None, max_batches: int | None = None,
+    connection: Connection,
+    table: Table,
+    before: datetime,
+    batch_size: int = 5000,
+    on_batch: Callable[[int], None] | None = None,
+    max_batches: int | None = None,
     rest_ratio: float = 0.0,
 ) -> int:
     """Delete outbox rows that occurred before ``before``, in batches (at most ``max_batches``,

@@ -51,18 +51,23 @@ class ResizePlan:
     groups: list[str]  # the consumer groups that read it: drained before it changes
 
     def describe(self) -> str:
-        return (f"{self.topic}: {self.current} -> {self.wanted} partitions. Pause "
-                f"{', '.join(self.connectors) or 'no connector (none writes it)'}; wait until "
-                f"{', '.join(self.groups) or 'no group (none reads it)'} committed to its end; add "
-                f"{self.wanted - self.current} partition(s); resume the connectors")
+        return (
+            f"{self.topic}: {self.current} -> {self.wanted} partitions. Pause "
+            f"{', '.join(self.connectors) or 'no connector (none writes it)'}; wait until "
+            f"{', '.join(self.groups) or 'no group (none reads it)'} committed to its end; add "
+            f"{self.wanted - self.current} partition(s); resume the connectors"
+        )
 
 
 def groups_reading(admin: AdminClient, committed: CommittedOffsets, topic: str) -> list[str]:
     """Consumer groups with committed offsets on ``topic``."""
     listed = admin.list_consumer_groups(request_timeout=15).result()
     partitions = partitions_of(admin, [topic])
-    return sorted(group.group_id for group in listed.valid
-                  if any(tp.offset >= 0 for tp in committed.of(group.group_id, partitions)))
+    return sorted(
+        group.group_id
+        for group in listed.valid
+        if any(tp.offset >= 0 for tp in committed.of(group.group_id, partitions))
+    )
 
 
 def plan_resize(bootstrap_servers: str, connect: ConnectClient, topic: str, wanted: int) -> ResizePlan:
@@ -71,8 +76,10 @@ def plan_resize(bootstrap_servers: str, connect: ConnectClient, topic: str, want
     if current == 0:
         raise ResizeRefused(f"no topic {topic}")
     if wanted < current:
-        raise ResizeRefused(f"{topic} has {current} partitions: Kafka cannot take partitions away (and "
-                            "every key would move); create a new topic instead")
+        raise ResizeRefused(
+            f"{topic} has {current} partitions: Kafka cannot take partitions away (and "
+            "every key would move); create a new topic instead"
+        )
     if wanted == current:
         raise ResizeRefused(f"{topic} already has {current} partitions")
     writers = [name for name in connect.connectors() if topic in connect.topics(name)]
@@ -80,17 +87,28 @@ def plan_resize(bootstrap_servers: str, connect: ConnectClient, topic: str, want
         return ResizePlan(topic, current, wanted, writers, groups_reading(admin, committed, topic))
 
 
-def group_backlog(admin: AdminClient, committed: CommittedOffsets, bootstrap_servers: str, group: str,
-                  topic: str) -> int:
+def group_backlog(
+    admin: AdminClient, committed: CommittedOffsets, bootstrap_servers: str, group: str, topic: str
+) -> int:
     partitions = partitions_of(admin, [topic])
     ends = watermarks(bootstrap_servers, partitions)
-    return sum(max(0, ends[(tp.topic, tp.partition)][1] - (tp.offset if tp.offset >= 0 else
-                                                            ends[(tp.topic, tp.partition)][0]))
-               for tp in committed.of(group, partitions))
+    return sum(
+        max(
+            0,
+            ends[(tp.topic, tp.partition)][1]
+            - (tp.offset if tp.offset >= 0 else ends[(tp.topic, tp.partition)][0]),
+        )
+        for tp in committed.of(group, partitions)
+    )
 
 
-def resize(plan: ResizePlan, bootstrap_servers: str, connect: ConnectClient,
-           drain_timeout_s: float = 300.0, progress: Progress = print) -> float:
+def resize(
+    plan: ResizePlan,
+    bootstrap_servers: str,
+    connect: ConnectClient,
+    drain_timeout_s: float = 300.0,
+    progress: Progress = print,
+) -> float:
     """Carry out ``plan``; returns how long the writers were paused. The connectors are resumed
     whatever happens (a drain that times out changes nothing)."""
     admin = admin_client(bootstrap_servers)
@@ -104,14 +122,18 @@ def resize(plan: ResizePlan, bootstrap_servers: str, connect: ConnectClient,
         deadline = time.monotonic() + drain_timeout_s
         said = 0.0
         while True:
-            left = {group: group_backlog(admin, committed, bootstrap_servers, group, plan.topic)
-                    for group in plan.groups}
+            left = {
+                group: group_backlog(admin, committed, bootstrap_servers, group, plan.topic)
+                for group in plan.groups
+            }
             if not any(left.values()):
                 break
             if time.monotonic() > deadline:
-                raise ResizeRefused(f"the consumer groups did not drain {plan.topic} within "
-                                    f"{drain_timeout_s:g}s (left: {left}); nothing was changed, the "
-                                    "connectors run again")
+                raise ResizeRefused(
+                    f"the consumer groups did not drain {plan.topic} within "
+                    f"{drain_timeout_s:g}s (left: {left}); nothing was changed, the "
+                    "connectors run again"
+                )
             if time.monotonic() - said >= 2:
                 progress("draining: " + ", ".join(f"{g} {n} record(s) to go" for g, n in left.items()))
                 said = time.monotonic()
@@ -144,8 +166,10 @@ class Skew:
     def lines(self, hottest: int = 10) -> list[str]:
         total = self.total or 1
         mean = total / max(1, len(self.records))
-        out = [f"{self.topic}: {self.total} offset(s) on {len(self.records)} partition(s) (records, and a "
-               "marker per exactly-once transaction)"]
+        out = [
+            f"{self.topic}: {self.total} offset(s) on {len(self.records)} partition(s) (records, and a "
+            "marker per exactly-once transaction)"
+        ]
         for partition, count in sorted(self.records.items()):
             share = count / mean if mean else 0.0
             out.append(f"  [{partition}] {count:>10}  {count / total:6.1%}  {share:5.2f}x the mean")
@@ -155,14 +179,17 @@ class Skew:
                 out.append(f"  {key}: {count} ({count / self.sampled:.1%})")
             top, count = self.keys.most_common(1)[0] if self.keys else ("", 0)
             if count / self.sampled > 1 / max(1, len(self.records)):
-                out.append(f"key {top} alone is more than one partition's fair share: more partitions "
-                           "cannot spread it (all of a key's records go to one partition, which keeps "
-                           "their order); only a finer key (and the order it gives up) can")
+                out.append(
+                    f"key {top} alone is more than one partition's fair share: more partitions "
+                    "cannot spread it (all of a key's records go to one partition, which keeps "
+                    "their order); only a finer key (and the order it gives up) can"
+                )
         return out
 
 
-def skew(bootstrap_servers: str, topic: str, sample_per_partition: int = 2000,
-         timeout_s: float = 30.0) -> Skew:
+def skew(
+    bootstrap_servers: str, topic: str, sample_per_partition: int = 2000, timeout_s: float = 30.0
+) -> Skew:
     """Records per partition, and the keys of the newest ``sample_per_partition`` of each."""
     reader = Consumer(consumer_config(bootstrap_servers, f"skew-{uuid.uuid4()}"))
     try:
@@ -171,8 +198,10 @@ def skew(bootstrap_servers: str, topic: str, sample_per_partition: int = 2000,
             raise ResizeRefused(f"no topic {topic}")
         bounds = {p: ends for (_t, p), ends in watermarks(bootstrap_servers, partitions).items()}
         found = Skew(topic, {p: high - low for p, (low, high) in bounds.items()}, 0)
-        starts = [TopicPartition(topic, p, max(low, high - sample_per_partition))
-                  for p, (low, high) in bounds.items()]
+        starts = [
+            TopicPartition(topic, p, max(low, high - sample_per_partition))
+            for p, (low, high) in bounds.items()
+        ]
         reader.assign(starts)
         remaining = {tp.partition for tp in starts if tp.offset < bounds[tp.partition][1]}
         deadline = time.monotonic() + timeout_s

@@ -39,13 +39,15 @@ class Hop:
 
 
 class PipelineLag:
-    def __init__(self, bootstrap_servers: str, hops: Iterable[Hop],
-                 heartbeat_topics: Iterable[str] = ()) -> None:
+    def __init__(
+        self, bootstrap_servers: str, hops: Iterable[Hop], heartbeat_topics: Iterable[str] = ()
+    ) -> None:
         self.hops = list(hops)
         self.heartbeat_topics = list(heartbeat_topics)
         self._committed = CommittedOffsets(bootstrap_servers)
-        self._reader = Consumer(consumer_config(bootstrap_servers, f"pipeline-lag-{uuid.uuid4()}",
-                                                **{"fetch.wait.max.ms": 50}))
+        self._reader = Consumer(
+            consumer_config(bootstrap_servers, f"pipeline-lag-{uuid.uuid4()}", **{"fetch.wait.max.ms": 50})
+        )
 
     def seconds(self, now: float | None = None) -> float:
         """The longest any event of the flow has been waiting now (0 when nothing waits).
@@ -71,8 +73,9 @@ class PipelineLag:
         for group, topics in by_group.items():
             wanted = partitions_of(self._reader, topics)
             for tp in self._committed.of(group, wanted):
-                low, high = self._reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                               timeout=10, cached=False)
+                low, high = self._reader.get_watermark_offsets(
+                    TopicPartition(tp.topic, tp.partition), timeout=10, cached=False
+                )
                 position = tp.offset if tp.offset >= 0 else low
                 key = (tp.topic, tp.partition)
                 if position < high and position < waiting.get(key, high):

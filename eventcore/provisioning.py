@@ -35,8 +35,10 @@ def provisioning_statements(settings: Settings, definitions: Sequence[ServiceDef
             *_user(user, settings.db_password(prefix)),
             f"GRANT ALL PRIVILEGES ON {database}.* TO '{user}'@'%'",
         ]
-    statements += [*_user(CDC_USER, settings.get("CDC_DB_PASSWORD")),
-                   f"GRANT {CDC_GRANTS} ON *.* TO '{CDC_USER}'@'%'"]
+    statements += [
+        *_user(CDC_USER, settings.get("CDC_DB_PASSWORD")),
+        f"GRANT {CDC_GRANTS} ON *.* TO '{CDC_USER}'@'%'",
+    ]
     for definition in definitions:
         if definition.publishes:
             # Written by the connector's heartbeat.action.query every second and captured, so its
@@ -57,8 +59,10 @@ def provisioning_sql(settings: Settings, definitions: Sequence[ServiceDefinition
 def _user(user: str, password: str) -> list[str]:
     literal = _sql_string(password)
     # CREATE ... IF NOT EXISTS keeps an existing user's old password: ALTER sets the current one.
-    return [f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY {literal}",
-            f"ALTER USER '{user}'@'%' IDENTIFIED BY {literal}"]
+    return [
+        f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY {literal}",
+        f"ALTER USER '{user}'@'%' IDENTIFIED BY {literal}",
+    ]
 
 
 def _sql_string(value: str) -> str:

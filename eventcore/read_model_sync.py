@@ -38,22 +38,28 @@ class SyncState:
     seconds_behind: float
 
     def as_json(self) -> dict[str, Any]:
-        return {"state": self.state, "appliedVersion": self.applied_version,
-                "expectedVersion": self.expected_version, "versionsBehind": self.versions_behind,
-                "secondsBehind": round(self.seconds_behind, 3)}
+        return {
+            "state": self.state,
+            "appliedVersion": self.applied_version,
+            "expectedVersion": self.expected_version,
+            "versionsBehind": self.versions_behind,
+            "secondsBehind": round(self.seconds_behind, 3),
+        }
 
 
 class VersionNotWrittenError(InvalidValueError):
     """A reader asked for a version that was never written: it would wait forever."""
 
 
-def sync_state(applied_version: int, written: Written, now: datetime,
-               min_version: int | None = None) -> SyncState:
+def sync_state(
+    applied_version: int, written: Written, now: datetime, min_version: int | None = None
+) -> SyncState:
     """Where a view at ``applied_version`` stands against ``written`` and the reader's own
     ``min_version`` (the version its last write produced)."""
     if min_version is not None and written.version and min_version > written.version:
         raise VersionNotWrittenError(
-            f"min_version {min_version} is ahead of the latest version written ({written.version})")
+            f"min_version {min_version} is ahead of the latest version written ({written.version})"
+        )
     # Nothing on record (pruned long ago): what the view has is all there was.
     expected = max(written.version or applied_version, min_version or 0)
     behind = max(0, expected - applied_version)
@@ -63,12 +69,14 @@ def sync_state(applied_version: int, written: Written, now: datetime,
     return SyncState(PENDING, applied_version, expected, behind, max(0.0, seconds))
 
 
-def written_for(connection: Connection, outbox: Table, aggregate_type: str, aggregate_id: str,
-                applied_version: int) -> Written:
+def written_for(
+    connection: Connection, outbox: Table, aggregate_type: str, aggregate_id: str, applied_version: int
+) -> Written:
     """What the outbox holds for one aggregate (one indexed statement)."""
     row = connection.execute(
-        select(func.max(outbox.c.aggregate_version),
-               func.min(case((outbox.c.aggregate_version > applied_version, outbox.c.occurred_at))))
-        .where(outbox.c.aggregateid == aggregate_id, outbox.c.aggregatetype == aggregate_type)
+        select(
+            func.max(outbox.c.aggregate_version),
+            func.min(case((outbox.c.aggregate_version > applied_version, outbox.c.occurred_at))),
+        ).where(outbox.c.aggregateid == aggregate_id, outbox.c.aggregatetype == aggregate_type)
     ).one()
     return Written(int(row[0] or 0), row[1])

@@ -27,25 +27,37 @@ from eventcore.runner import ServiceProcess
 log = logging.getLogger(__name__)
 
 
-def rebuild_read_model(context: ServiceContext, group_id: str, topics: list[str],
-                       clear: Callable[[UnitOfWork], int],
-                       process: Callable[[], ServiceProcess], assume_yes: bool) -> ServiceProcess | None:
+def rebuild_read_model(
+    context: ServiceContext,
+    group_id: str,
+    topics: list[str],
+    clear: Callable[[UnitOfWork], int],
+    process: Callable[[], ServiceProcess],
+    assume_yes: bool,
+) -> ServiceProcess | None:
     """Rebuild; the process that applied the topics (``runtime.reached_end`` False when it was
     stopped first), or None when the person said no. Raises UsageError while the group has members."""
     bootstrap = context.settings.kafka_bootstrap_servers
     members = group_member_count(bootstrap, group_id)
     if members:
-        raise UsageError(f"{group_id} is running ({members} consumer(s) in group {group_id}): "
-                         "stop it before a rebuild")
-    if not confirm(f"Delete every view in {context.engine.url.database} and rebuild them from "
-                   f"{', '.join(topics)}?", assume_yes):
+        raise UsageError(
+            f"{group_id} is running ({members} consumer(s) in group {group_id}): stop it before a rebuild"
+        )
+    if not confirm(
+        f"Delete every view in {context.engine.url.database} and rebuild them from {', '.join(topics)}?",
+        assume_yes,
+    ):
         return None
     context.migrate()
     forget_group_offsets(bootstrap, group_id)
     with context.unit_of_work() as uow:
         deleted = clear(uow)
-    log.info("%s: rebuild: %d view(s) deleted and the group's offsets forgotten; applying %s from "
-             "the beginning", group_id, deleted, ", ".join(topics))
+    log.info(
+        "%s: rebuild: %d view(s) deleted and the group's offsets forgotten; applying %s from the beginning",
+        group_id,
+        deleted,
+        ", ".join(topics),
+    )
     rebuilding = process()
     rebuilding.run()
     return rebuilding

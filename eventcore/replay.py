@@ -51,8 +51,10 @@ class EventTap:
         missing = [t for t in self.topics if t not in known]
         if missing and must_exist:
             self._consumer.close()
-            raise NotFoundError(f"no such topic: {', '.join(missing)} (topics: "
-                              f"{', '.join(sorted(t for t in known if not t.startswith('_')))})")
+            raise NotFoundError(
+                f"no such topic: {', '.join(missing)} (topics: "
+                f"{', '.join(sorted(t for t in known if not t.startswith('_')))})"
+            )
         if partitions is not None or from_offset is not None:
             # Chosen partitions, or a chosen offset: assigned directly, no group to join.
             wanted = sorted(set(partitions)) if partitions is not None else None
@@ -62,8 +64,10 @@ class EventTap:
                 outside = [p for p in wanted or [] if p not in existing]
                 if outside:
                     self._consumer.close()
-                    raise NotFoundError(f"{topic} has no partition {', '.join(map(str, outside))} "
-                                      f"(it has {len(existing)}: 0-{len(existing) - 1})")
+                    raise NotFoundError(
+                        f"{topic} has no partition {', '.join(map(str, outside))} "
+                        f"(it has {len(existing)}: 0-{len(existing) - 1})"
+                    )
                 chosen += [TopicPartition(topic, p) for p in (wanted if wanted is not None else existing)]
             if from_offset is not None:
                 # Kept inside each partition: an offset out of range would make the client restart
@@ -76,8 +80,9 @@ class EventTap:
             elif since is not None:
                 self._starting_at(since)(self._consumer, chosen)
             else:
-                self._consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)
-                                       for tp in chosen])
+                self._consumer.assign(
+                    [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in chosen]
+                )
         elif since is None:
             self._consumer.subscribe(self.topics)
         else:
@@ -97,13 +102,19 @@ class EventTap:
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
             # The end is read first: a partition with no record since then starts there, so a
             # record written while this runs is read, not skipped (as OFFSET_END could).
-            ends = {(p.topic, p.partition): consumer.get_watermark_offsets(p, timeout=15)[1]
-                    for p in partitions}
+            ends = {
+                (p.topic, p.partition): consumer.get_watermark_offsets(p, timeout=15)[1] for p in partitions
+            }
             wanted = [TopicPartition(p.topic, p.partition, millis) for p in partitions]
             found = consumer.offsets_for_times(wanted, timeout=15)
-            consumer.assign([TopicPartition(p.topic, p.partition,
-                                            p.offset if p.offset >= 0 else ends[(p.topic, p.partition)])
-                             for p in found])
+            consumer.assign(
+                [
+                    TopicPartition(
+                        p.topic, p.partition, p.offset if p.offset >= 0 else ends[(p.topic, p.partition)]
+                    )
+                    for p in found
+                ]
+            )
 
         return on_assign
 
@@ -122,9 +133,7 @@ class EventTap:
             except RegistryUnavailableError:
                 raise  # an outage says nothing about the record: stop, do not list it as bad
             except (UndecodableRecordError, SchemaRegistryError) as exc:
-                self.undecodable.append(
-                    (*position(message), str(exc))
-                )
+                self.undecodable.append((*position(message), str(exc)))
         self.events.extend(fresh)
         return fresh
 
@@ -170,12 +179,23 @@ def jsonable(value: Any) -> Any:
 
 def format_event(event: ConsumedEvent, as_json: bool) -> str:
     if as_json:
-        return json.dumps({
-            "topic": event.topic, "partition": event.partition, "offset": event.offset,
-            "key": event.key, "headers": event.headers, "value": jsonable(event.value),
-        })
-    fields = {k: v for k, v in jsonable(event.value).items()
-              if k not in ("eventId", "orderId", "aggregateVersion", "occurredAt")}
-    return (f"{event.topic}[{event.partition}]@{event.offset} key={event.key} "
-            f"{event.event_type} v{event.aggregate_version} id={event.event_id} "
-            f"at={jsonable(event.value.get('occurredAt'))} {json.dumps(fields)}")
+        return json.dumps(
+            {
+                "topic": event.topic,
+                "partition": event.partition,
+                "offset": event.offset,
+                "key": event.key,
+                "headers": event.headers,
+                "value": jsonable(event.value),
+            }
+        )
+    fields = {
+        k: v
+        for k, v in jsonable(event.value).items()
+        if k not in ("eventId", "orderId", "aggregateVersion", "occurredAt")
+    }
+    return (
+        f"{event.topic}[{event.partition}]@{event.offset} key={event.key} "
+        f"{event.event_type} v{event.aggregate_version} id={event.event_id} "
+        f"at={jsonable(event.value.get('occurredAt'))} {json.dumps(fields)}"
+    )

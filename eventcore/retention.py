@@ -70,17 +70,26 @@ REST_RATIO = 1.0
 LOCK_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
 
 
-
-def prune_inbox(engine: Engine, inbox: Table, horizon: Table, group: str,
-                committed: dict[tuple[str, int], int], older_than: datetime, batch_size: int,
-                max_batches: int | None = None, rest_ratio: float = 0.0) -> int:
+def prune_inbox(
+    engine: Engine,
+    inbox: Table,
+    horizon: Table,
+    group: str,
+    committed: dict[tuple[str, int], int],
+    older_than: datetime,
+    batch_size: int,
+    max_batches: int | None = None,
+    rest_ratio: float = 0.0,
+) -> int:
     """Delete ``group``'s receipts older than ``older_than`` whose record its committed offsets
     (``committed``: (topic, partition) -> offset) have passed; batch by batch, each in its own
     transaction, the horizon recorded with each, at most ``max_batches``, paced by ``rest_ratio``
     (:func:`eventcore.db.paced_batches`). Returns how many went."""
-    passed = [and_(inbox.c.topic == topic, inbox.c.kafka_partition == partition,
-                   inbox.c.kafka_offset < offset)
-              for (topic, partition), offset in sorted(committed.items()) if offset > 0]
+    passed = [
+        and_(inbox.c.topic == topic, inbox.c.kafka_partition == partition, inbox.c.kafka_offset < offset)
+        for (topic, partition), offset in sorted(committed.items())
+        if offset > 0
+    ]
     if not passed:
         return 0
     eligible = and_(inbox.c.consumer_group == group, inbox.c.processed_at < older_than, or_(*passed))
@@ -89,11 +98,17 @@ def prune_inbox(engine: Engine, inbox: Table, horizon: Table, group: str,
         with engine.begin() as connection:
             batch = connection.execute(
                 select(inbox.c.event_id, inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset)
-                .where(eligible).order_by(inbox.c.processed_at).limit(batch_size)).all()
+                .where(eligible)
+                .order_by(inbox.c.processed_at)
+                .limit(batch_size)
+            ).all()
             if not batch:
                 return removed
-            connection.execute(delete(inbox).where(inbox.c.consumer_group == group,
-                                                   inbox.c.event_id.in_([row.event_id for row in batch])))
+            connection.execute(
+                delete(inbox).where(
+                    inbox.c.consumer_group == group, inbox.c.event_id.in_([row.event_id for row in batch])
+                )
+            )
             _advance_horizon(connection, horizon, group, batch)
         removed += len(batch)
         if len(batch) < batch_size:
@@ -108,19 +123,34 @@ def _advance_horizon(connection: Connection, table: Table, group: str, batch: Se
         below[key] = max(below.get(key, 0), row.kafka_offset + 1)
     now = utc_now()
     for (topic, partition), offset in below.items():
-        statement = mysql_insert(table).values(consumer_group=group, topic=topic, kafka_partition=partition,
-                                               below_offset=offset, pruned_at=now)
-        connection.execute(statement.on_duplicate_key_update(
-            below_offset=func.greatest(table.c.below_offset, statement.inserted.below_offset), pruned_at=now))
+        statement = mysql_insert(table).values(
+            consumer_group=group, topic=topic, kafka_partition=partition, below_offset=offset, pruned_at=now
+        )
+        connection.execute(
+            statement.on_duplicate_key_update(
+                below_offset=func.greatest(table.c.below_offset, statement.inserted.below_offset),
+                pruned_at=now,
+            )
+        )
 
 
 class Pruner:
     """The periodic job of a running service: its inbox receipts past the horizon, its published
     outbox rows past their retention."""
 
-    def __init__(self, engine: Engine, tables: MessagingTables, group: str, topics: list[str],
-                 database: str, bootstrap_servers: str, connect_url: str, inbox_retention: timedelta,
-                 outbox_retention: timedelta, batch_size: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tables: MessagingTables,
+        group: str,
+        topics: list[str],
+        database: str,
+        bootstrap_servers: str,
+        connect_url: str,
+        inbox_retention: timedelta,
+        outbox_retention: timedelta,
+        batch_size: int,
+    ) -> None:
         self.engine = engine
         self.inbox, self.horizon, self.outbox = tables.inbox, tables.inbox_horizon, tables.outbox
         self.group = group
@@ -146,18 +176,33 @@ class Pruner:
                 return
             raise
         if receipts or rows:
-            log.info("%s: pruned %d inbox receipt(s) (applied over %s ago, behind the committed offsets) "
-                     "and %d outbox row(s) (published, over %s old)", self.group, receipts,
-                     _days(self.inbox_retention), rows, _days(self.outbox_retention))
+            log.info(
+                "%s: pruned %d inbox receipt(s) (applied over %s ago, behind the committed offsets) "
+                "and %d outbox row(s) (published, over %s old)",
+                self.group,
+                receipts,
+                _days(self.inbox_retention),
+                rows,
+                _days(self.outbox_retention),
+            )
 
     def prune_inbox(self) -> int:
         if self._committed is None:
             self._committed = CommittedOffsets(self.bootstrap_servers)
-        committed = {(tp.topic, tp.partition): tp.offset
-                     for tp in self._committed.of_topics(self.group, self.topics)}
-        return prune_inbox(self.engine, self.inbox, self.horizon, self.group, committed,
-                           utc_now() - self.inbox_retention, self.batch_size, MAX_BATCHES_PER_ROUND,
-                           REST_RATIO)
+        committed = {
+            (tp.topic, tp.partition): tp.offset for tp in self._committed.of_topics(self.group, self.topics)
+        }
+        return prune_inbox(
+            self.engine,
+            self.inbox,
+            self.horizon,
+            self.group,
+            committed,
+            utc_now() - self.inbox_retention,
+            self.batch_size,
+            MAX_BATCHES_PER_ROUND,
+            REST_RATIO,
+        )
 
     def prune_outbox(self) -> int:
         if self.connector is None:
@@ -169,8 +214,14 @@ class Pruner:
             return 0
         self._said = None
         with self.engine.connect() as connection:
-            return prune_outbox(connection, self.outbox, prune_cutoff(self.outbox_retention, through),
-                                self.batch_size, max_batches=MAX_BATCHES_PER_ROUND, rest_ratio=REST_RATIO)
+            return prune_outbox(
+                connection,
+                self.outbox,
+                prune_cutoff(self.outbox_retention, through),
+                self.batch_size,
+                max_batches=MAX_BATCHES_PER_ROUND,
+                rest_ratio=REST_RATIO,
+            )
 
     def _say_once(self, message: str) -> None:
         if message != self._said:
@@ -185,4 +236,3 @@ class Pruner:
 def _days(span: timedelta) -> str:
     days = span.total_seconds() / 86400
     return f"{days:g} days" if days >= 1 else f"{span.total_seconds():g}s"
-

@@ -40,8 +40,10 @@ def service_definitions(module_name: str | None = None) -> tuple[ServiceDefiniti
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
-        raise RosterError(f"the roster module {name!r} cannot be imported ({exc}); "
-                          f"set {ROSTER_ENV} to the module whose roster() lists the services") from exc
+        raise RosterError(
+            f"the roster module {name!r} cannot be imported ({exc}); "
+            f"set {ROSTER_ENV} to the module whose roster() lists the services"
+        ) from exc
     roster = getattr(module, "roster", None)
     if not callable(roster):
         raise RosterError(f"the roster module {name!r} has no roster() function")
@@ -54,10 +56,12 @@ def service_definitions(module_name: str | None = None) -> tuple[ServiceDefiniti
 
 
 def _refuse_duplicates(definitions: tuple[ServiceDefinition, ...]) -> None:
-    for what, values in (("name", [d.name for d in definitions]),
-                         ("consumer group", [d.group_id for d in definitions]),
-                         ("health port", [d.health_port for d in definitions if d.health_port]),
-                         ("outbox database", [d.database_name for d in definitions if d.publishes])):
+    for what, values in (
+        ("name", [d.name for d in definitions]),
+        ("consumer group", [d.group_id for d in definitions]),
+        ("health port", [d.health_port for d in definitions if d.health_port]),
+        ("outbox database", [d.database_name for d in definitions if d.publishes]),
+    ):
         seen = [v for i, v in enumerate(values) if v in values[:i]]
         if seen:
             raise RosterError(f"two services of the roster share the {what} {seen[0]!r}")
@@ -82,8 +86,10 @@ def outbox_connectors() -> list[ConnectorDefinition]:
     """One Debezium outbox connector per publishing service, from the shared template."""
     from eventcore.cdc.connectors import outbox_connector
 
-    return [outbox_connector(d.connector_name, d.database_name, FIRST_SERVER_ID + i)
-            for i, d in enumerate(publishing_services())]
+    return [
+        outbox_connector(d.connector_name, d.database_name, FIRST_SERVER_ID + i)
+        for i, d in enumerate(publishing_services())
+    ]
 
 
 def flow_topics() -> tuple[str, ...]:

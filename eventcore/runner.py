@@ -40,8 +40,9 @@ class Stopped(Exception):
     """The process was asked to stop while it waited for a dependency."""
 
 
-def wait_out_outages(step: Callable[[], T], health: Health, stop: threading.Event,
-                     backoff: Backoff, what: str) -> T:
+def wait_out_outages(
+    step: Callable[[], T], health: Health, stop: threading.Event, backoff: Backoff, what: str
+) -> T:
     """Run ``step``; while it fails because a dependency is down, report it and try again."""
     tries = 0
     while True:
@@ -60,8 +61,9 @@ def wait_out_outages(step: Callable[[], T], health: Health, stop: threading.Even
         return result
 
 
-def run_periodically(interval_s: float, job: Callable[[], object], stop: threading.Event,
-                     health: Health) -> None:
+def run_periodically(
+    interval_s: float, job: Callable[[], object], stop: threading.Event, health: Health
+) -> None:
     """Run ``job`` every ``interval_s`` until ``stop``; an outage is reported once, not per run."""
     name = getattr(job, "__name__", "job")
     last_error: str | None = None
@@ -85,9 +87,16 @@ def run_periodically(interval_s: float, job: Callable[[], object], stop: threadi
 class ServiceProcess:
     """The running parts of one service process, built from its context and settings."""
 
-    def __init__(self, context: ServiceContext, group_id: str, topics: Iterable[str],
-                 handlers: Mapping[str, Handler], periodic: Iterable[PeriodicJob] = (),
-                 until_caught_up: bool = False, health_port: int = 0) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        group_id: str,
+        topics: Iterable[str],
+        handlers: Mapping[str, Handler],
+        periodic: Iterable[PeriodicJob] = (),
+        until_caught_up: bool = False,
+        health_port: int = 0,
+    ) -> None:
         settings = context.settings
         self.context = context
         self.group_id = group_id
@@ -96,11 +105,23 @@ class ServiceProcess:
         # Every setting is read here, before anything starts: a bad value fails the start.
         prune_every_s = settings.prune_every_s
         if prune_every_s > 0 and not until_caught_up:
-            self.periodic.append((prune_every_s, Pruner(
-                context.engine, context.messaging, group_id, [*self.topics, retry_topic_for(group_id)],
-                context.engine.url.database or context.name, settings.kafka_bootstrap_servers,
-                settings.connect_url, timedelta(days=settings.inbox_retention_days),
-                timedelta(days=settings.outbox_retention_days), settings.prune_batch_size)))
+            self.periodic.append(
+                (
+                    prune_every_s,
+                    Pruner(
+                        context.engine,
+                        context.messaging,
+                        group_id,
+                        [*self.topics, retry_topic_for(group_id)],
+                        context.engine.url.database or context.name,
+                        settings.kafka_bootstrap_servers,
+                        settings.connect_url,
+                        timedelta(days=settings.inbox_retention_days),
+                        timedelta(days=settings.outbox_retention_days),
+                        settings.prune_batch_size,
+                    ),
+                )
+            )
         self.drain_timeout_s = settings.consumer_drain_timeout_s
         self.options = ConsumerOptions(
             batch_size=settings.consumer_batch_size,
@@ -115,22 +136,32 @@ class ServiceProcess:
         self.health = Health(group_id, logging.getLogger(context.name))
         self.stop_event = threading.Event()
         self.applier = RecordApplier(
-            group_id, handlers, context.uow_factory, context.messaging,
-            AvroEventDeserializer(context.registry, context.catalog), drills,
+            group_id,
+            handlers,
+            context.uow_factory,
+            context.messaging,
+            AvroEventDeserializer(context.registry, context.catalog),
+            drills,
         )
         bootstrap = settings.kafka_bootstrap_servers
-        dead_letters = DeadLetterQueue(Producer(producer_config(bootstrap)), group_id,
-                                       self.applier.dead_letters, context.uow_factory)
-        self.runtime = ConsumerRuntime(bootstrap, self.topics, self.applier, dead_letters, self.health,
-                                       self.options)
+        dead_letters = DeadLetterQueue(
+            Producer(producer_config(bootstrap)), group_id, self.applier.dead_letters, context.uow_factory
+        )
+        self.runtime = ConsumerRuntime(
+            bootstrap, self.topics, self.applier, dead_letters, self.health, self.options
+        )
         self.health.set_details(self.runtime.report)
 
     def install_signal_handlers(self) -> None:
         def on_signal(signum: int, _frame: object) -> None:
             if self.stop_event.is_set():
                 return
-            log.info("%s: %s received, draining (at most %.0fs)", self.group_id,
-                     signal.Signals(signum).name, self.drain_timeout_s)
+            log.info(
+                "%s: %s received, draining (at most %.0fs)",
+                self.group_id,
+                signal.Signals(signum).name,
+                self.drain_timeout_s,
+            )
             self.health.draining()
             self.stop_event.set()
             self.runtime.stop()
@@ -144,8 +175,9 @@ class ServiceProcess:
         signal.signal(signal.SIGINT, on_signal)
 
     def _abandon_drain(self) -> None:
-        log.error("%s: drain did not finish within %.0fs; exiting without it", self.group_id,
-                  self.drain_timeout_s)
+        log.error(
+            "%s: drain did not finish within %.0fs; exiting without it", self.group_id, self.drain_timeout_s
+        )
         logging.shutdown()
         os._exit(3)
 
@@ -156,7 +188,8 @@ class ServiceProcess:
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE or self.health_port_required:
                 raise SettingsError(
-                    f"HEALTH_PORT={self.health_port}: cannot listen ({exc.strerror})") from None
+                    f"HEALTH_PORT={self.health_port}: cannot listen ({exc.strerror})"
+                ) from None
             # Another instance of this service holds the default port: take any free one.
             endpoint = HealthEndpoint(self.health, port=0, metrics=metrics).start()
         log.info("%s: health at %s", self.group_id, endpoint.url)
@@ -175,8 +208,12 @@ class ServiceProcess:
             endpoint.stop()
             return self.runtime.counters
         workers = [
-            threading.Thread(target=run_periodically, args=(interval, job, self.stop_event, self.health),
-                             daemon=True, name=f"{self.group_id}-{getattr(job, '__name__', 'job')}")
+            threading.Thread(
+                target=run_periodically,
+                args=(interval, job, self.stop_event, self.health),
+                daemon=True,
+                name=f"{self.group_id}-{getattr(job, '__name__', 'job')}",
+            )
             for interval, job in self.periodic
         ]
         for worker in workers:

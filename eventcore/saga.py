@@ -79,8 +79,9 @@ class Orchestration(Generic[S]):
     deadline per waiting state. A trigger the table does not list for the current state is
     not applied: the caller records it as ignored."""
 
-    def __init__(self, table: Mapping[tuple[S, str], Reaction[S]],
-                 step_timeouts: Mapping[S, timedelta]) -> None:
+    def __init__(
+        self, table: Mapping[tuple[S, str], Reaction[S]], step_timeouts: Mapping[S, timedelta]
+    ) -> None:
         self.table = dict(table)
         self.step_timeouts = dict(step_timeouts)
 
@@ -110,24 +111,34 @@ class SagaInstance(Generic[S]):
     new_history: list[HistoryEntry] = field(default_factory=list)
 
     @classmethod
-    def start(cls, saga_id: str, orchestration: Orchestration[S], trigger: str, reaction: Reaction[S],
-              now: datetime) -> SagaInstance[S]:
+    def start(
+        cls, saga_id: str, orchestration: Orchestration[S], trigger: str, reaction: Reaction[S], now: datetime
+    ) -> SagaInstance[S]:
         saga = cls(saga_id, reaction.next_state, orchestration.deadline(reaction.next_state, now))
         saga.new_history.append(HistoryEntry(now, trigger, "-", reaction.next_state.value, reaction.commands))
         return saga
 
-    def handle(self, orchestration: Orchestration[S], trigger: str, now: datetime,
-               note: str = "") -> Reaction[S] | None:
+    def handle(
+        self, orchestration: Orchestration[S], trigger: str, now: datetime, note: str = ""
+    ) -> Reaction[S] | None:
         """Apply ``trigger``; None (and an "ignored" history entry) when the state does not expect it.
         A deadline that is not due yet is not a trigger."""
         reaction = orchestration.react(self.state, trigger)
         if reaction is None or (trigger == DEADLINE_PASSED and not self.overdue(now)):
-            self.new_history.append(HistoryEntry(now, trigger, self.state.value, self.state.value, (),
-                                                 f"ignored: not expected in {self.state.value}"
-                                                 + (f" ({note})" if note else "")))
+            self.new_history.append(
+                HistoryEntry(
+                    now,
+                    trigger,
+                    self.state.value,
+                    self.state.value,
+                    (),
+                    f"ignored: not expected in {self.state.value}" + (f" ({note})" if note else ""),
+                )
+            )
             return None
-        self.new_history.append(HistoryEntry(now, trigger, self.state.value, reaction.next_state.value,
-                                             reaction.commands, note))
+        self.new_history.append(
+            HistoryEntry(now, trigger, self.state.value, reaction.next_state.value, reaction.commands, note)
+        )
         self.state = reaction.next_state
         self.step_deadline = orchestration.deadline(reaction.next_state, now)
         self.version += 1

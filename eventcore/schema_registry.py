@@ -104,8 +104,7 @@ class SchemaRegistryClient:
             raise IncompatibleSchemaError(subject, self._error_text(response))
         if response.status_code == 422:
             raise SchemaRegistryError(
-                f"registry rejected the schema for {subject!r} as invalid: "
-                f"{self._error_text(response)}"
+                f"registry rejected the schema for {subject!r} as invalid: {self._error_text(response)}"
             )
         if response.status_code >= 300:
             raise SchemaRegistryError(

@@ -93,8 +93,14 @@ class Settings:
     def get_optional_int(self, key: str, minimum: int) -> int | None:
         return self.get_int(key, None, minimum) if self.values.get(key) else None
 
-    def get_float(self, key: str, default: float, minimum: float, maximum: float | None = None,
-                  exclusive_minimum: bool = False) -> float:
+    def get_float(
+        self,
+        key: str,
+        default: float,
+        minimum: float,
+        maximum: float | None = None,
+        exclusive_minimum: bool = False,
+    ) -> float:
         raw = self.get(key, str(default))
         try:
             value = float(raw.strip())
@@ -143,18 +149,25 @@ class Settings:
         """
         protocol = self.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper()
         if protocol not in KAFKA_PROTOCOLS:
-            raise SettingsError(f"KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of "
-                                f"{', '.join(KAFKA_PROTOCOLS)}")
+            raise SettingsError(
+                f"KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}"
+            )
         if protocol == "PLAINTEXT":
             return {}
         config = {"security.protocol": protocol}
         if protocol.startswith("SASL"):
             mechanism = self.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").strip().upper()
             if mechanism not in KAFKA_SASL_MECHANISMS:
-                raise SettingsError(f"KAFKA_SASL_MECHANISM={mechanism!r} is not one of "
-                                    f"{', '.join(KAFKA_SASL_MECHANISMS)}")
-            config.update({"sasl.mechanism": mechanism, "sasl.username": self.get("KAFKA_USERNAME"),
-                           "sasl.password": self.get("KAFKA_PASSWORD")})
+                raise SettingsError(
+                    f"KAFKA_SASL_MECHANISM={mechanism!r} is not one of {', '.join(KAFKA_SASL_MECHANISMS)}"
+                )
+            config.update(
+                {
+                    "sasl.mechanism": mechanism,
+                    "sasl.username": self.get("KAFKA_USERNAME"),
+                    "sasl.password": self.get("KAFKA_PASSWORD"),
+                }
+            )
         if self.values.get("KAFKA_SSL_CA_LOCATION"):
             config["ssl.ca.location"] = self.get("KAFKA_SSL_CA_LOCATION")
         return config
@@ -181,7 +194,8 @@ class Settings:
         if not secret:
             raise SettingsError(
                 f"neither {service.upper()}_DB_PASSWORD nor {DB_PASSWORD_SECRET} is set: export one, "
-                f"or start the native stack (`stack up` writes {DEFAULT_ENV_FILE}), or set STACK_ENV_FILE")
+                f"or start the native stack (`stack up` writes {DEFAULT_ENV_FILE}), or set STACK_ENV_FILE"
+            )
         digest = hmac.new(secret.encode(), self.db_user(service).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
@@ -198,8 +212,10 @@ class Settings:
             import MySQLdb  # noqa: F401  (mysqlclient)
         except ImportError:
             if chosen == "mysqlclient":
-                raise SettingsError("DB_DRIVER=mysqlclient, but mysqlclient is not installed "
-                                    "(pip install mysqlclient; it needs libmariadb-dev)") from None
+                raise SettingsError(
+                    "DB_DRIVER=mysqlclient, but mysqlclient is not installed "
+                    "(pip install mysqlclient; it needs libmariadb-dev)"
+                ) from None
             return "pymysql"
         return "mysqldb"
 

@@ -96,6 +96,9 @@ class TraceLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         trace = _current.get()
-        record.trace = (f" [flow {trace.correlation_id} cause {trace.causation_id} "
-                        f"trace {trace.trace_id}]") if trace else ""
+        record.trace = (
+            (f" [flow {trace.correlation_id} cause {trace.causation_id} trace {trace.trace_id}]")
+            if trace
+            else ""
+        )
         return True

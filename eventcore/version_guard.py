@@ -59,16 +59,22 @@ def advance(
     now = utc_now()
     if last is None:
         try:
-            connection.execute(table.insert().values(
-                consumer_group=consumer_group, aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id, version=incoming, updated_at=now,
-            ))
+            connection.execute(
+                table.insert().values(
+                    consumer_group=consumer_group,
+                    aggregate_type=aggregate_type,
+                    aggregate_id=aggregate_id,
+                    version=incoming,
+                    updated_at=now,
+                )
+            )
         except IntegrityError as exc:
             if is_duplicate_key(exc):
                 # Another consumer (a rebalance overlap) recorded this aggregate's first version
                 # a moment ago: retrying re-reads it under the lock.
                 raise RetryableConflictError(
-                    f"{aggregate_type}/{aggregate_id}: concurrent first version") from exc
+                    f"{aggregate_type}/{aggregate_id}: concurrent first version"
+                ) from exc
             raise
     else:
         connection.execute(table.update().where(key).values(version=incoming, updated_at=now))
@@ -78,28 +84,46 @@ def advance(
 AggregateKey = tuple[str, str]  # (aggregate type, aggregate id)
 
 
-def lock_versions(connection: Connection, table: Table, consumer_group: str,
-                  keys: set[AggregateKey]) -> dict[AggregateKey, int]:
+def lock_versions(
+    connection: Connection, table: Table, consumer_group: str, keys: set[AggregateKey]
+) -> dict[AggregateKey, int]:
     """The last applied version of each aggregate of a batch, rows locked (one statement)."""
     if not keys:
         return {}
-    query = (select(table.c.aggregate_type, table.c.aggregate_id, table.c.version)
-             .where(table.c.consumer_group == consumer_group,
-                    tuple_(table.c.aggregate_type, table.c.aggregate_id).in_(sorted(keys)))
-             .with_for_update())
+    query = (
+        select(table.c.aggregate_type, table.c.aggregate_id, table.c.version)
+        .where(
+            table.c.consumer_group == consumer_group,
+            tuple_(table.c.aggregate_type, table.c.aggregate_id).in_(sorted(keys)),
+        )
+        .with_for_update()
+    )
     return {(r.aggregate_type, r.aggregate_id): r.version for r in connection.execute(query)}
 
 
-def store_versions(connection: Connection, table: Table, consumer_group: str,
-                   versions: dict[AggregateKey, int], existing: set[AggregateKey]) -> None:
+def store_versions(
+    connection: Connection,
+    table: Table,
+    consumer_group: str,
+    versions: dict[AggregateKey, int],
+    existing: set[AggregateKey],
+) -> None:
     """Write a batch's new versions: one insert for aggregates seen for the first time (a
     concurrent first version fails it, as in :func:`advance`), one upsert for the rest (their
     rows are locked by :func:`lock_versions`, so the update cannot race)."""
     now = utc_now()
 
     def rows(keys: list[AggregateKey]) -> list[dict[str, object]]:
-        return [{"consumer_group": consumer_group, "aggregate_type": t, "aggregate_id": i,
-                 "version": versions[(t, i)], "updated_at": now} for t, i in keys]
+        return [
+            {
+                "consumer_group": consumer_group,
+                "aggregate_type": t,
+                "aggregate_id": i,
+                "version": versions[(t, i)],
+                "updated_at": now,
+            }
+            for t, i in keys
+        ]
 
     first = [key for key in versions if key not in existing]
     known = [key for key in versions if key in existing]
@@ -112,5 +136,8 @@ def store_versions(connection: Connection, table: Table, consumer_group: str,
             raise
     if known:
         upsert = mysql_insert(table).values(rows(known))
-        connection.execute(upsert.on_duplicate_key_update(version=upsert.inserted.version,
-                                                          updated_at=upsert.inserted.updated_at))
+        connection.execute(
+            upsert.on_duplicate_key_update(
+                version=upsert.inserted.version, updated_at=upsert.inserted.updated_at
+            )
+        )

@@ -59,9 +59,11 @@ class Reader:
 
     def __init__(self, settings: Settings) -> None:
         self.arrived: dict[str, float] = {}
-        self._consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers,
-                                                  f"bench-grid-{uuid.uuid4()}",
-                                                  **{"fetch.wait.max.ms": 5}))
+        self._consumer = Consumer(
+            consumer_config(
+                settings.kafka_bootstrap_servers, f"bench-grid-{uuid.uuid4()}", **{"fetch.wait.max.ms": 5}
+            )
+        )
         metadata = self._consumer.list_topics(TOPIC, timeout=10)
         partitions = [TopicPartition(TOPIC, p, -1) for p in metadata.topics[TOPIC].partitions]  # -1: the end
         self._consumer.assign(partitions)
@@ -103,20 +105,33 @@ class Grid:
         extra = [item for key, value in settings.items() for item in ("--set", f"{key}={value}")]
         done = subprocess.run([sys.executable, str(REGISTER), *extra], capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"register_connectors.py {' '.join(extra)} failed: "
-                               f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+            raise RuntimeError(
+                f"register_connectors.py {' '.join(extra)} failed: "
+                f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+            )
 
     def rows(self, keys: list[str]) -> list[dict[str, Any]]:
         now = datetime.now(UTC).replace(tzinfo=None)
-        return [{"id": str(uuid.uuid4()), "aggregatetype": AGGREGATE_TYPE, "aggregateid": key,
-                 "type": "BenchGridRow", "aggregate_version": 1, "payload": b"\x00" * 200,
-                 "occurred_at": now} for key in keys]
+        return [
+            {
+                "id": str(uuid.uuid4()),
+                "aggregatetype": AGGREGATE_TYPE,
+                "aggregateid": key,
+                "type": "BenchGridRow",
+                "aggregate_version": 1,
+                "payload": b"\x00" * 200,
+                "occurred_at": now,
+            }
+            for key in keys
+        ]
 
     def hop(self, reader: Reader) -> dict[str, Any]:
         rate, seconds = self.args.rate, self.args.seconds
         committed: dict[str, float] = {}
-        pids = {"connect": self.stack.connect.process.running_pid(),
-                "kafka": self.stack.kafka.process.running_pid()}
+        pids = {
+            "connect": self.stack.connect.process.running_pid(),
+            "kafka": self.stack.kafka.process.running_pid(),
+        }
         cpu_before = {name: process_usage(pid)[1] if pid else 0.0 for name, pid in pids.items()}
         started = time.monotonic()
         with self.engine.connect() as connection:
@@ -127,15 +142,22 @@ class Grid:
                 connection.commit()
                 committed[key] = time.time()
         elapsed = time.monotonic() - started
-        cpu = {name: round(((process_usage(pid)[1] if pid else 0.0) - cpu_before[name]) / elapsed * 100, 1)
-               for name, pid in pids.items()}
+        cpu = {
+            name: round(((process_usage(pid)[1] if pid else 0.0) - cpu_before[name]) / elapsed * 100, 1)
+            for name, pid in pids.items()
+        }
         reader.wait_for(list(committed), 30)
-        latencies = [(reader.arrived[key] - at) * 1000
-                     for key, at in committed.items() if key in reader.arrived]
+        latencies = [
+            (reader.arrived[key] - at) * 1000 for key, at in committed.items() if key in reader.arrived
+        ]
         figures = percentiles(latencies)
-        return {"n": len(latencies), "missing": len(committed) - len(latencies),
-                "p50_ms": figures["p50"], "p99_ms": figures["p99"],
-                "cpu_pct": cpu}
+        return {
+            "n": len(latencies),
+            "missing": len(committed) - len(latencies),
+            "p50_ms": figures["p50"],
+            "p99_ms": figures["p99"],
+            "cpu_pct": cpu,
+        }
 
     def sustained(self, reader: Reader) -> dict[str, Any]:
         keys = [uuid.uuid4().hex for _ in range(self.args.burst)]
@@ -143,15 +165,18 @@ class Grid:
         self.connect.wait_for_state(CONNECTOR, "PAUSED", 60)
         with self.engine.connect() as connection:
             for pair in range(0, len(keys), 2):
-                connection.execute(self.outbox.insert(), self.rows(keys[pair:pair + 2]))
+                connection.execute(self.outbox.insert(), self.rows(keys[pair : pair + 2]))
                 connection.commit()
         resumed = time.time()
         self.connect.resume(CONNECTOR)
         complete = reader.wait_for(keys, 300)
         last = max((reader.arrived[key] for key in keys if key in reader.arrived), default=resumed)
         arrived = sum(key in reader.arrived for key in keys)
-        return {"rows": arrived, "complete": complete,
-                "rows_per_s": round(arrived / max(last - resumed, 0.001), 1)}
+        return {
+            "rows": arrived,
+            "complete": complete,
+            "rows_per_s": round(arrived / max(last - resumed, 0.001), 1),
+        }
 
     def run(self) -> dict[str, Any]:
         points = []
@@ -161,24 +186,35 @@ class Grid:
             for poll_ms in self.args.poll:
                 for linger_ms in self.args.linger:
                     say(f"poll.interval.ms={poll_ms} linger.ms={linger_ms}: registering")
-                    self.register({"poll.interval.ms": str(poll_ms),
-                                   "producer.override.linger.ms": str(linger_ms)})
+                    self.register(
+                        {"poll.interval.ms": str(poll_ms), "producer.override.linger.ms": str(linger_ms)}
+                    )
                     self.settle(reader)
                     hop = self.hop(reader)
                     sustained = self.sustained(reader)
-                    point = {"poll_interval_ms": poll_ms, "linger_ms": linger_ms, "hop": hop,
-                             "sustained": sustained}
-                    say(f"  hop p50 {hop['p50_ms']} / p99 {hop['p99_ms']} ms (n={hop['n']}, "
+                    point = {
+                        "poll_interval_ms": poll_ms,
+                        "linger_ms": linger_ms,
+                        "hop": hop,
+                        "sustained": sustained,
+                    }
+                    say(
+                        f"  hop p50 {hop['p50_ms']} / p99 {hop['p99_ms']} ms (n={hop['n']}, "
                         f"missing {hop['missing']}), CPU {hop['cpu_pct']}; sustained "
-                        f"{sustained['rows_per_s']} rows/s ({sustained['rows']} rows)")
+                        f"{sustained['rows_per_s']} rows/s ({sustained['rows']} rows)"
+                    )
                     points.append(point)
         finally:
             reader.close()
             say("registering the connectors again with their committed settings")
             self.register({})
-        return {"title": f"bench_connector, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-                "rate": self.args.rate, "seconds": self.args.seconds, "burst": self.args.burst,
-                "points": points}
+        return {
+            "title": f"bench_connector, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "rate": self.args.rate,
+            "seconds": self.args.seconds,
+            "burst": self.args.burst,
+            "points": points,
+        }
 
     def settle(self, reader: Reader) -> None:
         """A few rows through first: the task's restart and the producer's first transaction
@@ -193,14 +229,18 @@ class Grid:
 
 
 def print_grid(report: dict[str, Any]) -> None:
-    print(f"\nhop at {report['rate']:g} rows/s (p50 / p99 ms; Connect + Kafka CPU % of a core) "
-          f"and sustained rows/s (burst of {report['burst']:,})")
+    print(
+        f"\nhop at {report['rate']:g} rows/s (p50 / p99 ms; Connect + Kafka CPU % of a core) "
+        f"and sustained rows/s (burst of {report['burst']:,})"
+    )
     print("| poll.interval.ms | linger.ms | hop p50 | hop p99 | CPU Connect+Kafka | sustained rows/s |")
     print("|---|---|---|---|---|---|")
     for p in report["points"]:
         cpu = p["hop"]["cpu_pct"]
-        print(f"| {p['poll_interval_ms']} | {p['linger_ms']} | {p['hop']['p50_ms']} | {p['hop']['p99_ms']} | "
-              f"{cpu['connect']:g} + {cpu['kafka']:g} | {p['sustained']['rows_per_s']:,} |")
+        print(
+            f"| {p['poll_interval_ms']} | {p['linger_ms']} | {p['hop']['p50_ms']} | {p['hop']['p99_ms']} | "
+            f"{cpu['connect']:g} + {cpu['kafka']:g} | {p['sustained']['rows_per_s']:,} |"
+        )
 
 
 @contextmanager
@@ -214,16 +254,22 @@ def quiet_logging() -> Iterator[None]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--poll", type=positive(int), action="append", help="poll.interval.ms (repeatable; "
-                        "default 1 5 10 20)")
-    parser.add_argument("--linger", type=positive(int), action="append", help="linger.ms (repeatable; "
-                        "default 0 2 5)")
-    parser.add_argument("--rate", type=positive(int), default=100, help="rows/s for the hop (default 100: "
-                        "order-outbox's share of the saga at 50 orders/s)")
-    parser.add_argument("--seconds", type=positive(int), default=30,
-                        help="seconds of the hop (default 30)")
-    parser.add_argument("--burst", type=positive(int), default=20_000,
-                        help="rows of the sustained-rate burst")
+    parser.add_argument(
+        "--poll", type=positive(int), action="append", help="poll.interval.ms (repeatable; default 1 5 10 20)"
+    )
+    parser.add_argument(
+        "--linger", type=positive(int), action="append", help="linger.ms (repeatable; default 0 2 5)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive(int),
+        default=100,
+        help="rows/s for the hop (default 100: order-outbox's share of the saga at 50 orders/s)",
+    )
+    parser.add_argument("--seconds", type=positive(int), default=30, help="seconds of the hop (default 30)")
+    parser.add_argument(
+        "--burst", type=positive(int), default=20_000, help="rows of the sustained-rate burst"
+    )
     parser.add_argument("--report", type=Path, help="JSON (default .state/bench/connector-grid-<time>.json)")
     args = parser.parse_args(argv)
     args.poll = args.poll or [1, 5, 10, 20]

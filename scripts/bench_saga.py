@@ -115,8 +115,13 @@ def writer(
     results.put({"placed": placed, "worst_lateness_s": round(worst_lateness, 3)})
 
 
-def sampler(pids: dict[str, int], out: str, stop: Any, interval_s: float = 1.0,  # type: ignore[misc]
-            tables_every_s: float | None = None) -> None:
+def sampler(
+    pids: dict[str, int],
+    out: str,
+    stop: Any,
+    interval_s: float = 1.0,  # type: ignore[misc]
+    tables_every_s: float | None = None,
+) -> None:
     """Once a second: each group's lag, each process's RSS and CPU seconds (JSON lines); every
     ``tables_every_s``, the rows of each inbox and outbox."""
     settings = Settings.load()
@@ -370,8 +375,11 @@ class SagaBench:
 
 
 # Where each service keeps its inbox and outbox, and the group whose receipts its inbox holds.
-HISTORY_TABLES = {"order_db": "order-service", "inventory_db": "inventory-service",
-                  "payment_db": "payment-service"}
+HISTORY_TABLES = {
+    "order_db": "order-service",
+    "inventory_db": "inventory-service",
+    "payment_db": "payment-service",
+}
 HISTORY_CHUNK = 500_000
 HISTORY_TOPIC = "history.events"  # no group commits on it: the pruning never takes these rows
 
@@ -392,8 +400,10 @@ def refuse_without_disk(stack: Stack, rows: int) -> None:
     needed = rows * len(HISTORY_TABLES) * sum(HISTORY_BYTES_PER_ROW.values()) * HISTORY_DISK_HEADROOM
     free = shutil.disk_usage(datadir).free
     if free < needed:
-        raise SystemExit(f"bench_saga.py: --history {rows:,} needs about {needed / 2**30:,.1f} GiB "
-                         f"in {datadir}, which has {free / 2**30:,.1f} GiB free")
+        raise SystemExit(
+            f"bench_saga.py: --history {rows:,} needs about {needed / 2**30:,.1f} GiB "
+            f"in {datadir}, which has {free / 2**30:,.1f} GiB free"
+        )
     say(f"history: about {needed / 2**30:,.1f} GiB of {free / 2**30:,.1f} GiB free in {datadir}")
 
 
@@ -404,8 +414,10 @@ def add_history(stack: Stack, rows: int, days: float = 2.5) -> None:
     span_us = int(days * 86400 * 1_000_000)
     pool = int(stack.mariadb.run_sql("SELECT @@innodb_buffer_pool_size").strip())
     if pool < HISTORY_BUFFER_POOL:
-        say(f"history: buffer pool {pool / 2**20:,.0f} MB -> {HISTORY_BUFFER_POOL / 2**20:,.0f} MB "
-            "while it is written")
+        say(
+            f"history: buffer pool {pool / 2**20:,.0f} MB -> {HISTORY_BUFFER_POOL / 2**20:,.0f} MB "
+            "while it is written"
+        )
         stack.mariadb.run_sql(f"SET GLOBAL innodb_buffer_pool_size = {HISTORY_BUFFER_POOL}")
     started = time.monotonic()
     try:
@@ -414,7 +426,8 @@ def add_history(stack: Stack, rows: int, days: float = 2.5) -> None:
             while done < rows:
                 n = min(HISTORY_CHUNK, rows - done)
                 ago = f"UTC_TIMESTAMP(6) - INTERVAL (({done} + seq) * {span_us // max(rows, 1)}) MICROSECOND"
-                stack.mariadb.run_sql(f"""
+                stack.mariadb.run_sql(
+                    f"""
 SET SESSION sql_log_bin = 0;
 INSERT INTO {database}.inbox (consumer_group, event_id, event_type, topic, kafka_partition, kafka_offset,
   processed_at, aggregate_type, aggregate_id, aggregate_version, outcome)
@@ -422,11 +435,15 @@ SELECT '{group}', UUID(), 'HistoryEvent', '{HISTORY_TOPIC}', seq % 6, {done} + s
   UUID(), 1, 'applied' FROM {database}.seq_1_to_{n};
 INSERT INTO {database}.outbox (id, aggregatetype, aggregateid, type, aggregate_version, payload, occurred_at)
 SELECT UUID(), 'history', UUID(), 'HistoryEvent', 1, 'x', {ago} FROM {database}.seq_1_to_{n};
-""", timeout=3600)
+""",
+                    timeout=3600,
+                )
                 done += n
                 elapsed = time.monotonic() - started
-                say(f"history: {database}: {done:,} of {rows:,} rows in its inbox and its outbox "
-                    f"({elapsed:.0f} s so far)")
+                say(
+                    f"history: {database}: {done:,} of {rows:,} rows in its inbox and its outbox "
+                    f"({elapsed:.0f} s so far)"
+                )
     finally:
         if pool < HISTORY_BUFFER_POOL:
             stack.mariadb.run_sql(f"SET GLOBAL innodb_buffer_pool_size = {pool}")
@@ -439,23 +456,32 @@ def remove_history(stack: Stack) -> None:
     place (outside the binlog, same definition): deleting tens of millions of rows would take
     longer than writing them did."""
     for database in HISTORY_TABLES:
-        for table, keep in (("inbox", f"topic <> '{HISTORY_TOPIC}'"),
-                            ("outbox", "aggregatetype <> 'history'")):
-            stack.mariadb.run_sql(f"""
+        for table, keep in (
+            ("inbox", f"topic <> '{HISTORY_TOPIC}'"),
+            ("outbox", "aggregatetype <> 'history'"),
+        ):
+            stack.mariadb.run_sql(
+                f"""
 SET SESSION sql_log_bin = 0;
 DROP TABLE IF EXISTS {database}.{table}_kept, {database}.{table}_history;
 CREATE TABLE {database}.{table}_kept LIKE {database}.{table};
 INSERT INTO {database}.{table}_kept SELECT * FROM {database}.{table} WHERE {keep};
 RENAME TABLE {database}.{table} TO {database}.{table}_history, {database}.{table}_kept TO {database}.{table};
 DROP TABLE {database}.{table}_history;
-""", timeout=3600)
+""",
+                timeout=3600,
+            )
         say(f"history: removed from {database}")
 
 
 def table_rows(stack: Stack) -> dict[str, int]:
-    counts = stack.mariadb.run_sql(" UNION ALL ".join(
-        f"SELECT '{db}.{table}', COUNT(*) FROM {db}.{table}"
-        for db in HISTORY_TABLES for table in ("inbox", "outbox")))
+    counts = stack.mariadb.run_sql(
+        " UNION ALL ".join(
+            f"SELECT '{db}.{table}', COUNT(*) FROM {db}.{table}"
+            for db in HISTORY_TABLES
+            for table in ("inbox", "outbox")
+        )
+    )
     return {name: int(count) for name, count in (line.split("\t") for line in counts.splitlines())}
 
 
@@ -528,8 +554,11 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     for name, ctx in list(contexts.items()):
         recorder[name] = RecordingOutboxWriter(ctx.outbox)
         contexts[name] = dataclasses.replace(ctx, outbox=recorder[name])  # type: ignore[arg-type]
-    routes = {"inventory": INVENTORY, "payment": payment_handlers(gateway_from(settings)),
-              "order": OrderUseCases(order_saga()).handlers()}
+    routes = {
+        "inventory": INVENTORY,
+        "payment": payment_handlers(gateway_from(settings)),
+        "order": OrderUseCases(order_saga()).handlers(),
+    }
     handlers = {name: EventRoutes(routed, name).record_handlers() for name, routed in routes.items()}
     appliers = {
         name: RecordApplier(
@@ -842,17 +871,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds to wait for the orders of a rate to finish after its load",
     )
     parser.add_argument(
-        "--history", type=positive(int), default=None, metavar="N",
+        "--history",
+        type=positive(int),
+        default=None,
+        metavar="N",
         help="run the rates, add N rows of history to every inbox and outbox (outside the binlog), "
-             "run them again, and compare",
+        "run them again, and compare",
     )
     parser.add_argument(
-        "--warm-up", type=number_argument(at_least=0.0), default=30.0, metavar="S",
+        "--warm-up",
+        type=number_argument(at_least=0.0),
+        default=30.0,
+        metavar="S",
         help="unmeasured load at the first rate for S seconds before the rates (and again after "
-             "--history adds its rows); default 30, 0 for none",
+        "--history adds its rows); default 30, 0 for none",
     )
     parser.add_argument(
-        "--table-sizes", type=positive(), default=None, metavar="S",
+        "--table-sizes",
+        type=positive(),
+        default=None,
+        metavar="S",
         help="count the rows of every inbox and outbox every S seconds (a soak: do they stay flat?)",
     )
     parser.add_argument(
@@ -923,13 +961,15 @@ def bench(args: argparse.Namespace) -> int:
                 started = time.time()
                 result = bench.run_phase(rate, args.duration)
                 print_phase(result)
-                report["phases"].append({**asdict(result), "window": [started, time.time()],
-                                         "history": round_name})
+                report["phases"].append(
+                    {**asdict(result), "window": [started, time.time()], "history": round_name}
+                )
                 if result.lag_flat and result.unfinished == 0:
                     report["max_flat_rate"] = max(report["max_flat_rate"] or 0, rate)
                 elif args.find_max:
-                    say(f"lag grew at {rate:g}/s: the highest rate with lag flat is "
-                        f"{report['max_flat_rate']}")
+                    say(
+                        f"lag grew at {rate:g}/s: the highest rate with lag flat is {report['max_flat_rate']}"
+                    )
                     break
     finally:
         stop.set()
@@ -1006,9 +1046,11 @@ def print_history_comparison(phases: list[dict[str, Any]]) -> None:
         def pair(key: str, phase_a: dict[str, Any] = before, phase_b: dict[str, Any] = after) -> str:
             return f"{phase_a['saga_ms'][key]} -> {phase_b['saga_ms'][key]}"
 
-        print(f"   {before['rate']:>6g}  {pair('p50'):>17}  {pair('p99'):>17}  "
-              f"{before['achieved_rate']:>6g} -> {after['achieved_rate']:<6g}  "
-              f"{flat(before)} -> {flat(after)}")
+        print(
+            f"   {before['rate']:>6g}  {pair('p50'):>17}  {pair('p99'):>17}  "
+            f"{before['achieved_rate']:>6g} -> {after['achieved_rate']:<6g}  "
+            f"{flat(before)} -> {flat(after)}"
+        )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ def step(text: str) -> None:
 def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
     instance = ServiceInstance(name, f"demo-{name}-service", env).start()
     instance.wait_assigned()
-    print(f"  {name}-service pid {instance.pid} (log: {instance.log_path.relative_to(ROOT)}, "
-          f"health: {instance.health_url})")
+    print(
+        f"  {name}-service pid {instance.pid} (log: {instance.log_path.relative_to(ROOT)}, "
+        f"health: {instance.health_url})"
+    )
     return instance
 
 
@@ -81,20 +83,28 @@ def main() -> int:
     tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)
     tap.events.clear()
 
-    step("5/6 place orders: one that succeeds, one short of stock, one the gateway declines "
-         "(choreographed), and one driven by the orchestrator")
+    step(
+        "5/6 place orders: one that succeeds, one short of stock, one the gateway declines "
+        "(choreographed), and one driven by the orchestrator"
+    )
     orders = {
-        "happy": place_order(contexts["order"].uow_factory, "alice",
-                             [OrderLine(apples, 2, 150), OrderLine(pears, 1, 300)]),
+        "happy": place_order(
+            contexts["order"].uow_factory, "alice", [OrderLine(apples, 2, 150), OrderLine(pears, 1, 300)]
+        ),
         "no stock": place_order(contexts["order"].uow_factory, "bob", [OrderLine(pears, 5, 300)]),
-        "declined": place_order(contexts["order"].uow_factory, "carol",
-                                [OrderLine(apples, 3, 25_000)]),
-        "orchestrated": place_order(contexts["order"].uow_factory, "dave", [OrderLine(apples, 1, 150)],
-                                    flow=ORCHESTRATED, saga=order_saga(settings.order_saga_step_timeout_s)),
+        "declined": place_order(contexts["order"].uow_factory, "carol", [OrderLine(apples, 3, 25_000)]),
+        "orchestrated": place_order(
+            contexts["order"].uow_factory,
+            "dave",
+            [OrderLine(apples, 1, 150)],
+            flow=ORCHESTRATED,
+            saga=order_saga(settings.order_saga_step_timeout_s),
+        ),
     }
     ids = {order.id: label for label, order in orders.items()}
     final_types = {"OrderConfirmed", "OrderCancelled"}
     try:
+
         def all_final(events: list) -> bool:
             return {e.key for e in events if e.event_type in final_types} >= set(ids)
 
@@ -104,13 +114,18 @@ def main() -> int:
             tap.poll()
             for event in tap.events[seen:]:
                 if event.key in ids:
-                    print(f"  [{ids[event.key]:>12}] {event.latency_ms():7.1f} ms  "
-                          f"{format_event(event, as_json=False)}", flush=True)
+                    print(
+                        f"  [{ids[event.key]:>12}] {event.latency_ms():7.1f} ms  "
+                        f"{format_event(event, as_json=False)}",
+                        flush=True,
+                    )
             seen = len(tap.events)
         latencies = [e.latency_ms() for e in tap.events if e.key in ids]
         if latencies:
-            print(f"  commit-to-consume latency over {len(latencies)} events: "
-                  f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")
+            print(
+                f"  commit-to-consume latency over {len(latencies)} events: "
+                f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms"
+            )
 
         step("6/6 final state of each order (order_db)")
         with contexts["order"].engine.connect() as connection:
@@ -121,8 +136,10 @@ def main() -> int:
                 print(f"  {label:>12}: {stored.status}{reason}")
                 for entry in repository.saga_history_of(connection, order.id):
                     sent = f", sent {entry.commands}" if entry.commands else ""
-                    print(f"  {'':>12}  saga: {entry.trigger_name}: {entry.from_state} -> {entry.to_state}"
-                          f"{sent}")
+                    print(
+                        f"  {'':>12}  saga: {entry.trigger_name}: {entry.from_state} -> {entry.to_state}"
+                        f"{sent}"
+                    )
                 confirmed = label in ("happy", "orchestrated")
                 expected = OrderStatus.CONFIRMED if confirmed else OrderStatus.CANCELLED
                 if stored.status is not expected:

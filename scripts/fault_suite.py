@@ -111,9 +111,11 @@ class Run:
         return time.monotonic() - self.started
 
     def service_env(self) -> dict[str, str]:
-        return {"PAYMENT_LIMIT_CENTS": str(PAYMENT_LIMIT_CENTS),
-                "ORDER_SAGA_TIMEOUT_S": str(self.args.saga_timeout),
-                "ORDER_SAGA_STEP_TIMEOUT_S": str(self.args.saga_timeout)}
+        return {
+            "PAYMENT_LIMIT_CENTS": str(PAYMENT_LIMIT_CENTS),
+            "ORDER_SAGA_TIMEOUT_S": str(self.args.saga_timeout),
+            "ORDER_SAGA_STEP_TIMEOUT_S": str(self.args.saga_timeout),
+        }
 
     @property
     def saga(self) -> Orchestration[SagaState]:
@@ -155,8 +157,13 @@ def place_orders(run: Run, stop: threading.Event) -> None:
         line = OrderLine(rng.choice(skus), rng.randint(1, 3), price)
         while not stop.is_set():
             try:
-                order = place_order(run.contexts["order"].uow_factory, run.customer, [line],
-                                    flow=run.flow_of_next_order(rng), saga=run.saga)
+                order = place_order(
+                    run.contexts["order"].uow_factory,
+                    run.customer,
+                    [line],
+                    flow=run.flow_of_next_order(rng),
+                    saga=run.saga,
+                )
                 if rng.random() < CUSTOMER_CANCEL_SHARE:
                     # The customer changes their mind while the saga runs: compensation races it.
                     threading.Timer(rng.uniform(0, 0.3), cancel_if_open, (run, order.id)).start()
@@ -210,8 +217,11 @@ def rebalance(run: Run, hold_s: float) -> dict[str, object]:
     run.extra.extend(joined)
     time.sleep(hold_s)
     codes = [instance.stop() for instance in joined]
-    return {"what": "rebalance: second inventory and payment instances joined, then drained",
-            "held_s": round(hold_s, 1), "exit_codes": codes}
+    return {
+        "what": "rebalance: second inventory and payment instances joined, then drained",
+        "held_s": round(hold_s, 1),
+        "exit_codes": codes,
+    }
 
 
 def database_outage(run: Run, seconds: float) -> dict[str, object]:
@@ -238,8 +248,11 @@ def kill_leader(run: Run, down_s: float) -> dict[str, object]:
     stall = stalled(run, killed, partitions)
     time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
     victim.ensure_running()
-    return {"what": f"SIGKILL {victim.name}, the leader of {len(partitions)} flow partitions",
-            "down_s": round(time.monotonic() - killed, 1), "stall_s": stall}
+    return {
+        "what": f"SIGKILL {victim.name}, the leader of {len(partitions)} flow partitions",
+        "down_s": round(time.monotonic() - killed, 1),
+        "stall_s": stall,
+    }
 
 
 def brokers_down(run: Run, count: int, down_s: float, rng: random.Random) -> dict[str, object]:
@@ -258,9 +271,11 @@ def brokers_down(run: Run, count: int, down_s: float, rng: random.Random) -> dic
     start_together(victims)
     back = time.monotonic()  # the brokers answer again: from here the flow must resume
     record: dict[str, object] = {
-        "what": f"{' and '.join(v.name for v in victims)} down for {down_s:.0f}s " + (
-            "(ISR 2 of 3: writes go on)" if count == 1 else "(ISR below min.insync.replicas: writes wait)"),
-        "down_s": round(restarted - killed, 1), "restart_s": round(back - restarted, 1)}
+        "what": f"{' and '.join(v.name for v in victims)} down for {down_s:.0f}s "
+        + ("(ISR 2 of 3: writes go on)" if count == 1 else "(ISR below min.insync.replicas: writes wait)"),
+        "down_s": round(restarted - killed, 1),
+        "restart_s": round(back - restarted, 1),
+    }
     if count == 1:
         record["stall_s"] = stall
     else:
@@ -271,14 +286,18 @@ def brokers_down(run: Run, count: int, down_s: float, rng: random.Random) -> dic
 def kill_controller(run: Run, down_s: float) -> dict[str, object]:
     node = faults.active_controller(run.stack)
     victim = faults.broker(run.stack, node)
-    partitions = [key for key, leader in faults.leaders(run.settings.kafka_bootstrap_servers).items()
-                  if leader == node]
+    partitions = [
+        key for key, leader in faults.leaders(run.settings.kafka_bootstrap_servers).items() if leader == node
+    ]
     killed = faults.kill(victim)
     stall = stalled(run, killed, partitions or None)
     time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
     victim.ensure_running()
-    return {"what": f"SIGKILL {victim.name}, the active controller",
-            "down_s": round(time.monotonic() - killed, 1), "stall_s": stall}
+    return {
+        "what": f"SIGKILL {victim.name}, the active controller",
+        "down_s": round(time.monotonic() - killed, 1),
+        "stall_s": stall,
+    }
 
 
 def kill_worker(run: Run, down_s: float) -> dict[str, object]:
@@ -290,8 +309,11 @@ def kill_worker(run: Run, down_s: float) -> dict[str, object]:
     stall = stalled(run, killed, partitions)
     time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
     worker.ensure_running()
-    return {"what": f"SIGKILL {worker.name}, running {', '.join(connectors)} (its tasks move)",
-            "down_s": round(time.monotonic() - killed, 1), "stall_s": stall}
+    return {
+        "what": f"SIGKILL {worker.name}, running {', '.join(connectors)} (its tasks move)",
+        "down_s": round(time.monotonic() - killed, 1),
+        "stall_s": stall,
+    }
 
 
 def cluster_faults(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dict[str, object]]]]:
@@ -311,21 +333,27 @@ def fault_plan(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dic
         # On a cluster, Kafka and Connect get the cluster's own faults instead (below).
         single = [] if run.args.cluster else [stack.kafka, stack.connect]
         for component in (stack.mariadb, *single, stack.registry):
-            parts.append((f"kill {component.name}",
-                          lambda c=component: kill_and_restart_part(run, c, rng.uniform(0.5, 3))))
+            parts.append(
+                (
+                    f"kill {component.name}",
+                    lambda c=component: kill_and_restart_part(run, c, rng.uniform(0.5, 3)),
+                )
+            )
         if run.args.cluster:
             parts.extend(cluster_faults(run, rng))
         for name in flow_services():
-            parts.append((f"kill {name}-service",
-                          lambda n=name: kill_and_restart_service(run, n, rng.uniform(0.5, 3))))
+            parts.append(
+                (f"kill {name}-service", lambda n=name: kill_and_restart_service(run, n, rng.uniform(0.5, 3)))
+            )
     parts.append(("rebalance", lambda: rebalance(run, rng.uniform(10, 20))))
     parts.append(("outage", lambda: database_outage(run, run.args.outage)))
     rng.shuffle(parts)
     return parts
 
 
-def inject_faults(run: Run, plan: list[tuple[str, Callable[[], dict[str, object]]]], window_s: float,
-                  rng: random.Random) -> None:
+def inject_faults(
+    run: Run, plan: list[tuple[str, Callable[[], dict[str, object]]]], window_s: float, rng: random.Random
+) -> None:
     """One fault after another at random moments spread over the placement window."""
     moments = sorted(rng.uniform(0.05, 0.9) * window_s for _ in plan)
     for (name, fault), moment in zip(plan, moments, strict=True):
@@ -345,8 +373,11 @@ def inject_faults(run: Run, plan: list[tuple[str, Callable[[], dict[str, object]
 def run_orders(run: Run) -> dict[str, tuple[str, str | None]]:
     """order id -> (status, cancel reason), for every order of this run found in order_db."""
     with run.contexts["order"].engine.connect() as connection:
-        rows = connection.execute(select(orders.c.id, orders.c.status, orders.c.cancel_reason)
-                                  .where(orders.c.customer_id == run.customer))
+        rows = connection.execute(
+            select(orders.c.id, orders.c.status, orders.c.cancel_reason).where(
+                orders.c.customer_id == run.customer
+            )
+        )
         return {r.id: (r.status, r.cancel_reason) for r in rows}
 
 
@@ -399,32 +430,56 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     ids = list(final)
     statuses = Counter(state for state, _ in final.values())
     open_orders = [oid for oid, (state, _) in final.items() if state not in ("CONFIRMED", "CANCELLED")]
-    checks.append(Check("every order final", not open_orders and len(ids) >= run.args.orders,
-                        f"{len(ids)} orders: {dict(statuses)}"
-                        + (f"; still open: {open_orders[:5]}" if open_orders else "")))
-    reasons = Counter((reason or "").split(":")[0]
-                      for state, reason in final.values() if state == "CANCELLED")
+    checks.append(
+        Check(
+            "every order final",
+            not open_orders and len(ids) >= run.args.orders,
+            f"{len(ids)} orders: {dict(statuses)}"
+            + (f"; still open: {open_orders[:5]}" if open_orders else ""),
+        )
+    )
+    reasons = Counter(
+        (reason or "").split(":")[0] for state, reason in final.values() if state == "CANCELLED"
+    )
     figures["cancelled_by"] = dict(reasons)
     timeouts = sum(n for reason, n in reasons.items() if reason.startswith("no reply within"))
     figures["spurious_timeouts"] = timeouts
 
     with run.contexts["order"].engine.connect() as c:
-        lines = c.execute(select(order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity)
-                          .where(order_lines.c.order_id.in_(ids))).all()
+        lines = c.execute(
+            select(order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity).where(
+                order_lines.c.order_id.in_(ids)
+            )
+        ).all()
     held: dict[str, int] = defaultdict(int)
     for line in lines:
         if final[line.order_id][0] == "CONFIRMED":
             held[line.sku] += line.quantity
     with run.contexts["inventory"].engine.connect() as c:
-        stock = {r.sku: (r.available, r.reserved) for r in c.execute(
-            select(products.c.sku, products.c.available, products.c.reserved)
-            .where(products.c.sku.in_(list(run.skus))))}
+        stock = {
+            r.sku: (r.available, r.reserved)
+            for r in c.execute(
+                select(products.c.sku, products.c.available, products.c.reserved).where(
+                    products.c.sku.in_(list(run.skus))
+                )
+            )
+        }
     conserved = [sku for sku, initial in run.skus.items() if sum(stock[sku]) != initial]
     misheld = [sku for sku in run.skus if stock[sku][1] != held[sku]]
-    checks.append(Check("stock + reserved = initial per SKU", not conserved,
-                        f"{len(run.skus)} SKUs" + (f"; broken: {conserved}" if conserved else "")))
-    checks.append(Check("reserved = what confirmed orders hold", not misheld,
-                        f"{sum(held.values())} units held" + (f"; differs: {misheld}" if misheld else "")))
+    checks.append(
+        Check(
+            "stock + reserved = initial per SKU",
+            not conserved,
+            f"{len(run.skus)} SKUs" + (f"; broken: {conserved}" if conserved else ""),
+        )
+    )
+    checks.append(
+        Check(
+            "reserved = what confirmed orders hold",
+            not misheld,
+            f"{sum(held.values())} units held" + (f"; differs: {misheld}" if misheld else ""),
+        )
+    )
 
     ledger = ChargeLedger(run.settings.payment_gateway_ledger)
     with run.contexts["payment"].engine.connect() as c:
@@ -433,41 +488,77 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     bad_charges = []
     for oid in confirmed:
         entry, row = ledger.lookup(oid), paid.get(oid)
-        if not (entry and entry.result.approved and row is not None and row.status == "COMPLETED"
-                and row.gateway_reference == entry.result.reference):
+        if not (
+            entry
+            and entry.result.approved
+            and row is not None
+            and row.status == "COMPLETED"
+            and row.gateway_reference == entry.result.reference
+        ):
             bad_charges.append(oid)
-    checks.append(Check("one charge per confirmed order", not bad_charges,
-                        f"{len(confirmed)} confirmed"
-                        + (f"; wrong: {bad_charges[:5]}" if bad_charges else "")))
+    checks.append(
+        Check(
+            "one charge per confirmed order",
+            not bad_charges,
+            f"{len(confirmed)} confirmed" + (f"; wrong: {bad_charges[:5]}" if bad_charges else ""),
+        )
+    )
     cancelled = [oid for oid, (state, _) in final.items() if state == "CANCELLED"]
     charged_cancelled = [oid for oid in cancelled if (e := ledger.lookup(oid)) and e.result.approved]
-    bad_refunds = [oid for oid in charged_cancelled
-                   if not (paid.get(oid) is not None and paid[oid].status == "REFUNDED"
-                           and ledger.refund_reference(f"refund-{oid}") == paid[oid].refund_reference)]
-    checks.append(Check("one refund per charged, cancelled order", not bad_refunds,
-                        f"{len(charged_cancelled)} charged then cancelled"
-                        + (f"; wrong: {bad_refunds[:5]}" if bad_refunds else "")))
+    bad_refunds = [
+        oid
+        for oid in charged_cancelled
+        if not (
+            paid.get(oid) is not None
+            and paid[oid].status == "REFUNDED"
+            and ledger.refund_reference(f"refund-{oid}") == paid[oid].refund_reference
+        )
+    ]
+    checks.append(
+        Check(
+            "one refund per charged, cancelled order",
+            not bad_refunds,
+            f"{len(charged_cancelled)} charged then cancelled"
+            + (f"; wrong: {bad_refunds[:5]}" if bad_refunds else ""),
+        )
+    )
     with run.contexts["order"].engine.connect() as c:
-        saga_states = {r.order_id: r.state for r in c.execute(
-            select(sagas.c.order_id, sagas.c.state).where(sagas.c.order_id.in_(ids)))}
+        saga_states = {
+            r.order_id: r.state
+            for r in c.execute(select(sagas.c.order_id, sagas.c.state).where(sagas.c.order_id.in_(ids)))
+        }
     expected_saga = {"CONFIRMED": "COMPLETED", "CANCELLED": "CANCELLED"}
     disagreeing = [oid for oid, state in saga_states.items() if expected_saga.get(final[oid][0]) != state]
     figures["orchestrated_orders"] = len(saga_states)
-    checks.append(Check("each orchestrated saga ended as its order", not disagreeing,
-                        f"{len(saga_states)} orchestrated"
-                        + (f"; disagree: {disagreeing[:5]}" if disagreeing else "")))
+    checks.append(
+        Check(
+            "each orchestrated saga ended as its order",
+            not disagreeing,
+            f"{len(saga_states)} orchestrated" + (f"; disagree: {disagreeing[:5]}" if disagreeing else ""),
+        )
+    )
     rejected = [oid for oid in cancelled if (final[oid][1] or "").startswith("stock rejected")]
     charged_rejected = [oid for oid in rejected if ledger.lookup(oid) is not None]
-    checks.append(Check("no charge for a stock-rejected order", not charged_rejected,
-                        f"{len(rejected)} rejected for stock"
-                        + (f"; charged: {charged_rejected[:5]}" if charged_rejected else "")))
+    checks.append(
+        Check(
+            "no charge for a stock-rejected order",
+            not charged_rejected,
+            f"{len(rejected)} rejected for stock"
+            + (f"; charged: {charged_rejected[:5]}" if charged_rejected else ""),
+        )
+    )
 
     # Exactly what `cdc verify NAME --since <run start>` reports, for each connector.
     missing_total = duplicates_total = disordered_total = rows_total = 0
     database = database_of(run.settings)
     for definition in load_definitions():
-        audit = verify_publication(definition, database, run.settings.kafka_bootstrap_servers,
-                                   run.started_at.replace(tzinfo=None), wait_s=60)
+        audit = verify_publication(
+            definition,
+            database,
+            run.settings.kafka_bootstrap_servers,
+            run.started_at.replace(tzinfo=None),
+            wait_s=60,
+        )
         say(f"cdc verify {definition.name}: {audit.summary()}")
         rows_total += len(audit.rows)
         missing_total += len(audit.missing)
@@ -475,22 +566,37 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
         disordered_total += len(audit.out_of_order)
         figures[f"{definition.name}_outbox_rows"] = len(audit.rows)
     figures["duplicates_on_topics"] = duplicates_total
-    checks.append(Check("every outbox row on its topic, in version order (cdc verify)",
-                        missing_total == 0 and disordered_total == 0,
-                        f"{rows_total} rows; {missing_total} missing; {disordered_total} aggregate(s) out "
-                        "of order"))
-    checks.append(Check("no outbox row published twice (exactly-once source)", duplicates_total == 0,
-                        f"{duplicates_total} extra record(s) on the topics"))
+    checks.append(
+        Check(
+            "every outbox row on its topic, in version order (cdc verify)",
+            missing_total == 0 and disordered_total == 0,
+            f"{rows_total} rows; {missing_total} missing; {disordered_total} aggregate(s) out of order",
+        )
+    )
+    checks.append(
+        Check(
+            "no outbox row published twice (exactly-once source)",
+            duplicates_total == 0,
+            f"{duplicates_total} extra record(s) on the topics",
+        )
+    )
     if run.args.cluster:
-        stalls = {str(f["what"]): f.get("stall_s", f.get("stall_after_return_s"))
-                  for f in run.faults if "stall_s" in f or "stall_after_return_s" in f}
-        slow = {what: stall for what, stall in stalls.items()
-                if stall is None or float(stall) >= STALL_LIMIT_S}
+        stalls = {
+            str(f["what"]): f.get("stall_s", f.get("stall_after_return_s"))
+            for f in run.faults
+            if "stall_s" in f or "stall_after_return_s" in f
+        }
+        slow = {
+            what: stall for what, stall in stalls.items() if stall is None or float(stall) >= STALL_LIMIT_S
+        }
         figures["stalls_s"] = stalls
-        checks.append(Check(f"every cluster fault stalled the pipeline less than {STALL_LIMIT_S:g}s",
-                            not slow,
-                            ", ".join(f"{stall}s" for stall in stalls.values())
-                            + (f"; too long: {slow}" if slow else "")))
+        checks.append(
+            Check(
+                f"every cluster fault stalled the pipeline less than {STALL_LIMIT_S:g}s",
+                not slow,
+                ", ".join(f"{stall}s" for stall in stalls.values()) + (f"; too long: {slow}" if slow else ""),
+            )
+        )
 
     backwards = []
     applied_total = 0
@@ -498,10 +604,15 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
         context = run.contexts[name]
         inbox = context.messaging.inbox
         with context.engine.connect() as c:
-            rows = c.execute(select(inbox.c.aggregate_type, inbox.c.aggregate_id, inbox.c.aggregate_version)
-                             .where(inbox.c.consumer_group == f"{name}-service",
-                                    inbox.c.aggregate_id.in_(ids), inbox.c.outcome == "applied")
-                             .order_by(inbox.c.processed_at)).all()
+            rows = c.execute(
+                select(inbox.c.aggregate_type, inbox.c.aggregate_id, inbox.c.aggregate_version)
+                .where(
+                    inbox.c.consumer_group == f"{name}-service",
+                    inbox.c.aggregate_id.in_(ids),
+                    inbox.c.outcome == "applied",
+                )
+                .order_by(inbox.c.processed_at)
+            ).all()
         last: dict[tuple[str, str], int] = {}
         for row in rows:
             key = (row.aggregate_type, row.aggregate_id)
@@ -509,9 +620,13 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
                 backwards.append(f"{name}-service {key} v{row.aggregate_version} after v{last[key]}")
             last[key] = row.aggregate_version
         applied_total += len(rows)
-    checks.append(Check("versions applied in order per aggregate", not backwards,
-                        f"{applied_total} applications"
-                        + (f"; backwards: {backwards[:3]}" if backwards else "")))
+    checks.append(
+        Check(
+            "versions applied in order per aggregate",
+            not backwards,
+            f"{applied_total} applications" + (f"; backwards: {backwards[:3]}" if backwards else ""),
+        )
+    )
 
     dead = 0
     for name in flow_services():
@@ -531,25 +646,43 @@ def at_least(minimum: float, kind: type = float) -> Callable[[str], float]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="fault_suite.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=at_least(20, int), default=1000,
-                        help="orders to place (default 1000)")
+    parser.add_argument(
+        "--orders", type=at_least(20, int), default=1000, help="orders to place (default 1000)"
+    )
     parser.add_argument("--rate", type=at_least(0.5), default=10.0, help="orders per second (default 10)")
-    parser.add_argument("--rounds", type=at_least(1, int), default=1,
-                        help="how many times each part is killed (default 1)")
-    parser.add_argument("--outage", type=at_least(1), default=30.0,
-                        help="database outage, seconds (default 30)")
-    parser.add_argument("--saga-timeout", type=at_least(1), default=60.0,
-                        help="the services' ORDER_SAGA_TIMEOUT_S (default 60, the production default)")
-    parser.add_argument("--flow", choices=[*FLOWS, "mixed"], default="mixed",
-                        help="the saga style of the orders (default mixed: each order either, at random)")
-    parser.add_argument("--cluster", action="store_true",
-                        help="the cluster's faults too (needs `stack up --brokers 3`): the busiest leader "
-                             "broker killed, one broker down 60s, two down 30s, the active controller "
-                             "killed, the busiest Connect worker killed; each fault's stall is measured")
+    parser.add_argument(
+        "--rounds", type=at_least(1, int), default=1, help="how many times each part is killed (default 1)"
+    )
+    parser.add_argument(
+        "--outage", type=at_least(1), default=30.0, help="database outage, seconds (default 30)"
+    )
+    parser.add_argument(
+        "--saga-timeout",
+        type=at_least(1),
+        default=60.0,
+        help="the services' ORDER_SAGA_TIMEOUT_S (default 60, the production default)",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=[*FLOWS, "mixed"],
+        default="mixed",
+        help="the saga style of the orders (default mixed: each order either, at random)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the cluster's faults too (needs `stack up --brokers 3`): the busiest leader "
+        "broker killed, one broker down 60s, two down 30s, the active controller "
+        "killed, the busiest Connect worker killed; each fault's stall is measured",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--report", type=Path, default=None, help="JSON report path")
-    parser.add_argument("--finish-timeout", type=at_least(10), default=900.0,
-                        help="seconds to wait for every order to finish after the last fault")
+    parser.add_argument(
+        "--finish-timeout",
+        type=at_least(10),
+        default=900.0,
+        help="seconds to wait for every order to finish after the last fault",
+    )
     return parser.parse_args(argv)
 
 
@@ -570,16 +703,22 @@ def suite(args: argparse.Namespace) -> int:
     settings = Settings.load()
     refuse_if_services_run(settings)
     contexts = build_all(settings)
-    registered = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "register_connectors.py")],
-                                capture_output=True, text=True, timeout=300)
+    registered = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "register_connectors.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if registered.returncode != 0:
         print(registered.stdout + registered.stderr, file=sys.stderr)
         return registered.returncode
     run = Run(uuid.uuid4().hex[:6], args, settings, contexts, stack)
     seed(run)
     window_s = args.orders / args.rate
-    say(f"run {run.run_id}: {args.orders} orders at {args.rate:g}/s (~{window_s:.0f}s), {len(run.skus)} "
-        f"SKUs, saga timeout {args.saga_timeout:g}s")
+    say(
+        f"run {run.run_id}: {args.orders} orders at {args.rate:g}/s (~{window_s:.0f}s), {len(run.skus)} "
+        f"SKUs, saga timeout {args.saga_timeout:g}s"
+    )
     run.services = {name: run.start_service(name) for name in flow_services()}
     for instance in run.services.values():
         instance.wait_assigned()
@@ -605,25 +744,51 @@ def suite(args: argparse.Namespace) -> int:
         for instance in [*run.services.values(), *run.extra]:
             if instance.alive():
                 instance.stop()
-    figures.update({"orders": len(final), "placement_retries": run.placement_retries,
-                    "customer_cancels": run.customer_cancels,
-                    "elapsed_s": round(run.elapsed(), 1), "faults": run.faults, "seed": args.seed})
-    print(f"\nfault suite run {run.run_id}: {len(final)} orders, {len(run.faults)} faults, "
-          f"{run.elapsed():.0f}s, seed {args.seed}")
+    figures.update(
+        {
+            "orders": len(final),
+            "placement_retries": run.placement_retries,
+            "customer_cancels": run.customer_cancels,
+            "elapsed_s": round(run.elapsed(), 1),
+            "faults": run.faults,
+            "seed": args.seed,
+        }
+    )
+    print(
+        f"\nfault suite run {run.run_id}: {len(final)} orders, {len(run.faults)} faults, "
+        f"{run.elapsed():.0f}s, seed {args.seed}"
+    )
     for fault in run.faults:
-        stall = (f"; stalled {fault['stall_s']}s" if "stall_s" in fault else
-                 f"; stalled {fault['stall_after_return_s']}s after the brokers were back"
-                 if "stall_after_return_s" in fault else "")
-        print(f"  {fault['at_s']:>7.1f}s  {fault['what']}  "
-              f"(recovered after {fault['recovered_after_s']}s{stall})")
-    print(f"  cancelled by: {figures['cancelled_by']}; spurious saga timeouts: "
-          f"{figures['spurious_timeouts']}; events published twice: {figures['duplicates_on_topics']}")
+        stall = (
+            f"; stalled {fault['stall_s']}s"
+            if "stall_s" in fault
+            else f"; stalled {fault['stall_after_return_s']}s after the brokers were back"
+            if "stall_after_return_s" in fault
+            else ""
+        )
+        print(
+            f"  {fault['at_s']:>7.1f}s  {fault['what']}  "
+            f"(recovered after {fault['recovered_after_s']}s{stall})"
+        )
+    print(
+        f"  cancelled by: {figures['cancelled_by']}; spurious saga timeouts: "
+        f"{figures['spurious_timeouts']}; events published twice: {figures['duplicates_on_topics']}"
+    )
     for check in checks:
         print(check.line())
     report = args.report or REPO_ROOT / ".state" / f"fault-suite-{run.run_id}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps({"run": run.run_id, "args": {k: str(v) for k, v in vars(args).items()},
-                                  "checks": [vars(c) for c in checks], "figures": figures}, indent=2))
+    report.write_text(
+        json.dumps(
+            {
+                "run": run.run_id,
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "checks": [vars(c) for c in checks],
+                "figures": figures,
+            },
+            indent=2,
+        )
+    )
     print(f"  report: {report}")
     return 0 if all(c.ok for c in checks) else 1
 

@@ -41,8 +41,10 @@ def provision(print_only: bool, tables: bool) -> int:
             print(f"{masked}{' IDENTIFIED BY ***' if masked != statement else ''};")
         return 0
     user = settings.get("DB_ROOT_USER", "root")
-    url = (f"mysql+{settings.db_driver}://{quote_plus(user)}:{quote_plus(settings.get('DB_ROOT_PASSWORD'))}"
-           f"@{settings.db_host}:{settings.db_port}/?charset=utf8mb4")
+    url = (
+        f"mysql+{settings.db_driver}://{quote_plus(user)}:{quote_plus(settings.get('DB_ROOT_PASSWORD'))}"
+        f"@{settings.db_host}:{settings.db_port}/?charset=utf8mb4"
+    )
     engine = create_engine(url)
     try:
         # The DB-API cursor itself: a password may hold ':' or '%', which SQLAlchemy or the
@@ -58,9 +60,11 @@ def provision(print_only: bool, tables: bool) -> int:
     finally:
         engine.dispose()
     databases = sorted({d.database_name for d in definitions})
-    print(f"{PROG}: {len(databases)} databases and their users ready ({', '.join(databases)}); "
-          f"the CDC user may read the binlog and write the heartbeats of "
-          f"{sum(d.publishes for d in definitions)} outboxes")
+    print(
+        f"{PROG}: {len(databases)} databases and their users ready ({', '.join(databases)}); "
+        f"the CDC user may read the binlog and write the heartbeats of "
+        f"{sum(d.publishes for d in definitions)} outboxes"
+    )
     if tables:
         for definition in definitions:
             # As the service's own user: what `<service> migrate` does.
@@ -71,11 +75,19 @@ def provision(print_only: bool, tables: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--print", action="store_true", dest="print_only",
-                        help="show the SQL (passwords masked) and change nothing")
-    parser.add_argument("--no-tables", action="store_false", dest="tables",
-                        help="only the databases and users: leave each service's tables and schemas "
-                             "to its own `migrate` (default: created here too)")
+    parser.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_only",
+        help="show the SQL (passwords masked) and change nothing",
+    )
+    parser.add_argument(
+        "--no-tables",
+        action="store_false",
+        dest="tables",
+        help="only the databases and users: leave each service's tables and schemas "
+        "to its own `migrate` (default: created here too)",
+    )
     args = parser.parse_args(argv)
     return run_cli(PROG, lambda: provision(args.print_only, args.tables))
 

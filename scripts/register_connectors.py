@@ -58,35 +58,62 @@ def key_value(text: str) -> tuple[str, str]:
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connect-url", default=settings.connect_url)
-    parser.add_argument("--db-host", default=settings.db_host,
-                        help="database host as this script reaches it (for the checks)")
+    parser.add_argument(
+        "--db-host", default=settings.db_host, help="database host as this script reaches it (for the checks)"
+    )
     parser.add_argument("--db-port", type=int, default=settings.db_port)
-    parser.add_argument("--connect-db-host", default=settings.get("CONNECT_DB_HOST", ""),
-                        help="database host as Connect reaches it (default: --db-host)")
-    parser.add_argument("--connect-db-port", type=int,
-                        default=int(settings.get("CONNECT_DB_PORT", "0")),
-                        help="database port as Connect reaches it (default: --db-port)")
-    parser.add_argument("--connect-kafka-bootstrap",
-                        default=settings.get("CONNECT_KAFKA_BOOTSTRAP_SERVERS",
-                                             settings.kafka_bootstrap_servers),
-                        help="Kafka bootstrap servers as Connect reaches them")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="register only this connector (repeatable)")
-    parser.add_argument("--set", action="append", type=key_value, default=[], metavar="KEY=VALUE",
-                        help="override a connector setting for this registration (repeatable), e.g. "
-                             "exactly.once.support=requested on workers without exactly-once support")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the effective configs and change nothing")
-    parser.add_argument("--timeout", type=positive, default=120.0,
-                        help="seconds to wait for each connector to run")
-    parser.add_argument("--check-kafka", action="store_true",
-                        help="only check the Kafka cluster (replication, in-sync replicas, topics, ACLs) and "
-                             "name what is missing (exit 2)")
-    parser.add_argument("--status", action="store_true",
-                        help="only report whether each registered connector is streaming (exit 3 if not)")
-    parser.add_argument("--stale-after", type=positive, default=DEFAULT_STALE_AFTER_S, metavar="SECONDS",
-                        help=f"--status: a heartbeat older than this means not streaming "
-                             f"(default {DEFAULT_STALE_AFTER_S:g})")
+    parser.add_argument(
+        "--connect-db-host",
+        default=settings.get("CONNECT_DB_HOST", ""),
+        help="database host as Connect reaches it (default: --db-host)",
+    )
+    parser.add_argument(
+        "--connect-db-port",
+        type=int,
+        default=int(settings.get("CONNECT_DB_PORT", "0")),
+        help="database port as Connect reaches it (default: --db-port)",
+    )
+    parser.add_argument(
+        "--connect-kafka-bootstrap",
+        default=settings.get("CONNECT_KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
+        help="Kafka bootstrap servers as Connect reaches them",
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="register only this connector (repeatable)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a connector setting for this registration (repeatable), e.g. "
+        "exactly.once.support=requested on workers without exactly-once support",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the effective configs and change nothing"
+    )
+    parser.add_argument(
+        "--timeout", type=positive, default=120.0, help="seconds to wait for each connector to run"
+    )
+    parser.add_argument(
+        "--check-kafka",
+        action="store_true",
+        help="only check the Kafka cluster (replication, in-sync replicas, topics, ACLs) and "
+        "name what is missing (exit 2)",
+    )
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="only report whether each registered connector is streaming (exit 3 if not)",
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=positive,
+        default=DEFAULT_STALE_AFTER_S,
+        metavar="SECONDS",
+        help=f"--status: a heartbeat older than this means not streaming (default {DEFAULT_STALE_AFTER_S:g})",
+    )
     return parser.parse_args(argv)
 
 
@@ -124,28 +151,40 @@ def register(argv: list[str] | None) -> int:
     if not args.dry_run:
         create_routed_topics(settings, max(d.topic_partitions for d in definitions))
         if not check_kafka(settings, always=False):
-            print("the Kafka cluster is not ready for the outbox's events; fix what is named above "
-                  "(`--check-kafka` checks again)", file=sys.stderr)
+            print(
+                "the Kafka cluster is not ready for the outbox's events; fix what is named above "
+                "(`--check-kafka` checks again)",
+                file=sys.stderr,
+            )
             return 2
     client = ConnectClient(args.connect_url)
     for definition in definitions:
         print(f"== {definition.name} -> {definition.database}")
         try:
-            facts = read_facts(args.db_host, args.db_port, definition.database_user,
-                               settings.get("CDC_DB_PASSWORD"), definition.database)
+            facts = read_facts(
+                args.db_host,
+                args.db_port,
+                definition.database_user,
+                settings.get("CDC_DB_PASSWORD"),
+                definition.database,
+            )
         except ConnectionError as exc:
             print(f"[FAILED] database connection: {exc}", file=sys.stderr)
             return 2
-        print(f"  server: {facts.version} ({'MariaDB' if facts.is_mariadb else 'MySQL'}: "
-              f"{'MariaDbConnector' if facts.is_mariadb else 'MySqlConnector'})")
+        print(
+            f"  server: {facts.version} ({'MariaDB' if facts.is_mariadb else 'MySQL'}: "
+            f"{'MariaDbConnector' if facts.is_mariadb else 'MySqlConnector'})"
+        )
         checks = evaluate(facts, definition.database, definition.outbox_table, definition.heartbeat_table)
         for check in checks:
             print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
         failed = [c.name for c in checks if not c.ok]
         if failed:
-            print(f"{definition.name}: database {definition.database} at {args.db_host}:"
-                  f"{args.db_port} is not ready for CDC; fix: {', '.join(failed)}",
-                  file=sys.stderr)
+            print(
+                f"{definition.name}: database {definition.database} at {args.db_host}:"
+                f"{args.db_port} is not ready for CDC; fix: {', '.join(failed)}",
+                file=sys.stderr,
+            )
             return 2
         config = {**effective_config(definition, deployment, facts.is_mariadb), **dict(args.set)}
         if args.dry_run:
@@ -153,20 +192,25 @@ def register(argv: list[str] | None) -> int:
             continue
         try:
             created = client.put_config(definition.name, config)
-            print(f"  {'created' if created else 'updated'} {definition.name} "
-                  f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING")
+            print(
+                f"  {'created' if created else 'updated'} {definition.name} "
+                f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING"
+            )
             client.wait_until_running(
-                definition.name, args.timeout,
+                definition.name,
+                args.timeout,
                 on_progress=lambda s: print(f"  {s.describe() if s else 'not visible yet'}"),
             )
         except ConnectUnavailableError:
             raise  # one line from run_cli: Connect is down, not the connector failed
         except ConnectError as exc:
             if "does not have exactly-once source support enabled" in str(exc):
-                print(f"{definition.name}: Kafka Connect's workers run without exactly-once source support "
-                      "(exactly.once.source.support; CONNECT_EXACTLY_ONCE=false?), which the connector "
-                      "requires; enable it, or register with --set exactly.once.support=requested",
-                      file=sys.stderr)
+                print(
+                    f"{definition.name}: Kafka Connect's workers run without exactly-once source support "
+                    "(exactly.once.source.support; CONNECT_EXACTLY_ONCE=false?), which the connector "
+                    "requires; enable it, or register with --set exactly.once.support=requested",
+                    file=sys.stderr,
+                )
                 return 1
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
@@ -202,8 +246,10 @@ def expected_grants() -> list:  # type: ignore[type-arg]
 def create_routed_topics(settings: Settings, partitions: int) -> None:
     topics = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
     created = ensure_topics(settings.kafka_bootstrap_servers, topics, partitions)
-    print(f"== topics {', '.join(topics)}: "
-          + (f"created {', '.join(created)} ({partitions} partitions)" if created else "all exist"))
+    print(
+        f"== topics {', '.join(topics)}: "
+        + (f"created {', '.join(created)} ({partitions} partitions)" if created else "all exist")
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,11 @@ def serve(host: str, port: int) -> int:
     settings = Settings.load()
     contexts = build_all(settings)
     say("registering the Debezium outbox connectors")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "register_connectors.py")], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     with contexts["inventory"].unit_of_work() as uow:
         known = stock.current_levels(uow.connection, list(STARTER_STOCK))
     for sku, available in STARTER_STOCK.items():
@@ -71,8 +74,10 @@ def serve(host: str, port: int) -> int:
             started.append(instance)
             instance.wait_assigned()
             metrics = (instance.health_url or "").removesuffix("/health") + "/metrics"
-            say(f"{name.replace('_', '-')} running (pid {instance.pid}, "
-                f"log {instance.log_path.relative_to(ROOT)}, {metrics})")
+            say(
+                f"{name.replace('_', '-')} running (pid {instance.pid}, "
+                f"log {instance.log_path.relative_to(ROOT)}, {metrics})"
+            )
         api = ApiInstance("serve-order-api", port=port, host=host).start()
         started.append(api)
         api.wait_serving()
@@ -81,8 +86,10 @@ def serve(host: str, port: int) -> int:
         while not stopping:
             dead = [i for i in started if not i.alive()]
             if dead:
-                say(f"{dead[0].service} exited (code {dead[0].process.returncode}); its log: "  # type: ignore[union-attr]
-                    f"{dead[0].log_path.relative_to(ROOT)}. Stopping the rest.")
+                say(
+                    f"{dead[0].service} exited (code {dead[0].process.returncode}); its log: "  # type: ignore[union-attr]
+                    f"{dead[0].log_path.relative_to(ROOT)}. Stopping the rest."
+                )
                 return 1
             time.sleep(0.5)
         return 0

@@ -50,6 +50,7 @@ class StockLine:
 
 # --- order.events -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OrderEvent(OrderFlowEvent):
     aggregate_type: ClassVar[str] = "order"
@@ -77,6 +78,7 @@ class OrderCancelled(OrderEvent):
 
 # --- inventory.events ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class InventoryEvent(OrderFlowEvent):
     aggregate_type: ClassVar[str] = "inventory"
@@ -102,6 +104,7 @@ class StockReleased(InventoryEvent):
 
 # --- payment.events -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PaymentEvent(OrderFlowEvent):
     aggregate_type: ClassVar[str] = "payment"
@@ -125,6 +128,7 @@ class PaymentRefunded(PaymentEvent):
 
 
 # --- inventory.commands, payment.commands (from the orchestrator) --------------------------
+
 
 @dataclass(frozen=True)
 class InventoryCommand(OrderFlowEvent):
@@ -160,10 +164,19 @@ class RefundPayment(PaymentCommand):
 
 
 ALL_EVENTS: tuple[type[OrderFlowEvent], ...] = (
-    OrderCreated, OrderConfirmed, OrderCancelled,
-    StockReserved, StockRejected, StockReleased,
-    PaymentCompleted, PaymentFailed, PaymentRefunded,
-    ReserveStock, ReleaseStock, ChargePayment, RefundPayment,
+    OrderCreated,
+    OrderConfirmed,
+    OrderCancelled,
+    StockReserved,
+    StockRejected,
+    StockReleased,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentRefunded,
+    ReserveStock,
+    ReleaseStock,
+    ChargePayment,
+    RefundPayment,
 )
 
 

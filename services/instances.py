@@ -42,8 +42,9 @@ class ServiceInstance:
         # Log files outlive runs: only what this process writes counts.
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command(), cwd=REPO_ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self.command(), cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         return self
 
     def command(self) -> list[str]:
@@ -112,15 +113,23 @@ class ServiceInstance:
 class ApiInstance(ServiceInstance):
     """``order-api`` in a subprocess, on ``host:port`` (port 0: a free one, picked now)."""
 
-    def __init__(self, log_name: str, port: int = 0, host: str = "127.0.0.1",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, log_name: str, port: int = 0, host: str = "127.0.0.1", env: dict[str, str] | None = None
+    ) -> None:
         super().__init__("order_api", log_name, env)
         self.host = host
         self.port = port or free_port(host)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "services.order_api.main", "--host", self.host,
-                "--port", str(self.port)]
+        return [
+            sys.executable,
+            "-m",
+            "services.order_api.main",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
 
     @property
     def url(self) -> str:
@@ -143,8 +152,14 @@ def consumed_topics() -> dict[str, list[str]]:
 
 def connector_topics(connectors: list[str]) -> list[str]:
     """The topics the given outbox connectors write (a service's events, and its commands)."""
-    return sorted({topic_for(emitted) for d in publishing_services() if d.connector_name in connectors
-                   for emitted in d.emitted})
+    return sorted(
+        {
+            topic_for(emitted)
+            for d in publishing_services()
+            if d.connector_name in connectors
+            for emitted in d.emitted
+        }
+    )
 
 
 class GroupLagProbe:
@@ -161,8 +176,10 @@ class GroupLagProbe:
     def lag(self) -> dict[str, int]:
         from eventcore.operations import group_lag
 
-        return {group: int(group_lag(self._admin, self._committed, self._bootstrap, group, topics)["lag"])
-                for group, topics in self._topics.items()}
+        return {
+            group: int(group_lag(self._admin, self._committed, self._bootstrap, group, topics)["lag"])
+            for group, topics in self._topics.items()
+        }
 
     def busy_groups(self) -> list[str]:
         """Service groups that have members now (other instances running)."""

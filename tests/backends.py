@@ -120,12 +120,17 @@ class ComposeBackend:
         from devstack.docker import compose_plugin
         from devstack.images import ImageBuilder
 
-        conflicts = [c for part in (self.stack.mariadb, self.stack.kafka, self.stack.registry,
-                                    self.stack.connect) for c in part.port_conflicts()]
+        conflicts = [
+            c
+            for part in (self.stack.mariadb, self.stack.kafka, self.stack.registry, self.stack.connect)
+            for c in part.port_conflicts()
+        ]
         native = [part.name for part in self.stack.components if part.process.running_pid()]
         if native or conflicts:
-            raise RuntimeError("the compose stack needs the native stack's ports: run `stack down` first "
-                               f"({', '.join(native) or '; '.join(conflicts)})")
+            raise RuntimeError(
+                "the compose stack needs the native stack's ports: run `stack down` first "
+                f"({', '.join(native) or '; '.join(conflicts)})"
+            )
         self._started_docker = self.stack.docker.ensure()
         compose_plugin(self.stack.paths, self.stack.ctx.versions)
         ImageBuilder(self.stack.ctx).build_all()
@@ -135,12 +140,22 @@ class ComposeBackend:
         # testcontainers would look for the containers on the bridge gateway, not localhost.
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
         os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-        self._compose = DockerCompose(str(ROOT), compose_file_name=self.files, env_file=str(self.env_file),
-                                      wait=True, pull=False, build=False)
+        self._compose = DockerCompose(
+            str(ROOT),
+            compose_file_name=self.files,
+            env_file=str(self.env_file),
+            wait=True,
+            pull=False,
+            build=False,
+        )
         self._compose.start()
         # As the README's compose steps: MySQL starts with root only.
-        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "provision_databases.py")],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "provision_databases.py")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"provision_databases.py failed: {result.stdout}{result.stderr}")
 
@@ -151,17 +166,38 @@ class ComposeBackend:
             self.stack.docker.stop()
 
     def compose(self, *args: str, input_text: str | None = None, timeout_s: float = 300) -> str:
-        result = subprocess.run(["docker", "compose", "--env-file", str(self.env_file),
-                                 *[a for f in self.files for a in ("-f", f)], *args],
-                                cwd=ROOT, input=input_text, capture_output=True, text=True, timeout=timeout_s)
+        result = subprocess.run(
+            [
+                "docker",
+                "compose",
+                "--env-file",
+                str(self.env_file),
+                *[a for f in self.files for a in ("-f", f)],
+                *args,
+            ],
+            cwd=ROOT,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"docker compose {' '.join(args)} failed: {result.stderr.strip()[-2000:]}")
         return result.stdout
 
     def run_sql(self, sql: str) -> str:
         password = read_env_file(self.env_file)["DB_ROOT_PASSWORD"]
-        return self.compose("exec", "-T", "mysql", "mysql", "-uroot", f"-p{password}", "--batch",
-                            "--skip-column-names", input_text=sql)
+        return self.compose(
+            "exec",
+            "-T",
+            "mysql",
+            "mysql",
+            "-uroot",
+            f"-p{password}",
+            "--batch",
+            "--skip-column-names",
+            input_text=sql,
+        )
 
     def kill(self, part: str) -> None:
         self.compose("kill", "-s", "SIGKILL", self.SERVICES[part])

@@ -52,7 +52,9 @@ def connectors(contexts: dict[str, ServiceContext]) -> None:
     """The outbox connectors, registered by the user-facing script (idempotent)."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"register_connectors failed:\n{result.stdout}\n{result.stderr}"
 

@@ -151,8 +151,9 @@ class Component(ABC):
         for port in self.ports:
             listener = find_listener(port)
             if listener is not None:
-                conflicts.append(f"port {port} ({self.name}) is already in use by another process: "
-                                 f"{listener.describe()}")
+                conflicts.append(
+                    f"port {port} ({self.name}) is already in use by another process: {listener.describe()}"
+                )
         return conflicts
 
     def _check_ports_free(self) -> None:

@@ -34,8 +34,15 @@ class CdcSupervisor(Component):
         return str(self.heartbeat)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "eventcore.cdc.supervisor", "--connect-url", self.connect_url,
-                "--heartbeat", str(self.heartbeat)]
+        return [
+            sys.executable,
+            "-m",
+            "eventcore.cdc.supervisor",
+            "--connect-url",
+            self.connect_url,
+            "--heartbeat",
+            str(self.heartbeat),
+        ]
 
     def is_healthy(self) -> bool:
         return self.heartbeat.is_file() and time.time() - self.heartbeat.stat().st_mtime < HEARTBEAT_MAX_AGE_S

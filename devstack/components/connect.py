@@ -116,16 +116,19 @@ class Connect(KafkaJvmComponent):
         ``connect``; the password reaches it through the env config provider, not the file."""
         if not self.topology.cluster:
             return {}
-        login = (f'{SCRAM_LOGIN} required username="{CONNECT}" '
-                 f'password="${{env:{password_key(CONNECT)}}}";')
+        login = f'{SCRAM_LOGIN} required username="{CONNECT}" password="${{env:{password_key(CONNECT)}}}";'
         base = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": MECHANISM, "sasl.jaas.config": login}
-        return {f"{prefix}{key}": value for prefix in ("", "producer.", "consumer.", "admin.")
-                for key, value in base.items()}
+        return {
+            f"{prefix}{key}": value
+            for prefix in ("", "producer.", "consumer.", "admin.")
+            for key, value in base.items()
+        }
 
     def prepare(self) -> None:
         super().prepare()
-        write_properties(self.properties_file, {**self.settings(), **self.client_security()},
-                         "Kafka Connect (distributed)")
+        write_properties(
+            self.properties_file, {**self.settings(), **self.client_security()}, "Kafka Connect (distributed)"
+        )
 
     def command(self) -> list[str]:
         return self.kafka_java("org.apache.kafka.connect.cli.ConnectDistributed", str(self.properties_file))

@@ -104,11 +104,17 @@ class Kafka(KafkaJvmComponent):
             "share.coordinator.state.topic.min.isr": in_sync,
             "min.insync.replicas": in_sync,
             "default.replication.factor": replicas,
-            **({"unclean.leader.election.enable": "false",
-                # A dead broker is fenced (and its partitions get new leaders) after this much
-                # silence; Kafka's default is 9 s, most of a leader failover's stall.
-                "broker.session.timeout.ms": 5000, "broker.heartbeat.interval.ms": 1000}
-               if t.cluster else {}),
+            **(
+                {
+                    "unclean.leader.election.enable": "false",
+                    # A dead broker is fenced (and its partitions get new leaders) after this much
+                    # silence; Kafka's default is 9 s, most of a leader failover's stall.
+                    "broker.session.timeout.ms": 5000,
+                    "broker.heartbeat.interval.ms": 1000,
+                }
+                if t.cluster
+                else {}
+            ),
             "num.partitions": 6,
             # Topics are created on purpose (Connect, scripts): a typo must not create one.
             "auto.create.topics.enable": "false",
@@ -132,6 +138,10 @@ class Kafka(KafkaJvmComponent):
         ``admin`` (the brokers, and the operator's tools) is the one super user."""
         controller = self.topology.controller_port(self.node)
         password = self.ctx.stack_env[password_key(ADMIN)]
+        scram_login = f'{SCRAM_LOGIN} required username="{ADMIN}" password="{password}";'
+        plain_login = (
+            f'{PLAIN_LOGIN} required username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";'
+        )
         return {
             "listeners": f"CLIENT://{HOST}:{self.port},CONTROLLER://{HOST}:{controller}",
             "advertised.listeners": f"CLIENT://{HOST}:{self.port}",
@@ -141,11 +151,9 @@ class Kafka(KafkaJvmComponent):
             "sasl.mechanism.inter.broker.protocol": MECHANISM,
             "sasl.mechanism.controller.protocol": "PLAIN",
             "listener.name.client.sasl.enabled.mechanisms": MECHANISM,
-            f"listener.name.client.{MECHANISM.lower()}.sasl.jaas.config":
-                f'{SCRAM_LOGIN} required username="{ADMIN}" password="{password}";',
+            f"listener.name.client.{MECHANISM.lower()}.sasl.jaas.config": scram_login,
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.controller.plain.sasl.jaas.config":
-                f'{PLAIN_LOGIN} required username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";',
+            "listener.name.controller.plain.sasl.jaas.config": plain_login,
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": f"User:{ADMIN}",
             "allow.everyone.if.no.acl.found": "false",
@@ -155,8 +163,12 @@ class Kafka(KafkaJvmComponent):
         """How the stack's own probes log in: as admin on a cluster."""
         if not self.topology.cluster:
             return {}
-        return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": MECHANISM,
-                "sasl.username": ADMIN, "sasl.password": self.ctx.stack_env[password_key(ADMIN)]}
+        return {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": MECHANISM,
+            "sasl.username": ADMIN,
+            "sasl.password": self.ctx.stack_env[password_key(ADMIN)],
+        }
 
     def prepare(self) -> None:
         super().prepare()
@@ -165,10 +177,12 @@ class Kafka(KafkaJvmComponent):
         scram_marker = self.data_dir / ".admin-scram"
         if (self.data_dir / "meta.properties").is_file():
             if self.topology.cluster and not scram_marker.is_file():
-                raise StackError(f"{self.name}: the data in {self.data_dir} was formatted before the "
-                                 "cluster's listeners were locked down (no admin credential in it): remove "
-                                 f"{self.paths.root}/kafka-* and `stack up --brokers 3` again (its topics "
-                                 "start empty)")
+                raise StackError(
+                    f"{self.name}: the data in {self.data_dir} was formatted before the "
+                    "cluster's listeners were locked down (no admin credential in it): remove "
+                    f"{self.paths.root}/kafka-* and `stack up --brokers 3` again (its topics "
+                    "start empty)"
+                )
             return
         cluster_id = self._cluster_id()
         say(f"{self.name}: formatting storage in {self.data_dir} (cluster id {cluster_id})")

@@ -54,8 +54,13 @@ class BinlogPosition:
         seconds = offset.get("ts_sec")
         handled = datetime.fromtimestamp(int(str(seconds)), UTC) if str(seconds or "").isdigit() else None
         snapshot = offset.get("snapshot")
-        return cls(str(offset["file"]), int(offset.get("pos", 0)), offset.get("gtids") or None,
-                   handled, None if snapshot in (None, False, "false") else str(snapshot))
+        return cls(
+            str(offset["file"]),
+            int(offset.get("pos", 0)),
+            offset.get("gtids") or None,
+            handled,
+            None if snapshot in (None, False, "false") else str(snapshot),
+        )
 
     def describe(self) -> str:
         where = f"{self.file}:{self.pos}"
@@ -157,17 +162,24 @@ def gtids_purged(position: BinlogPosition, server: ServerBinlog) -> str | None:
             mine = mariadb_gtid_positions(position.gtids)
             for domain, purged_up_to in mariadb_gtid_positions(server.purged_gtids).items():
                 if mine.get(domain, 0) < purged_up_to:
-                    return (f"the server purged GTID domain {domain} up to sequence {purged_up_to}, "
-                            f"past the connector's {mine.get(domain, 'nothing')}")
+                    return (
+                        f"the server purged GTID domain {domain} up to sequence {purged_up_to}, "
+                        f"past the connector's {mine.get(domain, 'nothing')}"
+                    )
             return None
         if not mysql_gtids_contain(position.gtids, server.purged_gtids):
             return f"the server purged GTIDs ({server.purged_gtids}) the connector has not read"
     return None
 
 
-def assess(position: BinlogPosition | None, server: ServerBinlog, streaming: bool,
-           warn_below_s: float | None = None, connector: str = "the connector",
-           seen_alive: datetime | None = None) -> Headroom:
+def assess(
+    position: BinlogPosition | None,
+    server: ServerBinlog,
+    streaming: bool,
+    warn_below_s: float | None = None,
+    connector: str = "the connector",
+    seen_alive: datetime | None = None,
+) -> Headroom:
     """The rule in the module's docstring. ``warn_below_s`` defaults to half the retention;
     ``seen_alive`` is a later sign of life than the offset's ``ts_sec`` (its last heartbeat, when
     its offset was committed): an idle connector's position moves on while its ``ts_sec`` does not."""
@@ -175,31 +187,47 @@ def assess(position: BinlogPosition | None, server: ServerBinlog, streaming: boo
         return Headroom("unknown", None, "no committed binlog position yet")
     purged = is_purged(position, server)
     if purged is not None:
-        return Headroom("purged", 0.0, f"binlog position {position.describe()} is gone: {purged}; "
-                        f"CDC cannot resume. Run `cdc recover {connector}` to stream from the current "
-                        "binlog and republish the outbox rows it may have missed")
+        return Headroom(
+            "purged",
+            0.0,
+            f"binlog position {position.describe()} is gone: {purged}; "
+            f"CDC cannot resume. Run `cdc recover {connector}` to stream from the current "
+            "binlog and republish the outbox rows it may have missed",
+        )
     if server.retention_s <= 0:
         return Headroom("ok", None, f"at {position.describe()}; the server never expires binlogs")
     retention = describe_duration(server.retention_s)
     if streaming or position.file == server.newest:
-        return Headroom("ok", float(server.retention_s),
-                        f"at {position.describe()}, the binlog's head; binlogs are kept {retention}")
+        return Headroom(
+            "ok",
+            float(server.retention_s),
+            f"at {position.describe()}, the binlog's head; binlogs are kept {retention}",
+        )
     alive = max((t for t in (position.handled_at, seen_alive) if t is not None), default=None)
     if alive is None:
-        return Headroom("unknown", None, f"at {position.describe()}; nothing says since when (no ts_sec "
-                        "in its offset, no heartbeat)")
+        return Headroom(
+            "unknown",
+            None,
+            f"at {position.describe()}; nothing says since when (no ts_sec in its offset, no heartbeat)",
+        )
     left = (alive.timestamp() + server.retention_s) - server.read_at.timestamp()
     threshold = server.retention_s / 2 if warn_below_s is None else warn_below_s
     if left <= 0:
         when = "now: it is purged when the server next rotates its binlog"
     else:
         when = f"in {describe_duration(left)} at the latest"
-    detail = (f"not streaming since {alive:%Y-%m-%d %H:%M:%S} UTC, at {position.describe()}; "
-              f"binlogs are kept {retention}, so this "
-              f"position may be purged {when}")
+    detail = (
+        f"not streaming since {alive:%Y-%m-%d %H:%M:%S} UTC, at {position.describe()}; "
+        f"binlogs are kept {retention}, so this "
+        f"position may be purged {when}"
+    )
     if left < threshold:
-        return Headroom("warning", max(0.0, left), f"{detail}. Get {connector} streaming again "
-                        f"(`cdc status`, `cdc restart {connector}`) before that")
+        return Headroom(
+            "warning",
+            max(0.0, left),
+            f"{detail}. Get {connector} streaming again "
+            f"(`cdc status`, `cdc restart {connector}`) before that",
+        )
     return Headroom("ok", left, detail)
 
 
@@ -226,8 +254,10 @@ def read_server_binlog(connection: pymysql.connections.Connection) -> ServerBinl
         is_mariadb = "mariadb" in str(version).lower()
         cursor.execute("SHOW BINARY LOGS")
         files = tuple(str(row[0]) for row in cursor.fetchall())
-        cursor.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN "
-                       "('binlog_expire_logs_seconds', 'expire_logs_days', 'gtid_mode', 'gtid_purged')")
+        cursor.execute(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
+            "('binlog_expire_logs_seconds', 'expire_logs_days', 'gtid_mode', 'gtid_purged')"
+        )
         variables = {str(name).lower(): str(value) for name, value in cursor.fetchall()}
         purged: str | None = None
         if is_mariadb and files:

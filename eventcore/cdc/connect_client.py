@@ -80,8 +80,9 @@ class ConnectClient:
         for step in range(len(self.urls)):
             index = (self._current + step) % len(self.urls)
             try:
-                response = requests.request(method, f"{self.urls[index]}{path}", json=body,
-                                            timeout=self._timeout_s)
+                response = requests.request(
+                    method, f"{self.urls[index]}{path}", json=body, timeout=self._timeout_s
+                )
             except requests.RequestException as exc:
                 failure = exc
                 continue
@@ -89,15 +90,15 @@ class ConnectClient:
             return response
         raise ConnectUnavailableError(
             f"{', '.join(self.urls)} {'is' if len(self.urls) == 1 else 'are'} unreachable "
-            f"({type(failure).__name__})") from failure
+            f"({type(failure).__name__})"
+        ) from failure
 
     def put_config(self, name: str, config: dict[str, str]) -> bool:
         """Create or update; returns True when the connector was created."""
         response = self._call("PUT", f"/connectors/{name}/config", config)
         if response.status_code not in (200, 201):
             raise ConnectError(
-                f"Connect refused the config of {name} (HTTP {response.status_code}): "
-                f"{response.text[:2000]}"
+                f"Connect refused the config of {name} (HTTP {response.status_code}): {response.text[:2000]}"
             )
         return response.status_code == 201
 
@@ -141,8 +142,9 @@ class ConnectClient:
     def restart(self, name: str, only_failed: bool = False) -> None:
         """Restart the connector and its tasks (all, or only the FAILED ones: running ones are left)."""
         flag = str(only_failed).lower()
-        self._act("POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed={flag}",
-                  f"restarting {name}")
+        self._act(
+            "POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed={flag}", f"restarting {name}"
+        )
 
     def reset_offsets(self, name: str) -> None:
         """Forget the connector's committed source offsets (Kafka 3.6+; the connector must be STOPPED)."""
@@ -157,8 +159,10 @@ class ConnectClient:
                 return state
             time.sleep(0.5)
             state = self.state(name)
-        raise ConnectError(f"{name} did not reach {wanted} within {timeout_s:.0f}s; last seen: "
-                           f"{state.describe() if state else 'not registered'}")
+        raise ConnectError(
+            f"{name} did not reach {wanted} within {timeout_s:.0f}s; last seen: "
+            f"{state.describe() if state else 'not registered'}"
+        )
 
     def topics(self, name: str) -> list[str]:
         """The topics the connector has written to since it was created or its list was reset."""
@@ -203,9 +207,7 @@ class ConnectClient:
                 on_progress(state)
             first, last = False, state
             if state and state.failed:
-                raise ConnectError(
-                    f"{state.describe()}\n" + "\n".join(state.traces or ["(no trace given)"])
-                )
+                raise ConnectError(f"{state.describe()}\n" + "\n".join(state.traces or ["(no trace given)"]))
             if state and state.running:
                 return state
             time.sleep(0.5)

@@ -87,9 +87,12 @@ def connect_kafka_login(settings: Settings) -> dict[str, str]:
     mechanism = security["sasl.mechanism"]
     module = LOGIN_MODULES.get(mechanism, "org.apache.kafka.common.security.scram.ScramLoginModule")
     username = settings.get("CONNECT_KAFKA_USERNAME", "connect")
-    login = {"security.protocol": security["security.protocol"], "sasl.mechanism": mechanism,
-             "sasl.jaas.config": f'{module} required username="{username}" '
-                                 f'password="${{env:{password_key(username)}}}";'}
+    login = {
+        "security.protocol": security["security.protocol"],
+        "sasl.mechanism": mechanism,
+        "sasl.jaas.config": f'{module} required username="{username}" '
+        f'password="${{env:{password_key(username)}}}";',
+    }
     if "ssl.ca.location" in security:
         login["ssl.truststore.type"] = "PEM"
         login["ssl.truststore.location"] = security["ssl.ca.location"]
@@ -100,18 +103,20 @@ def outbox_connector(name: str, database: str, server_id: int) -> ConnectorDefin
     """The template, made to read ``database``'s outbox (and its heartbeat table) as ``name``."""
     config = json.loads(TEMPLATE.read_text())
     raw_topic = f"{database}\\.{database}\\."  # <topic.prefix>.<database>.<table>, as a regex
-    config.update({
-        "database.server.id": str(server_id),
-        "topic.prefix": database,
-        "database.include.list": database,
-        "table.include.list": f"{database}.outbox,{database}.{HEARTBEAT_TABLE}",
-        "heartbeat.action.query": f"INSERT INTO {database}.{HEARTBEAT_TABLE} (connector, beat_at) "
-                                  f"VALUES ('{name}', UTC_TIMESTAMP(6)) "
-                                  "ON DUPLICATE KEY UPDATE beat_at = UTC_TIMESTAMP(6)",
-        "schema.history.internal.kafka.topic": f"_schema-history.{database}",
-        "predicates.isOutboxTable.pattern": f"{raw_topic}outbox",
-        "predicates.isHeartbeatTable.pattern": f"{raw_topic}{HEARTBEAT_TABLE}",
-    })
+    config.update(
+        {
+            "database.server.id": str(server_id),
+            "topic.prefix": database,
+            "database.include.list": database,
+            "table.include.list": f"{database}.outbox,{database}.{HEARTBEAT_TABLE}",
+            "heartbeat.action.query": f"INSERT INTO {database}.{HEARTBEAT_TABLE} (connector, beat_at) "
+            f"VALUES ('{name}', UTC_TIMESTAMP(6)) "
+            "ON DUPLICATE KEY UPDATE beat_at = UTC_TIMESTAMP(6)",
+            "schema.history.internal.kafka.topic": f"_schema-history.{database}",
+            "predicates.isOutboxTable.pattern": f"{raw_topic}outbox",
+            "predicates.isHeartbeatTable.pattern": f"{raw_topic}{HEARTBEAT_TABLE}",
+        }
+    )
     return ConnectorDefinition(name, config)
 
 
@@ -138,8 +143,12 @@ def effective_config(
         }
     )
     for client in ("producer", "consumer"):
-        config.update({f"schema.history.internal.{client}.{key}": value
-                       for key, value in deployment.kafka_login.items()})
+        config.update(
+            {
+                f"schema.history.internal.{client}.{key}": value
+                for key, value in deployment.kafka_login.items()
+            }
+        )
     if not is_mariadb:
         # MySQL 8.4+ logs users in with caching_sha2_password (9.x has nothing else): without TLS
         # the driver must fetch the server's RSA key to send the password. TLS is still

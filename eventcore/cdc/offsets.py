@@ -31,8 +31,9 @@ class CommittedOffset:
     committed_at: datetime | None = None  # known when read from the topic (its record's time)
 
 
-def offsets_from_topic(bootstrap_servers: str,
-                       topic: str = DEFAULT_OFFSETS_TOPIC) -> dict[str, CommittedOffset]:
+def offsets_from_topic(
+    bootstrap_servers: str, topic: str = DEFAULT_OFFSETS_TOPIC
+) -> dict[str, CommittedOffset]:
     """Every connector's latest committed offset, as the offsets topic holds it now."""
     reader = Consumer(consumer_config(bootstrap_servers, f"cdc-offsets-{uuid.uuid4()}"))
     latest: dict[str, CommittedOffset] = {}
@@ -44,8 +45,11 @@ def offsets_from_topic(bootstrap_servers: str,
                 continue  # not a source offset record
             value = message.value()
             latest[connector] = CommittedOffset(
-                connector, json.loads(value) if value else None, topic,
-                datetime.fromtimestamp(message.timestamp()[1] / 1000, UTC))
+                connector,
+                json.loads(value) if value else None,
+                topic,
+                datetime.fromtimestamp(message.timestamp()[1] / 1000, UTC),
+            )
     except TopicReadError:
         return {}
     finally:
@@ -53,8 +57,9 @@ def offsets_from_topic(bootstrap_servers: str,
     return latest
 
 
-def committed_offset(client: ConnectClient, connector: str, bootstrap_servers: str,
-                     topic: str = DEFAULT_OFFSETS_TOPIC) -> CommittedOffset:
+def committed_offset(
+    client: ConnectClient, connector: str, bootstrap_servers: str, topic: str = DEFAULT_OFFSETS_TOPIC
+) -> CommittedOffset:
     """The connector's committed offset; from the offsets topic when Connect does not answer."""
     try:
         offsets = client.offsets(connector)

@@ -60,8 +60,13 @@ class DatabaseFacts:
 
 
 # Plugins a TCP client (Debezium's JDBC driver and binlog reader) can log in with.
-TCP_AUTH_PLUGINS = {"mysql_native_password", "caching_sha2_password", "sha256_password", "ed25519",
-                    "client_ed25519"}
+TCP_AUTH_PLUGINS = {
+    "mysql_native_password",
+    "caching_sha2_password",
+    "sha256_password",
+    "ed25519",
+    "client_ed25519",
+}
 
 
 def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
@@ -78,19 +83,35 @@ def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
     return by_scope
 
 
-def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox",
-             heartbeat_table: str | None = None) -> list[CheckResult]:
+def evaluate(
+    facts: DatabaseFacts, database: str, outbox_table: str = "outbox", heartbeat_table: str | None = None
+) -> list[CheckResult]:
     v = {k.lower(): str(val) for k, val in facts.variables.items()}
     results = [
-        _setting("log_bin", v.get("log_bin"), v.get("log_bin", "").upper() in ("ON", "1"),
-                 "Debezium reads the binlog: start the server with log_bin enabled"),
-        _setting("binlog_format", v.get("binlog_format"), v.get("binlog_format", "").upper() == "ROW",
-                 "it must be ROW (binlog_format=ROW)"),
-        _setting("binlog_row_image", v.get("binlog_row_image"),
-                 v.get("binlog_row_image", "").upper() == "FULL",
-                 "it must be FULL (binlog_row_image=FULL)"),
-        _setting("server_id", v.get("server_id"), v.get("server_id", "0") not in ("", "0"),
-                 "set server_id to a non-zero value"),
+        _setting(
+            "log_bin",
+            v.get("log_bin"),
+            v.get("log_bin", "").upper() in ("ON", "1"),
+            "Debezium reads the binlog: start the server with log_bin enabled",
+        ),
+        _setting(
+            "binlog_format",
+            v.get("binlog_format"),
+            v.get("binlog_format", "").upper() == "ROW",
+            "it must be ROW (binlog_format=ROW)",
+        ),
+        _setting(
+            "binlog_row_image",
+            v.get("binlog_row_image"),
+            v.get("binlog_row_image", "").upper() == "FULL",
+            "it must be FULL (binlog_row_image=FULL)",
+        ),
+        _setting(
+            "server_id",
+            v.get("server_id"),
+            v.get("server_id", "0") not in ("", "0"),
+            "set server_id to a non-zero value",
+        ),
         _gtid(facts, v),
         _retention(v),
         _auth_plugin(facts),
@@ -99,8 +120,10 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox",
     global_privs = scopes.get("*.*", set())
     has_all = "ALL PRIVILEGES" in global_privs
     missing = [p for p in REQUIRED_GLOBAL_PRIVILEGES if not has_all and p not in global_privs]
-    select_ok = has_all or "SELECT" in global_privs or bool(
-        scopes.get(f"{database}.*", set()) & {"SELECT", "ALL PRIVILEGES"}
+    select_ok = (
+        has_all
+        or "SELECT" in global_privs
+        or bool(scopes.get(f"{database}.*", set()) & {"SELECT", "ALL PRIVILEGES"})
     )
     if not select_ok:
         missing.insert(0, f"SELECT on {database}.*")
@@ -108,7 +131,8 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox",
         CheckResult(
             "grants",
             not missing,
-            "CDC user has the grants Debezium needs" if not missing
+            "CDC user has the grants Debezium needs"
+            if not missing
             else f"CDC user lacks: {', '.join(missing)} (GRANT ... ON *.*)",
         )
     )
@@ -118,7 +142,8 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox",
         CheckResult(
             "outbox table",
             outbox_table in facts.tables,
-            f"{database}.{outbox_table} exists" if outbox_table in facts.tables
+            f"{database}.{outbox_table} exists"
+            if outbox_table in facts.tables
             else f"{database}.{outbox_table} does not exist: start the service once to create "
             "its tables before registering its connector",
         )
@@ -126,8 +151,9 @@ def evaluate(facts: DatabaseFacts, database: str, outbox_table: str = "outbox",
     return results
 
 
-def _heartbeat_table(facts: DatabaseFacts, scopes: dict[str, set[str]], database: str,
-                     table: str) -> CheckResult:
+def _heartbeat_table(
+    facts: DatabaseFacts, scopes: dict[str, set[str]], database: str, table: str
+) -> CheckResult:
     where = ("*.*", f"{database}.*", f"{database}.{table}")
     granted = set().union(*(scopes.get(scope, set()) for scope in where))
     writable = "ALL PRIVILEGES" in granted or {"INSERT", "UPDATE"} <= granted
@@ -135,8 +161,12 @@ def _heartbeat_table(facts: DatabaseFacts, scopes: dict[str, set[str]], database
     if present and writable:
         return CheckResult("heartbeat table", True, f"{database}.{table} exists; the CDC user may write it")
     problem = "lacks INSERT, UPDATE for the CDC user" if present else "does not exist"
-    return CheckResult("heartbeat table", False, f"{database}.{table} {problem}: provision the databases "
-                       "(`stack up`, or scripts/provision_databases.py as root)")
+    return CheckResult(
+        "heartbeat table",
+        False,
+        f"{database}.{table} {problem}: provision the databases "
+        "(`stack up`, or scripts/provision_databases.py as root)",
+    )
 
 
 def _gtid(facts: DatabaseFacts, v: Mapping[str, str]) -> CheckResult:
@@ -146,8 +176,13 @@ def _gtid(facts: DatabaseFacts, v: Mapping[str, str]) -> CheckResult:
     mode = v.get("gtid_mode", "OFF").upper()
     if mode == "ON":
         consistent = v.get("enforce_gtid_consistency", "").upper() == "ON"
-        return CheckResult("gtid", consistent, "gtid_mode=ON, enforce_gtid_consistency=ON" if consistent
-                           else "gtid_mode=ON needs enforce_gtid_consistency=ON")
+        return CheckResult(
+            "gtid",
+            consistent,
+            "gtid_mode=ON, enforce_gtid_consistency=ON"
+            if consistent
+            else "gtid_mode=ON needs enforce_gtid_consistency=ON",
+        )
     if mode in ("OFF", ""):
         return CheckResult("gtid", True, "gtid_mode=OFF: Debezium follows file and position")
     return CheckResult("gtid", False, f"gtid_mode={mode} is a transition state: set it ON or OFF")
@@ -160,9 +195,12 @@ def _retention(v: Mapping[str, str]) -> CheckResult:
     if seconds <= 0:
         return CheckResult("binlog retention", True, "binlogs are never expired (watch the disk)")
     days = seconds / 86400
-    return CheckResult("binlog retention", True,
-                       f"{days:g} day(s): a connector may be stopped this long before its position is "
-                       "purged and `cdc recover` is needed")
+    return CheckResult(
+        "binlog retention",
+        True,
+        f"{days:g} day(s): a connector may be stopped this long before its position is "
+        "purged and `cdc recover` is needed",
+    )
 
 
 def _auth_plugin(facts: DatabaseFacts) -> CheckResult:
@@ -170,18 +208,27 @@ def _auth_plugin(facts: DatabaseFacts) -> CheckResult:
     if plugin is None:
         return CheckResult("authentication", True, "the CDC user's plugin could not be read")
     if plugin not in TCP_AUTH_PLUGINS:
-        return CheckResult("authentication", False, f"the CDC user logs in with {plugin}, which a TCP client "
-                           "cannot use: ALTER USER cdc IDENTIFIED WITH caching_sha2_password (MySQL) or "
-                           "mysql_native_password (MariaDB) BY '...'")
+        return CheckResult(
+            "authentication",
+            False,
+            f"the CDC user logs in with {plugin}, which a TCP client "
+            "cannot use: ALTER USER cdc IDENTIFIED WITH caching_sha2_password (MySQL) or "
+            "mysql_native_password (MariaDB) BY '...'",
+        )
     if plugin == "caching_sha2_password":
-        return CheckResult("authentication", True, "caching_sha2_password: Debezium uses TLS, or retrieves "
-                           "the server's public key (allowPublicKeyRetrieval, set at registration)")
+        return CheckResult(
+            "authentication",
+            True,
+            "caching_sha2_password: Debezium uses TLS, or retrieves "
+            "the server's public key (allowPublicKeyRetrieval, set at registration)",
+        )
     return CheckResult("authentication", True, plugin)
 
 
 @contextmanager
-def server_connection(host: str, port: int, user: str,
-                      password: str) -> Iterator[pymysql.connections.Connection]:
+def server_connection(
+    host: str, port: int, user: str, password: str
+) -> Iterator[pymysql.connections.Connection]:
     """A connection as the CDC user (what Debezium logs in as); one line when it is refused."""
     try:
         connection = pymysql.connect(host=host, port=port, user=user, password=password, connect_timeout=10)
@@ -225,5 +272,6 @@ def read_facts(host: str, port: int, user: str, password: str, database: str) ->
             (database,),
         )
         tables = {str(row[0]) for row in cursor.fetchall()}
-    return DatabaseFacts(version=version, variables=variables, grants=grants, tables=tables,
-                         auth_plugin=plugin)
+    return DatabaseFacts(
+        version=version, variables=variables, grants=grants, tables=tables, auth_plugin=plugin
+    )

@@ -40,8 +40,10 @@ def published_through(client: ConnectClient, connector: str) -> datetime:
     except ConnectError as exc:
         raise CdcProgressUnknown(f"cannot read the committed offset of {connector}: {exc}") from exc
     if any(o.get("snapshot") not in (None, False, "false") for o in offsets):
-        raise CdcProgressUnknown(f"{connector} is taking a snapshot (`cdc recover`?): what it published is "
-                                 "known again once it streams")
+        raise CdcProgressUnknown(
+            f"{connector} is taking a snapshot (`cdc recover`?): what it published is "
+            "known again once it streams"
+        )
     seconds = [int(o["ts_sec"]) for o in offsets if str(o.get("ts_sec", "")).isdigit()]
     if not seconds:
         raise CdcProgressUnknown(f"{connector} has not committed any binlog position yet")
@@ -59,8 +61,9 @@ def heartbeat_topic(config: dict[str, str]) -> str | None:
 
 def last_heartbeat(bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> datetime | None:
     """The timestamp of the newest record in ``topic`` (None if it has none or does not exist)."""
-    reader = Consumer(consumer_config(bootstrap_servers, f"cdc-probe-{uuid.uuid4()}",
-                                      **{"fetch.wait.max.ms": 50}))
+    reader = Consumer(
+        consumer_config(bootstrap_servers, f"cdc-probe-{uuid.uuid4()}", **{"fetch.wait.max.ms": 50})
+    )
     try:
         newest = newest_timestamps(reader, [topic], timeout_s).get(topic)
         return None if newest is None else datetime.fromtimestamp(newest, UTC)
@@ -78,8 +81,12 @@ class StreamingState:
 
     @property
     def streaming(self) -> bool:
-        return (self.state is not None and self.state.running and self.heartbeat_age_s is not None
-                and self.heartbeat_age_s <= self.stale_after_s)
+        return (
+            self.state is not None
+            and self.state.running
+            and self.heartbeat_age_s is not None
+            and self.heartbeat_age_s <= self.stale_after_s
+        )
 
     def describe(self) -> str:
         if self.state is None:
@@ -94,15 +101,21 @@ class StreamingState:
         if self.streaming:
             verdict = "streaming"
         elif self.state.running:
-            verdict = (f"NOT STREAMING: the task says RUNNING but no heartbeat for more than "
-                       f"{self.stale_after_s:.0f}s (binlog reader disconnected?)")
+            verdict = (
+                f"NOT STREAMING: the task says RUNNING but no heartbeat for more than "
+                f"{self.stale_after_s:.0f}s (binlog reader disconnected?)"
+            )
         else:
             verdict = "NOT STREAMING"
         return f"{self.name}: {status}; {beat}: {verdict}"
 
 
-def check_streaming(client: ConnectClient, bootstrap_servers: str, names: list[str] | None = None,
-                    stale_after_s: float = DEFAULT_STALE_AFTER_S) -> list[StreamingState]:
+def check_streaming(
+    client: ConnectClient,
+    bootstrap_servers: str,
+    names: list[str] | None = None,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> list[StreamingState]:
     """Each registered connector (or each of ``names``): its REST state and heartbeat age."""
     states = []
     now = datetime.now(UTC)

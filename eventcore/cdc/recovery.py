@@ -63,14 +63,18 @@ class RecoveryPlan:
 
     @property
     def snapshot_select(self) -> str:
-        return (f"SELECT * FROM {self.table} WHERE occurred_at >= '{self.since:%Y-%m-%d %H:%M:%S.%f}' "
-                "ORDER BY occurred_at, aggregate_version")
+        return (
+            f"SELECT * FROM {self.table} WHERE occurred_at >= '{self.since:%Y-%m-%d %H:%M:%S.%f}' "
+            "ORDER BY occurred_at, aggregate_version"
+        )
 
     def describe(self) -> str:
         which = "" if self.since == EVERYTHING else f" that occurred since {self.since:%Y-%m-%d %H:%M:%S} UTC"
-        return (f"{self.connector}: {self.reason}; republishing the {self.rows} row(s) of {self.table}"
-                f"{which} through a filtered, ordered initial snapshot, then streaming from the current "
-                "binlog")
+        return (
+            f"{self.connector}: {self.reason}; republishing the {self.rows} row(s) of {self.table}"
+            f"{which} through a filtered, ordered initial snapshot, then streaming from the current "
+            "binlog"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,13 @@ def database_of(settings: Settings) -> Database:
 
 def recovery_config(config: dict[str, str], plan: RecoveryPlan) -> dict[str, str]:
     recovering = normal_config(config, "no_data")
-    recovering.update({"snapshot.mode": "initial", SNAPSHOT_OVERRIDES: plan.table,
-                       f"{SNAPSHOT_OVERRIDES}.{plan.table}": plan.snapshot_select})
+    recovering.update(
+        {
+            "snapshot.mode": "initial",
+            SNAPSHOT_OVERRIDES: plan.table,
+            f"{SNAPSHOT_OVERRIDES}.{plan.table}": plan.snapshot_select,
+        }
+    )
     return recovering
 
 
@@ -111,21 +120,24 @@ def interrupted_since(config: dict[str, str]) -> datetime | None:
 
 
 class ConnectorRecovery:
-    def __init__(self, client: ConnectClient, database: Database, bootstrap_servers: str,
-                 progress: Progress = print) -> None:
+    def __init__(
+        self, client: ConnectClient, database: Database, bootstrap_servers: str, progress: Progress = print
+    ) -> None:
         self.client = client
         self.database = database
         self.bootstrap_servers = bootstrap_servers
         self.say = progress
 
-    def plan(self, definition: ConnectorDefinition, since: datetime | None = None,
-             force: bool = False) -> RecoveryPlan:
+    def plan(
+        self, definition: ConnectorDefinition, since: datetime | None = None, force: bool = False
+    ) -> RecoveryPlan:
         name = definition.name
         config = self.client.config(name)
         offsets = self.client.offsets(name)
         position = BinlogPosition.from_offset(offsets[0] if offsets else None)
-        with server_connection(self.database.host, self.database.port, definition.database_user,
-                               self.database.password) as connection:
+        with server_connection(
+            self.database.host, self.database.port, definition.database_user, self.database.password
+        ) as connection:
             server = read_server_binlog(connection)
             resumed = interrupted_since(config)
             purged = is_purged(position, server) if position is not None else None
@@ -133,11 +145,16 @@ class ConnectorRecovery:
                 raise RecoveryRefused(
                     f"{name}'s binlog position {position.describe() if position else '-'} is still on the "
                     f"server (oldest: {server.oldest}): nothing to recover. If it failed, `cdc restart "
-                    f"{name}`; --force republishes anyway")
+                    f"{name}`; --force republishes anyway"
+                )
             where = position.describe() if position else "-"
-            reason = (f"binlog position purged ({purged})" if purged
-                      else "resuming a recovery that was interrupted" if resumed
-                      else f"forced; its position {where} is on the server")
+            reason = (
+                f"binlog position purged ({purged})"
+                if purged
+                else "resuming a recovery that was interrupted"
+                if resumed
+                else f"forced; its position {where} is on the server"
+            )
             if since is not None:
                 reason += f"; from --since {since:%Y-%m-%d %H:%M:%S}"
             elif resumed is not None:
@@ -170,8 +187,10 @@ class ConnectorRecovery:
         self.client.reset_offsets(name)
         self.client.put_config(name, recovery_config(config, plan))
         self.client.resume(name)
-        self.say(f"{name}: started with a snapshot of {plan.rows} outbox row(s) since "
-                 f"{plan.since:%Y-%m-%d %H:%M:%S} UTC")
+        self.say(
+            f"{name}: started with a snapshot of {plan.rows} outbox row(s) since "
+            f"{plan.since:%Y-%m-%d %H:%M:%S} UTC"
+        )
         self._wait_snapshot_done(name, started + timeout_s)
         self.say(f"{name}: snapshot published; its normal config goes back (snapshot.mode={snapshot_mode})")
         self.client.put_config(name, normal_config(config, snapshot_mode))
@@ -186,19 +205,25 @@ class ConnectorRecovery:
         while time.monotonic() < deadline:
             state = self.client.state(name)
             if state is not None and state.failed:
-                raise ConnectError(f"{name} failed during the recovery snapshot:\n"
-                                   + "\n".join(state.traces or ["(no trace)"]))
+                raise ConnectError(
+                    f"{name} failed during the recovery snapshot:\n"
+                    + "\n".join(state.traces or ["(no trace)"])
+                )
             offsets = self.client.offsets(name)
             position = BinlogPosition.from_offset(offsets[0] if offsets else None)
             if position is not None and position.snapshot is None:
                 return  # a streaming offset was committed: the snapshot is behind it
             if time.monotonic() - last_said > 10:
-                self.say(f"{name}: snapshot still running ("
-                         f"{'in progress' if position else 'nothing committed yet'})")
+                self.say(
+                    f"{name}: snapshot still running ("
+                    f"{'in progress' if position else 'nothing committed yet'})"
+                )
                 last_said = time.monotonic()
             time.sleep(1.0)
-        raise ConnectError(f"{name}: the recovery snapshot did not finish in time; run `cdc recover {name}` "
-                           "again to resume it")
+        raise ConnectError(
+            f"{name}: the recovery snapshot did not finish in time; run `cdc recover {name}` "
+            "again to resume it"
+        )
 
     def _wait_streaming(self, name: str, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -207,4 +232,3 @@ class ConnectorRecovery:
                 return
             time.sleep(1.0)
         raise ConnectError(f"{name} runs but writes no heartbeat: see `cdc status {name}`")
-

@@ -47,8 +47,11 @@ class ConnectorReport:
         return self.is_streaming and self.headroom.verdict in ("ok", "unknown")
 
     def lines(self) -> list[str]:
-        first = (self.streaming.describe() if self.streaming is not None
-                 else f"{self.name}: Kafka Connect does not answer: NOT STREAMING")
+        first = (
+            self.streaming.describe()
+            if self.streaming is not None
+            else f"{self.name}: Kafka Connect does not answer: NOT STREAMING"
+        )
         second = f"binlog {self.headroom.verdict.upper()}: {self.headroom.detail}"
         if self.offset_source not in ("connect", "-"):
             second += f" (offset read from {self.offset_source})"
@@ -69,8 +72,9 @@ class ConnectorReport:
                 "file": self.position.file if self.position else None,
                 "pos": self.position.pos if self.position else None,
                 "gtids": self.position.gtids if self.position else None,
-                "handledAt": self.position.handled_at.isoformat() if self.position and
-                self.position.handled_at else None,
+                "handledAt": self.position.handled_at.isoformat()
+                if self.position and self.position.handled_at
+                else None,
             },
             "healthy": self.healthy,
         }
@@ -88,10 +92,13 @@ def read_binlog_of(settings: Settings, user: str = DEFAULT_CDC_USER) -> ServerBi
         return read_server_binlog(c)
 
 
-def report_connectors(settings: Settings, names: list[str] | None = None,
-                      stale_after_s: float = DEFAULT_STALE_AFTER_S,
-                      warn_below_s: float | None = None,
-                      connect_timeout_s: float = 10.0) -> list[ConnectorReport]:
+def report_connectors(
+    settings: Settings,
+    names: list[str] | None = None,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    warn_below_s: float | None = None,
+    connect_timeout_s: float = 10.0,
+) -> list[ConnectorReport]:
     """One report per registered connector (or per name given)."""
     client = ConnectClient(settings.connect_url, timeout_s=connect_timeout_s)
     definitions = {d.name: d for d in load_definitions()}
@@ -107,7 +114,8 @@ def report_connectors(settings: Settings, names: list[str] | None = None,
             if state.state is not None:
                 stored = client.offsets(state.name)
                 committed[state.name] = CommittedOffset(
-                    state.name, stored[0] if stored and stored[0] else None, "connect")
+                    state.name, stored[0] if stored and stored[0] else None, "connect"
+                )
             if state.heartbeat_age_s is not None:
                 alive[state.name] = now - timedelta(seconds=state.heartbeat_age_s)
     except ConnectUnavailableError:

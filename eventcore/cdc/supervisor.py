@@ -73,8 +73,12 @@ class TaskSupervisor:
                 record.attempts += 1
                 record.next_at = now + self.backoff.delay(record.attempts)
                 if permanent is not None and self.recover is not None:
-                    log.warning("%s: its binlog position was purged (%s): recovering it (attempt %d)",
-                                name, permanent.evidence, record.attempts)
+                    log.warning(
+                        "%s: its binlog position was purged (%s): recovering it (attempt %d)",
+                        name,
+                        permanent.evidence,
+                        record.attempts,
+                    )
                     try:
                         self.recover(name)
                     except Exception as exc:  # logged and tried again after the backoff
@@ -82,20 +86,28 @@ class TaskSupervisor:
                         continue
                 else:
                     cause = next((t.strip().splitlines()[0] for t in state.traces if t.strip()), "no trace")
-                    log.warning("%s: restarting its failed tasks (attempt %d): %s", name, record.attempts,
-                                cause[:300])
+                    log.warning(
+                        "%s: restarting its failed tasks (attempt %d): %s", name, record.attempts, cause[:300]
+                    )
                     self.client.restart(name, only_failed=True)
                 acted.append(name)
             elif state.running and (record.attempts or name in self.given_up):
-                log.warning("%s: running again%s", name,
-                            f" after {record.attempts} restart(s)" if record.attempts else "")
+                log.warning(
+                    "%s: running again%s",
+                    name,
+                    f" after {record.attempts} restart(s)" if record.attempts else "",
+                )
                 self.restarts[name] = Restarts()
                 self.given_up.pop(name, None)
         return acted
 
     def run(self, stop: threading.Event, interval_s: float = 3.0, heartbeat: Path | None = None) -> None:
-        log.info("watching the connectors at %s every %.0fs%s", self.client.url, interval_s,
-                 "; recovering purged binlog positions" if self.recover else "")
+        log.info(
+            "watching the connectors at %s every %.0fs%s",
+            self.client.url,
+            interval_s,
+            "; recovering purged binlog positions" if self.recover else "",
+        )
         unreachable = False
         while not stop.is_set():
             try:
@@ -115,11 +127,15 @@ class TaskSupervisor:
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m eventcore.cdc.supervisor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--connect-url", default=None, help="default: CONNECT_URL (the native stack's)")
-    parser.add_argument("--heartbeat", type=Path, default=None,
-                        help="a file touched after every pass (for a health check)")
-    parser.add_argument("--auto-recover", action="store_true", default=None,
-                        help="recover a connector whose binlog position was purged (default: "
-                             "CDC_AUTO_RECOVER, false)")
+    parser.add_argument(
+        "--heartbeat", type=Path, default=None, help="a file touched after every pass (for a health check)"
+    )
+    parser.add_argument(
+        "--auto-recover",
+        action="store_true",
+        default=None,
+        help="recover a connector whose binlog position was purged (default: CDC_AUTO_RECOVER, false)",
+    )
     args = parser.parse_args(argv)
 
     def supervise() -> int:
@@ -127,8 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_logging()
         settings = Settings.load()
-        auto_recover = args.auto_recover if args.auto_recover is not None else settings.get_bool(
-            "CDC_AUTO_RECOVER", False)
+        auto_recover = (
+            args.auto_recover
+            if args.auto_recover is not None
+            else settings.get_bool("CDC_AUTO_RECOVER", False)
+        )
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -151,8 +170,12 @@ def recoverer(client: ConnectClient, settings: Settings) -> Callable[[str], None
     def recover(name: str) -> None:
         if name not in definitions:
             raise ConnectError(f"{name} is not an outbox connector of the roster")
-        recovery = ConnectorRecovery(client, database_of(settings), settings.kafka_bootstrap_servers,
-                                     progress=lambda line: log.warning("%s", line))
+        recovery = ConnectorRecovery(
+            client,
+            database_of(settings),
+            settings.kafka_bootstrap_servers,
+            progress=lambda line: log.warning("%s", line),
+        )
         plan = recovery.plan(definitions[name])
         log.warning("%s", plan.describe())
         recovery.run(plan, definitions[name].snapshot_mode)

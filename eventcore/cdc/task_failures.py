@@ -23,18 +23,27 @@ CREDENTIALS_REFUSED = "credentials refused"
 SCHEMA_UNKNOWN = "a captured table is missing from its schema history"
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (BINLOG_PURGED, re.compile(
-        r"Could not find GTID state requested by slave"  # MariaDB, GTID
-        r"|Could not find first log file name in binary log index file"  # MySQL, file position
-        r"|required binlog files have been purged"
-        r"|purged binary logs containing GTIDs that the slave requires"  # MySQL, GTID
-        # Debezium's own check at start (BaseSourceTask), before the server is even asked.
-        r"|The connector is trying to read (?:binlog|change stream) starting at",
-        re.IGNORECASE)),
+    (
+        BINLOG_PURGED,
+        re.compile(
+            r"Could not find GTID state requested by slave"  # MariaDB, GTID
+            r"|Could not find first log file name in binary log index file"  # MySQL, file position
+            r"|required binlog files have been purged"
+            r"|purged binary logs containing GTIDs that the slave requires"  # MySQL, GTID
+            # Debezium's own check at start (BaseSourceTask), before the server is even asked.
+            r"|The connector is trying to read (?:binlog|change stream) starting at",
+            re.IGNORECASE,
+        ),
+    ),
     (SCHEMA_UNKNOWN, re.compile(r"whose schema isn't known to this connector", re.IGNORECASE)),
-    (CREDENTIALS_REFUSED, re.compile(
-        r"Access denied for user|Authentication plugin .* cannot be loaded"
-        r"|Public Key Retrieval is not allowed", re.IGNORECASE)),
+    (
+        CREDENTIALS_REFUSED,
+        re.compile(
+            r"Access denied for user|Authentication plugin .* cannot be loaded"
+            r"|Public Key Retrieval is not allowed",
+            re.IGNORECASE,
+        ),
+    ),
 )
 
 
@@ -58,13 +67,18 @@ def permanent_failure(traces: Iterable[str], connector: str) -> PermanentFailure
             line = next((ln.strip() for ln in trace.splitlines() if match.group(0) in ln), match.group(0))
             evidence = re.sub(r"^(Caused by: )?(\S+(Exception|Error): )+", "", line)[:240]
             if kind == BINLOG_PURGED:
-                advice = (f"run `cdc recover {connector}` to stream from the current binlog and "
-                          "republish the outbox rows it may have missed")
+                advice = (
+                    f"run `cdc recover {connector}` to stream from the current binlog and "
+                    "republish the outbox rows it may have missed"
+                )
             elif kind == SCHEMA_UNKNOWN:
-                advice = (f"run `cdc recover {connector} --force`: its snapshot records the tables' "
-                          "schemas again and republishes what it may have missed")
+                advice = (
+                    f"run `cdc recover {connector} --force`: its snapshot records the tables' "
+                    "schemas again and republishes what it may have missed"
+                )
             else:
-                advice = ("fix the CDC user's password (CDC_DB_PASSWORD) or grants, then "
-                          f"`cdc restart {connector}`")
+                advice = (
+                    f"fix the CDC user's password (CDC_DB_PASSWORD) or grants, then `cdc restart {connector}`"
+                )
             return PermanentFailure(kind, evidence, advice)
     return None

@@ -49,8 +49,10 @@ class OutboxRow:
     occurred_at: datetime
 
     def describe(self) -> str:
-        return (f"{self.id} {self.event_type} v{self.version} key={self.key} on {self.topic}, "
-                f"occurred {self.occurred_at:%Y-%m-%d %H:%M:%S.%f} UTC")
+        return (
+            f"{self.id} {self.event_type} v{self.version} key={self.key} on {self.topic}, "
+            f"occurred {self.occurred_at:%Y-%m-%d %H:%M:%S.%f} UTC"
+        )
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,12 @@ class PublicationAudit:
 
     def summary(self) -> str:
         extra = sum(n - 1 for n in self.duplicated.values())
-        return (f"{self.connector}: {len(self.rows)} outbox row(s) from {self.since:%Y-%m-%d %H:%M:%S} to "
-                f"{self.until:%Y-%m-%d %H:%M:%S} UTC; {len(self.missing)} missing, "
-                f"{len(self.duplicated)} published more than once ({extra} extra record(s)), "
-                f"{len(self.out_of_order)} aggregate(s) out of order; {self.records_read} record(s) read")
+        return (
+            f"{self.connector}: {len(self.rows)} outbox row(s) from {self.since:%Y-%m-%d %H:%M:%S} to "
+            f"{self.until:%Y-%m-%d %H:%M:%S} UTC; {len(self.missing)} missing, "
+            f"{len(self.duplicated)} published more than once ({extra} extra record(s)), "
+            f"{len(self.out_of_order)} aggregate(s) out of order; {self.records_read} record(s) read"
+        )
 
 
 def compare(audit: PublicationAudit, published: dict[str, list[Published]]) -> PublicationAudit:
@@ -110,16 +114,25 @@ def compare(audit: PublicationAudit, published: dict[str, list[Published]]) -> P
     return audit
 
 
-def outbox_rows(database: Database, definition: ConnectorDefinition, since: datetime,
-                until: datetime) -> list[OutboxRow]:
+def outbox_rows(
+    database: Database, definition: ConnectorDefinition, since: datetime, until: datetime
+) -> list[OutboxRow]:
     table = f"{definition.database}.{definition.outbox_table}"
-    with server_connection(database.host, database.port, definition.database_user,
-                           database.password) as connection, connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, aggregatetype, aggregateid, type, aggregate_version, occurred_at "
-                       f"FROM {table} WHERE occurred_at >= %s AND occurred_at < %s ORDER BY occurred_at",
-                       (since, until))
-        return [OutboxRow(str(r[0]), topic_for(str(r[1])), str(r[2]), str(r[3]), int(r[4]), r[5])
-                for r in cursor.fetchall()]
+    with (
+        server_connection(
+            database.host, database.port, definition.database_user, database.password
+        ) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            f"SELECT id, aggregatetype, aggregateid, type, aggregate_version, occurred_at "
+            f"FROM {table} WHERE occurred_at >= %s AND occurred_at < %s ORDER BY occurred_at",
+            (since, until),
+        )
+        return [
+            OutboxRow(str(r[0]), topic_for(str(r[1])), str(r[2]), str(r[3]), int(r[4]), r[5])
+            for r in cursor.fetchall()
+        ]
 
 
 class TopicScanner:
@@ -149,14 +162,17 @@ class TopicScanner:
 
     def read_to_end(self, timeout_s: float = 15.0) -> int:
         """Everything up to each partition's end now; returns how many records this round read."""
-        ends = {(tp.topic, tp.partition): self._consumer.get_watermark_offsets(tp, 15, False)[1]
-                for tp in self._partitions}
+        ends = {
+            (tp.topic, tp.partition): self._consumer.get_watermark_offsets(tp, 15, False)[1]
+            for tp in self._partitions
+        }
         read = 0
         deadline = time.monotonic() + timeout_s
         while not self._at(ends):
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"reading {', '.join(self.records)} to the end took more than "
-                                   f"{timeout_s:.0f}s")
+                raise TimeoutError(
+                    f"reading {', '.join(self.records)} to the end took more than {timeout_s:.0f}s"
+                )
             message = self._consumer.poll(0.5)
             if message is None or message.error() is not None:
                 continue
@@ -167,9 +183,15 @@ class TopicScanner:
                 continue
             version = headers.get("aggregateVersion")
             key = message.key()
-            self.records[topic].append(Published(
-                headers["id"], key.decode() if isinstance(key, bytes) else (key or ""),
-                int(version) if version else None, partition, offset))
+            self.records[topic].append(
+                Published(
+                    headers["id"],
+                    key.decode() if isinstance(key, bytes) else (key or ""),
+                    int(version) if version else None,
+                    partition,
+                    offset,
+                )
+            )
             read += 1
         return read
 
@@ -185,9 +207,15 @@ class TopicScanner:
         self._consumer.close()
 
 
-def verify_publication(definition: ConnectorDefinition, database: Database, bootstrap_servers: str,
-                       since: datetime, until: datetime | None = None, wait_s: float = 30.0,
-                       topics: Iterable[str] = ()) -> PublicationAudit:
+def verify_publication(
+    definition: ConnectorDefinition,
+    database: Database,
+    bootstrap_servers: str,
+    since: datetime,
+    until: datetime | None = None,
+    wait_s: float = 30.0,
+    topics: Iterable[str] = (),
+) -> PublicationAudit:
     """Audit the rows that occurred in [since, until) (until: now). ``topics`` adds topics to read
     beyond those the rows name."""
     until = until or utc_now()

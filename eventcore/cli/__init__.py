@@ -32,9 +32,16 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def number_argument(kind: type = float, *, above: float | None = None, at_least: float | None = None,
-                    at_most: float | None = None, noun: str = "a number", subject: str = "",
-                    unit: str = "") -> Callable[[str], float]:
+def number_argument(
+    kind: type = float,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    noun: str = "a number",
+    subject: str = "",
+    unit: str = "",
+) -> Callable[[str], float]:
     """An argparse ``type`` for a number with a lower bound, refused in one line that names it:
     ``'x' is not <noun>``, ``<subject>must be more than <above><unit>, not <text>``."""
 
@@ -60,7 +67,8 @@ def utc_time(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time (ISO 8601, e.g. 2026-11-30T10:00:00Z)") from None
+            f"{text!r} is not a time (ISO 8601, e.g. 2026-11-30T10:00:00Z)"
+        ) from None
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
@@ -89,8 +97,9 @@ def require_free_port(host: str, port: int, who: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise UsageError(f"{host}:{port} is not free ({exc.strerror}; another {who}?): stop it, "
-                             "or pass --port") from None
+            raise UsageError(
+                f"{host}:{port} is not free ({exc.strerror}; another {who}?): stop it, or pass --port"
+            ) from None
 
 
 def run_cli(prog: str, body: Callable[[], int], person_errors: tuple[type[BaseException], ...] = ()) -> int:
@@ -104,8 +113,11 @@ def run_cli(prog: str, body: Callable[[], int], person_errors: tuple[type[BaseEx
         failure = classify(exc)
         if failure.kind is FailureKind.OUTAGE:
             logging.getLogger(prog).debug("unavailable", exc_info=True)
-            return fail(prog, f"{failure.dependency} unavailable ({failure.summary}); is the stack up? "
-                              "(`stack status`)", EXIT_UNAVAILABLE)
+            return fail(
+                prog,
+                f"{failure.dependency} unavailable ({failure.summary}); is the stack up? (`stack status`)",
+                EXIT_UNAVAILABLE,
+            )
         if isinstance(exc, (UsageError, SettingsError, *person_errors)):
             return fail(prog, str(exc))
         raise

@@ -43,24 +43,38 @@ positive_seconds = number_argument(above=0, noun="a number of seconds", unit=" s
 
 
 def _parser() -> ArgumentParser:
-    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].removeprefix("``cdc``: "),
-                            epilog="exit 0 done, 1 stack unavailable, 2 bad input, 3 unhealthy or missing")
+    parser = ArgumentParser(
+        prog=PROG,
+        description=__doc__.split("\n\n")[0].removeprefix("``cdc``: "),
+        epilog="exit 0 done, 1 stack unavailable, 2 bad input, 3 unhealthy or missing",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     status = commands.add_parser("status", help="is each connector streaming, and its binlog headroom")
     status.add_argument("names", nargs="*", metavar="NAME", help="connectors (default: every registered one)")
     status.add_argument("--json", action="store_true", help="one JSON document")
-    status.add_argument("--stale-after", type=positive_seconds, default=DEFAULT_STALE_AFTER_S,
-                        metavar="SECONDS", help=f"a heartbeat older than this is not streaming "
-                        f"(default {DEFAULT_STALE_AFTER_S:g})")
-    status.add_argument("--warn-below", type=positive_seconds, default=None, metavar="SECONDS",
-                        help="warn when a position has less than this left before it may be purged "
-                             "(default: CDC_BINLOG_WARN_S, else half the binlog retention)")
+    status.add_argument(
+        "--stale-after",
+        type=positive_seconds,
+        default=DEFAULT_STALE_AFTER_S,
+        metavar="SECONDS",
+        help=f"a heartbeat older than this is not streaming (default {DEFAULT_STALE_AFTER_S:g})",
+    )
+    status.add_argument(
+        "--warn-below",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="warn when a position has less than this left before it may be purged "
+        "(default: CDC_BINLOG_WARN_S, else half the binlog retention)",
+    )
 
-    for name, text in (("pause", "pause connectors (tasks stay, read nothing)"),
-                       ("resume", "resume paused or stopped connectors"),
-                       ("restart", "restart connectors and their tasks"),
-                       ("offsets", "the committed binlog position of connectors")):
+    for name, text in (
+        ("pause", "pause connectors (tasks stay, read nothing)"),
+        ("resume", "resume paused or stopped connectors"),
+        ("restart", "restart connectors and their tasks"),
+        ("offsets", "the committed binlog position of connectors"),
+    ):
         command = commands.add_parser(name, help=text)
         _names(command)
         if name == "restart":
@@ -68,32 +82,68 @@ def _parser() -> ArgumentParser:
         if name == "offsets":
             command.add_argument("--json", action="store_true")
 
-    recover = commands.add_parser("recover", help="stream again after a purged binlog position, "
-                                  "republishing the outbox rows it may have missed")
+    recover = commands.add_parser(
+        "recover",
+        help="stream again after a purged binlog position, republishing the outbox rows it may have missed",
+    )
     _names(recover, "every connector whose position was purged")
-    recover.add_argument("--since", type=utc_time, default=None, metavar="TIME",
-                         help="republish rows that occurred since this time (UTC; default: the "
-                              "connector's last committed position, less a minute)")
-    recover.add_argument("--force", action="store_true",
-                         help="recover even though the position is still on the server")
+    recover.add_argument(
+        "--since",
+        type=utc_time,
+        default=None,
+        metavar="TIME",
+        help="republish rows that occurred since this time (UTC; default: the "
+        "connector's last committed position, less a minute)",
+    )
+    recover.add_argument(
+        "--force", action="store_true", help="recover even though the position is still on the server"
+    )
     recover.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     recover.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    recover.add_argument("--timeout", type=positive_seconds, default=900.0, metavar="SECONDS",
-                         help="give up on a connector after this long (default 900)")
+    recover.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=900.0,
+        metavar="SECONDS",
+        help="give up on a connector after this long (default 900)",
+    )
 
-    verify = commands.add_parser("verify", help="outbox rows against their topic: missing, duplicated, "
-                                 "out of order")
+    verify = commands.add_parser(
+        "verify", help="outbox rows against their topic: missing, duplicated, out of order"
+    )
     verify.add_argument("name", metavar="NAME")
-    verify.add_argument("--since", type=utc_time, default=None, metavar="TIME",
-                        help="rows that occurred since this time (UTC; default: 24 hours ago)")
-    verify.add_argument("--until", type=utc_time, default=None, metavar="TIME",
-                        help="rows that occurred before this time (UTC; default: now)")
-    verify.add_argument("--wait", type=number_argument(at_least=0, noun="a number of seconds"), default=30.0,
-                        metavar="SECONDS", help="keep reading this long while rows are missing (default 30)")
-    verify.add_argument("--fail-on-duplicates", action="store_true",
-                        help="exit 3 when a row was published more than once, too")
-    verify.add_argument("--show", type=number_argument(int, at_least=0, noun="a count"), default=20,
-                        help="list at most this many of each finding (default 20)")
+    verify.add_argument(
+        "--since",
+        type=utc_time,
+        default=None,
+        metavar="TIME",
+        help="rows that occurred since this time (UTC; default: 24 hours ago)",
+    )
+    verify.add_argument(
+        "--until",
+        type=utc_time,
+        default=None,
+        metavar="TIME",
+        help="rows that occurred before this time (UTC; default: now)",
+    )
+    verify.add_argument(
+        "--wait",
+        type=number_argument(at_least=0, noun="a number of seconds"),
+        default=30.0,
+        metavar="SECONDS",
+        help="keep reading this long while rows are missing (default 30)",
+    )
+    verify.add_argument(
+        "--fail-on-duplicates",
+        action="store_true",
+        help="exit 3 when a row was published more than once, too",
+    )
+    verify.add_argument(
+        "--show",
+        type=number_argument(int, at_least=0, noun="a count"),
+        default=20,
+        help="list at most this many of each finding (default 20)",
+    )
     verify.add_argument("--json", action="store_true")
     return parser
 
@@ -115,8 +165,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         "status": lambda: status(settings, args),
         "pause": lambda: act(client, args, "paused", client.pause),
         "resume": lambda: act(client, args, "resumed", client.resume),
-        "restart": lambda: act(client, args, "restarted",
-                               lambda name: client.restart(name, only_failed=args.failed_only)),
+        "restart": lambda: act(
+            client, args, "restarted", lambda name: client.restart(name, only_failed=args.failed_only)
+        ),
         "offsets": lambda: offsets(settings, client, args),
         "recover": lambda: recover(settings, client, args),
         "verify": lambda: verify(settings, args),
@@ -149,8 +200,12 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
         raise UsageError(f"no connector named {', '.join(unknown)} (known: {', '.join(known)})")
     reports = report_connectors(settings, args.names or None, args.stale_after, args.warn_below)
     if args.json:
-        print(json.dumps({"connectors": [r.as_json() for r in reports],
-                          "healthy": all(r.healthy for r in reports)}, indent=2))
+        print(
+            json.dumps(
+                {"connectors": [r.as_json() for r in reports], "healthy": all(r.healthy for r in reports)},
+                indent=2,
+            )
+        )
     else:
         print_reports(reports)
     return EXIT_OK if reports and all(r.healthy for r in reports) else EXIT_UNHEALTHY
@@ -180,8 +235,10 @@ def offsets(settings: Settings, client: ConnectClient, args: argparse.Namespace)
         known = client.connectors()
     except ConnectError:
         known = sorted(_definitions())  # Connect is down: its offsets topic still answers
-    found = [committed_offset(client, name, settings.kafka_bootstrap_servers, topic)
-             for name in chosen(args, known)]
+    found = [
+        committed_offset(client, name, settings.kafka_bootstrap_servers, topic)
+        for name in chosen(args, known)
+    ]
     if args.json:
         print(json.dumps({c.connector: {"offset": c.offset, "source": c.source} for c in found}, indent=2))
         return EXIT_OK
@@ -191,9 +248,12 @@ def offsets(settings: Settings, client: ConnectClient, args: argparse.Namespace)
         if position is None:
             print(f"{committed.connector}: no committed offset (new, or reset)")
             continue
-        when = (f"; last event handled {position.handled_at:%Y-%m-%d %H:%M:%S} UTC "
-                f"({describe_duration((now - position.handled_at).total_seconds())} ago)"
-                if position.handled_at else "")
+        when = (
+            f"; last event handled {position.handled_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({describe_duration((now - position.handled_at).total_seconds())} ago)"
+            if position.handled_at
+            else ""
+        )
         note = f"; snapshot in progress ({position.snapshot})" if position.snapshot else ""
         source = "" if committed.source == "connect" else f" [read from {committed.source}]"
         print(f"{committed.connector}: {position.describe()}{when}{note}{source}")
@@ -213,8 +273,12 @@ def recover(settings: Settings, client: ConnectClient, args: argparse.Namespace)
             return EXIT_OK
     else:
         names = chosen(args, [n for n in registered if n in definitions])
-    recovery = ConnectorRecovery(client, database_of(settings), settings.kafka_bootstrap_servers,
-                                 progress=lambda line: print(line, flush=True))
+    recovery = ConnectorRecovery(
+        client,
+        database_of(settings),
+        settings.kafka_bootstrap_servers,
+        progress=lambda line: print(line, flush=True),
+    )
     plans = [recovery.plan(definitions[name], args.since, args.force) for name in names]
     for plan in plans:
         print(plan.describe())
@@ -228,8 +292,10 @@ def recover(settings: Settings, client: ConnectClient, args: argparse.Namespace)
         return EXIT_OK
     for plan in plans:
         recovery.run(plan, definitions[plan.connector].snapshot_mode, args.timeout)
-    print(f"recovered {', '.join(names)}; check what was published with `cdc verify NAME --since "
-          f"{min(p.since for p in plans):%Y-%m-%dT%H:%M:%S}`")
+    print(
+        f"recovered {', '.join(names)}; check what was published with `cdc verify NAME --since "
+        f"{min(p.since for p in plans):%Y-%m-%dT%H:%M:%S}`"
+    )
     return EXIT_OK
 
 
@@ -241,10 +307,17 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
     since = args.since or now - timedelta(days=1)
     until = args.until or now
     if since >= until:
-        raise UsageError(f"--since ({since:%Y-%m-%d %H:%M:%S}) must be before --until "
-                         f"({until:%Y-%m-%d %H:%M:%S})")
-    audit = verify_publication(definitions[args.name], database_of(settings),
-                               settings.kafka_bootstrap_servers, since, until, args.wait)
+        raise UsageError(
+            f"--since ({since:%Y-%m-%d %H:%M:%S}) must be before --until ({until:%Y-%m-%d %H:%M:%S})"
+        )
+    audit = verify_publication(
+        definitions[args.name],
+        database_of(settings),
+        settings.kafka_bootstrap_servers,
+        since,
+        until,
+        args.wait,
+    )
     if args.json:
         print(json.dumps(audit_json(audit), indent=2))
     else:
@@ -254,20 +327,39 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def audit_json(audit: PublicationAudit) -> dict[str, Any]:
-    return {"connector": audit.connector, "since": audit.since.isoformat(), "until": audit.until.isoformat(),
-            "rows": len(audit.rows), "recordsRead": audit.records_read,
-            "missing": [{"id": r.id, "topic": r.topic, "key": r.key, "type": r.event_type,
-                         "version": r.version, "occurredAt": r.occurred_at.isoformat()}
-                        for r in audit.missing],
-            "duplicated": audit.duplicated, "outOfOrder": audit.out_of_order, "complete": audit.complete}
+    return {
+        "connector": audit.connector,
+        "since": audit.since.isoformat(),
+        "until": audit.until.isoformat(),
+        "rows": len(audit.rows),
+        "recordsRead": audit.records_read,
+        "missing": [
+            {
+                "id": r.id,
+                "topic": r.topic,
+                "key": r.key,
+                "type": r.event_type,
+                "version": r.version,
+                "occurredAt": r.occurred_at.isoformat(),
+            }
+            for r in audit.missing
+        ],
+        "duplicated": audit.duplicated,
+        "outOfOrder": audit.out_of_order,
+        "complete": audit.complete,
+    }
 
 
 def print_audit(audit: PublicationAudit, show: int) -> None:
     print(audit.summary())
-    for title, lines in (("missing", [r.describe() for r in audit.missing]),
-                         ("published more than once", [f"{event_id}: {n} records"
-                                                       for event_id, n in audit.duplicated.items()]),
-                         ("out of order", audit.out_of_order)):
+    for title, lines in (
+        ("missing", [r.describe() for r in audit.missing]),
+        (
+            "published more than once",
+            [f"{event_id}: {n} records" for event_id, n in audit.duplicated.items()],
+        ),
+        ("out of order", audit.out_of_order),
+    ):
         if lines:
             print(f"  {title}:")
             for line in lines[:show]:

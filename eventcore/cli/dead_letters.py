@@ -28,31 +28,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per pending record")
     show = commands.add_parser("show", help="one dead letter, decoded, with its headers")
     show.add_argument("reference", help="an event id, or a # from `dlq list`")
-    for name, text in (("reinject", "send dead letters back to this group (oldest first, per key)"),
-                       ("purge", "forget dead letters for good (they will never be applied)")):
+    for name, text in (
+        ("reinject", "send dead letters back to this group (oldest first, per key)"),
+        ("purge", "forget dead letters for good (they will never be applied)"),
+    ):
         command = commands.add_parser(name, help=text)
         which = command.add_mutually_exclusive_group(required=True)
         which.add_argument("--all", action="store_true", help="every pending dead letter")
         which.add_argument("--key", help="the pending records of this key (orderId)")
-        which.add_argument("--event-id", dest="reference", metavar="EVENT_ID",
-                           help="this event (an event id or a # from `dlq list`)"
-                                + (" and the rest of its key's queue" if name == "reinject" else ""))
+        which.add_argument(
+            "--event-id",
+            dest="reference",
+            metavar="EVENT_ID",
+            help="this event (an event id or a # from `dlq list`)"
+            + (" and the rest of its key's queue" if name == "reinject" else ""),
+        )
         if name == "reinject":
-            command.add_argument("--dry-run", action="store_true",
-                                 help="say what would be sent; send nothing")
+            command.add_argument(
+                "--dry-run", action="store_true", help="say what would be sent; send nothing"
+            )
         else:
             command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def execute(context: ServiceContext, group_id: str, args: argparse.Namespace) -> int:
-    tools = DeadLetterTools(context.engine, DeadLetterStore(context.messaging.dead_letters, group_id),
-                            context.settings.kafka_bootstrap_servers)
+    tools = DeadLetterTools(
+        context.engine,
+        DeadLetterStore(context.messaging.dead_letters, group_id),
+        context.settings.kafka_bootstrap_servers,
+    )
     if args.dlq_command == "list":
         return _list(tools, args.json)
     if args.dlq_command == "show":
         return _show(tools, context, args.reference)
-    rows, chosen = tools.select(key=args.key, reference=args.reference, everything=args.all,
-                                whole_queue=args.dlq_command == "reinject")
+    rows, chosen = tools.select(
+        key=args.key,
+        reference=args.reference,
+        everything=args.all,
+        whole_queue=args.dlq_command == "reinject",
+    )
     if not rows:
         print(f"{group_id} has no pending dead letters")
         return EXIT_OK
@@ -62,9 +76,11 @@ def execute(context: ServiceContext, group_id: str, args: argparse.Namespace) ->
 
 
 def _row_line(row: DeadLetterRow, now: datetime) -> str:
-    return (f"  #{row.id:<5} key {row.record_key or '-':<36} {row.event_type or '?':<16} "
-            f"event {row.event_id or '-':<36} from {row.source}  {age(row.first_failed_at, now)} ago  "
-            f"tries {row.attempts}  re-injected {row.reinjected}x")
+    return (
+        f"  #{row.id:<5} key {row.record_key or '-':<36} {row.event_type or '?':<16} "
+        f"event {row.event_id or '-':<36} from {row.source}  {age(row.first_failed_at, now)} ago  "
+        f"tries {row.attempts}  re-injected {row.reinjected}x"
+    )
 
 
 def _list(tools: DeadLetterTools, as_json: bool) -> int:
@@ -100,8 +116,10 @@ def _list(tools: DeadLetterTools, as_json: bool) -> int:
             print(f"  key {key}: {len(waiting)} record(s) behind #{head.id} {head.describe()}")
             for row in waiting:
                 print(f"    #{row.id} {row.describe()}  parked {age(row.first_failed_at, now)} ago")
-    print(f"\nre-inject after the fix: {tools.group.removesuffix('-service')}-service dlq reinject "
-          "--all | --key KEY | --event-id ID [--dry-run]")
+    print(
+        f"\nre-inject after the fix: {tools.group.removesuffix('-service')}-service dlq reinject "
+        "--all | --key KEY | --event-id ID [--dry-run]"
+    )
     return EXIT_OK
 
 
@@ -119,8 +137,10 @@ def _show(tools: DeadLetterTools, context: ServiceContext, reference: str) -> in
     print("headers: " + json.dumps(header_map(copy), indent=2))
     try:
         decoded = AvroEventDeserializer(context.registry, context.catalog).deserialize(copy.value())
-        print(f"value ({decoded.fullname}, schema id {decoded.schema_id}): "
-              + json.dumps(jsonable(decoded.value), indent=2))
+        print(
+            f"value ({decoded.fullname}, schema id {decoded.schema_id}): "
+            + json.dumps(jsonable(decoded.value), indent=2)
+        )
     except (UndecodableRecordError, SchemaRegistryError) as exc:
         raw = copy.value() or b""
         print(f"value does not decode ({exc}); {len(raw)} bytes: {raw[:64]!r}")
@@ -134,11 +154,15 @@ def _reinject(tools: DeadLetterTools, rows: list[DeadLetterRow], chosen: str, dr
         where = "" if dry_run else f" -> {tools.retry_topic}[{item.partition}]@{item.offset}"
         print(f"  #{item.row.id} {item.row.describe()} key {item.row.record_key}{where}")
     for row in missing:
-        print(f"  #{row.id} {row.describe()}: its copy at {tools.topic}[{row.dlq_partition}]@"
-              f"{row.dlq_offset} is gone; nothing sent for key {row.record_key}")
+        print(
+            f"  #{row.id} {row.describe()}: its copy at {tools.topic}[{row.dlq_partition}]@"
+            f"{row.dlq_offset} is gone; nothing sent for key {row.record_key}"
+        )
     verb = "would re-inject" if dry_run else "re-injected"
-    print(f"{verb} {len(sent)} record(s) from {tools.topic}"
-          + (f"; {len(missing)} could not be found" if missing else ""))
+    print(
+        f"{verb} {len(sent)} record(s) from {tools.topic}"
+        + (f"; {len(missing)} could not be found" if missing else "")
+    )
     return EXIT_OK if not missing else 1
 
 

@@ -22,8 +22,9 @@ from eventcore.replay import EventTap, format_event
 from eventcore.settings import SCHEMAS_DIR
 
 non_negative_int = number_argument(int, at_least=0, noun="a whole number")
-positive_seconds = number_argument(above=0, noun="a number of seconds", subject="the timeout ",
-                                   unit=" seconds")
+positive_seconds = number_argument(
+    above=0, noun="a number of seconds", subject="the timeout ", unit=" seconds"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,19 +32,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("topics", nargs="+", help="e.g. order.events inventory.events")
     parser.add_argument("--follow", action="store_true", help="keep reading new events until Ctrl-C")
     parser.add_argument("--key", help="only events with this record key (orderId)")
-    parser.add_argument("--type", action="append", dest="types", metavar="EVENT_TYPE",
-                        help="only events of this type, e.g. OrderCreated (repeatable)")
-    parser.add_argument("--partition", action="append", type=non_negative_int, dest="partitions",
-                        metavar="N", help="only this partition (repeatable)")
+    parser.add_argument(
+        "--type",
+        action="append",
+        dest="types",
+        metavar="EVENT_TYPE",
+        help="only events of this type, e.g. OrderCreated (repeatable)",
+    )
+    parser.add_argument(
+        "--partition",
+        action="append",
+        type=non_negative_int,
+        dest="partitions",
+        metavar="N",
+        help="only this partition (repeatable)",
+    )
     start = parser.add_mutually_exclusive_group()
-    start.add_argument("--from-offset", type=non_negative_int, metavar="N",
-                       help="start at this offset in each partition read")
-    start.add_argument("--from-time", type=utc_time, metavar="TIME",
-                       help="start at the first record written at or after this time (ISO 8601, UTC "
-                            "unless it says otherwise)")
+    start.add_argument(
+        "--from-offset",
+        type=non_negative_int,
+        metavar="N",
+        help="start at this offset in each partition read",
+    )
+    start.add_argument(
+        "--from-time",
+        type=utc_time,
+        metavar="TIME",
+        help="start at the first record written at or after this time (ISO 8601, UTC "
+        "unless it says otherwise)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--timeout", type=positive_seconds, default=30.0,
-                        help="give up waiting for the end of the topics after this many seconds")
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=30.0,
+        help="give up waiting for the end of the topics after this many seconds",
+    )
     args = parser.parse_args(argv)
     if args.types:
         known = sorted(schema.event_type for schema in SchemaCatalog.load(SCHEMAS_DIR))
@@ -62,13 +86,16 @@ def _replay(args: argparse.Namespace) -> int:
         # swallowed there, and --follow would never end.
         signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
     since = args.from_time.replace(tzinfo=UTC) if args.from_time else None
-    with EventTap(args.topics, must_exist=True, since=since, partitions=args.partitions,
-                  from_offset=args.from_offset) as tap:
+    with EventTap(
+        args.topics, must_exist=True, since=since, partitions=args.partitions, from_offset=args.from_offset
+    ) as tap:
         while not interrupted.is_set() and (
-                args.follow or (not tap.at_end() and time.monotonic() < deadline)):
+            args.follow or (not tap.at_end() and time.monotonic() < deadline)
+        ):
             for event in tap.poll():
                 if (args.key is None or event.key == args.key) and (
-                        not args.types or event.event_type in args.types):
+                    not args.types or event.event_type in args.types
+                ):
                     print(format_event(event, args.json), flush=True)
                     count += 1
             while tap.undecodable:
@@ -80,8 +107,11 @@ def _replay(args: argparse.Namespace) -> int:
         reached_end = tap.at_end()
     print(f"-- {count} events", file=sys.stderr)
     if not reached_end:
-        print(f"replay: error: the end of {', '.join(args.topics)} was not reached within "
-              f"{args.timeout:g}s (--timeout)", file=sys.stderr)
+        print(
+            f"replay: error: the end of {', '.join(args.topics)} was not reached within "
+            f"{args.timeout:g}s (--timeout)",
+            file=sys.stderr,
+        )
         return EXIT_UNAVAILABLE
     return EXIT_OK
 

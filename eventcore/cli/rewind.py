@@ -23,13 +23,23 @@ from eventcore.kafka import CommittedOffsets, consumer_config, group_member_coun
 def configure(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--to-start", action="store_true", help="from the first record each partition holds")
-    where.add_argument("--to-time", type=utc_time, metavar="TIME",
-                       help="from the first record at or after TIME (UTC, ISO 8601)")
-    parser.add_argument("--topic", action="append", metavar="TOPIC",
-                        help="only this topic of the group (repeatable; default: all it consumes)")
-    parser.add_argument("--past-horizon", action="store_true",
-                        help="rewind even below the inbox horizon (the version guard alone then "
-                             "keeps repeats out)")
+    where.add_argument(
+        "--to-time",
+        type=utc_time,
+        metavar="TIME",
+        help="from the first record at or after TIME (UTC, ISO 8601)",
+    )
+    parser.add_argument(
+        "--topic",
+        action="append",
+        metavar="TOPIC",
+        help="only this topic of the group (repeatable; default: all it consumes)",
+    )
+    parser.add_argument(
+        "--past-horizon",
+        action="store_true",
+        help="rewind even below the inbox horizon (the version guard alone then keeps repeats out)",
+    )
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
@@ -49,17 +59,22 @@ def execute(context: ServiceContext, group: str, consumed: list[str], args: argp
             current = {(tp.topic, tp.partition): tp.offset for tp in committed.of(group, targets)}
         with context.engine.connect() as connection:
             pruned = horizons(connection, context.messaging.inbox_horizon, group)
-        past = [(tp, horizon) for tp in targets
-                if (horizon := pruned.get((tp.topic, tp.partition))) and tp.offset < horizon.below_offset]
+        past = [
+            (tp, horizon)
+            for tp in targets
+            if (horizon := pruned.get((tp.topic, tp.partition))) and tp.offset < horizon.below_offset
+        ]
         again = sum(max(0, current.get((tp.topic, tp.partition), tp.offset) - tp.offset) for tp in targets)
         start = "their start" if args.to_start else f"{args.to_time:%Y-%m-%d %H:%M:%S} UTC"
         print(f"{group}: rewinding {', '.join(topics)} to {start}: about {again} record(s) read again")
         if past:
             tp, horizon = past[0]
-            line = (f"{len(past)} partition(s) go past the inbox horizon, e.g. {tp.topic}[{tp.partition}] to "
-                    f"offset {tp.offset}, whose receipts below offset {horizon.below_offset} were pruned "
-                    f"(last at {horizon.pruned_at:%Y-%m-%d %H:%M:%S} UTC): the version guard alone keeps "
-                    "what was applied from applying again")
+            line = (
+                f"{len(past)} partition(s) go past the inbox horizon, e.g. {tp.topic}[{tp.partition}] to "
+                f"offset {tp.offset}, whose receipts below offset {horizon.below_offset} were pruned "
+                f"(last at {horizon.pruned_at:%Y-%m-%d %H:%M:%S} UTC): the version guard alone keeps "
+                "what was applied from applying again"
+            )
             if not args.past_horizon:
                 raise UsageError(f"{line}; add --past-horizon to rewind anyway")
             print(f"  warning: {line}")
@@ -79,12 +94,18 @@ def _targets(reader: Consumer, topics: list[str], to_time: datetime | None) -> l
     if missing:
         raise UsageError(f"topic {', '.join(missing)} does not exist")
     if to_time is None:
-        return [TopicPartition(tp.topic, tp.partition, reader.get_watermark_offsets(tp, timeout=10)[0])
-                for tp in partitions]
+        return [
+            TopicPartition(tp.topic, tp.partition, reader.get_watermark_offsets(tp, timeout=10)[0])
+            for tp in partitions
+        ]
     millis = int(to_time.timestamp() * 1000)
-    found = reader.offsets_for_times([TopicPartition(tp.topic, tp.partition, millis) for tp in partitions],
-                                     timeout=15)
+    found = reader.offsets_for_times(
+        [TopicPartition(tp.topic, tp.partition, millis) for tp in partitions], timeout=15
+    )
     # No record at or after the time: the partition's end (offset -1 from the broker).
-    return [tp if tp.offset >= 0 else
-            TopicPartition(tp.topic, tp.partition, reader.get_watermark_offsets(tp, timeout=10)[1])
-            for tp in found]
+    return [
+        tp
+        if tp.offset >= 0
+        else TopicPartition(tp.topic, tp.partition, reader.get_watermark_offsets(tp, timeout=10)[1])
+        for tp in found
+    ]

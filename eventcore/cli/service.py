@@ -35,8 +35,13 @@ from eventcore.topics import topic_for
 # Mistakes a person can make at a service's command line, answered with one line (exit 2);
 # any other error is a bug and keeps its traceback.
 PERSON_ERRORS: tuple[type[BaseException], ...] = (
-    InvalidValueError, NotFoundError, TransitionRefused, SchemaRegistryError, ConnectError,
-    CdcProgressUnknown, DeadLetterSelectionError,
+    InvalidValueError,
+    NotFoundError,
+    TransitionRefused,
+    SchemaRegistryError,
+    ConnectError,
+    CdcProgressUnknown,
+    DeadLetterSelectionError,
 )
 
 
@@ -100,9 +105,15 @@ class ServiceDefinition:
         it stops once it has read every topic to its end (no periodic jobs then)."""
         jobs = self.periodic(context) if self.periodic and not until_caught_up else []
         routes = EventRoutes(self.handlers(context), self.name)
-        process = ServiceProcess(context, self.group_id, self.topics, routes.record_handlers(),
-                                 periodic=jobs, until_caught_up=until_caught_up,
-                                 health_port=self.health_port)
+        process = ServiceProcess(
+            context,
+            self.group_id,
+            self.topics,
+            routes.record_handlers(),
+            periodic=jobs,
+            until_caught_up=until_caught_up,
+            health_port=self.health_port,
+        )
         counters = process.runtime.counters
         routes.on_refused = lambda: setattr(counters, "refused", counters.refused + 1)
         return process
@@ -112,15 +123,21 @@ def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=definition.group_id)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("migrate", help="create the service's tables and register its schemas")
-    sub.add_parser("run", help=f"consume {', '.join(definition.topics)} "
-                               "until SIGTERM/SIGINT (settings: see README)")
+    sub.add_parser(
+        "run", help=f"consume {', '.join(definition.topics)} until SIGTERM/SIGINT (settings: see README)"
+    )
     for name, command in definition.commands.items():
         command.configure(sub.add_parser(name, help=command.help))
     dlq_cli.configure(sub.add_parser("dlq", help=f"the dead letters of {definition.group_id}"))
-    outbox_cli.configure(sub.add_parser("prune-outbox",
-                                        help="delete published outbox rows older than --days"))
-    rewind_cli.configure(sub.add_parser("rewind", help=f"read {', '.join(definition.topics)} again "
-                                                       "from their start or a time (the group stopped)"))
+    outbox_cli.configure(
+        sub.add_parser("prune-outbox", help="delete published outbox rows older than --days")
+    )
+    rewind_cli.configure(
+        sub.add_parser(
+            "rewind",
+            help=f"read {', '.join(definition.topics)} again from their start or a time (the group stopped)",
+        )
+    )
     return parser
 
 

@@ -27,16 +27,25 @@ def _parser() -> ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     spread = commands.add_parser("skew", help="records per partition and the hottest keys")
     spread.add_argument("topic")
-    spread.add_argument("--sample", type=number_argument(int, at_least=1, noun="a count"), default=2000,
-                        help="read the newest N records of each partition for the keys (default 2000)")
+    spread.add_argument(
+        "--sample",
+        type=number_argument(int, at_least=1, noun="a count"),
+        default=2000,
+        help="read the newest N records of each partition for the keys (default 2000)",
+    )
     grow = commands.add_parser("resize", help="add partitions without breaking any key's order")
     grow.add_argument("topic")
-    grow.add_argument("--partitions", type=number_argument(int, at_least=1, noun="a partition count"),
-                      required=True)
+    grow.add_argument(
+        "--partitions", type=number_argument(int, at_least=1, noun="a partition count"), required=True
+    )
     grow.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     grow.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    grow.add_argument("--timeout", type=number_argument(above=0, noun="a number of seconds"), default=300.0,
-                      help="how long the groups may take to drain (default 300)")
+    grow.add_argument(
+        "--timeout",
+        type=number_argument(above=0, noun="a number of seconds"),
+        default=300.0,
+        help="how long the groups may take to drain (default 300)",
+    )
     return parser
 
 
@@ -57,12 +66,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(plan.describe())
         if args.dry_run:
             return EXIT_OK
-        if not confirm(f"resize {args.topic} to {args.partitions} partitions (its writers pause meanwhile)?",
-                       args.yes):
+        if not confirm(
+            f"resize {args.topic} to {args.partitions} partitions (its writers pause meanwhile)?", args.yes
+        ):
             print("nothing changed")
             return EXIT_OK
-        paused = resize(plan, settings.kafka_bootstrap_servers, connect, args.timeout,
-                        progress=lambda line: print(line, flush=True))
+        paused = resize(
+            plan,
+            settings.kafka_bootstrap_servers,
+            connect,
+            args.timeout,
+            progress=lambda line: print(line, flush=True),
+        )
         print(f"{args.topic} has {args.partitions} partitions; its writers were paused for {paused:.1f}s")
         return EXIT_OK
     except ResizeRefused as refused:

@@ -33,8 +33,9 @@ def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -
         return stock.current_levels(uow.connection, [sku])[sku]
 
 
-def reserve(uow: UnitOfWork, order_id: str, requested: dict[str, int], amount_cents: int, currency: str,
-            flow: str) -> None:
+def reserve(
+    uow: UnitOfWork, order_id: str, requested: dict[str, int], amount_cents: int, currency: str, flow: str
+) -> None:
     reservation = reservations.load(uow, order_id)
     reservation.expect_to_run()
     reservation.reserve(requested, stock.levels(uow, requested), amount_cents, currency, flow)
@@ -44,13 +45,25 @@ def reserve(uow: UnitOfWork, order_id: str, requested: dict[str, int], amount_ce
 
 
 def on_order_created(uow: UnitOfWork, event: OrderCreated) -> None:
-    reserve(uow, event.order_id, {line.sku: line.quantity for line in event.lines}, event.total_cents,
-            event.currency, CHOREOGRAPHED)
+    reserve(
+        uow,
+        event.order_id,
+        {line.sku: line.quantity for line in event.lines},
+        event.total_cents,
+        event.currency,
+        CHOREOGRAPHED,
+    )
 
 
 def on_reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
-    reserve(uow, command.order_id, {line.sku: line.quantity for line in command.lines}, command.amount_cents,
-            command.currency, ORCHESTRATED)
+    reserve(
+        uow,
+        command.order_id,
+        {line.sku: line.quantity for line in command.lines},
+        command.amount_cents,
+        command.currency,
+        ORCHESTRATED,
+    )
 
 
 def release_stock(uow: UnitOfWork, reservation: Reservation) -> StockReleased:

@@ -60,8 +60,14 @@ class Reservation(CompensableStep):
     def order_id(self) -> str:
         return self.saga_id
 
-    def reserve(self, requested: Mapping[str, int], stock: Mapping[str, StockLevel],
-                amount_cents: int, currency: str, flow: str) -> None:
+    def reserve(
+        self,
+        requested: Mapping[str, int],
+        stock: Mapping[str, StockLevel],
+        amount_cents: int,
+        currency: str,
+        flow: str,
+    ) -> None:
         """Reserve every line or reject the order; the stock moves are the caller's to write."""
         decision = decide(requested, stock)
         if decision.reserve:

@@ -46,8 +46,13 @@ SERVICE = ServiceDefinition(
     metadata=metadata,
     consumes=["order", "inventory.commands"],
     handlers=lambda _context: HANDLERS,
-    commands={"set-stock": Command("set a product's available stock (reserved stock is left alone)",
-                                   configure_set_stock, execute_set_stock)},
+    commands={
+        "set-stock": Command(
+            "set a product's available stock (reserved stock is left alone)",
+            configure_set_stock,
+            execute_set_stock,
+        )
+    },
 )
 
 

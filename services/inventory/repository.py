@@ -22,18 +22,24 @@ from services.inventory.tables import products, reservation_lines, reservations
 log = logging.getLogger(__name__)
 
 
-
 # Statements built once (SQLAlchemy caches their compiled form; the values travel as parameters).
 _RESERVATIONS_WITH_LINES = (
-    select(reservations.c.order_id, reservations.c.status, reservations.c.version, reservations.c.reason,
-           reservation_lines.c.sku, reservation_lines.c.quantity)
+    select(
+        reservations.c.order_id,
+        reservations.c.status,
+        reservations.c.version,
+        reservations.c.reason,
+        reservation_lines.c.sku,
+        reservation_lines.c.quantity,
+    )
     .outerjoin(reservation_lines, reservation_lines.c.order_id == reservations.c.order_id)
     .where(reservations.c.order_id.in_(bindparam("order_ids", expanding=True)))
     .with_for_update(of=reservations)
 )
 # Locking in sku order: two reservations over the same products cannot deadlock.
-_PRODUCTS = (select(products).where(products.c.sku.in_(bindparam("skus", expanding=True)))
-             .order_by(products.c.sku))
+_PRODUCTS = (
+    select(products).where(products.c.sku.in_(bindparam("skus", expanding=True))).order_by(products.c.sku)
+)
 _PRODUCTS_LOCKED = _PRODUCTS.with_for_update()
 
 
@@ -43,16 +49,22 @@ def _read_reservations(connection: Connection, order_ids: list[str]) -> dict[str
         reservation = found.get(row.order_id)
         if reservation is None:
             reservation = found[row.order_id] = Reservation(
-                row.order_id, Reservation.labels.status(row.status), row.version, row.reason,
-                stored_version=row.version)
+                row.order_id,
+                Reservation.labels.status(row.status),
+                row.version,
+                row.reason,
+                stored_version=row.version,
+            )
         if row.sku is not None:
             reservation.lines[row.sku] = row.quantity
     return found
 
 
 def _read_products(connection: Connection, skus: list[str]) -> dict[str, StockLevel]:
-    return {r.sku: StockLevel(r.sku, r.available, r.reserved)
-            for r in connection.execute(_PRODUCTS_LOCKED, {"skus": skus})}
+    return {
+        r.sku: StockLevel(r.sku, r.available, r.reserved)
+        for r in connection.execute(_PRODUCTS_LOCKED, {"skus": skus})
+    }
 
 
 class Reservations:
@@ -71,9 +83,15 @@ class Reservations:
         if newly_reserved:
             BatchInserts.of(uow, reservation_lines).add(
                 {"order_id": reservation.order_id, "sku": sku, "quantity": quantity}
-                for sku, quantity in sorted(reservation.lines.items()))
-        log.info("reservation %s %s (v%d)%s", reservation.order_id, reservation.stored_status,
-                 reservation.version, f": {reservation.reason}" if reservation.reason else "")
+                for sku, quantity in sorted(reservation.lines.items())
+            )
+        log.info(
+            "reservation %s %s (v%d)%s",
+            reservation.order_id,
+            reservation.stored_status,
+            reservation.version,
+            f": {reservation.reason}" if reservation.reason else "",
+        )
 
 
 def _skus_in(uow: UnitOfWork) -> set[str]:
@@ -105,17 +123,21 @@ class Stock:
             if level is None:
                 raise LookupError(f"product {sku} was not read before its stock moved")
             moved = StockLevel(sku, level.available - sign * quantity, level.reserved + sign * quantity)
-            rows.put(sku, moved, {"available": moved.available, "reserved": moved.reserved,
-                                  "updated_at": now})
+            rows.put(
+                sku, moved, {"available": moved.available, "reserved": moved.reserved, "updated_at": now}
+            )
 
     def current_levels(self, connection: Connection, skus: list[str]) -> dict[str, StockLevel]:
         """The products' stock levels as committed (no lock)."""
-        return {r.sku: StockLevel(r.sku, r.available, r.reserved)
-                for r in connection.execute(_PRODUCTS, {"skus": sorted(skus)})}
+        return {
+            r.sku: StockLevel(r.sku, r.available, r.reserved)
+            for r in connection.execute(_PRODUCTS, {"skus": sorted(skus)})
+        }
 
     def set_available(self, connection: Connection, sku: str, available: int) -> None:
-        statement = mysql_insert(products).values(sku=sku, available=available, reserved=0,
-                                                  updated_at=utc_now())
+        statement = mysql_insert(products).values(
+            sku=sku, available=available, reserved=0, updated_at=utc_now()
+        )
         connection.execute(statement.on_duplicate_key_update(available=available, updated_at=utc_now()))
 
 

@@ -51,7 +51,6 @@ __all__ = ["OrderNotFoundError", "OrderUseCases", "cancel_order", "cancel_timed_
 OrderChange = Callable[[Order], None]
 
 
-
 def place_order(
     uow_factory: Callable[[], UnitOfWork],
     customer_id: str,
@@ -74,8 +73,14 @@ def place_order(
             instance = SagaInstance.start(order.id, saga or order_saga(), ORDER_PLACED, START, utc_now())
             _send(uow, order, instance, START.commands)
             repository.save_saga(uow, instance)
-    log.info("placed order %s for %s (%d line(s), %d cents, %s)", order.id, customer_id,
-             len(lines), order.total_cents, flow)
+    log.info(
+        "placed order %s for %s (%d line(s), %d cents, %s)",
+        order.id,
+        customer_id,
+        len(lines),
+        order.total_cents,
+        flow,
+    )
     return order
 
 
@@ -138,11 +143,19 @@ class OrderUseCases:
         self.drive(uow, order, "PaymentFailed", lambda o: o.payment_failed(event.reason), event.reason)
 
     def handlers(self) -> dict[type, TypedHandler]:
-        return {StockReserved: self.on_stock_reserved, StockRejected: self.on_stock_rejected,
-                PaymentCompleted: self.on_payment_completed, PaymentFailed: self.on_payment_failed}
+        return {
+            StockReserved: self.on_stock_reserved,
+            StockRejected: self.on_stock_rejected,
+            PaymentCompleted: self.on_payment_completed,
+            PaymentFailed: self.on_payment_failed,
+        }
 
-    def expire_overdue_steps(self, uow_factory: Callable[[], UnitOfWork], limit: int = 100,
-                             pipeline_behind: timedelta = timedelta(0)) -> int:
+    def expire_overdue_steps(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        limit: int = 100,
+        pipeline_behind: timedelta = timedelta(0),
+    ) -> int:
         """The orchestrated saga's deadlines: a step whose reply has not come by its deadline
         (plus the time the pipeline is behind) is given up and the completed steps compensated."""
         cutoff = utc_now() - pipeline_behind
@@ -152,20 +165,33 @@ class OrderUseCases:
             if instance is None or instance.state not in WAITING or not instance.overdue(cutoff):
                 return False  # a reply got there first
             timeout = self.saga.step_timeouts[instance.state]
-            self.drive(uow, order, DEADLINE_PASSED, lambda o: o.time_out(timeout.total_seconds()),
-                       f"no reply to {instance.state.value} within {timeout.total_seconds():.0f}s")
+            self.drive(
+                uow,
+                order,
+                DEADLINE_PASSED,
+                lambda o: o.time_out(timeout.total_seconds()),
+                f"no reply to {instance.state.value} within {timeout.total_seconds():.0f}s",
+            )
             return True
 
         return _one_by_one(uow_factory, lambda c: repository.overdue_saga_ids(c, cutoff, limit), expire)
 
 
-def cancel_order(uow_factory: Callable[[], UnitOfWork], order_id: str, reason: str,
-                 saga: Orchestration[SagaState] | None = None) -> Order:
+def cancel_order(
+    uow_factory: Callable[[], UnitOfWork],
+    order_id: str,
+    reason: str,
+    saga: Orchestration[SagaState] | None = None,
+) -> Order:
     return OrderUseCases(saga or order_saga()).cancel_order(uow_factory, order_id, reason)
 
 
-def cancel_timed_out(uow_factory: Callable[[], UnitOfWork], timeout: timedelta, limit: int = 100,
-                     pipeline_behind: timedelta = timedelta(0)) -> int:
+def cancel_timed_out(
+    uow_factory: Callable[[], UnitOfWork],
+    timeout: timedelta,
+    limit: int = 100,
+    pipeline_behind: timedelta = timedelta(0),
+) -> int:
     """The choreographed saga's timeout: cancel open orders older than ``timeout``, one
     transaction each.
 
@@ -185,8 +211,11 @@ def cancel_timed_out(uow_factory: Callable[[], UnitOfWork], timeout: timedelta, 
     return _one_by_one(uow_factory, lambda c: repository.open_order_ids_before(c, cutoff, limit), time_out)
 
 
-def _one_by_one(uow_factory: Callable[[], UnitOfWork], candidates: Callable[[Connection], list[str]],
-                action: Callable[[UnitOfWork, Order], bool]) -> int:
+def _one_by_one(
+    uow_factory: Callable[[], UnitOfWork],
+    candidates: Callable[[Connection], list[str]],
+    action: Callable[[UnitOfWork, Order], bool],
+) -> int:
     """A deadline sweep: find the candidates, then act on each order in its own transaction
     (its row locked, its state read again); returns how many it acted on."""
     with uow_factory() as uow:

@@ -34,14 +34,16 @@ OPEN = (OrderStatus.PENDING, OrderStatus.STOCK_RESERVED)
 # reservation (they come from different topics), so PaymentCompleted is accepted from PENDING
 # too. Everything not listed is refused: e.g. PaymentCompleted after a timeout cancelled the
 # order changes nothing here (the payment service refunds it on OrderCancelled).
-ORDER_SAGA: StateMachine[OrderStatus] = StateMachine([
-    ([OrderStatus.PENDING], "StockReserved", OrderStatus.STOCK_RESERVED),
-    ([OrderStatus.PENDING], "StockRejected", OrderStatus.CANCELLED),
-    (OPEN, "PaymentCompleted", OrderStatus.CONFIRMED),
-    (OPEN, "PaymentFailed", OrderStatus.CANCELLED),
-    (OPEN, "TimedOut", OrderStatus.CANCELLED),
-    (OPEN, "CancelRequested", OrderStatus.CANCELLED),
-])
+ORDER_SAGA: StateMachine[OrderStatus] = StateMachine(
+    [
+        ([OrderStatus.PENDING], "StockReserved", OrderStatus.STOCK_RESERVED),
+        ([OrderStatus.PENDING], "StockRejected", OrderStatus.CANCELLED),
+        (OPEN, "PaymentCompleted", OrderStatus.CONFIRMED),
+        (OPEN, "PaymentFailed", OrderStatus.CANCELLED),
+        (OPEN, "TimedOut", OrderStatus.CANCELLED),
+        (OPEN, "CancelRequested", OrderStatus.CANCELLED),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,12 @@ class Order(Aggregate):
 
     @classmethod
     def place(
-        cls, customer_id: str, lines: list[OrderLine], currency: str = "EUR",
-        order_id: str | None = None, flow: str = CHOREOGRAPHED,
+        cls,
+        customer_id: str,
+        lines: list[OrderLine],
+        currency: str = "EUR",
+        order_id: str | None = None,
+        flow: str = CHOREOGRAPHED,
     ) -> Order:
         try:
             bounded_text("customer id", customer_id, CUSTOMER_LENGTH)
@@ -94,10 +100,18 @@ class Order(Aggregate):
             raise InvalidOrderError(f"currency must be a 3-letter code, got {currency!r}")
         if flow not in FLOWS:
             raise InvalidOrderError(f"flow must be one of {', '.join(FLOWS)}, got {flow!r}")
-        order = cls(id=order_id or str(uuid.uuid4()), customer_id=customer_id,
-                    lines=list(lines), currency=currency.upper(), flow=flow)
-        order._record(OrderCreated(order.id, order.customer_id, tuple(order.lines), order.total_cents,
-                                   order.currency, flow))
+        order = cls(
+            id=order_id or str(uuid.uuid4()),
+            customer_id=customer_id,
+            lines=list(lines),
+            currency=currency.upper(),
+            flow=flow,
+        )
+        order._record(
+            OrderCreated(
+                order.id, order.customer_id, tuple(order.lines), order.total_cents, order.currency, flow
+            )
+        )
         return order
 
     def stock_reserved(self) -> None:

@@ -39,12 +39,21 @@ def parse_line(text: str) -> OrderLine:
 
 def configure_place(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--customer", required=True)
-    parser.add_argument("--line", dest="lines", action="append", type=parse_line, required=True,
-                        help="SKU:QUANTITY:UNIT_PRICE_CENTS (repeatable)")
+    parser.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        type=parse_line,
+        required=True,
+        help="SKU:QUANTITY:UNIT_PRICE_CENTS (repeatable)",
+    )
     parser.add_argument("--currency", default="EUR")
-    parser.add_argument("--flow", choices=FLOWS, default=None,
-                        help="the saga style that drives this order "
-                             "(default: ORDER_SAGA_FLOW, else choreographed)")
+    parser.add_argument(
+        "--flow",
+        choices=FLOWS,
+        default=None,
+        help="the saga style that drives this order (default: ORDER_SAGA_FLOW, else choreographed)",
+    )
 
 
 def saga_of(context: ServiceContext) -> OrderUseCases:
@@ -54,8 +63,11 @@ def saga_of(context: ServiceContext) -> OrderUseCases:
 def execute_place(context: ServiceContext, args: argparse.Namespace) -> int:
     flow = args.flow or context.settings.order_saga_flow
     use_cases = saga_of(context)
-    print(place_order(context.uow_factory, args.customer, args.lines, args.currency, flow=flow,
-                      saga=use_cases.saga).id)
+    print(
+        place_order(
+            context.uow_factory, args.customer, args.lines, args.currency, flow=flow, saga=use_cases.saga
+        ).id
+    )
     return 0
 
 
@@ -69,7 +81,8 @@ def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
         order = saga_of(context).cancel_order(context.uow_factory, args.order_id, args.reason)
     except TransitionRefused as refused:
         raise UsageError(
-            f"order {args.order_id} cannot be cancelled: it is {refused.current.value}") from None
+            f"order {args.order_id} cannot be cancelled: it is {refused.current.value}"
+        ) from None
     print(order.status)
     return 0
 
@@ -87,24 +100,34 @@ def execute_saga(context: ServiceContext, args: argparse.Namespace) -> int:
     if order is None:
         raise UsageError(f"no order {args.order_id}")
     if instance is None:
-        print(f"order {order.id}: {order.status} ({order.flow}; no saga instance: its participants react "
-              "to its events)")
+        print(
+            f"order {order.id}: {order.status} ({order.flow}; no saga instance: its participants react "
+            "to its events)"
+        )
         return 0
-    deadline = (f", step deadline {instance.step_deadline:%Y-%m-%d %H:%M:%S.%f} UTC"
-                if instance.step_deadline else "")
+    deadline = (
+        f", step deadline {instance.step_deadline:%Y-%m-%d %H:%M:%S.%f} UTC" if instance.step_deadline else ""
+    )
     print(f"order {order.id}: {order.status}; saga {instance.state.value} v{instance.version}{deadline}")
     for entry in history:
         sent = f"  sent {entry.commands.replace(',', ', ')}" if entry.commands else ""
         note = f"  ({entry.note})" if entry.note else ""
-        print(f"  {entry.seq:>3}  {entry.at:%H:%M:%S.%f}  {entry.trigger_name:<17} "
-              f"{entry.from_state:>9} -> {entry.to_state:<9}{sent}{note}")
+        print(
+            f"  {entry.seq:>3}  {entry.at:%H:%M:%S.%f}  {entry.trigger_name:<17} "
+            f"{entry.from_state:>9} -> {entry.to_state:<9}{sent}{note}"
+        )
     return 0
 
 
 # Where an order's events and commands wait on their way through either saga.
-SAGA_HOPS = [Hop("inventory-service", "order.events"), Hop("payment-service", "inventory.events"),
-             Hop("order-service", "inventory.events"), Hop("order-service", "payment.events"),
-             Hop("inventory-service", "inventory.commands"), Hop("payment-service", "payment.commands")]
+SAGA_HOPS = [
+    Hop("inventory-service", "order.events"),
+    Hop("payment-service", "inventory.events"),
+    Hop("order-service", "inventory.events"),
+    Hop("order-service", "payment.events"),
+    Hop("inventory-service", "inventory.commands"),
+    Hop("payment-service", "payment.commands"),
+]
 
 
 def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
@@ -124,17 +147,26 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
             # Unknown is not "caught up": wait as long as the allowance before timing out.
             behind = allowance_s
             if behind_before[0] != behind:
-                log.warning("cannot tell how far behind the pipeline is (%s); saga deadlines pushed "
-                            "back by the allowance, %.0fs", exc.args[0], allowance_s)
+                log.warning(
+                    "cannot tell how far behind the pipeline is (%s); saga deadlines pushed "
+                    "back by the allowance, %.0fs",
+                    exc.args[0],
+                    allowance_s,
+                )
         if behind >= 1.0 > behind_before[0]:
-            log.warning("the pipeline is %.0fs behind: saga deadlines are pushed back until it "
-                        "catches up (at most ORDER_SAGA_LAG_ALLOWANCE_S=%.0fs)", behind, allowance_s)
+            log.warning(
+                "the pipeline is %.0fs behind: saga deadlines are pushed back until it "
+                "catches up (at most ORDER_SAGA_LAG_ALLOWANCE_S=%.0fs)",
+                behind,
+                allowance_s,
+            )
         elif behind < 1.0 <= behind_before[0]:
             log.warning("the pipeline caught up: saga deadlines count again")
         behind_before[0] = behind
         pipeline_behind = timedelta(seconds=behind)
-        return (cancel_timed_out(context.uow_factory, timeout, pipeline_behind=pipeline_behind)
-                + use_cases.expire_overdue_steps(context.uow_factory, pipeline_behind=pipeline_behind))
+        return cancel_timed_out(
+            context.uow_factory, timeout, pipeline_behind=pipeline_behind
+        ) + use_cases.expire_overdue_steps(context.uow_factory, pipeline_behind=pipeline_behind)
 
     use_cases = saga_of(context)
     every_s = min(5.0, timeout_s / 4, settings.order_saga_step_timeout_s / 4)
@@ -151,8 +183,9 @@ SERVICE = ServiceDefinition(
     commands={
         "place": Command("place one order; prints its id", configure_place, execute_place),
         "cancel": Command("cancel an open order", configure_cancel, execute_cancel),
-        "saga": Command("print an orchestrated order's saga: its state and history", configure_saga,
-                        execute_saga),
+        "saga": Command(
+            "print an orchestrated order's saga: its state and history", configure_saga, execute_saga
+        ),
     },
     # Its events, and the orchestrator's commands to the other services.
     emits=("order", "inventory.commands", "payment.commands"),

@@ -59,8 +59,12 @@ def order_saga(step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S) -> Orchestration[
 def command(name: str, order: Order) -> Event:
     """The command ``name`` for ``order``, built from the order's own data."""
     if name == RESERVE:
-        return ReserveStock(order.id, tuple(StockLine(line.sku, line.quantity) for line in order.lines),
-                            order.total_cents, order.currency)
+        return ReserveStock(
+            order.id,
+            tuple(StockLine(line.sku, line.quantity) for line in order.lines),
+            order.total_cents,
+            order.currency,
+        )
     if name == CHARGE:
         return ChargePayment(order.id, order.total_cents, order.currency)
     if name == RELEASE:

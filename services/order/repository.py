@@ -27,7 +27,6 @@ from services.order.tables import order_lines, orders, saga_history, sagas
 log = logging.getLogger(__name__)
 
 
-
 class OrderNotFoundError(RecordRejectedError, NotFoundError):
     pass
 
@@ -39,16 +38,27 @@ def add(uow: UnitOfWork, order: Order) -> None:
     connection = uow.connection
     connection.execute(
         orders.insert().values(
-            id=order.id, customer_id=order.customer_id, status=order.status.value,
-            currency=order.currency, total_cents=order.total_cents, version=order.version,
-            created_at=now, updated_at=now, flow=order.flow,
+            id=order.id,
+            customer_id=order.customer_id,
+            status=order.status.value,
+            currency=order.currency,
+            total_cents=order.total_cents,
+            version=order.version,
+            created_at=now,
+            updated_at=now,
+            flow=order.flow,
         )
     )
     connection.execute(
         order_lines.insert(),
         [
-            {"order_id": order.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
-             "unit_price_cents": line.unit_price_cents}
+            {
+                "order_id": order.id,
+                "line_no": n,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+            }
             for n, line in enumerate(order.lines, start=1)
         ],
     )
@@ -73,9 +83,14 @@ _ORDERS_WITH_LINES = (
 def _order_of(rows: list[Any]) -> Order:
     row = rows[0]
     return Order(
-        id=row["id"], customer_id=row["customer_id"], currency=row["currency"],
-        status=OrderStatus(row["status"]), version=row["version"],
-        cancel_reason=row["cancel_reason"], payment_id=row["payment_id"], flow=row["flow"] or CHOREOGRAPHED,
+        id=row["id"],
+        customer_id=row["customer_id"],
+        currency=row["currency"],
+        status=OrderStatus(row["status"]),
+        version=row["version"],
+        cancel_reason=row["cancel_reason"],
+        payment_id=row["payment_id"],
+        flow=row["flow"] or CHOREOGRAPHED,
         lines=[OrderLine(r["sku"], r["quantity"], r["unit_price_cents"]) for r in rows],
     )
 
@@ -107,11 +122,24 @@ def load(uow: UnitOfWork, order_id: str) -> Order:
 
 def save(uow: UnitOfWork, order: Order) -> None:
     emit_changes(uow, order)
-    log.info("order %s %s (v%d)%s", order.id, order.status.value, order.version,
-             f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "")
-    _orders(uow).put(order.id, order, {
-        "status": order.status.value, "version": order.version, "cancel_reason": order.cancel_reason,
-        "payment_id": order.payment_id, "updated_at": utc_now()})
+    log.info(
+        "order %s %s (v%d)%s",
+        order.id,
+        order.status.value,
+        order.version,
+        f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "",
+    )
+    _orders(uow).put(
+        order.id,
+        order,
+        {
+            "status": order.status.value,
+            "version": order.version,
+            "cancel_reason": order.cancel_reason,
+            "payment_id": order.payment_id,
+            "updated_at": utc_now(),
+        },
+    )
 
 
 def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
@@ -130,17 +158,30 @@ def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) 
 # --- orchestrated sagas ----------------------------------------------------------------------
 
 _SAGAS = (
-    select(sagas, select(func.count()).where(saga_history.c.order_id == sagas.c.order_id)
-           .scalar_subquery().label("history_length"))
+    select(
+        sagas,
+        select(func.count())
+        .where(saga_history.c.order_id == sagas.c.order_id)
+        .scalar_subquery()
+        .label("history_length"),
+    )
     .where(sagas.c.order_id.in_(bindparam("order_ids", expanding=True)))
     .with_for_update(of=sagas)
 )
 
 
 def _read_sagas(connection: Connection, order_ids: list[str]) -> dict[str, SagaInstance[SagaState]]:
-    return {row.order_id: SagaInstance(row.order_id, SagaState(row.state), row.step_deadline, row.version,
-                                       stored_version=row.version, stored_history=row.history_length)
-            for row in connection.execute(_SAGAS, {"order_ids": order_ids})}
+    return {
+        row.order_id: SagaInstance(
+            row.order_id,
+            SagaState(row.state),
+            row.step_deadline,
+            row.version,
+            stored_version=row.version,
+            stored_history=row.history_length,
+        )
+        for row in connection.execute(_SAGAS, {"order_ids": order_ids})
+    }
 
 
 def _sagas(uow: UnitOfWork) -> BatchRows[str, SagaInstance[SagaState]]:
@@ -156,21 +197,38 @@ def save_saga(uow: UnitOfWork, saga: SagaInstance[SagaState]) -> None:
     rows = _sagas(uow)
     if saga.new_history:
         BatchInserts.of(uow, saga_history).add(
-            {"order_id": saga.saga_id, "seq": saga.stored_history + n, "at": entry.at,
-             "trigger_name": entry.trigger, "from_state": entry.from_state, "to_state": entry.to_state,
-             "commands": ",".join(entry.commands), "note": entry.note[:255]}
-            for n, entry in enumerate(saga.new_history, start=1))
+            {
+                "order_id": saga.saga_id,
+                "seq": saga.stored_history + n,
+                "at": entry.at,
+                "trigger_name": entry.trigger,
+                "from_state": entry.from_state,
+                "to_state": entry.to_state,
+                "commands": ",".join(entry.commands),
+                "note": entry.note[:255],
+            }
+            for n, entry in enumerate(saga.new_history, start=1)
+        )
         for entry in saga.new_history:
-            log.info("saga %s: %s %s -> %s%s%s", saga.saga_id, entry.trigger, entry.from_state,
-                     entry.to_state,
-                     f" sends {', '.join(entry.commands)}" if entry.commands else "",
-                     f" ({entry.note})" if entry.note else "")
+            log.info(
+                "saga %s: %s %s -> %s%s%s",
+                saga.saga_id,
+                entry.trigger,
+                entry.from_state,
+                entry.to_state,
+                f" sends {', '.join(entry.commands)}" if entry.commands else "",
+                f" ({entry.note})" if entry.note else "",
+            )
     new = saga.stored_version == 0
     changed = saga.version != saga.stored_version or saga.new_history
     saga.stored_version, saga.stored_history = saga.version, saga.stored_history + len(saga.new_history)
     saga.new_history = []
-    values = {"state": saga.state.value, "step_deadline": saga.step_deadline, "version": saga.version,
-              "updated_at": utc_now()}
+    values = {
+        "state": saga.state.value,
+        "step_deadline": saga.step_deadline,
+        "version": saga.version,
+        "updated_at": utc_now(),
+    }
     if new:
         rows.add(saga.saga_id, saga, values)
     elif changed:
@@ -179,12 +237,18 @@ def save_saga(uow: UnitOfWork, saga: SagaInstance[SagaState]) -> None:
 
 def overdue_saga_ids(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
     """Sagas waiting for a step whose deadline passed before ``cutoff``."""
-    query = (select(sagas.c.order_id)
-             .where(sagas.c.state.in_([state.value for state in WAITING]), sagas.c.step_deadline < cutoff)
-             .order_by(sagas.c.step_deadline).limit(limit))
+    query = (
+        select(sagas.c.order_id)
+        .where(sagas.c.state.in_([state.value for state in WAITING]), sagas.c.step_deadline < cutoff)
+        .order_by(sagas.c.step_deadline)
+        .limit(limit)
+    )
     return list(connection.execute(query).scalars())
 
 
 def saga_history_of(connection: Connection, order_id: str) -> list[Any]:
-    return list(connection.execute(
-        select(saga_history).where(saga_history.c.order_id == order_id).order_by(saga_history.c.seq)))
+    return list(
+        connection.execute(
+            select(saga_history).where(saga_history.c.order_id == order_id).order_by(saga_history.c.seq)
+        )
+    )

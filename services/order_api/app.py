@@ -54,9 +54,10 @@ from services.order_view.tables import metadata as view_metadata
 log = logging.getLogger("order-api")
 STATIC_DIR = Path(__file__).parent / "static"
 OrderId = Annotated[str, PathParam(min_length=1, max_length=64)]
-MinVersion = Annotated[int | None, Query(
-    ge=1, description="the version your last write produced: the view is pending until it has it")]
-
+MinVersion = Annotated[
+    int | None,
+    Query(ge=1, description="the version your last write produced: the view is pending until it has it"),
+]
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -73,33 +74,59 @@ def order_json(order: Order) -> dict[str, Any]:
 
 def view_json(view: OrderView) -> dict[str, Any]:
     return {
-        "id": view.order_id, "status": view.status, "customerId": view.customer_id,
-        "currency": view.currency, "totalCents": view.total_cents, "flow": view.flow,
-        "lines": [{"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
-                  for line in view.lines],
+        "id": view.order_id,
+        "status": view.status,
+        "customerId": view.customer_id,
+        "currency": view.currency,
+        "totalCents": view.total_cents,
+        "flow": view.flow,
+        "lines": [
+            {"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
+            for line in view.lines
+        ],
         "stock": {"outcome": view.stock, "reason": view.stock_reason},
         "payment": {"outcome": view.payment, "paymentId": view.payment_id, "reason": view.payment_reason},
-        "cancelReason": view.cancel_reason, "versions": dict(view.versions),
-        "placedAt": iso(view.placed_at), "updatedAt": iso(view.updated_at),
-        "timeline": [{"eventId": e.event_id, "aggregateType": e.aggregate_type,
-                      "version": e.aggregate_version, "eventType": e.event_type,
-                      "occurredAt": iso(e.occurred_at), "summary": e.summary}
-                     for e in view.timeline],
+        "cancelReason": view.cancel_reason,
+        "versions": dict(view.versions),
+        "placedAt": iso(view.placed_at),
+        "updatedAt": iso(view.updated_at),
+        "timeline": [
+            {
+                "eventId": e.event_id,
+                "aggregateType": e.aggregate_type,
+                "version": e.aggregate_version,
+                "eventType": e.event_type,
+                "occurredAt": iso(e.occurred_at),
+                "summary": e.summary,
+            }
+            for e in view.timeline
+        ],
     }
 
 
 class ApiMetrics:
     def __init__(self, settings: Settings) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("order_api_requests", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("order_api_request_seconds", "HTTP request duration by route",
-                                 ["method", "route"], registry=self.registry)
-        self.placed = Counter("order_api_orders_placed", "Orders placed through the API",
-                              registry=self.registry)
-        self.replayed = Counter("order_api_idempotent_replays",
-                                "POSTs answered from an earlier request with the same Idempotency-Key",
-                                registry=self.registry)
+        self.requests = Counter(
+            "order_api_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "order_api_request_seconds",
+            "HTTP request duration by route",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.placed = Counter(
+            "order_api_orders_placed", "Orders placed through the API", registry=self.registry
+        )
+        self.replayed = Counter(
+            "order_api_idempotent_replays",
+            "POSTs answered from an earlier request with the same Idempotency-Key",
+            registry=self.registry,
+        )
         self.registry.register(CdcCollector(lambda: report_connectors(settings, connect_timeout_s=3.0)))
 
 
@@ -121,9 +148,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "connectors": dependency_checks.connectors(settings, [d.name for d in load_definitions()]),
     }
 
-    app = FastAPI(title="Order API", version="1", description=(
-        "Place and follow orders. Reads come from the read model, which applies events a moment "
-        "after they were written: every order says whether its view is `in_sync` or `pending`."))
+    app = FastAPI(
+        title="Order API",
+        version="1",
+        description=(
+            "Place and follow orders. Reads come from the read model, which applies events a moment "
+            "after they were written: every order says whether its view is `in_sync` or `pending`."
+        ),
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops_router(settings))
 
@@ -141,17 +173,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
-        return JSONResponse({"error": f"{where}: {first['msg']}",
-                             "detail": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                                        for e in errors]}, status_code=422)
+        return JSONResponse(
+            {
+                "error": f"{where}: {first['msg']}",
+                "detail": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors],
+            },
+            status_code=422,
+        )
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
 
     @app.post("/orders", status_code=201, summary="Place an order")
-    def place(body: OrderIn, response: Response,
-              idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Any:
+    def place(
+        body: OrderIn,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> Any:
         lines = [OrderLine(line.sku, line.quantity, line.unitPriceCents) for line in body.lines]
         flow = body.flow or default_flow
 
@@ -160,8 +199,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if remember is not None:
                     remember(uow, StoredResponse(201, order_json(placed)))
 
-            placed = place_order(order.uow_factory, body.customerId, lines, body.currency, flow=flow,
-                                 saga=use_cases.saga, also=also)
+            placed = place_order(
+                order.uow_factory,
+                body.customerId,
+                lines,
+                body.currency,
+                flow=flow,
+                saga=use_cases.saga,
+                also=also,
+            )
             metrics.placed.inc()
             return StoredResponse(201, order_json(placed))
 
@@ -169,8 +215,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if idempotency_key is None:
                 stored = create(None)
             else:
-                stored = keys.handle_once(order.uow_factory, valid_key(idempotency_key), body.canonical(),
-                                          create)
+                stored = keys.handle_once(
+                    order.uow_factory, valid_key(idempotency_key), body.canonical(), create
+                )
         except InvalidIdempotencyKeyError as exc:
             return problem(422, f"header.Idempotency-Key: {exc}")
         except InvalidOrderError as exc:
@@ -185,15 +232,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return stored.body
 
     @app.get("/orders", summary="Orders from the read model, newest first")
-    def list_orders(status: Annotated[str | None, Query(description=f"one of {', '.join(STATUSES)}")] = None,
-                    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Any:
+    def list_orders(
+        status: Annotated[str | None, Query(description=f"one of {', '.join(STATUSES)}")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> Any:
         if status is not None and status not in STATUSES:
             return problem(422, f"query.status: must be one of {', '.join(STATUSES)}, not {status!r}")
         with query_engine.connect() as connection:
             found, total = views.page(connection, status, limit, offset)
-        return {"orders": [{key: value for key, value in view_json(view).items() if key != "timeline"}
-                           for view in found], "total": total, "limit": limit, "offset": offset}
+        return {
+            "orders": [
+                {key: value for key, value in view_json(view).items() if key != "timeline"} for view in found
+            ],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
 
     @app.get("/orders/{order_id}", summary="One order's view and whether it is in sync")
     def get_order(order_id: OrderId, min_version: MinVersion = None) -> Any:
@@ -230,13 +285,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if found is None:
             return problem(404, f"no order {order_id}")
         return {
-            "id": order_id, "status": found.status.value, "flow": found.flow,
-            "saga": None if instance is None else {
-                "state": instance.state.value, "version": instance.version,
-                "stepDeadline": iso(instance.step_deadline)},
-            "history": [{"seq": e.seq, "at": iso(e.at), "trigger": e.trigger_name, "from": e.from_state,
-                         "to": e.to_state, "commands": [c for c in e.commands.split(",") if c],
-                         "note": e.note} for e in history],
+            "id": order_id,
+            "status": found.status.value,
+            "flow": found.flow,
+            "saga": None
+            if instance is None
+            else {
+                "state": instance.state.value,
+                "version": instance.version,
+                "stepDeadline": iso(instance.step_deadline),
+            },
+            "history": [
+                {
+                    "seq": e.seq,
+                    "at": iso(e.at),
+                    "trigger": e.trigger_name,
+                    "from": e.from_state,
+                    "to": e.to_state,
+                    "commands": [c for c in e.commands.split(",") if c],
+                    "note": e.note,
+                }
+                for e in history
+            ],
         }
 
     @app.get("/health", summary="Database, Kafka, registry and each connector (streaming, binlog headroom)")

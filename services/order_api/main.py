@@ -25,8 +25,9 @@ class QuietlyStoppingServer(uvicorn.Server):
         def stop(signum: int, _frame: object) -> None:
             if self.should_exit:
                 self.force_exit = True
-            log.info("%s received: finishing the requests in flight, then stopping",
-                     signal.Signals(signum).name)
+            log.info(
+                "%s received: finishing the requests in flight, then stopping", signal.Signals(signum).name
+            )
             self.should_exit = True
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}

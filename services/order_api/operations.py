@@ -33,10 +33,16 @@ def operated_groups(settings: Settings) -> list[OperatedGroup]:
     groups = []
     for definition in service_definitions():
         context = definition.context(settings)
-        groups.append(OperatedGroup(
-            definition.group_id, [*definition.topics, retry_topic_for(definition.group_id)], context.engine,
-            definition.database_name, context.messaging.dead_letters,
-            context.messaging.outbox))
+        groups.append(
+            OperatedGroup(
+                definition.group_id,
+                [*definition.topics, retry_topic_for(definition.group_id)],
+                context.engine,
+                definition.database_name,
+                context.messaging.dead_letters,
+                context.messaging.outbox,
+            )
+        )
     return groups
 
 
@@ -55,10 +61,12 @@ def ops_router(settings: Settings) -> APIRouter:
     @router.post("/ops/dead-letters/{group}/reinject", summary="Re-inject a group's dead letters")
     def reinject(group: Annotated[str, PathParam(max_length=128)], body: ReinjectIn) -> Any:
         if group not in view.groups:
-            return JSONResponse({"error": f"no consumer group {group} (known: {', '.join(view.groups)})"},
-                                status_code=404)
-        chosen = [name for name, given in (("key", body.key), ("eventId", body.eventId), ("all", body.all))
-                  if given]
+            return JSONResponse(
+                {"error": f"no consumer group {group} (known: {', '.join(view.groups)})"}, status_code=404
+            )
+        chosen = [
+            name for name, given in (("key", body.key), ("eventId", body.eventId), ("all", body.all)) if given
+        ]
         if len(chosen) != 1:
             return JSONResponse({"error": "body: give exactly one of key, eventId or all"}, status_code=422)
         try:

@@ -31,9 +31,13 @@ def configure_rebuild(parser: argparse.ArgumentParser) -> None:
 def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
     started = time.monotonic()
     rebuilding = rebuild_read_model(
-        context, GROUP, SERVICE.topics,
+        context,
+        GROUP,
+        SERVICE.topics,
         clear=lambda uow: repository.clear(uow, context.messaging, GROUP),
-        process=lambda: SERVICE.process(context, until_caught_up=True), assume_yes=args.yes)
+        process=lambda: SERVICE.process(context, until_caught_up=True),
+        assume_yes=args.yes,
+    )
     if rebuilding is None:
         print("nothing changed")
         return 1
@@ -42,9 +46,11 @@ def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
         print(f"rebuild stopped after {counters.processed} event(s); `order-view run` goes on from there")
         return 1
     seconds = time.monotonic() - started
-    print(f"rebuilt from {counters.processed} event(s) in {seconds:.1f}s "
-          f"({counters.processed / max(seconds, 0.001):.0f}/s; {counters.duplicates} duplicate(s), "
-          f"{counters.stale} stale, {counters.dead_lettered} dead-lettered)")
+    print(
+        f"rebuilt from {counters.processed} event(s) in {seconds:.1f}s "
+        f"({counters.processed / max(seconds, 0.001):.0f}/s; {counters.duplicates} duplicate(s), "
+        f"{counters.stale} stale, {counters.dead_lettered} dead-lettered)"
+    )
     return 0
 
 
@@ -57,8 +63,13 @@ SERVICE = ServiceDefinition(
     metadata=metadata,
     consumes=list(AGGREGATES),
     handlers=lambda _context: {cls: WithEnvelope(project) for cls in VIEWED_EVENTS},
-    commands={"rebuild": Command("delete the views and rebuild them from the topics (asks first)",
-                                 configure_rebuild, execute_rebuild)},
+    commands={
+        "rebuild": Command(
+            "delete the views and rebuild them from the topics (asks first)",
+            configure_rebuild,
+            execute_rebuild,
+        )
+    },
     publishes=False,
 )
 

@@ -28,8 +28,15 @@ from services.contracts import (
 )
 
 VIEWED_EVENTS: tuple[type[Event], ...] = (
-    OrderCreated, OrderConfirmed, OrderCancelled, StockReserved, StockRejected, StockReleased,
-    PaymentCompleted, PaymentFailed, PaymentRefunded,
+    OrderCreated,
+    OrderConfirmed,
+    OrderCancelled,
+    StockReserved,
+    StockRejected,
+    StockReleased,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentRefunded,
 )
 AGGREGATES = ("order", "inventory", "payment")
 PENDING = "PENDING"
@@ -92,8 +99,14 @@ class OrderView:
         occurred = envelope.occurred_at
         if occurred is not None and (self.updated_at is None or occurred > self.updated_at):
             self.updated_at = occurred
-        entry = TimelineEntry(envelope.event_id, envelope.aggregate_type, envelope.aggregate_version,
-                              event.event_type(), envelope.occurred_at, summary)
+        entry = TimelineEntry(
+            envelope.event_id,
+            envelope.aggregate_type,
+            envelope.aggregate_version,
+            event.event_type(),
+            envelope.occurred_at,
+            summary,
+        )
         if isinstance(event, OrderCreated):
             self.placed_at = envelope.occurred_at
         self.timeline.append(entry)
@@ -104,8 +117,10 @@ class OrderView:
             case OrderCreated():
                 self.customer_id, self.lines = event.customer_id, event.lines
                 self.total_cents, self.currency, self.flow = event.total_cents, event.currency, event.flow
-                return (f"placed by {event.customer_id}: {len(event.lines)} line(s), "
-                        f"{money(event.total_cents, event.currency)} ({event.flow})")
+                return (
+                    f"placed by {event.customer_id}: {len(event.lines)} line(s), "
+                    f"{money(event.total_cents, event.currency)} ({event.flow})"
+                )
             case OrderConfirmed():
                 self.order_status, self.payment_id = "CONFIRMED", event.payment_id
                 return "order confirmed"

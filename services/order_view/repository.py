@@ -17,22 +17,46 @@ MAX_SUMMARY = 512
 
 
 def _lines_json(lines: tuple[OrderLine, ...]) -> str:
-    return json.dumps([{"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
-                       for line in lines])
+    return json.dumps(
+        [
+            {"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
+            for line in lines
+        ]
+    )
 
 
 def _view_of(row: Any) -> OrderView:
-    lines = tuple(OrderLine(item["sku"], item["quantity"], item["unitPriceCents"])
-                  for item in json.loads(row.lines))
-    versions = {aggregate: version for aggregate, version in (
-        ("order", row.order_version), ("inventory", row.inventory_version),
-        ("payment", row.payment_version)) if version}
+    lines = tuple(
+        OrderLine(item["sku"], item["quantity"], item["unitPriceCents"]) for item in json.loads(row.lines)
+    )
+    versions = {
+        aggregate: version
+        for aggregate, version in (
+            ("order", row.order_version),
+            ("inventory", row.inventory_version),
+            ("payment", row.payment_version),
+        )
+        if version
+    }
     return OrderView(
-        order_id=row.order_id, customer_id=row.customer_id, order_status=row.order_status,
-        currency=row.currency, total_cents=row.total_cents, lines=lines, flow=row.flow, stock=row.stock,
-        stock_reason=row.stock_reason, payment=row.payment, payment_id=row.payment_id,
-        payment_reason=row.payment_reason, cancel_reason=row.cancel_reason, versions=versions,
-        placed_at=row.placed_at, updated_at=row.updated_at, stored=True)
+        order_id=row.order_id,
+        customer_id=row.customer_id,
+        order_status=row.order_status,
+        currency=row.currency,
+        total_cents=row.total_cents,
+        lines=lines,
+        flow=row.flow,
+        stock=row.stock,
+        stock_reason=row.stock_reason,
+        payment=row.payment,
+        payment_id=row.payment_id,
+        payment_reason=row.payment_reason,
+        cancel_reason=row.cancel_reason,
+        versions=versions,
+        placed_at=row.placed_at,
+        updated_at=row.updated_at,
+        stored=True,
+    )
 
 
 # Built once: a statement made per event costs more in SQLAlchemy than the database round trip.
@@ -49,13 +73,24 @@ def load_for_update(uow: UnitOfWork, order_id: str) -> OrderView:
 def save(uow: UnitOfWork, view: OrderView) -> None:
     """Write the view's row and the timeline entries it gained since it was loaded."""
     row = {
-        "status": view.status, "order_status": view.order_status, "customer_id": view.customer_id,
-        "currency": view.currency, "total_cents": view.total_cents, "lines": _lines_json(view.lines),
-        "flow": view.flow, "stock": view.stock, "stock_reason": view.stock_reason, "payment": view.payment,
-        "payment_id": view.payment_id, "payment_reason": view.payment_reason,
-        "cancel_reason": view.cancel_reason, "order_version": view.version_of("order"),
-        "inventory_version": view.version_of("inventory"), "payment_version": view.version_of("payment"),
-        "placed_at": view.placed_at, "updated_at": view.updated_at,
+        "status": view.status,
+        "order_status": view.order_status,
+        "customer_id": view.customer_id,
+        "currency": view.currency,
+        "total_cents": view.total_cents,
+        "lines": _lines_json(view.lines),
+        "flow": view.flow,
+        "stock": view.stock,
+        "stock_reason": view.stock_reason,
+        "payment": view.payment,
+        "payment_id": view.payment_id,
+        "payment_reason": view.payment_reason,
+        "cancel_reason": view.cancel_reason,
+        "order_version": view.version_of("order"),
+        "inventory_version": view.version_of("inventory"),
+        "payment_version": view.version_of("payment"),
+        "placed_at": view.placed_at,
+        "updated_at": view.updated_at,
     }
     connection = uow.connection
     if view.stored:
@@ -64,11 +99,21 @@ def save(uow: UnitOfWork, view: OrderView) -> None:
         connection.execute(order_views.insert(), {"order_id": view.order_id, **row})
         view.stored = True
     if view.timeline:
-        connection.execute(order_view_timeline.insert(), [
-            {"order_id": view.order_id, "event_id": entry.event_id, "aggregate_type": entry.aggregate_type,
-             "aggregate_version": entry.aggregate_version, "event_type": entry.event_type,
-             "occurred_at": entry.occurred_at, "summary": entry.summary[:MAX_SUMMARY]}
-            for entry in view.timeline])
+        connection.execute(
+            order_view_timeline.insert(),
+            [
+                {
+                    "order_id": view.order_id,
+                    "event_id": entry.event_id,
+                    "aggregate_type": entry.aggregate_type,
+                    "aggregate_version": entry.aggregate_version,
+                    "event_type": entry.event_type,
+                    "occurred_at": entry.occurred_at,
+                    "summary": entry.summary[:MAX_SUMMARY],
+                }
+                for entry in view.timeline
+            ],
+        )
         view.timeline.clear()
 
 
@@ -80,10 +125,15 @@ def read(connection: Connection, order_id: str) -> OrderView | None:
     view = _view_of(row)
     t = order_view_timeline.c
     view.timeline = [
-        TimelineEntry(r.event_id, r.aggregate_type, r.aggregate_version, r.event_type, r.occurred_at,
-                      r.summary)
-        for r in connection.execute(select(order_view_timeline).where(t.order_id == order_id)
-                                    .order_by(t.occurred_at, t.aggregate_type, t.aggregate_version))]
+        TimelineEntry(
+            r.event_id, r.aggregate_type, r.aggregate_version, r.event_type, r.occurred_at, r.summary
+        )
+        for r in connection.execute(
+            select(order_view_timeline)
+            .where(t.order_id == order_id)
+            .order_by(t.occurred_at, t.aggregate_type, t.aggregate_version)
+        )
+    ]
     return view
 
 
@@ -91,9 +141,13 @@ def page(connection: Connection, status: str | None, limit: int, offset: int) ->
     """Views newest first (optionally of one status), and how many there are in all."""
     where = [order_views.c.status == status] if status else []
     total = connection.execute(select(func.count()).select_from(order_views).where(*where)).scalar_one()
-    rows = connection.execute(select(order_views).where(*where)
-                              .order_by(order_views.c.placed_at.desc(), order_views.c.order_id)
-                              .limit(limit).offset(offset))
+    rows = connection.execute(
+        select(order_views)
+        .where(*where)
+        .order_by(order_views.c.placed_at.desc(), order_views.c.order_id)
+        .limit(limit)
+        .offset(offset)
+    )
     return [_view_of(row) for row in rows], total
 
 

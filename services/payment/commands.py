@@ -24,14 +24,16 @@ def handlers(gateway: PaymentGateway) -> dict[type, TypedHandler]:
         payment = payments.load(uow, request.order_id)
         payment.expect_to_run()  # before the gateway is called: a repeated request charges nothing
         result = gateway.charge(request.order_id, request.amount_cents, request.currency)
-        payment.charged(request.amount_cents, request.currency, result.approved, result.reference,
-                        result.reason)
+        payment.charged(
+            request.amount_cents, request.currency, result.approved, result.reference, result.reason
+        )
         payments.save(uow, payment)
 
     def refund(uow: UnitOfWork, payment: Payment) -> PaymentRefunded:
         assert payment.gateway_reference is not None
-        return payment.refunded(gateway.refund(f"refund-{payment.order_id}", payment.gateway_reference,
-                                               payment.amount_cents))
+        return payment.refunded(
+            gateway.refund(f"refund-{payment.order_id}", payment.gateway_reference, payment.amount_cents)
+        )
 
     return {
         StockReserved: choreographed_only(charge),

@@ -28,8 +28,14 @@ class Payment(CompensableStep):
     def order_id(self) -> str:
         return self.saga_id
 
-    def charged(self, amount_cents: int, currency: str, approved: bool, reference: str | None,
-                decline_reason: str | None) -> None:
+    def charged(
+        self,
+        amount_cents: int,
+        currency: str,
+        approved: bool,
+        reference: str | None,
+        decline_reason: str | None,
+    ) -> None:
         """The gateway's answer to the charge of the order's amount."""
         self.amount_cents, self.currency, self.gateway_reference = amount_cents, currency, reference
         if approved:

@@ -99,14 +99,17 @@ class ChargeLedger:
     def refund_reference(self, key: str) -> str | None:
         """The refund made under ``key``, if any (the gateway's own record of it)."""
         with self._lock:
-            row = self._db.execute("SELECT reference FROM refunds WHERE idempotency_key = ?",
-                                   (key,)).fetchone()
+            row = self._db.execute(
+                "SELECT reference FROM refunds WHERE idempotency_key = ?", (key,)
+            ).fetchone()
         return None if row is None else str(row[0])
 
     def _lookup(self, key: str) -> LedgerEntry | None:
         row = self._db.execute(
             "SELECT approved, reference, reason, amount_cents, currency, calls FROM charges"
-            " WHERE idempotency_key = ?", (key,)).fetchone()
+            " WHERE idempotency_key = ?",
+            (key,),
+        ).fetchone()
         if row is None:
             return None
         return LedgerEntry(ChargeResult(bool(row[0]), row[1], row[2]), row[3], row[4], row[5])
@@ -134,20 +137,23 @@ class ChargeLedger:
                 self._db.execute("ROLLBACK")
                 raise DependencyUnavailableError("payment gateway", f"ledger: {exc}") from exc
 
-    def charge_once(self, key: str, amount_cents: int, currency: str,
-                    decide: Callable[[], ChargeResult]) -> LedgerEntry:
+    def charge_once(
+        self, key: str, amount_cents: int, currency: str, decide: Callable[[], ChargeResult]
+    ) -> LedgerEntry:
         """The first answer for ``key``, deciding it with ``decide`` only if there is none."""
         with self._write() as db:
             known = self._lookup(key)
             if known is None:
                 result = decide()
-                db.execute("INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, 1)",
-                           (key, int(result.approved), result.reference, result.reason,
-                            amount_cents, currency))
+                db.execute(
+                    "INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, 1)",
+                    (key, int(result.approved), result.reference, result.reason, amount_cents, currency),
+                )
             elif (known.amount_cents, known.currency) != (amount_cents, currency):
                 raise IdempotencyKeyReusedError(
                     f"idempotency key {key} was charged {known.amount_cents} {known.currency}, "
-                    f"now asked for {amount_cents} {currency}")
+                    f"now asked for {amount_cents} {currency}"
+                )
             else:
                 db.execute("UPDATE charges SET calls = calls + 1 WHERE idempotency_key = ?", (key,))
             entry = self._lookup(key)
@@ -156,11 +162,14 @@ class ChargeLedger:
 
     def refund_once(self, key: str, charge_reference: str, amount_cents: int) -> str:
         with self._write() as db:
-            db.execute("INSERT INTO refunds VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
-                       (key, f"refund-{uuid.uuid4()}", charge_reference, amount_cents))
+            db.execute(
+                "INSERT INTO refunds VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                (key, f"refund-{uuid.uuid4()}", charge_reference, amount_cents),
+            )
             db.execute("UPDATE refunds SET calls = calls + 1 WHERE idempotency_key = ?", (key,))
-            reference = db.execute("SELECT reference FROM refunds WHERE idempotency_key = ?",
-                                   (key,)).fetchone()[0]
+            reference = db.execute(
+                "SELECT reference FROM refunds WHERE idempotency_key = ?", (key,)
+            ).fetchone()[0]
         return str(reference)
 
 
@@ -169,8 +178,13 @@ class SimulatedGateway:
     every charge above ``limit_cents``; waits ``latency_s`` per call like a remote system.
     Remembers every key in ``ledger``: a repeated key gets the first answer, never a new charge."""
 
-    def __init__(self, decline_rate: float = 0.0, latency_s: float = 0.0,
-                 limit_cents: int = 10_000_000, ledger: ChargeLedger | None = None) -> None:
+    def __init__(
+        self,
+        decline_rate: float = 0.0,
+        latency_s: float = 0.0,
+        limit_cents: int = 10_000_000,
+        ledger: ChargeLedger | None = None,
+    ) -> None:
         if not 0.0 <= decline_rate <= 1.0:
             raise ValueError(f"decline rate must be between 0 and 1, got {decline_rate}")
         self.decline_rate = decline_rate
@@ -184,16 +198,21 @@ class SimulatedGateway:
 
     def _decide(self, key: str, amount_cents: int, currency: str) -> ChargeResult:
         if amount_cents > self.limit_cents:
-            return ChargeResult(False, None, f"amount {amount_cents} {currency} over the "
-                                             f"card limit of {self.limit_cents}")
+            return ChargeResult(
+                False, None, f"amount {amount_cents} {currency} over the card limit of {self.limit_cents}"
+            )
         if self._declined_by_chance(key):
             return ChargeResult(False, None, "declined by issuer")
         return ChargeResult(True, f"pay-{uuid.uuid4()}")
 
     def charge(self, idempotency_key: str, amount_cents: int, currency: str) -> ChargeResult:
         time.sleep(self.latency_s)
-        entry = self.ledger.charge_once(idempotency_key, amount_cents, currency,
-                                        lambda: self._decide(idempotency_key, amount_cents, currency))
+        entry = self.ledger.charge_once(
+            idempotency_key,
+            amount_cents,
+            currency,
+            lambda: self._decide(idempotency_key, amount_cents, currency),
+        )
         return entry.result
 
     def refund(self, idempotency_key: str, reference: str, amount_cents: int) -> str:

@@ -15,16 +15,26 @@ from services.payment.tables import payments
 
 log = logging.getLogger(__name__)
 
-_PAYMENTS = (select(payments).where(payments.c.order_id.in_(bindparam("order_ids", expanding=True)))
-             .with_for_update())
+_PAYMENTS = (
+    select(payments).where(payments.c.order_id.in_(bindparam("order_ids", expanding=True))).with_for_update()
+)
 
 
 def _read_payments(connection: Connection, order_ids: list[str]) -> dict[str, Payment]:
-    return {row.order_id: Payment(row.order_id, Payment.labels.status(row.status), row.version, row.reason,
-                                  stored_version=row.version, amount_cents=row.amount_cents,
-                                  currency=row.currency, gateway_reference=row.gateway_reference,
-                                  refund_reference=row.refund_reference)
-            for row in connection.execute(_PAYMENTS, {"order_ids": order_ids})}
+    return {
+        row.order_id: Payment(
+            row.order_id,
+            Payment.labels.status(row.status),
+            row.version,
+            row.reason,
+            stored_version=row.version,
+            amount_cents=row.amount_cents,
+            currency=row.currency,
+            gateway_reference=row.gateway_reference,
+            refund_reference=row.refund_reference,
+        )
+        for row in connection.execute(_PAYMENTS, {"order_ids": order_ids})
+    }
 
 
 class Payments:
@@ -39,12 +49,26 @@ class Payments:
 
     def save(self, uow: UnitOfWork, payment: Payment) -> None:
         emit_changes(uow, payment)
-        save_step(self._rows(uow), payment, {
-            "amount_cents": payment.amount_cents, "currency": payment.currency,
-            "gateway_reference": payment.gateway_reference, "refund_reference": payment.refund_reference,
-            "updated_at": utc_now()})
-        log.info("payment %s %s (v%d): %d %s%s", payment.order_id, payment.stored_status, payment.version,
-                 payment.amount_cents, payment.currency, f", {payment.reason}" if payment.reason else "")
+        save_step(
+            self._rows(uow),
+            payment,
+            {
+                "amount_cents": payment.amount_cents,
+                "currency": payment.currency,
+                "gateway_reference": payment.gateway_reference,
+                "refund_reference": payment.refund_reference,
+                "updated_at": utc_now(),
+            },
+        )
+        log.info(
+            "payment %s %s (v%d): %d %s%s",
+            payment.order_id,
+            payment.stored_status,
+            payment.version,
+            payment.amount_cents,
+            payment.currency,
+            f", {payment.reason}" if payment.reason else "",
+        )
 
 
 payment_repository = Payments()

@@ -86,9 +86,17 @@ class ReadModel:
         settings = Settings.load()
         admin = admin_client(settings.kafka_bootstrap_servers)
         with CommittedOffsets(settings.kafka_bootstrap_servers) as committed:
-            wait_until(lambda: sum(group_backlog(admin, committed, settings.kafka_bootstrap_servers,
-                                                 "order-view", topic) for topic in VIEW_TOPICS) < 100,
-                       540, "the read model to catch up with its topics")
+            wait_until(
+                lambda: (
+                    sum(
+                        group_backlog(admin, committed, settings.kafka_bootstrap_servers, "order-view", topic)
+                        for topic in VIEW_TOPICS
+                    )
+                    < 100
+                ),
+                540,
+                "the read model to catch up with its topics",
+            )
 
     def stop(self) -> None:
         if self.instance.alive():
@@ -122,7 +130,8 @@ def poisoned_sku(ctx, stack) -> Iterator[tuple[str, StackBackend, str]]:  # type
     database.run_sql(
         f"DELIMITER //\nCREATE TRIGGER inventory_db.{trigger} BEFORE UPDATE ON inventory_db.products "
         f"FOR EACH ROW IF NEW.sku = '{sku}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'product "
-        f"{sku} is poisoned'; END IF//\nDELIMITER ;\n")
+        f"{sku} is poisoned'; END IF//\nDELIMITER ;\n"
+    )
     yield sku, database, trigger
     database.run_sql(f"DROP TRIGGER IF EXISTS inventory_db.{trigger}")
 

@@ -88,8 +88,12 @@ def wait_dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> 
 
 def service_command(service: str, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
     """Run a service's command line as an operator would (e.g. ``dlq reinject --key K``)."""
-    return subprocess.run([sys.executable, "-m", f"services.{service}.main", *args],
-                          capture_output=True, text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", f"services.{service}.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def reinject(group: str, key: str) -> subprocess.CompletedProcess[str]:
@@ -101,5 +105,8 @@ def pending_dead_letters(ctx, service: str) -> list:  # type: ignore[no-untyped-
     context = ctx[service]
     table = context.messaging.dead_letters
     with context.engine.connect() as c:
-        return list(c.execute(select(table).where(table.c.consumer_group == f"{service}-service")
-                              .order_by(table.c.id)))
+        return list(
+            c.execute(
+                select(table).where(table.c.consumer_group == f"{service}-service").order_by(table.c.id)
+            )
+        )

@@ -31,8 +31,9 @@ WEEK_S = 604800
 
 
 def cdc(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eventcore.cli.cdc", *args], capture_output=True, text=True,
-                          timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "eventcore.cli.cdc", *args], capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def binlog_files(stack) -> list[str]:  # type: ignore[no-untyped-def]
@@ -41,8 +42,16 @@ def binlog_files(stack) -> list[str]:  # type: ignore[no-untyped-def]
 
 def place(ctx, sku: str, count: int, label: str) -> list[str]:  # type: ignore[no-untyped-def]
     saga = order_saga(60.0)
-    return [place_order(ctx["order"].uow_factory, f"purge-{label}-{n}", [OrderLine(sku, 1, 100 + n)],
-                        flow=FLOWS[n % len(FLOWS)], saga=saga).id for n in range(count)]
+    return [
+        place_order(
+            ctx["order"].uow_factory,
+            f"purge-{label}-{n}",
+            [OrderLine(sku, 1, 100 + n)],
+            flow=FLOWS[n % len(FLOWS)],
+            saga=saga,
+        ).id
+        for n in range(count)
+    ]
 
 
 def supervisor_log(stack) -> str:  # type: ignore[no-untyped-def]
@@ -108,15 +117,24 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
         recovered = cdc("recover", *by_hand, "--yes")
         assert recovered.returncode == 0, recovered.stdout + recovered.stderr
         assert recovered.stdout.count("streaming again after") == len(by_hand)
-        auto = subprocess.Popen([sys.executable, "-m", "eventcore.cdc.supervisor", "--auto-recover"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        auto = subprocess.Popen(
+            [sys.executable, "-m", "eventcore.cdc.supervisor", "--auto-recover"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
-            wait_until(lambda: cdc("status", "order-outbox").returncode == 0, 300,
-                       "the auto-recovering supervisor to bring order-outbox back")
+            wait_until(
+                lambda: cdc("status", "order-outbox").returncode == 0,
+                300,
+                "the auto-recovering supervisor to bring order-outbox back",
+            )
         except AssertionError as timeout:
             auto.terminate()
-            raise AssertionError(f"{timeout}; the supervisor said:\n{auto.communicate(timeout=30)[0]}\n"
-                                 f"cdc status:\n{cdc('status').stderr}") from None
+            raise AssertionError(
+                f"{timeout}; the supervisor said:\n{auto.communicate(timeout=30)[0]}\n"
+                f"cdc status:\n{cdc('status').stderr}"
+            ) from None
         auto.terminate()
         output = auto.communicate(timeout=30)[0]
         assert "order-outbox: its binlog position was purged" in output, output
@@ -138,8 +156,10 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
         ledger = ChargeLedger(settings.payment_gateway_ledger)
         with ctx["payment"].engine.connect() as connection:
             rows = connection.execute(
-                select(payments.c.order_id, payments.c.status, payments.c.gateway_reference)
-                .where(payments.c.order_id.in_(before + after))).all()
+                select(payments.c.order_id, payments.c.status, payments.c.gateway_reference).where(
+                    payments.c.order_id.in_(before + after)
+                )
+            ).all()
         assert sorted(r.order_id for r in rows) == sorted(before + after)
         for row in rows:
             entry = ledger.lookup(row.order_id)

@@ -29,16 +29,24 @@ IMPATIENT = {"INBOX_RETENTION_DAYS": "0.00001", "OUTBOX_RETENTION_DAYS": "0.0000
 def created_event_ids(ctx, orders: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
     outbox = order_messaging.outbox
     with ctx["order"].engine.connect() as connection:
-        return list(connection.execute(select(outbox.c.id).where(
-            outbox.c.aggregateid.in_(orders), outbox.c.type == "OrderCreated")).scalars())
+        return list(
+            connection.execute(
+                select(outbox.c.id).where(outbox.c.aggregateid.in_(orders), outbox.c.type == "OrderCreated")
+            ).scalars()
+        )
 
 
 def receipts(ctx, event_ids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
     """The outcomes inventory recorded for these events ('applied', 'stale')."""
     inbox = inventory_messaging.inbox
     with ctx["inventory"].engine.connect() as connection:
-        return list(connection.execute(select(inbox.c.outcome).where(
-            inbox.c.consumer_group == GROUP, inbox.c.event_id.in_(event_ids))).scalars())
+        return list(
+            connection.execute(
+                select(inbox.c.outcome).where(
+                    inbox.c.consumer_group == GROUP, inbox.c.event_id.in_(event_ids)
+                )
+            ).scalars()
+        )
 
 
 def inventory_outbox_rows(ctx, orders: list[str]) -> int:  # type: ignore[no-untyped-def]
@@ -50,8 +58,10 @@ def inventory_outbox_rows(ctx, orders: list[str]) -> int:  # type: ignore[no-unt
 def committed(settings) -> dict[tuple[str, int], int]:  # type: ignore[no-untyped-def]
     reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, GROUP))
     try:
-        return {(tp.topic, tp.partition): tp.offset
-                for tp in reader.committed(partitions_of(reader, ["order.events"]), timeout=10)}
+        return {
+            (tp.topic, tp.partition): tp.offset
+            for tp in reader.committed(partitions_of(reader, ["order.events"]), timeout=10)
+        }
     finally:
         reader.close()
 
@@ -60,16 +70,20 @@ def test_pruned_tables_and_a_replay_from_the_start_past_the_horizon(ctx, service
     started = datetime.now(UTC)
     sku = new_sku(ctx, 100)
     with swapped_service(services, "inventory", **IMPATIENT) as impatient:
-        orders = [place_order(ctx["order"].uow_factory, "pruned", [OrderLine(sku, 2, 100)]).id
-                  for _ in range(3)]
+        orders = [
+            place_order(ctx["order"].uow_factory, "pruned", [OrderLine(sku, 2, 100)]).id for _ in range(3)
+        ]
         for order_id in orders:
             assert wait_final(ctx, order_id, 120) is OrderStatus.CONFIRMED
         created = created_event_ids(ctx, orders)
         assert len(created) == len(orders)
         # Nobody types a command: the running service prunes what it no longer needs.
         # (Outbox rows wait out the minute of margin kept behind the connector's committed position.)
-        wait_until(lambda: not receipts(ctx, created) and not inventory_outbox_rows(ctx, orders), 180,
-                   "inventory to prune its receipts and its published outbox rows")
+        wait_until(
+            lambda: not receipts(ctx, created) and not inventory_outbox_rows(ctx, orders),
+            180,
+            "inventory to prune its receipts and its published outbox rows",
+        )
         assert "inventory-service: pruned" in impatient.log_text()
     held = stock(ctx, sku)
     assert held == (94, 6)
@@ -83,8 +97,9 @@ def test_pruned_tables_and_a_replay_from_the_start_past_the_horizon(ctx, service
         assert "go past the inbox horizon" in refused.stderr and "--past-horizon" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert committed(settings) == before  # refused: nothing written
-        rewound = service_command("inventory", "rewind", "--to-start", "--topic", "order.events",
-                                  "--past-horizon", "--yes")
+        rewound = service_command(
+            "inventory", "rewind", "--to-start", "--topic", "order.events", "--past-horizon", "--yes"
+        )
         assert rewound.returncode == 0, rewound.stdout + rewound.stderr
         assert "warning:" in rewound.stdout and "the version guard alone" in rewound.stdout
         reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, "rewind-check"))
@@ -95,8 +110,11 @@ def test_pruned_tables_and_a_replay_from_the_start_past_the_horizon(ctx, service
         services["inventory"] = ServiceProcess("inventory").start()
 
     # The whole topic again, our orders last: each of their OrderCreated meets the version guard.
-    wait_until(lambda: sorted(receipts(ctx, created)) == ["stale"] * len(created), 600,
-               "inventory to read order.events again up to these orders")
+    wait_until(
+        lambda: sorted(receipts(ctx, created)) == ["stale"] * len(created),
+        600,
+        "inventory to read order.events again up to these orders",
+    )
     assert stock(ctx, sku) == held  # nothing reserved twice
     with EventTap(["inventory.events"], settings, since=started) as tap:
         tap.wait_for(lambda _events: tap.at_end(), 60)

@@ -33,8 +33,10 @@ from tests.e2e.probes import new_sku, stock, wait_final
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(not Stack().topology.cluster,
-                       reason="these run on `stack up --brokers 3` (./run test has a phase for them)"),
+    pytest.mark.skipif(
+        not Stack().topology.cluster,
+        reason="these run on `stack up --brokers 3` (./run test has a phase for them)",
+    ),
 ]
 # A stall this long means the cluster did not fail over by itself (a stuck leader election, a
 # task nobody took over): a liveness check. The 15 s target is the fault suite's to measure.
@@ -55,8 +57,13 @@ class Load:
         n = 0
         while not self._stop.wait(self.interval):
             try:
-                order = place_order(self.ctx["order"].uow_factory, "cluster-load",
-                                    [OrderLine(self.sku, 1, 100)], flow=FLOWS[n % 2], saga=saga)
+                order = place_order(
+                    self.ctx["order"].uow_factory,
+                    "cluster-load",
+                    [OrderLine(self.sku, 1, 100)],
+                    flow=FLOWS[n % 2],
+                    saga=saga,
+                )
                 self.placed.append(order.id)
                 n += 1
             except Exception:  # the database never goes down here; a hiccup retries at the next tick
@@ -80,9 +87,23 @@ def watch(settings) -> Iterator[faults.PartitionWatch]:  # type: ignore[no-untyp
 
 def verify_everything_once(since: datetime) -> None:
     for definition in load_definitions():
-        result = subprocess.run([sys.executable, "-m", "eventcore.cli.cdc", "verify", definition.name,
-                                 "--since", since.isoformat(), "--wait", "60", "--fail-on-duplicates"],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eventcore.cli.cdc",
+                "verify",
+                definition.name,
+                "--since",
+                since.isoformat(),
+                "--wait",
+                "60",
+                "--fail-on-duplicates",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert " 0 missing, 0 published more than once" in result.stdout, result.stdout
 
@@ -158,7 +179,8 @@ def test_a_connect_worker_killed_under_load_hands_its_tasks_over(ctx, settings, 
 
 
 def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_its_share(
-        ctx, settings, services):  # type: ignore[no-untyped-def]
+    ctx, settings, services
+):  # type: ignore[no-untyped-def]
     """payment.events (read by order-service and the read model) grows from 6 to 9 partitions while
     orders flow; every guarantee holds, and a third order-service instance gets partitions of it."""
     topic = "payment.events"
@@ -167,9 +189,23 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
     before = len(partitions_of_topic(settings, topic))
     with Load(ctx, sku, rate=6.0) as load:
         time.sleep(5)
-        resized = subprocess.run([sys.executable, "-m", "eventcore.cli.topics", "resize", topic,
-                                  "--partitions", str(before + 3), "--yes", "--timeout", "120"],
-                                 capture_output=True, text=True, timeout=300)
+        resized = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eventcore.cli.topics",
+                "resize",
+                topic,
+                "--partitions",
+                str(before + 3),
+                "--yes",
+                "--timeout",
+                "120",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert resized.returncode == 0, resized.stdout + resized.stderr
         assert "payment-outbox: paused" in resized.stdout and "payment-outbox: resumed" in resized.stdout
         assert "every group has committed payment.events to its end" in resized.stdout
@@ -210,23 +246,35 @@ def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:  # typ
 
     admin = admin_client(settings.kafka_bootstrap_servers)
     described = admin.describe_consumer_groups([group])[group].result(timeout=15)
-    return {member.member_id: sorted(tp.partition for tp in member.assignment.topic_partitions
-                                     if tp.topic == topic) for member in described.members}
+    return {
+        member.member_id: sorted(
+            tp.partition for tp in member.assignment.topic_partitions if tp.topic == topic
+        )
+        for member in described.members
+    }
 
 
 def login_as(settings, principal: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {**settings.kafka_security, "sasl.username": principal,
-            "sasl.password": settings.get(password_key(principal))}
+    return {
+        **settings.kafka_security,
+        "sasl.username": principal,
+        "sasl.password": settings.get(password_key(principal)),
+    }
 
 
 def produce_once(settings, login: dict[str, str], topic: str) -> str | None:  # type: ignore[no-untyped-def]
     """Produce one record as ``login``; returns the broker's error name, None when it was written."""
     outcome: list[str | None] = []
-    producer = Producer({**producer_config(settings.kafka_bootstrap_servers), **login,
-                         "message.timeout.ms": 15000})
-    producer.produce(topic, key=b"forged", value=b"\x00\x00\x00\x00\x01forged",
-                     headers=[("eventType", b"PaymentCompleted"), ("aggregateVersion", b"99")],
-                     on_delivery=lambda err, _msg: outcome.append(None if err is None else err.name()))
+    producer = Producer(
+        {**producer_config(settings.kafka_bootstrap_servers), **login, "message.timeout.ms": 15000}
+    )
+    producer.produce(
+        topic,
+        key=b"forged",
+        value=b"\x00\x00\x00\x00\x01forged",
+        headers=[("eventType", b"PaymentCompleted"), ("aggregateVersion", b"99")],
+        on_delivery=lambda err, _msg: outcome.append(None if err is None else err.name()),
+    )
     producer.flush(30)
     return outcome[0] if outcome else "NO_ANSWER"
 
@@ -273,14 +321,32 @@ def test_the_kafka_preflight_names_a_missing_acl(settings):
     from eventcore.kafka import admin_client
 
     admin = admin_client(settings.kafka_bootstrap_servers)
-    grant = AclBinding(ResourceType.TOPIC, "payment.events", ResourcePatternType.LITERAL, "User:connect", "*",
-                       AclOperation.WRITE, AclPermissionType.ALLOW)
-    removed = AclBindingFilter(ResourceType.TOPIC, "payment.events", ResourcePatternType.LITERAL,
-                               "User:connect", "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+    grant = AclBinding(
+        ResourceType.TOPIC,
+        "payment.events",
+        ResourcePatternType.LITERAL,
+        "User:connect",
+        "*",
+        AclOperation.WRITE,
+        AclPermissionType.ALLOW,
+    )
+    removed = AclBindingFilter(
+        ResourceType.TOPIC,
+        "payment.events",
+        ResourcePatternType.LITERAL,
+        "User:connect",
+        "*",
+        AclOperation.WRITE,
+        AclPermissionType.ALLOW,
+    )
     admin.delete_acls([removed])[removed].result(timeout=30)
     try:
-        check = subprocess.run([sys.executable, "scripts/register_connectors.py", "--check-kafka"],
-                               capture_output=True, text=True, timeout=120)
+        check = subprocess.run(
+            [sys.executable, "scripts/register_connectors.py", "--check-kafka"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert check.returncode == 2, check.stdout + check.stderr
         assert "[FAILED] ACLs: 1 missing: User:connect WRITE on topic payment.events" in check.stderr
     finally:

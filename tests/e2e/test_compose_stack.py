@@ -25,8 +25,10 @@ from tests.conftest import ROOT
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(os.environ.get("STACK_BACKEND") != "compose",
-                       reason="the compose stack's own tests run with STACK_BACKEND=compose"),
+    pytest.mark.skipif(
+        os.environ.get("STACK_BACKEND") != "compose",
+        reason="the compose stack's own tests run with STACK_BACKEND=compose",
+    ),
 ]
 PROJECT = "outbox-cdc"
 
@@ -38,18 +40,35 @@ def documented_blocks(heading: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", section, re.S)
 
 
-def shell(script: str, workdir: Path, env: dict[str, str],
-          timeout_s: float = 1200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=timeout_s)
+def shell(
+    script: str, workdir: Path, env: dict[str, str], timeout_s: float = 1200
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def compose_objects(kind: str) -> list[str]:
     """Containers, volumes or networks of the project (by compose's own label)."""
     command = {"containers": ["ps", "-a"], "volumes": ["volume", "ls"], "networks": ["network", "ls"]}[kind]
-    result = subprocess.run(["docker", *command, "--filter", f"label=com.docker.compose.project={PROJECT}",
-                             "--format", "{{.Names}}" if kind == "containers" else "{{.Name}}"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            "docker",
+            *command,
+            "--filter",
+            f"label=com.docker.compose.project={PROJECT}",
+            "--format",
+            "{{.Names}}" if kind == "containers" else "{{.Name}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout.split()
 
 
@@ -88,8 +107,9 @@ def test_the_documented_commands_run_the_demo_on_the_compose_stack(workdir):
     assert re.search(r"no stock: CANCELLED \(stock rejected", result.stdout)
     assert re.search(r"declined: CANCELLED \(payment failed", result.stdout)
     print(f"documented compose commands: {time.monotonic() - started:.0f}s")
-    assert sorted(compose_objects("containers")) == sorted(f"{PROJECT}-{s}-1" for s in
-                                                           ("mysql", "kafka", "registry", "connect"))
+    assert sorted(compose_objects("containers")) == sorted(
+        f"{PROJECT}-{s}-1" for s in ("mysql", "kafka", "registry", "connect")
+    )
 
 
 # Records per flow topic, counted by reading them (read-committed): Connect publishes exactly-once,
@@ -147,8 +167,9 @@ def test_kafka_and_connect_keep_their_data_across_down_and_up(workdir):
         time.sleep(2)
     assert connectors() == dict.fromkeys(("order-outbox", "inventory-outbox", "payment-outbox"), "RUNNING")
     # Connect resumed from its stored offsets: a new order is published, and nothing again.
-    placed = shell(".venv/bin/order-service place --customer after-restart --line AFTER-RESTART:1:100",
-                   copy, env, 120)
+    placed = shell(
+        ".venv/bin/order-service place --customer after-restart --line AFTER-RESTART:1:100", copy, env, 120
+    )
     assert placed.returncode == 0, placed.stderr
     deadline = time.monotonic() + 60
     while topic_records(copy, env)["order.events"] != before["order.events"] + 1:

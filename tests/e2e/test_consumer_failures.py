@@ -41,8 +41,9 @@ LOCK_WAIT = "Lock wait timeout exceeded"
 
 def test_a_row_lock_that_frees_is_retried_with_backoff_and_applied_once(ctx, services, settings):
     sku = new_sku(ctx, 10)
-    with swapped_service(services, "inventory", DB_LOCK_WAIT_TIMEOUT_S="1",
-                         CONSUMER_RETRY_MAX_ATTEMPTS="10") as inventory:
+    with swapped_service(
+        services, "inventory", DB_LOCK_WAIT_TIMEOUT_S="1", CONSUMER_RETRY_MAX_ATTEMPTS="10"
+    ) as inventory:
         with ctx["inventory"].engine.connect() as blocker:
             # Another transaction holds the product row: the reservation waits 1 s, fails with
             # 1205 (transient), backs off and tries again.
@@ -62,8 +63,7 @@ def test_a_row_lock_that_frees_is_retried_with_backoff_and_applied_once(ctx, ser
 
 def test_a_lock_that_outlasts_the_retries_is_dead_lettered_and_reinjected_later(ctx, services, settings):
     sku = new_sku(ctx, 10)
-    with swapped_service(services, "inventory", DB_LOCK_WAIT_TIMEOUT_S="1",
-                         CONSUMER_RETRY_MAX_ATTEMPTS="2"):
+    with swapped_service(services, "inventory", DB_LOCK_WAIT_TIMEOUT_S="1", CONSUMER_RETRY_MAX_ATTEMPTS="2"):
         with ctx["inventory"].engine.connect() as blocker:
             blocker.execute(select(products).where(products.c.sku == sku).with_for_update())
             stuck = place_order(ctx["order"].uow_factory, "stuck", [OrderLine(sku, 1, 100)])
@@ -93,14 +93,16 @@ def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(c
     order = place_order(ctx["order"].uow_factory, "rewound", [OrderLine(sku, 2, 100)])
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
     with EventTap(["order.events"], settings, since=placed_at) as tap:
-        tap.wait_for(lambda events: any(e.key == order.id and e.event_type == "OrderCreated"
-                                        for e in events), 60)
+        tap.wait_for(
+            lambda events: any(e.key == order.id and e.event_type == "OrderCreated" for e in events), 60
+        )
         created = next(e for e in tap.events if e.key == order.id and e.event_type == "OrderCreated")
 
     assert services["inventory"].stop() == 0  # offsets of an empty group can be changed
     admin = admin_client(settings.kafka_bootstrap_servers)
-    rewind = ConsumerGroupTopicPartitions(GROUP, [TopicPartition("order.events", created.partition,
-                                                                 created.offset)])
+    rewind = ConsumerGroupTopicPartitions(
+        GROUP, [TopicPartition("order.events", created.partition, created.offset)]
+    )
 
     def rewound() -> bool:
         try:
@@ -115,10 +117,16 @@ def test_offsets_rewound_by_an_operator_replay_records_without_a_second_effect(c
     assert committed_offset(GROUP, "order.events", created.partition, settings) == created.offset
 
     services["inventory"] = ServiceProcess("inventory").start()
-    wait_until(lambda: committed_offset(GROUP, "order.events", created.partition, settings)
-               > created.offset, 120, "inventory to re-read the rewound partition")
-    wait_until(lambda: f"duplicate OrderCreated {created.event_id}" in services["inventory"].log_text(),
-               60, "the replayed OrderCreated to be skipped as a duplicate")
+    wait_until(
+        lambda: committed_offset(GROUP, "order.events", created.partition, settings) > created.offset,
+        120,
+        "inventory to re-read the rewound partition",
+    )
+    wait_until(
+        lambda: f"duplicate OrderCreated {created.event_id}" in services["inventory"].log_text(),
+        60,
+        "the replayed OrderCreated to be skipped as a duplicate",
+    )
     assert stock(ctx, sku) == (8, 2)
     assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]
 
@@ -142,7 +150,8 @@ def test_a_crash_after_the_charge_and_before_the_commit_charges_once(ctx, servic
     # The record comes again; the same idempotency key gets the same charge back.
     services["payment"] = ServiceProcess("payment").start()
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
-    assert [(r.status, r.gateway_reference) for r in payment_rows(ctx, order.id)] \
-        == [("COMPLETED", charged.result.reference)]
+    assert [(r.status, r.gateway_reference) for r in payment_rows(ctx, order.id)] == [
+        ("COMPLETED", charged.result.reference)
+    ]
     again = ledger.lookup(order.id)
     assert again is not None and again.calls == 2 and again.result == charged.result

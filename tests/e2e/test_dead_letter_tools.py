@@ -68,8 +68,9 @@ def test_a_failed_record_parks_its_key_and_the_tools_bring_both_back_in_order(ct
     dry = service_command("inventory", "dlq", "reinject", "--event-id", parked.event_id, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would re-inject 2 record(s)" in dry.stdout  # a parked record goes with its whole queue
-    assert len(inventory_rows_for(ctx, order.id)) == 2 and all(r.reinjected == 0 for r in inventory_rows_for(
-        ctx, order.id))
+    assert len(inventory_rows_for(ctx, order.id)) == 2 and all(
+        r.reinjected == 0 for r in inventory_rows_for(ctx, order.id)
+    )
 
     database.run_sql(f"DROP TRIGGER inventory_db.{trigger}")  # the fix
     before = end_offsets(settings, "order.events")
@@ -86,8 +87,9 @@ def test_a_failed_record_parks_its_key_and_the_tools_bring_both_back_in_order(ct
     context = ctx["inventory"]
     inbox = context.messaging.inbox
     with context.engine.connect() as connection:
-        query = select(inbox.c.event_type).where(inbox.c.consumer_group == "inventory-service",
-                                                 inbox.c.aggregate_id == order.id)
+        query = select(inbox.c.event_type).where(
+            inbox.c.consumer_group == "inventory-service", inbox.c.aggregate_id == order.id
+        )
         applied = [r.event_type for r in connection.execute(query.order_by(inbox.c.processed_at))]
     assert applied == ["OrderCreated", "OrderCancelled"]
     # Nothing went back to order.events: payment-service, which reads it too, saw nothing again.
@@ -99,11 +101,14 @@ def test_a_failed_record_parks_its_key_and_the_tools_bring_both_back_in_order(ct
     assert gone.returncode == 2 and f"no pending dead letter with key {order.id}" in gone.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["dlq", "show", "no-such-event"], "has no pending dead letter no-such-event"),
-    (["dlq", "reinject", "--event-id", "no-such-event"], "has no pending dead letter no-such-event"),
-    (["dlq", "purge", "--key", "no-such-key", "--yes"], "no pending dead letter with key no-such-key"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dlq", "show", "no-such-event"], "has no pending dead letter no-such-event"),
+        (["dlq", "reinject", "--event-id", "no-such-event"], "has no pending dead letter no-such-event"),
+        (["dlq", "purge", "--key", "no-such-key", "--yes"], "no pending dead letter with key no-such-key"),
+    ],
+)
 def test_dlq_commands_name_what_they_cannot_find(args, message):
     result = service_command("inventory", *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -14,12 +14,17 @@ from tests.e2e.conftest import ServiceProcess
 pytestmark = pytest.mark.stack
 
 CHECKS = (
-    "every order final", "stock + reserved = initial per SKU", "reserved = what confirmed orders hold",
-    "one charge per confirmed order", "one refund per charged, cancelled order",
-    "each orchestrated saga ended as its order", "no charge for a stock-rejected order",
+    "every order final",
+    "stock + reserved = initial per SKU",
+    "reserved = what confirmed orders hold",
+    "one charge per confirmed order",
+    "one refund per charged, cancelled order",
+    "each orchestrated saga ended as its order",
+    "no charge for a stock-rejected order",
     "every outbox row on its topic, in version order (cdc verify)",
     "no outbox row published twice (exactly-once source)",
-    "versions applied in order per aggregate", "no valid record in a DLQ",
+    "versions applied in order per aggregate",
+    "no valid record in a DLQ",
 )
 
 
@@ -31,9 +36,22 @@ def test_every_guarantee_holds_while_every_part_is_killed(services, tmp_path):
     report = tmp_path / "fault-suite.json"
     try:
         result = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "fault_suite.py"), "--orders", "300", "--rate", "5",
-             "--outage", "30", "--report", str(report)],
-            capture_output=True, text=True, timeout=1700)
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "fault_suite.py"),
+                "--orders",
+                "300",
+                "--rate",
+                "5",
+                "--outage",
+                "30",
+                "--report",
+                str(report),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1700,
+        )
     finally:
         for name in list(services):
             services[name] = ServiceProcess(name).start()
@@ -44,8 +62,15 @@ def test_every_guarantee_holds_while_every_part_is_killed(services, tmp_path):
     outcome = json.loads(report.read_text())
     assert {c["name"]: c["ok"] for c in outcome["checks"]} == dict.fromkeys(CHECKS, True)
     faults = [f["what"] for f in outcome["figures"]["faults"]]
-    for part in ("mariadb", "kafka", "connect", "registry", "order-service", "inventory-service",
-                 "payment-service"):
+    for part in (
+        "mariadb",
+        "kafka",
+        "connect",
+        "registry",
+        "order-service",
+        "inventory-service",
+        "payment-service",
+    ):
         assert f"SIGKILL {part}" in faults
     assert any(f.startswith("rebalance") for f in faults)
     assert any(f.startswith("database outage of 30s") for f in faults)

@@ -39,21 +39,33 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 
 
 def test_an_operator_sees_the_pipeline_and_reinjects_a_dead_letter_from_the_page(
-        ctx, api: ApiInstance, browser: WebDriver, poisoned_sku) -> None:  # type: ignore[no-untyped-def]
+    ctx, api: ApiInstance, browser: WebDriver, poisoned_sku
+) -> None:  # type: ignore[no-untyped-def]
     sku, database, trigger = poisoned_sku
     order_id = place_order(ctx["order"].uow_factory, "ops-page", [OrderLine(sku, 1, 100)]).id
-    wait_until(lambda: any(r.record_key == order_id for r in pending_dead_letters(ctx, "inventory")), 60,
-               "the poisoned reservation to be dead-lettered")
+    wait_until(
+        lambda: any(r.record_key == order_id for r in pending_dead_letters(ctx, "inventory")),
+        60,
+        "the poisoned reservation to be dead-lettered",
+    )
     wait = WebDriverWait(browser, 60, poll_frequency=0.3, ignored_exceptions=[StaleElementReferenceException])
     browser.set_window_size(1200, 1250)
     browser.get(f"{api.url}/ops")
 
     connectors = sorted(d.name for d in load_definitions())
-    wait.until(lambda b: len(rows(b, "connectors")) == len(connectors)
-               and all("streaming" in r and "OK" in r for r in rows(b, "connectors")))
+    wait.until(
+        lambda b: (
+            len(rows(b, "connectors")) == len(connectors)
+            and all("streaming" in r and "OK" in r for r in rows(b, "connectors"))
+        )
+    )
     assert all("binlogs are kept" in r for r in rows(browser, "connectors"))
-    assert {r.split()[0] for r in rows(browser, "groups")} >= {"order-service", "inventory-service",
-                                                              "payment-service", "order-view"}
+    assert {r.split()[0] for r in rows(browser, "groups")} >= {
+        "order-service",
+        "inventory-service",
+        "payment-service",
+        "order-view",
+    }
     wait.until(lambda b: any(order_id in r and "is poisoned" in r for r in rows(b, "dead-letters")))
     summary = browser.find_element(By.ID, "ops-summary").text
     assert summary.startswith("Needs attention") and "inventory-service: 1 dead letter(s)" in summary
@@ -67,8 +79,9 @@ def test_an_operator_sees_the_pipeline_and_reinjects_a_dead_letter_from_the_page
     assert status == 404 and "no pending dead letter with key nobody" in answer["error"]
 
     database.run_sql(f"DROP TRIGGER inventory_db.{trigger}")  # the fix
-    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
-               if order_id in r.text)
+    row = next(
+        r for r in browser.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr") if order_id in r.text
+    )
     row.find_element(By.CSS_SELECTOR, "button.reinject").click()
     message = browser.find_element(By.ID, "ops-message")
     wait.until(lambda _b: message.is_displayed() and "Re-injected 1 record(s)" in message.text)

@@ -31,8 +31,10 @@ def place(ctx, customer: str, lines: list[OrderLine]) -> str:  # type: ignore[no
 
 def history(ctx, order_id: str) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
     with ctx["order"].engine.connect() as connection:
-        return [(h.trigger_name, h.from_state, h.to_state, h.commands)
-                for h in repository.saga_history_of(connection, order_id)]
+        return [
+            (h.trigger_name, h.from_state, h.to_state, h.commands)
+            for h in repository.saga_history_of(connection, order_id)
+        ]
 
 
 def test_the_happy_path_reserves_charges_and_confirms_through_commands(ctx):
@@ -69,14 +71,22 @@ def test_a_declined_payment_cancels_and_the_orchestrator_releases_the_stock(ctx)
 def test_a_payment_slower_than_its_deadline_is_refunded_once_and_the_order_stays_cancelled(ctx, services):
     sku = new_sku(ctx, 10)
     # Each step may take 3 s; the gateway takes 8 s. Lag does not excuse the slow step here.
-    with swapped_service(services, "payment", PAYMENT_LATENCY_MS="8000"), \
-            swapped_service(services, "order", ORDER_SAGA_STEP_TIMEOUT_S="3", ORDER_SAGA_LAG_ALLOWANCE_S="0"):
+    with (
+        swapped_service(services, "payment", PAYMENT_LATENCY_MS="8000"),
+        swapped_service(services, "order", ORDER_SAGA_STEP_TIMEOUT_S="3", ORDER_SAGA_LAG_ALLOWANCE_S="0"),
+    ):
         order_id = place(ctx, "orchestrated-slow", [OrderLine(sku, 2, 500)])
         assert wait_final(ctx, order_id, 60) is OrderStatus.CANCELLED
-        wait_until(lambda: [r.status for r in payment_rows(ctx, order_id)] == ["REFUNDED"], 90,
-                   "the late charge to be refunded")
-        wait_until(lambda: any(h[0] == "PaymentCompleted" for h in history(ctx, order_id)), 60,
-                   "the late PaymentCompleted to reach the orchestrator")
+        wait_until(
+            lambda: [r.status for r in payment_rows(ctx, order_id)] == ["REFUNDED"],
+            90,
+            "the late charge to be refunded",
+        )
+        wait_until(
+            lambda: any(h[0] == "PaymentCompleted" for h in history(ctx, order_id)),
+            60,
+            "the late PaymentCompleted to reach the orchestrator",
+        )
     wait_until(lambda: reservation_status(ctx, order_id) == "RELEASED", 60, "stock release")
     assert stock(ctx, sku) == (10, 0)
     ledger = ChargeLedger(Settings.load().payment_gateway_ledger)
@@ -92,8 +102,13 @@ def test_a_payment_slower_than_its_deadline_is_refunded_once_and_the_order_stays
         ("DeadlinePassed", "CHARGING", "CANCELLED", "RefundPayment,ReleaseStock"),
     ]
     assert ("PaymentCompleted", "CANCELLED", "CANCELLED", "RefundPayment") in steps
-    printed = subprocess.run([sys.executable, "-m", "services.order.main", "saga", order_id], cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
+    printed = subprocess.run(
+        [sys.executable, "-m", "services.order.main", "saga", order_id],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert printed.returncode == 0, printed.stderr
     assert "DeadlinePassed" in printed.stdout and "sent RefundPayment, ReleaseStock" in printed.stdout
 
@@ -120,7 +135,8 @@ def test_a_reply_for_a_state_that_moved_on_changes_nothing(ctx):
 
 @pytest.mark.parametrize("drill", ["CONSUMER_CRASH_BEFORE_COMMIT", "CONSUMER_CRASH_AFTER_COMMITS"])
 def test_the_orchestrator_killed_around_a_reply_completes_after_restart_with_no_step_twice(
-        ctx, services, drill):
+    ctx, services, drill
+):
     assert services["order"].stop() == 0
     sku = new_sku(ctx, 10)
     order_id = place(ctx, f"orchestrated-{drill.lower()}", [OrderLine(sku, 1, 700)])

@@ -117,17 +117,30 @@ def test_the_same_record_delivered_twice_has_one_effect(ctx, services, settings)
     assert message is not None and message.key().decode() == order.id
     producer = Producer(producer_config(settings.kafka_bootstrap_servers))
     copies = []
-    producer.produce("order.events", key=message.key(), value=message.value(), headers=message.headers(),
-                     on_delivery=lambda _err, msg: copies.append((msg.partition(), msg.offset())))
+    producer.produce(
+        "order.events",
+        key=message.key(),
+        value=message.value(),
+        headers=message.headers(),
+        on_delivery=lambda _err, msg: copies.append((msg.partition(), msg.offset())),
+    )
     producer.flush(10)
 
     assert copies[0][0] == original.partition  # same key, same partition as Debezium chose
-    wait_until(lambda: committed_offset("inventory-service", "order.events", original.partition,
-                                        settings) > copies[0][1], 60, "inventory to pass the copy")
+    wait_until(
+        lambda: (
+            committed_offset("inventory-service", "order.events", original.partition, settings) > copies[0][1]
+        ),
+        60,
+        "inventory to pass the copy",
+    )
     assert stock(ctx, sku) == (8, 2)
     assert [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"]
-    wait_until(lambda: f"duplicate OrderCreated {original.event_id}" in services["inventory"].log_text(),
-               30, "the copy to be counted as a duplicate")
+    wait_until(
+        lambda: f"duplicate OrderCreated {original.event_id}" in services["inventory"].log_text(),
+        30,
+        "the copy to be counted as a duplicate",
+    )
 
 
 def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, services, settings):
@@ -144,8 +157,11 @@ def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, 
     services["inventory"].wait_assigned()
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED
     assert stock(ctx, sku) == (9, 1)
-    wait_until(lambda: "duplicate" in services["inventory"].log_text(), 60,
-               "the re-delivered record to be skipped as a duplicate")
+    wait_until(
+        lambda: "duplicate" in services["inventory"].log_text(),
+        60,
+        "the re-delivered record to be skipped as a duplicate",
+    )
 
 
 def test_an_undecodable_record_is_dead_lettered_its_key_parked_and_the_partition_moves_on(ctx, settings):
@@ -154,8 +170,12 @@ def test_an_undecodable_record_is_dead_lettered_its_key_parked_and_the_partition
     partition = partition_for(order_id)
     neighbour_id = next(k for k in (str(uuid.uuid4()) for _ in range(1000)) if partition_for(k) == partition)
     producer = Producer(producer_config(settings.kafka_bootstrap_servers))
-    producer.produce("order.events", key=order_id.encode(), value=b"\x00\x00\x00\x00garbage-bytes",
-                     headers=[("id", str(uuid.uuid4())), ("eventType", "OrderCreated")])
+    producer.produce(
+        "order.events",
+        key=order_id.encode(),
+        value=b"\x00\x00\x00\x00garbage-bytes",
+        headers=[("id", str(uuid.uuid4())), ("eventType", "OrderCreated")],
+    )
     producer.flush(10)
     # The same key's next record must not overtake the bad one: it is parked behind it.
     place_order(ctx["order"].uow_factory, "after-garbage", [OrderLine(sku, 1, 100)], order_id=order_id)
@@ -164,8 +184,11 @@ def test_an_undecodable_record_is_dead_lettered_its_key_parked_and_the_partition
 
     assert wait_final(ctx, neighbour_id) is OrderStatus.CONFIRMED
     letters = wait_dead_letters(settings, "inventory-service", order_id)
-    wait_until(lambda: len(dead_letters(settings, "inventory-service", order_id)) == 2, 60,
-               "the valid OrderCreated to be parked behind the garbage")
+    wait_until(
+        lambda: len(dead_letters(settings, "inventory-service", order_id)) == 2,
+        60,
+        "the valid OrderCreated to be parked behind the garbage",
+    )
     letters = dead_letters(settings, "inventory-service", order_id)
     garbage, parked = ({k: v.decode() for k, v in letter.headers()} for letter in letters)
     assert letters[0].value() == b"\x00\x00\x00\x00garbage-bytes"
@@ -180,8 +203,9 @@ def test_an_undecodable_record_is_dead_lettered_its_key_parked_and_the_partition
     purge = service_command("inventory", "dlq", "purge", "--event-id", garbage["id"], "--yes")
     assert purge.returncode == 0, purge.stderr
     assert "purged 1 dead letter(s)" in purge.stdout
-    assert [r.event_id for r in pending_dead_letters(ctx, "inventory") if r.record_key == order_id] \
-        == [parked["id"]]
+    assert [r.event_id for r in pending_dead_letters(ctx, "inventory") if r.record_key == order_id] == [
+        parked["id"]
+    ]
     # ...then re-injects what waited behind it, which now goes through.
     again = reinject("inventory-service", order_id)
     assert again.returncode == 0, again.stderr
@@ -197,16 +221,20 @@ def test_two_instances_with_a_rebalance_mid_flow_keep_every_invariant(ctx, servi
     for n in range(500):
         sku = names[n % 2]
         price = 60_000 if n % 10 == 0 else 500  # every tenth order is declined (over the limit)
-        order_ids.append(place_order(ctx["order"].uow_factory, f"load-{n % 13}",
-                                     [OrderLine(sku, 1 + n % 2, price)]).id)
+        order_ids.append(
+            place_order(ctx["order"].uow_factory, f"load-{n % 13}", [OrderLine(sku, 1 + n % 2, price)]).id
+        )
         if n == 120:
             extra = [ServiceProcess("inventory").start(), ServiceProcess("payment").start()]
         if n == 300:
             services["inventory"].stop()  # its partitions move to the second instance
             services["inventory"] = ServiceProcess("inventory").start()
 
-    wait_until(lambda: all(status(ctx, oid) in FINAL for oid in order_ids), 600,
-               "all 500 orders to reach a final state")
+    wait_until(
+        lambda: all(status(ctx, oid) in FINAL for oid in order_ids),
+        600,
+        "all 500 orders to reach a final state",
+    )
     for process in extra:
         assert process.stop() == 0
 
@@ -229,11 +257,15 @@ def test_two_instances_with_a_rebalance_mid_flow_keep_every_invariant(ctx, servi
     def held_by() -> set[str]:
         with ctx["inventory"].engine.connect() as c:
             query = select(reservations.c.order_id).where(
-                reservations.c.order_id.in_(order_ids), reservations.c.status == "RESERVED")
+                reservations.c.order_id.in_(order_ids), reservations.c.status == "RESERVED"
+            )
             return {r.order_id for r in c.execute(query)}
 
-    wait_until(lambda: held_by() == set(confirmed), 120,
-               "reservations of exactly the confirmed orders (cancelled ones released)")
+    wait_until(
+        lambda: held_by() == set(confirmed),
+        120,
+        "reservations of exactly the confirmed orders (cancelled ones released)",
+    )
     reserved_total = sum(stock(ctx, sku)[1] for sku in skus)
     assert reserved_total == sum(1 + order_ids.index(oid) % 2 for oid in confirmed)
 
@@ -242,8 +274,11 @@ def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cance
     services["order"].stop()  # the order service is slow: replies pile up unread
     sku = new_sku(ctx, 10)
     order = place_order(ctx["order"].uow_factory, "late", [OrderLine(sku, 2, 700)])
-    wait_until(lambda: [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"], 120,
-               "the charge to complete while the order service is away")
+    wait_until(
+        lambda: [r.status for r in payment_rows(ctx, order.id)] == ["COMPLETED"],
+        120,
+        "the charge to complete while the order service is away",
+    )
 
     # The saga's timeout fires first: the order is cancelled and compensation starts.
     assert cancel_timed_out(ctx["order"].uow_factory, timedelta(seconds=0)) >= 1
@@ -254,17 +289,30 @@ def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cance
     wait_until(lambda: [r.status for r in payment_rows(ctx, order.id)] == ["REFUNDED"], 120, "refund")
     wait_until(lambda: reservation_status(ctx, order.id) == "RELEASED", 120, "stock release")
     # The late PaymentCompleted reaches the order service and finds the guard closed.
-    wait_until(lambda: "PaymentCompleted ignored" in services["order"].log_text(), 120,
-               "the late success to be refused")
-    wait_until(lambda: re.search(r"refused=[1-9]", services["order"].log_text()) is not None, 30,
-               "the refusal to be counted in the service's stats line")
+    wait_until(
+        lambda: "PaymentCompleted ignored" in services["order"].log_text(),
+        120,
+        "the late success to be refused",
+    )
+    wait_until(
+        lambda: re.search(r"refused=[1-9]", services["order"].log_text()) is not None,
+        30,
+        "the refusal to be counted in the service's stats line",
+    )
     assert status(ctx, order.id) is OrderStatus.CANCELLED
     assert stock(ctx, sku) == (10, 0)
     with EventTap(["payment.events", "inventory.events"], settings, since=recently()) as tap:
-        tap.wait_for(lambda events: any(e.key == order.id and e.event_type == "StockReleased"
-                                        for e in events) and tap.at_end(), 60)
-        compensations = [e.event_type for e in tap.events if e.key == order.id
-                         and e.event_type in ("PaymentRefunded", "StockReleased")]
+        tap.wait_for(
+            lambda events: (
+                any(e.key == order.id and e.event_type == "StockReleased" for e in events) and tap.at_end()
+            ),
+            60,
+        )
+        compensations = [
+            e.event_type
+            for e in tap.events
+            if e.key == order.id and e.event_type in ("PaymentRefunded", "StockReleased")
+        ]
     assert sorted(compensations) == ["PaymentRefunded", "StockReleased"]
 
 
@@ -273,15 +321,26 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
     current = SchemaCatalog.load(SCHEMAS_DIR)
     raw = json.loads(current.for_event_type("OrderCreated").text)
     raw["fields"].append({"name": "giftNote", "type": ["null", "string"], "default": None})
-    newer = SchemaCatalog([EventSchema.from_text(json.dumps(raw), "order"),
-                           *[s for s in current if s.event_type != "OrderCreated"]])
+    newer = SchemaCatalog(
+        [
+            EventSchema.from_text(json.dumps(raw), "order"),
+            *[s for s in current if s.event_type != "OrderCreated"],
+        ]
+    )
     new_writer = build_context("order", order_metadata, settings, catalog=newer)
     sku = new_sku(ctx, 5)
     order = Order.place("rollout", [OrderLine(sku, 1, 100)])
     with new_writer.unit_of_work() as uow:
         [(version, created)] = order.pull_changes()
-        uow.emit(OutboxEvent("order", order.id, "OrderCreated", version,
-                             {**created.to_payload(), "giftNote": "happy birthday"}))
+        uow.emit(
+            OutboxEvent(
+                "order",
+                order.id,
+                "OrderCreated",
+                version,
+                {**created.to_payload(), "giftNote": "happy birthday"},
+            )
+        )
         repository.add(uow, order)
 
     # Inventory and payment still run the old reader schema: the saga completes all the same.

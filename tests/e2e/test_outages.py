@@ -67,10 +67,14 @@ def assert_nothing_dead_lettered(ctx, settings, keys: list[str]) -> None:  # typ
 def test_a_30_second_database_outage_is_waited_out(ctx, services, settings, stack):
     sku = new_sku(ctx, 50)
     log_before = len(services["inventory"].log_text())
-    with (EventTap(["order.events"], settings, since=recently()) as tap,
-          paused(services["inventory"], services["payment"])):
-        orders = [place_order(ctx["order"].uow_factory, f"outage-{n}", [OrderLine(sku, 1, 100)]).id
-                  for n in range(5)]
+    with (
+        EventTap(["order.events"], settings, since=recently()) as tap,
+        paused(services["inventory"], services["payment"]),
+    ):
+        orders = [
+            place_order(ctx["order"].uow_factory, f"outage-{n}", [OrderLine(sku, 1, 100)]).id
+            for n in range(5)
+        ]
         tap.wait_for(lambda events: {e.key for e in events} >= set(orders), 30)
         stack.kill("mariadb")
         down_since = time.monotonic()
@@ -101,8 +105,12 @@ def test_a_registry_outage_is_waited_out(ctx, services, settings, stack):
     current = SchemaCatalog.load(SCHEMAS_DIR)
     raw = json.loads(current.for_event_type("OrderCreated").text)
     raw["fields"].append({"name": f"note{uuid.uuid4().hex[:8]}", "type": ["null", "string"], "default": None})
-    newer = SchemaCatalog([EventSchema.from_text(json.dumps(raw), "order"),
-                           *[s for s in current if s.event_type != "OrderCreated"]])
+    newer = SchemaCatalog(
+        [
+            EventSchema.from_text(json.dumps(raw), "order"),
+            *[s for s in current if s.event_type != "OrderCreated"],
+        ]
+    )
     writer = build_context("order", order_metadata, settings, catalog=newer)
     writer.outbox.register_schemas("order")  # registered while the registry is up; id cached
     sku = new_sku(ctx, 5)

@@ -29,9 +29,15 @@ FINAL = ("CONFIRMED", "CANCELLED")
 
 
 def place(api: ApiInstance, sku: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
-    answer = requests.post(f"{api.url}/orders", timeout=30, json={
-        "customerId": "view-test", "lines": [{"sku": sku, "quantity": quantity, "unitPriceCents": 250}],
-        **extra})
+    answer = requests.post(
+        f"{api.url}/orders",
+        timeout=30,
+        json={
+            "customerId": "view-test",
+            "lines": [{"sku": sku, "quantity": quantity, "unitPriceCents": 250}],
+            **extra,
+        },
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()  # type: ignore[no-any-return]
 
@@ -66,7 +72,8 @@ def test_a_placed_order_becomes_in_sync_and_final(ctx, api: ApiInstance) -> None
 
 
 def test_with_the_read_model_stopped_the_order_is_pending_until_it_runs_again(
-        ctx, api: ApiInstance, read_model: ReadModel) -> None:  # type: ignore[no-untyped-def]
+    ctx, api: ApiInstance, read_model: ReadModel
+) -> None:  # type: ignore[no-untyped-def]
     read_model.stop()
     try:
         order = place(api, new_sku(ctx, 5))
@@ -89,12 +96,22 @@ def every_view(settings: Settings) -> tuple[dict[str, tuple[Any, ...]], set[str]
     engine = make_engine(settings.db_url("query"))
     try:
         with engine.connect() as connection:
-            troubled = set(connection.execute(select(dead_letters.c.record_key).where(
-                dead_letters.c.consumer_group == "order-view")).scalars())
-            entries = dict(connection.execute(select(order_view_timeline.c.order_id, func.count())
-                                              .group_by(order_view_timeline.c.order_id)).all())
-            return {row.order_id: (*row, entries.get(row.order_id, 0))
-                    for row in connection.execute(select(order_views))}, troubled
+            troubled = set(
+                connection.execute(
+                    select(dead_letters.c.record_key).where(dead_letters.c.consumer_group == "order-view")
+                ).scalars()
+            )
+            entries = dict(
+                connection.execute(
+                    select(order_view_timeline.c.order_id, func.count()).group_by(
+                        order_view_timeline.c.order_id
+                    )
+                ).all()
+            )
+            return {
+                row.order_id: (*row, entries.get(row.order_id, 0))
+                for row in connection.execute(select(order_views))
+            }, troubled
     finally:
         engine.dispose()
 
@@ -106,11 +123,16 @@ def view_lag(read_model: ReadModel) -> float:
 
 
 def test_a_rebuild_from_the_topics_yields_the_same_views(
-        ctx, settings: Settings, api: ApiInstance, read_model: ReadModel) -> None:  # type: ignore[no-untyped-def]
+    ctx, settings: Settings, api: ApiInstance, read_model: ReadModel
+) -> None:  # type: ignore[no-untyped-def]
     scarce = new_sku(ctx, 1)
-    orders = [place(api, new_sku(ctx, 5))["id"], place(api, scarce)["id"], place(api, scarce)["id"],
-              place(api, new_sku(ctx, 5), flow="orchestrated")["id"],
-              place(api, new_sku(ctx, 5), 300, flow="orchestrated")["id"]]  # 750.00: declined
+    orders = [
+        place(api, new_sku(ctx, 5))["id"],
+        place(api, scarce)["id"],
+        place(api, scarce)["id"],
+        place(api, new_sku(ctx, 5), flow="orchestrated")["id"],
+        place(api, new_sku(ctx, 5), 300, flow="orchestrated")["id"],
+    ]  # 750.00: declined
     for order_id in orders:
         wait_settled(api, order_id)
     # Compensations (a release, a refund) may follow the final status: wait until nothing changes.
@@ -132,8 +154,9 @@ def test_a_rebuild_from_the_topics_yields_the_same_views(
     try:
         everything, troubled = every_view(settings)
         assert set(orders) <= set(everything)
-        unconfirmed = subprocess.run(rebuild, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                                     stdin=subprocess.DEVNULL)
+        unconfirmed = subprocess.run(
+            rebuild, cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
         assert unconfirmed.returncode == 2 and "refusing without --yes" in unconfirmed.stderr
         assert every_view(settings) == (everything, troubled)
         rebuilt = subprocess.run([*rebuild, "--yes"], cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -145,8 +168,9 @@ def test_a_rebuild_from_the_topics_yields_the_same_views(
         # now), and that is the rebuild doing its job, not a difference.
         rebuilt_views, troubled_now = every_view(settings)
         aside = troubled | troubled_now
-        assert ({k: v for k, v in rebuilt_views.items() if k not in aside}
-                == {k: v for k, v in everything.items() if k not in aside})
+        assert {k: v for k, v in rebuilt_views.items() if k not in aside} == {
+            k: v for k, v in everything.items() if k not in aside
+        }
     finally:
         read_model.start()
 
@@ -158,7 +182,8 @@ def metric_families(health_url: str) -> dict[str, Any]:
 
 
 def test_every_service_process_serves_prometheus_metrics(
-        ctx, api: ApiInstance, services, read_model: ReadModel) -> None:  # type: ignore[no-untyped-def]
+    ctx, api: ApiInstance, services, read_model: ReadModel
+) -> None:  # type: ignore[no-untyped-def]
     wait_settled(api, place(api, new_sku(ctx, 5))["id"])
     for process in [*services.values(), read_model.instance]:
         assert process.health_url, process.log_text()[-2000:]
@@ -168,6 +193,9 @@ def test_every_service_process_serves_prometheus_metrics(
         assert "eventcore_consumer_lag_records" in families
         assert "process_resident_memory_bytes" in families
     view_families = metric_families(read_model.instance.health_url)  # type: ignore[arg-type]
-    applied = [s for s in view_families["eventcore_commit_to_apply_seconds"].samples
-               if s.name.endswith("_count") and s.labels["topic"] == "order.events"]
+    applied = [
+        s
+        for s in view_families["eventcore_commit_to_apply_seconds"].samples
+        if s.name.endswith("_count") and s.labels["topic"] == "order.events"
+    ]
     assert applied and applied[0].value >= 1

@@ -31,8 +31,9 @@ def test_orders_waiting_in_a_backlog_are_not_timed_out(ctx, services, impatient_
     log_before = len(impatient_order_service.log_text())
     assert services["inventory"].stop() == 0  # its records pile up: the pipeline is behind
     try:
-        orders = [place_order(ctx["order"].uow_factory, "patient", [OrderLine(sku, 1, 100)]).id
-                  for _ in range(3)]
+        orders = [
+            place_order(ctx["order"].uow_factory, "patient", [OrderLine(sku, 1, 100)]).id for _ in range(3)
+        ]
         time.sleep(4 * float(TIMEOUT_S))  # four timeouts long
         assert [status(ctx, o) for o in orders] == [OrderStatus.PENDING] * 3
     finally:
@@ -41,8 +42,11 @@ def test_orders_waiting_in_a_backlog_are_not_timed_out(ctx, services, impatient_
         assert wait_final(ctx, order_id, 120) is OrderStatus.CONFIRMED
     log = impatient_order_service.log_text()[log_before:]
     assert "behind: saga deadlines are pushed back" in log
-    wait_until(lambda: "the pipeline caught up" in impatient_order_service.log_text()[log_before:], 60,
-               "the sweep to see the pipeline caught up")
+    wait_until(
+        lambda: "the pipeline caught up" in impatient_order_service.log_text()[log_before:],
+        60,
+        "the sweep to see the pipeline caught up",
+    )
 
 
 def test_a_real_stall_still_times_out(ctx, stack: StackBackend, impatient_order_service):
@@ -53,11 +57,15 @@ def test_a_real_stall_still_times_out(ctx, stack: StackBackend, impatient_order_
     stack.run_sql(
         f"DELIMITER //\nCREATE TRIGGER inventory_db.{trigger} BEFORE UPDATE ON inventory_db.products "
         f"FOR EACH ROW IF NEW.sku = '{sku}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'stalled'; "
-        "END IF//\nDELIMITER ;\n")
+        "END IF//\nDELIMITER ;\n"
+    )
     order = place_order(ctx["order"].uow_factory, "stalled", [OrderLine(sku, 1, 100)])
     try:
-        wait_until(lambda: any(r.record_key == order.id for r in pending_dead_letters(ctx, "inventory")), 60,
-                   "the reservation to be dead-lettered")
+        wait_until(
+            lambda: any(r.record_key == order.id for r in pending_dead_letters(ctx, "inventory")),
+            60,
+            "the reservation to be dead-lettered",
+        )
         assert wait_final(ctx, order.id, 60) is OrderStatus.CANCELLED
     finally:
         stack.run_sql(f"DROP TRIGGER IF EXISTS inventory_db.{trigger}")

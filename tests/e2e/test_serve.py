@@ -19,8 +19,13 @@ pytestmark = pytest.mark.stack
 
 def test_serve_starts_everything_prints_the_address_and_stops_on_ctrl_c(connectors: None) -> None:
     port = free_port()
-    serve = subprocess.Popen([sys.executable, "scripts/serve.py", "--port", str(port)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serve = subprocess.Popen(
+        [sys.executable, "scripts/serve.py", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 180
@@ -37,13 +42,21 @@ def test_serve_starts_everything_prints_the_address_and_stops_on_ctrl_c(connecto
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
         started = [line for line in lines if line.startswith("[serve]") and " running (pid " in line]
         assert [line.split()[1] for line in started] == [
-            "order", "inventory", "payment", "order-view", "order"]  # the last: "order API"
+            "order",
+            "inventory",
+            "payment",
+            "order-view",
+            "order",
+        ]  # the last: "order API"
     finally:
         serve.send_signal(signal.SIGINT)
         rest, _ = serve.communicate(timeout=120)
     assert serve.returncode == 0, rest[-3000:]
-    stopped = [line.split()[1] for line in rest.splitlines()
-               if line.startswith("[serve]") and "stopped (exit 0)" in line]
+    stopped = [
+        line.split()[1]
+        for line in rest.splitlines()
+        if line.startswith("[serve]") and "stopped (exit 0)" in line
+    ]
     assert stopped == ["order-api", "order-view", "payment", "inventory", "order"], rest[-3000:]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/", timeout=5)

@@ -22,7 +22,8 @@ def text_of(browser: WebDriver, element_id: str) -> str:
 
 
 def test_the_page_shows_the_banner_while_the_view_is_behind_and_clears_it_by_itself(
-        ctx, api: ApiInstance, read_model: ReadModel, browser: WebDriver) -> None:  # type: ignore[no-untyped-def]
+    ctx, api: ApiInstance, read_model: ReadModel, browser: WebDriver
+) -> None:  # type: ignore[no-untyped-def]
     sku = new_sku(ctx, 5)
     # The page re-renders its tables on every poll: an element read mid-render is simply read again.
     wait = WebDriverWait(browser, 60, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException])
@@ -50,18 +51,27 @@ def test_the_page_shows_the_banner_while_the_view_is_behind_and_clears_it_by_its
     wait.until(lambda b: text_of(b, "order-status") == "CONFIRMED")
     assert text_of(browser, "order-customer") == "browser-test"
     # The view applies the three topics at their own pace: the other steps may follow the status.
-    wait.until(lambda b: len(rows := b.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")) >= 4
-               and "OrderCreated" in rows[0].text)
+    wait.until(
+        lambda b: (
+            len(rows := b.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")) >= 4
+            and "OrderCreated" in rows[0].text
+        )
+    )
     browser.save_screenshot(str(SCREENSHOTS / "3-confirmed.png"))
 
     browser.get(f"{api.url}/#/")
-    wait.until(lambda b: any(row.get_attribute("data-id") == order_id and "CONFIRMED" in row.text
-                             for row in b.find_elements(By.CSS_SELECTOR, "#orders-list tbody tr")))
+    wait.until(
+        lambda b: any(
+            row.get_attribute("data-id") == order_id and "CONFIRMED" in row.text
+            for row in b.find_elements(By.CSS_SELECTOR, "#orders-list tbody tr")
+        )
+    )
     browser.save_screenshot(str(SCREENSHOTS / "4-list.png"))
 
 
 def test_a_malformed_order_is_refused_on_the_page_with_the_field_named(
-        api: ApiInstance, browser: WebDriver) -> None:
+    api: ApiInstance, browser: WebDriver
+) -> None:
     browser.get(f"{api.url}/")
     currency = browser.find_element(By.ID, "currency")
     currency.clear()

@@ -63,10 +63,25 @@ def counting(engine: Engine) -> Iterator[Statements]:
 
 
 def consumed(event_: Event, version: int) -> ConsumedEvent:
-    value = {**event_.to_payload(), "eventId": str(uuid.uuid4()), "aggregateVersion": version,
-             "occurredAt": datetime.now(UTC)}
-    return ConsumedEvent(topic_for(event_.aggregate_type), 0, 0, event_.aggregate_id, {}, value["eventId"],
-                         event_.event_type(), version, value, 0, time.time())
+    value = {
+        **event_.to_payload(),
+        "eventId": str(uuid.uuid4()),
+        "aggregateVersion": version,
+        "occurredAt": datetime.now(UTC),
+    }
+    return ConsumedEvent(
+        topic_for(event_.aggregate_type),
+        0,
+        0,
+        event_.aggregate_id,
+        {},
+        value["eventId"],
+        event_.event_type(),
+        version,
+        value,
+        0,
+        time.time(),
+    )
 
 
 class UnpublishedOutbox:
@@ -87,11 +102,13 @@ class UnpublishedOutbox:
 
 def applier(context: Any, routes: dict[type, Any], name: str) -> tuple[RecordApplier, UnpublishedOutbox]:
     outbox = UnpublishedOutbox(context.outbox)
-    return RecordApplier(f"batch-test-{name}-{uuid.uuid4().hex[:6]}",
-                         EventRoutes(routes, name).record_handlers(),
-                         lambda: UnitOfWork(context.engine, outbox),  # type: ignore[arg-type]
-                         context.messaging,
-                         AvroEventDeserializer(context.registry, context.catalog)), outbox
+    return RecordApplier(
+        f"batch-test-{name}-{uuid.uuid4().hex[:6]}",
+        EventRoutes(routes, name).record_handlers(),
+        lambda: UnitOfWork(context.engine, outbox),  # type: ignore[arg-type]
+        context.messaging,
+        AvroEventDeserializer(context.registry, context.catalog),
+    ), outbox
 
 
 def created(sku: str) -> OrderCreated:
@@ -117,11 +134,16 @@ def test_a_batch_of_reservations_reads_and_writes_each_table_once_and_shares_its
 
     def state() -> tuple[list[str], tuple[int, int]]:
         with context.engine.connect() as connection:
-            by_order = dict(connection.execute(
-                select(reservations.c.order_id, reservations.c.status)
-                .where(reservations.c.order_id.in_([e.order_id for e in six]))).all())
-            level = connection.execute(select(products.c.available, products.c.reserved)
-                                       .where(products.c.sku == shared)).one()
+            by_order = dict(
+                connection.execute(
+                    select(reservations.c.order_id, reservations.c.status).where(
+                        reservations.c.order_id.in_([e.order_id for e in six])
+                    )
+                ).all()
+            )
+            level = connection.execute(
+                select(products.c.available, products.c.reserved).where(products.c.sku == shared)
+            ).one()
         return [by_order[e.order_id] for e in six], (level.available, level.reserved)
 
     # Each record saw the stock the ones before it had taken: the first three got the three units.
@@ -139,8 +161,9 @@ def test_a_batch_of_reservations_reads_and_writes_each_table_once_and_shares_its
 
 def test_one_order_changed_twice_in_a_batch_ends_where_both_records_lead(contexts):
     context = contexts["order"]
-    placed = [place_order(context.uow_factory, "batch-test", [PlacedLine("BATCH-C", 1, 250)])
-              for _ in range(2)]
+    placed = [
+        place_order(context.uow_factory, "batch-test", [PlacedLine("BATCH-C", 1, 250)]) for _ in range(2)
+    ]
     orders, emitted = applier(context, OrderUseCases(order_saga()).handlers(), "order")
     batch = [consumed(StockReserved(o.id, (StockLine("BATCH-C", 1),), 250, "EUR"), 2) for o in placed]
     batch += [consumed(PaymentCompleted(o.id, f"pay-{o.id}", 250), 2) for o in placed]
@@ -156,5 +179,8 @@ def test_one_order_changed_twice_in_a_batch_ends_where_both_records_lead(context
         for order in placed:
             stored = repository.get(connection, order.id)
             assert stored is not None
-            assert (stored.status.value, stored.version, stored.payment_id) == \
-                ("CONFIRMED", 3, f"pay-{order.id}")
+            assert (stored.status.value, stored.version, stored.payment_id) == (
+                "CONFIRMED",
+                3,
+                f"pay-{order.id}",
+            )

@@ -28,20 +28,25 @@ pytestmark = pytest.mark.stack
 
 def connector_status(*args: str) -> subprocess.CompletedProcess[str]:
     script = str(ROOT / "scripts" / "register_connectors.py")
-    return subprocess.run([sys.executable, script, "--status", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, script, "--status", *args], capture_output=True, text=True, timeout=120
+    )
 
 
-def test_an_order_placed_after_a_mariadb_restart_is_published_within_seconds(order_context, settings,
-                                                                             connectors):
+def test_an_order_placed_after_a_mariadb_restart_is_published_within_seconds(
+    order_context, settings, connectors
+):
     database = Stack().mariadb
     with EventTap(["order.events"], settings, since=recently()) as tap:
         tap.wait_for(lambda _events: tap.at_end(), 60)
         pid = database.process.running_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: database.port_conflicts() == [] and database.process.running_pid() is None, 30,
-                   "MariaDB to die and free its port")
+        wait_until(
+            lambda: database.port_conflicts() == [] and database.process.running_pid() is None,
+            30,
+            "MariaDB to die and free its port",
+        )
         database.start()
         time.sleep(5)
         order = place_order(order_context.uow_factory, "after-restart", [OrderLine("SKU-R", 1, 10)])
@@ -59,15 +64,22 @@ def stall_probe(settings, connectors) -> Iterator[str]:  # type: ignore[no-untyp
     10 minutes (Debezium's default keep-alive is 1 minute): what every connector was before."""
     name = f"stall-probe-{uuid.uuid4().hex[:6]}"
     base = next(d for d in load_definitions() if d.name == "order-outbox")
-    config = effective_config(base, Deployment(settings.db_host, settings.db_port,
-                                               settings.kafka_bootstrap_servers), is_mariadb=True)
+    config = effective_config(
+        base,
+        Deployment(settings.db_host, settings.db_port, settings.kafka_bootstrap_servers),
+        is_mariadb=True,
+    )
     prefix = name.replace("-", "_")
-    config.update({
-        "topic.prefix": prefix, "database.server.id": str(5500 + int(uuid.uuid4().int % 400)),
-        "table.include.list": "order_db.no_such_table", "connect.keep.alive.interval.ms": "600000",
-        "schema.history.internal.kafka.topic": f"_schema-history.{prefix}",
-        "predicates.isOutboxTable.pattern": f"{prefix}\\.order_db\\.no_such_table",
-    })
+    config.update(
+        {
+            "topic.prefix": prefix,
+            "database.server.id": str(5500 + int(uuid.uuid4().int % 400)),
+            "table.include.list": "order_db.no_such_table",
+            "connect.keep.alive.interval.ms": "600000",
+            "schema.history.internal.kafka.topic": f"_schema-history.{prefix}",
+            "predicates.isOutboxTable.pattern": f"{prefix}\\.order_db\\.no_such_table",
+        }
+    )
     client = ConnectClient(settings.connect_url)
     client.put_config(name, config)
     client.wait_until_running(name)
@@ -85,7 +97,8 @@ def kill_binlog_connections() -> int:
 
 
 def test_a_cut_binlog_connection_is_restored_in_seconds_and_a_stalled_one_is_reported(
-        contexts, stall_probe, settings):
+    contexts, stall_probe, settings
+):
     # Binlog traffic: a connector emits heartbeats while it reads the binlog, which the probe
     # only does when something is written (the real connectors also get the server's own).
     writing = threading.Event()
@@ -97,15 +110,25 @@ def test_a_cut_binlog_connection_is_restored_in_seconds_and_a_stalled_one_is_rep
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     try:
-        wait_until(lambda: connector_status("--only", stall_probe, "--stale-after", "5").returncode == 0,
-                   60, "the probe to stream")
+        wait_until(
+            lambda: connector_status("--only", stall_probe, "--stale-after", "5").returncode == 0,
+            60,
+            "the probe to stream",
+        )
         assert kill_binlog_connections() >= 4
         cut = time.monotonic()
 
         # The real connectors (keep-alive 1 s) are back within seconds...
-        wait_until(lambda: connector_status("--stale-after", "3", *[f"--only={d.name}" for d in
-                                                                    load_definitions()]).returncode == 0,
-                   20, "the outbox connectors to stream again")
+        wait_until(
+            lambda: (
+                connector_status(
+                    "--stale-after", "3", *[f"--only={d.name}" for d in load_definitions()]
+                ).returncode
+                == 0
+            ),
+            20,
+            "the outbox connectors to stream again",
+        )
         print(f"outbox connectors streaming again {time.monotonic() - cut:.1f}s after the cut")
         # ...while the probe's task still says RUNNING, and the status says it is not streaming.
         time.sleep(6)
@@ -115,9 +138,16 @@ def test_a_cut_binlog_connection_is_restored_in_seconds_and_a_stalled_one_is_rep
         state = ConnectClient(settings.connect_url).state(stall_probe)
         assert state is not None and state.running  # what REST alone would have said
 
-        wait_until(lambda: "NOT STREAMING" in subprocess.run(
-            [sys.executable, "-m", "devstack", "status"], capture_output=True, text=True).stdout, 30,
-            "`stack status` to report the stalled connector")
+        wait_until(
+            lambda: (
+                "NOT STREAMING"
+                in subprocess.run(
+                    [sys.executable, "-m", "devstack", "status"], capture_output=True, text=True
+                ).stdout
+            ),
+            30,
+            "`stack status` to report the stalled connector",
+        )
         status = subprocess.run([sys.executable, "-m", "devstack", "status"], capture_output=True, text=True)
         assert status.returncode == 3
         assert f"{stall_probe}: connector RUNNING, tasks [RUNNING]" in status.stdout

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.stack
 
 
 def cli(module: str, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def cdc(*args: str) -> subprocess.CompletedProcess[str]:
@@ -37,14 +38,16 @@ def test_a_paused_connector_leaves_events_missing_until_it_resumes(order_context
     paused = cdc("pause", "order-outbox")
     assert paused.returncode == 0 and "order-outbox: paused" in paused.stdout
     try:
-        wait_until(lambda: cdc("status", "order-outbox").returncode == 3, 60,
-                   "order-outbox to stop streaming")
+        wait_until(
+            lambda: cdc("status", "order-outbox").returncode == 3, 60, "order-outbox to stop streaming"
+        )
         order_id = place_order(order_context.uow_factory, "paused-cdc", [OrderLine("P", 1, 1)]).id
         missing = cdc("verify", "order-outbox", "--since", since, "--wait", "3", "--json")
         assert missing.returncode == 3, missing.stdout + missing.stderr
         audit = json.loads(missing.stdout)
         assert [(m["key"], m["type"], m["version"]) for m in audit["missing"]] == [
-            (order_id, "OrderCreated", 1)]
+            (order_id, "OrderCreated", 1)
+        ]
     finally:
         assert cdc("resume", "order-outbox").returncode == 0
     complete = cdc("verify", "order-outbox", "--since", since)
@@ -78,7 +81,9 @@ def test_a_forced_recovery_republishes_in_order_and_verify_counts_the_copies(ord
     assert cdc("status", "order-outbox").returncode == 0
     replayed = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--json")
     assert [json.loads(line)["headers"]["eventType"] for line in replayed.stdout.splitlines()] == [
-        "OrderCreated", "OrderCreated"]  # the copy carries the same headers, id included
+        "OrderCreated",
+        "OrderCreated",
+    ]  # the copy carries the same headers, id included
     first, copy = (json.loads(line)["headers"] for line in replayed.stdout.splitlines())
     assert first == copy
 
@@ -90,21 +95,35 @@ def test_replay_filters_by_type_partition_offset_and_time(order_context, connect
     records: list[dict] = []
 
     def published() -> bool:
-        mine = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--type", "OrderCreated",
-                   "--json")
+        mine = cli(
+            "eventcore.cli.replay", "order.events", "--key", order_id, "--type", "OrderCreated", "--json"
+        )
         records[:] = [json.loads(line) for line in mine.stdout.splitlines()]
         return mine.returncode == 0 and bool(records)
 
     wait_until(published, 60, "the order's event on order.events")
     assert [r["partition"] for r in records] == [partition]
     offset = records[0]["offset"]
-    exact = cli("eventcore.cli.replay", "order.events", "--partition", str(partition),
-                "--from-offset", str(offset), "--json")
+    exact = cli(
+        "eventcore.cli.replay",
+        "order.events",
+        "--partition",
+        str(partition),
+        "--from-offset",
+        str(offset),
+        "--json",
+    )
     first = json.loads(exact.stdout.splitlines()[0])
     assert (first["partition"], first["offset"], first["key"]) == (partition, offset, order_id)
     assert all(json.loads(line)["partition"] == partition for line in exact.stdout.splitlines())
-    later = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--from-time",
-                (datetime.now(UTC) + timedelta(minutes=1)).isoformat())
+    later = cli(
+        "eventcore.cli.replay",
+        "order.events",
+        "--key",
+        order_id,
+        "--from-time",
+        (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+    )
     assert later.returncode == 0 and later.stdout == ""
     none = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--type", "OrderConfirmed")
     assert none.returncode == 0 and none.stdout == ""

@@ -22,4 +22,3 @@ def test_service_sessions_read_committed_and_wait_briefly_for_locks(settings: Se
             row = connection.execute(SESSION).one()
         engine.dispose()
         assert (row.lock_wait, row.isolation) == (expected, "READ-COMMITTED")
-

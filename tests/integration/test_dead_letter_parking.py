@@ -37,8 +37,14 @@ pytestmark = pytest.mark.stack
 GROUP = "parking-probe"
 TOPIC = "parking-probe.events"
 probe_tables = MetaData()
-applied = Table("probe_applied", probe_tables, Column("id", Integer, primary_key=True, autoincrement=True),
-                Column("record_key", String(64)), Column("version", Integer), Column("event_id", String(64)))
+applied = Table(
+    "probe_applied",
+    probe_tables,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_key", String(64)),
+    Column("version", Integer),
+    Column("event_id", String(64)),
+)
 refusals = Table("probe_refusals", probe_tables, Column("event_id", String(64), primary_key=True))
 
 
@@ -55,17 +61,34 @@ class Probe:
         query = select(refusals).where(refusals.c.event_id == event.event_id)
         if uow.connection.execute(query).first():
             raise RecordRejectedError(f"event {event.event_id} is refused until it is fixed")
-        uow.connection.execute(insert(applied).values(record_key=event.key, version=event.aggregate_version,
-                                                      event_id=event.event_id))
+        uow.connection.execute(
+            insert(applied).values(
+                record_key=event.key, version=event.aggregate_version, event_id=event.event_id
+            )
+        )
 
     def start(self) -> None:
-        applier = RecordApplier(GROUP, {"OrderConfirmed": self.handle}, self.context.uow_factory,
-                                self.context.messaging,
-                                AvroEventDeserializer(self.context.registry, self.context.catalog))
-        queue = DeadLetterQueue(Producer(producer_config(self.context.settings.kafka_bootstrap_servers)),
-                                GROUP, applier.dead_letters, self.context.uow_factory)
-        self.runtime = ConsumerRuntime(self.context.settings.kafka_bootstrap_servers, [TOPIC], applier, queue,
-                                       Health(GROUP), ConsumerOptions(poll_timeout_s=0.2))
+        applier = RecordApplier(
+            GROUP,
+            {"OrderConfirmed": self.handle},
+            self.context.uow_factory,
+            self.context.messaging,
+            AvroEventDeserializer(self.context.registry, self.context.catalog),
+        )
+        queue = DeadLetterQueue(
+            Producer(producer_config(self.context.settings.kafka_bootstrap_servers)),
+            GROUP,
+            applier.dead_letters,
+            self.context.uow_factory,
+        )
+        self.runtime = ConsumerRuntime(
+            self.context.settings.kafka_bootstrap_servers,
+            [TOPIC],
+            applier,
+            queue,
+            Health(GROUP),
+            ConsumerOptions(poll_timeout_s=0.2),
+        )
         self.runtime.prepare()
         self.thread = threading.Thread(target=self.runtime.run, daemon=True)
         self.thread.start()
@@ -77,16 +100,24 @@ class Probe:
             self.runtime = self.thread = None
 
     def send(self, key: str, version: int, refuse: bool = False) -> str:
-        event = OutboxEvent("parking-probe", key, "OrderConfirmed", version,
-                            {"orderId": key, "paymentId": f"pay-{version}"})
+        event = OutboxEvent(
+            "parking-probe", key, "OrderConfirmed", version, {"orderId": key, "paymentId": f"pay-{version}"}
+        )
         if refuse:
             with self.context.engine.begin() as connection:
                 connection.execute(insert(refusals).values(event_id=event.event_id))
         schema = self.context.catalog.for_event_type("OrderConfirmed")
         value = self.serializer.serialize(TOPIC, schema, event.record())
-        self.producer.produce(TOPIC, key=key.encode(), value=value, headers=[
-            (HEADER_EVENT_ID, event.event_id), (HEADER_EVENT_TYPE, "OrderConfirmed"),
-            (HEADER_AGGREGATE_VERSION, str(version))])
+        self.producer.produce(
+            TOPIC,
+            key=key.encode(),
+            value=value,
+            headers=[
+                (HEADER_EVENT_ID, event.event_id),
+                (HEADER_EVENT_TYPE, "OrderConfirmed"),
+                (HEADER_AGGREGATE_VERSION, str(version)),
+            ],
+        )
         assert self.producer.flush(10) == 0
         return event.event_id
 
@@ -96,8 +127,11 @@ class Probe:
 
     def applied(self, key: str) -> list[tuple[int, str]]:
         with self.context.engine.connect() as connection:
-            rows = connection.execute(select(applied.c.version, applied.c.event_id)
-                                      .where(applied.c.record_key == key).order_by(applied.c.id))
+            rows = connection.execute(
+                select(applied.c.version, applied.c.event_id)
+                .where(applied.c.record_key == key)
+                .order_by(applied.c.id)
+            )
             return [(r.version, r.event_id) for r in rows]
 
     def pending(self, key: str) -> list:  # type: ignore[type-arg]
@@ -110,8 +144,12 @@ def probe(order_context: ServiceContext) -> Iterator[Probe]:
     bootstrap = order_context.settings.kafka_bootstrap_servers
     store = DeadLetterStore(order_context.messaging.dead_letters, GROUP)
     tools = DeadLetterTools(order_context.engine, store, bootstrap)
-    probe = Probe(order_context, tools, Producer(producer_config(bootstrap)),
-                  AvroEventSerializer(order_context.registry))
+    probe = Probe(
+        order_context,
+        tools,
+        Producer(producer_config(bootstrap)),
+        AvroEventSerializer(order_context.registry),
+    )
     probe.start()
     yield probe
     probe.stop()
@@ -119,8 +157,9 @@ def probe(order_context: ServiceContext) -> Iterator[Probe]:
 
 def test_a_poison_record_parks_its_key_and_one_reinjection_applies_all_three_in_order(probe):
     key = str(uuid.uuid4())
-    neighbour = next(k for k in (str(uuid.uuid4()) for _ in range(1000))
-                     if partition_for(k) == partition_for(key))
+    neighbour = next(
+        k for k in (str(uuid.uuid4()) for _ in range(1000)) if partition_for(k) == partition_for(key)
+    )
     poison = probe.send(key, 1, refuse=True)
     second, third = probe.send(key, 2), probe.send(key, 3)
     other = probe.send(neighbour, 1)
@@ -130,8 +169,10 @@ def test_a_poison_record_parks_its_key_and_one_reinjection_applies_all_three_in_
     wait_until(lambda: len(probe.pending(key)) == 3, 60, "the poison and its two followers in the DLQ")
     head, *parked = probe.pending(key)
     assert (head.event_id, head.error_class, head.parked) == (poison, "RecordRejectedError", False)
-    assert [(r.event_id, r.error_class, r.parked_behind) for r in parked] == \
-        [(second, "Parked", head.id), (third, "Parked", head.id)]
+    assert [(r.event_id, r.error_class, r.parked_behind) for r in parked] == [
+        (second, "Parked", head.id),
+        (third, "Parked", head.id),
+    ]
     assert probe.applied(key) == []
 
     # Re-injected before the fix: the poison fails again and stays first; nothing overtakes it.
@@ -204,8 +245,13 @@ def test_a_poison_record_in_the_middle_of_a_batch_goes_alone_and_the_rest_apply_
     poison_key = keys[4]
     sent = {key: probe.send(key, 1, refuse=(key == poison_key)) for key in keys}
     probe.start()
-    wait_until(lambda: all(probe.applied(k) for k in keys if k != poison_key)
-               and len(probe.pending(poison_key)) == 1, 60, "the batch to be applied")
+    wait_until(
+        lambda: (
+            all(probe.applied(k) for k in keys if k != poison_key) and len(probe.pending(poison_key)) == 1
+        ),
+        60,
+        "the batch to be applied",
+    )
     assert probe.runtime is not None
     counters = probe.runtime.counters
     assert counters.batches_split >= 1  # the batch with the poison was applied one by one

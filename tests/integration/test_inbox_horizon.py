@@ -29,25 +29,39 @@ def group(contexts):  # type: ignore[no-untyped-def]
 
 def receipts(engine, group: str) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
     with engine.connect() as connection:
-        rows = connection.execute(select(inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset)
-                                  .where(inbox.c.consumer_group == group)).all()
+        rows = connection.execute(
+            select(inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset).where(
+                inbox.c.consumer_group == group
+            )
+        ).all()
     return sorted((r.topic, r.kafka_partition, r.kafka_offset) for r in rows)
 
 
 def test_receipts_go_once_old_and_committed_past_and_the_horizon_says_how_far(contexts, group):
     engine = contexts["inventory"].engine
     now = utc_now()
-    rows = [{"consumer_group": group, "event_id": str(uuid.uuid4()), "event_type": "OrderCreated",
-             "topic": topic, "kafka_partition": 0, "kafka_offset": offset,
-             "processed_at": now - timedelta(days=10 if offset < 5 else 0), "outcome": "applied"}
-            for topic in ("a.events", "b.events") for offset in range(10)]
+    rows = [
+        {
+            "consumer_group": group,
+            "event_id": str(uuid.uuid4()),
+            "event_type": "OrderCreated",
+            "topic": topic,
+            "kafka_partition": 0,
+            "kafka_offset": offset,
+            "processed_at": now - timedelta(days=10 if offset < 5 else 0),
+            "outcome": "applied",
+        }
+        for topic in ("a.events", "b.events")
+        for offset in range(10)
+    ]
     with engine.begin() as connection:
         connection.execute(inbox.insert(), rows)
     older_than = now - timedelta(days=7)
 
     # a.events: committed up to 3 (0-2 passed); b.events: nothing committed (offset -1001).
-    removed = prune_inbox(engine, inbox, horizon, group, {("a.events", 0): 3, ("b.events", 0): -1001},
-                          older_than, batch_size=2)
+    removed = prune_inbox(
+        engine, inbox, horizon, group, {("a.events", 0): 3, ("b.events", 0): -1001}, older_than, batch_size=2
+    )
     assert removed == 3
     left = receipts(engine, group)
     assert [r for r in left if r[0] == "a.events"] == [("a.events", 0, o) for o in range(3, 10)]

@@ -30,16 +30,22 @@ def client(settings: Settings, contexts: dict[str, ServiceContext]) -> Iterator[
 
 
 def body(customer: str, **changes: Any) -> dict[str, Any]:
-    return {"customerId": customer, "lines": [{"sku": "APPLE", "quantity": 2, "unitPriceCents": 150}],
-            "currency": "EUR", **changes}
+    return {
+        "customerId": customer,
+        "lines": [{"sku": "APPLE", "quantity": 2, "unitPriceCents": 150}],
+        "currency": "EUR",
+        **changes,
+    }
 
 
 def written(order_context: ServiceContext) -> tuple[int, int]:
     """(orders, outbox rows) in order_db."""
     outbox = order_context.messaging.outbox
     with order_context.engine.connect() as connection:
-        return (connection.execute(select(func.count()).select_from(orders)).scalar_one(),
-                connection.execute(select(func.count()).select_from(outbox)).scalar_one())
+        return (
+            connection.execute(select(func.count()).select_from(orders)).scalar_one(),
+            connection.execute(select(func.count()).select_from(outbox)).scalar_one(),
+        )
 
 
 def orders_of(order_context: ServiceContext, customer: str) -> list[str]:
@@ -58,12 +64,17 @@ def test_get_right_after_post_says_pending_with_how_far_behind(client: TestClien
     assert seen.json()["view"] is None
     sync = seen.json()["sync"]
     assert (sync["state"], sync["appliedVersion"], sync["expectedVersion"], sync["versionsBehind"]) == (
-        "pending", 0, 1, 1)
+        "pending",
+        0,
+        1,
+        1,
+    )
     assert sync["secondsBehind"] >= 0
 
 
-def test_a_retried_post_with_the_same_key_creates_one_order(client: TestClient,
-                                                           order_context: ServiceContext) -> None:
+def test_a_retried_post_with_the_same_key_creates_one_order(
+    client: TestClient, order_context: ServiceContext
+) -> None:
     customer, key = f"api-retry-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     first = client.post("/orders", json=body(customer), headers={"Idempotency-Key": key})
     again = client.post("/orders", json=body(customer), headers={"Idempotency-Key": key})
@@ -73,8 +84,9 @@ def test_a_retried_post_with_the_same_key_creates_one_order(client: TestClient,
     assert orders_of(order_context, customer) == [first.json()["id"]]
 
 
-def test_concurrent_retries_with_one_key_create_one_order(client: TestClient,
-                                                         order_context: ServiceContext) -> None:
+def test_concurrent_retries_with_one_key_create_one_order(
+    client: TestClient, order_context: ServiceContext
+) -> None:
     customer, key = f"api-race-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     answers: list[Any] = []
 
@@ -91,8 +103,9 @@ def test_concurrent_retries_with_one_key_create_one_order(client: TestClient,
     assert len(orders_of(order_context, customer)) == 1
 
 
-def test_the_same_key_with_another_body_is_a_conflict(client: TestClient,
-                                                     order_context: ServiceContext) -> None:
+def test_the_same_key_with_another_body_is_a_conflict(
+    client: TestClient, order_context: ServiceContext
+) -> None:
     customer, key = f"api-reuse-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     assert client.post("/orders", json=body(customer), headers={"Idempotency-Key": key}).status_code == 201
     before = written(order_context)
@@ -105,24 +118,28 @@ def test_the_same_key_with_another_body_is_a_conflict(client: TestClient,
 LINE = {"sku": "APPLE", "quantity": 1, "unitPriceCents": 100}
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"lines": [LINE]}, "body.customerId"),
-    ({"customerId": "", "lines": [LINE]}, "body.customerId"),
-    ({"customerId": "x" * 65, "lines": [LINE]}, "body.customerId"),
-    ({"customerId": "a", "lines": []}, "body.lines"),
-    ({"customerId": "a", "lines": [{**LINE, "quantity": 0}]}, "body.lines.0.quantity"),
-    ({"customerId": "a", "lines": [{**LINE, "quantity": "2"}]}, "body.lines.0.quantity"),
-    ({"customerId": "a", "lines": [{**LINE, "quantity": 2**31}]}, "body.lines.0.quantity"),
-    ({"customerId": "a", "lines": [{**LINE, "unitPriceCents": -1}]}, "body.lines.0.unitPriceCents"),
-    ({"customerId": "a", "lines": [{"sku": "APPLE", "quantity": 1}]}, "body.lines.0.unitPriceCents"),
-    ({"customerId": "a", "lines": [LINE], "currency": "EURO"}, "body.currency"),
-    ({"customerId": "a", "lines": [LINE], "flow": "sideways"}, "body.flow"),
-    ({"customerId": "a", "lines": [LINE], "surprise": 1}, "body.surprise"),
-    ({"customerId": "a", "lines": [LINE, LINE]}, "body.lines"),  # the domain's rule: one line per sku
-    ("not an object", "body"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"lines": [LINE]}, "body.customerId"),
+        ({"customerId": "", "lines": [LINE]}, "body.customerId"),
+        ({"customerId": "x" * 65, "lines": [LINE]}, "body.customerId"),
+        ({"customerId": "a", "lines": []}, "body.lines"),
+        ({"customerId": "a", "lines": [{**LINE, "quantity": 0}]}, "body.lines.0.quantity"),
+        ({"customerId": "a", "lines": [{**LINE, "quantity": "2"}]}, "body.lines.0.quantity"),
+        ({"customerId": "a", "lines": [{**LINE, "quantity": 2**31}]}, "body.lines.0.quantity"),
+        ({"customerId": "a", "lines": [{**LINE, "unitPriceCents": -1}]}, "body.lines.0.unitPriceCents"),
+        ({"customerId": "a", "lines": [{"sku": "APPLE", "quantity": 1}]}, "body.lines.0.unitPriceCents"),
+        ({"customerId": "a", "lines": [LINE], "currency": "EURO"}, "body.currency"),
+        ({"customerId": "a", "lines": [LINE], "flow": "sideways"}, "body.flow"),
+        ({"customerId": "a", "lines": [LINE], "surprise": 1}, "body.surprise"),
+        ({"customerId": "a", "lines": [LINE, LINE]}, "body.lines"),  # the domain's rule: one line per sku
+        ("not an object", "body"),
+    ],
+)
 def test_a_malformed_body_gets_422_naming_the_field_and_writes_nothing(
-        client: TestClient, order_context: ServiceContext, payload: Any, field: str) -> None:
+    client: TestClient, order_context: ServiceContext, payload: Any, field: str
+) -> None:
     before = written(order_context)
     answer = client.post("/orders", json=payload)
     assert answer.status_code == 422, answer.text
@@ -164,8 +181,11 @@ def test_metrics_parse_as_prometheus_text(client: TestClient) -> None:
     answer = client.get("/metrics")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     families = {family.name: family for family in text_string_to_metric_families(answer.text)}
-    requests_seen = [s for s in families["order_api_requests"].samples
-                     if s.labels.get("route") == "/orders/{order_id}" and s.labels.get("status") == "404"]
+    requests_seen = [
+        s
+        for s in families["order_api_requests"].samples
+        if s.labels.get("route") == "/orders/{order_id}" and s.labels.get("status") == "404"
+    ]
     assert requests_seen and requests_seen[0].value >= 1
     assert "order_api_orders_placed" in families
 
@@ -178,6 +198,7 @@ def test_health_reports_a_stopped_connector(client: TestClient, settings: Settin
     stopped = requests.put(f"{connect}/connectors/payment-outbox/stop", timeout=30)
     assert stopped.status_code in (200, 202, 204), stopped.text
     try:
+
         def reported() -> bool:
             answer = client.get("/health")
             state = answer.json()["checks"]["connectors"]["connectors"]["payment-outbox"]["state"]
@@ -192,8 +213,9 @@ def test_health_reports_a_stopped_connector(client: TestClient, settings: Settin
         wait_until(lambda: client.get("/health").status_code == 200, 120, "payment-outbox to run again")
 
 
-def test_health_and_metrics_report_each_connectors_binlog_headroom(client: TestClient,
-                                                                   connectors: None) -> None:
+def test_health_and_metrics_report_each_connectors_binlog_headroom(
+    client: TestClient, connectors: None
+) -> None:
     wait_until(lambda: client.get("/health").status_code == 200, 60, "every connector to stream")
     report = client.get("/health").json()
     for name, connector in report["checks"]["connectors"]["connectors"].items():

@@ -28,8 +28,9 @@ pytestmark = pytest.mark.stack
 
 
 def test_placing_an_order_yields_exactly_one_record(order_context, order_tap):
-    order = place_order(order_context.uow_factory, "cust-1",
-                        [OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 1, 99)], "eur")
+    order = place_order(
+        order_context.uow_factory, "cust-1", [OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 1, 99)], "eur"
+    )
 
     records = events_for(read_until_sentinel(order_tap, order_context), order.id)
 
@@ -43,8 +44,10 @@ def test_placing_an_order_yields_exactly_one_record(order_context, order_tap):
     assert record.value["customerId"] == "cust-1"
     assert record.value["currency"] == "EUR"
     assert record.value["totalCents"] == 2 * 1250 + 99
-    assert [(line["sku"], line["quantity"], line["unitPriceCents"]) for line in record.value["lines"]] \
-        == [("SKU-1", 2, 1250), ("SKU-2", 1, 99)]
+    assert [(line["sku"], line["quantity"], line["unitPriceCents"]) for line in record.value["lines"]] == [
+        ("SKU-1", 2, 1250),
+        ("SKU-2", 1, 99),
+    ]
     occurred_at = record.value["occurredAt"]
     assert abs(datetime.now(UTC) - occurred_at) < timedelta(minutes=5)
     with order_context.engine.connect() as connection:
@@ -72,8 +75,9 @@ def test_concurrent_writers_publish_every_event_once_and_in_order_per_key(order_
     def write(writer: int) -> list[str]:
         ids = []
         for n in range(per_writer):
-            order = place_order(order_context.uow_factory, f"writer-{writer}",
-                                [OrderLine(f"SKU-{n % 7}", 1 + n % 3, 100)])
+            order = place_order(
+                order_context.uow_factory, f"writer-{writer}", [OrderLine(f"SKU-{n % 7}", 1 + n % 3, 100)]
+            )
             if n % 2 == 0:  # a second event for half of them: v2 must follow v1
                 cancel_order(order_context.uow_factory, order.id, "changed mind")
             ids.append(order.id)
@@ -107,23 +111,30 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
     # A new field without a default: new readers could not read old events (BACKWARD breaks).
     new_field = f"loyaltyTier{uuid.uuid4().hex[:8]}"
     raw["fields"].append({"name": new_field, "type": "string"})
-    breaking = SchemaCatalog([
-        EventSchema.from_text(json.dumps(raw), "order"),
-        *[s for s in current if s.event_type != "OrderCreated"],
-    ])
+    breaking = SchemaCatalog(
+        [
+            EventSchema.from_text(json.dumps(raw), "order"),
+            *[s for s in current if s.event_type != "OrderCreated"],
+        ]
+    )
     context = build_context("order", metadata, settings, catalog=breaking)
 
     def counts() -> tuple[int, int]:
         with context.engine.connect() as connection:
-            return (connection.execute(select(func.count()).select_from(orders)).scalar(),
-                    connection.execute(select(func.count()).select_from(outbox)).scalar())
+            return (
+                connection.execute(select(func.count()).select_from(orders)).scalar(),
+                connection.execute(select(func.count()).select_from(outbox)).scalar(),
+            )
 
     before = counts()
     order = Order.place("cust-breaking", [OrderLine("SKU-1", 1, 1)])
     [(version, created)] = order.pull_changes()
     with pytest.raises(IncompatibleSchemaError) as refused, context.unit_of_work() as uow:
-        uow.emit(OutboxEvent("order", order.id, "OrderCreated", version,
-                             {**created.to_payload(), new_field: "gold"}))
+        uow.emit(
+            OutboxEvent(
+                "order", order.id, "OrderCreated", version, {**created.to_payload(), new_field: "gold"}
+            )
+        )
         repository.add(uow, order)
     assert "order.events-events.order.OrderCreated" in str(refused.value)
     assert "incompatible" in str(refused.value)

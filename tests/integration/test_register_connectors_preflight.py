@@ -24,9 +24,11 @@ def free_port() -> int:
 @pytest.fixture
 def database_without_binlog(tmp_path, stack):  # type: ignore[no-untyped-def]
     db = MariaDbInstance(
-        tmp_path, port=free_port(), include_cdc_cnf=False, name="plain-mariadb",
-        extra_settings={"skip-log-bin": None, "binlog_format": "STATEMENT",
-                        "binlog_row_image": "MINIMAL"},
+        tmp_path,
+        port=free_port(),
+        include_cdc_cnf=False,
+        name="plain-mariadb",
+        extra_settings={"skip-log-bin": None, "binlog_format": "STATEMENT", "binlog_row_image": "MINIMAL"},
     )
     db.start()
     db.run_sql(
@@ -40,11 +42,13 @@ def database_without_binlog(tmp_path, stack):  # type: ignore[no-untyped-def]
 
 
 def test_registration_fails_and_names_each_missing_setting(database_without_binlog):
-    env = {**os.environ, "DB_PORT": str(database_without_binlog.port),
-           "CDC_DB_PASSWORD": "cdc-test-password"}
+    env = {**os.environ, "DB_PORT": str(database_without_binlog.port), "CDC_DB_PASSWORD": "cdc-test-password"}
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "register_connectors.py"), "--only", "order-outbox"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
     assert result.returncode == 2, result.stdout + result.stderr
@@ -58,9 +62,16 @@ def test_registration_fails_and_names_each_missing_setting(database_without_binl
 
 def test_dry_run_prints_the_effective_config_without_registering(stack, contexts):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "register_connectors.py"), "--dry-run",
-         "--only", "order-outbox"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "register_connectors.py"),
+            "--dry-run",
+            "--only",
+            "order-outbox",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert '"connector.class": "io.debezium.connector.mariadb.MariaDbConnector"' in result.stdout
@@ -70,8 +81,9 @@ def test_dry_run_prints_the_effective_config_without_registering(stack, contexts
 
 def test_the_kafka_check_names_what_a_single_development_broker_lacks(stack, connectors):
     script = str(ROOT / "scripts" / "register_connectors.py")
-    result = subprocess.run([sys.executable, script, "--check-kafka"], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, script, "--check-kafka"], capture_output=True, text=True, timeout=120
+    )
     if "3 brokers" in result.stdout:
         pytest.skip("the stack is a cluster (the cluster's tests check its preflight)")
     assert result.returncode == 2, result.stdout + result.stderr
@@ -81,7 +93,8 @@ def test_the_kafka_check_names_what_a_single_development_broker_lacks(stack, con
     # What is right even on one broker is said to be (Kafka 4 keeps unclean election off).
     assert "[ok] unclean.leader.election.enable: false" in result.stdout
     # Registering on it is not refused: a single broker is a development stack, said in one line.
-    registered = subprocess.run([sys.executable, script, "--only", "order-outbox"], capture_output=True,
-                                text=True, timeout=300)
+    registered = subprocess.run(
+        [sys.executable, script, "--only", "order-outbox"], capture_output=True, text=True, timeout=300
+    )
     assert registered.returncode == 0, registered.stdout + registered.stderr
     assert "1 broker (a development stack); --check-kafka lists what production needs" in registered.stdout

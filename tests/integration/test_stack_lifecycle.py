@@ -116,8 +116,14 @@ def test_up_checks_every_port_before_it_starts_anything(leave_stack_up: None, tm
     """A second stack (another state directory) finds every port held by the running one."""
     ok(run_stack("up"))
     other = tmp_path / "other-stack"
-    result = subprocess.run([sys.executable, "-m", "devstack", "up"], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "STACK_STATE_DIR": str(other)})
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack", "up"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "STACK_STATE_DIR": str(other)},
+    )
     assert result.returncode == 1
     assert "nothing was started" in result.stderr
     for port in (3307, 9092, 9093, 8081, 9081, 8083):

@@ -22,8 +22,12 @@ CATALOG = SchemaCatalog.load(SCHEMAS_DIR)
 
 def order_cancelled(**extra):
     return {
-        "eventId": "e-1", "orderId": "o-1", "aggregateVersion": 2,
-        "occurredAt": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), "reason": "r", **extra,
+        "eventId": "e-1",
+        "orderId": "o-1",
+        "aggregateVersion": 2,
+        "occurredAt": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "reason": "r",
+        **extra,
     }
 
 

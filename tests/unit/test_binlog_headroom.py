@@ -21,8 +21,9 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 WEEK = 7 * 86400
 
 
-def server(files=("binlog.000007", "binlog.000008", "binlog.000009"), retention=WEEK, mariadb=True,
-           purged=None) -> ServerBinlog:
+def server(
+    files=("binlog.000007", "binlog.000008", "binlog.000009"), retention=WEEK, mariadb=True, purged=None
+) -> ServerBinlog:
     return ServerBinlog(tuple(files), retention, mariadb, purged, NOW)
 
 
@@ -89,8 +90,9 @@ def test_mysql_gtid_sets_decide_by_containment():
     assert mysql_gtids_contain("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-250", purged)
     assert not mysql_gtids_contain("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-50", purged)
     assert not mysql_gtids_contain("aaaaaaaa-71ca-11e1-9e33-c80aa9429562:1-500", purged)
-    gone = is_purged(position(gtids="3e11fa47-71ca-11e1-9e33-c80aa9429562:1-50"),
-                     server(mariadb=False, purged=purged))
+    gone = is_purged(
+        position(gtids="3e11fa47-71ca-11e1-9e33-c80aa9429562:1-50"), server(mariadb=False, purged=purged)
+    )
     assert gone is not None and "purged GTIDs" in gone
 
 
@@ -102,8 +104,15 @@ def test_no_retention_means_no_countdown_and_no_position_means_unknown():
 
 
 def test_offsets_parse_and_file_numbers_compare_as_numbers():
-    parsed = BinlogPosition.from_offset({"ts_sec": 1796062849, "file": "binlog.000003", "pos": 379,
-                                         "gtids": "0-184054-94", "snapshot": "INITIAL"})
+    parsed = BinlogPosition.from_offset(
+        {
+            "ts_sec": 1796062849,
+            "file": "binlog.000003",
+            "pos": 379,
+            "gtids": "0-184054-94",
+            "snapshot": "INITIAL",
+        }
+    )
     assert parsed is not None and parsed.snapshot == "INITIAL" and parsed.handled_at is not None
     assert BinlogPosition.from_offset({}) is None
     assert binlog_index("binlog.1000000") > binlog_index("binlog.999999")

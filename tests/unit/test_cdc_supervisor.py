@@ -45,8 +45,10 @@ def test_a_failed_task_is_restarted_with_backoff_and_the_recovery_logged_once(ca
     assert supervisor.check_once(now=200.0) == []
     assert supervisor.check_once(now=201.0) == []
     messages = [r.getMessage() for r in caplog.records]
-    assert messages[0] == ("order-outbox: restarting its failed tasks (attempt 1): "
-                           "io.debezium.DebeziumException: Error reading MySQL variables: Connection refused")
+    assert messages[0] == (
+        "order-outbox: restarting its failed tasks (attempt 1): "
+        "io.debezium.DebeziumException: Error reading MySQL variables: Connection refused"
+    )
     assert messages[-1] == "order-outbox: running again after 2 restart(s)"
     assert sum("running again" in m for m in messages) == 1
 
@@ -67,10 +69,15 @@ PURGED_TRACE = (
     "\tat io.debezium.pipeline.ErrorHandler.setProducerThrowable(ErrorHandler.java:67)\n"
     "Caused by: io.debezium.DebeziumException: Could not find GTID state requested by slave in any binlog "
     "files. Probably the slave state is too old and required binlog files have been purged. Error code: "
-    "1236; SQLSTATE: HY000.\n\tat io.debezium...")
+    "1236; SQLSTATE: HY000.\n\tat io.debezium..."
+)
 PURGED = ConnectorState("order-outbox", "RUNNING", ["FAILED"], [PURGED_TRACE])
-DENIED = ConnectorState("order-outbox", "RUNNING", ["FAILED"], [
-    "java.sql.SQLException: Access denied for user 'cdc'@'10.0.0.5' (using password: YES)"])
+DENIED = ConnectorState(
+    "order-outbox",
+    "RUNNING",
+    ["FAILED"],
+    ["java.sql.SQLException: Access denied for user 'cdc'@'10.0.0.5' (using password: YES)"],
+)
 
 
 def test_a_purged_binlog_position_is_not_restarted_and_said_once(caplog):
@@ -82,11 +89,13 @@ def test_a_purged_binlog_position_is_not_restarted_and_said_once(caplog):
         assert supervisor.check_once(now=float(now)) == []
     assert connect.restarted == []
     lines = [r.getMessage() for r in caplog.records]
-    assert lines == ["order-outbox: not restarting it: binlog position purged (Could not find GTID "
-                     "state requested by slave in any binlog files. Probably the slave state is too old and "
-                     "required binlog files have been purged. Error code: 1236; SQLSTATE: HY000.); run "
-                     "`cdc recover order-outbox` to stream from the current binlog and republish the outbox "
-                     "rows it may have missed"]
+    assert lines == [
+        "order-outbox: not restarting it: binlog position purged (Could not find GTID "
+        "state requested by slave in any binlog files. Probably the slave state is too old and "
+        "required binlog files have been purged. Error code: 1236; SQLSTATE: HY000.); run "
+        "`cdc recover order-outbox` to stream from the current binlog and republish the outbox "
+        "rows it may have missed"
+    ]
     connect.state_of["order-outbox"] = RUNNING  # someone recovered it
     supervisor.check_once(now=200.0)
     assert caplog.records[-1].getMessage().startswith("order-outbox: running again")

@@ -31,14 +31,18 @@ def test_a_reservation_takes_every_line_or_none():
     reserved.reserve({"B": 1, "A": 2}, STOCK, 300, "EUR", "choreographed")
     assert (reserved.status, reserved.version, reserved.stored_status) == (StepStatus.DONE, 1, "RESERVED")
     assert reserved.pull_changes() == [
-        (1, StockReserved("o-1", (StockLine("A", 2), StockLine("B", 1)), 300, "EUR", "choreographed"))]
+        (1, StockReserved("o-1", (StockLine("A", 2), StockLine("B", 1)), 300, "EUR", "choreographed"))
+    ]
 
     rejected = Reservation("o-2")
     rejected.reserve({"A": 2, "B": 2, "C": 1}, STOCK, 300, "EUR", "choreographed")
     assert (rejected.stored_status, rejected.lines) == ("REJECTED", {})
     [(version, event)] = rejected.pull_changes()
-    assert version == 1 and event == StockRejected(
-        "o-2", "insufficient stock: B needs 2, 1 available; C unknown") and rejected.reason == event.reason
+    assert (
+        version == 1
+        and event == StockRejected("o-2", "insufficient stock: B needs 2, 1 available; C unknown")
+        and rejected.reason == event.reason
+    )
 
 
 def test_a_step_runs_once():
@@ -77,8 +81,19 @@ class InMemorySteps:
 
 
 def cancelled(order_id: str) -> ConsumedEvent:
-    return ConsumedEvent("order.events", 0, 0, order_id, {}, "e", "OrderCancelled", 3,
-                         {"orderId": order_id, "reason": "timeout", "flow": "choreographed"}, 1, 0.0)
+    return ConsumedEvent(
+        "order.events",
+        0,
+        0,
+        order_id,
+        {},
+        "e",
+        "OrderCancelled",
+        3,
+        {"orderId": order_id, "reason": "timeout", "flow": "choreographed"},
+        1,
+        0.0,
+    )
 
 
 def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[no-untyped-def]

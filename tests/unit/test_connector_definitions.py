@@ -27,8 +27,9 @@ def test_connector_captures_only_its_outbox_through_the_router(definition):
     # Its heartbeat query writes the table it captures (so ts_sec moves while nothing else does),
     # and those rows are dropped, not published.
     assert f"INTO {definition.database}.cdc_heartbeat" in c["heartbeat.action.query"]
-    assert re.fullmatch(c["predicates.isHeartbeatTable.pattern"],
-                        f"{c['topic.prefix']}.{definition.database}.cdc_heartbeat")
+    assert re.fullmatch(
+        c["predicates.isHeartbeatTable.pattern"], f"{c['topic.prefix']}.{definition.database}.cdc_heartbeat"
+    )
     assert c["transforms.dropHeartbeatRows.type"] == "org.apache.kafka.connect.transforms.Filter"
     assert c["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
     assert c["transforms.outbox.route.by.field"] == "aggregatetype"

@@ -25,8 +25,12 @@ def test_every_error_eventcore_defines_is_an_eventcore_error() -> None:
         module = importlib.import_module(module_info.name)
         for name, value in vars(module).items():
             defined_here = inspect.isclass(value) and value.__module__ == module.__name__
-            if (defined_here and issubclass(value, Exception) and name not in INTERNAL
-                    and not issubclass(value, EventcoreError)):
+            if (
+                defined_here
+                and issubclass(value, Exception)
+                and name not in INTERNAL
+                and not issubclass(value, EventcoreError)
+            ):
                 outside.append(f"{module.__name__}.{name}")
     assert outside == []
 
@@ -38,7 +42,8 @@ def test_a_refused_value_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[st
 
     assert run_cli("order-service", place, PERSON_ERRORS) == 2
     assert capsys.readouterr().err.strip() == (
-        "order-service: error: quantity of APPLE must be between 1 and 10, got 0")
+        "order-service: error: quantity of APPLE must be between 1 and 10, got 0"
+    )
 
     def missing() -> int:
         raise NotFoundError("no order 42")

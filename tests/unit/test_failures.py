@@ -101,8 +101,11 @@ def test_a_policy_needs_at_least_one_attempt():
 
 
 def test_a_failure_summary_is_one_line_without_the_sql():
-    exc = OperationalError("SELECT *\nFROM products\nFOR UPDATE", {"sku": "A"},
-                           pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"))
+    exc = OperationalError(
+        "SELECT *\nFROM products\nFOR UPDATE",
+        {"sku": "A"},
+        pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"),
+    )
     line = summarize(exc)
     assert line == "OperationalError: (1205, 'Lock wait timeout exceeded')"
     assert summarize(KeyError("sku")) == "KeyError: 'sku'"

@@ -33,27 +33,46 @@ class FakeEvent:
 
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text.decode()) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
 
 
 def test_the_metrics_read_the_consumers_counters_lag_and_latency() -> None:
     counters = Counters(processed=7, duplicates=2, stale=1, dead_lettered=3)
     metrics = ConsumerMetrics("g", counters, lambda: {("order.events", 4): 12})
     now = datetime.now(UTC)
-    metrics.applied(FakeEvent("order.events", {"occurredAt": now - timedelta(seconds=0.3)}),  # type: ignore[arg-type]
-                    now.timestamp())
+    metrics.applied(
+        FakeEvent("order.events", {"occurredAt": now - timedelta(seconds=0.3)}),  # type: ignore[arg-type]
+        now.timestamp(),
+    )
     found = samples(metrics.text())
     processed = ("eventcore_records_total", (("group", "g"), ("outcome", "processed")))
     assert found[processed] == 7
     assert found[("eventcore_records_total", (("group", "g"), ("outcome", "duplicates")))] == 2
     assert found[("eventcore_records_total", (("group", "g"), ("outcome", "dead_lettered")))] == 3
-    assert found[("eventcore_consumer_lag_records",
-                  (("group", "g"), ("partition", "4"), ("topic", "order.events")))] == 12
+    assert (
+        found[
+            (
+                "eventcore_consumer_lag_records",
+                (("group", "g"), ("partition", "4"), ("topic", "order.events")),
+            )
+        ]
+        == 12
+    )
     latency = (("group", "g"), ("le", "0.5"), ("topic", "order.events"))
     assert found[("eventcore_commit_to_apply_seconds_bucket", latency)] == 1
-    assert found[("eventcore_commit_to_apply_seconds_bucket",
-                  (("group", "g"), ("le", "0.25"), ("topic", "order.events")))] == 0
+    assert (
+        found[
+            (
+                "eventcore_commit_to_apply_seconds_bucket",
+                (("group", "g"), ("le", "0.25"), ("topic", "order.events")),
+            )
+        ]
+        == 0
+    )
     counters.processed += 1  # read when scraped, never copied
     assert samples(metrics.text())[processed] == 8
 
@@ -65,6 +84,7 @@ def test_the_health_endpoint_serves_the_metrics_too() -> None:
         with urllib.request.urlopen(endpoint.url.replace("/health", "/metrics"), timeout=5) as response:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             assert ("eventcore_records_total", (("group", "g"), ("outcome", "processed"))) in samples(
-                response.read())
+                response.read()
+            )
     finally:
         endpoint.stop()

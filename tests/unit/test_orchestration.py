@@ -33,7 +33,8 @@ def test_a_saga_starts_by_reserving_with_a_deadline_for_that_step():
     assert (saga.state, saga.version) == (SagaState.RESERVING, 1)
     assert saga.step_deadline == T0 + timedelta(seconds=30)
     assert [(e.trigger, e.to_state, e.commands) for e in saga.new_history] == [
-        (ORDER_PLACED, "RESERVING", ("ReserveStock",))]
+        (ORDER_PLACED, "RESERVING", ("ReserveStock",))
+    ]
 
 
 def test_the_happy_path_reserves_charges_and_completes_each_step_with_its_own_deadline():
@@ -45,12 +46,15 @@ def test_the_happy_path_reserves_charges_and_completes_each_step_with_its_own_de
     assert (saga.state, saga.step_deadline, saga.version) == (SagaState.COMPLETED, None, 3)
 
 
-@pytest.mark.parametrize(("replies", "compensations"), [
-    (["StockRejected"], ()),
-    (["StockReserved", "PaymentFailed"], ("ReleaseStock",)),
-    ([CANCEL_REQUESTED], ("ReleaseStock",)),
-    (["StockReserved", CANCEL_REQUESTED], ("RefundPayment", "ReleaseStock")),
-])
+@pytest.mark.parametrize(
+    ("replies", "compensations"),
+    [
+        (["StockRejected"], ()),
+        (["StockReserved", "PaymentFailed"], ("ReleaseStock",)),
+        ([CANCEL_REQUESTED], ("ReleaseStock",)),
+        (["StockReserved", CANCEL_REQUESTED], ("RefundPayment", "ReleaseStock")),
+    ],
+)
 def test_a_refusal_or_a_cancellation_compensates_the_completed_steps_in_reverse(replies, compensations):
     saga = started()
     for reply in replies[:-1]:
@@ -78,8 +82,17 @@ def test_a_late_success_after_the_deadline_is_compensated_each_time_it_arrives()
     assert saga.state is SagaState.CANCELLED and saga.version == version + 1  # a newer command version
 
 
-@pytest.mark.parametrize("reply", ["StockReserved", "StockRejected", "PaymentCompleted", "PaymentFailed",
-                                   CANCEL_REQUESTED, DEADLINE_PASSED])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "StockReserved",
+        "StockRejected",
+        "PaymentCompleted",
+        "PaymentFailed",
+        CANCEL_REQUESTED,
+        DEADLINE_PASSED,
+    ],
+)
 def test_a_reply_the_completed_saga_does_not_expect_is_recorded_and_ignored(reply):
     saga = started()
     saga.handle(SAGA, "StockReserved", T0)

@@ -50,7 +50,11 @@ def test_a_confirmed_order_has_its_lines_outcomes_versions_and_timeline() -> Non
     assert view.versions == {"order": 3, "inventory": 1, "payment": 1}
     assert view.placed_at == T0 and view.updated_at == T0 + timedelta(seconds=3)
     assert [e.event_type for e in view.timeline] == [
-        "OrderCreated", "StockReserved", "PaymentCompleted", "OrderConfirmed"]
+        "OrderCreated",
+        "StockReserved",
+        "PaymentCompleted",
+        "OrderConfirmed",
+    ]
     assert view.timeline[2].summary == "payment of 3.00 completed (pay-1)"
 
 
@@ -82,8 +86,17 @@ def interleavings() -> list[list[tuple[object, Envelope]]]:
 def test_any_interleaving_of_the_aggregates_gives_the_same_view(events) -> None:  # type: ignore[no-untyped-def]
     reference = project(CREATED, RESERVED, PAID, CONFIRMED)
     view = project(*events)
-    for attribute in ("status", "stock", "payment", "payment_id", "customer_id", "versions", "placed_at",
-                      "updated_at", "lines"):
+    for attribute in (
+        "status",
+        "stock",
+        "payment",
+        "payment_id",
+        "customer_id",
+        "versions",
+        "placed_at",
+        "updated_at",
+        "lines",
+    ):
         assert getattr(view, attribute) == getattr(reference, attribute)
 
     def timeline(v: OrderView) -> list[object]:
@@ -93,9 +106,13 @@ def test_any_interleaving_of_the_aggregates_gives_the_same_view(events) -> None:
 
 
 def test_a_declined_payment_cancels_and_releases() -> None:
-    view = project(CREATED, RESERVED, (PaymentFailed(ORDER, "declined"), envelope("payment", 1, 2)),
-                   (OrderCancelled(ORDER, "payment failed: declined"), envelope("order", 3, 3)),
-                   (StockReleased(ORDER, (StockLine("APPLE", 2),)), envelope("inventory", 2, 4)))
+    view = project(
+        CREATED,
+        RESERVED,
+        (PaymentFailed(ORDER, "declined"), envelope("payment", 1, 2)),
+        (OrderCancelled(ORDER, "payment failed: declined"), envelope("order", 3, 3)),
+        (StockReleased(ORDER, (StockLine("APPLE", 2),)), envelope("inventory", 2, 4)),
+    )
     assert (view.status, view.stock, view.payment) == ("CANCELLED", "RELEASED", "FAILED")
     assert view.payment_reason == "declined" and view.cancel_reason == "payment failed: declined"
 
@@ -112,11 +129,27 @@ def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
     from eventcore.records import ConsumedEvent
 
     seen: list[tuple[object, Envelope]] = []
-    routes = EventRoutes({OrderConfirmed: WithEnvelope(lambda _uow, event, meta: seen.append((event, meta)))},
-                         "test")
+    routes = EventRoutes(
+        {OrderConfirmed: WithEnvelope(lambda _uow, event, meta: seen.append((event, meta)))}, "test"
+    )
     occurred = datetime(2026, 11, 26, 12, 0, 0, 123456).astimezone()
-    record = ConsumedEvent("order.events", 1, 7, ORDER, {}, "e-9", "OrderConfirmed", 3,
-                           {"orderId": ORDER, "paymentId": "pay-9", "occurredAt": occurred}, 1, 0.0)
+    record = ConsumedEvent(
+        "order.events",
+        1,
+        7,
+        ORDER,
+        {},
+        "e-9",
+        "OrderConfirmed",
+        3,
+        {"orderId": ORDER, "paymentId": "pay-9", "occurredAt": occurred},
+        1,
+        0.0,
+    )
     routes.record_handlers()["OrderConfirmed"](None, record)  # type: ignore[arg-type]
-    assert seen == [(OrderConfirmed(ORDER, "pay-9"),
-                     Envelope("e-9", "order", 3, occurred.astimezone(UTC).replace(tzinfo=None)))]
+    assert seen == [
+        (
+            OrderConfirmed(ORDER, "pay-9"),
+            Envelope("e-9", "order", 3, occurred.astimezone(UTC).replace(tzinfo=None)),
+        )
+    ]

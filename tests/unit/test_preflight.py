@@ -75,11 +75,15 @@ def test_the_heartbeat_table_must_exist_and_be_writable_by_the_cdc_user():
     ready = facts(grants=MYSQL_GRANTS, tables={"outbox", "cdc_heartbeat"}, version=MYSQL)
     assert failed(evaluate(ready, "order_db", heartbeat_table="cdc_heartbeat")) == {}
     missing = facts(grants=MYSQL_GRANTS, tables={"outbox"}, version=MYSQL)
-    assert "does not exist" in failed(evaluate(missing, "order_db", heartbeat_table="cdc_heartbeat"))[
-        "heartbeat table"]
+    assert (
+        "does not exist"
+        in failed(evaluate(missing, "order_db", heartbeat_table="cdc_heartbeat"))["heartbeat table"]
+    )
     read_only = facts(grants=MYSQL_GRANTS[:1], tables={"outbox", "cdc_heartbeat"}, version=MYSQL)
-    assert "lacks INSERT, UPDATE" in failed(evaluate(read_only, "order_db", heartbeat_table="cdc_heartbeat"))[
-        "heartbeat table"]
+    assert (
+        "lacks INSERT, UPDATE"
+        in failed(evaluate(read_only, "order_db", heartbeat_table="cdc_heartbeat"))["heartbeat table"]
+    )
 
 
 def test_mysql_gtid_mode_needs_consistency_and_a_transition_state_is_refused():

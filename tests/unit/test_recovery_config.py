@@ -21,8 +21,10 @@ def test_the_recovery_snapshot_selects_rows_since_the_start_in_publication_order
     assert config["snapshot.mode"] == "initial"
     assert config["snapshot.select.statement.overrides"] == "order_db.outbox"
     select = config["snapshot.select.statement.overrides.order_db.outbox"]
-    assert select == ("SELECT * FROM order_db.outbox WHERE occurred_at >= '2026-11-30 10:05:01.250000' "
-                      "ORDER BY occurred_at, aggregate_version")
+    assert select == (
+        "SELECT * FROM order_db.outbox WHERE occurred_at >= '2026-11-30 10:05:01.250000' "
+        "ORDER BY occurred_at, aggregate_version"
+    )
 
 
 def test_the_normal_config_comes_back_without_a_trace_of_the_recovery():
@@ -35,11 +37,14 @@ def test_an_interrupted_recovery_is_resumed_from_the_same_time():
     assert interrupted_since(BASE) is None
     again = recovery_config(recovery_config(BASE, PLAN), PLAN)  # a second run replaces, not stacks
     assert [k for k in again if k.startswith("snapshot.select")] == [
-        "snapshot.select.statement.overrides", "snapshot.select.statement.overrides.order_db.outbox"]
+        "snapshot.select.statement.overrides",
+        "snapshot.select.statement.overrides.order_db.outbox",
+    ]
 
 
 def test_the_plan_says_what_it_will_do():
     assert "republishing the 42 row(s) of order_db.outbox that occurred since 2026-11-30 10:05:01" in (
-        PLAN.describe())
+        PLAN.describe()
+    )
     everything = RecoveryPlan("order-outbox", "order_db.outbox", EVERYTHING, 7, "purged")
     assert "that occurred since" not in everything.describe()

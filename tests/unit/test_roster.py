@@ -22,7 +22,7 @@ from services.instances import ServiceInstance
 
 # A fourth service, written as a team would: its own folder (a package with a main.py whose
 # SERVICE describes it), and a roster that lists it after this project's services.
-PROBE_MAIN = '''
+PROBE_MAIN = """
 from sqlalchemy import MetaData
 
 from eventcore.cli.service import ServiceDefinition
@@ -35,7 +35,7 @@ SERVICE = ServiceDefinition(
     consumes=["order"],
     handlers=lambda _context: {},
 )
-'''
+"""
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def roster_with_a_new_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (package / "loyalty").mkdir(parents=True)
     (package / "loyalty" / "__init__.py").write_text("")
     (package / "loyalty" / "main.py").write_text(PROBE_MAIN)
-    (package / "__init__.py").write_text(textwrap.dedent('''
+    (package / "__init__.py").write_text(
+        textwrap.dedent("""
         import importlib
 
         import services
@@ -52,7 +53,8 @@ def roster_with_a_new_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
         def roster():
             return [*services.roster(), importlib.import_module("probe_roster.loyalty.main").SERVICE]
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv(ROSTER_ENV, "probe_roster")
     roster.service_definitions.cache_clear()
@@ -79,8 +81,9 @@ def test_a_service_added_to_the_roster_is_known_everywhere(roster_with_a_new_ser
     assert connector.config["table.include.list"] == "loyalty_db.outbox,loyalty_db.cdc_heartbeat"
     assert len({c.config["database.server.id"] for c in load_definitions()}) == 4
     # stack up and scripts/provision_databases.py (compose): its database, user and heartbeat table.
-    sql = provisioning_sql(Settings({"DB_PASSWORD_SECRET": "s", "CDC_DB_PASSWORD": "c"}),
-                           roster.service_definitions())
+    sql = provisioning_sql(
+        Settings({"DB_PASSWORD_SECRET": "s", "CDC_DB_PASSWORD": "c"}), roster.service_definitions()
+    )
     assert "CREATE DATABASE IF NOT EXISTS loyalty_db" in sql
     assert "GRANT ALL PRIVILEGES ON loyalty_db.* TO 'loyalty_svc'@'%'" in sql
     assert "GRANT INSERT, UPDATE ON loyalty_db.cdc_heartbeat TO 'cdc'@'%'" in sql
@@ -97,9 +100,11 @@ def test_a_service_added_to_the_roster_is_known_everywhere(roster_with_a_new_ser
     assert ServiceInstance("loyalty", "probe").command()[-3:] == ["-m", "probe_roster.loyalty.main", "run"]
 
 
-def test_two_services_with_one_database_or_port_are_refused(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "clashing_roster.py").write_text(textwrap.dedent('''
+def test_two_services_with_one_database_or_port_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clashing_roster.py").write_text(
+        textwrap.dedent("""
         import dataclasses
 
         import services
@@ -108,7 +113,8 @@ def test_two_services_with_one_database_or_port_are_refused(tmp_path: Path,
         def roster():
             first = services.roster()[1]
             return [first, dataclasses.replace(first, name="stock", health_port=first.health_port)]
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     roster.service_definitions.cache_clear()
     try:

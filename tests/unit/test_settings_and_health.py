@@ -24,19 +24,22 @@ def test_defaults_apply_when_nothing_is_set():
     assert (empty.inbox_retention_days, empty.outbox_retention_days, empty.prune_every_s) == (7.0, 3.0, 60.0)
 
 
-@pytest.mark.parametrize(("values", "read", "message"), [
-    ({"DB_PORT": "abc"}, lambda s: s.db_port, "DB_PORT='abc' is not an integer"),
-    ({"DB_PORT": "0"}, lambda s: s.db_port, "it must be between 1 and 65535"),
-    ({"ORDER_SAGA_TIMEOUT_S": "nan"}, lambda s: s.order_saga_timeout_s, "out of range"),
-    ({"ORDER_SAGA_TIMEOUT_S": "-3"}, lambda s: s.order_saga_timeout_s, "it must be more than 0"),
-    ({"PAYMENT_DECLINE_RATE": "1.5"}, lambda s: s.payment_decline_rate, "at least 0 and at most 1"),
-    ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
-    ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
-    ({"HEALTH_PORT": "99999"}, lambda s: s.health_port(9101), "between 0 and 65535"),
-    ({"INBOX_RETENTION_DAYS": "0"}, lambda s: s.inbox_retention_days, "it must be more than 0"),
-    ({"PRUNE_EVERY_S": "-1"}, lambda s: s.prune_every_s, "PRUNE_EVERY_S='-1' is out of range"),
-    ({"PRUNE_BATCH_SIZE": "0"}, lambda s: s.prune_batch_size, "between 1 and 100000"),
-])
+@pytest.mark.parametrize(
+    ("values", "read", "message"),
+    [
+        ({"DB_PORT": "abc"}, lambda s: s.db_port, "DB_PORT='abc' is not an integer"),
+        ({"DB_PORT": "0"}, lambda s: s.db_port, "it must be between 1 and 65535"),
+        ({"ORDER_SAGA_TIMEOUT_S": "nan"}, lambda s: s.order_saga_timeout_s, "out of range"),
+        ({"ORDER_SAGA_TIMEOUT_S": "-3"}, lambda s: s.order_saga_timeout_s, "it must be more than 0"),
+        ({"PAYMENT_DECLINE_RATE": "1.5"}, lambda s: s.payment_decline_rate, "at least 0 and at most 1"),
+        ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
+        ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
+        ({"HEALTH_PORT": "99999"}, lambda s: s.health_port(9101), "between 0 and 65535"),
+        ({"INBOX_RETENTION_DAYS": "0"}, lambda s: s.inbox_retention_days, "it must be more than 0"),
+        ({"PRUNE_EVERY_S": "-1"}, lambda s: s.prune_every_s, "PRUNE_EVERY_S='-1' is out of range"),
+        ({"PRUNE_BATCH_SIZE": "0"}, lambda s: s.prune_batch_size, "between 1 and 100000"),
+    ],
+)
 def test_a_malformed_value_names_the_variable_and_the_rule(values, read, message):
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read(settings(**values))
@@ -73,8 +76,10 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog):
     assert health.healthy and health.report()["status"] == "ok"
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2
-    assert lines[0] == ("inventory-service: database unavailable (connection refused); "
-                        "holding order.events[1]@7 until it is back")
+    assert lines[0] == (
+        "inventory-service: database unavailable (connection refused); "
+        "holding order.events[1]@7 until it is back"
+    )
     assert lines[1].startswith("inventory-service: database is back after ")
 
 
@@ -84,15 +89,18 @@ def test_draining_is_not_healthy():
     assert health.report()["status"] == "draining" and not health.healthy
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    # Kafka's own test vectors (org.apache.kafka.common.utils.UtilsTest#testMurmur2).
-    (b"21", -973932308),
-    (b"foobar", -790332482),
-    (b"a-little-bit-long-string", -985981536),
-    (b"a-little-bit-longer-string", -1486304829),
-    (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
-    (b"abc", 479470107),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # Kafka's own test vectors (org.apache.kafka.common.utils.UtilsTest#testMurmur2).
+        (b"21", -973932308),
+        (b"foobar", -790332482),
+        (b"a-little-bit-long-string", -985981536),
+        (b"a-little-bit-longer-string", -1486304829),
+        (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+        (b"abc", 479470107),
+    ],
+)
 def test_murmur2_matches_the_java_clients(data, expected):
     assert murmur2(data) == expected
 

@@ -77,8 +77,9 @@ def test_a_port_in_use_is_named_and_nothing_starts(tmp_path, occupied_port):
 
 
 def test_a_part_that_never_gets_healthy_is_stopped_and_its_log_shown(tmp_path):
-    part = ScriptedPart(tmp_path, "print('warming caches', flush=True); import time; time.sleep(60)",
-                        free_port())
+    part = ScriptedPart(
+        tmp_path, "print('warming caches', flush=True); import time; time.sleep(60)", free_port()
+    )
     with pytest.raises(StackError) as failure:
         part.ensure_running()
     message = str(failure.value)
@@ -111,9 +112,8 @@ def test_java_missing_is_a_clear_error(tmp_path, monkeypatch, fresh_java_lookup)
 
 def test_java_too_old_is_a_clear_error(tmp_path, monkeypatch, fresh_java_lookup):
     java = tmp_path / "java"
-    java.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
     java.chmod(java.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(StackError, match="is Java 11; the stack needs Java 17 or newer"):
         system_java()
-

@@ -29,12 +29,18 @@ def test_a_cluster_has_three_voters_three_replicas_two_in_sync_and_no_unclean_le
         s = node.settings()
         assert s["controller.quorum.voters"] == "1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097"
         assert s["node.id"] == node.node
-        for key in ("default.replication.factor", "offsets.topic.replication.factor",
-                    "transaction.state.log.replication.factor",
-                    "share.coordinator.state.topic.replication.factor"):
+        for key in (
+            "default.replication.factor",
+            "offsets.topic.replication.factor",
+            "transaction.state.log.replication.factor",
+            "share.coordinator.state.topic.replication.factor",
+        ):
             assert s[key] == 3, key
-        for key in ("min.insync.replicas", "transaction.state.log.min.isr",
-                    "share.coordinator.state.topic.min.isr"):
+        for key in (
+            "min.insync.replicas",
+            "transaction.state.log.min.isr",
+            "share.coordinator.state.topic.min.isr",
+        ):
             assert s[key] == 2, key
         assert s["unclean.leader.election.enable"] == "false"
 
@@ -42,13 +48,18 @@ def test_a_cluster_has_three_voters_three_replicas_two_in_sync_and_no_unclean_le
 def test_a_cluster_runs_two_connect_workers_in_one_group_with_durable_internal_topics():
     topology = Topology(3)
     workers = [Connect(StackContext(PATHS, topology), topology, w) for w in (1, 2)]
-    assert [(w.name, w.url) for w in workers] == [("connect-1", "http://127.0.0.1:8083"),
-                                                 ("connect-2", "http://127.0.0.1:8084")]
+    assert [(w.name, w.url) for w in workers] == [
+        ("connect-1", "http://127.0.0.1:8083"),
+        ("connect-2", "http://127.0.0.1:8084"),
+    ]
     first, second = (w.settings() for w in workers)
     assert first["group.id"] == second["group.id"]
     assert first["bootstrap.servers"] == "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
-    for key in ("config.storage.replication.factor", "offset.storage.replication.factor",
-                "status.storage.replication.factor"):
+    for key in (
+        "config.storage.replication.factor",
+        "offset.storage.replication.factor",
+        "status.storage.replication.factor",
+    ):
         assert first[key] == 3
     assert first["exactly.once.source.support"] == "enabled"
     assert int(first["scheduled.rebalance.max.delay.ms"]) <= 10_000  # a dead worker's tasks move fast

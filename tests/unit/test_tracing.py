@@ -23,8 +23,11 @@ def test_a_flows_first_event_starts_a_trace_correlated_by_its_aggregate():
 
 def test_what_a_handler_emits_is_caused_by_the_record_and_stays_in_its_trace():
     first = Trace.start("order-1")
-    headers = {HEADER_CORRELATION_ID: "order-1", HEADER_CAUSATION_ID: "",
-               HEADER_TRACEPARENT: first.traceparent}
+    headers = {
+        HEADER_CORRELATION_ID: "order-1",
+        HEADER_CAUSATION_ID: "",
+        HEADER_TRACEPARENT: first.traceparent,
+    }
     with continued_from(headers, "order-1", "event-A"):
         emitted = for_new_event("ignored: the running handler's flow wins")
     assert (emitted.correlation_id, emitted.causation_id) == ("order-1", "event-A")

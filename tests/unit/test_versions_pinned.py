@@ -43,12 +43,22 @@ def test_compose_kafka_has_the_native_brokers_settings_and_keeps_its_data_on_the
 
     native = Kafka(StackContext(state_paths("/tmp/unused-state"))).settings()
     block = compose_service_block("kafka")
-    env = {key[len("KAFKA_"):].lower().replace("_", "."): value.strip().strip('"')
-           for key, value in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", block, re.M)}
-    shared = ["offsets.topic.replication.factor", "transaction.state.log.replication.factor",
-              "transaction.state.log.min.isr", "share.coordinator.state.topic.replication.factor",
-              "share.coordinator.state.topic.min.isr", "min.insync.replicas", "default.replication.factor",
-              "num.partitions", "auto.create.topics.enable", "group.initial.rebalance.delay.ms"]
+    env = {
+        key[len("KAFKA_") :].lower().replace("_", "."): value.strip().strip('"')
+        for key, value in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", block, re.M)
+    }
+    shared = [
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.state.topic.min.isr",
+        "min.insync.replicas",
+        "default.replication.factor",
+        "num.partitions",
+        "auto.create.topics.enable",
+        "group.initial.rebalance.delay.ms",
+    ]
     assert {k: env.get(k) for k in shared} == {k: str(native[k]) for k in shared}
     volume = re.search(r"- kafka-data:(\S+)", block)
     assert volume and env.get("log.dirs") == volume.group(1)  # the broker writes where the volume is
@@ -62,8 +72,12 @@ def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds
     override = (REPO_ROOT / "compose.local.yaml").read_text()
     tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
     used = dict(re.findall(r"^  (\w+):\n    image: (\S+)", override, re.M))
-    assert used == {"mysql": tags["mysql"], "kafka": tags["kafka"], "registry": tags["registry"],
-                    "connect": tags["connect"]}
+    assert used == {
+        "mysql": tags["mysql"],
+        "kafka": tags["kafka"],
+        "registry": tags["registry"],
+        "connect": tags["connect"],
+    }
     assert tags["kafka"].endswith(f":{VERSIONS['KAFKA_VERSION']}")
     assert tags["connect"].endswith(f":{VERSIONS['DEBEZIUM_VERSION']}")
     assert tags["registry"].endswith(f":{VERSIONS['APICURIO_VERSION']}")
@@ -77,10 +91,16 @@ def test_compose_connect_has_the_native_workers_exactly_once_and_rebalance_setti
 
     native = Connect(StackContext(state_paths("/tmp/unused-state"))).settings()
     block = compose_service_block("connect")
-    env = {key[len("CONNECT_"):].lower().replace("_", "."): value.strip().strip('"')
-           for key, value in re.findall(r"^\s+(CONNECT_[A-Z_]+):\s*(.+)$", block, re.M)}
-    for key in ("exactly.once.source.support", "scheduled.rebalance.max.delay.ms", "session.timeout.ms",
-                "heartbeat.interval.ms"):
+    env = {
+        key[len("CONNECT_") :].lower().replace("_", "."): value.strip().strip('"')
+        for key, value in re.findall(r"^\s+(CONNECT_[A-Z_]+):\s*(.+)$", block, re.M)
+    }
+    for key in (
+        "exactly.once.source.support",
+        "scheduled.rebalance.max.delay.ms",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+    ):
         assert env.get(key) == str(native[key]), key
 
 
@@ -92,14 +112,22 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
 
     text = (REPO_ROOT / "compose.cluster.yaml").read_text()
     shared = text.split("x-cluster-kafka: &cluster-kafka\n", 1)[1].split("\n\n", 1)[0]
-    env = {k[len("KAFKA_"):].lower().replace("_", "."): v.strip().strip('"')
-           for k, v in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", shared, re.M)}
+    env = {
+        k[len("KAFKA_") :].lower().replace("_", "."): v.strip().strip('"')
+        for k, v in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", shared, re.M)
+    }
     topology = Topology(3)
     native = Kafka(StackContext(state_paths("/tmp/unused-state"), topology), topology, 1).settings()
-    for key in ("default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
-                "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-                "unclean.leader.election.enable", "broker.session.timeout.ms",
-                "broker.heartbeat.interval.ms"):
+    for key in (
+        "default.replication.factor",
+        "min.insync.replicas",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "unclean.leader.election.enable",
+        "broker.session.timeout.ms",
+        "broker.heartbeat.interval.ms",
+    ):
         assert env[key] == str(native[key]), key
     assert env["controller.quorum.voters"].count("@") == 3
     for node in ("kafka", "kafka-2", "kafka-3"):  # every node takes the shared settings
@@ -108,4 +136,7 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
     local = (REPO_ROOT / "compose.cluster.local.yaml").read_text()
     tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
     assert dict(re.findall(r"^  ([\w-]+):\n    image: (\S+)", local, re.M)) == {
-        "kafka-2": tags["kafka"], "kafka-3": tags["kafka"], "connect-2": tags["connect"]}
+        "kafka-2": tags["kafka"],
+        "kafka-3": tags["kafka"],
+        "connect-2": tags["connect"],
+    }
