@@ -11,7 +11,7 @@ problem                     module
 4 lost / late events        eventcore.dead_letter (DLQ and re-injection)
 5 offset commit atomicity   eventcore.consumer (commit after the DB commit)
 6 saga races                eventcore.saga (guarded state machines)
-7 key design                eventcore.topics (aggregate topic, orderId key)
+7 key design                eventcore.topics (a topic per aggregate type, its id as key)
 8 partial rollouts          eventcore.avro (reader schemas, BACKWARD rule)
 ==========================  ==============================================
 """

@@ -6,8 +6,8 @@ version by one and records the events the change causes, each with the version i
 A handler then saves the aggregate and hands its changes to the unit of work
 (:func:`emit_changes`), which turns them into outbox rows.
 
-:class:`CompensableStep` is the participant side of a saga step that can be undone (reserve /
-release stock, charge / refund a payment), written once for every participant.
+:class:`CompensableStep` is the participant side of a saga step that can be undone (do /
+undo: reserve and release, charge and refund), written once for every participant.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Typed events: one class per event type, turned into and built from its Avro record here only.
 
 A service declares its events as frozen dataclasses whose field names are the Avro record's
-field names in snake_case (``order_id`` is ``orderId``); a nested record is a dataclass too,
+field names in snake_case (``aggregate_id`` is ``aggregateId``); a nested record is a dataclass too,
 and an array of them a ``tuple[Line, ...]``. The envelope fields every record carries
 (``eventId``, ``aggregateVersion``, ``occurredAt``) are the outbox's business, not the event's.
 The class name is the event type, and :class:`EventRoutes` sends a consumed record to the

@@ -2,8 +2,8 @@
 
 Three kinds, decided by :func:`classify`:
 
-- **outage** -- a dependency did not answer (the database, the schema registry, the broker, the
-  payment gateway). The record is fine: the consumer keeps it, pauses fetching and tries the
+- **outage** -- a dependency did not answer (the database, the schema registry, the broker, an
+  external API a handler calls). The record is fine: the consumer keeps it, pauses fetching and tries the
   same record again, with capped backoff, for as long as the outage lasts.
 - **conflict** -- a lock wait timeout, a deadlock, two consumers racing on one aggregate. A later
   try usually succeeds, but a record that conflicts every time must not block its partition for

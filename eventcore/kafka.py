@@ -112,9 +112,9 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
         # Range assigns each topic's partitions evenly across the group. Cooperative-sticky
-        # balances the partition *count* only: with a second inventory instance it gave one
-        # member all of order.events and the other all of its retry topic (0.1% CPU), so a
-        # second instance added nothing (bench_saga.py --instances inventory=2).
+        # balances the partition *count* only: with a second instance of a service it gave one
+        # member all of the service's input topic and the other all of its retry topic (0.1%
+        # CPU), so the second instance added nothing (measured with bench_saga.py --instances).
         "partition.assignment.strategy": "range",
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 2000,

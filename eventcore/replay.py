@@ -189,10 +189,12 @@ def format_event(event: ConsumedEvent, as_json: bool) -> str:
                 "value": jsonable(event.value),
             }
         )
+    # The envelope is printed once, before the body: the event id, the version, the time and
+    # the key (whichever field of the body holds it).
     fields = {
         k: v
         for k, v in jsonable(event.value).items()
-        if k not in ("eventId", "orderId", "aggregateVersion", "occurredAt")
+        if k not in ("eventId", "aggregateVersion", "occurredAt") and v != event.key
     }
     return (
         f"{event.topic}[{event.partition}]@{event.offset} key={event.key} "

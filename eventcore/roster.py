@@ -68,8 +68,8 @@ def _refuse_duplicates(definitions: tuple[ServiceDefinition, ...]) -> None:
 
 
 def service(name: str) -> ServiceDefinition:
-    """One service of the roster by its name (``order-view``, or ``order_view`` as its package is
-    spelled) or its consumer group (``order-service``)."""
+    """One service of the roster by its name (``read-model``, or ``read_model`` as its package is
+    spelled) or its consumer group (``<name>-service`` unless its ``program`` says)."""
     for definition in service_definitions():
         if name.replace("_", "-") in (definition.name, definition.group_id):
             return definition

@@ -23,7 +23,6 @@ from eventcore.errors import EventcoreError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
 SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
-DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
 
 
 # The secret each service's database password is derived from (see Settings.db_password).
@@ -287,41 +286,3 @@ class Settings:
         if self.values.get("HEALTH_PORT"):
             return self.get_int("HEALTH_PORT", None, 0, 65535), True
         return default, False
-
-    @property
-    def order_saga_timeout_s(self) -> float:
-        return self.get_float("ORDER_SAGA_TIMEOUT_S", 60.0, 0.0, exclusive_minimum=True)
-
-    @property
-    def order_saga_flow(self) -> str:
-        """The saga style of an order placed without one: choreographed or orchestrated."""
-        flow = self.get("ORDER_SAGA_FLOW", "choreographed").strip().lower()
-        if flow not in ("choreographed", "orchestrated"):
-            raise SettingsError(f"ORDER_SAGA_FLOW={flow!r} is not choreographed or orchestrated")
-        return flow
-
-    @property
-    def order_saga_step_timeout_s(self) -> float:
-        """Orchestrated orders: how long the saga waits for each step's reply."""
-        return self.get_float("ORDER_SAGA_STEP_TIMEOUT_S", 30.0, 0.0, exclusive_minimum=True)
-
-    @property
-    def order_saga_lag_allowance_s(self) -> float:
-        """The most a saga deadline is pushed back while the pipeline is behind."""
-        return self.get_float("ORDER_SAGA_LAG_ALLOWANCE_S", 600.0, 0.0)
-
-    @property
-    def payment_decline_rate(self) -> float:
-        return self.get_float("PAYMENT_DECLINE_RATE", 0.0, 0.0, 1.0)
-
-    @property
-    def payment_latency_ms(self) -> float:
-        return self.get_float("PAYMENT_LATENCY_MS", 0.0, 0.0, 60_000.0)
-
-    @property
-    def payment_limit_cents(self) -> int:
-        return self.get_int("PAYMENT_LIMIT_CENTS", 10_000_000, 0)
-
-    @property
-    def payment_gateway_ledger(self) -> Path:
-        return Path(self.get("PAYMENT_GATEWAY_LEDGER", str(DEFAULT_LEDGER)))

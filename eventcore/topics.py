@@ -1,7 +1,8 @@
-"""Key design (problem 7): one aggregate key for the whole order flow.
+"""Key design (problem 7): one aggregate key for the whole business flow.
 
-Every event of the order flow, whichever service emits it, is keyed by the ``orderId``, so
-all events about one order stay on one partition of each topic and arrive in order. Topics
+Every event of a flow, whichever service emits it, is keyed by the id of the aggregate the flow
+is about (the order, in this project's services), so all events about one aggregate stay on one
+partition of each topic and arrive in order. Topics
 are per aggregate type; the connector's Outbox Event Router derives the same names from the
 outbox's ``aggregatetype`` column (``route.topic.replacement`` in eventcore/cdc/outbox_connector.json).
 """

@@ -1,12 +1,12 @@
 """One trace through the whole flow: correlation, causation and W3C ``traceparent``.
 
 Every outbox row carries the correlation id of the business flow it belongs to (the order's
-id), the causation id of the event that caused it (its own id for a flow's first event) and a W3C
+id, say), the causation id of the event that caused it (its own id for a flow's first event) and a W3C
 ``traceparent`` (https://www.w3.org/TR/trace-context/): one trace id for the whole flow, a new
 span id per event. The Outbox Event Router copies the three columns into record headers; the
 record applier continues them into whatever a handler emits (:func:`continued_from`) and into
-every log line written while the handler runs (:class:`TraceLogFilter`), so one order's path
-can be followed across the services' logs with ``grep <orderId>``.
+every log line written while the handler runs (:class:`TraceLogFilter`), so one flow's path
+can be followed across the services' logs with ``grep <correlation id>``.
 """
 
 from __future__ import annotations

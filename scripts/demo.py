@@ -36,6 +36,7 @@ from services.order import repository  # noqa: E402
 from services.order.commands import place_order  # noqa: E402
 from services.order.domain import OrderLine, OrderStatus  # noqa: E402
 from services.order.orchestration import order_saga  # noqa: E402
+from services.order.settings import OrderSettings  # noqa: E402
 
 
 def step(text: str) -> None:
@@ -98,7 +99,7 @@ def main() -> int:
             "dave",
             [OrderLine(apples, 1, 150)],
             flow=ORCHESTRATED,
-            saga=order_saga(settings.order_saga_step_timeout_s),
+            saga=order_saga(OrderSettings.read(settings).step_timeout_s),
         ),
     }
     ids = {order.id: label for label, order in orders.items()}

@@ -65,6 +65,7 @@ from services.order.domain import OrderLine
 from services.order.orchestration import SagaState, order_saga
 from services.order.tables import order_lines, orders, sagas
 from services.payment.gateway import ChargeLedger
+from services.payment.settings import PaymentSettings
 from services.payment.tables import payments
 
 PAYMENT_LIMIT_CENTS = 50_000
@@ -481,7 +482,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
         )
     )
 
-    ledger = ChargeLedger(run.settings.payment_gateway_ledger)
+    ledger = ChargeLedger(PaymentSettings.read(run.settings).gateway_ledger)
     with run.contexts["payment"].engine.connect() as c:
         paid = {r.order_id: r for r in c.execute(select(payments).where(payments.c.order_id.in_(ids)))}
     confirmed = [oid for oid, (state, _) in final.items() if state == "CONFIRMED"]

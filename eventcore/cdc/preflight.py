@@ -70,7 +70,7 @@ TCP_AUTH_PLUGINS = {
 
 
 def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
-    """Map each grant scope (``*.*``, ```order_db`.*``) to its privileges, aliases resolved."""
+    """Map each grant scope (``*.*``, ```<database>`.*``) to its privileges, aliases resolved."""
     by_scope: dict[str, set[str]] = {}
     for line in grants:
         match = GRANT_PATTERN.match(line.strip())

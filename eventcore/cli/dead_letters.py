@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         command = commands.add_parser(name, help=text)
         which = command.add_mutually_exclusive_group(required=True)
         which.add_argument("--all", action="store_true", help="every pending dead letter")
-        which.add_argument("--key", help="the pending records of this key (orderId)")
+        which.add_argument("--key", help="the pending records of this record key (an aggregate id)")
         which.add_argument(
             "--event-id",
             dest="reference",

@@ -1,4 +1,4 @@
-"""``replay TOPIC... [--follow] [--key ORDER_ID] [--type T] [--partition N] [--from-offset N |
+"""``replay TOPIC... [--follow] [--key KEY] [--type T] [--partition N] [--from-offset N |
 --from-time TIME] [--json]``: print a topic's events, decoded.
 
 Reads from the beginning (or from an offset, or from a time) with a throwaway consumer and never
@@ -29,15 +29,15 @@ positive_seconds = number_argument(
 
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="replay", description=__doc__.split("\n\n")[0])
-    parser.add_argument("topics", nargs="+", help="e.g. order.events inventory.events")
+    parser.add_argument("topics", nargs="+", help="topics to read, e.g. <aggregate>.events")
     parser.add_argument("--follow", action="store_true", help="keep reading new events until Ctrl-C")
-    parser.add_argument("--key", help="only events with this record key (orderId)")
+    parser.add_argument("--key", help="only events with this record key (an aggregate id)")
     parser.add_argument(
         "--type",
         action="append",
         dest="types",
         metavar="EVENT_TYPE",
-        help="only events of this type, e.g. OrderCreated (repeatable)",
+        help="only events of this type (repeatable)",
     )
     parser.add_argument(
         "--partition",

@@ -20,6 +20,7 @@ from services.order import repository
 from services.order.commands import OrderUseCases, cancel_timed_out, place_order
 from services.order.domain import InvalidOrderError, OrderLine, TransitionRefused
 from services.order.orchestration import order_saga
+from services.order.settings import OrderSettings
 from services.order.tables import metadata
 
 log = logging.getLogger("order")
@@ -57,11 +58,11 @@ def configure_place(parser: argparse.ArgumentParser) -> None:
 
 
 def saga_of(context: ServiceContext) -> OrderUseCases:
-    return OrderUseCases(order_saga(context.settings.order_saga_step_timeout_s))
+    return OrderUseCases(order_saga(OrderSettings.read(context.settings).step_timeout_s))
 
 
 def execute_place(context: ServiceContext, args: argparse.Namespace) -> int:
-    flow = args.flow or context.settings.order_saga_flow
+    flow = args.flow or OrderSettings.read(context.settings).saga_flow
     use_cases = saga_of(context)
     print(
         place_order(
@@ -132,9 +133,9 @@ SAGA_HOPS = [
 
 def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
     settings = context.settings
-    timeout_s = settings.order_saga_timeout_s
-    allowance_s = settings.order_saga_lag_allowance_s
-    settings.order_saga_flow  # noqa: B018 (not used by `run`, but a wrong value is refused at start)
+    own = OrderSettings.read(settings)  # every value checked at the start, the flow's too
+    timeout_s = own.saga_timeout_s
+    allowance_s = own.lag_allowance_s
     timeout = timedelta(seconds=timeout_s)
     heartbeats = [topic for d in load_definitions() if (topic := heartbeat_topic(d.config))]
     lag = PipelineLag(settings.kafka_bootstrap_servers, SAGA_HOPS, heartbeats)
@@ -169,7 +170,7 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
         ) + use_cases.expire_overdue_steps(context.uow_factory, pipeline_behind=pipeline_behind)
 
     use_cases = saga_of(context)
-    every_s = min(5.0, timeout_s / 4, settings.order_saga_step_timeout_s / 4)
+    every_s = min(5.0, timeout_s / 4, own.step_timeout_s / 4)
     return [(every_s, cancel_timed_out_orders)]
 
 

@@ -44,6 +44,7 @@ from services.order.domain import InvalidOrderError, Order, OrderLine
 from services.order.main import SERVICE as ORDER_SERVICE
 from services.order.orchestration import order_saga
 from services.order.repository import OrderNotFoundError
+from services.order.settings import OrderSettings
 from services.order.tables import idempotency_keys
 from services.order_api.operations import ops_router
 from services.order_api.schemas import CancelIn, OrderIn
@@ -133,11 +134,12 @@ class ApiMetrics:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API, connected to order_db and query_db (their tables created if missing)."""
     settings = settings or Settings.load()
-    default_flow = settings.order_saga_flow  # a wrong value fails the start, not each POST
+    own = OrderSettings.read(settings)  # a wrong value fails the start, not each POST
+    default_flow = own.saga_flow
     order = ORDER_SERVICE.context(settings, migrate=True)
     query_engine = make_engine(settings.db_url("query"))
     create_tables(query_engine, view_metadata)
-    use_cases = OrderUseCases(order_saga(settings.order_saga_step_timeout_s))
+    use_cases = OrderUseCases(order_saga(own.step_timeout_s))
     keys = IdempotencyKeys(idempotency_keys)
     metrics = ApiMetrics(settings)
     checks = {

@@ -15,18 +15,20 @@ from eventcore.events import Event, TypedHandler
 from eventcore.settings import Settings, SettingsError
 from services.payment.commands import handlers
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
+from services.payment.settings import PaymentSettings
 from services.payment.tables import metadata
 
 
 def gateway_from(settings: Settings) -> SimulatedGateway:
+    own = PaymentSettings.read(settings)
     try:
-        ledger = ChargeLedger(settings.payment_gateway_ledger)
+        ledger = ChargeLedger(own.gateway_ledger)
     except LedgerUnavailableError as exc:
         raise SettingsError(f"PAYMENT_GATEWAY_LEDGER: {exc}") from None
     return SimulatedGateway(
-        decline_rate=settings.payment_decline_rate,
-        latency_s=settings.payment_latency_ms / 1000.0,
-        limit_cents=settings.payment_limit_cents,
+        decline_rate=own.decline_rate,
+        latency_s=own.latency_ms / 1000.0,
+        limit_cents=own.limit_cents,
         ledger=ledger,
     )
 

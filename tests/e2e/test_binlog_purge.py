@@ -20,6 +20,7 @@ from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.order.orchestration import order_saga
 from services.payment.gateway import ChargeLedger
+from services.payment.settings import PaymentSettings
 from services.payment.tables import payments
 from tests.conftest import wait_until
 from tests.e2e.probes import new_sku, stock, wait_final
@@ -153,7 +154,7 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
         # Nothing applied twice, though the recovery published some events again.
         held = len(before + after)
         assert stock(ctx, sku) == (1000 - held, held)
-        ledger = ChargeLedger(settings.payment_gateway_ledger)
+        ledger = ChargeLedger(PaymentSettings.read(settings).gateway_ledger)
         with ctx["payment"].engine.connect() as connection:
             rows = connection.execute(
                 select(payments.c.order_id, payments.c.status, payments.c.gateway_reference).where(

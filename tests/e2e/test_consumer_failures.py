@@ -18,6 +18,7 @@ from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.payment.gateway import ChargeLedger
+from services.payment.settings import PaymentSettings
 from tests.conftest import wait_until
 from tests.e2e.conftest import ServiceProcess, swapped_service
 from tests.e2e.probes import (
@@ -143,7 +144,7 @@ def test_a_crash_after_the_charge_and_before_the_commit_charges_once(ctx, servic
     assert drill.wait_exit(120) == -signal.SIGKILL
     assert "failure drill: SIGKILL before the DB commit of StockReserved" in drill.log_text()
     assert payment_rows(ctx, order.id) == []
-    ledger = ChargeLedger(Settings.load().payment_gateway_ledger)
+    ledger = ChargeLedger(PaymentSettings.read(Settings.load()).gateway_ledger)
     charged = ledger.lookup(order.id)
     assert charged is not None and charged.calls == 1 and charged.result.approved
 

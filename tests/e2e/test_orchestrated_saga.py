@@ -16,6 +16,7 @@ from services.order.commands import OrderUseCases, place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.order.orchestration import order_saga
 from services.payment.gateway import ChargeLedger
+from services.payment.settings import PaymentSettings
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import ServiceProcess, swapped_service
 from tests.e2e.probes import new_sku, payment_rows, reservation_status, stock, wait_final
@@ -89,7 +90,7 @@ def test_a_payment_slower_than_its_deadline_is_refunded_once_and_the_order_stays
         )
     wait_until(lambda: reservation_status(ctx, order_id) == "RELEASED", 60, "stock release")
     assert stock(ctx, sku) == (10, 0)
-    ledger = ChargeLedger(Settings.load().payment_gateway_ledger)
+    ledger = ChargeLedger(PaymentSettings.read(Settings.load()).gateway_ledger)
     charged = ledger.lookup(order_id)
     assert charged is not None and charged.calls == 1 and charged.result.approved
     # Refunded at the deadline's RefundPayment; the late success's own RefundPayment found the
@@ -149,6 +150,6 @@ def test_the_orchestrator_killed_around_a_reply_completes_after_restart_with_no_
     assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED
     steps = [h[0] for h in history(ctx, order_id)]
     assert steps == ["OrderPlaced", "StockReserved", "PaymentCompleted"]
-    charged = ChargeLedger(Settings.load().payment_gateway_ledger).lookup(order_id)
+    charged = ChargeLedger(PaymentSettings.read(Settings.load()).gateway_ledger).lookup(order_id)
     assert charged is not None and charged.calls == 1
     assert stock(ctx, sku) == (9, 1)

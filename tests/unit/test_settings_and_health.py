@@ -9,6 +9,8 @@ import pytest
 from eventcore.health import Health
 from eventcore.kafka import RepeatSuppressingFilter, murmur2, partition_for
 from eventcore.settings import Settings, SettingsError
+from services.order.settings import OrderSettings
+from services.payment.settings import PaymentSettings
 
 
 def settings(**values: str) -> Settings:
@@ -18,10 +20,11 @@ def settings(**values: str) -> Settings:
 def test_defaults_apply_when_nothing_is_set():
     empty = settings()
     assert empty.db_port == 3307
-    assert empty.order_saga_timeout_s == 60.0
     assert empty.consumer_batch_size == 100
     assert empty.health_port(9102) == (9102, False)
     assert (empty.inbox_retention_days, empty.outbox_retention_days, empty.prune_every_s) == (7.0, 3.0, 60.0)
+    assert OrderSettings.read(empty) == OrderSettings(60.0, "choreographed", 30.0, 600.0)
+    assert PaymentSettings.read(empty).decline_rate == 0.0
 
 
 @pytest.mark.parametrize(
@@ -29,9 +32,10 @@ def test_defaults_apply_when_nothing_is_set():
     [
         ({"DB_PORT": "abc"}, lambda s: s.db_port, "DB_PORT='abc' is not an integer"),
         ({"DB_PORT": "0"}, lambda s: s.db_port, "it must be between 1 and 65535"),
-        ({"ORDER_SAGA_TIMEOUT_S": "nan"}, lambda s: s.order_saga_timeout_s, "out of range"),
-        ({"ORDER_SAGA_TIMEOUT_S": "-3"}, lambda s: s.order_saga_timeout_s, "it must be more than 0"),
-        ({"PAYMENT_DECLINE_RATE": "1.5"}, lambda s: s.payment_decline_rate, "at least 0 and at most 1"),
+        ({"ORDER_SAGA_TIMEOUT_S": "nan"}, OrderSettings.read, "out of range"),
+        ({"ORDER_SAGA_TIMEOUT_S": "-3"}, OrderSettings.read, "it must be more than 0"),
+        ({"ORDER_SAGA_FLOW": "sideways"}, OrderSettings.read, "is not choreographed or orchestrated"),
+        ({"PAYMENT_DECLINE_RATE": "1.5"}, PaymentSettings.read, "at least 0 and at most 1"),
         ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
         ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
         ({"HEALTH_PORT": "99999"}, lambda s: s.health_port(9101), "between 0 and 65535"),
