@@ -35,7 +35,7 @@ from confluent_kafka.admin import (
 
 from devstack.console import say
 from devstack.errors import StackError
-from eventcore.kafka import admin_client, password_key
+from eventcore.kafka.clients import admin_client, password_key
 
 ADMIN = "admin"
 CONNECT = "connect"
@@ -130,9 +130,9 @@ def connect_grants(routed_topics: Iterable[str], topic_prefixes: Iterable[str]) 
 
 def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
     """The services' access, the topics the connectors write, and the connectors' topic prefixes."""
-    from eventcore.avro import SchemaCatalog
     from eventcore.cdc.connectors import load_definitions, routed_topics
     from eventcore.roster import service_definitions
+    from eventcore.serialization.avro import SchemaCatalog
     from eventcore.settings import SCHEMAS_DIR
 
     services = []

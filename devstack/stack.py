@@ -150,13 +150,13 @@ class Stack:
     def bootstrap_database(self, env: dict[str, str]) -> None:
         # Idempotent, so it runs on every up: a previous up that was interrupted after starting
         # MariaDB, or a service added to the roster since, still ends with its users in place.
-        from eventcore.provisioning import provisioning_sql
         from eventcore.roster import service_definitions
         from eventcore.settings import Settings
+        from eventcore.storage.provisioning import provisioning_sql
 
         definitions = service_definitions()
         self.mariadb.run_sql(provisioning_sql(Settings(dict(env)), definitions))
-        say(f"mariadb: databases and users of {len(definitions)} services ensured (eventcore.provisioning)")
+        say(f"mariadb: databases and users of {len(definitions)} services ensured (eventcore provisioning)")
 
     def down(self) -> None:
         with self.locked():

@@ -1,17 +1,142 @@
-"""The reusable messaging core every service imports.
+"""eventcore: the transactional outbox published by Debezium, Avro contracts in a schema
+registry, idempotent consumers and sagas, for Python services on a MySQL-compatible database.
+
+The public API is what ``__all__`` lists, importable from ``eventcore`` itself; the subpackages'
+other names are internal and may change. A service is described by a
+:class:`ServiceDefinition` and listed in a roster (:mod:`eventcore.roster`); its handlers take a
+:class:`UnitOfWork` and a typed :class:`Event`; its aggregates change through guarded
+transitions and hand their events to the outbox in the same transaction.
 
 Where each problem of the design is handled:
 
 ==========================  ==============================================
 problem                     module
 ==========================  ==============================================
-1 dual write                eventcore.outbox (OutboxWriter, one transaction)
-2 duplicates                eventcore.inbox (inbox table, per consumer group)
-3 out-of-order              eventcore.version_guard (per-aggregate versions)
-4 lost / late events        eventcore.dead_letter (DLQ and re-injection)
-5 offset commit atomicity   eventcore.consumer (commit after the DB commit)
-6 saga races                eventcore.saga (guarded state machines)
-7 key design                eventcore.topics (a topic per aggregate type, its id as key)
-8 partial rollouts          eventcore.avro (reader schemas, BACKWARD rule)
+1 dual write                eventcore.publishing.outbox (OutboxWriter, one transaction)
+2 duplicates                eventcore.consuming.inbox (inbox table, per consumer group)
+3 out-of-order              eventcore.consuming.version_guard (per-aggregate versions)
+4 lost / late events        eventcore.dead_letters.queue (DLQ and re-injection)
+5 offset commit atomicity   eventcore.consuming.consumer (commit after the DB commit)
+6 saga races                eventcore.sagas.transitions (guarded state machines)
+7 key design                eventcore.kafka.topics (a topic per aggregate type, its id as key)
+8 partial rollouts          eventcore.serialization.avro (reader schemas, BACKWARD rule)
 ==========================  ==============================================
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each public name and the module that defines it: imported on first use, so ``import
+# eventcore`` stays cheap and a subpackage importing another never goes through here.
+_PUBLIC = {
+    # describing and running a service
+    "ServiceDefinition": "eventcore.cli.service",
+    "Command": "eventcore.cli.service",
+    "service_main": "eventcore.cli.service",
+    "ServiceContext": "eventcore.bootstrap",
+    "PeriodicJob": "eventcore.consuming.runner",
+    "Hop": "eventcore.kafka.lag",
+    "UsageError": "eventcore.cli",
+    "service_definitions": "eventcore.roster",
+    "Settings": "eventcore.settings",
+    # writing: one transaction for the domain rows and the outbox rows
+    "UnitOfWork": "eventcore.storage.db",
+    "MessagingTables": "eventcore.storage.messaging_tables",
+    "BatchRows": "eventcore.storage.batch_rows",
+    "BatchInserts": "eventcore.storage.batch_rows",
+    # events and handlers
+    "Event": "eventcore.serialization.events",
+    "Envelope": "eventcore.serialization.events",
+    "WithEnvelope": "eventcore.serialization.events",
+    "TypedHandler": "eventcore.serialization.events",
+    "topic_for": "eventcore.kafka.topics",
+    "commands_for": "eventcore.kafka.topics",
+    # aggregates and sagas
+    "Aggregate": "eventcore.sagas.aggregate",
+    "CompensableStep": "eventcore.sagas.aggregate",
+    "StepLabels": "eventcore.sagas.aggregate",
+    "StepStatus": "eventcore.sagas.aggregate",
+    "compensating": "eventcore.sagas.aggregate",
+    "emit": "eventcore.sagas.aggregate",
+    "emit_changes": "eventcore.sagas.aggregate",
+    "save_step": "eventcore.sagas.aggregate",
+    "StateMachine": "eventcore.sagas.transitions",
+    "Orchestration": "eventcore.sagas.transitions",
+    "SagaInstance": "eventcore.sagas.transitions",
+    "Reaction": "eventcore.sagas.transitions",
+    "DEADLINE_PASSED": "eventcore.sagas.transitions",
+    # read models
+    "rebuild_read_model": "eventcore.read_models.rebuild",
+    "sync_state": "eventcore.read_models.sync",
+    "written_for": "eventcore.read_models.sync",
+    # values and time
+    "bounded_int": "eventcore.limits",
+    "bounded_text": "eventcore.limits",
+    "MAX_INT32": "eventcore.limits",
+    "MAX_INT64": "eventcore.limits",
+    "utc_now": "eventcore.clock",
+    # errors
+    "EventcoreError": "eventcore.errors",
+    "InvalidValueError": "eventcore.errors",
+    "NotFoundError": "eventcore.errors",
+    "SettingsError": "eventcore.settings",
+    "TransitionRefused": "eventcore.sagas.transitions",
+    "RecordRejectedError": "eventcore.consuming.failures",
+    "DependencyUnavailableError": "eventcore.consuming.failures",
+    "VersionNotWrittenError": "eventcore.read_models.sync",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'eventcore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from eventcore.bootstrap import ServiceContext
+    from eventcore.cli import UsageError
+    from eventcore.cli.service import Command, ServiceDefinition, service_main
+    from eventcore.clock import utc_now
+    from eventcore.consuming.failures import DependencyUnavailableError, RecordRejectedError
+    from eventcore.consuming.runner import PeriodicJob
+    from eventcore.errors import EventcoreError, InvalidValueError, NotFoundError
+    from eventcore.kafka.lag import Hop
+    from eventcore.kafka.topics import commands_for, topic_for
+    from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
+    from eventcore.read_models.rebuild import rebuild_read_model
+    from eventcore.read_models.sync import VersionNotWrittenError, sync_state, written_for
+    from eventcore.roster import service_definitions
+    from eventcore.sagas.aggregate import (
+        Aggregate,
+        CompensableStep,
+        StepLabels,
+        StepStatus,
+        compensating,
+        emit,
+        emit_changes,
+        save_step,
+    )
+    from eventcore.sagas.transitions import (
+        DEADLINE_PASSED,
+        Orchestration,
+        Reaction,
+        SagaInstance,
+        StateMachine,
+        TransitionRefused,
+    )
+    from eventcore.serialization.events import Envelope, Event, TypedHandler, WithEnvelope
+    from eventcore.settings import Settings, SettingsError
+    from eventcore.storage.batch_rows import BatchInserts, BatchRows
+    from eventcore.storage.db import UnitOfWork
+    from eventcore.storage.messaging_tables import MessagingTables

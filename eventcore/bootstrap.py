@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, MetaData
 
-from eventcore.avro import AvroEventSerializer, SchemaCatalog
-from eventcore.db import UnitOfWork, create_tables, make_engine
-from eventcore.messaging_tables import MessagingTables
-from eventcore.outbox import OutboxWriter
-from eventcore.schema_registry import SchemaRegistryClient
+from eventcore.publishing.outbox import OutboxWriter
+from eventcore.publishing.tracing import TraceLogFilter
+from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
+from eventcore.serialization.schema_registry import SchemaRegistryClient
 from eventcore.settings import SCHEMAS_DIR, Settings
-from eventcore.tracing import TraceLogFilter
+from eventcore.storage.db import UnitOfWork, create_tables, make_engine
+from eventcore.storage.messaging_tables import MessagingTables
 
 LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s%(trace)s"
 
@@ -24,7 +24,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(TraceLogFilter())
     # The pool logs a traceback for every connection it cannot reset while the database is
-    # down; the outage itself is reported once, by whoever met it (eventcore.health).
+    # down; the outage itself is reported once, by whoever met it (eventcore.consuming.health).
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 

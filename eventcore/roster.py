@@ -94,6 +94,6 @@ def outbox_connectors() -> list[ConnectorDefinition]:
 
 def flow_topics() -> tuple[str, ...]:
     """Every topic a publishing service's outbox feeds, in roster order."""
-    from eventcore.topics import topic_for
+    from eventcore.kafka.topics import topic_for
 
     return tuple(dict.fromkeys(topic_for(emitted) for d in publishing_services() for emitted in d.emitted))

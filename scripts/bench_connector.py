@@ -40,7 +40,7 @@ from devstack.stack import Stack
 from eventcore.bootstrap import configure_logging
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
-from eventcore.kafka import consumer_config, ensure_topics
+from eventcore.kafka.clients import consumer_config, ensure_topics
 from eventcore.settings import REPO_ROOT, Settings
 from services import build_all
 from services.instances import process_usage, refuse_if_services_run

@@ -538,10 +538,10 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     batches of ``batch``, as the consumer runtime does."""
     import dataclasses
 
-    from eventcore.applier import RecordApplier
-    from eventcore.avro import AvroEventDeserializer
-    from eventcore.events import EventRoutes
-    from eventcore.records import ConsumedEvent
+    from eventcore.consuming.applier import RecordApplier
+    from eventcore.consuming.records import ConsumedEvent
+    from eventcore.serialization.avro import AvroEventDeserializer
+    from eventcore.serialization.events import EventRoutes
     from services.inventory.commands import HANDLERS as INVENTORY
     from services.order.commands import OrderUseCases
     from services.order.orchestration import order_saga
@@ -653,7 +653,7 @@ def relay_reference(
     measured by a plain reader, with the database's CPU over the window."""
     from confluent_kafka import Consumer, Producer
 
-    from eventcore.kafka import consumer_config, ensure_topics, producer_config
+    from eventcore.kafka.clients import consumer_config, ensure_topics, producer_config
 
     settings: Settings = contexts["order"].settings
     engine = contexts["order"].engine
@@ -678,12 +678,12 @@ def relay_reference(
 
     deserializer = None
     if poll_ms is None:
-        from eventcore.avro import AvroEventDeserializer
+        from eventcore.serialization.avro import AvroEventDeserializer
 
         deserializer = AvroEventDeserializer(contexts["order"].registry, contexts["order"].catalog)
 
     def read() -> None:
-        from eventcore.records import decode
+        from eventcore.consuming.records import decode
 
         while not stop.is_set():
             message = reader.poll(0.1)

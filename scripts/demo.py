@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
 from eventcore.bootstrap import configure_logging  # noqa: E402
-from eventcore.replay import EventTap, format_event  # noqa: E402
+from eventcore.kafka.replay import EventTap, format_event  # noqa: E402
+from eventcore.kafka.topics import commands_for, topic_for  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
-from eventcore.topics import commands_for, topic_for  # noqa: E402
 from services import build_all, flow_services  # noqa: E402
 from services.contracts import ORCHESTRATED  # noqa: E402
 from services.instances import ServiceInstance  # noqa: E402

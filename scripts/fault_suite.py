@@ -53,7 +53,7 @@ from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
 from eventcore.cli import ArgumentParser, UsageError, number_argument, run_cli
-from eventcore.saga import Orchestration
+from eventcore.sagas.transitions import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
 from services import build_all, flow_services
 from services.contracts import FLOWS

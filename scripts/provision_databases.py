@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine
 
 from eventcore.cli import ArgumentParser, run_cli
-from eventcore.provisioning import provisioning_statements
 from eventcore.roster import service_definitions
 from eventcore.settings import Settings
+from eventcore.storage.provisioning import provisioning_statements
 
 PROG = "provision_databases.py"
 

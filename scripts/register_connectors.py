@@ -25,7 +25,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventcore.avro import SchemaCatalog
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
 from eventcore.cdc.connectors import (
     Deployment,
@@ -39,7 +38,8 @@ from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
 from eventcore.cdc.status import report_connectors
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.cli.cdc import print_reports
-from eventcore.kafka import admin_client, ensure_topics
+from eventcore.kafka.clients import admin_client, ensure_topics
+from eventcore.serialization.avro import SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR, Settings
 
 EXIT_NOT_STREAMING = 3
@@ -218,9 +218,9 @@ def register(argv: list[str] | None) -> int:
 
 
 def check_kafka(settings: Settings, always: bool) -> bool:
-    """The cluster's readiness (eventcore/kafka_preflight.py). A single broker is a development
+    """The cluster's readiness (eventcore/kafka/preflight.py). A single broker is a development
     stack: it is checked only when asked (``always``), and said in one line otherwise."""
-    from eventcore.kafka_preflight import check_cluster
+    from eventcore.kafka.preflight import check_cluster
 
     partitions = max(d.topic_partitions for d in load_definitions())
     topics = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))

@@ -15,9 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from eventcore.db import UnitOfWork
-from eventcore.events import Event, TypedHandler
-from eventcore.topics import commands_for
+from eventcore import Event, TypedHandler, UnitOfWork, commands_for
 
 CHOREOGRAPHED = "choreographed"
 ORCHESTRATED = "orchestrated"

@@ -16,10 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from eventcore.cli import UsageError
+from eventcore import Settings, UsageError, topic_for
 from eventcore.roster import publishing_services, service
-from eventcore.settings import REPO_ROOT, Settings
-from eventcore.topics import topic_for
+from eventcore.settings import REPO_ROOT
 
 LOG_DIR = REPO_ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://\S+)")
@@ -166,7 +165,7 @@ class GroupLagProbe:
     """Records each service group has not committed yet, per group, over the topics it reads."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        from eventcore.kafka import CommittedOffsets, admin_client
+        from eventcore.kafka.clients import CommittedOffsets, admin_client
 
         self._bootstrap = bootstrap_servers
         self._admin = admin_client(bootstrap_servers)
@@ -174,7 +173,7 @@ class GroupLagProbe:
         self._topics = consumed_topics()
 
     def lag(self) -> dict[str, int]:
-        from eventcore.operations import group_lag
+        from eventcore.operations.view import group_lag
 
         return {
             group: int(group_lag(self._admin, self._committed, self._bootstrap, group, topics)["lag"])

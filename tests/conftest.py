@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from eventcore.bootstrap import ServiceContext
-from eventcore.records import ConsumedEvent
-from eventcore.replay import EventTap
+from eventcore.consuming.records import ConsumedEvent
+from eventcore.kafka.replay import EventTap
 from eventcore.settings import Settings
 from services import build_all
 from services.order.commands import place_order

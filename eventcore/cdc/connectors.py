@@ -14,16 +14,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eventcore.avro import SchemaCatalog
-from eventcore.kafka import password_key
+from eventcore.kafka.clients import password_key
+from eventcore.kafka.topics import DEFAULT_PARTITIONS, topic_for
+from eventcore.serialization.avro import SchemaCatalog
 from eventcore.settings import Settings
-from eventcore.topics import DEFAULT_PARTITIONS, topic_for
 
 TEMPLATE = Path(__file__).with_name("outbox_connector.json")
 MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"
 MYSQL_CONNECTOR = "io.debezium.connector.mysql.MySqlConnector"
 # Written by each connector's heartbeat.action.query, captured so that its offset's ts_sec keeps
-# moving while the database is idle (eventcore.provisioning creates it).
+# moving while the database is idle (eventcore.storage.provisioning creates it).
 HEARTBEAT_TABLE = "cdc_heartbeat"
 
 

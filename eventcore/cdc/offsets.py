@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectUnavailableError
-from eventcore.kafka import TopicReadError, consumer_config, read_to_current_end
+from eventcore.kafka.clients import TopicReadError, consumer_config, read_to_current_end
 
 DEFAULT_OFFSETS_TOPIC = "connect-offsets"
 

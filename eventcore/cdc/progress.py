@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
 from eventcore.errors import EventcoreError
-from eventcore.kafka import consumer_config, newest_timestamps
+from eventcore.kafka.clients import consumer_config, newest_timestamps
 
 # ts_sec has one-second resolution on MariaDB, is the server's clock while occurred_at is the
 # application's, and an outbox row is stamped before its transaction commits: a minute covers

@@ -30,7 +30,7 @@ from pathlib import Path
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.task_failures import BINLOG_PURGED, permanent_failure
 from eventcore.cli import ArgumentParser, run_cli
-from eventcore.failures import Backoff
+from eventcore.consuming.failures import Backoff
 from eventcore.settings import Settings
 
 log = logging.getLogger("cdc-supervisor")

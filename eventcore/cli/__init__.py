@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from eventcore.consuming.failures import FailureKind, classify
 from eventcore.errors import EventcoreError
-from eventcore.failures import FailureKind, classify
 from eventcore.settings import SettingsError
 
 EXIT_OK = 0

@@ -11,15 +11,15 @@ import json
 from collections import defaultdict
 from datetime import datetime
 
-from eventcore.avro import AvroEventDeserializer, UndecodableRecordError
 from eventcore.bootstrap import ServiceContext
 from eventcore.cli import EXIT_OK, UsageError, confirm
 from eventcore.clock import utc_now
-from eventcore.dead_letter import DeadLetterRow, DeadLetterStore
-from eventcore.dead_letter_tools import DeadLetterTools, age
-from eventcore.records import header_map
-from eventcore.replay import jsonable
-from eventcore.schema_registry import SchemaRegistryError
+from eventcore.consuming.records import header_map
+from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore
+from eventcore.dead_letters.tools import DeadLetterTools, age
+from eventcore.kafka.replay import jsonable
+from eventcore.serialization.avro import AvroEventDeserializer, UndecodableRecordError
+from eventcore.serialization.schema_registry import SchemaRegistryError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import published_through
 from eventcore.cli import EXIT_OK, UsageError, confirm, number_argument
-from eventcore.outbox import plan_prune, prune_outbox
+from eventcore.publishing.outbox import plan_prune, prune_outbox
 
 log = logging.getLogger(__name__)
 

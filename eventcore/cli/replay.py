@@ -16,9 +16,9 @@ import threading
 import time
 from datetime import UTC
 
-from eventcore.avro import SchemaCatalog
 from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli, utc_time
-from eventcore.replay import EventTap, format_event
+from eventcore.kafka.replay import EventTap, format_event
+from eventcore.serialization.avro import SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
 
 non_negative_int = number_argument(int, at_least=0, noun="a whole number")

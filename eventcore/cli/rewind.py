@@ -3,7 +3,7 @@ stopped group's committed offsets back, so it reads its topics again from there.
 
 What it reads again is applied once in effect: the inbox skips what it holds receipts for, and
 the version guard what is not newer than what was applied. Receipts past the inbox horizon were
-pruned (:mod:`eventcore.retention`), so a rewind below it leans on the version guard alone: the
+pruned (:mod:`eventcore.storage.retention`), so a rewind below it leans on the version guard alone: the
 rewind says so and goes on only with ``--past-horizon``.
 """
 
@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from eventcore.bootstrap import ServiceContext
 from eventcore.cli import EXIT_OK, UsageError, confirm, utc_time
-from eventcore.inbox import horizons
-from eventcore.kafka import CommittedOffsets, consumer_config, group_member_count, partitions_of
+from eventcore.consuming.inbox import horizons
+from eventcore.kafka.clients import CommittedOffsets, consumer_config, group_member_count, partitions_of
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

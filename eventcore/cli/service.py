@@ -21,16 +21,16 @@ from eventcore.cli import EXIT_OK, ArgumentParser, run_cli
 from eventcore.cli import dead_letters as dlq_cli
 from eventcore.cli import outbox as outbox_cli
 from eventcore.cli import rewind as rewind_cli
-from eventcore.dead_letter_tools import DeadLetterSelectionError
+from eventcore.consuming.runner import PeriodicJob, ServiceProcess
+from eventcore.dead_letters.tools import DeadLetterSelectionError
 from eventcore.errors import InvalidValueError, NotFoundError
-from eventcore.events import Event, EventRoutes, TypedHandler
-from eventcore.kafka import password_key, use_identity
-from eventcore.pipeline_lag import Hop
-from eventcore.runner import PeriodicJob, ServiceProcess
-from eventcore.saga import TransitionRefused
-from eventcore.schema_registry import SchemaRegistryError
+from eventcore.kafka.clients import password_key, use_identity
+from eventcore.kafka.lag import Hop
+from eventcore.kafka.topics import topic_for
+from eventcore.sagas.transitions import TransitionRefused
+from eventcore.serialization.events import Event, EventRoutes, TypedHandler
+from eventcore.serialization.schema_registry import SchemaRegistryError
 from eventcore.settings import Settings
-from eventcore.topics import topic_for
 
 # Mistakes a person can make at a service's command line, answered with one line (exit 2);
 # any other error is a bug and keeps its traceback.

@@ -15,7 +15,7 @@ import argparse
 
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cli import EXIT_OK, EXIT_USAGE, ArgumentParser, confirm, fail, number_argument, run_cli
-from eventcore.partitioning import ResizeRefused, plan_resize, resize, skew
+from eventcore.kafka.partitioning import ResizeRefused, plan_resize, resize, skew
 from eventcore.settings import Settings
 
 EXIT_NOT_DRAINED = 3

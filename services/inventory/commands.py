@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventcore.aggregate import StepStatus, compensating
-from eventcore.db import UnitOfWork
-from eventcore.events import TypedHandler
-from eventcore.limits import bounded_int
+from eventcore import StepStatus, TypedHandler, UnitOfWork, bounded_int, compensating
 from services.contracts import (
     CHOREOGRAPHED,
     ORCHESTRATED,

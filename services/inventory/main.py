@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eventcore.bootstrap import ServiceContext
-from eventcore.cli.service import Command, ServiceDefinition, service_main
+from eventcore import Command, ServiceContext, ServiceDefinition, service_main
 from services.inventory.commands import HANDLERS, set_stock
 from services.inventory.domain import MAX_STOCK, valid_sku
 from services.inventory.tables import metadata

@@ -12,10 +12,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-from eventcore.aggregate import StepStatus, emit_changes, save_step
-from eventcore.batch_rows import BatchInserts, BatchRows
-from eventcore.clock import utc_now
-from eventcore.db import UnitOfWork
+from eventcore import BatchInserts, BatchRows, StepStatus, UnitOfWork, emit_changes, save_step, utc_now
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations
 

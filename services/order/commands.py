@@ -18,11 +18,16 @@ from datetime import timedelta
 
 from sqlalchemy import Connection
 
-from eventcore.aggregate import emit
-from eventcore.clock import utc_now
-from eventcore.db import UnitOfWork
-from eventcore.events import TypedHandler
-from eventcore.saga import DEADLINE_PASSED, Orchestration, SagaInstance, TransitionRefused
+from eventcore import (
+    DEADLINE_PASSED,
+    Orchestration,
+    SagaInstance,
+    TransitionRefused,
+    TypedHandler,
+    UnitOfWork,
+    emit,
+    utc_now,
+)
 from services.contracts import (
     CHOREOGRAPHED,
     ORCHESTRATED,

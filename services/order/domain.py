@@ -6,10 +6,16 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from eventcore.aggregate import Aggregate
-from eventcore.errors import InvalidValueError
-from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
-from eventcore.saga import StateMachine, TransitionRefused
+from eventcore import (
+    MAX_INT32,
+    MAX_INT64,
+    Aggregate,
+    InvalidValueError,
+    StateMachine,
+    TransitionRefused,
+    bounded_int,
+    bounded_text,
+)
 from services import contracts
 from services.contracts import CHOREOGRAPHED, FLOWS, OrderCancelled, OrderConfirmed, OrderCreated
 

@@ -8,13 +8,10 @@ from datetime import timedelta
 
 from confluent_kafka import KafkaException
 
-from eventcore.bootstrap import ServiceContext
+from eventcore import Command, Hop, PeriodicJob, ServiceContext, ServiceDefinition, UsageError, service_main
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import heartbeat_topic
-from eventcore.cli import UsageError
-from eventcore.cli.service import Command, ServiceDefinition, service_main
-from eventcore.pipeline_lag import Hop, PipelineLag
-from eventcore.runner import PeriodicJob
+from eventcore.kafka.lag import PipelineLag
 from services.contracts import FLOWS
 from services.order import repository
 from services.order.commands import OrderUseCases, cancel_timed_out, place_order

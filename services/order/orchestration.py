@@ -14,8 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from eventcore.events import Event
-from eventcore.saga import DEADLINE_PASSED, Orchestration, Reaction
+from eventcore import DEADLINE_PASSED, Event, Orchestration, Reaction
 from services.contracts import ChargePayment, RefundPayment, ReleaseStock, ReserveStock, StockLine
 from services.order.domain import Order
 

@@ -1,7 +1,7 @@
 """Loads and saves order aggregates inside a unit of work's transaction.
 
 Saving writes the order's row and, in the same transaction, the outbox rows of the events its
-changes caused (:func:`eventcore.aggregate.emit_changes`): a saved change cannot lose its event.
+changes caused (:func:`eventcore.sagas.aggregate.emit_changes`): a saved change cannot lose its event.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select
 
-from eventcore.aggregate import emit_changes
-from eventcore.batch_rows import BatchInserts, BatchRows
-from eventcore.clock import utc_now
-from eventcore.db import UnitOfWork
-from eventcore.errors import NotFoundError
-from eventcore.failures import RecordRejectedError
-from eventcore.saga import SagaInstance
+from eventcore import (
+    BatchInserts,
+    BatchRows,
+    NotFoundError,
+    RecordRejectedError,
+    SagaInstance,
+    UnitOfWork,
+    emit_changes,
+    utc_now,
+)
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
 from services.order.orchestration import WAITING, SagaState

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventcore.settings import Settings, SettingsError
+from eventcore import Settings, SettingsError
 from services.contracts import CHOREOGRAPHED, ORCHESTRATED
 
 

@@ -2,7 +2,7 @@
 
 Writes go to order_db through the order service's own use cases (the same transactions, outbox
 rows and sagas as its command line); reads come from the read model in query_db, each with its
-sync state against what order_db's outbox says was written (eventcore.read_model_sync).
+sync state against what order_db's outbox says was written (eventcore.read_models.sync).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from eventcore import dependency_checks
+from eventcore import Settings, TransitionRefused, VersionNotWrittenError, sync_state, utc_now, written_for
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import report_connectors
-from eventcore.clock import utc_now
-from eventcore.db import create_tables, make_engine
-from eventcore.health import METRICS_CONTENT_TYPE
-from eventcore.idempotency import (
+from eventcore.consuming.health import METRICS_CONTENT_TYPE
+from eventcore.consuming.metrics import CdcCollector
+from eventcore.operations import dependency_checks
+from eventcore.storage.db import create_tables, make_engine
+from eventcore.storage.idempotency import (
     IdempotencyKeys,
     InvalidIdempotencyKeyError,
     KeyReusedError,
@@ -34,10 +35,6 @@ from eventcore.idempotency import (
     StoredResponse,
     valid_key,
 )
-from eventcore.metrics import CdcCollector
-from eventcore.read_model_sync import VersionNotWrittenError, sync_state, written_for
-from eventcore.saga import TransitionRefused
-from eventcore.settings import Settings
 from services.order import repository as orders
 from services.order.commands import OrderUseCases, place_order
 from services.order.domain import InvalidOrderError, Order, OrderLine

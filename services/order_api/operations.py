@@ -1,4 +1,4 @@
-"""``/ops``: the operations view of the whole pipeline (eventcore.operations), for the services of
+"""``/ops``: the operations view of the whole pipeline (eventcore.operations.view), for the services of
 this project, with the dead letters' re-injection (the same rules as ``dlq reinject``)."""
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from eventcore.dead_letter_tools import DeadLetterSelectionError
-from eventcore.operations import OperatedGroup, OperationsView
-from eventcore.roster import service_definitions
-from eventcore.settings import Settings
-from eventcore.topics import retry_topic_for
+from eventcore import Settings, service_definitions
+from eventcore.dead_letters.tools import DeadLetterSelectionError
+from eventcore.kafka.topics import retry_topic_for
+from eventcore.operations.view import OperatedGroup, OperationsView
 
 STATIC_DIR = Path(__file__).parent / "static"
 

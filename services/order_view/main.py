@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import time
 
-from eventcore.bootstrap import ServiceContext
-from eventcore.cli.service import Command, ServiceDefinition, service_main
-from eventcore.db import UnitOfWork
-from eventcore.events import Envelope, Event, WithEnvelope
-from eventcore.rebuild import rebuild_read_model
+from eventcore import (
+    Command,
+    Envelope,
+    Event,
+    ServiceContext,
+    ServiceDefinition,
+    UnitOfWork,
+    WithEnvelope,
+    rebuild_read_model,
+    service_main,
+)
 from services.order_view import repository
 from services.order_view.projection import AGGREGATES, VIEWED_EVENTS
 from services.order_view.tables import metadata

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from eventcore.events import Envelope, Event
+from eventcore import Envelope, Event
 from services.contracts import (
     OrderCancelled,
     OrderConfirmed,

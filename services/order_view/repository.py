@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
-from eventcore.db import UnitOfWork
-from eventcore.messaging_tables import MessagingTables
+from eventcore import MessagingTables, UnitOfWork
 from services.contracts import OrderLine
 from services.order_view.projection import OrderView, TimelineEntry
 from services.order_view.tables import order_view_timeline, order_views

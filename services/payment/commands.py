@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from eventcore.aggregate import compensating
-from eventcore.db import UnitOfWork
-from eventcore.events import TypedHandler
+from eventcore import TypedHandler, UnitOfWork, compensating
 from services.contracts import (
     ChargePayment,
     OrderCancelled,

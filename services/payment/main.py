@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from eventcore.bootstrap import ServiceContext
-from eventcore.cli.service import ServiceDefinition, service_main
-from eventcore.events import Event, TypedHandler
-from eventcore.settings import Settings, SettingsError
+from eventcore import (
+    Event,
+    ServiceContext,
+    ServiceDefinition,
+    Settings,
+    SettingsError,
+    TypedHandler,
+    service_main,
+)
 from services.payment.commands import handlers
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
 from services.payment.settings import PaymentSettings

@@ -6,10 +6,7 @@ import logging
 
 from sqlalchemy import Connection, bindparam, select
 
-from eventcore.aggregate import emit_changes, save_step
-from eventcore.batch_rows import BatchRows
-from eventcore.clock import utc_now
-from eventcore.db import UnitOfWork
+from eventcore import BatchRows, UnitOfWork, emit_changes, save_step, utc_now
 from services.payment.domain import Payment
 from services.payment.tables import payments
 

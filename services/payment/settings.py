@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventcore.settings import REPO_ROOT, Settings
+from eventcore import Settings
+from eventcore.settings import REPO_ROOT
 
 DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, MetaData, String, Table
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
-from eventcore.messaging_tables import MessagingTables
+from eventcore import MessagingTables
 
 metadata = MetaData()
 

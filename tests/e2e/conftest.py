@@ -12,8 +12,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from eventcore.kafka import CommittedOffsets, admin_client
-from eventcore.partitioning import group_backlog
+from eventcore.kafka.clients import CommittedOffsets, admin_client
+from eventcore.kafka.partitioning import group_backlog
 from eventcore.settings import Settings
 from services.instances import ApiInstance, ServiceInstance
 from tests.backends import StackBackend

@@ -21,7 +21,7 @@ from devstack import faults
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
-from eventcore.kafka import consumer_config, password_key, producer_config
+from eventcore.kafka.clients import consumer_config, password_key, producer_config
 from services.contracts import FLOWS
 from services.instances import connector_topics
 from services.order.commands import place_order
@@ -235,14 +235,14 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
 
 
 def partitions_of_topic(settings, topic: str) -> list[int]:  # type: ignore[no-untyped-def]
-    from eventcore.kafka import admin_client, partitions_of
+    from eventcore.kafka.clients import admin_client, partitions_of
 
     return [tp.partition for tp in partitions_of(admin_client(settings.kafka_bootstrap_servers), [topic])]
 
 
 def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
     """Each member of ``group`` -> the partitions of ``topic`` it owns now."""
-    from eventcore.kafka import admin_client
+    from eventcore.kafka.clients import admin_client
 
     admin = admin_client(settings.kafka_bootstrap_servers)
     described = admin.describe_consumer_groups([group])[group].result(timeout=15)
@@ -318,7 +318,7 @@ def test_the_kafka_preflight_names_a_missing_acl(settings):
         ResourceType,
     )
 
-    from eventcore.kafka import admin_client
+    from eventcore.kafka.clients import admin_client
 
     admin = admin_client(settings.kafka_bootstrap_servers)
     grant = AclBinding(

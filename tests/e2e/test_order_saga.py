@@ -12,9 +12,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
-from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
-from eventcore.dead_letter import (
+from eventcore.dead_letters.queue import (
     H_ATTEMPTS,
     H_ERROR_CLASS,
     H_ERROR_MESSAGE,
@@ -23,9 +22,10 @@ from eventcore.dead_letter import (
     H_PARTITION,
     H_TOPIC,
 )
-from eventcore.kafka import consumer_config, partition_for, producer_config
-from eventcore.outbox import OutboxEvent
-from eventcore.replay import EventTap
+from eventcore.kafka.clients import consumer_config, partition_for, producer_config
+from eventcore.kafka.replay import EventTap
+from eventcore.publishing.outbox import OutboxEvent
+from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
 from services.instances import GroupLagProbe
 from services.inventory.tables import reservations

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
-from eventcore.replay import EventTap
+from eventcore.kafka.replay import EventTap
+from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import place_order

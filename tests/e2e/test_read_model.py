@@ -14,8 +14,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from eventcore.db import make_engine
 from eventcore.settings import Settings
+from eventcore.storage.db import make_engine
 from services.instances import ApiInstance
 from services.order_view.tables import messaging as view_messaging
 from services.order_view.tables import order_view_timeline, order_views

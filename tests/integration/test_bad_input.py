@@ -15,7 +15,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.replay import EventTap
+from eventcore.kafka.replay import EventTap
 from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
-from eventcore.applier import Outcome, RecordApplier
-from eventcore.avro import AvroEventDeserializer
-from eventcore.db import UnitOfWork
-from eventcore.events import Event, EventRoutes
-from eventcore.records import ConsumedEvent
-from eventcore.topics import topic_for
+from eventcore.consuming.applier import Outcome, RecordApplier
+from eventcore.consuming.records import ConsumedEvent
+from eventcore.kafka.topics import topic_for
+from eventcore.serialization.avro import AvroEventDeserializer
+from eventcore.serialization.events import Event, EventRoutes
+from eventcore.storage.db import UnitOfWork
 from services.contracts import (
     OrderCancelled,
     OrderCreated,

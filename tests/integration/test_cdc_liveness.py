@@ -17,7 +17,7 @@ from devstack.components.mariadb import MariaDbInstance
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import Deployment, effective_config, load_definitions
-from eventcore.replay import EventTap
+from eventcore.kafka.replay import EventTap
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
 from services.order.domain import OrderLine

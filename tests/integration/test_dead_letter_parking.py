@@ -17,19 +17,19 @@ import pytest
 from confluent_kafka import Producer
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
 
-from eventcore.applier import RecordApplier
-from eventcore.avro import AvroEventDeserializer, AvroEventSerializer
 from eventcore.bootstrap import ServiceContext
-from eventcore.consumer import ConsumerOptions, ConsumerRuntime
-from eventcore.db import UnitOfWork
-from eventcore.dead_letter import DeadLetterQueue, DeadLetterStore
-from eventcore.dead_letter_tools import DeadLetterSelectionError, DeadLetterTools
-from eventcore.failures import RecordRejectedError
-from eventcore.health import Health
-from eventcore.kafka import partition_for, producer_config
-from eventcore.outbox import OutboxEvent
-from eventcore.records import ConsumedEvent
-from eventcore.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from eventcore.consuming.applier import RecordApplier
+from eventcore.consuming.consumer import ConsumerOptions, ConsumerRuntime
+from eventcore.consuming.failures import RecordRejectedError
+from eventcore.consuming.health import Health
+from eventcore.consuming.records import ConsumedEvent
+from eventcore.dead_letters.queue import DeadLetterQueue, DeadLetterStore
+from eventcore.dead_letters.tools import DeadLetterSelectionError, DeadLetterTools
+from eventcore.kafka.clients import partition_for, producer_config
+from eventcore.kafka.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from eventcore.publishing.outbox import OutboxEvent
+from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer
+from eventcore.storage.db import UnitOfWork
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.avro import EventSchema, SchemaCatalog
 from eventcore.bootstrap import build_context
-from eventcore.outbox import OutboxEvent
-from eventcore.schema_registry import IncompatibleSchemaError
+from eventcore.publishing.outbox import OutboxEvent
+from eventcore.serialization.avro import EventSchema, SchemaCatalog
+from eventcore.serialization.schema_registry import IncompatibleSchemaError
 from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import cancel_order, place_order

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 
 from eventcore.bootstrap import ServiceContext
-from eventcore.db import create_tables
+from eventcore.storage.db import create_tables
 
 pytestmark = pytest.mark.stack
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventcore.schema_registry import IncompatibleSchemaError, UnknownSchemaIdError
+from eventcore.serialization.schema_registry import IncompatibleSchemaError, UnknownSchemaIdError
 
 
 class InMemorySchemaRegistry:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventcore.avro import (
+from eventcore.serialization.avro import (
     AvroEventDeserializer,
     AvroEventSerializer,
     EventSchema,
@@ -13,7 +13,7 @@ from eventcore.avro import (
     UndecodableRecordError,
     subject_name,
 )
-from eventcore.schema_registry import UnknownSchemaIdError
+from eventcore.serialization.schema_registry import UnknownSchemaIdError
 from eventcore.settings import SCHEMAS_DIR
 from tests.unit.fakes import InMemorySchemaRegistry
 

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from eventcore.cdc.connect_client import ConnectorState
 from eventcore.cdc.supervisor import TaskSupervisor
-from eventcore.failures import Backoff
+from eventcore.consuming.failures import Backoff
 
 CAUSE = "io.debezium.DebeziumException: Error reading MySQL variables: Connection refused"
 FAILED = ConnectorState("order-outbox", "RUNNING", ["FAILED"], [f"{CAUSE}\n\tat somewhere"])

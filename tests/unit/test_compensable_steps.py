@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from eventcore.aggregate import StepStatus, compensating
-from eventcore.events import EventRoutes
-from eventcore.records import ConsumedEvent
-from eventcore.saga import TransitionRefused
+from eventcore.consuming.records import ConsumedEvent
+from eventcore.sagas.aggregate import StepStatus, compensating
+from eventcore.sagas.transitions import TransitionRefused
+from eventcore.serialization.events import EventRoutes
 from services.contracts import (
     OrderCancelled,
     PaymentCompleted,

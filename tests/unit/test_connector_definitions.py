@@ -9,7 +9,7 @@ from eventcore.cdc.connectors import (
     effective_config,
     load_definitions,
 )
-from eventcore.topics import topic_for
+from eventcore.kafka.topics import topic_for
 
 DEFINITIONS = load_definitions()
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from eventcore.avro import SchemaCatalog
-from eventcore.events import ENVELOPE_FIELDS, camel
+from eventcore.serialization.avro import SchemaCatalog
+from eventcore.serialization.events import ENVELOPE_FIELDS, camel
 from eventcore.settings import SCHEMAS_DIR
 from services.contracts import (
     ALL_EVENTS,

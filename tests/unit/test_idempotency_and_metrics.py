@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from eventcore.consumer import Counters
-from eventcore.health import Health, HealthEndpoint
-from eventcore.idempotency import InvalidIdempotencyKeyError, fingerprint, valid_key
-from eventcore.metrics import ConsumerMetrics
+from eventcore.consuming.consumer import Counters
+from eventcore.consuming.health import Health, HealthEndpoint
+from eventcore.consuming.metrics import ConsumerMetrics
+from eventcore.storage.idempotency import InvalidIdempotencyKeyError, fingerprint, valid_key
 
 
 def test_the_fingerprint_ignores_field_order_but_not_values() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eventcore.cdc.connectors import connect_kafka_login
-from eventcore.kafka import password_key
+from eventcore.kafka.clients import password_key
 from eventcore.settings import Settings, SettingsError
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from eventcore.saga import DEADLINE_PASSED, SagaInstance
+from eventcore.sagas.transitions import DEADLINE_PASSED, SagaInstance
 from services.contracts import ChargePayment, RefundPayment, ReleaseStock, ReserveStock, StockLine
 from services.order.domain import Order, OrderLine
 from services.order.orchestration import (

@@ -1,8 +1,8 @@
 import pytest
 from sqlalchemy import MetaData
 
-from eventcore.avro import AvroEventSerializer, SchemaCatalog
-from eventcore.outbox import OutboxEvent, OutboxWriter, PayloadTooLargeError, outbox_table
+from eventcore.publishing.outbox import OutboxEvent, OutboxWriter, PayloadTooLargeError, outbox_table
+from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
 from tests.unit.fakes import InMemorySchemaRegistry
 

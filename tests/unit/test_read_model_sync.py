@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from eventcore.read_model_sync import IN_SYNC, PENDING, VersionNotWrittenError, Written, sync_state
+from eventcore.read_models.sync import IN_SYNC, PENDING, VersionNotWrittenError, Written, sync_state
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 

@@ -2,7 +2,7 @@ from enum import Enum
 
 import pytest
 
-from eventcore.saga import StateMachine, TransitionRefused
+from eventcore.sagas.transitions import StateMachine, TransitionRefused
 
 
 class S(Enum):

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from eventcore.health import Health
-from eventcore.kafka import RepeatSuppressingFilter, murmur2, partition_for
+from eventcore.consuming.health import Health
+from eventcore.kafka.clients import RepeatSuppressingFilter, murmur2, partition_for
 from eventcore.settings import Settings, SettingsError
 from services.order.settings import OrderSettings
 from services.payment.settings import PaymentSettings

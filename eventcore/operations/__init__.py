@@ -1,0 +1,1 @@
+"""The operator's view of a running pipeline, and the dependency checks behind /health."""

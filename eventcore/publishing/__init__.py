@@ -1,0 +1,1 @@
+"""Writing events: the transactional outbox and the trace every event carries."""

@@ -1,0 +1,1 @@
+"""Read models: read-your-writes sync state, and rebuilding a model from its topics."""

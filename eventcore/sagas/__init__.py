@@ -1,0 +1,1 @@
+"""Sagas and aggregates: guarded state machines, versioned aggregates and the compensable step."""

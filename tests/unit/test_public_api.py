@@ -1,0 +1,37 @@
+"""eventcore's public API: every name ``__all__`` lists resolves from ``eventcore`` itself, a type
+checker sees the same names, and an unknown one is refused."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import pytest
+
+import eventcore
+
+
+def test_every_public_name_resolves_to_what_its_module_defines() -> None:
+    assert len(eventcore.__all__) >= 40
+    for name in eventcore.__all__:
+        value = getattr(eventcore, name)
+        assert value is not None, name
+    assert eventcore.UnitOfWork.__module__ == "eventcore.storage.db"
+
+
+def test_a_type_checker_sees_the_same_names() -> None:
+    tree = ast.parse(inspect.getsource(eventcore))
+    checked = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for imported in node.body
+        if isinstance(imported, ast.ImportFrom)
+        for alias in imported.names
+    }
+    assert checked == set(eventcore.__all__)
+
+
+def test_an_internal_name_is_not_public() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'ConsumerRuntime'"):
+        eventcore.ConsumerRuntime  # noqa: B018
