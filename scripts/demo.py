@@ -25,12 +25,13 @@ sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
 from eventcore.bootstrap import configure_logging  # noqa: E402
+from eventcore.cli import ArgumentParser, run_cli  # noqa: E402
 from eventcore.kafka.replay import EventTap, format_event  # noqa: E402
 from eventcore.kafka.topics import commands_for, topic_for  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from services import build_all, flow_services  # noqa: E402
 from services.contracts import ORCHESTRATED  # noqa: E402
-from services.instances import ServiceInstance  # noqa: E402
+from services.instances import ServiceInstance, refuse_if_services_run  # noqa: E402
 from services.inventory.commands import set_stock  # noqa: E402
 from services.order import repository  # noqa: E402
 from services.order.commands import place_order  # noqa: E402
@@ -53,7 +54,7 @@ def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
     return instance
 
 
-def main() -> int:
+def demo() -> int:
     configure_logging()
     other_stack = os.environ.get("STACK_ENV_FILE")
     if other_stack:
@@ -70,6 +71,8 @@ def main() -> int:
     step("3/6 Debezium outbox connectors (scripts/register_connectors.py)")
     subprocess.run([sys.executable, str(ROOT / "scripts" / "register_connectors.py")], check=True)
 
+    # Instances of these groups already running would take partitions from the demo's own.
+    refuse_if_services_run(settings)
     step("4/6 seed stock and start the three services")
     run_id = uuid.uuid4().hex[:6]
     apples, pears = f"APPLE-{run_id}", f"PEAR-{run_id}"
@@ -152,6 +155,12 @@ def main() -> int:
             process.stop()
         print("  services drained and stopped; their logs are in .state/logs/demo-*.log")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="demo.py", description=__doc__.split("\n\n")[0])
+    parser.parse_args(argv)
+    return run_cli("demo.py", demo)
 
 
 if __name__ == "__main__":
