@@ -77,6 +77,7 @@ _PUBLIC = {
     "MAX_INT32": "eventcore.limits",
     "MAX_INT64": "eventcore.limits",
     "utc_now": "eventcore.clock",
+    "new_id": "eventcore.ids",
     # errors
     "EventcoreError": "eventcore.errors",
     "InvalidValueError": "eventcore.errors",
@@ -111,6 +112,7 @@ if TYPE_CHECKING:
     from eventcore.consuming.failures import DependencyUnavailableError, RecordRejectedError
     from eventcore.consuming.runner import PeriodicJob
     from eventcore.errors import EventcoreError, InvalidValueError, NotFoundError
+    from eventcore.ids import new_id
     from eventcore.kafka.lag import Hop
     from eventcore.kafka.topics import commands_for, topic_for
     from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text

@@ -15,7 +15,6 @@ deletes a row the connector has not confirmed publishing (:func:`plan_prune`).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
 
 from eventcore.clock import utc_now
 from eventcore.errors import InvalidValueError
+from eventcore.ids import new_id
 from eventcore.kafka.topics import topic_for
 from eventcore.publishing import tracing
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
@@ -73,7 +73,7 @@ class OutboxEvent:
     event_type: str
     aggregate_version: int
     payload: Mapping[str, Any]
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def record(self) -> dict[str, Any]:

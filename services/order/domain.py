@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,6 +14,7 @@ from eventcore import (
     TransitionRefused,
     bounded_int,
     bounded_text,
+    new_id,
 )
 from services import contracts
 from services.contracts import CHOREOGRAPHED, FLOWS, OrderCancelled, OrderConfirmed, OrderCreated
@@ -107,7 +107,7 @@ class Order(Aggregate):
         if flow not in FLOWS:
             raise InvalidOrderError(f"flow must be one of {', '.join(FLOWS)}, got {flow!r}")
         order = cls(
-            id=order_id or str(uuid.uuid4()),
+            id=order_id or new_id(),
             customer_id=customer_id,
             lines=list(lines),
             currency=currency.upper(),
