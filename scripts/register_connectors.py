@@ -39,8 +39,8 @@ from eventcore.cdc.status import report_connectors
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.cli.cdc import print_reports
 from eventcore.kafka.clients import admin_client, ensure_topics
-from eventcore.serialization.avro import SchemaCatalog
-from eventcore.settings import SCHEMAS_DIR, Settings
+from eventcore.roster import schema_catalog
+from eventcore.settings import Settings
 
 EXIT_NOT_STREAMING = 3
 
@@ -223,7 +223,7 @@ def check_kafka(settings: Settings, always: bool) -> bool:
     from eventcore.kafka.preflight import check_cluster
 
     partitions = max(d.topic_partitions for d in load_definitions())
-    topics = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
+    topics = routed_topics(schema_catalog())
     brokers = len(admin_client(settings.kafka_bootstrap_servers).list_topics(timeout=15).brokers)
     if brokers < 2 and not always:
         print(f"== kafka: {brokers} broker (a development stack); --check-kafka lists what production needs")
@@ -244,7 +244,7 @@ def expected_grants() -> list:  # type: ignore[type-arg]
 
 
 def create_routed_topics(settings: Settings, partitions: int) -> None:
-    topics = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
+    topics = routed_topics(schema_catalog())
     created = ensure_topics(settings.kafka_bootstrap_servers, topics, partitions)
     print(
         f"== topics {', '.join(topics)}: "
