@@ -131,9 +131,7 @@ def connect_grants(routed_topics: Iterable[str], topic_prefixes: Iterable[str]) 
 def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
     """The services' access, the topics the connectors write, and the connectors' topic prefixes."""
     from eventcore.cdc.connectors import load_definitions, routed_topics
-    from eventcore.roster import service_definitions
-    from eventcore.serialization.avro import SchemaCatalog
-    from eventcore.settings import SCHEMAS_DIR
+    from eventcore.roster import schema_catalog, service_definitions
 
     services = []
     for definition in service_definitions():
@@ -146,7 +144,7 @@ def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
                 tuple(dict.fromkeys(hop.group for hop in measured if hop.group != definition.group_id)),
             )
         )
-    routed = routed_topics(SchemaCatalog.load(SCHEMAS_DIR))
+    routed = routed_topics(schema_catalog())
     prefixes = [d.config["topic.prefix"] for d in load_definitions()]
     return services, routed, prefixes
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import zlib
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -19,12 +20,19 @@ from eventcore.errors import EventcoreError, NotFoundError
 if TYPE_CHECKING:
     from eventcore.cdc.connectors import ConnectorDefinition
     from eventcore.cli.service import ServiceDefinition
+    from eventcore.serialization.avro import SchemaCatalog
 
 ROSTER_ENV = "EVENTCORE_ROSTER"
 DEFAULT_ROSTER_MODULE = "services"
-# Debezium connects to the binlog as a replica with this id plus the connector's place in the
-# roster: unique per connector, stable while the roster's order is.
-FIRST_SERVER_ID = 5401
+# Debezium reads the binlog as a replica, and every replica of a server needs an id of its own:
+# derived from the database's name, so connectors of other rosters on the same server (another
+# team's services) get other ids, and reordering a roster changes none.
+SERVER_ID_BASE = 100_000
+SERVER_ID_SPAN = 4_000_000_000
+
+
+def server_id_for(database: str) -> int:
+    return SERVER_ID_BASE + zlib.crc32(database.encode()) % SERVER_ID_SPAN
 
 
 class RosterError(EventcoreError):
@@ -86,10 +94,26 @@ def outbox_connectors() -> list[ConnectorDefinition]:
     """One Debezium outbox connector per publishing service, from the shared template."""
     from eventcore.cdc.connectors import outbox_connector
 
-    return [
-        outbox_connector(d.connector_name, d.database_name, FIRST_SERVER_ID + i)
-        for i, d in enumerate(publishing_services())
+    connectors = [
+        outbox_connector(d.connector_name, d.database_name, server_id_for(d.database_name))
+        for d in publishing_services()
     ]
+    ids = [c.config["database.server.id"] for c in connectors]
+    clashing = [c.name for c in connectors if ids.count(c.config["database.server.id"]) > 1]
+    if clashing:
+        raise RosterError(
+            f"the outbox connectors {', '.join(clashing)} would read the binlog with one replica id"
+        )
+    return connectors
+
+
+def schema_catalog() -> SchemaCatalog:
+    """Every schema the roster's services write and read (each service's ``schemas`` folder;
+    schemas/avro in the checkout for a service that names none)."""
+    from eventcore.serialization.avro import SchemaCatalog
+    from eventcore.settings import SCHEMAS_DIR
+
+    return SchemaCatalog.load(*(d.schemas or SCHEMAS_DIR for d in service_definitions()))
 
 
 def flow_topics() -> tuple[str, ...]:

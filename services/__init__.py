@@ -9,12 +9,16 @@ and users, the connectors, ``serve``, the fault suite, the ops page, the Kafka A
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from eventcore.bootstrap import ServiceContext
     from eventcore.cli.service import ServiceDefinition
     from eventcore.settings import Settings
+
+# The Avro schemas of the flow, shared by its services: <aggregate type>/<EventType>.avsc.
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "avro"
 
 ROSTER = (
     "order",

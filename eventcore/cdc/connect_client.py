@@ -128,6 +128,10 @@ class ConnectClient:
         if response.status_code not in (200, 202, 204):
             raise ConnectError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
 
+    def delete(self, name: str) -> None:
+        """Remove the connector (its offsets stay in Connect's offsets topic)."""
+        self._act("DELETE", f"/connectors/{name}", f"deleting {name}")
+
     def pause(self, name: str) -> None:
         """Tasks stay assigned but read nothing (resume continues where they were)."""
         self._act("PUT", f"/connectors/{name}/pause", f"pausing {name}")

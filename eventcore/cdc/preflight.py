@@ -164,8 +164,7 @@ def _heartbeat_table(
     return CheckResult(
         "heartbeat table",
         False,
-        f"{database}.{table} {problem}: provision the databases "
-        "(`stack up`, or scripts/provision_databases.py as root)",
+        f"{database}.{table} {problem}: provision the databases (`stack up`, or provision-databases as root)",
     )
 
 

@@ -90,7 +90,7 @@ class StreamingState:
 
     def describe(self) -> str:
         if self.state is None:
-            return f"{self.name}: not registered (scripts/register_connectors.py)"
+            return f"{self.name}: not registered (register-connectors)"
         status = f"connector {self.state.connector_state}, tasks [{', '.join(self.state.task_states) or '-'}]"
         if not self.has_heartbeats:
             beat = "no heartbeats configured (heartbeat.interval.ms), so streaming cannot be told"

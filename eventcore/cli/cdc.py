@@ -214,7 +214,7 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
 def print_reports(reports: list[ConnectorReport], indent: str = "", stream: TextIO | None = None) -> None:
     """Each report in two lines; an unhealthy one on stderr unless ``stream`` says where."""
     if not reports:
-        print(f"{indent}no connectors registered (scripts/register_connectors.py registers them)")
+        print(f"{indent}no connectors registered (register-connectors registers them)")
     for report in reports:
         first, second = report.lines()
         out = stream or (sys.stdout if report.healthy else sys.stderr)

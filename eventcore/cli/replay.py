@@ -18,8 +18,7 @@ from datetime import UTC
 
 from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli, utc_time
 from eventcore.kafka.replay import EventTap, format_event
-from eventcore.serialization.avro import SchemaCatalog
-from eventcore.settings import SCHEMAS_DIR
+from eventcore.roster import schema_catalog
 
 non_negative_int = number_argument(int, at_least=0, noun="a whole number")
 positive_seconds = number_argument(
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.types:
-        known = sorted(schema.event_type for schema in SchemaCatalog.load(SCHEMAS_DIR))
+        known = sorted(schema.event_type for schema in schema_catalog())
         unknown = [t for t in args.types if t not in known]
         if unknown:
             parser.error(f"no event type {', '.join(unknown)} (known: {', '.join(known)})")

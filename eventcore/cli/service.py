@@ -11,6 +11,7 @@ import argparse
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import MetaData
 
@@ -28,6 +29,7 @@ from eventcore.kafka.clients import password_key, use_identity
 from eventcore.kafka.lag import Hop
 from eventcore.kafka.topics import topic_for
 from eventcore.sagas.transitions import TransitionRefused
+from eventcore.serialization.avro import SchemaCatalog
 from eventcore.serialization.events import Event, EventRoutes, TypedHandler
 from eventcore.serialization.schema_registry import SchemaRegistryError
 from eventcore.settings import Settings
@@ -70,6 +72,9 @@ class ServiceDefinition:
     health_port: int = 0  # where /health listens unless HEALTH_PORT says (0: any free port)
     publishes: bool = True  # a connector publishes its outbox (False: a read model, say)
     watches: Sequence[Hop] = ()  # other groups' hops whose lag it reads (Kafka ACLs follow)
+    # Its Avro schemas, <folder>/<aggregate type>/<EventType>.avsc: what it writes and reads
+    # (None: schemas/avro in the checkout eventcore runs from).
+    schemas: Path | None = None
 
     @property
     def group_id(self) -> str:
@@ -91,7 +96,10 @@ class ServiceDefinition:
     def context(self, settings: Settings | None = None, migrate: bool = False) -> ServiceContext:
         """Its database and registry connections (``migrate``: its tables created and schemas
         registered first)."""
-        context = build_context(self.name, self.metadata, settings, emits=self.emits, database=self.database)
+        catalog = SchemaCatalog.load(self.schemas) if self.schemas else None
+        context = build_context(
+            self.name, self.metadata, settings, catalog, emits=self.emits, database=self.database
+        )
         if migrate:
             context.migrate()
         return context

@@ -18,13 +18,14 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from eventcore.consuming.records import ConsumedEvent, decode
 from eventcore.errors import NotFoundError
 from eventcore.kafka.clients import consumer_config, fetch_batch, position
+from eventcore.roster import schema_catalog
 from eventcore.serialization.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.serialization.schema_registry import (
     RegistryUnavailableError,
     SchemaRegistryClient,
     SchemaRegistryError,
 )
-from eventcore.settings import SCHEMAS_DIR, Settings
+from eventcore.settings import Settings
 
 
 class EventTap:
@@ -93,7 +94,7 @@ class EventTap:
             self._consumer.subscribe(self.topics, on_assign=self._starting_at(since))
         self._deserializer = AvroEventDeserializer(
             SchemaRegistryClient(settings.schema_registry_url),
-            catalog if catalog is not None else SchemaCatalog.load(SCHEMAS_DIR),
+            catalog if catalog is not None else schema_catalog(),
         )
         self.events: list[ConsumedEvent] = []
         self.undecodable: list[tuple[str, int, int, str]] = []

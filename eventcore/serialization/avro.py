@@ -73,16 +73,21 @@ class SchemaCatalog:
         self._by_fullname = {s.fullname: s for s in schemas}
 
     @classmethod
-    def load(cls, root: Path) -> SchemaCatalog:
-        if not root.is_dir():
-            raise FileNotFoundError(f"schema directory {root} does not exist")
-        schemas = [
-            EventSchema.from_text(path.read_text(), aggregate_type=path.parent.name)
-            for path in sorted(root.glob("*/*.avsc"))
-        ]
-        if not schemas:
-            raise FileNotFoundError(f"no *.avsc schemas under {root}/<aggregate type>/")
-        return cls(schemas)
+    def load(cls, *roots: Path) -> SchemaCatalog:
+        """The schemas under each root (``<root>/<aggregate type>/<EventType>.avsc``), every
+        event type once."""
+        schemas: dict[str, EventSchema] = {}
+        for root in dict.fromkeys(roots):
+            if not root.is_dir():
+                raise FileNotFoundError(f"schema directory {root} does not exist")
+            found = [
+                EventSchema.from_text(path.read_text(), aggregate_type=path.parent.name)
+                for path in sorted(root.glob("*/*.avsc"))
+            ]
+            if not found:
+                raise FileNotFoundError(f"no *.avsc schemas under {root}/<aggregate type>/")
+            schemas.update((schema.event_type, schema) for schema in found)
+        return cls(list(schemas.values()))
 
     def for_event_type(self, event_type: str) -> EventSchema:
         try:

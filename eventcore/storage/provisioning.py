@@ -6,7 +6,7 @@ and write only the heartbeat table of each database whose outbox a connector pub
 statement is idempotent and each user's password is set again (a data directory that outlived
 its passwords is brought in line), so it runs on every ``stack up`` and after every roster change.
 The native stack runs it through its socket; a compose stack or a managed server through
-``scripts/provision_databases.py``.
+``provision-databases`` (scripts/provision_databases.py).
 """
 
 from __future__ import annotations

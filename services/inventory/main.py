@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from eventcore import Command, ServiceContext, ServiceDefinition, service_main
+from services import SCHEMAS
 from services.inventory.commands import HANDLERS, set_stock
 from services.inventory.domain import MAX_STOCK, valid_sku
 from services.inventory.tables import metadata
@@ -41,6 +42,7 @@ def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
 SERVICE = ServiceDefinition(
     name="inventory",
     module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    schemas=SCHEMAS,
     health_port=9102,
     metadata=metadata,
     consumes=["order", "inventory.commands"],

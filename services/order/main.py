@@ -12,6 +12,7 @@ from eventcore import Command, Hop, PeriodicJob, ServiceContext, ServiceDefiniti
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import heartbeat_topic
 from eventcore.kafka.lag import PipelineLag
+from services import SCHEMAS
 from services.contracts import FLOWS
 from services.order import repository
 from services.order.commands import OrderUseCases, cancel_timed_out, place_order
@@ -174,6 +175,7 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
 SERVICE = ServiceDefinition(
     name="order",
     module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    schemas=SCHEMAS,
     health_port=9101,
     metadata=metadata,
     consumes=["inventory", "payment"],

@@ -16,6 +16,7 @@ from eventcore import (
     rebuild_read_model,
     service_main,
 )
+from services import SCHEMAS
 from services.order_view import repository
 from services.order_view.projection import AGGREGATES, VIEWED_EVENTS
 from services.order_view.tables import metadata
@@ -63,6 +64,7 @@ def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
 SERVICE = ServiceDefinition(
     name="order-view",
     module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    schemas=SCHEMAS,
     health_port=9104,
     program=GROUP,
     database="query",

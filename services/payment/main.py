@@ -18,6 +18,7 @@ from eventcore import (
     TypedHandler,
     service_main,
 )
+from services import SCHEMAS
 from services.payment.commands import handlers
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
 from services.payment.settings import PaymentSettings
@@ -45,6 +46,7 @@ def payment_handlers(context: ServiceContext) -> Mapping[type[Event], TypedHandl
 SERVICE = ServiceDefinition(
     name="payment",
     module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
+    schemas=SCHEMAS,
     health_port=9103,
     metadata=metadata,
     consumes=["inventory", "order", "payment.commands"],

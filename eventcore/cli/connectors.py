@@ -1,0 +1,252 @@
+"""Create or update the Debezium outbox connectors and wait until they run.
+
+For each outbox connector of the roster (eventcore/cdc/outbox_connector.json filled in for each
+service with an outbox): check the database can feed Debezium (binlog on, ROW format, FULL row
+image, server_id, the CDC user's grants, the outbox table),
+pick the MariaDB or MySQL connector class from the server's version, PUT the config (create or
+update: running it twice is harmless), and wait until the connector and all its tasks are
+RUNNING. Exit codes: 0 all running, 1 Connect refused or a connector FAILED (its trace is
+printed), 2 a database check failed (each failed check is named) or bad arguments.
+
+``--status`` changes nothing: it reports whether each registered connector is really streaming
+(task RUNNING *and* a heartbeat younger than ``--stale-after`` seconds) and how long its binlog
+position is safe, and exits 3 if one is not healthy (the same report as ``cdc status``).
+
+Endpoints and credentials come from the environment or the native stack's .state/stack.env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
+from eventcore.cdc.connectors import (
+    Deployment,
+    connect_kafka_login,
+    effective_config,
+    load_definitions,
+    routed_topics,
+)
+from eventcore.cdc.preflight import evaluate, read_facts
+from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
+from eventcore.cdc.status import report_connectors
+from eventcore.cli import ArgumentParser, number_argument, run_cli
+from eventcore.cli.cdc import print_reports
+from eventcore.kafka.clients import admin_client, ensure_topics
+from eventcore.roster import schema_catalog
+from eventcore.settings import Settings
+
+EXIT_NOT_STREAMING = 3
+
+
+positive = number_argument(above=0)
+
+
+def key_value(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connect-url", default=settings.connect_url)
+    parser.add_argument(
+        "--db-host", default=settings.db_host, help="database host as this script reaches it (for the checks)"
+    )
+    parser.add_argument("--db-port", type=int, default=settings.db_port)
+    parser.add_argument(
+        "--connect-db-host",
+        default=settings.get("CONNECT_DB_HOST", ""),
+        help="database host as Connect reaches it (default: --db-host)",
+    )
+    parser.add_argument(
+        "--connect-db-port",
+        type=int,
+        default=int(settings.get("CONNECT_DB_PORT", "0")),
+        help="database port as Connect reaches it (default: --db-port)",
+    )
+    parser.add_argument(
+        "--connect-kafka-bootstrap",
+        default=settings.get("CONNECT_KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
+        help="Kafka bootstrap servers as Connect reaches them",
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="register only this connector (repeatable)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a connector setting for this registration (repeatable), e.g. "
+        "exactly.once.support=requested on workers without exactly-once support",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the effective configs and change nothing"
+    )
+    parser.add_argument(
+        "--timeout", type=positive, default=120.0, help="seconds to wait for each connector to run"
+    )
+    parser.add_argument(
+        "--check-kafka",
+        action="store_true",
+        help="only check the Kafka cluster (replication, in-sync replicas, topics, ACLs) and "
+        "name what is missing (exit 2)",
+    )
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="only report whether each registered connector is streaming (exit 3 if not)",
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=positive,
+        default=DEFAULT_STALE_AFTER_S,
+        metavar="SECONDS",
+        help=f"--status: a heartbeat older than this means not streaming (default {DEFAULT_STALE_AFTER_S:g})",
+    )
+    return parser.parse_args(argv)
+
+
+def report_streaming(settings: Settings, args: argparse.Namespace) -> int:
+    reports = report_connectors(settings, args.only, args.stale_after)
+    print_reports(reports)
+    return 0 if reports and all(r.healthy for r in reports) else EXIT_NOT_STREAMING
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("register_connectors", lambda: register(argv), (ConnectError,))
+
+
+def register(argv: list[str] | None) -> int:
+    settings = Settings.load()
+    args = parse_args(argv, settings)
+    if args.status:
+        return report_streaming(settings, args)
+    if args.check_kafka:
+        return 0 if check_kafka(settings, always=True) else 2
+    deployment = Deployment(
+        db_host=args.connect_db_host or args.db_host,
+        db_port=args.connect_db_port or args.db_port,
+        kafka_bootstrap_servers=args.connect_kafka_bootstrap,
+        kafka_login=connect_kafka_login(settings),
+    )
+    try:
+        definitions = [d for d in load_definitions() if not args.only or d.name in args.only]
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"connector definitions: {exc}", file=sys.stderr)
+        return 2
+    if not definitions:
+        print(f"no connector named {args.only}", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        create_routed_topics(settings, max(d.topic_partitions for d in definitions))
+        if not check_kafka(settings, always=False):
+            print(
+                "the Kafka cluster is not ready for the outbox's events; fix what is named above "
+                "(`--check-kafka` checks again)",
+                file=sys.stderr,
+            )
+            return 2
+    client = ConnectClient(args.connect_url)
+    for definition in definitions:
+        print(f"== {definition.name} -> {definition.database}")
+        try:
+            facts = read_facts(
+                args.db_host,
+                args.db_port,
+                definition.database_user,
+                settings.get("CDC_DB_PASSWORD"),
+                definition.database,
+            )
+        except ConnectionError as exc:
+            print(f"[FAILED] database connection: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"  server: {facts.version} ({'MariaDB' if facts.is_mariadb else 'MySQL'}: "
+            f"{'MariaDbConnector' if facts.is_mariadb else 'MySqlConnector'})"
+        )
+        checks = evaluate(facts, definition.database, definition.outbox_table, definition.heartbeat_table)
+        for check in checks:
+            print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
+        failed = [c.name for c in checks if not c.ok]
+        if failed:
+            print(
+                f"{definition.name}: database {definition.database} at {args.db_host}:"
+                f"{args.db_port} is not ready for CDC; fix: {', '.join(failed)}",
+                file=sys.stderr,
+            )
+            return 2
+        config = {**effective_config(definition, deployment, facts.is_mariadb), **dict(args.set)}
+        if args.dry_run:
+            print(json.dumps({"name": definition.name, "config": config}, indent=2))
+            continue
+        try:
+            created = client.put_config(definition.name, config)
+            print(
+                f"  {'created' if created else 'updated'} {definition.name} "
+                f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING"
+            )
+            client.wait_until_running(
+                definition.name,
+                args.timeout,
+                on_progress=lambda s: print(f"  {s.describe() if s else 'not visible yet'}"),
+            )
+        except ConnectUnavailableError:
+            raise  # one line from run_cli: Connect is down, not the connector failed
+        except ConnectError as exc:
+            if "does not have exactly-once source support enabled" in str(exc):
+                print(
+                    f"{definition.name}: Kafka Connect's workers run without exactly-once source support "
+                    "(exactly.once.source.support; CONNECT_EXACTLY_ONCE=false?), which the connector "
+                    "requires; enable it, or register with --set exactly.once.support=requested",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def check_kafka(settings: Settings, always: bool) -> bool:
+    """The cluster's readiness (eventcore/kafka/preflight.py). A single broker is a development
+    stack: it is checked only when asked (``always``), and said in one line otherwise."""
+    from eventcore.kafka.preflight import check_cluster
+
+    partitions = max(d.topic_partitions for d in load_definitions())
+    topics = routed_topics(schema_catalog())
+    brokers = len(admin_client(settings.kafka_bootstrap_servers).list_topics(timeout=15).brokers)
+    if brokers < 2 and not always:
+        print(f"== kafka: {brokers} broker (a development stack); --check-kafka lists what production needs")
+        return True
+    grants = expected_grants() if settings.kafka_security else []
+    print(f"== kafka: {brokers} brokers at {settings.kafka_bootstrap_servers}")
+    checks = check_cluster(settings.kafka_bootstrap_servers, topics, partitions, grants)
+    for check in checks:
+        print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
+    return all(check.ok for check in checks)
+
+
+def expected_grants() -> list:  # type: ignore[type-arg]
+    """The ACLs this project's principals need (devstack/kafka_access.py: the stack's own roster)."""
+    from devstack.kafka_access import all_grants
+
+    return [binding for grant in all_grants() for binding in grant.bindings()]
+
+
+def create_routed_topics(settings: Settings, partitions: int) -> None:
+    topics = routed_topics(schema_catalog())
+    created = ensure_topics(settings.kafka_bootstrap_servers, topics, partitions)
+    print(
+        f"== topics {', '.join(topics)}: "
+        + (f"created {', '.join(created)} ({partitions} partitions)" if created else "all exist")
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""One fetched batch, from records to stored offsets: decode, guard, apply, settle.
+
+The batch is applied in one transaction (:meth:`RecordApplier.apply_batch`: decode, parking check,
+version guard, inbox, handler); if anything in it fails, its records are applied one by one
+instead, so a failure is pinned on its record. Per record, what a failure means decides what
+happens (:mod:`eventcore.consuming.failures`): an outage is waited out with the record held
+(:mod:`eventcore.consuming.outages`), a conflict is tried a bounded number of times, a record that
+cannot be applied goes to the dead-letter queue and later records of its key park behind it
+(:mod:`eventcore.dead_letters.queue`). Each settled record is then handed to ``store`` (its
+offset may be committed); a record that is not settled (stopping, or its partition revoked while
+it waited) is not stored, and its partition's next owner gets it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from confluent_kafka import Message
+
+from eventcore.consuming.applier import ApplyOneByOne, Outcome, RecordApplier, Result
+from eventcore.consuming.failures import Failure, FailureKind, RecordRejectedError, RetryPolicy, classify
+from eventcore.consuming.metrics import ConsumerMetrics
+from eventcore.consuming.outages import OutageWaiter, where
+from eventcore.consuming.progress import Counters, PartitionPositions
+from eventcore.dead_letters.queue import DeadLetterQueue, DeadLetterReason, SourceRecord
+from eventcore.kafka.clients import position
+from eventcore.serialization.avro import UndecodableRecordError
+from eventcore.serialization.schema_registry import UnknownSchemaIdError
+
+log = logging.getLogger(__name__)
+
+# Failures whose message says it all; anything else is logged with its traceback (likely a bug).
+EXPECTED_RECORD_FAILURES = (UndecodableRecordError, UnknownSchemaIdError, RecordRejectedError)
+
+
+class RecordPipeline:
+    def __init__(
+        self,
+        applier: RecordApplier,
+        dead_letters: DeadLetterQueue,
+        outages: OutageWaiter,
+        counters: Counters,
+        metrics: ConsumerMetrics,
+        retry: RetryPolicy,
+        stop: threading.Event,
+        positions: PartitionPositions,
+        store: Callable[[Message], None],
+    ) -> None:
+        self.group_id = applier.group_id
+        self.applier = applier
+        self.dead_letters = dead_letters
+        self.outages = outages
+        self.counters = counters
+        self.metrics = metrics
+        self.retry = retry
+        self.stop = stop
+        self.positions = positions
+        self.store = store
+
+    def handle(self, messages: list[Message], in_one_transaction: bool) -> bool:
+        """Settle and store ``messages`` in order; False when the rest must stay un-stored."""
+        if in_one_transaction and len(messages) > 1:
+            return self._as_one_batch(messages)
+        return self.one_by_one(messages)
+
+    def one_by_one(self, messages: list[Message]) -> bool:
+        for message in messages:
+            if self.stop.is_set():
+                return False  # not stored: the next owner of the partition gets it
+            if not self.positions.owns(*position(message)[:2]):
+                continue  # revoked while an earlier record waited out an outage
+            if not self._settle_one(message):
+                return False
+            self.store(message)
+        return True
+
+    def _as_one_batch(self, messages: list[Message]) -> bool:
+        try:
+            results = self.applier.apply_batch(messages)
+        except Exception as exc:
+            self.counters.batches_split += 1
+            if not isinstance(exc, ApplyOneByOne):
+                log.info(
+                    "%s: a batch of %d record(s) failed (%s); applying them one by one",
+                    self.group_id,
+                    len(messages),
+                    classify(exc).summary,
+                )
+            return self.one_by_one(messages)
+        self.counters.batches += 1
+        self.outages.answered()
+        for message, result in zip(messages, results, strict=True):
+            self._count(message, result)
+            self.store(message)
+        return True
+
+    def _settle_one(self, message: Message) -> bool:
+        """Apply, park or dead-letter ``message``; False if it must stay un-stored."""
+        conflicts = 0
+        outage_tries = 0
+        first_failure: datetime | None = None
+        while True:
+            try:
+                result = self.applier.apply(message)
+            except Exception as exc:
+                failure = classify(exc)
+                first_failure = first_failure or datetime.now(UTC)
+                if failure.kind is FailureKind.OUTAGE:
+                    outage_tries += 1
+                    if not self.outages.wait_out(failure, message, outage_tries):
+                        return False
+                    continue
+                conflicts += 1
+                if failure.kind is FailureKind.CONFLICT and self.retry.retries_conflict(conflicts):
+                    if not self._back_off_conflict(message, failure, conflicts):
+                        return False
+                    continue
+                if failure.kind is FailureKind.RECORD:
+                    log.error(
+                        "%s: %s cannot be applied: %s",
+                        self.group_id,
+                        where(message),
+                        failure.summary,
+                        exc_info=not isinstance(exc, EXPECTED_RECORD_FAILURES),
+                    )
+                reason = DeadLetterReason(type(exc).__name__, failure, conflicts, first_failure)
+                if not self._dead_letter(message, reason):
+                    return False
+                self.counters.dead_lettered += 1
+                self.outages.answered()
+                return True
+            self.outages.answered()
+            return self._count(message, result)
+
+    def _count(self, message: Message, result: Result) -> bool:
+        """What the applier did with the record, counted and logged; a record to park behind an
+        earlier dead letter of its key is sent to the dead-letter queue here."""
+        event = result.event
+        outcome = result.outcome
+        if outcome is Outcome.IGNORED:
+            self.counters.ignored += 1
+            return True
+        assert event is not None
+        if outcome is Outcome.APPLIED:
+            self.counters.processed += 1
+            self.metrics.applied(event, time.time())
+        elif outcome is Outcome.DUPLICATE:
+            self.counters.duplicates += 1
+            log.info(
+                "%s: duplicate %s %s for %s skipped",
+                self.group_id,
+                event.event_type,
+                event.event_id,
+                event.key,
+            )
+        elif outcome is Outcome.STALE:
+            self.counters.stale += 1
+            log.info(
+                "%s: stale %s v%d for %s skipped",
+                self.group_id,
+                event.event_type,
+                event.aggregate_version,
+                event.key,
+            )
+        elif outcome is Outcome.NOT_PENDING:
+            self.counters.duplicates += 1
+            log.info(
+                "%s: re-injected %s %s is no longer pending (applied or purged); skipped",
+                self.group_id,
+                event.event_type,
+                event.event_id,
+            )
+        elif outcome is Outcome.STILL_PARKED:
+            assert result.ahead is not None
+            log.info(
+                "%s: re-injected %s %s stays parked behind %s",
+                self.group_id,
+                event.event_type,
+                event.event_id,
+                result.ahead.describe(),
+            )
+        elif outcome is Outcome.PARK:
+            assert result.ahead is not None
+            if not self._dead_letter(message, DeadLetterReason.parked_behind(result.ahead)):
+                return False
+            self.counters.parked += 1
+        return True
+
+    def _dead_letter(self, message: Message, reason: DeadLetterReason) -> bool:
+        """Send to the DLQ; waits out an outage of the broker or the database while doing so."""
+        source = SourceRecord.of(message)
+        tries = 0
+        while True:
+            try:
+                what = self.dead_letters.send(message, source, reason)
+                log.warning(
+                    "%s: %s %s after %d attempt(s): %s",
+                    self.group_id,
+                    where(message),
+                    what,
+                    reason.attempts,
+                    reason.failure.summary,
+                )
+                return True
+            except Exception as exc:
+                failure = classify(exc)
+                if failure.kind is not FailureKind.OUTAGE:
+                    # Neither applied nor dead-lettered: the record must not be passed over.
+                    log.exception("%s: %s could not be dead-lettered", self.group_id, where(message))
+                    failure = Failure(FailureKind.OUTAGE, failure.summary, "dead-letter queue")
+                tries += 1
+                if not self.outages.wait_out(failure, message, tries):
+                    return False
+
+    def _back_off_conflict(self, message: Message, failure: Failure, attempt: int) -> bool:
+        delay = self.retry.conflict_backoff.delay(attempt)
+        self.counters.retried += 1
+        log.warning(
+            "%s: %s conflicted (%s); retry %d in %.2fs",
+            self.group_id,
+            where(message),
+            failure.summary,
+            attempt,
+            delay,
+        )
+        return not self.stop.wait(delay)

@@ -1,0 +1,202 @@
+"""eventcore as a library a team installs: the project's wheel, installed into a fresh virtualenv,
+runs a service that lives in a temporary folder outside the repository (its own table, schema,
+handler and roster) against the real stack. Its event goes out through its outbox and Debezium
+and is applied once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from devstack.components.mariadb import MariaDbInstance
+from eventcore import roster
+from eventcore.cdc.connect_client import ConnectClient
+from eventcore.roster import ROSTER_ENV
+from eventcore.settings import Settings
+from eventcore.storage.db import make_engine
+from eventcore.storage.provisioning import provisioning_sql
+from services.instances import LOG_DIR
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.stack
+
+SERVICE = '''
+"""A stamp card: a team's own service, written against eventcore's public API only."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy import Column, MetaData, String, Table, insert
+
+from eventcore import Command, Event, MessagingTables, ServiceDefinition, emit, service_main
+
+metadata = MetaData()
+stamps = Table(
+    "stamps", metadata, Column("card_id", String(64), primary_key=True), Column("note", String(200))
+)
+MessagingTables.add_to(metadata)
+
+
+@dataclass(frozen=True)
+class CardStamped(Event):
+    aggregate_type: ClassVar[str] = "stampcard"
+    key_field: ClassVar[str] = "card_id"
+    card_id: str
+    note: str
+
+
+def on_card_stamped(uow, event):
+    uow.connection.execute(insert(stamps).values(card_id=event.card_id, note=event.note))
+
+
+def configure_stamp(parser):
+    parser.add_argument("card_id")
+    parser.add_argument("note")
+
+
+def execute_stamp(context, args):
+    with context.unit_of_work() as uow:
+        emit(uow, CardStamped(args.card_id, args.note), 1)
+    print(f"stamped {args.card_id}")
+    return 0
+
+
+SERVICE = ServiceDefinition(
+    name="stampcard",
+    module=__spec__.name,
+    metadata=metadata,
+    consumes=["stampcard"],
+    handlers=lambda _context: {CardStamped: on_card_stamped},
+    commands={"stamp": Command("stamp a card", configure_stamp, execute_stamp)},
+    schemas=Path(__file__).parent / "schemas",
+)
+
+
+def main(argv=None):
+    return service_main(SERVICE, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+'''
+
+SCHEMA = """{
+  "type": "record", "name": "CardStamped", "namespace": "events.stampcard",
+  "fields": [
+    {"name": "eventId", "type": "string"},
+    {"name": "cardId", "type": "string"},
+    {"name": "aggregateVersion", "type": "long"},
+    {"name": "occurredAt", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+    {"name": "note", "type": "string"}
+  ]
+}
+"""
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path, timeout_s: float = 600) -> str:
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """The wheel in a fresh virtualenv, and the stamp card service in a folder of its own."""
+    work = tmp_path_factory.mktemp("adopter")
+    app = work / "app"
+    (app / "stampbook" / "schemas" / "stampcard").mkdir(parents=True)
+    (app / "stampbook" / "__init__.py").write_text("")
+    (app / "stampbook" / "main.py").write_text(SERVICE)
+    (app / "stampbook" / "roster.py").write_text(
+        "def roster():\n    from stampbook.main import SERVICE\n\n    return [SERVICE]\n"
+    )
+    (app / "stampbook" / "schemas" / "stampcard" / "CardStamped.avsc").write_text(SCHEMA)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+        dict(os.environ),
+        work,
+    )
+    wheel = next((work / "dist").glob("*.whl"))
+    run([sys.executable, "-m", "venv", str(work / "venv")], dict(os.environ), work)
+    python = work / "venv" / "bin" / "python"
+    run([str(python), "-m", "pip", "install", "-q", str(wheel)], dict(os.environ), work)
+    env = {
+        "PATH": f"{work / 'venv' / 'bin'}:{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "STACK_ENV_FILE": os.environ.get("STACK_ENV_FILE")
+        or str(Path(os.environ.get("STACK_STATE_DIR", str(ROOT / ".state"))) / "stack.env"),
+        ROSTER_ENV: "stampbook.roster",
+        "PYTHONPATH": str(app),
+        "HEALTH_PORT": "0",
+    }
+    yield python, app, env
+
+
+def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
+    installed: tuple[Path, Path, dict[str, str]],
+) -> None:
+    python, app, env = installed
+    # The wheel's eventcore, not the checkout's.
+    where = run([str(python), "-c", "import eventcore; print(eventcore.__file__)"], env, app)
+    assert str(ROOT) not in where and "site-packages" in where
+    # Its database, user and heartbeat table, as `stack up` provisions a roster's.
+    sys.path.insert(0, str(app))
+    os.environ[ROSTER_ENV] = "stampbook.roster"
+    roster.service_definitions.cache_clear()
+    try:
+        definitions = roster.service_definitions()
+        assert [d.name for d in definitions] == ["stampcard"]
+        MariaDbInstance().run_sql(provisioning_sql(Settings.load(), definitions))
+    finally:
+        del os.environ[ROSTER_ENV]
+        sys.path.remove(str(app))
+        roster.service_definitions.cache_clear()
+        for module in [m for m in sys.modules if m.startswith("stampbook")]:
+            del sys.modules[module]
+    run([str(python), "-m", "stampbook.main", "migrate"], env, app)
+    run([str(app.parent / "venv" / "bin" / "register-connectors")], env, app)
+    connect = ConnectClient(Settings.load().connect_url)
+    log = (LOG_DIR / "library-wheel-stampcard.log").open("wb")
+    service = subprocess.Popen(
+        [str(python), "-m", "stampbook.main", "run"], env=env, cwd=app, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        card = f"card-{time.time_ns()}"
+        assert f"stamped {card}" in run(
+            [str(python), "-m", "stampbook.main", "stamp", card, "first"], env, app
+        )
+        settings = Settings.load()
+        engine = make_engine(settings.db_url("stampcard"))
+        deadline = time.monotonic() + 90
+        with engine.connect() as connection:
+            while True:
+                connection.rollback()
+                stamps = connection.execute(
+                    text("SELECT note FROM stamps WHERE card_id = :c"), {"c": card}
+                ).all()
+                receipts = connection.execute(
+                    text(
+                        "SELECT COUNT(*) FROM inbox WHERE aggregate_id = :c "
+                        "AND consumer_group = 'stampcard-service'"
+                    ),
+                    {"c": card},
+                ).scalar_one()
+                if stamps or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        engine.dispose()
+        assert [s.note for s in stamps] == ["first"], f"not applied within 90 s; see {log.name}"
+        assert receipts == 1
+    finally:
+        service.terminate()
+        service.wait(60)
+        log.close()
+        connect.delete("stampcard-outbox")
