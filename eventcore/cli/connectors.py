@@ -21,6 +21,8 @@ import argparse
 import json
 import sys
 
+from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
+
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
 from eventcore.cdc.connectors import (
     Deployment,
@@ -232,9 +234,9 @@ def check_kafka(settings: Settings, always: bool) -> bool:
     return all(check.ok for check in checks)
 
 
-def expected_grants() -> list:  # type: ignore[type-arg]
-    """The ACLs this project's principals need (devstack/kafka_access.py: the stack's own roster)."""
-    from devstack.kafka_access import all_grants
+def expected_grants() -> list[AclBinding]:
+    """The ACLs the roster's principals need (eventcore/kafka/access.py)."""
+    from eventcore.kafka.access import all_grants
 
     return [binding for grant in all_grants() for binding in grant.bindings()]
 
