@@ -124,3 +124,17 @@ def test_two_services_with_one_database_or_port_are_refused(
             roster.service_definitions("no_such_module")
     finally:
         roster.service_definitions.cache_clear()
+
+
+def test_every_service_of_the_roster_has_a_console_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup.py derives them from the roster, reading each main.py without importing it."""
+    import runpy
+
+    import setuptools
+
+    captured: dict[str, object] = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / "setup.py"), run_name="setup_probe")
+    scripts = dict(line.split(" = ") for line in captured["entry_points"]["console_scripts"])  # type: ignore[index]
+    for definition in roster.service_definitions():
+        assert scripts[definition.group_id] == f"{definition.module}:main"

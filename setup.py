@@ -1,0 +1,64 @@
+"""The console scripts, derived from the roster: one per service of ``services/__init__.py``'s
+ROSTER, named as its consumer group (``program=``, else ``<name>-service``) and read from its
+main.py's ``SERVICE = ServiceDefinition(...)`` without importing it (a build has none of the
+project's dependencies). Everything else is in pyproject.toml."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).resolve().parent
+
+# The project's own tools.
+TOOLS = [
+    "stack = devstack.cli:main",
+    "replay = eventcore.cli.replay:main",
+    "cdc = eventcore.cli.cdc:main",
+    "topics = eventcore.cli.topics:main",
+    "register-connectors = eventcore.cli.connectors:main",
+    "provision-databases = eventcore.cli.provision:main",
+    "order-api = services.order_api.main:main",
+]
+
+
+def _assigned(tree: ast.Module, name: str) -> ast.expr:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return node.value
+    raise SystemExit(f"setup.py: no {name} = ... found")
+
+
+def service_scripts() -> list[str]:
+    roster = ast.literal_eval(_assigned(ast.parse((ROOT / "services" / "__init__.py").read_text()), "ROSTER"))
+    scripts = []
+    for package in roster:
+        tree = ast.parse((ROOT / "services" / package / "main.py").read_text())
+        strings = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        call = _assigned(tree, "SERVICE")
+        assert isinstance(call, ast.Call), (
+            f"services/{package}/main.py: SERVICE is not ServiceDefinition(...)"
+        )
+        given = {}
+        for keyword in call.keywords:
+            value = keyword.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                given[keyword.arg] = value.value
+            elif isinstance(value, ast.Name) and value.id in strings:
+                given[keyword.arg] = strings[value.id]
+        program = given.get("program") or f"{given['name']}-service"
+        scripts.append(f"{program} = services.{package}.main:main")
+    return scripts
+
+
+setup(entry_points={"console_scripts": [*TOOLS, *service_scripts()]})
