@@ -86,7 +86,13 @@ def _replay(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
     since = args.from_time.replace(tzinfo=UTC) if args.from_time else None
     with EventTap(
-        args.topics, must_exist=True, since=since, partitions=args.partitions, from_offset=args.from_offset
+        args.topics,
+        must_exist=True,
+        since=since,
+        partitions=args.partitions,
+        from_offset=args.from_offset,
+        key=args.key,
+        keep=False,
     ) as tap:
         while not interrupted.is_set() and (
             args.follow or (not tap.at_end() and time.monotonic() < deadline)

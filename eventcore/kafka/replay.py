@@ -42,8 +42,16 @@ class EventTap:
         since: datetime | None = None,
         partitions: Iterable[int] | None = None,
         from_offset: int | None = None,
+        key: str | None = None,
+        keep: bool = True,
     ) -> None:
+        """``key``: only records with this key are decoded (the others are passed over unread,
+        which is what makes a key's history quick to find in a long topic); ``keep``: remember
+        every event in :attr:`events` (a command that prints and forgets passes False, so a
+        topic of millions of records does not fill its memory)."""
         settings = settings or Settings.load()
+        self.key = key
+        self.keep = keep
         self.topics = list(topics)
         self._consumer = Consumer(
             consumer_config(
@@ -133,13 +141,16 @@ class EventTap:
                     self._eof.add(position(message)[:2])
                 continue
             self._eof.discard(position(message)[:2])
+            if self.key is not None and _text(message.key()) != self.key:
+                continue
             try:
                 fresh.append(decode(message, self._deserializer))
             except RegistryUnavailableError:
                 raise  # an outage says nothing about the record: stop, do not list it as bad
             except (UndecodableRecordError, SchemaRegistryError) as exc:
                 self.undecodable.append((*position(message), str(exc)))
-        self.events.extend(fresh)
+        if self.keep:
+            self.events.extend(fresh)
         return fresh
 
     def at_end(self) -> bool:
@@ -206,3 +217,7 @@ def format_event(event: ConsumedEvent, as_json: bool) -> str:
         f"{event.event_type} v{event.aggregate_version} id={event.event_id} "
         f"at={jsonable(event.value.get('occurredAt'))} {json.dumps(fields)}"
     )
+
+
+def _text(key: str | bytes | None) -> str | None:
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
