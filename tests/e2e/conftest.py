@@ -81,6 +81,15 @@ class ReadModel:
 
     def start(self) -> None:
         self.instance.start().wait_assigned()
+        try:
+            self._wait_caught_up()
+        except BaseException:
+            # A view left running would join the next stack's group (a later phase of ./run test
+            # on the same ports) and hold partitions there without reaching its database.
+            self.instance.stop()
+            raise
+
+    def _wait_caught_up(self) -> None:
         # On a machine whose topics hold more than this session wrote (benchmarks run while the
         # view was not), the view first catches up; the tests then time what they do, not that.
         settings = Settings.load()
