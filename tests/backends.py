@@ -99,14 +99,14 @@ class ComposeBackend:
         self._compose = None
 
     def write_env_file(self) -> dict[str, str]:
-        """Like the README's `cp .env.example .env`, with fresh passwords; what an earlier run's
+        """Like the README's `cp .env.example .env`, with fresh passwords and secret; what an earlier run's
         file holds is kept (a setting added to .env.example since is added)."""
         existing = read_env_file(self.env_file)
         values = {}
         for line in (ROOT / ".env.example").read_text().splitlines():
             if line and not line.startswith("#") and "=" in line:
                 key, _, value = line.partition("=")
-                fresh = secrets.token_urlsafe(12) if key.endswith("_PASSWORD") else value
+                fresh = secrets.token_urlsafe(12) if key.endswith(("_PASSWORD", "_SECRET")) else value
                 values[key] = existing.get(key, fresh)
         if self.cluster:
             values.update(self.CLUSTER_ENDPOINTS)
