@@ -15,7 +15,8 @@ import zlib
 from functools import cache
 from typing import TYPE_CHECKING
 
-from eventcore.errors import EventcoreError, NotFoundError
+from eventcore.errors import NotFoundError
+from eventcore.settings import SettingsError
 
 if TYPE_CHECKING:
     from eventcore.cdc.connectors import ConnectorDefinition
@@ -35,8 +36,9 @@ def server_id_for(database: str) -> int:
     return SERVER_ID_BASE + zlib.crc32(database.encode()) % SERVER_ID_SPAN
 
 
-class RosterError(EventcoreError):
-    """The roster cannot be loaded or describes something impossible."""
+class RosterError(SettingsError):
+    """The roster cannot be loaded or describes something impossible: a setting's mistake
+    (EVENTCORE_ROSTER, or the module it names), answered in one line like any other."""
 
 
 @cache

@@ -138,3 +138,14 @@ def test_every_service_of_the_roster_has_a_console_script(monkeypatch: pytest.Mo
     scripts = dict(line.split(" = ") for line in captured["entry_points"]["console_scripts"])  # type: ignore[index]
     for definition in roster.service_definitions():
         assert scripts[definition.group_id] == f"{definition.module}:main"
+
+
+def test_a_roster_that_cannot_be_loaded_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from eventcore.cli import run_cli
+
+    roster.service_definitions.cache_clear()
+    try:
+        assert run_cli("register_connectors", lambda: len(roster.service_definitions("no_such_roster"))) == 2
+    finally:
+        roster.service_definitions.cache_clear()
+    assert "the roster module 'no_such_roster' cannot be imported" in capsys.readouterr().err
