@@ -42,7 +42,8 @@ _PUBLIC = {
     "service_definitions": "eventcore.roster",
     "Settings": "eventcore.settings",
     # writing: one transaction for the domain rows and the outbox rows
-    "UnitOfWork": "eventcore.storage.db",
+    "UnitOfWork": "eventcore.storage.unit_of_work",
+    "SqlUnitOfWork": "eventcore.storage.db",
     "MessagingTables": "eventcore.storage.messaging_tables",
     "BatchRows": "eventcore.storage.batch_rows",
     "BatchInserts": "eventcore.storage.batch_rows",
@@ -58,15 +59,19 @@ _PUBLIC = {
     "CompensableStep": "eventcore.sagas.aggregate",
     "StepLabels": "eventcore.sagas.aggregate",
     "StepStatus": "eventcore.sagas.aggregate",
-    "compensating": "eventcore.sagas.aggregate",
+    "compensate": "eventcore.sagas.aggregate",
     "emit": "eventcore.sagas.aggregate",
     "emit_changes": "eventcore.sagas.aggregate",
     "save_step": "eventcore.sagas.aggregate",
+    "StepRepository": "eventcore.sagas.aggregate",
     "StateMachine": "eventcore.sagas.transitions",
     "Orchestration": "eventcore.sagas.transitions",
     "SagaInstance": "eventcore.sagas.transitions",
     "Reaction": "eventcore.sagas.transitions",
     "DEADLINE_PASSED": "eventcore.sagas.transitions",
+    # handler tests without a database
+    "InMemoryUnitOfWork": "eventcore.storage.in_memory",
+    "InMemoryRepository": "eventcore.storage.in_memory",
     # read models
     "rebuild_read_model": "eventcore.read_models.rebuild",
     "sync_state": "eventcore.read_models.sync",
@@ -123,8 +128,9 @@ if TYPE_CHECKING:
         Aggregate,
         CompensableStep,
         StepLabels,
+        StepRepository,
         StepStatus,
-        compensating,
+        compensate,
         emit,
         emit_changes,
         save_step,
@@ -140,5 +146,7 @@ if TYPE_CHECKING:
     from eventcore.serialization.events import Envelope, Event, TypedHandler, WithEnvelope
     from eventcore.settings import Settings, SettingsError
     from eventcore.storage.batch_rows import BatchInserts, BatchRows
-    from eventcore.storage.db import UnitOfWork
+    from eventcore.storage.db import SqlUnitOfWork
+    from eventcore.storage.in_memory import InMemoryRepository, InMemoryUnitOfWork
     from eventcore.storage.messaging_tables import MessagingTables
+    from eventcore.storage.unit_of_work import UnitOfWork

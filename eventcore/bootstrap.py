@@ -13,7 +13,7 @@ from eventcore.publishing.tracing import TraceLogFilter
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.serialization.schema_registry import SchemaRegistryClient
 from eventcore.settings import SCHEMAS_DIR, Settings
-from eventcore.storage.db import UnitOfWork, create_tables, make_engine
+from eventcore.storage.db import SqlUnitOfWork, create_tables, make_engine
 from eventcore.storage.messaging_tables import MessagingTables
 
 LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s%(trace)s"
@@ -41,12 +41,17 @@ class ServiceContext:
     catalog: SchemaCatalog
     outbox: OutboxWriter
     emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
+    # How it opens a transaction: its own unit of work, with its repositories on it (None: a
+    # plain SqlUnitOfWork). Set from ServiceDefinition.unit_of_work.
+    make_unit_of_work: Callable[[], SqlUnitOfWork] | None = None
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.outbox)
+    def unit_of_work(self) -> SqlUnitOfWork:
+        if self.make_unit_of_work is not None:
+            return self.make_unit_of_work()
+        return SqlUnitOfWork(self.engine, self.outbox)
 
     @property
-    def uow_factory(self) -> Callable[[], UnitOfWork]:
+    def uow_factory(self) -> Callable[[], SqlUnitOfWork]:
         return self.unit_of_work
 
     def create_tables(self) -> None:

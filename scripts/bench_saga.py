@@ -536,28 +536,25 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     """One connection's worth of saga transactions, as fast as the database takes them: orders
     placed one per transaction, as the writers do, and each service's records applied in
     batches of ``batch``, as the consumer runtime does."""
-    import dataclasses
 
     from eventcore.consuming.applier import RecordApplier
     from eventcore.consuming.records import ConsumedEvent
     from eventcore.serialization.avro import AvroEventDeserializer
     from eventcore.serialization.events import EventRoutes
     from services.inventory.commands import HANDLERS as INVENTORY
-    from services.order.commands import OrderUseCases
-    from services.order.orchestration import order_saga
-    from services.payment.commands import handlers as payment_handlers
-    from services.payment.main import gateway_from
+    from services.order.commands import HANDLERS as ORDER_HANDLERS
+    from services.payment.commands import HANDLERS as PAYMENT_HANDLERS
 
     settings = Settings.load()
     contexts = build_all(settings, migrate=False)
     recorder: dict[str, RecordingOutboxWriter] = {}
     for name, ctx in list(contexts.items()):
         recorder[name] = RecordingOutboxWriter(ctx.outbox)
-        contexts[name] = dataclasses.replace(ctx, outbox=recorder[name])  # type: ignore[arg-type]
+        ctx.outbox = recorder[name]  # type: ignore[assignment]  (its units of work read it when opened)
     routes = {
         "inventory": INVENTORY,
-        "payment": payment_handlers(gateway_from(settings)),
-        "order": OrderUseCases(order_saga()).handlers(),
+        "payment": PAYMENT_HANDLERS,
+        "order": ORDER_HANDLERS,
     }
     handlers = {name: EventRoutes(routed, name).record_handlers() for name, routed in routes.items()}
     appliers = {

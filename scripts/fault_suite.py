@@ -13,6 +13,8 @@ finish and checks, printing each figure:
 - per SKU, available + reserved = initial, and reserved = what the confirmed orders hold;
 - one charge per confirmed order; one refund per charged, cancelled order; no charge for an
   order the stock rejected;
+- about 30% of the orders redeem points: per customer, balance + points held = initial; only
+  confirmed orders hold points; no order's points deducted (or returned) twice;
 - every outbox row is on its topic, each aggregate's events in version order (``cdc verify``);
 - no consumer applied an aggregate's versions out of order (from each group's inbox);
 - no dead letters: every record was valid, so the DLQs hold nothing of this run.
@@ -53,7 +55,6 @@ from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
 from eventcore.cli import ArgumentParser, UsageError, number_argument, run_cli
-from eventcore.sagas.transitions import Orchestration
 from eventcore.settings import REPO_ROOT, Settings
 from services import build_all, flow_services
 from services.contracts import FLOWS
@@ -62,16 +63,22 @@ from services.inventory.commands import set_stock
 from services.inventory.tables import products
 from services.order.commands import cancel_order, place_order
 from services.order.domain import OrderLine
-from services.order.orchestration import SagaState, order_saga
+from services.order.orchestration import OrderSaga, order_saga
 from services.order.tables import order_lines, orders, sagas
 from services.payment.gateway import ChargeLedger
 from services.payment.settings import PaymentSettings
 from services.payment.tables import payments
+from services.points.commands import set_points
+from services.points.repository import balances
+from services.points.tables import redemptions
 
 PAYMENT_LIMIT_CENTS = 50_000
 SKUS = 8
 CUSTOMER_CANCEL_SHARE = 0.05
 CUSTOMER_CANCEL_REASON = "customer changed their mind"
+CUSTOMERS = 4  # each with a points balance
+POINTS_SHARE = 0.3  # of the orders redeem points
+MAX_POINTS = 500  # per order
 # A broker's or a worker's death may stop the flow only this long (from the kill, or from the
 # return of two brokers whose absence left the ISR below its minimum).
 STALL_LIMIT_S = 15.0
@@ -94,6 +101,7 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     skus: dict[str, int] = field(default_factory=dict)  # sku -> initial stock
+    points: dict[str, int] = field(default_factory=dict)  # customer -> initial balance
     services: dict[str, ServiceInstance] = field(default_factory=dict)
     extra: list[ServiceInstance] = field(default_factory=list)
     faults: list[dict[str, object]] = field(default_factory=list)
@@ -119,7 +127,7 @@ class Run:
         }
 
     @property
-    def saga(self) -> Orchestration[SagaState]:
+    def saga(self) -> OrderSaga:
         return order_saga(self.args.saga_timeout)
 
     def flow_of_next_order(self, rng: random.Random) -> str:
@@ -140,6 +148,11 @@ def seed(run: Run) -> None:
         sku = f"F{run.run_id}-{n}"
         run.skus[sku] = int(per_sku_demand * 0.85)
         set_stock(run.contexts["inventory"].uow_factory, sku, run.skus[sku])
+    # Balances for about 80% of the points redeemed: some orders are refused for points.
+    per_customer = int(run.args.orders * POINTS_SHARE * MAX_POINTS / 2 / CUSTOMERS * 0.8)
+    for k in range(CUSTOMERS):
+        run.points[f"{run.customer}-{k}"] = per_customer
+        set_points(run.contexts["points"].uow_factory, f"{run.customer}-{k}", per_customer)
 
 
 def place_orders(run: Run, stop: threading.Event) -> None:
@@ -156,14 +169,17 @@ def place_orders(run: Run, stop: threading.Event) -> None:
         next_at += interval
         price = PAYMENT_LIMIT_CENTS + 100 if rng.random() < 0.1 else rng.randint(100, 5000)
         line = OrderLine(rng.choice(skus), rng.randint(1, 3), price)
+        customer = rng.choice(list(run.points))
+        points = rng.randint(1, min(MAX_POINTS, line.total_cents)) if rng.random() < POINTS_SHARE else 0
         while not stop.is_set():
             try:
                 order = place_order(
                     run.contexts["order"].uow_factory,
-                    run.customer,
+                    customer,
                     [line],
                     flow=run.flow_of_next_order(rng),
                     saga=run.saga,
+                    points=points,
                 )
                 if rng.random() < CUSTOMER_CANCEL_SHARE:
                     # The customer changes their mind while the saga runs: compensation races it.
@@ -182,7 +198,7 @@ def place_orders(run: Run, stop: threading.Event) -> None:
 
 def cancel_if_open(run: Run, order_id: str) -> None:
     try:
-        cancel_order(run.contexts["order"].uow_factory, order_id, CUSTOMER_CANCEL_REASON, run.saga)
+        cancel_order(run.contexts["order"].uow_factory, order_id, CUSTOMER_CANCEL_REASON)
         run.customer_cancels += 1
     except Exception:  # already final, or the database is down right now: the customer gave up
         pass
@@ -376,7 +392,7 @@ def run_orders(run: Run) -> dict[str, tuple[str, str | None]]:
     with run.contexts["order"].engine.connect() as connection:
         rows = connection.execute(
             select(orders.c.id, orders.c.status, orders.c.cancel_reason).where(
-                orders.c.customer_id == run.customer
+                orders.c.customer_id.like(f"{run.customer}-%")
             )
         )
         return {r.id: (r.status, r.cancel_reason) for r in rows}
@@ -538,6 +554,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
             f"{len(saga_states)} orchestrated" + (f"; disagree: {disagreeing[:5]}" if disagreeing else ""),
         )
     )
+    checks += points_checks(run, final)
     rejected = [oid for oid in cancelled if (final[oid][1] or "").startswith("stock rejected")]
     charged_rejected = [oid for oid in rejected if ledger.lookup(oid) is not None]
     checks.append(
@@ -636,6 +653,65 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
             dead += c.execute(select(func.count()).where(table.c.record_key.in_(ids))).scalar_one()
     checks.append(Check("no valid record in a DLQ", dead == 0, f"{dead} dead letters of this run"))
     return checks, figures
+
+
+def points_checks(run: Run, final: dict[str, tuple[str, str | None]]) -> list[Check]:
+    """Points conserved per customer, held only by confirmed orders, never deducted twice."""
+    ids = list(final)
+    context = run.contexts["points"]
+    outbox = context.messaging.outbox
+    with context.engine.connect() as c:
+        held = {
+            r.order_id: r
+            for r in c.execute(select(redemptions).where(redemptions.c.order_id.in_(ids)))
+            if r.status == "DEDUCTED"
+        }
+        now = balances(c, list(run.points))
+        repeated = c.execute(
+            select(outbox.c.aggregateid, outbox.c.type, func.count())
+            .where(outbox.c.aggregateid.in_(ids), outbox.c.type.in_(["PointsDeducted", "PointsReturned"]))
+            .group_by(outbox.c.aggregateid, outbox.c.type)
+            .having(func.count() > 1)
+        ).all()
+    with run.contexts["order"].engine.connect() as c:
+        redeeming = {
+            r.id: r.points
+            for r in c.execute(
+                select(orders.c.id, orders.c.points).where(orders.c.id.in_(ids), orders.c.points > 0)
+            )
+        }
+    by_customer: dict[str, int] = defaultdict(int)
+    for row in held.values():
+        by_customer[row.customer_id] += row.points
+    unbalanced = {
+        customer: (initial, now.get(customer), by_customer[customer])
+        for customer, initial in run.points.items()
+        if now.get(customer, 0) + by_customer[customer] != initial
+    }
+    confirmed_with_points = {oid for oid in redeeming if final[oid][0] == "CONFIRMED"}
+    wrongly_held = sorted(set(held) ^ confirmed_with_points)
+    wrong_amount = [oid for oid in confirmed_with_points & set(held) if held[oid].points != redeeming[oid]]
+    refused = sum(1 for _state, reason in final.values() if (reason or "").startswith("points rejected"))
+    return [
+        Check(
+            "points: balance + held = initial per customer",
+            not unbalanced,
+            f"{len(run.points)} customers, {sum(by_customer.values())} points held by "
+            f"{len(held)} orders" + (f"; broken (initial, now, held): {unbalanced}" if unbalanced else ""),
+        ),
+        Check(
+            "points held exactly by the confirmed orders that redeemed them",
+            not wrongly_held and not wrong_amount,
+            f"{len(redeeming)} orders redeemed points, {len(confirmed_with_points)} confirmed, "
+            f"{refused} refused for points"
+            + (f"; wrong: {(wrongly_held + wrong_amount)[:5]}" if wrongly_held or wrong_amount else ""),
+        ),
+        Check(
+            "no order's points deducted or returned twice",
+            not repeated,
+            "each at most once in the outbox" + (f"; repeated: {repeated[:5]}" if repeated else ""),
+        ),
+    ]
 
 
 # -- main ------------------------------------------------------------------------------------

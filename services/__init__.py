@@ -24,6 +24,7 @@ ROSTER = (
     "order",
     "inventory",
     "payment",
+    "points",
     "order_view",
 )
 

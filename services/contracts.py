@@ -61,6 +61,7 @@ class OrderCreated(OrderEvent):
     total_cents: int
     currency: str
     flow: str = CHOREOGRAPHED
+    points: int = 0  # redeemed; one point is worth one cent
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class StockReserved(InventoryEvent):
     amount_cents: int
     currency: str
     flow: str = CHOREOGRAPHED
+    customer_id: str = ""
+    points: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,35 @@ class PaymentRefunded(PaymentEvent):
     amount_cents: int
 
 
-# --- inventory.commands, payment.commands (from the orchestrator) --------------------------
+# --- points.events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointsEvent(OrderFlowEvent):
+    aggregate_type: ClassVar[str] = "points"
+
+
+@dataclass(frozen=True)
+class PointsDeducted(PointsEvent):
+    customer_id: str
+    points: int
+    amount_cents: int  # left to charge
+    currency: str
+    flow: str = CHOREOGRAPHED
+
+
+@dataclass(frozen=True)
+class PointsRejected(PointsEvent):
+    reason: str
+
+
+@dataclass(frozen=True)
+class PointsReturned(PointsEvent):
+    customer_id: str
+    points: int
+
+
+# --- inventory.commands, payment.commands, points.commands (from the orchestrator) --------------------------
 
 
 @dataclass(frozen=True)
@@ -161,6 +192,24 @@ class RefundPayment(PaymentCommand):
     pass
 
 
+@dataclass(frozen=True)
+class PointsCommand(OrderFlowEvent):
+    aggregate_type: ClassVar[str] = commands_for("points")
+
+
+@dataclass(frozen=True)
+class DeductPoints(PointsCommand):
+    customer_id: str
+    points: int
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class ReturnPoints(PointsCommand):
+    pass
+
+
 ALL_EVENTS: tuple[type[OrderFlowEvent], ...] = (
     OrderCreated,
     OrderConfirmed,
@@ -171,10 +220,15 @@ ALL_EVENTS: tuple[type[OrderFlowEvent], ...] = (
     PaymentCompleted,
     PaymentFailed,
     PaymentRefunded,
+    PointsDeducted,
+    PointsRejected,
+    PointsReturned,
     ReserveStock,
     ReleaseStock,
     ChargePayment,
     RefundPayment,
+    DeductPoints,
+    ReturnPoints,
 )
 
 

@@ -33,6 +33,7 @@ from eventcore.serialization.avro import SchemaCatalog
 from eventcore.serialization.events import Event, EventRoutes, TypedHandler
 from eventcore.serialization.schema_registry import SchemaRegistryError
 from eventcore.settings import Settings
+from eventcore.storage.db import SqlUnitOfWork
 
 # Mistakes a person can make at a service's command line, answered with one line (exit 2);
 # any other error is a bug and keeps its traceback.
@@ -63,7 +64,11 @@ class ServiceDefinition:
     module: str  # the module whose main() runs it: ``python -m <module> run``
     metadata: MetaData
     consumes: Sequence[str]  # aggregate types whose topics it subscribes to
-    handlers: Callable[[ServiceContext], Mapping[type[Event], TypedHandler]]
+    # Event class -> handler(uow, event): plain functions over its unit of work.
+    handlers: Mapping[type[Event], TypedHandler]
+    # How it opens a transaction, given its context: a factory of its unit of work, the one
+    # its repositories live on (``SqlUnitOfWork.factory`` of its subclass). None: a plain one.
+    unit_of_work: Callable[[ServiceContext], Callable[[], SqlUnitOfWork]] | None = None
     commands: dict[str, Command] = field(default_factory=dict)
     emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
     periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
@@ -93,13 +98,18 @@ class ServiceDefinition:
     def connector_name(self) -> str:
         return f"{self.name}-outbox"
 
-    def context(self, settings: Settings | None = None, migrate: bool = False) -> ServiceContext:
+    def context(
+        self, settings: Settings | None = None, migrate: bool = False, catalog: SchemaCatalog | None = None
+    ) -> ServiceContext:
         """Its database and registry connections (``migrate``: its tables created and schemas
-        registered first)."""
-        catalog = SchemaCatalog.load(self.schemas) if self.schemas else None
+        registered first; ``catalog``: other schemas than its own, for tests of evolution)."""
+        if catalog is None and self.schemas:
+            catalog = SchemaCatalog.load(self.schemas)
         context = build_context(
             self.name, self.metadata, settings, catalog, emits=self.emits, database=self.database
         )
+        if self.unit_of_work is not None:
+            context.make_unit_of_work = self.unit_of_work(context)
         if migrate:
             context.migrate()
         return context
@@ -112,7 +122,7 @@ class ServiceDefinition:
         """The service's consumer process, wired and with every setting read; ``until_caught_up``:
         it stops once it has read every topic to its end (no periodic jobs then)."""
         jobs = self.periodic(context) if self.periodic and not until_caught_up else []
-        routes = EventRoutes(self.handlers(context), self.name)
+        routes = EventRoutes(self.handlers, self.name)
         process = ServiceProcess(
             context,
             self.group_id,

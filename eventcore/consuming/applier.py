@@ -30,10 +30,10 @@ from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore, SourceR
 from eventcore.kafka.topics import HEADER_EVENT_TYPE, aggregate_type_of, retry_topic_for
 from eventcore.publishing.tracing import continued_from
 from eventcore.serialization.avro import AvroEventDeserializer
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.db import SqlUnitOfWork
 from eventcore.storage.messaging_tables import MessagingTables
 
-Handler = Callable[[UnitOfWork, ConsumedEvent], None]
+Handler = Callable[[SqlUnitOfWork, ConsumedEvent], None]
 
 
 class ApplyOneByOne(Exception):
@@ -64,7 +64,7 @@ class RecordApplier:
         self,
         group_id: str,
         handlers: Mapping[str, Handler],
-        uow_factory: Callable[[], UnitOfWork],
+        uow_factory: Callable[[], SqlUnitOfWork],
         tables: MessagingTables,
         deserializer: AvroEventDeserializer,
         drills: FailureDrills | None = None,
@@ -132,7 +132,7 @@ class RecordApplier:
         return [result for result in results if result is not None]
 
     def _apply_all(
-        self, uow: UnitOfWork, work: list[tuple[int, ConsumedEvent, Handler]], results: list[Result | None]
+        self, uow: SqlUnitOfWork, work: list[tuple[int, ConsumedEvent, Handler]], results: list[Result | None]
     ) -> None:
         connection = uow.connection
         tables = self._tables
@@ -164,7 +164,7 @@ class RecordApplier:
         for event, handler in to_handle:
             self._handle(uow, event, handler)
 
-    def _handle(self, uow: UnitOfWork, event: ConsumedEvent, handler: Handler) -> None:
+    def _handle(self, uow: SqlUnitOfWork, event: ConsumedEvent, handler: Handler) -> None:
         with continued_from(event.headers, event.key, event.event_id):
             handler(uow, event)
         self._drills.handler_ran(f"{event.event_type} {event.event_id}")

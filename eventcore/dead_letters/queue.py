@@ -52,7 +52,7 @@ from eventcore.kafka.topics import (
     dead_letter_topic_for,
     retry_topic_for,
 )
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.db import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ class DeadLetterQueue:
         producer: Producer,
         consumer_group: str,
         store: DeadLetterStore,
-        uow_factory: Callable[[], UnitOfWork],
+        uow_factory: Callable[[], SqlUnitOfWork],
     ) -> None:
         self._producer = producer
         self.group = consumer_group

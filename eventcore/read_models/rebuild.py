@@ -22,7 +22,7 @@ from eventcore.bootstrap import ServiceContext
 from eventcore.cli import UsageError, confirm
 from eventcore.consuming.runner import ServiceProcess
 from eventcore.kafka.clients import forget_group_offsets, group_member_count
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.db import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def rebuild_read_model(
     context: ServiceContext,
     group_id: str,
     topics: list[str],
-    clear: Callable[[UnitOfWork], int],
+    clear: Callable[[SqlUnitOfWork], int],
     process: Callable[[], ServiceProcess],
     assume_yes: bool,
 ) -> ServiceProcess | None:

@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from eventcore.publishing.outbox import OutboxEvent
 from eventcore.sagas.transitions import StateMachine
-from eventcore.serialization.events import Event, TypedHandler
+from eventcore.serialization.events import Event
 from eventcore.storage.batch_rows import BatchRows
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.unit_of_work import UnitOfWork
 
 
 class Aggregate:
@@ -169,19 +169,19 @@ S = TypeVar("S", bound=CompensableStep)
 
 
 class StepRepository(Protocol[S]):
-    def load(self, uow: UnitOfWork, saga_id: str) -> S: ...
+    """A participant's steps, on its unit of work (``uow.reservations``)."""
 
-    def save(self, uow: UnitOfWork, step: S) -> None: ...
+    def load(self, saga_id: str) -> S:
+        """The saga's step (NEW when it has none yet), locked until the commit."""
+        ...
+
+    def save(self, step: S) -> None: ...
 
 
-def compensating(repository: StepRepository[S], undo: Callable[[UnitOfWork, S], Event]) -> TypedHandler:
-    """The participant's handler for its saga being cancelled: undo the step if it was done
+def compensate(steps: StepRepository[S], saga_id: str, undo: Callable[[S], Event]) -> None:
+    """The participant's reaction to its saga being cancelled: undo the step if it was done
     (``undo`` writes the compensation and returns the event announcing it), void it if it
     never ran, and change nothing if it was refused, undone or voided already."""
-
-    def on_saga_cancelled(uow: UnitOfWork, event: Event) -> None:
-        step = repository.load(uow, event.aggregate_id)
-        step.cancel(lambda: undo(uow, step))
-        repository.save(uow, step)
-
-    return on_saga_cancelled
+    step = steps.load(saga_id)
+    step.cancel(lambda: undo(step))
+    steps.save(step)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypeVar
 from eventcore.consuming.records import ConsumedEvent
 from eventcore.kafka.topics import aggregate_type_of
 from eventcore.sagas.transitions import TransitionRefused
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ A consumer applies a fetch's records in one transaction (:mod:`eventcore.consumi
 saving each record's aggregate on its own costs a few round trips per record, the larger part
 of the services' time. Here a repository asks for one key and gets it from one locking read of
 every key the transaction needs (by default the ids of the batch's aggregates,
-``UnitOfWork.batch_keys``); its saves stay in memory until the commit, where the new rows go in
+``SqlUnitOfWork.batch_keys``); its saves stay in memory until the commit, where the new rows go in
 one multi-row ``INSERT`` and the changed ones in one ``UPDATE``. The rows are locked from that
 read to the commit, so a row written back cannot have changed in between.
 
@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Table, Update, bindparam, case
 
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.db import SqlUnitOfWork
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -73,7 +73,7 @@ class BatchRows(Generic[K, V]):
     @classmethod
     def of(
         cls,
-        uow: UnitOfWork,
+        uow: SqlUnitOfWork,
         table: Table,
         key_column: str,
         read: Reader[V],
@@ -186,7 +186,7 @@ class BatchInserts:
         self._rows: list[dict[str, Any]] = []
 
     @classmethod
-    def of(cls, uow: UnitOfWork, table: Table) -> BatchInserts:
+    def of(cls, uow: SqlUnitOfWork, table: Table) -> BatchInserts:
         return uow.staged(("batch inserts", table.name), lambda: cls(table))
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -1,19 +1,21 @@
-"""Database adapter: engines and the unit of work that owns each transaction."""
+"""Database adapter: engines and the SQL unit of work that owns each transaction."""
 
 from __future__ import annotations
 
 import itertools
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.schema import CreateColumn
 
+from eventcore.storage.unit_of_work import UnitOfWork
+
 if TYPE_CHECKING:
-    from eventcore.consuming.records import ConsumedEvent
+    from eventcore.bootstrap import ServiceContext
     from eventcore.publishing.outbox import OutboxEvent, OutboxWriter
 
 log = logging.getLogger(__name__)
@@ -81,10 +83,10 @@ class Flushable(Protocol):
 T = TypeVar("T", bound=Flushable)
 
 
-class UnitOfWork:
+class SqlUnitOfWork(UnitOfWork):
     """One local transaction: domain rows and outbox rows commit together or not at all.
 
-    Use as ``with UnitOfWork(engine, outbox) as uow: ...``; ``uow.connection`` runs the
+    Use as ``with SqlUnitOfWork(engine, outbox) as uow: ...``; ``uow.connection`` runs the
     statements and ``uow.emit(event)`` adds an outbox row. Leaving the block commits; an
     exception rolls everything back, outbox rows included.
 
@@ -95,6 +97,10 @@ class UnitOfWork:
     ``batch`` is what the transaction applies (the consumer sets it: a fetch's records, or one
     record); repositories read the rows of all of them at once and keep their writes in a
     :meth:`staged` object, written just before the outbox rows (:mod:`eventcore.storage.batch_rows`).
+
+    A service subclasses it to put its SQL repositories on it (and whatever else its handlers
+    reach through the unit of work), next to an in-memory twin for its handler tests
+    (:class:`eventcore.storage.in_memory.InMemoryUnitOfWork`).
     """
 
     def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
@@ -103,12 +109,12 @@ class UnitOfWork:
         self._connection: Connection | None = None
         self._pending: list[dict[str, Any]] = []
         self._staged: dict[Hashable, Flushable] = {}
-        self.batch: Sequence[ConsumedEvent] = ()
+        self.batch = ()
 
-    @property
-    def batch_keys(self) -> list[str]:
-        """The aggregate ids (record keys) of the transaction's batch, each once."""
-        return list(dict.fromkeys(event.key for event in self.batch if event.key))
+    @classmethod
+    def factory(cls, context: ServiceContext) -> Callable[[], Self]:
+        """How a service of this unit of work opens a transaction (``ServiceDefinition.unit_of_work``)."""
+        return lambda: cls(context.engine, context.outbox)
 
     def staged(self, name: Hashable, factory: Callable[[], T]) -> T:
         """The transaction's one ``name`` object (made by ``factory`` on first use); its
@@ -131,7 +137,7 @@ class UnitOfWork:
         self.connection  # noqa: B018 (raises outside a with block)
         self._pending.append(self._outbox.row(event))
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> Self:
         self._connection = self._engine.connect()
         self._connection.begin()
         return self

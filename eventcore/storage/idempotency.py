@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from eventcore.clock import utc_now
 from eventcore.consuming.inbox import is_duplicate_key
 from eventcore.errors import EventcoreError, InvalidValueError
-from eventcore.storage.db import UnitOfWork
+from eventcore.storage.db import SqlUnitOfWork
 
 MAX_KEY_LENGTH = 255
 
@@ -69,7 +69,7 @@ class StoredResponse:
     replayed: bool = False  # True: the answer to an earlier request with the same key
 
 
-Remember = Callable[[UnitOfWork, StoredResponse], None]
+Remember = Callable[[SqlUnitOfWork, StoredResponse], None]
 
 
 class IdempotencyKeys:
@@ -86,7 +86,7 @@ class IdempotencyKeys:
 
     def handle_once(
         self,
-        uow_factory: Callable[[], UnitOfWork],
+        uow_factory: Callable[[], SqlUnitOfWork],
         key: str,
         request: Mapping[str, Any],
         create: Callable[[Remember], StoredResponse],
@@ -99,7 +99,7 @@ class IdempotencyKeys:
         if stored is not None:
             return stored
 
-        def remember(uow: UnitOfWork, response: StoredResponse) -> None:
+        def remember(uow: SqlUnitOfWork, response: StoredResponse) -> None:
             uow.connection.execute(
                 self.table.insert(),
                 {

@@ -1,11 +1,15 @@
 """The inventory service's use cases: reserve on OrderCreated (choreography) or ReserveStock
-(orchestration), release on OrderCancelled or ReleaseStock, and the operator's ``set_stock``."""
+(orchestration), release on OrderCancelled or ReleaseStock, and the operator's ``set_stock``.
+
+Every handler is a plain function ``(uow, event)`` over :class:`InventoryUnitOfWork`; ``HANDLERS``
+routes the events to them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventcore import StepStatus, TypedHandler, UnitOfWork, bounded_int, compensating
+from eventcore import Event, StepStatus, TypedHandler, bounded_int, compensate
 from services.contracts import (
     CHOREOGRAPHED,
     ORCHESTRATED,
@@ -17,31 +21,38 @@ from services.contracts import (
     choreographed_only,
 )
 from services.inventory.domain import MAX_STOCK, Reservation, StockLevel, valid_sku
-from services.inventory.repository import reservation_repository as reservations
-from services.inventory.repository import stock
+from services.inventory.unit_of_work import InventoryUnitOfWork
 
 
-def set_stock(uow_factory: Callable[[], UnitOfWork], sku: str, available: int) -> StockLevel:
+def set_stock(uow_factory: Callable[[], InventoryUnitOfWork], sku: str, available: int) -> StockLevel:
     """Set a product's available quantity (creating it); reserved stock is left alone."""
     valid_sku(sku)
     bounded_int(f"available stock of {sku}", available, 0, MAX_STOCK)
     with uow_factory() as uow:
-        stock.set_available(uow.connection, sku, available)
-        return stock.current_levels(uow.connection, [sku])[sku]
+        return uow.stock.set_available(sku, available)
 
 
 def reserve(
-    uow: UnitOfWork, order_id: str, requested: dict[str, int], amount_cents: int, currency: str, flow: str
+    uow: InventoryUnitOfWork,
+    order_id: str,
+    requested: dict[str, int],
+    amount_cents: int,
+    currency: str,
+    flow: str,
+    customer_id: str = "",
+    points: int = 0,
 ) -> None:
-    reservation = reservations.load(uow, order_id)
+    reservation = uow.reservations.load(order_id)
     reservation.expect_to_run()
-    reservation.reserve(requested, stock.levels(uow, requested), amount_cents, currency, flow)
+    reservation.reserve(
+        requested, uow.stock.levels(requested), amount_cents, currency, flow, customer_id, points
+    )
     if reservation.status is StepStatus.DONE:
-        stock.move(uow, requested, +1)
-    reservations.save(uow, reservation)
+        uow.stock.move(requested, +1)
+    uow.reservations.save(reservation)
 
 
-def on_order_created(uow: UnitOfWork, event: OrderCreated) -> None:
+def on_order_created(uow: InventoryUnitOfWork, event: OrderCreated) -> None:
     reserve(
         uow,
         event.order_id,
@@ -49,10 +60,12 @@ def on_order_created(uow: UnitOfWork, event: OrderCreated) -> None:
         event.total_cents,
         event.currency,
         CHOREOGRAPHED,
+        event.customer_id,
+        event.points,
     )
 
 
-def on_reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
+def on_reserve_stock(uow: InventoryUnitOfWork, command: ReserveStock) -> None:
     reserve(
         uow,
         command.order_id,
@@ -63,15 +76,20 @@ def on_reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
     )
 
 
-def release_stock(uow: UnitOfWork, reservation: Reservation) -> StockReleased:
-    stock.levels(uow, reservation.lines)
-    stock.move(uow, reservation.lines, -1)
-    return reservation.released()
+def release_stock(uow: InventoryUnitOfWork, cancelled: Event) -> None:
+    """Undo the order's reservation if it was made (once), void it if it was not."""
+
+    def release(reservation: Reservation) -> StockReleased:
+        uow.stock.levels(reservation.lines)
+        uow.stock.move(reservation.lines, -1)
+        return reservation.released()
+
+    compensate(uow.reservations, cancelled.aggregate_id, release)
 
 
-HANDLERS: dict[type, TypedHandler] = {
+HANDLERS: dict[type[Event], TypedHandler] = {
     OrderCreated: choreographed_only(on_order_created),
-    OrderCancelled: choreographed_only(compensating(reservations, release_stock)),
+    OrderCancelled: choreographed_only(release_stock),
     ReserveStock: on_reserve_stock,
-    ReleaseStock: compensating(reservations, release_stock),
+    ReleaseStock: release_stock,
 }

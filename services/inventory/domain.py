@@ -66,11 +66,18 @@ class Reservation(CompensableStep):
         amount_cents: int,
         currency: str,
         flow: str,
+        customer_id: str = "",
+        points: int = 0,
     ) -> None:
-        """Reserve every line or reject the order; the stock moves are the caller's to write."""
+        """Reserve every line or reject the order; the stock moves are the caller's to write.
+        The customer and the points an order redeems ride along for the next step (choreography)."""
         decision = decide(requested, stock)
         if decision.reserve:
-            self._done(StockReserved(self.order_id, _stock_lines(requested), amount_cents, currency, flow))
+            self._done(
+                StockReserved(
+                    self.order_id, _stock_lines(requested), amount_cents, currency, flow, customer_id, points
+                )
+            )
             self.lines = dict(requested)
         else:
             assert decision.reason is not None

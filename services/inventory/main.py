@@ -8,6 +8,7 @@ from eventcore import Command, ServiceContext, ServiceDefinition, service_main
 from services import SCHEMAS
 from services.inventory.commands import HANDLERS, set_stock
 from services.inventory.domain import MAX_STOCK, valid_sku
+from services.inventory.repository import SqlInventoryUnitOfWork
 from services.inventory.tables import metadata
 
 
@@ -46,7 +47,8 @@ SERVICE = ServiceDefinition(
     health_port=9102,
     metadata=metadata,
     consumes=["order", "inventory.commands"],
-    handlers=lambda _context: HANDLERS,
+    handlers=HANDLERS,
+    unit_of_work=SqlInventoryUnitOfWork.factory,
     commands={
         "set-stock": Command(
             "set a product's available stock (reserved stock is left alone)",

@@ -1,4 +1,5 @@
-"""Loads and saves reservations and stock levels inside a unit of work's transaction.
+"""The inventory's SQL repositories and unit of work: reservations and stock levels in one
+transaction.
 
 Saving a reservation writes its row (and its lines when it was just reserved) and, in the same
 transaction, the outbox rows of the events it caused.
@@ -9,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-from eventcore import BatchInserts, BatchRows, StepStatus, UnitOfWork, emit_changes, save_step, utc_now
+from eventcore import BatchInserts, BatchRows, SqlUnitOfWork, StepStatus, emit_changes, save_step, utc_now
+from eventcore.publishing.outbox import OutboxWriter
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations
+from services.inventory.unit_of_work import InventoryUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +67,24 @@ def _read_products(connection: Connection, skus: list[str]) -> dict[str, StockLe
     }
 
 
-class Reservations:
-    def rows(self, uow: UnitOfWork) -> BatchRows[str, Reservation]:
-        return BatchRows.of(uow, reservations, "order_id", _read_reservations)
+class SqlReservations:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
 
-    def load(self, uow: UnitOfWork, order_id: str) -> Reservation:
+    def rows(self) -> BatchRows[str, Reservation]:
+        return BatchRows.of(self._uow, reservations, "order_id", _read_reservations)
+
+    def load(self, order_id: str) -> Reservation:
         """The order's reservation (NEW when there is none yet), its row locked (with those of
         the rest of the batch)."""
-        return self.rows(uow).get(order_id) or Reservation(order_id)
+        return self.rows().get(order_id) or Reservation(order_id)
 
-    def save(self, uow: UnitOfWork, reservation: Reservation) -> None:
-        emit_changes(uow, reservation)
+    def save(self, reservation: Reservation) -> None:
+        emit_changes(self._uow, reservation)
         newly_reserved = reservation.stored_version == 0 and reservation.status is StepStatus.DONE
-        save_step(self.rows(uow), reservation, {"updated_at": utc_now()})
+        save_step(self.rows(), reservation, {"updated_at": utc_now()})
         if newly_reserved:
-            BatchInserts.of(uow, reservation_lines).add(
+            BatchInserts.of(self._uow, reservation_lines).add(
                 {"order_id": reservation.order_id, "sku": sku, "quantity": quantity}
                 for sku, quantity in sorted(reservation.lines.items())
             )
@@ -91,29 +97,31 @@ class Reservations:
         )
 
 
-def _skus_in(uow: UnitOfWork) -> set[str]:
-    """The products the batch's records may move: the lines of its requests and of the
-    reservations read so far (a release names none of its own)."""
-    skus = {line["sku"] for event in uow.batch for line in event.value.get("lines") or ()}
-    for reservation in reservation_repository.rows(uow).read():
-        skus.update(reservation.lines)
-    return skus
+class SqlStock:
+    def __init__(self, uow: SqlInventoryUnitOfWork) -> None:
+        self._uow = uow
 
+    def _skus_in_batch(self) -> set[str]:
+        """The products the batch's records may move: the lines of its requests and of the
+        reservations read so far (a release names none of its own)."""
+        skus = {line["sku"] for event in self._uow.batch for line in event.value.get("lines") or ()}
+        for reservation in self._uow.reservations.rows().read():
+            skus.update(reservation.lines)
+        return skus
 
-class Stock:
-    def rows(self, uow: UnitOfWork) -> BatchRows[str, StockLevel]:
-        return BatchRows.of(uow, products, "sku", _read_products, lambda: _skus_in(uow))
+    def rows(self) -> BatchRows[str, StockLevel]:
+        return BatchRows.of(self._uow, products, "sku", _read_products, self._skus_in_batch)
 
-    def levels(self, uow: UnitOfWork, skus: Iterable[str]) -> dict[str, StockLevel]:
+    def levels(self, skus: Iterable[str]) -> dict[str, StockLevel]:
         """The products' stock levels, their rows locked until the commit (unknown skus absent)."""
-        rows = self.rows(uow)
+        rows = self.rows()
         wanted = sorted(skus)
         rows.prefetch(wanted)
         return {sku: level for sku in wanted if (level := rows.get(sku)) is not None}
 
-    def move(self, uow: UnitOfWork, lines: Mapping[str, int], sign: int) -> None:
+    def move(self, lines: Mapping[str, int], sign: int) -> None:
         """Reserve (+1) or release (-1) the quantities of ``lines`` (read by :meth:`levels` first)."""
-        rows = self.rows(uow)
+        rows = self.rows()
         now = utc_now()
         for sku, quantity in sorted(lines.items()):
             level = rows.get(sku)
@@ -124,19 +132,27 @@ class Stock:
                 sku, moved, {"available": moved.available, "reserved": moved.reserved, "updated_at": now}
             )
 
-    def current_levels(self, connection: Connection, skus: list[str]) -> dict[str, StockLevel]:
-        """The products' stock levels as committed (no lock)."""
-        return {
-            r.sku: StockLevel(r.sku, r.available, r.reserved)
-            for r in connection.execute(_PRODUCTS, {"skus": sorted(skus)})
-        }
-
-    def set_available(self, connection: Connection, sku: str, available: int) -> None:
+    def set_available(self, sku: str, available: int) -> StockLevel:
+        connection = self._uow.connection
         statement = mysql_insert(products).values(
             sku=sku, available=available, reserved=0, updated_at=utc_now()
         )
         connection.execute(statement.on_duplicate_key_update(available=available, updated_at=utc_now()))
+        return current_levels(connection, [sku])[sku]
 
 
-reservation_repository = Reservations()
-stock = Stock()
+def current_levels(connection: Connection, skus: list[str]) -> dict[str, StockLevel]:
+    """The products' stock levels as committed (no lock): for readers."""
+    return {
+        r.sku: StockLevel(r.sku, r.available, r.reserved)
+        for r in connection.execute(_PRODUCTS, {"skus": sorted(skus)})
+    }
+
+
+class SqlInventoryUnitOfWork(SqlUnitOfWork, InventoryUnitOfWork):
+    """The inventory's transaction: reservations and stock in inventory_db, with its outbox."""
+
+    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+        super().__init__(engine, outbox)
+        self.reservations = SqlReservations(self)
+        self.stock = SqlStock(self)

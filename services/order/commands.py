@@ -1,30 +1,26 @@
-"""The order service's use cases, as plain functions over a unit of work.
+"""The order service's use cases, as plain functions over its unit of work.
 
-``place_order`` and ``cancel_order`` are commands; ``OrderUseCases.handlers()`` take the
-inventory and payment services' replies; ``cancel_timed_out`` and ``expire_overdue_steps`` are the two sagas'
-deadlines. An order is driven by one saga style, chosen when it is placed: choreographed (the
-order reacts to the participants' events, one order-wide timeout) or orchestrated (the order's
-saga instance sends the participants commands; :mod:`services.order.orchestration`). Each use
-case loads the order, calls the aggregate (and the saga, for an orchestrated order) and saves
-them; the events and commands go with them.
+``place_order`` and ``cancel_order`` are commands; ``HANDLERS`` take the participants'
+replies; ``cancel_timed_out`` and ``expire_overdue_steps`` are the two sagas' deadlines. An
+order is driven by one saga style, chosen when it is placed: choreographed (the order reacts to
+the participants' events, one order-wide timeout) or orchestrated (the order's saga instance
+sends the participants commands; :mod:`services.order.orchestration`). Each use case loads the
+order, calls the aggregate (and the saga, for an orchestrated order) and saves them; the events
+and commands go with them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-
-from sqlalchemy import Connection
 
 from eventcore import (
     DEADLINE_PASSED,
-    Orchestration,
+    Event,
     SagaInstance,
     TransitionRefused,
     TypedHandler,
-    UnitOfWork,
     emit,
     utc_now,
 )
@@ -33,166 +29,184 @@ from services.contracts import (
     ORCHESTRATED,
     PaymentCompleted,
     PaymentFailed,
+    PointsDeducted,
+    PointsRejected,
     StockRejected,
     StockReserved,
 )
-from services.order import repository
 from services.order.domain import Order, OrderLine
 from services.order.orchestration import (
     CANCEL_REQUESTED,
     ORDER_PLACED,
     START,
     WAITING,
+    OrderSaga,
     SagaState,
     command,
-    order_saga,
 )
 from services.order.repository import OrderNotFoundError
+from services.order.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OrderNotFoundError", "OrderUseCases", "cancel_order", "cancel_timed_out", "place_order"]
+__all__ = [
+    "HANDLERS",
+    "OrderNotFoundError",
+    "cancel_order",
+    "cancel_timed_out",
+    "expire_overdue_steps",
+    "place_order",
+]
 
 OrderChange = Callable[[Order], None]
+UnitsOfWork = Callable[[], OrderUnitOfWork]
 
 
 def place_order(
-    uow_factory: Callable[[], UnitOfWork],
+    uow_factory: UnitsOfWork,
     customer_id: str,
     lines: list[OrderLine],
     currency: str = "EUR",
     order_id: str | None = None,
     flow: str = CHOREOGRAPHED,
-    saga: Orchestration[SagaState] | None = None,
-    also: Callable[[UnitOfWork, Order], None] | None = None,
+    also: Callable[[OrderUnitOfWork, Order], None] | None = None,
+    points: int = 0,
+    saga: OrderSaga | None = None,
 ) -> Order:
     """Commit the order, its lines and one OrderCreated outbox row in one transaction; for an
-    orchestrated order also its saga instance (its step deadlines from ``saga``) and the first
-    command; and whatever ``also`` writes (e.g. the request's idempotency key)."""
-    order = Order.place(customer_id, lines, currency, order_id=order_id, flow=flow)
+    orchestrated order also its saga instance (its first deadline from ``saga``, else from the
+    unit of work's) and the first command; and whatever ``also`` writes (e.g. the request's
+    idempotency key)."""
+    order = Order.place(customer_id, lines, currency, order_id=order_id, flow=flow, points=points)
     with uow_factory() as uow:
-        repository.add(uow, order)
+        uow.orders.add(order)
         if also is not None:
             also(uow, order)
         if flow == ORCHESTRATED:
-            instance = SagaInstance.start(order.id, saga or order_saga(), ORDER_PLACED, START, utc_now())
+            plans = saga or uow.saga
+            instance = SagaInstance.start(order.id, plans.for_order(order), ORDER_PLACED, START, utc_now())
             _send(uow, order, instance, START.commands)
-            repository.save_saga(uow, instance)
+            uow.sagas.save(instance)
     log.info(
-        "placed order %s for %s (%d line(s), %d cents, %s)",
+        "placed order %s for %s (%d line(s), %d cents%s, %s)",
         order.id,
         customer_id,
         len(lines),
         order.total_cents,
+        f", {points} points" if points else "",
         flow,
     )
     return order
 
 
-def _send(uow: UnitOfWork, order: Order, saga: SagaInstance[SagaState], commands: tuple[str, ...]) -> None:
+def _send(
+    uow: OrderUnitOfWork, order: Order, saga: SagaInstance[SagaState], commands: tuple[str, ...]
+) -> None:
     for name in commands:
         emit(uow, command(name, order), saga.version)
 
 
-@dataclass(frozen=True)
-class OrderUseCases:
-    """The use cases that depend on the orchestrated saga's settings (its step deadlines)."""
-
-    saga: Orchestration[SagaState]
-
-    def drive(self, uow: UnitOfWork, order: Order, trigger: str, change: OrderChange, note: str = "") -> None:
-        """Apply a reply (or a deadline, or a cancellation) to the order: directly for a
-        choreographed order; through its saga for an orchestrated one, where the saga decides
-        and the order follows while the saga was still waiting for a step."""
-        if order.flow == ORCHESTRATED:
-            instance = repository.load_saga(uow, order.id)
-            if instance is None:
-                raise OrderNotFoundError(f"orchestrated order {order.id} has no saga instance")
-            was = instance.state
-            reaction = instance.handle(self.saga, trigger, utc_now(), note)
-            if reaction is not None:
-                if was in WAITING:
-                    change(order)
-                _send(uow, order, instance, reaction.commands)
-            repository.save_saga(uow, instance)
-            if reaction is None:
-                return
-        else:
-            change(order)
-        repository.save(uow, order)
-
-    def cancel_order(self, uow_factory: Callable[[], UnitOfWork], order_id: str, reason: str) -> Order:
-        """A customer's cancellation of an open order; compensations follow (raises
-        TransitionRefused when the order is no longer open)."""
-        with uow_factory() as uow:
-            order = repository.load(uow, order_id)
-            if not order.is_open:
-                raise TransitionRefused(order.status, CANCEL_REQUESTED)
-            self.drive(uow, order, CANCEL_REQUESTED, lambda o: o.cancel(reason), reason)
-        return order
-
-    def on_stock_reserved(self, uow: UnitOfWork, event: StockReserved) -> None:
-        order = repository.load(uow, event.order_id)
-        self.drive(uow, order, "StockReserved", lambda o: o.stock_reserved())
-
-    def on_stock_rejected(self, uow: UnitOfWork, event: StockRejected) -> None:
-        order = repository.load(uow, event.order_id)
-        self.drive(uow, order, "StockRejected", lambda o: o.stock_rejected(event.reason), event.reason)
-
-    def on_payment_completed(self, uow: UnitOfWork, event: PaymentCompleted) -> None:
-        order = repository.load(uow, event.order_id)
-        self.drive(uow, order, "PaymentCompleted", lambda o: o.payment_completed(event.payment_id))
-
-    def on_payment_failed(self, uow: UnitOfWork, event: PaymentFailed) -> None:
-        order = repository.load(uow, event.order_id)
-        self.drive(uow, order, "PaymentFailed", lambda o: o.payment_failed(event.reason), event.reason)
-
-    def handlers(self) -> dict[type, TypedHandler]:
-        return {
-            StockReserved: self.on_stock_reserved,
-            StockRejected: self.on_stock_rejected,
-            PaymentCompleted: self.on_payment_completed,
-            PaymentFailed: self.on_payment_failed,
-        }
-
-    def expire_overdue_steps(
-        self,
-        uow_factory: Callable[[], UnitOfWork],
-        limit: int = 100,
-        pipeline_behind: timedelta = timedelta(0),
-    ) -> int:
-        """The orchestrated saga's deadlines: a step whose reply has not come by its deadline
-        (plus the time the pipeline is behind) is given up and the completed steps compensated."""
-        cutoff = utc_now() - pipeline_behind
-
-        def expire(uow: UnitOfWork, order: Order) -> bool:
-            instance = repository.load_saga(uow, order.id)
-            if instance is None or instance.state not in WAITING or not instance.overdue(cutoff):
-                return False  # a reply got there first
-            timeout = self.saga.step_timeouts[instance.state]
-            self.drive(
-                uow,
-                order,
-                DEADLINE_PASSED,
-                lambda o: o.time_out(timeout.total_seconds()),
-                f"no reply to {instance.state.value} within {timeout.total_seconds():.0f}s",
-            )
-            return True
-
-        return _one_by_one(uow_factory, lambda c: repository.overdue_saga_ids(c, cutoff, limit), expire)
+def drive(uow: OrderUnitOfWork, order: Order, trigger: str, change: OrderChange, note: str = "") -> None:
+    """Apply a reply (or a deadline, or a cancellation) to the order: directly for a
+    choreographed order; through its saga for an orchestrated one, where the saga decides
+    and the order follows while the saga was still waiting for a step."""
+    if order.flow == ORCHESTRATED:
+        instance = uow.sagas.load(order.id)
+        if instance is None:
+            raise OrderNotFoundError(f"orchestrated order {order.id} has no saga instance")
+        was = instance.state
+        reaction = instance.handle(uow.saga.for_order(order), trigger, utc_now(), note)
+        if reaction is not None:
+            if was in WAITING:
+                change(order)
+            _send(uow, order, instance, reaction.commands)
+        uow.sagas.save(instance)
+        if reaction is None:
+            return
+    else:
+        change(order)
+    uow.orders.save(order)
 
 
-def cancel_order(
-    uow_factory: Callable[[], UnitOfWork],
-    order_id: str,
-    reason: str,
-    saga: Orchestration[SagaState] | None = None,
-) -> Order:
-    return OrderUseCases(saga or order_saga()).cancel_order(uow_factory, order_id, reason)
+def cancel_order(uow_factory: UnitsOfWork, order_id: str, reason: str) -> Order:
+    """A customer's cancellation of an open order; compensations follow (raises
+    TransitionRefused when the order is no longer open)."""
+    with uow_factory() as uow:
+        order = uow.orders.load(order_id)
+        if not order.is_open:
+            raise TransitionRefused(order.status, CANCEL_REQUESTED)
+        drive(uow, order, CANCEL_REQUESTED, lambda o: o.cancel(reason), reason)
+    return order
+
+
+def on_stock_reserved(uow: OrderUnitOfWork, event: StockReserved) -> None:
+    order = uow.orders.load(event.order_id)
+    drive(uow, order, "StockReserved", lambda o: o.stock_reserved())
+
+
+def on_stock_rejected(uow: OrderUnitOfWork, event: StockRejected) -> None:
+    order = uow.orders.load(event.order_id)
+    drive(uow, order, "StockRejected", lambda o: o.stock_rejected(event.reason), event.reason)
+
+
+def on_points_deducted(uow: OrderUnitOfWork, event: PointsDeducted) -> None:
+    """The orchestrator's next step; a choreographed order waits for its payment."""
+    order = uow.orders.load(event.order_id)
+    if order.flow == ORCHESTRATED:
+        drive(uow, order, "PointsDeducted", lambda o: None)
+
+
+def on_points_rejected(uow: OrderUnitOfWork, event: PointsRejected) -> None:
+    order = uow.orders.load(event.order_id)
+    drive(uow, order, "PointsRejected", lambda o: o.points_rejected(event.reason), event.reason)
+
+
+def on_payment_completed(uow: OrderUnitOfWork, event: PaymentCompleted) -> None:
+    order = uow.orders.load(event.order_id)
+    drive(uow, order, "PaymentCompleted", lambda o: o.payment_completed(event.payment_id))
+
+
+def on_payment_failed(uow: OrderUnitOfWork, event: PaymentFailed) -> None:
+    order = uow.orders.load(event.order_id)
+    drive(uow, order, "PaymentFailed", lambda o: o.payment_failed(event.reason), event.reason)
+
+
+HANDLERS: dict[type[Event], TypedHandler] = {
+    StockReserved: on_stock_reserved,
+    StockRejected: on_stock_rejected,
+    PointsDeducted: on_points_deducted,
+    PointsRejected: on_points_rejected,
+    PaymentCompleted: on_payment_completed,
+    PaymentFailed: on_payment_failed,
+}
+
+
+def expire_overdue_steps(
+    uow_factory: UnitsOfWork, limit: int = 100, pipeline_behind: timedelta = timedelta(0)
+) -> int:
+    """The orchestrated saga's deadlines: a step whose reply has not come by its deadline
+    (plus the time the pipeline is behind) is given up and the completed steps compensated."""
+    cutoff = utc_now() - pipeline_behind
+
+    def expire(uow: OrderUnitOfWork, order: Order) -> bool:
+        instance = uow.sagas.load(order.id)
+        if instance is None or instance.state not in WAITING or not instance.overdue(cutoff):
+            return False  # a reply got there first
+        timeout = uow.saga.for_order(order).step_timeouts[instance.state]
+        drive(
+            uow,
+            order,
+            DEADLINE_PASSED,
+            lambda o: o.time_out(timeout.total_seconds()),
+            f"no reply to {instance.state.value} within {timeout.total_seconds():.0f}s",
+        )
+        return True
+
+    return _one_by_one(uow_factory, lambda uow: uow.sagas.overdue_ids(cutoff, limit), expire)
 
 
 def cancel_timed_out(
-    uow_factory: Callable[[], UnitOfWork],
+    uow_factory: UnitsOfWork,
     timeout: timedelta,
     limit: int = 100,
     pipeline_behind: timedelta = timedelta(0),
@@ -205,28 +219,28 @@ def cancel_timed_out(
     """
     cutoff = utc_now() - timeout - pipeline_behind
 
-    def time_out(uow: UnitOfWork, order: Order) -> bool:
+    def time_out(uow: OrderUnitOfWork, order: Order) -> bool:
         try:
             order.time_out(timeout.total_seconds())
         except TransitionRefused:
             return False  # a reply got there first
-        repository.save(uow, order)
+        uow.orders.save(order)
         return True
 
-    return _one_by_one(uow_factory, lambda c: repository.open_order_ids_before(c, cutoff, limit), time_out)
+    return _one_by_one(uow_factory, lambda uow: uow.orders.open_ids_before(cutoff, limit), time_out)
 
 
 def _one_by_one(
-    uow_factory: Callable[[], UnitOfWork],
-    candidates: Callable[[Connection], list[str]],
-    action: Callable[[UnitOfWork, Order], bool],
+    uow_factory: UnitsOfWork,
+    candidates: Callable[[OrderUnitOfWork], list[str]],
+    action: Callable[[OrderUnitOfWork, Order], bool],
 ) -> int:
     """A deadline sweep: find the candidates, then act on each order in its own transaction
     (its row locked, its state read again); returns how many it acted on."""
     with uow_factory() as uow:
-        order_ids = candidates(uow.connection)
+        order_ids = candidates(uow)
     acted = 0
     for order_id in order_ids:
         with uow_factory() as uow:
-            acted += action(uow, repository.load(uow, order_id))
+            acted += action(uow, uow.orders.load(order_id))
     return acted

@@ -46,6 +46,7 @@ ORDER_SAGA: StateMachine[OrderStatus] = StateMachine(
         ([OrderStatus.PENDING], "StockRejected", OrderStatus.CANCELLED),
         (OPEN, "PaymentCompleted", OrderStatus.CONFIRMED),
         (OPEN, "PaymentFailed", OrderStatus.CANCELLED),
+        (OPEN, "PointsRejected", OrderStatus.CANCELLED),
         (OPEN, "TimedOut", OrderStatus.CANCELLED),
         (OPEN, "CancelRequested", OrderStatus.CANCELLED),
     ]
@@ -78,10 +79,16 @@ class Order(Aggregate):
     cancel_reason: str | None = None
     payment_id: str | None = None
     flow: str = CHOREOGRAPHED
+    points: int = 0  # redeemed: one point is worth one cent of the total
 
     @property
     def total_cents(self) -> int:
         return sum(line.total_cents for line in self.lines)
+
+    @property
+    def to_charge_cents(self) -> int:
+        """What payment charges: the total less the points redeemed."""
+        return self.total_cents - self.points
 
     @classmethod
     def place(
@@ -91,10 +98,12 @@ class Order(Aggregate):
         currency: str = "EUR",
         order_id: str | None = None,
         flow: str = CHOREOGRAPHED,
+        points: int = 0,
     ) -> Order:
         try:
             bounded_text("customer id", customer_id, CUSTOMER_LENGTH)
-            bounded_int("order total (cents)", sum(line.total_cents for line in lines), 0, MAX_INT64)
+            total = bounded_int("order total (cents)", sum(line.total_cents for line in lines), 0, MAX_INT64)
+            bounded_int("points (at most the total in cents)", points, 0, total)
         except ValueError as exc:
             raise InvalidOrderError(str(exc)) from None
         if not lines:
@@ -112,10 +121,17 @@ class Order(Aggregate):
             lines=list(lines),
             currency=currency.upper(),
             flow=flow,
+            points=points,
         )
         order._record(
             OrderCreated(
-                order.id, order.customer_id, tuple(order.lines), order.total_cents, order.currency, flow
+                order.id,
+                order.customer_id,
+                tuple(order.lines),
+                order.total_cents,
+                order.currency,
+                flow,
+                points,
             )
         )
         return order
@@ -129,6 +145,9 @@ class Order(Aggregate):
     def payment_completed(self, payment_id: str) -> None:
         self._transition("PaymentCompleted", OrderConfirmed(self.id, payment_id))
         self.payment_id = payment_id
+
+    def points_rejected(self, reason: str) -> None:
+        self._cancel("PointsRejected", f"points rejected: {reason}")
 
     def payment_failed(self, reason: str) -> None:
         # The reservation is undone by the inventory service when it sees OrderCancelled.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from confluent_kafka import KafkaException
@@ -15,9 +16,16 @@ from eventcore.kafka.lag import PipelineLag
 from services import SCHEMAS
 from services.contracts import FLOWS
 from services.order import repository
-from services.order.commands import OrderUseCases, cancel_timed_out, place_order
+from services.order.commands import (
+    HANDLERS,
+    cancel_order,
+    cancel_timed_out,
+    expire_overdue_steps,
+    place_order,
+)
 from services.order.domain import InvalidOrderError, OrderLine, TransitionRefused
 from services.order.orchestration import order_saga
+from services.order.repository import SqlOrderUnitOfWork
 from services.order.settings import OrderSettings
 from services.order.tables import metadata
 
@@ -53,20 +61,35 @@ def configure_place(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the saga style that drives this order (default: ORDER_SAGA_FLOW, else choreographed)",
     )
+    parser.add_argument(
+        "--points",
+        type=points_argument,
+        default=0,
+        help="points the customer redeems (one point is worth one cent; at most the total)",
+    )
 
 
-def saga_of(context: ServiceContext) -> OrderUseCases:
-    return OrderUseCases(order_saga(OrderSettings.read(context.settings).step_timeout_s))
+def points_argument(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"points cannot be negative, got {value}")
+    return value
+
+
+def units_of_work(context: ServiceContext) -> Callable[[], SqlOrderUnitOfWork]:
+    saga = order_saga(OrderSettings.read(context.settings).step_timeout_s)
+    return lambda: SqlOrderUnitOfWork(context.engine, context.outbox, saga)
 
 
 def execute_place(context: ServiceContext, args: argparse.Namespace) -> int:
     flow = args.flow or OrderSettings.read(context.settings).saga_flow
-    use_cases = saga_of(context)
-    print(
-        place_order(
-            context.uow_factory, args.customer, args.lines, args.currency, flow=flow, saga=use_cases.saga
-        ).id
+    order = place_order(
+        context.uow_factory, args.customer, args.lines, args.currency, flow=flow, points=args.points
     )
+    print(order.id)
     return 0
 
 
@@ -77,7 +100,7 @@ def configure_cancel(parser: argparse.ArgumentParser) -> None:
 
 def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
     try:
-        order = saga_of(context).cancel_order(context.uow_factory, args.order_id, args.reason)
+        order = cancel_order(context.uow_factory, args.order_id, args.reason)
     except TransitionRefused as refused:
         raise UsageError(
             f"order {args.order_id} cannot be cancelled: it is {refused.current.value}"
@@ -94,7 +117,7 @@ def execute_saga(context: ServiceContext, args: argparse.Namespace) -> int:
     """An orchestrated order's saga: where it is, and every transition with what it sent."""
     with context.unit_of_work() as uow:
         order = repository.get(uow.connection, args.order_id)
-        instance = repository.load_saga(uow, args.order_id)
+        instance = uow.sagas.load(args.order_id)
         history = repository.saga_history_of(uow.connection, args.order_id)
     if order is None:
         raise UsageError(f"no order {args.order_id}")
@@ -122,9 +145,13 @@ def execute_saga(context: ServiceContext, args: argparse.Namespace) -> int:
 SAGA_HOPS = [
     Hop("inventory-service", "order.events"),
     Hop("payment-service", "inventory.events"),
+    Hop("points-service", "inventory.events"),
+    Hop("payment-service", "points.events"),
     Hop("order-service", "inventory.events"),
+    Hop("order-service", "points.events"),
     Hop("order-service", "payment.events"),
     Hop("inventory-service", "inventory.commands"),
+    Hop("points-service", "points.commands"),
     Hop("payment-service", "payment.commands"),
 ]
 
@@ -165,9 +192,8 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
         pipeline_behind = timedelta(seconds=behind)
         return cancel_timed_out(
             context.uow_factory, timeout, pipeline_behind=pipeline_behind
-        ) + use_cases.expire_overdue_steps(context.uow_factory, pipeline_behind=pipeline_behind)
+        ) + expire_overdue_steps(context.uow_factory, pipeline_behind=pipeline_behind)
 
-    use_cases = saga_of(context)
     every_s = min(5.0, timeout_s / 4, own.step_timeout_s / 4)
     return [(every_s, cancel_timed_out_orders)]
 
@@ -178,8 +204,9 @@ SERVICE = ServiceDefinition(
     schemas=SCHEMAS,
     health_port=9101,
     metadata=metadata,
-    consumes=["inventory", "payment"],
-    handlers=lambda context: saga_of(context).handlers(),
+    consumes=["inventory", "points", "payment"],
+    handlers=HANDLERS,
+    unit_of_work=units_of_work,
     commands={
         "place": Command("place one order; prints its id", configure_place, execute_place),
         "cancel": Command("cancel an open order", configure_cancel, execute_cancel),
@@ -188,7 +215,7 @@ SERVICE = ServiceDefinition(
         ),
     },
     # Its events, and the orchestrator's commands to the other services.
-    emits=("order", "inventory.commands", "payment.commands"),
+    emits=("order", "inventory.commands", "points.commands", "payment.commands"),
     periodic=timeout_sweep,
     watches=SAGA_HOPS,
 )

@@ -1,4 +1,4 @@
-"""Loads and saves order aggregates inside a unit of work's transaction.
+"""The order service's SQL repositories and unit of work: orders and saga instances in order_db.
 
 Saving writes the order's row and, in the same transaction, the outbox rows of the events its
 changes caused (:func:`eventcore.sagas.aggregate.emit_changes`): a saved change cannot lose its event.
@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
 from eventcore import (
     BatchInserts,
@@ -18,53 +18,22 @@ from eventcore import (
     NotFoundError,
     RecordRejectedError,
     SagaInstance,
-    UnitOfWork,
+    SqlUnitOfWork,
     emit_changes,
     utc_now,
 )
+from eventcore.publishing.outbox import OutboxWriter
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
-from services.order.orchestration import WAITING, SagaState
+from services.order.orchestration import WAITING, OrderSaga, SagaState, order_saga
 from services.order.tables import order_lines, orders, saga_history, sagas
+from services.order.unit_of_work import OrderUnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 class OrderNotFoundError(RecordRejectedError, NotFoundError):
     pass
-
-
-def add(uow: UnitOfWork, order: Order) -> None:
-    now = utc_now()
-    # Encoding first: an event the registry refuses stops us before any row is written.
-    emit_changes(uow, order)
-    connection = uow.connection
-    connection.execute(
-        orders.insert().values(
-            id=order.id,
-            customer_id=order.customer_id,
-            status=order.status.value,
-            currency=order.currency,
-            total_cents=order.total_cents,
-            version=order.version,
-            created_at=now,
-            updated_at=now,
-            flow=order.flow,
-        )
-    )
-    connection.execute(
-        order_lines.insert(),
-        [
-            {
-                "order_id": order.id,
-                "line_no": n,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price_cents": line.unit_price_cents,
-            }
-            for n, line in enumerate(order.lines, start=1)
-        ],
-    )
 
 
 # The order and its lines in one round trip (locking the order's row when asked).
@@ -94,6 +63,7 @@ def _order_of(rows: list[Any]) -> Order:
         cancel_reason=row["cancel_reason"],
         payment_id=row["payment_id"],
         flow=row["flow"] or CHOREOGRAPHED,
+        points=row["points"] or 0,
         lines=[OrderLine(r["sku"], r["quantity"], r["unit_price_cents"]) for r in rows],
     )
 
@@ -111,51 +81,85 @@ def _read_orders(connection: Connection, order_ids: list[str]) -> dict[str, Orde
     return {order_id: _order_of(rows) for order_id, rows in by_order.items()}
 
 
-def _orders(uow: UnitOfWork) -> BatchRows[str, Order]:
-    return BatchRows.of(uow, orders, "id", _read_orders)
+class SqlOrders:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
 
+    def _rows(self) -> BatchRows[str, Order]:
+        return BatchRows.of(self._uow, orders, "id", _read_orders)
 
-def load(uow: UnitOfWork, order_id: str) -> Order:
-    """The order, its row locked until the transaction ends (with those of the rest of the batch)."""
-    order = _orders(uow).get(order_id)
-    if order is None:
-        raise OrderNotFoundError(f"no order {order_id}")
-    return order
+    def add(self, order: Order) -> None:
+        now = utc_now()
+        # Encoding first: an event the registry refuses stops us before any row is written.
+        emit_changes(self._uow, order)
+        connection = self._uow.connection
+        connection.execute(
+            orders.insert().values(
+                id=order.id,
+                customer_id=order.customer_id,
+                status=order.status.value,
+                currency=order.currency,
+                total_cents=order.total_cents,
+                points=order.points,
+                version=order.version,
+                created_at=now,
+                updated_at=now,
+                flow=order.flow,
+            )
+        )
+        connection.execute(
+            order_lines.insert(),
+            [
+                {
+                    "order_id": order.id,
+                    "line_no": n,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price_cents": line.unit_price_cents,
+                }
+                for n, line in enumerate(order.lines, start=1)
+            ],
+        )
 
+    def load(self, order_id: str) -> Order:
+        """The order, its row locked until the transaction ends (with those of the rest of the batch)."""
+        order = self._rows().get(order_id)
+        if order is None:
+            raise OrderNotFoundError(f"no order {order_id}")
+        return order
 
-def save(uow: UnitOfWork, order: Order) -> None:
-    emit_changes(uow, order)
-    log.info(
-        "order %s %s (v%d)%s",
-        order.id,
-        order.status.value,
-        order.version,
-        f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "",
-    )
-    _orders(uow).put(
-        order.id,
-        order,
-        {
-            "status": order.status.value,
-            "version": order.version,
-            "cancel_reason": order.cancel_reason,
-            "payment_id": order.payment_id,
-            "updated_at": utc_now(),
-        },
-    )
+    def save(self, order: Order) -> None:
+        emit_changes(self._uow, order)
+        log.info(
+            "order %s %s (v%d)%s",
+            order.id,
+            order.status.value,
+            order.version,
+            f": {order.cancel_reason}" if order.status is OrderStatus.CANCELLED else "",
+        )
+        self._rows().put(
+            order.id,
+            order,
+            {
+                "status": order.status.value,
+                "version": order.version,
+                "cancel_reason": order.cancel_reason,
+                "payment_id": order.payment_id,
+                "updated_at": utc_now(),
+            },
+        )
 
-
-def open_order_ids_before(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
-    query = (
-        select(orders.c.id)
-        .where(orders.c.status.in_([status.value for status in OPEN]))
-        .where(orders.c.created_at < cutoff)
-        # Orchestrated orders have their step deadlines (services/order/orchestration.py).
-        .where(or_(orders.c.flow.is_(None), orders.c.flow == CHOREOGRAPHED))
-        .order_by(orders.c.created_at)
-        .limit(limit)
-    )
-    return list(connection.execute(query).scalars())
+    def open_ids_before(self, cutoff: datetime, limit: int) -> list[str]:
+        query = (
+            select(orders.c.id)
+            .where(orders.c.status.in_([status.value for status in OPEN]))
+            .where(orders.c.created_at < cutoff)
+            # Orchestrated orders have their step deadlines (services/order/orchestration.py).
+            .where(or_(orders.c.flow.is_(None), orders.c.flow == CHOREOGRAPHED))
+            .order_by(orders.c.created_at)
+            .limit(limit)
+        )
+        return list(self._uow.connection.execute(query).scalars())
 
 
 # --- orchestrated sagas ----------------------------------------------------------------------
@@ -187,66 +191,75 @@ def _read_sagas(connection: Connection, order_ids: list[str]) -> dict[str, SagaI
     }
 
 
-def _sagas(uow: UnitOfWork) -> BatchRows[str, SagaInstance[SagaState]]:
-    return BatchRows.of(uow, sagas, "order_id", _read_sagas)
+class SqlSagas:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
 
+    def _rows(self) -> BatchRows[str, SagaInstance[SagaState]]:
+        return BatchRows.of(self._uow, sagas, "order_id", _read_sagas)
 
-def load_saga(uow: UnitOfWork, order_id: str) -> SagaInstance[SagaState] | None:
-    """The order's saga instance (None for a choreographed order), its row locked."""
-    return _sagas(uow).get(order_id)
+    def load(self, order_id: str) -> SagaInstance[SagaState] | None:
+        return self._rows().get(order_id)
 
-
-def save_saga(uow: UnitOfWork, saga: SagaInstance[SagaState]) -> None:
-    rows = _sagas(uow)
-    if saga.new_history:
-        BatchInserts.of(uow, saga_history).add(
-            {
-                "order_id": saga.saga_id,
-                "seq": saga.stored_history + n,
-                "at": entry.at,
-                "trigger_name": entry.trigger,
-                "from_state": entry.from_state,
-                "to_state": entry.to_state,
-                "commands": ",".join(entry.commands),
-                "note": entry.note[:255],
-            }
-            for n, entry in enumerate(saga.new_history, start=1)
-        )
-        for entry in saga.new_history:
-            log.info(
-                "saga %s: %s %s -> %s%s%s",
-                saga.saga_id,
-                entry.trigger,
-                entry.from_state,
-                entry.to_state,
-                f" sends {', '.join(entry.commands)}" if entry.commands else "",
-                f" ({entry.note})" if entry.note else "",
+    def save(self, saga: SagaInstance[SagaState]) -> None:
+        rows = self._rows()
+        if saga.new_history:
+            BatchInserts.of(self._uow, saga_history).add(
+                {
+                    "order_id": saga.saga_id,
+                    "seq": saga.stored_history + n,
+                    "at": entry.at,
+                    "trigger_name": entry.trigger,
+                    "from_state": entry.from_state,
+                    "to_state": entry.to_state,
+                    "commands": ",".join(entry.commands),
+                    "note": entry.note[:255],
+                }
+                for n, entry in enumerate(saga.new_history, start=1)
             )
-    new = saga.stored_version == 0
-    changed = saga.version != saga.stored_version or saga.new_history
-    saga.stored_version, saga.stored_history = saga.version, saga.stored_history + len(saga.new_history)
-    saga.new_history = []
-    values = {
-        "state": saga.state.value,
-        "step_deadline": saga.step_deadline,
-        "version": saga.version,
-        "updated_at": utc_now(),
-    }
-    if new:
-        rows.add(saga.saga_id, saga, values)
-    elif changed:
-        rows.put(saga.saga_id, saga, values)
+            for entry in saga.new_history:
+                log.info(
+                    "saga %s: %s %s -> %s%s%s",
+                    saga.saga_id,
+                    entry.trigger,
+                    entry.from_state,
+                    entry.to_state,
+                    f" sends {', '.join(entry.commands)}" if entry.commands else "",
+                    f" ({entry.note})" if entry.note else "",
+                )
+        new = saga.stored_version == 0
+        changed = saga.version != saga.stored_version or saga.new_history
+        saga.stored_version, saga.stored_history = saga.version, saga.stored_history + len(saga.new_history)
+        saga.new_history = []
+        values = {
+            "state": saga.state.value,
+            "step_deadline": saga.step_deadline,
+            "version": saga.version,
+            "updated_at": utc_now(),
+        }
+        if new:
+            rows.add(saga.saga_id, saga, values)
+        elif changed:
+            rows.put(saga.saga_id, saga, values)
+
+    def overdue_ids(self, cutoff: datetime, limit: int) -> list[str]:
+        query = (
+            select(sagas.c.order_id)
+            .where(sagas.c.state.in_([state.value for state in WAITING]), sagas.c.step_deadline < cutoff)
+            .order_by(sagas.c.step_deadline)
+            .limit(limit)
+        )
+        return list(self._uow.connection.execute(query).scalars())
 
 
-def overdue_saga_ids(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
-    """Sagas waiting for a step whose deadline passed before ``cutoff``."""
-    query = (
-        select(sagas.c.order_id)
-        .where(sagas.c.state.in_([state.value for state in WAITING]), sagas.c.step_deadline < cutoff)
-        .order_by(sagas.c.step_deadline)
-        .limit(limit)
-    )
-    return list(connection.execute(query).scalars())
+class SqlOrderUnitOfWork(SqlUnitOfWork, OrderUnitOfWork):
+    """The order service's transaction: orders and sagas in order_db, with its outbox."""
+
+    def __init__(self, engine: Engine, outbox: OutboxWriter | None, saga: OrderSaga | None = None) -> None:
+        super().__init__(engine, outbox)
+        self.orders = SqlOrders(self)
+        self.sagas = SqlSagas(self)
+        self.saga = saga or order_saga()
 
 
 def saga_history_of(connection: Connection, order_id: str) -> list[Any]:

@@ -22,6 +22,7 @@ orders = Table(
     Column("cancel_reason", String(255)),
     Column("payment_id", String(64)),
     Column("flow", String(16)),  # NULL: choreographed (orders from before the column)
+    Column("points", BigInteger),  # redeemed; NULL: none (orders from before the column)
     Column("created_at", DATETIME(fsp=6), nullable=False),
     Column("updated_at", DATETIME(fsp=6), nullable=False),
     Index("ix_orders_open", "status", "created_at"),

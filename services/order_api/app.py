@@ -36,10 +36,9 @@ from eventcore.storage.idempotency import (
     valid_key,
 )
 from services.order import repository as orders
-from services.order.commands import OrderUseCases, place_order
+from services.order.commands import cancel_order, place_order
 from services.order.domain import InvalidOrderError, Order, OrderLine
 from services.order.main import SERVICE as ORDER_SERVICE
-from services.order.orchestration import order_saga
 from services.order.repository import OrderNotFoundError
 from services.order.settings import OrderSettings
 from services.order.tables import idempotency_keys
@@ -67,7 +66,13 @@ def problem(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def order_json(order: Order) -> dict[str, Any]:
-    return {"id": order.id, "version": order.version, "status": order.status.value, "flow": order.flow}
+    return {
+        "id": order.id,
+        "version": order.version,
+        "status": order.status.value,
+        "flow": order.flow,
+        "points": order.points,
+    }
 
 
 def view_json(view: OrderView) -> dict[str, Any]:
@@ -77,12 +82,14 @@ def view_json(view: OrderView) -> dict[str, Any]:
         "customerId": view.customer_id,
         "currency": view.currency,
         "totalCents": view.total_cents,
+        "pointsRedeemed": view.points,
         "flow": view.flow,
         "lines": [
             {"sku": line.sku, "quantity": line.quantity, "unitPriceCents": line.unit_price_cents}
             for line in view.lines
         ],
         "stock": {"outcome": view.stock, "reason": view.stock_reason},
+        "points": {"outcome": view.points_status, "reason": view.points_reason},
         "payment": {"outcome": view.payment, "paymentId": view.payment_id, "reason": view.payment_reason},
         "cancelReason": view.cancel_reason,
         "versions": dict(view.versions),
@@ -136,7 +143,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     order = ORDER_SERVICE.context(settings, migrate=True)
     query_engine = make_engine(settings.db_url("query"))
     create_tables(query_engine, view_metadata)
-    use_cases = OrderUseCases(order_saga(own.step_timeout_s))
     keys = IdempotencyKeys(idempotency_keys)
     metrics = ApiMetrics(settings)
     checks = {
@@ -204,8 +210,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 lines,
                 body.currency,
                 flow=flow,
-                saga=use_cases.saga,
                 also=also,
+                points=body.points,
             )
             metrics.placed.inc()
             return StoredResponse(201, order_json(placed))
@@ -220,7 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except InvalidIdempotencyKeyError as exc:
             return problem(422, f"header.Idempotency-Key: {exc}")
         except InvalidOrderError as exc:
-            return problem(422, f"body.lines: {exc}")
+            return problem(422, f"body.{'points' if str(exc).startswith('points') else 'lines'}: {exc}")
         except KeyReusedError as exc:
             return problem(409, str(exc))
         if stored.replayed:
@@ -268,7 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def cancel(order_id: OrderId, body: CancelIn | None = None) -> Any:
         reason = (body or CancelIn()).reason
         try:
-            cancelled = use_cases.cancel_order(order.uow_factory, order_id, reason)
+            cancelled = cancel_order(order.uow_factory, order_id, reason)
         except OrderNotFoundError:
             return problem(404, f"no order {order_id}")
         except TransitionRefused as refused:
@@ -279,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def saga(order_id: OrderId) -> Any:
         with order.unit_of_work() as uow:
             found = orders.get(uow.connection, order_id)
-            instance = orders.load_saga(uow, order_id)
+            instance = uow.sagas.load(order_id)
             history = orders.saga_history_of(uow.connection, order_id)
         if found is None:
             return problem(404, f"no order {order_id}")

@@ -30,9 +30,13 @@ class OrderIn(BaseModel):
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
     currency: StrictStr = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
     flow: Literal[FLOWS] | None = None  # type: ignore[valid-type]
+    points: StrictInt = Field(default=0, ge=0, le=MAX_INT64, description="points redeemed (1 point = 1 cent)")
 
     def canonical(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        body = self.model_dump(mode="json")
+        if not body["points"]:
+            del body["points"]  # as a request from before the field: its key's fingerprint is unchanged
+        return body
 
 
 class CancelIn(BaseModel):

@@ -11,7 +11,6 @@ from eventcore import (
     Event,
     ServiceContext,
     ServiceDefinition,
-    UnitOfWork,
     WithEnvelope,
     rebuild_read_model,
     service_main,
@@ -19,16 +18,21 @@ from eventcore import (
 from services import SCHEMAS
 from services.order_view import repository
 from services.order_view.projection import AGGREGATES, VIEWED_EVENTS
+from services.order_view.repository import SqlOrderViewUnitOfWork
 from services.order_view.tables import metadata
+from services.order_view.unit_of_work import OrderViewUnitOfWork
 
 GROUP = "order-view"
 
 
-def project(uow: UnitOfWork, event: Event, envelope: Envelope) -> None:
+def project(uow: OrderViewUnitOfWork, event: Event, envelope: Envelope) -> None:
     """Apply one event of the order flow to its order's view."""
-    view = repository.load_for_update(uow, event.aggregate_id)
+    view = uow.views.load(event.aggregate_id)
     view.apply(event, envelope)
-    repository.save(uow, view)
+    uow.views.save(view)
+
+
+HANDLERS = {cls: WithEnvelope(project) for cls in VIEWED_EVENTS}
 
 
 def configure_rebuild(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +74,8 @@ SERVICE = ServiceDefinition(
     database="query",
     metadata=metadata,
     consumes=list(AGGREGATES),
-    handlers=lambda _context: {cls: WithEnvelope(project) for cls in VIEWED_EVENTS},
+    handlers=HANDLERS,
+    unit_of_work=SqlOrderViewUnitOfWork.factory,
     commands={
         "rebuild": Command(
             "delete the views and rebuild them from the topics (asks first)",

@@ -1,9 +1,10 @@
 """The order view and how each event of the flow changes it: pure rules, no I/O.
 
-One view per order, from the events of three aggregates keyed by the order id: the order's own
-(status, lines, total), the inventory's (the stock outcome) and the payment's (the payment
-outcome). The topics are read independently, so a participant's event may be applied before the
-order's OrderCreated: the view starts from whichever comes first. Everything in a view follows from
+One view per order, from the events of four aggregates keyed by the order id: the order's own
+(status, lines, total), the inventory's (the stock outcome), the points' (the redemption's
+outcome) and the payment's (the payment outcome). The topics are read independently, so a
+participant's event may be applied before the order's OrderCreated: the view starts from
+whichever comes first. Everything in a view follows from
 the events alone (never from when they were applied), so rebuilding from the topics yields the
 same views.
 """
@@ -22,6 +23,9 @@ from services.contracts import (
     PaymentCompleted,
     PaymentFailed,
     PaymentRefunded,
+    PointsDeducted,
+    PointsRejected,
+    PointsReturned,
     StockRejected,
     StockReleased,
     StockReserved,
@@ -37,8 +41,11 @@ VIEWED_EVENTS: tuple[type[Event], ...] = (
     PaymentCompleted,
     PaymentFailed,
     PaymentRefunded,
+    PointsDeducted,
+    PointsRejected,
+    PointsReturned,
 )
-AGGREGATES = ("order", "inventory", "payment")
+AGGREGATES = ("order", "inventory", "points", "payment")
 PENDING = "PENDING"
 STOCK_RESERVED = "STOCK_RESERVED"
 STATUSES = (PENDING, STOCK_RESERVED, "CONFIRMED", "CANCELLED")
@@ -74,6 +81,9 @@ class OrderView:
     payment: str | None = None  # COMPLETED, FAILED, REFUNDED
     payment_id: str | None = None
     payment_reason: str | None = None
+    points: int = 0  # redeemed
+    points_status: str | None = None  # DEDUCTED, REJECTED, RETURNED
+    points_reason: str | None = None
     cancel_reason: str | None = None
     versions: dict[str, int] = field(default_factory=dict)  # last applied version per aggregate
     placed_at: datetime | None = None
@@ -117,9 +127,11 @@ class OrderView:
             case OrderCreated():
                 self.customer_id, self.lines = event.customer_id, event.lines
                 self.total_cents, self.currency, self.flow = event.total_cents, event.currency, event.flow
+                self.points = event.points
+                redeeming = f", redeeming {event.points} points" if event.points else ""
                 return (
                     f"placed by {event.customer_id}: {len(event.lines)} line(s), "
-                    f"{money(event.total_cents, event.currency)} ({event.flow})"
+                    f"{money(event.total_cents, event.currency)}{redeeming} ({event.flow})"
                 )
             case OrderConfirmed():
                 self.order_status, self.payment_id = "CONFIRMED", event.payment_id
@@ -136,6 +148,15 @@ class OrderView:
             case StockReleased():
                 self.stock = "RELEASED"
                 return "stock released"
+            case PointsDeducted():
+                self.points_status, self.points_reason = "DEDUCTED", None
+                return f"{event.points} points deducted from {event.customer_id}"
+            case PointsRejected():
+                self.points_status, self.points_reason = "REJECTED", event.reason
+                return f"points rejected: {event.reason}"
+            case PointsReturned():
+                self.points_status = "RETURNED"
+                return f"{event.points} points returned to {event.customer_id}"
             case PaymentCompleted():
                 self.payment, self.payment_id, self.payment_reason = "COMPLETED", event.payment_id, None
                 # From the event alone (not the view's currency, which a rebuild may not have yet).

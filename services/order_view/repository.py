@@ -1,16 +1,19 @@
-"""Loads and saves order views in query_db; the queries the order API reads them with."""
+"""The read model's SQL repository and unit of work (order views in query_db); the queries the
+order API reads them with."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
-from eventcore import MessagingTables, UnitOfWork
+from eventcore import MessagingTables, SqlUnitOfWork
+from eventcore.publishing.outbox import OutboxWriter
 from services.contracts import OrderLine
 from services.order_view.projection import OrderView, TimelineEntry
 from services.order_view.tables import order_view_timeline, order_views
+from services.order_view.unit_of_work import OrderViewUnitOfWork
 
 MAX_SUMMARY = 512
 
@@ -33,6 +36,7 @@ def _view_of(row: Any) -> OrderView:
         for aggregate, version in (
             ("order", row.order_version),
             ("inventory", row.inventory_version),
+            ("points", row.points_version),
             ("payment", row.payment_version),
         )
         if version
@@ -50,6 +54,9 @@ def _view_of(row: Any) -> OrderView:
         payment=row.payment,
         payment_id=row.payment_id,
         payment_reason=row.payment_reason,
+        points=row.points or 0,
+        points_status=row.points_status,
+        points_reason=row.points_reason,
         cancel_reason=row.cancel_reason,
         versions=versions,
         placed_at=row.placed_at,
@@ -63,13 +70,28 @@ _UPDATE_VIEW = order_views.update().where(order_views.c.order_id == bindparam("v
 _LOAD_FOR_UPDATE = select(order_views).where(order_views.c.order_id == bindparam("view_id")).with_for_update()
 
 
-def load_for_update(uow: UnitOfWork, order_id: str) -> OrderView:
-    """The order's view (a new one if the order has none yet), locked until the commit."""
-    row = uow.connection.execute(_LOAD_FOR_UPDATE, {"view_id": order_id}).first()
-    return _view_of(row) if row is not None else OrderView(order_id)
+class SqlOrderViews:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def load(self, order_id: str) -> OrderView:
+        """The order's view (a new one if the order has none yet), locked until the commit."""
+        row = self._uow.connection.execute(_LOAD_FOR_UPDATE, {"view_id": order_id}).first()
+        return _view_of(row) if row is not None else OrderView(order_id)
+
+    def save(self, view: OrderView) -> None:
+        _save(self._uow.connection, view)
 
 
-def save(uow: UnitOfWork, view: OrderView) -> None:
+class SqlOrderViewUnitOfWork(SqlUnitOfWork, OrderViewUnitOfWork):
+    """The read model's transaction in query_db (it emits nothing)."""
+
+    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+        super().__init__(engine, outbox)
+        self.views = SqlOrderViews(self)
+
+
+def _save(connection: Connection, view: OrderView) -> None:
     """Write the view's row and the timeline entries it gained since it was loaded."""
     row = {
         "status": view.status,
@@ -84,14 +106,17 @@ def save(uow: UnitOfWork, view: OrderView) -> None:
         "payment": view.payment,
         "payment_id": view.payment_id,
         "payment_reason": view.payment_reason,
+        "points": view.points,
+        "points_status": view.points_status,
+        "points_reason": view.points_reason,
         "cancel_reason": view.cancel_reason,
         "order_version": view.version_of("order"),
         "inventory_version": view.version_of("inventory"),
         "payment_version": view.version_of("payment"),
+        "points_version": view.version_of("points"),
         "placed_at": view.placed_at,
         "updated_at": view.updated_at,
     }
-    connection = uow.connection
     if view.stored:
         connection.execute(_UPDATE_VIEW, {"view_id": view.order_id, **row})
     else:
@@ -150,7 +175,7 @@ def page(connection: Connection, status: str | None, limit: int, offset: int) ->
     return [_view_of(row) for row in rows], total
 
 
-def clear(uow: UnitOfWork, messaging: MessagingTables, group_id: str) -> int:
+def clear(uow: SqlUnitOfWork, messaging: MessagingTables, group_id: str) -> int:
     """Delete every view and what the consumer group remembers of the events it applied (inbox,
     versions, dead letters), so the topics can be applied again from the start; returns the
     number of views deleted."""

@@ -25,10 +25,14 @@ order_views = Table(
     Column("payment", String(16)),
     Column("payment_id", String(64)),
     Column("payment_reason", String(255)),
+    Column("points", BigInteger),  # redeemed (NULL: views from before the column)
+    Column("points_status", String(16)),  # DEDUCTED, REJECTED, RETURNED
+    Column("points_reason", String(255)),
     Column("cancel_reason", String(255)),
     Column("order_version", BigInteger, nullable=False),
     Column("inventory_version", BigInteger, nullable=False),
     Column("payment_version", BigInteger, nullable=False),
+    Column("points_version", BigInteger),
     Column("placed_at", DATETIME(fsp=6)),
     Column("updated_at", DATETIME(fsp=6)),
     Index("ix_order_views_status", "status", "placed_at"),

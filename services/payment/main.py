@@ -7,20 +7,13 @@ PAYMENT_GATEWAY_LEDGER (a SQLite file, by default .state/payment-gateway.sqlite)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 
-from eventcore import (
-    Event,
-    ServiceContext,
-    ServiceDefinition,
-    Settings,
-    SettingsError,
-    TypedHandler,
-    service_main,
-)
+from eventcore import ServiceContext, ServiceDefinition, Settings, SettingsError, service_main
 from services import SCHEMAS
-from services.payment.commands import handlers
+from services.payment.commands import HANDLERS
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway
+from services.payment.repository import SqlPaymentUnitOfWork
 from services.payment.settings import PaymentSettings
 from services.payment.tables import metadata
 
@@ -39,8 +32,9 @@ def gateway_from(settings: Settings) -> SimulatedGateway:
     )
 
 
-def payment_handlers(context: ServiceContext) -> Mapping[type[Event], TypedHandler]:
-    return handlers(gateway_from(context.settings))
+def units_of_work(context: ServiceContext) -> Callable[[], SqlPaymentUnitOfWork]:
+    gateway = gateway_from(context.settings)  # one per process: it holds the ledger's connection
+    return lambda: SqlPaymentUnitOfWork(context.engine, context.outbox, gateway)
 
 
 SERVICE = ServiceDefinition(
@@ -49,8 +43,9 @@ SERVICE = ServiceDefinition(
     schemas=SCHEMAS,
     health_port=9103,
     metadata=metadata,
-    consumes=["inventory", "order", "payment.commands"],
-    handlers=payment_handlers,
+    consumes=["inventory", "points", "order", "payment.commands"],
+    handlers=HANDLERS,
+    unit_of_work=units_of_work,
 )
 
 

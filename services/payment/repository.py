@@ -1,14 +1,17 @@
-"""Loads and saves payments inside a unit of work's transaction (with the events they caused)."""
+"""The payment service's SQL repository and unit of work (payments with the events they caused)."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
-from eventcore import BatchRows, UnitOfWork, emit_changes, save_step, utc_now
+from eventcore import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
+from eventcore.publishing.outbox import OutboxWriter
 from services.payment.domain import Payment
+from services.payment.gateway import PaymentGateway
 from services.payment.tables import payments
+from services.payment.unit_of_work import PaymentUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +37,22 @@ def _read_payments(connection: Connection, order_ids: list[str]) -> dict[str, Pa
     }
 
 
-class Payments:
-    def load(self, uow: UnitOfWork, order_id: str) -> Payment:
+class SqlPayments:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def load(self, order_id: str) -> Payment:
         """The order's payment (NEW when there is none yet), its row locked (with those of the
         rest of the batch)."""
-        return self._rows(uow).get(order_id) or Payment(order_id)
+        return self._rows().get(order_id) or Payment(order_id)
 
-    @staticmethod
-    def _rows(uow: UnitOfWork) -> BatchRows[str, Payment]:
-        return BatchRows.of(uow, payments, "order_id", _read_payments)
+    def _rows(self) -> BatchRows[str, Payment]:
+        return BatchRows.of(self._uow, payments, "order_id", _read_payments)
 
-    def save(self, uow: UnitOfWork, payment: Payment) -> None:
-        emit_changes(uow, payment)
+    def save(self, payment: Payment) -> None:
+        emit_changes(self._uow, payment)
         save_step(
-            self._rows(uow),
+            self._rows(),
             payment,
             {
                 "amount_cents": payment.amount_cents,
@@ -68,4 +73,10 @@ class Payments:
         )
 
 
-payment_repository = Payments()
+class SqlPaymentUnitOfWork(SqlUnitOfWork, PaymentUnitOfWork):
+    """The payment service's transaction: payments in payment_db, with its outbox; the gateway."""
+
+    def __init__(self, engine: Engine, outbox: OutboxWriter | None, gateway: PaymentGateway) -> None:
+        super().__init__(engine, outbox)
+        self.payments = SqlPayments(self)
+        self.gateway = gateway

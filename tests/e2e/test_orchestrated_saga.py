@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from eventcore.settings import Settings
 from services.contracts import ORCHESTRATED, StockReserved
 from services.order import repository
-from services.order.commands import OrderUseCases, place_order
+from services.order.commands import on_stock_reserved, place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.order.orchestration import order_saga
 from services.payment.gateway import ChargeLedger
@@ -124,7 +124,7 @@ def test_a_reply_for_a_state_that_moved_on_changes_nothing(ctx):
     with ctx["order"].engine.connect() as connection:
         rows_before = connection.execute(count_rows).scalar()
     with ctx["order"].unit_of_work() as uow:
-        OrderUseCases(SAGA).on_stock_reserved(uow, StockReserved(order_id, (), 100, "EUR", ORCHESTRATED))
+        on_stock_reserved(uow, StockReserved(order_id, (), 100, "EUR", ORCHESTRATED))
     after = history(ctx, order_id)
     assert after[:-1] == before
     assert after[-1][:3] == ("StockReserved", "COMPLETED", "COMPLETED") and after[-1][3] == ""

@@ -12,7 +12,6 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
-from eventcore.bootstrap import build_context
 from eventcore.dead_letters.queue import (
     H_ATTEMPTS,
     H_ERROR_CLASS,
@@ -29,10 +28,9 @@ from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
 from services.instances import GroupLagProbe
 from services.inventory.tables import reservations
-from services.order import repository
 from services.order.commands import cancel_timed_out, place_order
 from services.order.domain import Order, OrderLine, OrderStatus
-from services.order.tables import metadata as order_metadata
+from services.order.main import SERVICE as ORDER_SERVICE
 from services.payment.tables import payments
 from tests.conftest import recently, wait_until
 from tests.e2e.conftest import ServiceProcess
@@ -327,7 +325,7 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
             *[s for s in current if s.event_type != "OrderCreated"],
         ]
     )
-    new_writer = build_context("order", order_metadata, settings, catalog=newer)
+    new_writer = ORDER_SERVICE.context(settings, catalog=newer)
     sku = new_sku(ctx, 5)
     order = Order.place("rollout", [OrderLine(sku, 1, 100)])
     with new_writer.unit_of_work() as uow:
@@ -341,7 +339,7 @@ def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, se
                 {**created.to_payload(), "giftNote": "happy birthday"},
             )
         )
-        repository.add(uow, order)
+        uow.orders.add(order)
 
     # Inventory and payment still run the old reader schema: the saga completes all the same.
     assert wait_final(ctx, order.id) is OrderStatus.CONFIRMED

@@ -12,14 +12,13 @@ from contextlib import contextmanager
 
 import pytest
 
-from eventcore.bootstrap import build_context
 from eventcore.kafka.replay import EventTap
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import place_order
 from services.order.domain import Order, OrderLine, OrderStatus
-from services.order.tables import metadata as order_metadata
+from services.order.main import SERVICE as ORDER_SERVICE
 from tests.conftest import recently, wait_until
 from tests.e2e.conftest import ServiceProcess
 from tests.e2e.probes import dead_letters, new_sku, pending_dead_letters, stock, wait_final
@@ -111,14 +110,14 @@ def test_a_registry_outage_is_waited_out(ctx, services, settings, stack):
             *[s for s in current if s.event_type != "OrderCreated"],
         ]
     )
-    writer = build_context("order", order_metadata, settings, catalog=newer)
+    writer = ORDER_SERVICE.context(settings, catalog=newer)
     writer.outbox.register_schemas("order")  # registered while the registry is up; id cached
     sku = new_sku(ctx, 5)
 
     stack.kill("registry")
     order = Order.place("registry-outage", [OrderLine(sku, 1, 100)])
     with writer.unit_of_work() as uow:
-        repository.add(uow, order)
+        uow.orders.add(order)
 
     try:
         wait_unhealthy(services["inventory"], "schema registry")

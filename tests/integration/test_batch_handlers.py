@@ -19,7 +19,6 @@ from eventcore.consuming.records import ConsumedEvent
 from eventcore.kafka.topics import topic_for
 from eventcore.serialization.avro import AvroEventDeserializer
 from eventcore.serialization.events import Event, EventRoutes
-from eventcore.storage.db import UnitOfWork
 from services.contracts import (
     OrderCancelled,
     OrderCreated,
@@ -30,11 +29,13 @@ from services.contracts import (
 )
 from services.inventory.commands import HANDLERS as INVENTORY_HANDLERS
 from services.inventory.commands import set_stock
+from services.inventory.repository import SqlInventoryUnitOfWork
 from services.inventory.tables import products, reservations
 from services.order import repository
-from services.order.commands import OrderUseCases, place_order
+from services.order.commands import HANDLERS as ORDER_HANDLERS
+from services.order.commands import place_order
 from services.order.domain import OrderLine as PlacedLine
-from services.order.orchestration import order_saga
+from services.order.repository import SqlOrderUnitOfWork
 
 pytestmark = pytest.mark.stack
 
@@ -100,12 +101,15 @@ class UnpublishedOutbox:
         self.rows.extend(rows)
 
 
+UNITS_OF_WORK = {"inventory": SqlInventoryUnitOfWork, "order": SqlOrderUnitOfWork}
+
+
 def applier(context: Any, routes: dict[type, Any], name: str) -> tuple[RecordApplier, UnpublishedOutbox]:
     outbox = UnpublishedOutbox(context.outbox)
     return RecordApplier(
         f"batch-test-{name}-{uuid.uuid4().hex[:6]}",
         EventRoutes(routes, name).record_handlers(),
-        lambda: UnitOfWork(context.engine, outbox),  # type: ignore[arg-type]
+        lambda: UNITS_OF_WORK[name](context.engine, outbox),  # type: ignore[arg-type]
         context.messaging,
         AvroEventDeserializer(context.registry, context.catalog),
     ), outbox
@@ -164,7 +168,7 @@ def test_one_order_changed_twice_in_a_batch_ends_where_both_records_lead(context
     placed = [
         place_order(context.uow_factory, "batch-test", [PlacedLine("BATCH-C", 1, 250)]) for _ in range(2)
     ]
-    orders, emitted = applier(context, OrderUseCases(order_saga()).handlers(), "order")
+    orders, emitted = applier(context, ORDER_HANDLERS, "order")
     batch = [consumed(StockReserved(o.id, (StockLine("BATCH-C", 1),), 250, "EUR"), 2) for o in placed]
     batch += [consumed(PaymentCompleted(o.id, f"pay-{o.id}", 250), 2) for o in placed]
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.bootstrap import build_context
 from eventcore.publishing.outbox import OutboxEvent
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.serialization.schema_registry import IncompatibleSchemaError
@@ -19,7 +18,8 @@ from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import cancel_order, place_order
 from services.order.domain import Order, OrderLine
-from services.order.tables import messaging, metadata, orders
+from services.order.main import SERVICE as ORDER_SERVICE
+from services.order.tables import messaging, orders
 from tests.conftest import events_for, read_until_sentinel
 
 outbox = messaging.outbox
@@ -60,7 +60,7 @@ def test_placing_an_order_yields_exactly_one_record(order_context, order_tap):
 def test_a_rolled_back_transaction_yields_no_record(order_context, order_tap):
     order = Order.place("cust-rollback", [OrderLine("SKU-1", 1, 100)])
     with pytest.raises(RuntimeError, match="boom"), order_context.unit_of_work() as uow:
-        repository.add(uow, order)
+        uow.orders.add(order)
         raise RuntimeError("boom")
 
     assert events_for(read_until_sentinel(order_tap, order_context), order.id) == []
@@ -117,7 +117,7 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
             *[s for s in current if s.event_type != "OrderCreated"],
         ]
     )
-    context = build_context("order", metadata, settings, catalog=breaking)
+    context = ORDER_SERVICE.context(settings, catalog=breaking)
 
     def counts() -> tuple[int, int]:
         with context.engine.connect() as connection:
@@ -135,7 +135,7 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
                 "order", order.id, "OrderCreated", version, {**created.to_payload(), new_field: "gold"}
             )
         )
-        repository.add(uow, order)
+        uow.orders.add(order)
     assert "order.events-events.order.OrderCreated" in str(refused.value)
     assert "incompatible" in str(refused.value)
     assert counts() == before

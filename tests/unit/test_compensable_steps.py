@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from eventcore.consuming.records import ConsumedEvent
-from eventcore.sagas.aggregate import StepStatus, compensating
+from eventcore.sagas.aggregate import StepStatus, compensate
 from eventcore.sagas.transitions import TransitionRefused
 from eventcore.serialization.events import EventRoutes
 from services.contracts import (
@@ -72,10 +72,10 @@ class InMemorySteps:
         self.rows: dict[str, object] = {}
         self.saved: list[tuple[str, int]] = []
 
-    def load(self, uow, saga_id):  # type: ignore[no-untyped-def]
+    def load(self, saga_id):  # type: ignore[no-untyped-def]
         return self.rows.get(saga_id) or self.factory(saga_id)
 
-    def save(self, uow, step):  # type: ignore[no-untyped-def]
+    def save(self, step):  # type: ignore[no-untyped-def]
         self.rows[step.order_id] = step
         self.saved.append((step.stored_status, step.version))
 
@@ -97,7 +97,10 @@ def cancelled(order_id: str) -> ConsumedEvent:
 
 
 def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[no-untyped-def]
-    routes = EventRoutes({OrderCancelled: compensating(repository, undo)}, "test")
+    def on_cancelled(uow, event):  # type: ignore[no-untyped-def]
+        compensate(repository, event.aggregate_id, lambda step: undo(uow, step))
+
+    routes = EventRoutes({OrderCancelled: on_cancelled}, "test")
     return routes, routes.record_handlers()["OrderCancelled"]
 
 

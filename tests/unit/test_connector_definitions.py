@@ -15,7 +15,7 @@ DEFINITIONS = load_definitions()
 
 
 def test_one_connector_per_service_database():
-    assert {d.database for d in DEFINITIONS} == {"order_db", "inventory_db", "payment_db"}
+    assert {d.database for d in DEFINITIONS} == {"order_db", "inventory_db", "payment_db", "points_db"}
     assert len({d.config["database.server.id"] for d in DEFINITIONS}) == len(DEFINITIONS)
 
 

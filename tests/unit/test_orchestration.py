@@ -7,11 +7,20 @@ from datetime import datetime, timedelta
 import pytest
 
 from eventcore.sagas.transitions import DEADLINE_PASSED, SagaInstance
-from services.contracts import ChargePayment, RefundPayment, ReleaseStock, ReserveStock, StockLine
+from services.contracts import (
+    ChargePayment,
+    DeductPoints,
+    RefundPayment,
+    ReleaseStock,
+    ReserveStock,
+    ReturnPoints,
+    StockLine,
+)
 from services.order.domain import Order, OrderLine
 from services.order.orchestration import (
     CANCEL_REQUESTED,
     ORDER_PLACED,
+    REDEEMING_TABLE,
     START,
     TABLE,
     WAITING,
@@ -21,7 +30,8 @@ from services.order.orchestration import (
 )
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
-SAGA = order_saga(30.0)
+SAGA = order_saga(30.0).plain
+REDEEMING = order_saga(30.0).redeeming
 
 
 def started() -> SagaInstance[SagaState]:
@@ -103,10 +113,56 @@ def test_a_reply_the_completed_saga_does_not_expect_is_recorded_and_ignored(repl
     assert saga.new_history[-1].trigger == reply and "ignored" in saga.new_history[-1].note
 
 
-def test_every_waiting_state_has_a_deadline_and_every_state_a_reaction_to_it_or_none_on_purpose():
-    assert set(WAITING) == set(SAGA.step_timeouts)
-    for state in WAITING:
-        assert (state, DEADLINE_PASSED) in TABLE and (state, CANCEL_REQUESTED) in TABLE
+@pytest.mark.parametrize("table", [TABLE, REDEEMING_TABLE], ids=["plain", "redeeming"])
+def test_every_waiting_state_has_a_deadline_and_every_state_a_reaction_to_it_or_none_on_purpose(table):
+    assert set(WAITING) == set(SAGA.step_timeouts) == set(REDEEMING.step_timeouts)
+    entered = {START.next_state} | {reaction.next_state for reaction in table.values()}
+    for state in set(WAITING) & entered:
+        assert (state, DEADLINE_PASSED) in table and (state, CANCEL_REQUESTED) in table
+    assert (SagaState.DEDUCTING in entered) is (table is REDEEMING_TABLE)
+
+
+def test_an_order_redeeming_points_deducts_them_between_the_stock_and_the_charge():
+    saga = SagaInstance.start("o-1", REDEEMING, ORDER_PLACED, START, T0)
+    assert saga.handle(REDEEMING, "StockReserved", T0).commands == ("DeductPoints",)
+    assert saga.state is SagaState.DEDUCTING and saga.step_deadline == T0 + timedelta(seconds=30)
+    assert saga.handle(REDEEMING, "PointsDeducted", T0).commands == ("ChargePayment",)
+    assert saga.handle(REDEEMING, "PaymentCompleted", T0).commands == ()
+    assert saga.state is SagaState.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("replies", "compensations"),
+    [
+        (["StockReserved", "PointsRejected"], ("ReleaseStock",)),
+        (["StockReserved", CANCEL_REQUESTED], ("ReturnPoints", "ReleaseStock")),
+        (["StockReserved", "PointsDeducted", "PaymentFailed"], ("ReturnPoints", "ReleaseStock")),
+        (
+            ["StockReserved", "PointsDeducted", CANCEL_REQUESTED],
+            ("RefundPayment", "ReturnPoints", "ReleaseStock"),
+        ),
+    ],
+)
+def test_a_redeeming_saga_compensates_in_reverse_refund_points_stock(replies, compensations):
+    saga = SagaInstance.start("o-1", REDEEMING, ORDER_PLACED, START, T0)
+    for reply in replies[:-1]:
+        saga.handle(REDEEMING, reply, T0)
+    assert saga.handle(REDEEMING, replies[-1], T0).commands == compensations
+    assert saga.state is SagaState.CANCELLED
+
+
+def test_points_deducted_after_the_saga_gave_up_are_returned():
+    saga = SagaInstance.start("o-1", REDEEMING, ORDER_PLACED, START, T0)
+    saga.handle(REDEEMING, "StockReserved", T0)
+    saga.handle(REDEEMING, DEADLINE_PASSED, T0 + timedelta(minutes=1))
+    assert saga.handle(REDEEMING, "PointsDeducted", T0 + timedelta(minutes=2)).commands == ("ReturnPoints",)
+
+
+def test_the_plan_follows_the_order():
+    plans = order_saga(30.0)
+    plain = Order.place("c", [OrderLine("A", 1, 100)])
+    redeeming = Order.place("c", [OrderLine("A", 1, 100)], points=40)
+    assert plans.for_order(plain) is plans.plain and plans.for_order(redeeming) is plans.redeeming
 
 
 def test_commands_are_built_from_the_order():
@@ -116,5 +172,9 @@ def test_commands_are_built_from_the_order():
     assert command("ChargePayment", order) == ChargePayment(order.id, 400, "EUR")
     assert command("ReleaseStock", order) == ReleaseStock(order.id)
     assert command("RefundPayment", order) == RefundPayment(order.id)
+    redeeming = Order.place("c", [OrderLine("A", 2, 150)], flow="orchestrated", points=100)
+    assert command("DeductPoints", redeeming) == DeductPoints(redeeming.id, "c", 100, 200, "EUR")
+    assert command("ChargePayment", redeeming) == ChargePayment(redeeming.id, 200, "EUR")
+    assert command("ReturnPoints", redeeming) == ReturnPoints(redeeming.id)
     [(_, created)] = order.pull_changes()
     assert created.flow == "orchestrated"

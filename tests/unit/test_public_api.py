@@ -16,7 +16,8 @@ def test_every_public_name_resolves_to_what_its_module_defines() -> None:
     for name in eventcore.__all__:
         value = getattr(eventcore, name)
         assert value is not None, name
-    assert eventcore.UnitOfWork.__module__ == "eventcore.storage.db"
+    assert eventcore.UnitOfWork.__module__ == "eventcore.storage.unit_of_work"
+    assert eventcore.SqlUnitOfWork.__module__ == "eventcore.storage.db"
 
 
 def test_a_type_checker_sees_the_same_names() -> None:

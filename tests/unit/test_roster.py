@@ -67,8 +67,13 @@ def roster_with_a_new_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_this_projects_roster_lists_each_service_once() -> None:
     definitions = roster.service_definitions()
     assert [d.module for d in definitions] == [f"services.{package}.main" for package in ROSTER]
-    assert flow_services() == ("order", "inventory", "payment")  # the read model has no outbox
-    assert [c.name for c in load_definitions()] == ["order-outbox", "inventory-outbox", "payment-outbox"]
+    assert flow_services() == ("order", "inventory", "payment", "points")  # the read model has no outbox
+    assert [c.name for c in load_definitions()] == [
+        "order-outbox",
+        "inventory-outbox",
+        "payment-outbox",
+        "points-outbox",
+    ]
     assert roster.service("order_view").group_id == "order-view"
 
 
@@ -79,7 +84,7 @@ def test_a_service_added_to_the_roster_is_known_everywhere(roster_with_a_new_ser
     connector = next(c for c in load_definitions() if c.name == "loyalty-outbox")
     assert connector.database == "loyalty_db"
     assert connector.config["table.include.list"] == "loyalty_db.outbox,loyalty_db.cdc_heartbeat"
-    assert len({c.config["database.server.id"] for c in load_definitions()}) == 4
+    assert len({c.config["database.server.id"] for c in load_definitions()}) == 5
     # stack up and scripts/provision_databases.py (compose): its database, user and heartbeat table.
     sql = provisioning_sql(
         Settings({"DB_PASSWORD_SECRET": "s", "CDC_DB_PASSWORD": "c"}), roster.service_definitions()

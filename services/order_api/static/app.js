@@ -95,6 +95,9 @@ async function refreshOrder(id) {
   $("#order-total").textContent = money(view.totalCents, view.currency) +
     (view.lines.length ? ` (${view.lines.map((l) => `${l.quantity} × ${l.sku}`).join(", ")})` : "");
   $("#order-stock").textContent = [view.stock.outcome || "waiting", view.stock.reason].filter(Boolean).join(": ");
+  $("#order-points").textContent = view.pointsRedeemed
+    ? [`${view.pointsRedeemed}: ${view.points.outcome || "waiting"}`, view.points.reason].filter(Boolean).join(": ")
+    : "none";
   $("#order-payment").textContent =
     [view.payment.outcome || "waiting", view.payment.reason].filter(Boolean).join(": ");
   $("#order-flow").textContent = view.flow || "…";
@@ -123,6 +126,8 @@ function formBody() {
   }));
   const body = { customerId: $("#customer").value.trim(), lines, currency: $("#currency").value.trim() };
   if ($("#flow").value) body.flow = $("#flow").value;
+  const points = Number($("#points").value || 0);
+  if (points) body.points = points;
   return body;
 }
 

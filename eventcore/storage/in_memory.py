@@ -1,0 +1,87 @@
+"""An in-memory unit of work and repository base: handlers unit tested without a database.
+
+A service's fake unit of work subclasses :class:`InMemoryUnitOfWork` and puts its fake
+repositories (subclasses of :class:`InMemoryRepository`) on it as attributes. Leaving a ``with``
+block commits: the emitted events join :attr:`InMemoryUnitOfWork.messages`; an exception rolls
+back: every repository's items are as they were when the block was entered, and its events are
+dropped, as the SQL transaction would.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable, Mapping
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from eventcore.publishing.outbox import OutboxEvent
+from eventcore.storage.unit_of_work import UnitOfWork
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class InMemoryRepository(Generic[K, V]):
+    """Stored objects by key. :meth:`get` hands out a copy, as a read from a table would."""
+
+    def __init__(self, items: Mapping[K, V] | None = None) -> None:
+        self.items: dict[K, V] = dict(items or {})
+
+    def get(self, key: K) -> V | None:
+        found = self.items.get(key)
+        return copy.deepcopy(found)
+
+    def put(self, key: K, value: V) -> None:
+        self.items[key] = copy.deepcopy(value)
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """A unit of work over :class:`InMemoryRepository` attributes, usable in many ``with`` blocks."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboxEvent] = []  # committed, in the order they were emitted
+        self.commits = 0
+        self.rollbacks = 0
+        self._pending: list[OutboxEvent] | None = None
+        self._snapshot: dict[str, dict[Any, Any]] = {}
+
+    def _repositories(self) -> dict[str, InMemoryRepository[Any, Any]]:
+        return {name: value for name, value in vars(self).items() if isinstance(value, InMemoryRepository)}
+
+    def emit(self, event: OutboxEvent) -> None:
+        if self._pending is None:
+            raise RuntimeError("the unit of work is not open: use it in a with block")
+        self._pending.append(event)
+
+    def __enter__(self) -> Self:
+        if self._pending is not None:
+            raise RuntimeError("the unit of work is open already")
+        self._pending = []
+        self._snapshot = {name: copy.deepcopy(repo.items) for name, repo in self._repositories().items()}
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._pending is not None
+        if exc_type is None:
+            self.messages.extend(self._pending)
+            self.commits += 1
+        else:
+            for name, repo in self._repositories().items():
+                repo.items = self._snapshot[name]
+            self.rollbacks += 1
+        self._pending = None
+        self._snapshot = {}
+        self.batch = ()
+
+    def event_types(self) -> list[str]:
+        """The committed events' types, in order (``["StockReserved", ...]``)."""
+        return [message.event_type for message in self.messages]
+
+    def payloads(self, event_type: str) -> list[dict[str, Any]]:
+        """The committed payloads of one event type, in order."""
+        return [dict(message.payload) for message in self.messages if message.event_type == event_type]

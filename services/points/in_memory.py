@@ -1,0 +1,42 @@
+"""The points service's unit of work in memory, for its handler tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from eventcore import InMemoryRepository, InMemoryUnitOfWork, emit_changes
+from services.points.domain import Redemption
+from services.points.unit_of_work import PointsUnitOfWork
+
+
+class InMemoryRedemptions(InMemoryRepository[str, Redemption]):
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        super().__init__()
+        self._uow = uow
+
+    def load(self, order_id: str) -> Redemption:
+        return self.get(order_id) or Redemption(order_id)
+
+    def save(self, redemption: Redemption) -> None:
+        emit_changes(self._uow, redemption)
+        redemption.stored_version = redemption.version
+        self.put(redemption.order_id, redemption)
+
+
+class InMemoryAccounts(InMemoryRepository[str, int]):
+    def balance(self, customer_id: str) -> int:
+        return self.items.get(customer_id, 0)
+
+    def change(self, customer_id: str, points: int) -> int:
+        self.items[customer_id] = self.items[customer_id] + points
+        return self.items[customer_id]
+
+    def set_balance(self, customer_id: str, balance: int) -> None:
+        self.items[customer_id] = balance
+
+
+class InMemoryPointsUnitOfWork(InMemoryUnitOfWork, PointsUnitOfWork):
+    def __init__(self, balances: Mapping[str, int] | None = None) -> None:
+        super().__init__()
+        self.redemptions = InMemoryRedemptions(self)
+        self.accounts = InMemoryAccounts(balances)
