@@ -189,11 +189,15 @@ def register(argv: list[str] | None) -> int:
             print(json.dumps({"name": definition.name, "config": config}, indent=2))
             continue
         try:
-            created = client.put_config(definition.name, config)
-            print(
-                f"  {'created' if created else 'updated'} {definition.name} "
-                f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING"
-            )
+            if _registered_as(client, definition.name, config):
+                # A PUT of the same config still restarts it and rebalances the worker's others.
+                print(f"  {definition.name} is registered with this config already; waiting for RUNNING")
+            else:
+                created = client.put_config(definition.name, config)
+                print(
+                    f"  {'created' if created else 'updated'} {definition.name} "
+                    f"({config['connector.class'].rsplit('.', 1)[-1]}); waiting for RUNNING"
+                )
             client.wait_until_running(
                 definition.name,
                 args.timeout,
@@ -212,7 +216,18 @@ def register(argv: list[str] | None) -> int:
                 return 1
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
+    if not args.dry_run:
+        # A later registration rebalances the worker: the earlier ones pass through UNASSIGNED.
+        for definition in definitions:
+            client.wait_until_running(definition.name, args.timeout)
     return 0
+
+
+def _registered_as(client: ConnectClient, name: str, config: dict[str, str]) -> bool:
+    if name not in client.connectors():
+        return False
+    stored = {key: value for key, value in client.config(name).items() if key != "name"}
+    return stored == {key: str(value) for key, value in config.items()}
 
 
 def check_kafka(settings: Settings, always: bool) -> bool:

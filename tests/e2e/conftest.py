@@ -15,6 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from eventcore.kafka.clients import CommittedOffsets, admin_client
 from eventcore.kafka.partitioning import group_backlog
 from eventcore.settings import Settings
+from services import flow_services
 from services.instances import ApiInstance, ServiceInstance
 from tests.backends import StackBackend
 from tests.conftest import ROOT, wait_until
@@ -38,7 +39,7 @@ class ServiceProcess(ServiceInstance):
 
 @pytest.fixture(scope="package")
 def services(connectors: None) -> Iterator[dict[str, ServiceProcess]]:
-    running = {name: ServiceProcess(name).start() for name in ("order", "inventory", "payment")}
+    running = {name: ServiceProcess(name).start() for name in flow_services()}
     for process in running.values():
         process.wait_assigned()
     yield running
@@ -50,7 +51,7 @@ def services(connectors: None) -> Iterator[dict[str, ServiceProcess]]:
 
 @pytest.fixture
 def ctx(contexts, services):  # type: ignore[no-untyped-def]
-    """The services' contexts (engines, outbox writers), with the three services running."""
+    """The services' contexts (engines, outbox writers), with the flow's services running."""
     return contexts
 
 

@@ -1,7 +1,7 @@
 """eventcore as a library a team installs: the project's wheel, installed into a fresh virtualenv,
 runs a service that lives in a temporary folder outside the repository (its own table, schema,
-handler and roster) against the real stack. Its event goes out through its outbox and Debezium
-and is applied once."""
+unit of work, handler and roster) against the real stack. Its handler is tested through its
+in-memory unit of work; its event goes out through its outbox and Debezium and is applied once."""
 
 from __future__ import annotations
 
@@ -32,11 +32,22 @@ SERVICE = '''
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from sqlalchemy import Column, MetaData, String, Table, insert
 
-from eventcore import Command, Event, MessagingTables, ServiceDefinition, emit, service_main
+from eventcore import (
+    Command,
+    Event,
+    InMemoryRepository,
+    InMemoryUnitOfWork,
+    MessagingTables,
+    ServiceDefinition,
+    SqlUnitOfWork,
+    UnitOfWork,
+    emit,
+    service_main,
+)
 
 metadata = MetaData()
 stamps = Table(
@@ -53,8 +64,44 @@ class CardStamped(Event):
     note: str
 
 
-def on_card_stamped(uow, event):
-    uow.connection.execute(insert(stamps).values(card_id=event.card_id, note=event.note))
+class Stamps(Protocol):
+    def add(self, card_id: str, note: str) -> None: ...
+
+
+class StampUnitOfWork(UnitOfWork):
+    stamps: Stamps
+
+
+class SqlStamps:
+    def __init__(self, uow):
+        self._uow = uow
+
+    def add(self, card_id, note):
+        self._uow.connection.execute(insert(stamps).values(card_id=card_id, note=note))
+
+
+class SqlStampUnitOfWork(SqlUnitOfWork, StampUnitOfWork):
+    def __init__(self, engine, outbox=None):
+        super().__init__(engine, outbox)
+        self.stamps = SqlStamps(self)
+
+
+class InMemoryStamps(InMemoryRepository):
+    def add(self, card_id, note):
+        self.put(card_id, note)
+
+
+class InMemoryStampUnitOfWork(InMemoryUnitOfWork, StampUnitOfWork):
+    def __init__(self):
+        super().__init__()
+        self.stamps = InMemoryStamps()
+
+
+def on_card_stamped(uow: StampUnitOfWork, event: CardStamped) -> None:
+    uow.stamps.add(event.card_id, event.note)
+
+
+HANDLERS = {CardStamped: on_card_stamped}
 
 
 def configure_stamp(parser):
@@ -74,7 +121,8 @@ SERVICE = ServiceDefinition(
     module=__spec__.name,
     metadata=metadata,
     consumes=["stampcard"],
-    handlers=lambda _context: {CardStamped: on_card_stamped},
+    handlers=HANDLERS,
+    unit_of_work=SqlStampUnitOfWork.factory,
     commands={"stamp": Command("stamp a card", configure_stamp, execute_stamp)},
     schemas=Path(__file__).parent / "schemas",
 )
@@ -87,6 +135,17 @@ def main(argv=None):
 if __name__ == "__main__":
     raise SystemExit(main())
 '''
+
+# The service's handler tested as its team would: through its in-memory unit of work, no stack.
+HANDLER_TEST = """
+from stampbook.main import HANDLERS, CardStamped, InMemoryStampUnitOfWork
+
+uow = InMemoryStampUnitOfWork()
+with uow:
+    HANDLERS[CardStamped](uow, CardStamped("card-1", "hello"))
+assert uow.stamps.items == {"card-1": "hello"} and uow.commits == 1, uow.stamps.items
+print("handler ok")
+"""
 
 SCHEMA = """{
   "type": "record", "name": "CardStamped", "namespace": "events.stampcard",
@@ -147,6 +206,7 @@ def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
     # The wheel's eventcore, not the checkout's.
     where = run([str(python), "-c", "import eventcore; print(eventcore.__file__)"], env, app)
     assert str(ROOT) not in where and "site-packages" in where
+    assert "handler ok" in run([str(python), "-c", HANDLER_TEST], env, app)
     # Its database, user and heartbeat table, as `stack up` provisions a roster's.
     sys.path.insert(0, str(app))
     os.environ[ROSTER_ENV] = "stampbook.roster"

@@ -15,6 +15,7 @@ import pytest
 from eventcore.kafka.replay import EventTap
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.settings import SCHEMAS_DIR
+from services import flow_services
 from services.order import repository
 from services.order.commands import place_order
 from services.order.domain import Order, OrderLine, OrderStatus
@@ -24,7 +25,7 @@ from tests.e2e.conftest import ServiceProcess
 from tests.e2e.probes import dead_letters, new_sku, pending_dead_letters, stock, wait_final
 
 pytestmark = pytest.mark.stack
-GROUPS = ("order", "inventory", "payment")
+GROUPS = flow_services()
 
 
 @contextmanager

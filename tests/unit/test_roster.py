@@ -33,7 +33,7 @@ SERVICE = ServiceDefinition(
     health_port=9199,
     metadata=MetaData(),
     consumes=["order"],
-    handlers=lambda _context: {},
+    handlers={},
 )
 """
 
