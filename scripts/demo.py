@@ -5,9 +5,9 @@ Starts the native stack (installing what is missing; with STACK_ENV_FILE set it 
 that file describes instead, e.g. the compose one), creates each service's tables, registers the
 Debezium connectors, seeds stock and points, starts the flow's services as their own processes,
 places a few orders (one that succeeds, one without enough stock, one the payment gateway
-declines, one orchestrated, and three that redeem points), prints every event as it is consumed
-with its commit-to-consume latency, then the orders' final states and the customers' points,
-and stops the services with a graceful drain.
+declines, one orchestrated, and three that redeem points: ``services/showcase.py``), prints
+every event as it is consumed with its commit-to-consume latency, then the orders' final states
+and the customers' points, and stops the services with a graceful drain.
 """
 
 from __future__ import annotations
@@ -32,14 +32,8 @@ from eventcore.kafka.topics import topic_for  # noqa: E402
 from eventcore.roster import publishing_services  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from services import build_all, flow_services  # noqa: E402
-from services.contracts import ORCHESTRATED  # noqa: E402
 from services.instances import ServiceInstance, refuse_if_services_run  # noqa: E402
-from services.inventory.commands import set_stock  # noqa: E402
-from services.order import repository  # noqa: E402
-from services.order.commands import place_order  # noqa: E402
-from services.order.domain import OrderLine, OrderStatus  # noqa: E402
-from services.points.commands import set_points  # noqa: E402
-from services.points.repository import balances  # noqa: E402
+from services.showcase import DESCRIPTION, SERVICE_ENV, Showcase  # noqa: E402
 
 
 def step(text: str) -> None:
@@ -76,42 +70,17 @@ def demo() -> int:
     # Instances of these groups already running would take partitions from the demo's own.
     refuse_if_services_run(settings)
     step("4/6 seed stock and points, start the flow's services")
-    run_id = uuid.uuid4().hex[:6]
-    apples, pears = f"APPLE-{run_id}", f"PEAR-{run_id}"
-    set_stock(contexts["inventory"].uow_factory, apples, 20)
-    set_stock(contexts["inventory"].uow_factory, pears, 1)
-    erin, frank, grace = (f"{name}-{run_id}" for name in ("erin", "frank", "grace"))
-    starting_points = {erin: 500, frank: 500, grace: 50}
-    for customer, points in starting_points.items():
-        set_points(contexts["points"].uow_factory, customer, points)
-    env = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
-    processes = [start_service(name, env) for name in flow_services()]
+    showcase = Showcase(contexts, uuid.uuid4().hex[:6])
+    showcase.seed()
+    processes = [start_service(name, SERVICE_ENV) for name in flow_services()]
     # Earlier runs' history is skipped: however long it is, the tap starts at this run's records.
     topics = [topic_for(emitted) for d in publishing_services() for emitted in d.emitted]
     tap = EventTap(topics, settings, since=datetime.now(UTC))
     tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)
     tap.events.clear()
 
-    step(
-        "5/6 place orders: one that succeeds, one short of stock, one the gateway declines "
-        "(choreographed), one driven by the orchestrator, and three that redeem points: paid "
-        "partly with points, declined after its points were deducted (refund nothing, return the "
-        "points, release the stock), and one whose customer has too few"
-    )
-    place = contexts["order"].uow_factory
-    orders = {
-        "happy": place_order(
-            contexts["order"].uow_factory, "alice", [OrderLine(apples, 2, 150), OrderLine(pears, 1, 300)]
-        ),
-        "no stock": place_order(contexts["order"].uow_factory, "bob", [OrderLine(pears, 5, 300)]),
-        "declined": place_order(contexts["order"].uow_factory, "carol", [OrderLine(apples, 3, 25_000)]),
-        "orchestrated": place_order(place, "dave", [OrderLine(apples, 1, 150)], flow=ORCHESTRATED),
-        "points": place_order(place, erin, [OrderLine(apples, 2, 150)], points=200),
-        "points back": place_order(
-            place, frank, [OrderLine(apples, 3, 25_000)], flow=ORCHESTRATED, points=100
-        ),
-        "few points": place_order(place, grace, [OrderLine(apples, 1, 150)], points=120),
-    }
+    step(f"5/6 place orders: {DESCRIPTION}")
+    orders = showcase.place()
     ids = {order.id: label for label, order in orders.items()}
     final_types = {"OrderConfirmed", "OrderCancelled"}
     try:
@@ -138,37 +107,13 @@ def demo() -> int:
                 f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms"
             )
 
-        step("6/6 final state of each order (order_db)")
-        with contexts["order"].engine.connect() as connection:
-            for label, order in orders.items():
-                stored = repository.get(connection, order.id)
-                assert stored is not None
-                reason = f" ({stored.cancel_reason})" if stored.cancel_reason else ""
-                print(f"  {label:>12}: {stored.status}{reason}")
-                for entry in repository.saga_history_of(connection, order.id):
-                    sent = f", sent {entry.commands}" if entry.commands else ""
-                    print(
-                        f"  {'':>12}  saga: {entry.trigger_name}: {entry.from_state} -> {entry.to_state}"
-                        f"{sent}"
-                    )
-                confirmed = label in ("happy", "orchestrated", "points")
-                expected = OrderStatus.CONFIRMED if confirmed else OrderStatus.CANCELLED
-                if stored.status is not expected:
-                    print(f"  !! expected {expected}", file=sys.stderr)
-                    return 1
-        # Erin paid 200 points; Frank's were returned when payment declined; Grace's were too few.
-        expected_points = {erin: 300, frank: 500, grace: 50}
-        deadline = time.monotonic() + 30  # a compensation may land just after the order's last event
-        while True:
-            with contexts["points"].engine.connect() as connection:
-                now = balances(connection, list(starting_points))
-            if now == expected_points or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        for customer, points in starting_points.items():
-            print(f"  {customer:>14}: {points} points before, {now[customer]} after")
-        if now != expected_points:
-            print(f"  !! expected balances {expected_points}", file=sys.stderr)
+        step("6/6 final state of each order (order_db), and the customers' points")
+        wrong = 0
+        for line, as_expected in showcase.report():
+            print(f"  {line}" + ("" if as_expected else "   !! not what the demo expects"))
+            wrong += not as_expected
+        if wrong:
+            print(f"  !! {wrong} outcome(s) not as expected", file=sys.stderr)
             return 1
     finally:
         tap.close()

@@ -2,14 +2,15 @@
 """Fault suite: orders at a steady rate while every part is killed, then every guarantee checked.
 
 ``python scripts/fault_suite.py --orders 5000 --rate 10`` on the native stack (``stack up``; it
-registers the connectors and starts its own three services). While the orders are placed, at
+registers the connectors and starts the roster's flow services). While the orders are placed, at
 random moments, each of MariaDB, Kafka, Kafka Connect, the registry and each service is killed
-with SIGKILL and restarted; there is one rebalance (a second inventory and payment instance for
-a while) and one database outage of ``--outage`` seconds. Then it waits for every order to
+with SIGKILL and restarted; there is one rebalance (a second instance of every service for a
+while) and one database outage of ``--outage`` seconds. What it seeds, the orders it places and
+the business invariants it checks are the flow's (``services/drill.py``). Then it waits for every order to
 finish and checks, printing each figure:
 
 - every order is final (CONFIRMED or CANCELLED); about 5% are cancelled by their customer while
-  the saga runs, so compensations (release, refund) race it too;
+  the saga runs, so compensations (release, return points, refund) race it too;
 - per SKU, available + reserved = initial, and reserved = what the confirmed orders hold;
 - one charge per confirmed order; one refund per charged, cancelled order; no charge for an
   order the stock rejected;
@@ -37,7 +38,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,27 +59,12 @@ from eventcore.cli import ArgumentParser, UsageError, number_argument, run_cli
 from eventcore.settings import REPO_ROOT, Settings
 from services import build_all, flow_services
 from services.contracts import FLOWS
+from services.drill import OrderFlowDrill
 from services.instances import GroupLagProbe, ServiceInstance, connector_topics, refuse_if_services_run
-from services.inventory.commands import set_stock
-from services.inventory.tables import products
-from services.order.commands import cancel_order, place_order
-from services.order.domain import OrderLine
 from services.order.orchestration import OrderSaga, order_saga
-from services.order.tables import order_lines, orders, sagas
-from services.payment.gateway import ChargeLedger
-from services.payment.settings import PaymentSettings
-from services.payment.tables import payments
-from services.points.commands import set_points
-from services.points.repository import balances
-from services.points.tables import redemptions
 
-PAYMENT_LIMIT_CENTS = 50_000
-SKUS = 8
 CUSTOMER_CANCEL_SHARE = 0.05
 CUSTOMER_CANCEL_REASON = "customer changed their mind"
-CUSTOMERS = 4  # each with a points balance
-POINTS_SHARE = 0.3  # of the orders redeem points
-MAX_POINTS = 500  # per order
 # A broker's or a worker's death may stop the flow only this long (from the kill, or from the
 # return of two brokers whose absence left the ISR below its minimum).
 STALL_LIMIT_S = 15.0
@@ -98,10 +84,9 @@ class Run:
     settings: Settings
     contexts: dict[str, ServiceContext]
     stack: Stack
+    drill: OrderFlowDrill
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    skus: dict[str, int] = field(default_factory=dict)  # sku -> initial stock
-    points: dict[str, int] = field(default_factory=dict)  # customer -> initial balance
     services: dict[str, ServiceInstance] = field(default_factory=dict)
     extra: list[ServiceInstance] = field(default_factory=list)
     faults: list[dict[str, object]] = field(default_factory=list)
@@ -112,16 +97,12 @@ class Run:
     customer_cancels: int = 0
     instances: int = 0
 
-    @property
-    def customer(self) -> str:
-        return f"fault-{self.run_id}"
-
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def service_env(self) -> dict[str, str]:
         return {
-            "PAYMENT_LIMIT_CENTS": str(PAYMENT_LIMIT_CENTS),
+            **self.drill.service_env(),
             "ORDER_SAGA_TIMEOUT_S": str(self.args.saga_timeout),
             "ORDER_SAGA_STEP_TIMEOUT_S": str(self.args.saga_timeout),
         }
@@ -141,46 +122,21 @@ class Run:
         return ServiceInstance(name, log_name, self.service_env()).start()
 
 
-def seed(run: Run) -> None:
-    """SKUs stocked for about 85% of the demand, so some orders are rejected for stock."""
-    per_sku_demand = run.args.orders * 2 / SKUS  # 1-3 units per order, one SKU per order
-    for n in range(SKUS):
-        sku = f"F{run.run_id}-{n}"
-        run.skus[sku] = int(per_sku_demand * 0.85)
-        set_stock(run.contexts["inventory"].uow_factory, sku, run.skus[sku])
-    # Balances for about 80% of the points redeemed: some orders are refused for points.
-    per_customer = int(run.args.orders * POINTS_SHARE * MAX_POINTS / 2 / CUSTOMERS * 0.8)
-    for k in range(CUSTOMERS):
-        run.points[f"{run.customer}-{k}"] = per_customer
-        set_points(run.contexts["points"].uow_factory, f"{run.customer}-{k}", per_customer)
-
-
 def place_orders(run: Run, stop: threading.Event) -> None:
     """Open loop at --rate; while the database is down the writer waits and catches up. It places
     --orders, and goes on while faults still run: every fault meets traffic (a stall is measured
     by the records that flow after it)."""
     rng = random.Random(run.args.seed)
-    skus = list(run.skus)
     interval = 1.0 / run.args.rate
     next_at = time.monotonic()
     for n in itertools.count():
         if stop.is_set() or (n >= run.args.orders and run.faults_done.is_set()):
             return
         next_at += interval
-        price = PAYMENT_LIMIT_CENTS + 100 if rng.random() < 0.1 else rng.randint(100, 5000)
-        line = OrderLine(rng.choice(skus), rng.randint(1, 3), price)
-        customer = rng.choice(list(run.points))
-        points = rng.randint(1, min(MAX_POINTS, line.total_cents)) if rng.random() < POINTS_SHARE else 0
+        order_seed, flow = rng.random(), run.flow_of_next_order(rng)  # the same order on every retry
         while not stop.is_set():
             try:
-                order = place_order(
-                    run.contexts["order"].uow_factory,
-                    customer,
-                    [line],
-                    flow=run.flow_of_next_order(rng),
-                    saga=run.saga,
-                    points=points,
-                )
+                order = run.drill.place(random.Random(order_seed), flow, run.saga)
                 if rng.random() < CUSTOMER_CANCEL_SHARE:
                     # The customer changes their mind while the saga runs: compensation races it.
                     threading.Timer(rng.uniform(0, 0.3), cancel_if_open, (run, order.id)).start()
@@ -198,7 +154,7 @@ def place_orders(run: Run, stop: threading.Event) -> None:
 
 def cancel_if_open(run: Run, order_id: str) -> None:
     try:
-        cancel_order(run.contexts["order"].uow_factory, order_id, CUSTOMER_CANCEL_REASON)
+        run.drill.cancel(order_id, CUSTOMER_CANCEL_REASON)
         run.customer_cancels += 1
     except Exception:  # already final, or the database is down right now: the customer gave up
         pass
@@ -229,13 +185,13 @@ def kill_and_restart_service(run: Run, name: str, down_s: float) -> dict[str, ob
 
 
 def rebalance(run: Run, hold_s: float) -> dict[str, object]:
-    """A second inventory and payment instance join (partitions move), then leave (they move back)."""
-    joined = [run.start_service("inventory"), run.start_service("payment")]
+    """A second instance of every flow service joins (partitions move), then leaves (they move back)."""
+    joined = [run.start_service(name) for name in flow_services()]
     run.extra.extend(joined)
     time.sleep(hold_s)
     codes = [instance.stop() for instance in joined]
     return {
-        "what": "rebalance: second inventory and payment instances joined, then drained",
+        "what": f"rebalance: second instances of {', '.join(flow_services())} joined, then drained",
         "held_s": round(hold_s, 1),
         "exit_codes": codes,
     }
@@ -387,22 +343,11 @@ def inject_faults(
 # -- waiting and checking --------------------------------------------------------------------
 
 
-def run_orders(run: Run) -> dict[str, tuple[str, str | None]]:
-    """order id -> (status, cancel reason), for every order of this run found in order_db."""
-    with run.contexts["order"].engine.connect() as connection:
-        rows = connection.execute(
-            select(orders.c.id, orders.c.status, orders.c.cancel_reason).where(
-                orders.c.customer_id.like(f"{run.customer}-%")
-            )
-        )
-        return {r.id: (r.status, r.cancel_reason) for r in rows}
-
-
 def wait_final(run: Run, timeout_s: float) -> dict[str, tuple[str, str | None]]:
     deadline = time.monotonic() + timeout_s
     last_report = 0.0
     while True:
-        found = run_orders(run)
+        found = run.drill.final_states()
         open_orders = [oid for oid, (state, _) in found.items() if state not in ("CONFIRMED", "CANCELLED")]
         if not open_orders or time.monotonic() > deadline:
             return found
@@ -462,109 +407,9 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     timeouts = sum(n for reason, n in reasons.items() if reason.startswith("no reply within"))
     figures["spurious_timeouts"] = timeouts
 
-    with run.contexts["order"].engine.connect() as c:
-        lines = c.execute(
-            select(order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity).where(
-                order_lines.c.order_id.in_(ids)
-            )
-        ).all()
-    held: dict[str, int] = defaultdict(int)
-    for line in lines:
-        if final[line.order_id][0] == "CONFIRMED":
-            held[line.sku] += line.quantity
-    with run.contexts["inventory"].engine.connect() as c:
-        stock = {
-            r.sku: (r.available, r.reserved)
-            for r in c.execute(
-                select(products.c.sku, products.c.available, products.c.reserved).where(
-                    products.c.sku.in_(list(run.skus))
-                )
-            )
-        }
-    conserved = [sku for sku, initial in run.skus.items() if sum(stock[sku]) != initial]
-    misheld = [sku for sku in run.skus if stock[sku][1] != held[sku]]
-    checks.append(
-        Check(
-            "stock + reserved = initial per SKU",
-            not conserved,
-            f"{len(run.skus)} SKUs" + (f"; broken: {conserved}" if conserved else ""),
-        )
-    )
-    checks.append(
-        Check(
-            "reserved = what confirmed orders hold",
-            not misheld,
-            f"{sum(held.values())} units held" + (f"; differs: {misheld}" if misheld else ""),
-        )
-    )
-
-    ledger = ChargeLedger(PaymentSettings.read(run.settings).gateway_ledger)
-    with run.contexts["payment"].engine.connect() as c:
-        paid = {r.order_id: r for r in c.execute(select(payments).where(payments.c.order_id.in_(ids)))}
-    confirmed = [oid for oid, (state, _) in final.items() if state == "CONFIRMED"]
-    bad_charges = []
-    for oid in confirmed:
-        entry, row = ledger.lookup(oid), paid.get(oid)
-        if not (
-            entry
-            and entry.result.approved
-            and row is not None
-            and row.status == "COMPLETED"
-            and row.gateway_reference == entry.result.reference
-        ):
-            bad_charges.append(oid)
-    checks.append(
-        Check(
-            "one charge per confirmed order",
-            not bad_charges,
-            f"{len(confirmed)} confirmed" + (f"; wrong: {bad_charges[:5]}" if bad_charges else ""),
-        )
-    )
-    cancelled = [oid for oid, (state, _) in final.items() if state == "CANCELLED"]
-    charged_cancelled = [oid for oid in cancelled if (e := ledger.lookup(oid)) and e.result.approved]
-    bad_refunds = [
-        oid
-        for oid in charged_cancelled
-        if not (
-            paid.get(oid) is not None
-            and paid[oid].status == "REFUNDED"
-            and ledger.refund_reference(f"refund-{oid}") == paid[oid].refund_reference
-        )
-    ]
-    checks.append(
-        Check(
-            "one refund per charged, cancelled order",
-            not bad_refunds,
-            f"{len(charged_cancelled)} charged then cancelled"
-            + (f"; wrong: {bad_refunds[:5]}" if bad_refunds else ""),
-        )
-    )
-    with run.contexts["order"].engine.connect() as c:
-        saga_states = {
-            r.order_id: r.state
-            for r in c.execute(select(sagas.c.order_id, sagas.c.state).where(sagas.c.order_id.in_(ids)))
-        }
-    expected_saga = {"CONFIRMED": "COMPLETED", "CANCELLED": "CANCELLED"}
-    disagreeing = [oid for oid, state in saga_states.items() if expected_saga.get(final[oid][0]) != state]
-    figures["orchestrated_orders"] = len(saga_states)
-    checks.append(
-        Check(
-            "each orchestrated saga ended as its order",
-            not disagreeing,
-            f"{len(saga_states)} orchestrated" + (f"; disagree: {disagreeing[:5]}" if disagreeing else ""),
-        )
-    )
-    checks += points_checks(run, final)
-    rejected = [oid for oid in cancelled if (final[oid][1] or "").startswith("stock rejected")]
-    charged_rejected = [oid for oid in rejected if ledger.lookup(oid) is not None]
-    checks.append(
-        Check(
-            "no charge for a stock-rejected order",
-            not charged_rejected,
-            f"{len(rejected)} rejected for stock"
-            + (f"; charged: {charged_rejected[:5]}" if charged_rejected else ""),
-        )
-    )
+    for invariant in run.drill.invariants(final):
+        checks.append(Check(invariant.name, invariant.ok, invariant.detail))
+    figures.update(run.drill.figures)
 
     # Exactly what `cdc verify NAME --since <run start>` reports, for each connector.
     missing_total = duplicates_total = disordered_total = rows_total = 0
@@ -655,65 +500,6 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     return checks, figures
 
 
-def points_checks(run: Run, final: dict[str, tuple[str, str | None]]) -> list[Check]:
-    """Points conserved per customer, held only by confirmed orders, never deducted twice."""
-    ids = list(final)
-    context = run.contexts["points"]
-    outbox = context.messaging.outbox
-    with context.engine.connect() as c:
-        held = {
-            r.order_id: r
-            for r in c.execute(select(redemptions).where(redemptions.c.order_id.in_(ids)))
-            if r.status == "DEDUCTED"
-        }
-        now = balances(c, list(run.points))
-        repeated = c.execute(
-            select(outbox.c.aggregateid, outbox.c.type, func.count())
-            .where(outbox.c.aggregateid.in_(ids), outbox.c.type.in_(["PointsDeducted", "PointsReturned"]))
-            .group_by(outbox.c.aggregateid, outbox.c.type)
-            .having(func.count() > 1)
-        ).all()
-    with run.contexts["order"].engine.connect() as c:
-        redeeming = {
-            r.id: r.points
-            for r in c.execute(
-                select(orders.c.id, orders.c.points).where(orders.c.id.in_(ids), orders.c.points > 0)
-            )
-        }
-    by_customer: dict[str, int] = defaultdict(int)
-    for row in held.values():
-        by_customer[row.customer_id] += row.points
-    unbalanced = {
-        customer: (initial, now.get(customer), by_customer[customer])
-        for customer, initial in run.points.items()
-        if now.get(customer, 0) + by_customer[customer] != initial
-    }
-    confirmed_with_points = {oid for oid in redeeming if final[oid][0] == "CONFIRMED"}
-    wrongly_held = sorted(set(held) ^ confirmed_with_points)
-    wrong_amount = [oid for oid in confirmed_with_points & set(held) if held[oid].points != redeeming[oid]]
-    refused = sum(1 for _state, reason in final.values() if (reason or "").startswith("points rejected"))
-    return [
-        Check(
-            "points: balance + held = initial per customer",
-            not unbalanced,
-            f"{len(run.points)} customers, {sum(by_customer.values())} points held by "
-            f"{len(held)} orders" + (f"; broken (initial, now, held): {unbalanced}" if unbalanced else ""),
-        ),
-        Check(
-            "points held exactly by the confirmed orders that redeemed them",
-            not wrongly_held and not wrong_amount,
-            f"{len(redeeming)} orders redeemed points, {len(confirmed_with_points)} confirmed, "
-            f"{refused} refused for points"
-            + (f"; wrong: {(wrongly_held + wrong_amount)[:5]}" if wrongly_held or wrong_amount else ""),
-        ),
-        Check(
-            "no order's points deducted or returned twice",
-            not repeated,
-            "each at most once in the outbox" + (f"; repeated: {repeated[:5]}" if repeated else ""),
-        ),
-    ]
-
-
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -789,12 +575,14 @@ def suite(args: argparse.Namespace) -> int:
     if registered.returncode != 0:
         print(registered.stdout + registered.stderr, file=sys.stderr)
         return registered.returncode
-    run = Run(uuid.uuid4().hex[:6], args, settings, contexts, stack)
-    seed(run)
+    run_id = uuid.uuid4().hex[:6]
+    drill = OrderFlowDrill(contexts, settings, run_id, args.orders)
+    run = Run(run_id, args, settings, contexts, stack, drill)
+    drill.seed()
     window_s = args.orders / args.rate
     say(
-        f"run {run.run_id}: {args.orders} orders at {args.rate:g}/s (~{window_s:.0f}s), {len(run.skus)} "
-        f"SKUs, saga timeout {args.saga_timeout:g}s"
+        f"run {run.run_id}: {args.orders} orders at {args.rate:g}/s (~{window_s:.0f}s), "
+        f"{drill.describe()}, saga timeout {args.saga_timeout:g}s"
     )
     run.services = {name: run.start_service(name) for name in flow_services()}
     for instance in run.services.values():

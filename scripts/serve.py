@@ -26,14 +26,8 @@ from eventcore.roster import service_definitions  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from services import build_all  # noqa: E402
 from services.instances import ApiInstance, ServiceInstance  # noqa: E402
-from services.inventory.commands import set_stock  # noqa: E402
-from services.inventory.repository import current_levels  # noqa: E402
-from services.points.commands import set_points  # noqa: E402
-from services.points.repository import balances  # noqa: E402
 
 PROG = "serve"
-STARTER_STOCK = {"APPLE": 1000, "PEAR": 1000, "PLUM": 5}  # PLUM runs out: a rejected order to see
-STARTER_POINTS = {"alice": 1000}  # the page's default customer can redeem points
 
 
 def say(text: str) -> None:
@@ -55,18 +49,11 @@ def serve(host: str, port: int) -> int:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    with contexts["inventory"].engine.connect() as connection:
-        known = current_levels(connection, list(STARTER_STOCK))
-    for sku, available in STARTER_STOCK.items():
-        if sku not in known:
-            set_stock(contexts["inventory"].uow_factory, sku, available)
-            say(f"stocked {available} x {sku}")
-    with contexts["points"].engine.connect() as connection:
-        known_customers = balances(connection, list(STARTER_POINTS))
-    for customer, points in STARTER_POINTS.items():
-        if customer not in known_customers:
-            set_points(contexts["points"].uow_factory, customer, points)
-            say(f"gave {customer} {points} points")
+    for definition in service_definitions():
+        if definition.starter is not None:
+            context = contexts.get(definition.name) or definition.context(settings, migrate=True)
+            for done in definition.starter(context):
+                say(f"{definition.name}: {done}")
 
     started: list[ServiceInstance] = []
     stopping = False

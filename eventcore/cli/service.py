@@ -80,6 +80,9 @@ class ServiceDefinition:
     # Its Avro schemas, <folder>/<aggregate type>/<EventType>.avsc: what it writes and reads
     # (None: schemas/avro in the checkout eventcore runs from).
     schemas: Path | None = None
+    # Sample data a person trying it out needs (`serve` runs it): writes what is missing, leaves
+    # what is there; returns what it did, one line each.
+    starter: Callable[[ServiceContext], list[str]] | None = None
 
     @property
     def group_id(self) -> str:

@@ -8,7 +8,7 @@ from eventcore import Command, ServiceContext, ServiceDefinition, service_main
 from services import SCHEMAS
 from services.inventory.commands import HANDLERS, set_stock
 from services.inventory.domain import MAX_STOCK, valid_sku
-from services.inventory.repository import SqlInventoryUnitOfWork
+from services.inventory.repository import SqlInventoryUnitOfWork, current_levels
 from services.inventory.tables import metadata
 
 
@@ -40,6 +40,19 @@ def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
+# PLUM runs out: a rejected order to see.
+STARTER_STOCK = {"APPLE": 1000, "PEAR": 1000, "PLUM": 5}
+
+
+def stock_to_try(context: ServiceContext) -> list[str]:
+    with context.engine.connect() as connection:
+        known = current_levels(connection, list(STARTER_STOCK))
+    for product, available in STARTER_STOCK.items():
+        if product not in known:
+            set_stock(context.uow_factory, product, available)
+    return [f"stocked {n} x {product}" for product, n in STARTER_STOCK.items() if product not in known]
+
+
 SERVICE = ServiceDefinition(
     name="inventory",
     module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
@@ -49,6 +62,7 @@ SERVICE = ServiceDefinition(
     consumes=["order", "inventory.commands"],
     handlers=HANDLERS,
     unit_of_work=SqlInventoryUnitOfWork.factory,
+    starter=stock_to_try,
     commands={
         "set-stock": Command(
             "set a product's available stock (reserved stock is left alone)",

@@ -51,6 +51,18 @@ def execute_balance(context: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
+STARTER_POINTS = {"alice": 1000}  # the page's default customer can redeem points
+
+
+def points_to_try(context: ServiceContext) -> list[str]:
+    with context.engine.connect() as connection:
+        known = balances(connection, list(STARTER_POINTS))
+    for name, points in STARTER_POINTS.items():
+        if name not in known:
+            set_points(context.uow_factory, name, points)
+    return [f"gave {name} {points} points" for name, points in STARTER_POINTS.items() if name not in known]
+
+
 SERVICE = ServiceDefinition(
     name="points",
     module=__spec__.name,  # not __name__: that is "__main__" under `python -m`
@@ -60,6 +72,7 @@ SERVICE = ServiceDefinition(
     consumes=["inventory", "order", "points.commands"],
     handlers=HANDLERS,
     unit_of_work=SqlPointsUnitOfWork.factory,
+    starter=points_to_try,
     commands={
         "set-points": Command("set a customer's points balance", configure_set_points, execute_set_points),
         "balance": Command("print a customer's points balance", configure_balance, execute_balance),

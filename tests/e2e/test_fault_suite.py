@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from services import flow_services
 from tests.conftest import ROOT
 from tests.e2e.conftest import ServiceProcess
 
@@ -20,6 +21,9 @@ CHECKS = (
     "one charge per confirmed order",
     "one refund per charged, cancelled order",
     "each orchestrated saga ended as its order",
+    "points: balance + held = initial per customer",
+    "points held exactly by the confirmed orders that redeemed them",
+    "no order's points deducted or returned twice",
     "no charge for a stock-rejected order",
     "every outbox row on its topic, in version order (cdc verify)",
     "no outbox row published twice (exactly-once source)",
@@ -67,12 +71,11 @@ def test_every_guarantee_holds_while_every_part_is_killed(services, tmp_path):
         "kafka",
         "connect",
         "registry",
-        "order-service",
-        "inventory-service",
-        "payment-service",
+        *(f"{name}-service" for name in flow_services()),
     ):
         assert f"SIGKILL {part}" in faults
     assert any(f.startswith("rebalance") for f in faults)
     assert any(f.startswith("database outage of 30s") for f in faults)
     assert outcome["figures"]["orders"] >= 300
     assert outcome["figures"]["orchestrated_orders"] >= 50  # both saga styles went through the faults
+    assert outcome["figures"]["orders_redeeming_points"] >= 50  # and the points step
