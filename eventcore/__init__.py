@@ -110,43 +110,71 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from eventcore.bootstrap import ServiceContext
-    from eventcore.cli import UsageError
-    from eventcore.cli.service import Command, ServiceDefinition, service_main
-    from eventcore.clock import utc_now
-    from eventcore.consuming.failures import DependencyUnavailableError, RecordRejectedError
-    from eventcore.consuming.runner import PeriodicJob
-    from eventcore.errors import EventcoreError, InvalidValueError, NotFoundError
-    from eventcore.ids import new_id
-    from eventcore.kafka.lag import Hop
-    from eventcore.kafka.topics import commands_for, topic_for
-    from eventcore.limits import MAX_INT32, MAX_INT64, bounded_int, bounded_text
-    from eventcore.read_models.rebuild import rebuild_read_model
-    from eventcore.read_models.sync import VersionNotWrittenError, sync_state, written_for
-    from eventcore.roster import service_definitions
+    from eventcore.bootstrap import ServiceContext as ServiceContext
+    from eventcore.cli import UsageError as UsageError
+    from eventcore.cli.service import (
+        Command as Command,
+        ServiceDefinition as ServiceDefinition,
+        service_main as service_main,
+    )
+    from eventcore.clock import utc_now as utc_now
+    from eventcore.consuming.failures import (
+        DependencyUnavailableError as DependencyUnavailableError,
+        RecordRejectedError as RecordRejectedError,
+    )
+    from eventcore.consuming.runner import PeriodicJob as PeriodicJob
+    from eventcore.errors import (
+        EventcoreError as EventcoreError,
+        InvalidValueError as InvalidValueError,
+        NotFoundError as NotFoundError,
+    )
+    from eventcore.ids import new_id as new_id
+    from eventcore.kafka.lag import Hop as Hop
+    from eventcore.kafka.topics import commands_for as commands_for, topic_for as topic_for
+    from eventcore.limits import (
+        MAX_INT32 as MAX_INT32,
+        MAX_INT64 as MAX_INT64,
+        bounded_int as bounded_int,
+        bounded_text as bounded_text,
+    )
+    from eventcore.read_models.rebuild import rebuild_read_model as rebuild_read_model
+    from eventcore.read_models.sync import (
+        VersionNotWrittenError as VersionNotWrittenError,
+        sync_state as sync_state,
+        written_for as written_for,
+    )
+    from eventcore.roster import service_definitions as service_definitions
     from eventcore.sagas.aggregate import (
-        Aggregate,
-        CompensableStep,
-        StepLabels,
-        StepRepository,
-        StepStatus,
-        compensate,
-        emit,
-        emit_changes,
-        save_step,
+        Aggregate as Aggregate,
+        CompensableStep as CompensableStep,
+        StepLabels as StepLabels,
+        StepRepository as StepRepository,
+        StepStatus as StepStatus,
+        compensate as compensate,
+        emit as emit,
+        emit_changes as emit_changes,
+        save_step as save_step,
     )
     from eventcore.sagas.transitions import (
-        DEADLINE_PASSED,
-        Orchestration,
-        Reaction,
-        SagaInstance,
-        StateMachine,
-        TransitionRefused,
+        DEADLINE_PASSED as DEADLINE_PASSED,
+        Orchestration as Orchestration,
+        Reaction as Reaction,
+        SagaInstance as SagaInstance,
+        StateMachine as StateMachine,
+        TransitionRefused as TransitionRefused,
     )
-    from eventcore.serialization.events import Envelope, Event, TypedHandler, WithEnvelope
-    from eventcore.settings import Settings, SettingsError
-    from eventcore.storage.batch_rows import BatchInserts, BatchRows
-    from eventcore.storage.db import SqlUnitOfWork
-    from eventcore.storage.in_memory import InMemoryRepository, InMemoryUnitOfWork
-    from eventcore.storage.messaging_tables import MessagingTables
-    from eventcore.storage.unit_of_work import UnitOfWork
+    from eventcore.serialization.events import (
+        Envelope as Envelope,
+        Event as Event,
+        TypedHandler as TypedHandler,
+        WithEnvelope as WithEnvelope,
+    )
+    from eventcore.settings import Settings as Settings, SettingsError as SettingsError
+    from eventcore.storage.batch_rows import BatchInserts as BatchInserts, BatchRows as BatchRows
+    from eventcore.storage.db import SqlUnitOfWork as SqlUnitOfWork
+    from eventcore.storage.in_memory import (
+        InMemoryRepository as InMemoryRepository,
+        InMemoryUnitOfWork as InMemoryUnitOfWork,
+    )
+    from eventcore.storage.messaging_tables import MessagingTables as MessagingTables
+    from eventcore.storage.unit_of_work import UnitOfWork as UnitOfWork

@@ -18,10 +18,14 @@ from sqlalchemy import MetaData
 from eventcore.bootstrap import ServiceContext, build_context, configure_logging
 from eventcore.cdc.connect_client import ConnectError
 from eventcore.cdc.progress import CdcProgressUnknown
-from eventcore.cli import EXIT_OK, ArgumentParser, run_cli
-from eventcore.cli import dead_letters as dlq_cli
-from eventcore.cli import outbox as outbox_cli
-from eventcore.cli import rewind as rewind_cli
+from eventcore.cli import (
+    EXIT_OK,
+    ArgumentParser,
+    dead_letters as dlq_cli,
+    outbox as outbox_cli,
+    rewind as rewind_cli,
+    run_cli,
+)
 from eventcore.consuming.runner import PeriodicJob, ServiceProcess
 from eventcore.dead_letters.tools import DeadLetterSelectionError
 from eventcore.errors import InvalidValueError, NotFoundError

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from confluent_kafka import KafkaError, KafkaException
-from sqlalchemy.exc import DBAPIError, InterfaceError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, TimeoutError as PoolTimeoutError
 
 from eventcore.errors import EventcoreError
 

@@ -8,8 +8,7 @@ is not newer: a stale or replayed event can never move state backwards.
 from __future__ import annotations
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, select, tuple_
-from sqlalchemy.dialects.mysql import BIGINT, DATETIME
-from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.mysql import BIGINT, DATETIME, insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
 from eventcore.clock import utc_now

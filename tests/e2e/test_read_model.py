@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from eventcore.settings import Settings
 from eventcore.storage.db import make_engine
 from services.instances import ApiInstance
-from services.order_view.tables import messaging as view_messaging
-from services.order_view.tables import order_view_timeline, order_views
+from services.order_view.tables import messaging as view_messaging, order_view_timeline, order_views
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import ReadModel
 from tests.e2e.probes import new_sku

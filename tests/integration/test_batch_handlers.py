@@ -27,13 +27,11 @@ from services.contracts import (
     StockLine,
     StockReserved,
 )
-from services.inventory.commands import HANDLERS as INVENTORY_HANDLERS
-from services.inventory.commands import set_stock
+from services.inventory.commands import HANDLERS as INVENTORY_HANDLERS, set_stock
 from services.inventory.repository import SqlInventoryUnitOfWork
 from services.inventory.tables import products, reservations
 from services.order import repository
-from services.order.commands import HANDLERS as ORDER_HANDLERS
-from services.order.commands import place_order
+from services.order.commands import HANDLERS as ORDER_HANDLERS, place_order
 from services.order.domain import OrderLine as PlacedLine
 from services.order.repository import SqlOrderUnitOfWork
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 
 import pytest
 
@@ -31,6 +32,17 @@ def test_a_type_checker_sees_the_same_names() -> None:
         for alias in imported.names
     }
     assert checked == set(eventcore.__all__)
+
+
+def test_a_strict_type_checker_accepts_every_public_name_from_the_package() -> None:
+    """A team's service type-checked in strict mode imports the API from ``eventcore`` itself
+    (mypy refuses names a package does not explicitly re-export)."""
+    from mypy import api
+
+    names = ", ".join(eventcore.__all__)
+    program = f"from eventcore import {names}"
+    stdout, stderr, status = api.run(["--config-file", os.devnull, "--strict", "-c", program])
+    assert status == 0, stdout + stderr
 
 
 def test_an_internal_name_is_not_public() -> None:
