@@ -73,6 +73,7 @@ class OrderConfirmed(OrderEvent):
 class OrderCancelled(OrderEvent):
     reason: str
     flow: str = CHOREOGRAPHED
+    points: int = 0  # what the order redeemed
 
 
 # --- inventory.events ---------------------------------------------------------------------

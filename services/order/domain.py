@@ -168,7 +168,7 @@ class Order(Aggregate):
 
     def _cancel(self, trigger: str, reason: str) -> None:
         reason = reason[:255]
-        self._transition(trigger, OrderCancelled(self.id, reason, self.flow))
+        self._transition(trigger, OrderCancelled(self.id, reason, self.flow, self.points))
         self.cancel_reason = reason
 
 

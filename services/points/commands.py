@@ -77,6 +77,13 @@ def on_deduct_points(uow: PointsUnitOfWork, command: DeductPoints) -> None:
     )
 
 
+def on_order_cancelled(uow: PointsUnitOfWork, event: OrderCancelled) -> None:
+    """Choreography: an order that redeemed points was cancelled (one that redeemed none has
+    nothing here to give back, and no late request to guard against)."""
+    if event.points:
+        return_points(uow, event)
+
+
 def return_points(uow: PointsUnitOfWork, cancelled: Event) -> None:
     """Give the order's points back if they were deducted (once), void the redemption if not."""
 
@@ -90,7 +97,7 @@ def return_points(uow: PointsUnitOfWork, cancelled: Event) -> None:
 
 HANDLERS: dict[type[Event], TypedHandler] = {
     StockReserved: choreographed_only(on_stock_reserved),
-    OrderCancelled: choreographed_only(return_points),
+    OrderCancelled: choreographed_only(on_order_cancelled),
     DeductPoints: on_deduct_points,
     ReturnPoints: return_points,
 }

@@ -90,7 +90,7 @@ def cancelled(order_id: str) -> ConsumedEvent:
         "e",
         "OrderCancelled",
         3,
-        {"orderId": order_id, "reason": "timeout", "flow": "choreographed"},
+        {"orderId": order_id, "reason": "timeout", "flow": "choreographed", "points": 0},
         1,
         0.0,
     )

@@ -62,7 +62,8 @@ def test_too_few_points_cancel_the_order_with_the_reason():
     order = uow.orders.items[order_id]
     assert order.status is OrderStatus.CANCELLED
     assert order.cancel_reason == "points rejected: insufficient points: c-1 has 10, the order redeems 300"
-    assert uow.payloads("OrderCancelled")[0]["reason"] == order.cancel_reason
+    [cancelled] = uow.payloads("OrderCancelled")
+    assert (cancelled["reason"], cancelled["points"]) == (order.cancel_reason, 300)
 
 
 def test_points_beyond_the_total_are_refused_before_anything_is_written():

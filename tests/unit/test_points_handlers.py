@@ -73,12 +73,26 @@ def test_points_are_deducted_once_however_often_asked():
 def test_a_cancelled_orders_points_are_returned_once():
     uow = InMemoryPointsUnitOfWork({"c-1": 500})
     handle(uow, reserved("o-1", 300))
-    handle(uow, OrderCancelled("o-1", "payment failed: declined"))
+    handle(uow, OrderCancelled("o-1", "payment failed: declined", points=300))
     with pytest.raises(TransitionRefused):
         handle(uow, ReturnPoints("o-1"))
     assert uow.accounts.items == {"c-1": 500}
     assert uow.event_types() == ["PointsDeducted", "PointsReturned"]
     assert uow.redemptions.items["o-1"].stored_status == "RETURNED"
+
+
+def test_a_cancelled_order_that_redeemed_no_points_leaves_nothing_here():
+    uow = InMemoryPointsUnitOfWork({"c-1": 500})
+    handle(uow, OrderCancelled("o-1", "stock rejected: insufficient stock"))
+    assert uow.redemptions.items == {} and uow.messages == []
+
+
+def test_a_cancellation_before_the_deduction_voids_it_and_late_reserved_stock_takes_nothing():
+    uow = InMemoryPointsUnitOfWork({"c-1": 500})
+    handle(uow, OrderCancelled("o-1", "customer changed their mind", points=100))
+    with pytest.raises(TransitionRefused):
+        handle(uow, reserved("o-1", 100))
+    assert uow.accounts.items == {"c-1": 500} and uow.messages == []
 
 
 def test_a_return_before_the_deduction_voids_it_and_a_late_request_takes_nothing():
