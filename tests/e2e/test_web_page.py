@@ -1,16 +1,20 @@
 """The web page in a real headless Chromium (Debian's chromium + chromedriver, through Selenium):
 place an order, see the syncing banner while the read model is stopped, see it clear by itself
-once it runs again, and the final status. Screenshots go to test-artifacts/web/."""
+once it runs again, and the final status; an order paying partly with points whose charge is
+declined, and its points coming back. Screenshots go to test-artifacts/web/."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.instances import ApiInstance
+from services.points.commands import set_points
 from tests.e2e.conftest import SCREENSHOTS, ReadModel
 from tests.e2e.probes import new_sku
 
@@ -82,3 +86,37 @@ def test_a_malformed_order_is_refused_on_the_page_with_the_field_named(
     assert error.text.startswith("body.currency:")
     assert "#/orders/" not in browser.current_url
     browser.save_screenshot(str(SCREENSHOTS / "5-refused.png"))
+
+
+def test_a_points_redemption_and_its_compensation_on_the_page(
+    ctx, api: ApiInstance, read_model: ReadModel, browser: WebDriver
+) -> None:  # type: ignore[no-untyped-def]
+    customer = f"browser-points-{uuid.uuid4().hex[:6]}"
+    set_points(ctx["points"].uow_factory, customer, 1000)
+    sku = new_sku(ctx, 5)
+    wait = WebDriverWait(browser, 90, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException])
+    browser.get(f"{api.url}/")
+    for element_id, value in (("customer", customer), ("points", "500")):
+        field = browser.find_element(By.ID, element_id)
+        field.clear()
+        field.send_keys(value)
+    for selector, value in ((".line-sku", sku), (".line-price", "60000")):  # over the card limit
+        field = browser.find_element(By.CSS_SELECTOR, f"#lines .line {selector}")
+        field.clear()
+        field.send_keys(value)
+    Select(browser.find_element(By.ID, "flow")).select_by_value("orchestrated")
+    browser.find_element(By.ID, "place-button").click()
+    wait.until(lambda b: "#/orders/" in b.current_url)
+    # Declined after the points were deducted: they come back, then the stock is released.
+    wait.until(lambda b: text_of(b, "order-points") == "500: RETURNED")
+    assert text_of(browser, "order-status") == "CANCELLED"
+    wait.until(
+        lambda b: (
+            {"PointsDeducted", "PointsReturned", "StockReleased"}
+            <= {
+                row.find_elements(By.TAG_NAME, "td")[1].text
+                for row in b.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+            }
+        )
+    )
+    browser.save_screenshot(str(SCREENSHOTS / "6-points-returned.png"))

@@ -1,0 +1,366 @@
+"""The saga at one offered rate: writer processes, the sampler, and the figures of a phase."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from devstack.stack import Stack
+from eventcore.settings import REPO_ROOT, Settings
+from saga_bench import say
+from saga_bench.history import chunks, table_rows
+from services import build_all, flow_services
+from services.instances import GroupLagProbe, ServiceInstance, process_usage, refuse_if_services_run
+from services.inventory.commands import set_stock
+from services.order.commands import place_order
+from services.order.domain import OrderLine
+from services.order.tables import orders
+
+SKUS = 32
+FINAL = ("CONFIRMED", "CANCELLED")
+# (producer service, event type, consumer group): the hops of a confirmed order.
+HOPS = [
+    ("order", "OrderCreated", "inventory-service"),
+    ("inventory", "StockReserved", "payment-service"),
+    ("inventory", "StockReserved", "order-service"),
+    ("payment", "PaymentCompleted", "order-service"),
+]
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {
+        "n": len(ordered),
+        "p50": at(0.50),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "max": round(ordered[-1], 1),
+    }
+
+
+# -- writers and the sampler run in processes of their own -----------------------------------
+
+
+def writer(
+    customer: str,
+    rate: float,
+    duration_s: float,
+    start_at: float,
+    skus: list[str],
+    results: multiprocessing.Queue,
+) -> None:  # type: ignore[type-arg]
+    """Places orders at ``rate`` per second from ``start_at`` (epoch) for ``duration_s``: open
+    loop, so a slow pipeline does not slow the offered load; a late writer says how late."""
+    order_context = build_all(Settings.load(), migrate=False)["order"]
+    count = int(rate * duration_s)
+    placed = 0
+    worst_lateness = 0.0
+    for n in range(count):
+        due = start_at + n / rate
+        wait = due - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        else:
+            worst_lateness = max(worst_lateness, -wait)
+        line = OrderLine(skus[n % len(skus)], 1, 100 + n % 50)
+        place_order(order_context.uow_factory, customer, [line])
+        placed += 1
+    results.put({"placed": placed, "worst_lateness_s": round(worst_lateness, 3)})
+
+
+def sampler(
+    pids: dict[str, int],
+    out: str,
+    stop: Any,
+    interval_s: float = 1.0,  # type: ignore[misc]
+    tables_every_s: float | None = None,
+) -> None:
+    """Once a second: each group's lag, each process's RSS and CPU seconds (JSON lines); every
+    ``tables_every_s``, the rows of each inbox and outbox."""
+    settings = Settings.load()
+    probe = GroupLagProbe(settings.kafka_bootstrap_servers)
+    tables_due = time.monotonic()
+    with open(out, "a") as handle:
+        while not stop.is_set():
+            row: dict[str, Any] = {"t": time.time()}
+            if tables_every_s and time.monotonic() >= tables_due:
+                tables_due = time.monotonic() + tables_every_s
+                try:
+                    row["table_rows"] = table_rows(Stack())
+                except Exception as exc:  # a sample lost, not the run
+                    row["table_rows_error"] = str(exc)
+            try:
+                row["lag"] = probe.lag()
+            except Exception as exc:  # a sample lost, not the run
+                row["lag_error"] = str(exc)
+            row["proc"] = {name: process_usage(pid) for name, pid in pids.items()}
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            stop.wait(interval_s)
+    probe.close()
+
+
+# -- the saga at one offered rate ------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    rate: float
+    duration_s: float
+    orders: int
+    achieved_rate: float
+    writer_worst_lateness_s: float
+    drained_after_s: float | None
+    saga_ms: dict[str, Any]
+    hops_ms: dict[str, dict[str, Any]]
+    lag_start: dict[str, int]
+    lag_end: dict[str, int]
+    lag_flat: bool
+    spurious_timeouts: int
+    unfinished: int
+    rss_mb: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu_share: dict[str, float] = field(default_factory=dict)
+
+
+class SagaBench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.settings = Settings.load()
+        self.contexts = build_all(self.settings)
+        self.stack = Stack()
+        self.run_id = uuid.uuid4().hex[:6]
+        self.phases_run = 0
+        self.skus = [f"B{self.run_id}-{n}" for n in range(SKUS)]
+        self.services: dict[str, ServiceInstance] = {}
+        self.samples_path = REPO_ROOT / ".state" / "bench" / f"saga-{self.run_id}-samples.jsonl"
+        self.samples_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def start_services(self) -> None:
+        refuse_if_services_run(self.settings)
+        for sku in self.skus:
+            set_stock(self.contexts["inventory"].uow_factory, sku, 2_000_000_000)
+        env = {"PAYMENT_LIMIT_CENTS": str(10**12), **dict(kv.split("=", 1) for kv in self.args.service_env)}
+        counts = {name: 1 for name in flow_services()}
+        for setting in self.args.instances:
+            name, _, count = setting.partition("=")
+            counts[name] = int(count)
+        self.services = {
+            f"{name}-{n}" if n else name: ServiceInstance(
+                name, f"bench-{self.run_id}-{name}-{n}", env
+            ).start()
+            for name in flow_services()
+            for n in range(counts[name])
+        }
+        try:
+            for instance in self.services.values():
+                instance.wait_assigned()
+        except BaseException:
+            self.stop_services()  # none outlives a failed start
+            raise
+
+    def stop_services(self) -> None:
+        for instance in self.services.values():
+            if instance.alive():
+                instance.stop()
+
+    def pids(self) -> dict[str, int]:
+        pids = {f"{name}-service": instance.pid for name, instance in self.services.items() if instance.pid}
+        for component in (self.stack.mariadb, self.stack.kafka, self.stack.connect, self.stack.registry):
+            pid = component.process.running_pid()
+            if pid:
+                pids[component.name] = pid
+        return pids
+
+    def samples(self, since: float, until: float) -> list[dict[str, Any]]:
+        rows = []
+        for line in self.samples_path.read_text().splitlines():
+            row = json.loads(line)
+            if since <= row["t"] <= until:
+                rows.append(row)
+        return rows
+
+    def wait_drained(self, timeout_s: float = 600.0) -> None:
+        """A rate is measured from an empty pipeline: whatever an earlier run left is consumed first."""
+        probe = GroupLagProbe(self.settings.kafka_bootstrap_servers)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while (lag := probe.lag()) and sum(lag.values()) > 20 and time.monotonic() < deadline:
+                say(f"waiting for the backlog to drain first: {lag}")
+                time.sleep(5)
+        finally:
+            probe.close()
+
+    def run_phase(self, rate: float, duration_s: float) -> PhaseResult:
+        self.wait_drained()
+        # One customer per phase: its orders are what the phase measures (a rate run again after
+        # --history must not count the first run's orders too).
+        self.phases_run += 1
+        customer = f"bench-{self.run_id}-{int(rate)}-{self.phases_run}"
+        writers = self.args.writers
+        queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()  # type: ignore[type-arg]
+        start_at = time.time() + 3.0  # the writers' processes start first
+        processes = [
+            multiprocessing.get_context("spawn").Process(
+                target=writer,
+                args=(customer, rate / writers, duration_s, start_at + i / rate, self.skus, queue),
+            )
+            for i in range(writers)
+        ]
+        for process in processes:
+            process.start()
+        say(f"rate {rate:g}/s: {writers} writer process(es) for {duration_s:.0f}s")
+        outcomes = [queue.get(timeout=duration_s + 600) for _ in processes]
+        for process in processes:
+            process.join(30)
+        load_end = time.time()
+        drained_after = self.wait_final(customer, timeout_s=self.args.drain_timeout)
+        return self.measure(rate, duration_s, customer, start_at, load_end, outcomes, drained_after)
+
+    def wait_final(self, customer: str, timeout_s: float) -> float | None:
+        started = time.monotonic()
+        with self.contexts["order"].engine.connect() as connection:
+            while time.monotonic() - started < timeout_s:
+                connection.rollback()  # a fresh snapshot each time
+                open_count = connection.execute(
+                    select(func.count()).where(
+                        orders.c.customer_id == customer, orders.c.status.notin_(FINAL)
+                    )
+                ).scalar_one()
+                if open_count == 0:
+                    return round(time.monotonic() - started, 1)
+                time.sleep(0.5)
+        return None
+
+    def measure(
+        self,
+        rate: float,
+        duration_s: float,
+        customer: str,
+        start_at: float,
+        load_end: float,
+        outcomes: list[dict[str, Any]],
+        drained_after: float | None,
+    ) -> PhaseResult:
+        order_ctx = self.contexts["order"]
+        with order_ctx.engine.connect() as c:
+            rows = c.execute(
+                select(orders.c.id, orders.c.status, orders.c.cancel_reason).where(
+                    orders.c.customer_id == customer
+                )
+            ).all()
+        ids = [r.id for r in rows]
+        unfinished = sum(1 for r in rows if r.status not in FINAL)
+        timeouts = sum(1 for r in rows if (r.cancel_reason or "").startswith("no reply within"))
+        occurred: dict[str, dict[str, tuple[str, datetime]]] = {}  # service -> event id -> (type, at)
+        by_order: dict[str, dict[str, datetime]] = defaultdict(dict)
+        for name in flow_services():
+            outbox = self.contexts[name].messaging.outbox
+            events: dict[str, tuple[str, datetime]] = {}
+            with self.contexts[name].engine.connect() as c:
+                for chunk in chunks(ids, 2000):
+                    for r in c.execute(
+                        select(outbox.c.id, outbox.c.type, outbox.c.aggregateid, outbox.c.occurred_at).where(
+                            outbox.c.aggregateid.in_(chunk)
+                        )
+                    ):
+                        events[r.id] = (r.type, r.occurred_at)
+                        by_order[r.aggregateid][r.type] = r.occurred_at
+            occurred[name] = events
+        saga = [
+            (e[final] - e["OrderCreated"]).total_seconds() * 1000
+            for e in by_order.values()
+            for final in ("OrderConfirmed", "OrderCancelled")
+            if final in e and "OrderCreated" in e
+        ]
+        hops: dict[str, dict[str, Any]] = {}
+        for producer, event_type, group in HOPS:
+            consumer_service = group.removesuffix("-service")
+            inbox = self.contexts[consumer_service].messaging.inbox
+            wanted = {eid: at for eid, (t, at) in occurred[producer].items() if t == event_type}
+            latencies = []
+            with self.contexts[consumer_service].engine.connect() as c:
+                for chunk in chunks(list(wanted), 2000):
+                    for r in c.execute(
+                        select(inbox.c.event_id, inbox.c.processed_at).where(
+                            inbox.c.consumer_group == group, inbox.c.event_id.in_(chunk)
+                        )
+                    ):
+                        latencies.append((r.processed_at - wanted[r.event_id]).total_seconds() * 1000)
+            hops[f"{event_type} -> {group}"] = percentiles(latencies)
+        window = self.samples(start_at, load_end)
+        lag_start = window[0].get("lag", {}) if window else {}
+        lag_end = window[-1].get("lag", {}) if window else {}
+        growth = sum(lag_end.values()) - sum(lag_start.values()) if window else 0
+        rss: dict[str, dict[str, float]] = {}
+        cpu: dict[str, float] = {}
+        if len(window) >= 2:
+            first, last = window[0]["proc"], window[-1]["proc"]
+            span = window[-1]["t"] - window[0]["t"]
+            for name in last:
+                series = [row["proc"][name][0] / 2**20 for row in window if row["proc"].get(name)]
+                if series:
+                    rss[name] = {
+                        "start": round(series[0], 1),
+                        "end": round(series[-1], 1),
+                        "max": round(max(series), 1),
+                    }
+                if first.get(name) and last.get(name):
+                    cpu[name] = round((last[name][1] - first[name][1]) / span * 100, 1)  # % of one core
+        placed = sum(o["placed"] for o in outcomes)
+        return PhaseResult(
+            rate=rate,
+            duration_s=duration_s,
+            orders=placed,
+            achieved_rate=round(placed / (load_end - start_at), 1),
+            writer_worst_lateness_s=max(o["worst_lateness_s"] for o in outcomes),
+            drained_after_s=drained_after,
+            saga_ms=percentiles(saga),
+            hops_ms=hops,
+            lag_start=lag_start,
+            lag_end=lag_end,
+            # Flat: the backlog grew by less than one second of load while the load ran.
+            lag_flat=growth <= rate * 1.0,
+            spurious_timeouts=timeouts,
+            unfinished=unfinished,
+            rss_mb=rss,
+            cpu_share=cpu,
+        )
+
+
+def print_phase(result: PhaseResult) -> None:
+    def fmt(p: dict[str, Any]) -> str:
+        return f"p50 {p['p50']} / p95 {p['p95']} / p99 {p['p99']} / max {p['max']} ms (n={p['n']})"
+
+    print(
+        f"\n== offered {result.rate:g} orders/s for {result.duration_s:.0f}s: "
+        f"achieved {result.achieved_rate:g}/s, "
+        f"{result.orders} orders; all final {result.drained_after_s}s after the load "
+        f"(unfinished {result.unfinished}); spurious timeouts {result.spurious_timeouts}"
+    )
+    print(f"   saga (OrderCreated -> final event): {fmt(result.saga_ms)}")
+    for hop, figures in result.hops_ms.items():
+        print(f"   hop {hop:<38} {fmt(figures)}")
+    print(
+        f"   lag at start {result.lag_start} -> end {result.lag_end}: "
+        f"{'flat' if result.lag_flat else 'GROWING'}"
+    )
+    print(f"   CPU (% of one core): {result.cpu_share}")
+    print(
+        "   RSS MB (start/end/max): "
+        + ", ".join(f"{k} {v['start']}/{v['end']}/{v['max']}" for k, v in result.rss_mb.items())
+    )
