@@ -3,11 +3,10 @@
 
 Starts the native stack (installing what is missing; with STACK_ENV_FILE set it uses the stack
 that file describes instead, e.g. the compose one), creates each service's tables, registers the
-Debezium connectors, seeds stock and points, starts the flow's services as their own processes,
-places a few orders (one that succeeds, one without enough stock, one the payment gateway
-declines, one orchestrated, and three that redeem points: ``services/showcase.py``), prints
-every event as it is consumed with its commit-to-consume latency, then the orders' final states
-and the customers' points, and stops the services with a graceful drain.
+Debezium connectors, seeds what the flow needs, starts the flow's services as their own
+processes, places a few orders (what they are, and what each must reach, is the flow's:
+``services/showcase.py``), prints every event as it is consumed with its commit-to-consume
+latency, then the final report, and stops the services with a graceful drain.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from eventcore.roster import publishing_services  # noqa: E402
 from eventcore.settings import Settings  # noqa: E402
 from services import build_all, flow_services  # noqa: E402
 from services.instances import ServiceInstance, refuse_if_services_run  # noqa: E402
-from services.showcase import DESCRIPTION, SERVICE_ENV, Showcase  # noqa: E402
+from services.showcase import DESCRIPTION, REPORT, SERVICE_ENV, Showcase  # noqa: E402
 
 
 def step(text: str) -> None:
@@ -69,7 +68,7 @@ def demo() -> int:
 
     # Instances of these groups already running would take partitions from the demo's own.
     refuse_if_services_run(settings)
-    step("4/6 seed stock and points, start the flow's services")
+    step("4/6 seed the flow, start its services")
     showcase = Showcase(contexts, uuid.uuid4().hex[:6])
     showcase.seed()
     processes = [start_service(name, SERVICE_ENV) for name in flow_services()]
@@ -107,7 +106,7 @@ def demo() -> int:
                 f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms"
             )
 
-        step("6/6 final state of each order (order_db), and the customers' points")
+        step(f"6/6 {REPORT}")
         wrong = 0
         for line, as_expected in showcase.report():
             print(f"  {line}" + ("" if as_expected else "   !! not what the demo expects"))

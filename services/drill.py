@@ -1,6 +1,13 @@
 """The order flow as the fault suite drives it: what it seeds, the orders it places (and
-cancels), and the business invariants it checks once every order is final: stock, money, points
-and sagas add up.
+cancels), and the business invariants it checks once every order is final:
+
+- per SKU, available + reserved = initial, and reserved = what the confirmed orders hold;
+- one charge per confirmed order; one refund per charged, cancelled order; no charge for an
+  order the stock rejected;
+- each orchestrated saga ended as its order;
+- about 30% of the orders redeem points: per customer, balance + points held = initial; only
+  the confirmed orders that redeemed points hold them; no order's points deducted (or returned)
+  twice.
 
 The fault suite (scripts/fault_suite.py) owns the rest: the faults, the services it starts from
 the roster, and the checks every roster holds (each outbox row published once and in order, each

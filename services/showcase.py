@@ -26,6 +26,7 @@ DESCRIPTION = (
     "its points were deducted (refund nothing, return the points, release the stock), and one "
     "whose customer has too few"
 )
+REPORT = "final state of each order (order_db), and the customers' points"
 SERVICE_ENV = {"PAYMENT_LIMIT_CENTS": "50000", "ORDER_SAGA_TIMEOUT_S": "120"}
 CONFIRMED = ("happy", "orchestrated", "points")
 
