@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from eventcore.roster import service_definitions
 from services.instances import free_port
 from tests.conftest import ROOT
 
@@ -41,13 +42,9 @@ def test_serve_starts_everything_prints_the_address_and_stops_on_ctrl_c(connecto
         assert page.status_code == 200 and "Place an order" in page.text
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
         started = [line for line in lines if line.startswith("[serve]") and " running (pid " in line]
-        assert [line.split()[1] for line in started] == [
-            "order",
-            "inventory",
-            "payment",
-            "order-view",
-            "order",
-        ]  # the last: "order API"
+        # Every service of the roster, then "order API".
+        names = [d.name.replace("_", "-") for d in service_definitions()]
+        assert [line.split()[1] for line in started] == [*names, "order"]
     finally:
         serve.send_signal(signal.SIGINT)
         rest, _ = serve.communicate(timeout=120)
