@@ -31,6 +31,7 @@ from eventcore.cdc.connectors import (
     load_definitions,
     routed_topics,
 )
+from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, keep_offsets_topic_compact
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
 from eventcore.cdc.status import report_connectors
@@ -148,6 +149,8 @@ def register(argv: list[str] | None) -> int:
         return 2
     if not args.dry_run:
         create_routed_topics(settings, max(d.topic_partitions for d in definitions))
+        offsets_topic = settings.get("CONNECT_OFFSETS_TOPIC", DEFAULT_OFFSETS_TOPIC)
+        print(f"== {keep_offsets_topic_compact(settings.kafka_bootstrap_servers, offsets_topic)}")
         if not check_kafka(settings, always=False):
             print(
                 "the Kafka cluster is not ready for the outbox's events; fix what is named above "
