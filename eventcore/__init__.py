@@ -72,6 +72,7 @@ _PUBLIC = {
     # handler tests without a database
     "InMemoryUnitOfWork": "eventcore.storage.in_memory",
     "InMemoryRepository": "eventcore.storage.in_memory",
+    "InMemorySteps": "eventcore.sagas.aggregate",
     # read models
     "rebuild_read_model": "eventcore.read_models.rebuild",
     "sync_state": "eventcore.read_models.sync",
@@ -147,6 +148,7 @@ if TYPE_CHECKING:
     from eventcore.sagas.aggregate import (
         Aggregate as Aggregate,
         CompensableStep as CompensableStep,
+        InMemorySteps as InMemorySteps,
         StepLabels as StepLabels,
         StepRepository as StepRepository,
         StepStatus as StepStatus,

@@ -21,6 +21,7 @@ from eventcore.publishing.outbox import OutboxEvent
 from eventcore.sagas.transitions import StateMachine
 from eventcore.serialization.events import Event
 from eventcore.storage.batch_rows import BatchRows
+from eventcore.storage.in_memory import InMemoryRepository
 from eventcore.storage.unit_of_work import UnitOfWork
 
 
@@ -176,6 +177,23 @@ class StepRepository(Protocol[S]):
         ...
 
     def save(self, step: S) -> None: ...
+
+
+class InMemorySteps(InMemoryRepository[str, S]):
+    """A participant's steps in memory: the :class:`StepRepository` of its handler tests."""
+
+    def __init__(self, uow: UnitOfWork, new: Callable[[str], S]) -> None:
+        super().__init__()
+        self._uow = uow
+        self._new = new
+
+    def load(self, saga_id: str) -> S:
+        return self.get(saga_id) or self._new(saga_id)
+
+    def save(self, step: S) -> None:
+        emit_changes(self._uow, step)
+        step.stored_version = step.version
+        self.put(step.saga_id, step)
 
 
 def compensate(steps: StepRepository[S], saga_id: str, undo: Callable[[S], Event]) -> None:

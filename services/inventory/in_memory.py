@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from eventcore import InMemoryRepository, InMemoryUnitOfWork, emit_changes
+from eventcore import InMemoryRepository, InMemorySteps, InMemoryUnitOfWork
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.unit_of_work import InventoryUnitOfWork
-
-
-class InMemoryReservations(InMemoryRepository[str, Reservation]):
-    def __init__(self, uow: InMemoryUnitOfWork) -> None:
-        super().__init__()
-        self._uow = uow
-
-    def load(self, order_id: str) -> Reservation:
-        return self.get(order_id) or Reservation(order_id)
-
-    def save(self, reservation: Reservation) -> None:
-        emit_changes(self._uow, reservation)
-        reservation.stored_version = reservation.version
-        self.put(reservation.order_id, reservation)
 
 
 class InMemoryStock(InMemoryRepository[str, StockLevel]):
@@ -43,5 +29,5 @@ class InMemoryStock(InMemoryRepository[str, StockLevel]):
 class InMemoryInventoryUnitOfWork(InMemoryUnitOfWork, InventoryUnitOfWork):
     def __init__(self, stock: Mapping[str, int] | None = None) -> None:
         super().__init__()
-        self.reservations = InMemoryReservations(self)
+        self.reservations = InMemorySteps(self, Reservation)
         self.stock = InMemoryStock({sku: StockLevel(sku, n, 0) for sku, n in (stock or {}).items()})

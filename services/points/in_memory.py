@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from eventcore import InMemoryRepository, InMemoryUnitOfWork, emit_changes
+from eventcore import InMemoryRepository, InMemorySteps, InMemoryUnitOfWork
 from services.points.domain import Redemption
 from services.points.unit_of_work import PointsUnitOfWork
-
-
-class InMemoryRedemptions(InMemoryRepository[str, Redemption]):
-    def __init__(self, uow: InMemoryUnitOfWork) -> None:
-        super().__init__()
-        self._uow = uow
-
-    def load(self, order_id: str) -> Redemption:
-        return self.get(order_id) or Redemption(order_id)
-
-    def save(self, redemption: Redemption) -> None:
-        emit_changes(self._uow, redemption)
-        redemption.stored_version = redemption.version
-        self.put(redemption.order_id, redemption)
 
 
 class InMemoryAccounts(InMemoryRepository[str, int]):
@@ -38,5 +24,5 @@ class InMemoryAccounts(InMemoryRepository[str, int]):
 class InMemoryPointsUnitOfWork(InMemoryUnitOfWork, PointsUnitOfWork):
     def __init__(self, balances: Mapping[str, int] | None = None) -> None:
         super().__init__()
-        self.redemptions = InMemoryRedemptions(self)
+        self.redemptions = InMemorySteps(self, Redemption)
         self.accounts = InMemoryAccounts(balances)
