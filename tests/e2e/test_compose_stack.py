@@ -21,6 +21,7 @@ import pytest
 from devstack.docker import compose_plugin
 from devstack.images import ImageBuilder
 from devstack.stack import Stack
+from eventcore.roster import publishing_services
 from tests.conftest import ROOT
 
 pytestmark = [
@@ -153,7 +154,7 @@ def test_kafka_and_connect_keep_their_data_across_down_and_up(workdir):
     env = {**env, "STACK_ENV_FILE": ".env"}
     before = topic_records(copy, env)
     assert all(before.values()), before  # the demo published on every topic
-    assert set(connectors()) == {"order-outbox", "inventory-outbox", "payment-outbox"}
+    assert set(connectors()) == {d.connector_name for d in publishing_services()}
 
     down = shell("docker compose down", copy, env, 300)  # without -v: the volumes stay
     assert down.returncode == 0, down.stderr
@@ -165,7 +166,7 @@ def test_kafka_and_connect_keep_their_data_across_down_and_up(workdir):
     deadline = time.monotonic() + 180
     while set(connectors().values()) != {"RUNNING"} and time.monotonic() < deadline:
         time.sleep(2)
-    assert connectors() == dict.fromkeys(("order-outbox", "inventory-outbox", "payment-outbox"), "RUNNING")
+    assert connectors() == {d.connector_name: "RUNNING" for d in publishing_services()}
     # Connect resumed from its stored offsets: a new order is published, and nothing again.
     placed = shell(
         ".venv/bin/order-service place --customer after-restart --line AFTER-RESTART:1:100", copy, env, 120
