@@ -81,9 +81,9 @@ def _status(stack: Stack) -> int:
 def _cdc_streaming(stack: Stack) -> bool:
     """A connector whose task says RUNNING may still not read the binlog (its heartbeats tell), and
     one that does not stream loses binlog headroom (its position may be purged)."""
+    from eventcore.base.settings import Settings
     from eventcore.cdc.status import report_connectors
     from eventcore.cli.cdc import print_reports
-    from eventcore.settings import Settings
 
     reports = report_connectors(Settings.load(stack.paths.stack_env))
     print("\nCDC (streaming = task RUNNING and a recent heartbeat; binlog = how long its position is safe)")

@@ -150,8 +150,8 @@ class Stack:
     def bootstrap_database(self, env: dict[str, str]) -> None:
         # Idempotent, so it runs on every up: a previous up that was interrupted after starting
         # MariaDB, or a service added to the roster since, still ends with its users in place.
+        from eventcore.base.settings import Settings
         from eventcore.roster import service_definitions
-        from eventcore.settings import Settings
         from eventcore.storage.provisioning import provisioning_sql
 
         definitions = service_definitions()

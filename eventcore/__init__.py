@@ -38,60 +38,56 @@ _PUBLIC = {
     "ServiceContext": "eventcore.bootstrap",
     "PeriodicJob": "eventcore.consuming.runner",
     "Hop": "eventcore.kafka.lag",
-    "UsageError": "eventcore.cli",
+    "UsageError": "eventcore.base.errors",
     "service_definitions": "eventcore.roster",
-    "Settings": "eventcore.settings",
+    "Settings": "eventcore.base.settings",
     # writing: one transaction for the domain rows and the outbox rows
-    "UnitOfWork": "eventcore.storage.unit_of_work",
+    "UnitOfWork": "eventcore.domain.unit_of_work",
     "SqlUnitOfWork": "eventcore.storage.db",
     "MessagingTables": "eventcore.storage.messaging_tables",
     "BatchRows": "eventcore.storage.batch_rows",
     "BatchInserts": "eventcore.storage.batch_rows",
     # events and handlers
-    "Event": "eventcore.serialization.events",
-    "Envelope": "eventcore.serialization.events",
-    "WithEnvelope": "eventcore.serialization.events",
-    "TypedHandler": "eventcore.serialization.events",
-    "topic_for": "eventcore.kafka.topics",
-    "commands_for": "eventcore.kafka.topics",
+    "Event": "eventcore.domain.events",
+    "Envelope": "eventcore.domain.events",
+    "WithEnvelope": "eventcore.consuming.dispatch",
+    "TypedHandler": "eventcore.consuming.dispatch",
+    "topic_for": "eventcore.base.topics",
+    "commands_for": "eventcore.base.topics",
     # aggregates and sagas
-    "Aggregate": "eventcore.sagas.aggregate",
-    "CompensableStep": "eventcore.sagas.aggregate",
-    "StepLabels": "eventcore.sagas.aggregate",
-    "StepStatus": "eventcore.sagas.aggregate",
-    "compensate": "eventcore.sagas.aggregate",
-    "emit": "eventcore.sagas.aggregate",
-    "emit_changes": "eventcore.sagas.aggregate",
-    "save_step": "eventcore.sagas.aggregate",
-    "StepRepository": "eventcore.sagas.aggregate",
-    "StateMachine": "eventcore.sagas.transitions",
-    "Orchestration": "eventcore.sagas.transitions",
-    "SagaInstance": "eventcore.sagas.transitions",
-    "Reaction": "eventcore.sagas.transitions",
-    "DEADLINE_PASSED": "eventcore.sagas.transitions",
-    # handler tests without a database
-    "InMemoryUnitOfWork": "eventcore.storage.in_memory",
-    "InMemoryRepository": "eventcore.storage.in_memory",
-    "InMemorySteps": "eventcore.sagas.aggregate",
+    "Aggregate": "eventcore.domain.aggregate",
+    "CompensableStep": "eventcore.sagas.steps",
+    "StepLabels": "eventcore.sagas.steps",
+    "StepStatus": "eventcore.sagas.steps",
+    "compensate": "eventcore.sagas.steps",
+    "emit": "eventcore.domain.aggregate",
+    "emit_changes": "eventcore.domain.aggregate",
+    "save_step": "eventcore.sagas.steps",
+    "StepRepository": "eventcore.sagas.steps",
+    "StateMachine": "eventcore.domain.state_machine",
+    "Orchestration": "eventcore.sagas.orchestration",
+    "SagaInstance": "eventcore.sagas.orchestration",
+    "Reaction": "eventcore.sagas.orchestration",
+    "DEADLINE_PASSED": "eventcore.sagas.orchestration",
     # read models
     "rebuild_read_model": "eventcore.read_models.rebuild",
     "sync_state": "eventcore.read_models.sync",
     "written_for": "eventcore.read_models.sync",
     # values and time
-    "bounded_int": "eventcore.limits",
-    "bounded_text": "eventcore.limits",
-    "MAX_INT32": "eventcore.limits",
-    "MAX_INT64": "eventcore.limits",
-    "utc_now": "eventcore.clock",
-    "new_id": "eventcore.ids",
+    "bounded_int": "eventcore.base.limits",
+    "bounded_text": "eventcore.base.limits",
+    "MAX_INT32": "eventcore.base.limits",
+    "MAX_INT64": "eventcore.base.limits",
+    "utc_now": "eventcore.base.clock",
+    "new_id": "eventcore.base.ids",
     # errors
-    "EventcoreError": "eventcore.errors",
-    "InvalidValueError": "eventcore.errors",
-    "NotFoundError": "eventcore.errors",
-    "SettingsError": "eventcore.settings",
-    "TransitionRefused": "eventcore.sagas.transitions",
-    "RecordRejectedError": "eventcore.consuming.failures",
-    "DependencyUnavailableError": "eventcore.consuming.failures",
+    "EventcoreError": "eventcore.base.errors",
+    "InvalidValueError": "eventcore.base.errors",
+    "NotFoundError": "eventcore.base.errors",
+    "SettingsError": "eventcore.base.settings",
+    "TransitionRefused": "eventcore.domain.state_machine",
+    "RecordRejectedError": "eventcore.base.failures",
+    "DependencyUnavailableError": "eventcore.base.failures",
     "VersionNotWrittenError": "eventcore.read_models.sync",
 }
 
@@ -111,33 +107,42 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from eventcore.bootstrap import ServiceContext as ServiceContext
-    from eventcore.cli import UsageError as UsageError
-    from eventcore.cli.service import (
-        Command as Command,
-        ServiceDefinition as ServiceDefinition,
-        service_main as service_main,
-    )
-    from eventcore.clock import utc_now as utc_now
-    from eventcore.consuming.failures import (
-        DependencyUnavailableError as DependencyUnavailableError,
-        RecordRejectedError as RecordRejectedError,
-    )
-    from eventcore.consuming.runner import PeriodicJob as PeriodicJob
-    from eventcore.errors import (
+    from eventcore.base.clock import utc_now as utc_now
+    from eventcore.base.errors import (
         EventcoreError as EventcoreError,
         InvalidValueError as InvalidValueError,
         NotFoundError as NotFoundError,
+        UsageError as UsageError,
     )
-    from eventcore.ids import new_id as new_id
-    from eventcore.kafka.lag import Hop as Hop
-    from eventcore.kafka.topics import commands_for as commands_for, topic_for as topic_for
-    from eventcore.limits import (
+    from eventcore.base.failures import (
+        DependencyUnavailableError as DependencyUnavailableError,
+        RecordRejectedError as RecordRejectedError,
+    )
+    from eventcore.base.ids import new_id as new_id
+    from eventcore.base.limits import (
         MAX_INT32 as MAX_INT32,
         MAX_INT64 as MAX_INT64,
         bounded_int as bounded_int,
         bounded_text as bounded_text,
     )
+    from eventcore.base.settings import Settings as Settings, SettingsError as SettingsError
+    from eventcore.base.topics import commands_for as commands_for, topic_for as topic_for
+    from eventcore.bootstrap import ServiceContext as ServiceContext
+    from eventcore.cli.service import (
+        Command as Command,
+        ServiceDefinition as ServiceDefinition,
+        service_main as service_main,
+    )
+    from eventcore.consuming.dispatch import TypedHandler as TypedHandler, WithEnvelope as WithEnvelope
+    from eventcore.consuming.runner import PeriodicJob as PeriodicJob
+    from eventcore.domain.aggregate import Aggregate as Aggregate, emit as emit, emit_changes as emit_changes
+    from eventcore.domain.events import Envelope as Envelope, Event as Event
+    from eventcore.domain.state_machine import (
+        StateMachine as StateMachine,
+        TransitionRefused as TransitionRefused,
+    )
+    from eventcore.domain.unit_of_work import UnitOfWork as UnitOfWork
+    from eventcore.kafka.lag import Hop as Hop
     from eventcore.read_models.rebuild import rebuild_read_model as rebuild_read_model
     from eventcore.read_models.sync import (
         VersionNotWrittenError as VersionNotWrittenError,
@@ -145,38 +150,20 @@ if TYPE_CHECKING:
         written_for as written_for,
     )
     from eventcore.roster import service_definitions as service_definitions
-    from eventcore.sagas.aggregate import (
-        Aggregate as Aggregate,
-        CompensableStep as CompensableStep,
-        InMemorySteps as InMemorySteps,
-        StepLabels as StepLabels,
-        StepRepository as StepRepository,
-        StepStatus as StepStatus,
-        compensate as compensate,
-        emit as emit,
-        emit_changes as emit_changes,
-        save_step as save_step,
-    )
-    from eventcore.sagas.transitions import (
+    from eventcore.sagas.orchestration import (
         DEADLINE_PASSED as DEADLINE_PASSED,
         Orchestration as Orchestration,
         Reaction as Reaction,
         SagaInstance as SagaInstance,
-        StateMachine as StateMachine,
-        TransitionRefused as TransitionRefused,
     )
-    from eventcore.serialization.events import (
-        Envelope as Envelope,
-        Event as Event,
-        TypedHandler as TypedHandler,
-        WithEnvelope as WithEnvelope,
+    from eventcore.sagas.steps import (
+        CompensableStep as CompensableStep,
+        StepLabels as StepLabels,
+        StepRepository as StepRepository,
+        StepStatus as StepStatus,
+        compensate as compensate,
+        save_step as save_step,
     )
-    from eventcore.settings import Settings as Settings, SettingsError as SettingsError
     from eventcore.storage.batch_rows import BatchInserts as BatchInserts, BatchRows as BatchRows
     from eventcore.storage.db import SqlUnitOfWork as SqlUnitOfWork
-    from eventcore.storage.in_memory import (
-        InMemoryRepository as InMemoryRepository,
-        InMemoryUnitOfWork as InMemoryUnitOfWork,
-    )
     from eventcore.storage.messaging_tables import MessagingTables as MessagingTables
-    from eventcore.storage.unit_of_work import UnitOfWork as UnitOfWork

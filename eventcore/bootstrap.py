@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, MetaData
 
+from eventcore.base.settings import SCHEMAS_DIR, Settings
+from eventcore.base.tracing import TraceLogFilter
 from eventcore.publishing.outbox import OutboxWriter
-from eventcore.publishing.tracing import TraceLogFilter
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.serialization.schema_registry import SchemaRegistryClient
-from eventcore.settings import SCHEMAS_DIR, Settings
 from eventcore.storage.db import SqlUnitOfWork, create_tables, make_engine
 from eventcore.storage.messaging_tables import MessagingTables
 

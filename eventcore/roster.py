@@ -15,8 +15,8 @@ import zlib
 from functools import cache
 from typing import TYPE_CHECKING
 
-from eventcore.errors import NotFoundError
-from eventcore.settings import SettingsError
+from eventcore.base.errors import NotFoundError
+from eventcore.base.settings import SettingsError
 
 if TYPE_CHECKING:
     from eventcore.cdc.connectors import ConnectorDefinition
@@ -112,14 +112,14 @@ def outbox_connectors() -> list[ConnectorDefinition]:
 def schema_catalog() -> SchemaCatalog:
     """Every schema the roster's services write and read (each service's ``schemas`` folder;
     schemas/avro in the checkout for a service that names none)."""
+    from eventcore.base.settings import SCHEMAS_DIR
     from eventcore.serialization.avro import SchemaCatalog
-    from eventcore.settings import SCHEMAS_DIR
 
     return SchemaCatalog.load(*(d.schemas or SCHEMAS_DIR for d in service_definitions()))
 
 
 def flow_topics() -> tuple[str, ...]:
     """Every topic a publishing service's outbox feeds, in roster order."""
-    from eventcore.kafka.topics import topic_for
+    from eventcore.base.topics import topic_for
 
     return tuple(dict.fromkeys(topic_for(emitted) for d in publishing_services() for emitted in d.emitted))

@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack.stack import Stack
+from eventcore.base.settings import REPO_ROOT, Settings
 from eventcore.bootstrap import configure_logging
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.kafka.clients import consumer_config, ensure_topics
-from eventcore.settings import REPO_ROOT, Settings
 from services import build_all
 from services.instances import process_usage, refuse_if_services_run
 

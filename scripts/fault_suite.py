@@ -48,12 +48,13 @@ from sqlalchemy import func, select
 from devstack import faults
 from devstack.components.base import Component
 from devstack.stack import Stack, start_together
+from eventcore.base.errors import UsageError
+from eventcore.base.settings import REPO_ROOT, Settings
 from eventcore.bootstrap import ServiceContext, configure_logging
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
-from eventcore.cli import ArgumentParser, UsageError, number_argument, run_cli
-from eventcore.settings import REPO_ROOT, Settings
+from eventcore.cli import ArgumentParser, number_argument, run_cli
 from services import build_all, flow_services
 from services.contracts import FLOWS
 from services.drill import OrderFlowDrill

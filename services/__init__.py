@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from eventcore.base.settings import Settings
     from eventcore.bootstrap import ServiceContext
     from eventcore.cli.service import ServiceDefinition
-    from eventcore.settings import Settings
 
 # The Avro schemas of the flow, shared by its services: <aggregate type>/<EventType>.avsc.
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "avro"

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from eventcore import Settings, UsageError, topic_for
+from eventcore.base.settings import REPO_ROOT
 from eventcore.roster import publishing_services, service
-from eventcore.settings import REPO_ROOT
 
 LOG_DIR = REPO_ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://\S+)")

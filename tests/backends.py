@@ -20,7 +20,7 @@ from typing import Protocol
 from devstack.components.base import Component
 from devstack.components.mariadb import MariaDbInstance
 from devstack.stack import Stack
-from eventcore.settings import read_env_file
+from eventcore.base.settings import read_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("mariadb", "kafka", "registry", "connect")

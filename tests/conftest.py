@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.settings import Settings
 from eventcore.bootstrap import ServiceContext
-from eventcore.consuming.records import ConsumedEvent
 from eventcore.kafka.replay import EventTap
-from eventcore.settings import Settings
 from services import build_all
 from services.order.commands import place_order
 from services.order.domain import OrderLine

@@ -30,7 +30,7 @@ from typing import Any
 
 import pymysql
 
-from eventcore.errors import InvalidValueError
+from eventcore.base.errors import InvalidValueError
 
 DAY_S = 86_400
 _BINLOG_INDEX = re.compile(r"\.(\d+)$")

@@ -9,8 +9,8 @@ from typing import Any
 
 import requests
 
-from eventcore.consuming.failures import DependencyUnavailableError
-from eventcore.errors import EventcoreError
+from eventcore.base.errors import EventcoreError
+from eventcore.base.failures import DependencyUnavailableError
 
 # How long a request waits out a Connect group's rebalance (HTTP 409) before answering anyway.
 REBALANCE_PATIENCE_S = 30.0

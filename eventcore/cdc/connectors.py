@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventcore.base.settings import Settings
+from eventcore.base.topics import DEFAULT_PARTITIONS, topic_for
 from eventcore.kafka.clients import password_key
-from eventcore.kafka.topics import DEFAULT_PARTITIONS, topic_for
 from eventcore.serialization.avro import SchemaCatalog
-from eventcore.settings import Settings
 
 TEMPLATE = Path(__file__).with_name("outbox_connector.json")
 MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, KafkaException
 
+from eventcore.base.errors import EventcoreError
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
-from eventcore.errors import EventcoreError
 from eventcore.kafka.clients import consumer_config, newest_timestamps
 
 # ts_sec has one-second resolution on MariaDB, is the server's clock while occurred_at is the

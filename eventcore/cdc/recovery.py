@@ -35,13 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from eventcore.base.errors import EventcoreError
+from eventcore.base.settings import Settings
 from eventcore.cdc.binlog import BinlogPosition, is_purged, read_server_binlog
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.progress import PUBLISHED_SAFETY_MARGIN, check_streaming
-from eventcore.errors import EventcoreError
-from eventcore.settings import Settings
 
 SNAPSHOT_OVERRIDES = "snapshot.select.statement.overrides"
 EVERYTHING = datetime(1970, 1, 1)

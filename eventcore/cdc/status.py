@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eventcore.base.settings import Settings
 from eventcore.cdc.binlog import BinlogPosition, Headroom, ServerBinlog, assess, read_server_binlog
 from eventcore.cdc.connect_client import ConnectClient, ConnectUnavailableError
 from eventcore.cdc.connectors import load_definitions
@@ -25,7 +26,6 @@ from eventcore.cdc.progress import (
     heartbeat_topic,
     last_heartbeat,
 )
-from eventcore.settings import Settings
 
 DEFAULT_CDC_USER = "cdc"
 

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventcore.base.failures import Backoff
+from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.task_failures import BINLOG_PURGED, permanent_failure
 from eventcore.cli import ArgumentParser, run_cli
-from eventcore.consuming.failures import Backoff
-from eventcore.settings import Settings
 
 log = logging.getLogger("cdc-supervisor")
 

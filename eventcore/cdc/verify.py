@@ -26,13 +26,13 @@ from itertools import pairwise
 
 from confluent_kafka import Consumer, TopicPartition
 
+from eventcore.base.clock import utc_now
+from eventcore.base.topics import topic_for
 from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.recovery import Database
-from eventcore.clock import utc_now
 from eventcore.consuming.records import header_map
 from eventcore.kafka.clients import consumer_config, position
-from eventcore.kafka.topics import topic_for
 
 # A record's timestamp is when Connect produced it, after its row's occurred_at: start reading a
 # little before the window so that clock differences cannot hide a record.

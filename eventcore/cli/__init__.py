@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from eventcore.consuming.failures import FailureKind, classify
-from eventcore.errors import EventcoreError
-from eventcore.settings import SettingsError
+from eventcore.base.errors import UsageError
+from eventcore.base.failures import FailureKind, classify
+from eventcore.base.settings import SettingsError
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
@@ -70,10 +70,6 @@ def utc_time(text: str) -> datetime:
             f"{text!r} is not a time (ISO 8601, e.g. 2026-11-30T10:00:00Z)"
         ) from None
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-class UsageError(EventcoreError):
-    """What the person typed cannot be done; the message says why."""
 
 
 def fail(prog: str, message: str, code: int = EXIT_USAGE) -> int:

@@ -24,6 +24,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from eventcore.base.clock import utc_now
+from eventcore.base.errors import UsageError
+from eventcore.base.settings import Settings
 from eventcore.cdc.binlog import BinlogPosition, describe_duration
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.connectors import ConnectorDefinition, load_definitions
@@ -32,9 +35,7 @@ from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
 from eventcore.cdc.recovery import ConnectorRecovery, RecoveryRefused, database_of
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.cdc.verify import PublicationAudit, verify_publication
-from eventcore.cli import EXIT_OK, ArgumentParser, UsageError, confirm, number_argument, run_cli, utc_time
-from eventcore.clock import utc_now
-from eventcore.settings import Settings
+from eventcore.cli import EXIT_OK, ArgumentParser, confirm, number_argument, run_cli, utc_time
 
 EXIT_UNHEALTHY = 3
 PROG = "cdc"

@@ -23,6 +23,7 @@ import sys
 
 from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
 
+from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
 from eventcore.cdc.connectors import (
     Deployment,
@@ -39,7 +40,6 @@ from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.cli.cdc import print_reports
 from eventcore.kafka.clients import admin_client, ensure_topics
 from eventcore.roster import schema_catalog
-from eventcore.settings import Settings
 
 EXIT_NOT_STREAMING = 3
 

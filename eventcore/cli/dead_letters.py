@@ -11,9 +11,10 @@ import json
 from collections import defaultdict
 from datetime import datetime
 
+from eventcore.base.clock import utc_now
+from eventcore.base.errors import UsageError
 from eventcore.bootstrap import ServiceContext
-from eventcore.cli import EXIT_OK, UsageError, confirm
-from eventcore.clock import utc_now
+from eventcore.cli import EXIT_OK, confirm
 from eventcore.consuming.records import header_map
 from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterTools, age

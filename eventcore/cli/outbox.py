@@ -6,11 +6,12 @@ import argparse
 import logging
 from datetime import timedelta
 
+from eventcore.base.errors import UsageError
 from eventcore.bootstrap import ServiceContext
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import published_through
-from eventcore.cli import EXIT_OK, UsageError, confirm, number_argument
+from eventcore.cli import EXIT_OK, confirm, number_argument
 from eventcore.publishing.outbox import plan_prune, prune_outbox
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from urllib.parse import quote_plus
 
 from sqlalchemy import create_engine
 
+from eventcore.base.settings import Settings
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.roster import service_definitions
-from eventcore.settings import Settings
 from eventcore.storage.provisioning import provisioning_statements
 
 PROG = "provision_databases.py"

@@ -14,8 +14,9 @@ from datetime import datetime
 
 from confluent_kafka import Consumer, TopicPartition
 
+from eventcore.base.errors import UsageError
 from eventcore.bootstrap import ServiceContext
-from eventcore.cli import EXIT_OK, UsageError, confirm, utc_time
+from eventcore.cli import EXIT_OK, confirm, utc_time
 from eventcore.consuming.inbox import horizons
 from eventcore.kafka.clients import CommittedOffsets, consumer_config, group_member_count, partitions_of
 

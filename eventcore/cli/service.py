@@ -15,6 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
+from eventcore.base.errors import InvalidValueError, NotFoundError
+from eventcore.base.settings import Settings
+from eventcore.base.topics import topic_for
 from eventcore.bootstrap import ServiceContext, build_context, configure_logging
 from eventcore.cdc.connect_client import ConnectError
 from eventcore.cdc.progress import CdcProgressUnknown
@@ -26,17 +29,15 @@ from eventcore.cli import (
     rewind as rewind_cli,
     run_cli,
 )
+from eventcore.consuming.dispatch import EventRoutes, TypedHandler
 from eventcore.consuming.runner import PeriodicJob, ServiceProcess
 from eventcore.dead_letters.tools import DeadLetterSelectionError
-from eventcore.errors import InvalidValueError, NotFoundError
+from eventcore.domain.events import Event
+from eventcore.domain.state_machine import TransitionRefused
 from eventcore.kafka.clients import password_key, use_identity
 from eventcore.kafka.lag import Hop
-from eventcore.kafka.topics import topic_for
-from eventcore.sagas.transitions import TransitionRefused
 from eventcore.serialization.avro import SchemaCatalog
-from eventcore.serialization.events import Event, EventRoutes, TypedHandler
 from eventcore.serialization.schema_registry import SchemaRegistryError
-from eventcore.settings import Settings
 from eventcore.storage.db import SqlUnitOfWork
 
 # Mistakes a person can make at a service's command line, answered with one line (exit 2);

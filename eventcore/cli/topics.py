@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 
+from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cli import EXIT_OK, EXIT_USAGE, ArgumentParser, confirm, fail, number_argument, run_cli
 from eventcore.kafka.partitioning import ResizeRefused, plan_resize, resize, skew
-from eventcore.settings import Settings
 
 EXIT_NOT_DRAINED = 3
 PROG = "topics"

@@ -14,6 +14,9 @@ from enum import Enum
 
 from confluent_kafka import Message
 
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.topics import HEADER_EVENT_TYPE, aggregate_type_of, retry_topic_for
+from eventcore.base.tracing import continued_from
 from eventcore.consuming.drills import FailureDrills
 from eventcore.consuming.inbox import (
     APPLIED,
@@ -24,11 +27,9 @@ from eventcore.consuming.inbox import (
     record_receipt,
     record_receipts,
 )
-from eventcore.consuming.records import ConsumedEvent, decode, header_map
+from eventcore.consuming.records import decode, header_map
 from eventcore.consuming.version_guard import advance, is_newer, lock_versions, store_versions
 from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore, SourceRecord
-from eventcore.kafka.topics import HEADER_EVENT_TYPE, aggregate_type_of, retry_topic_for
-from eventcore.publishing.tracing import continued_from
 from eventcore.serialization.avro import AvroEventDeserializer
 from eventcore.storage.db import SqlUnitOfWork
 from eventcore.storage.messaging_tables import MessagingTables

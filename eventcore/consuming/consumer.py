@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from eventcore.base.failures import BROKER_UNAVAILABLE, RetryPolicy
+from eventcore.base.topics import dead_letter_topic_for, retry_topic_for
 from eventcore.consuming.applier import RecordApplier
-from eventcore.consuming.failures import BROKER_UNAVAILABLE, RetryPolicy
 from eventcore.consuming.health import Health
 from eventcore.consuming.metrics import ConsumerMetrics
 from eventcore.consuming.outages import OutageWaiter
@@ -30,7 +31,6 @@ from eventcore.consuming.pipeline import RecordPipeline
 from eventcore.consuming.progress import Counters, PartitionPositions, Progress
 from eventcore.dead_letters.queue import DeadLetterQueue
 from eventcore.kafka.clients import consumer_config, ensure_topics, fetch_batch, position
-from eventcore.kafka.topics import dead_letter_topic_for, retry_topic_for
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from sqlalchemy import Column, Connection, Index, Integer, MetaData, String, Tab
 from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
-from eventcore.clock import utc_now
-from eventcore.consuming.records import ConsumedEvent
+from eventcore.base.clock import utc_now
+from eventcore.base.messages import ConsumedEvent
 
 DUPLICATE_KEY_ERROR = 1062
 

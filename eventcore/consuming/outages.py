@@ -15,7 +15,7 @@ from typing import Protocol
 
 from confluent_kafka import Message, TopicPartition
 
-from eventcore.consuming.failures import Backoff, Failure
+from eventcore.base.failures import Backoff, Failure
 from eventcore.consuming.health import Health
 from eventcore.consuming.progress import Counters, PartitionPositions
 from eventcore.kafka.clients import position

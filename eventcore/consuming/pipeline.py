@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
+from eventcore.base.failures import Failure, FailureKind, RecordRejectedError, RetryPolicy, classify
 from eventcore.consuming.applier import ApplyOneByOne, Outcome, RecordApplier, Result
-from eventcore.consuming.failures import Failure, FailureKind, RecordRejectedError, RetryPolicy, classify
 from eventcore.consuming.metrics import ConsumerMetrics
 from eventcore.consuming.outages import OutageWaiter, where
 from eventcore.consuming.progress import Counters, PartitionPositions

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Message
 
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
 from eventcore.kafka.clients import header_items, position
-from eventcore.kafka.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
 from eventcore.serialization.avro import AvroEventDeserializer, UndecodableRecordError
 
 
@@ -19,28 +18,6 @@ def header_map(message: Message) -> dict[str, str]:
         if value is not None:  # a null column placed in a header
             headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return headers
-
-
-@dataclass(frozen=True)
-class ConsumedEvent:
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    headers: dict[str, str]
-    event_id: str
-    event_type: str
-    aggregate_version: int
-    value: dict[str, Any]
-    schema_id: int
-    received_at: float
-
-    def latency_ms(self) -> float | None:
-        """Commit-to-consume latency, from the producer's own timestamp (not Debezium's ts_ms)."""
-        occurred = self.value.get("occurredAt")
-        if occurred is None:
-            return None
-        return float(self.received_at - occurred.timestamp()) * 1000.0
 
 
 def decode(

@@ -18,17 +18,17 @@ from typing import TypeVar
 
 from confluent_kafka import Producer
 
+from eventcore.base.failures import Backoff, FailureKind, RetryPolicy, classify
+from eventcore.base.settings import SettingsError
+from eventcore.base.topics import retry_topic_for
 from eventcore.bootstrap import ServiceContext
 from eventcore.consuming.applier import Handler, RecordApplier
 from eventcore.consuming.consumer import ConsumerOptions, ConsumerRuntime, Counters
 from eventcore.consuming.drills import FailureDrills
-from eventcore.consuming.failures import Backoff, FailureKind, RetryPolicy, classify
 from eventcore.consuming.health import Health, HealthEndpoint
 from eventcore.dead_letters.queue import DeadLetterQueue
 from eventcore.kafka.clients import producer_config
-from eventcore.kafka.topics import retry_topic_for
 from eventcore.serialization.avro import AvroEventDeserializer
-from eventcore.settings import SettingsError
 from eventcore.storage.retention import Pruner
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, select, tupl
 from sqlalchemy.dialects.mysql import BIGINT, DATETIME, insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
-from eventcore.clock import utc_now
-from eventcore.consuming.failures import RetryableConflictError
+from eventcore.base.clock import utc_now
+from eventcore.base.failures import RetryableConflictError
 from eventcore.consuming.inbox import is_duplicate_key
 
 

@@ -41,17 +41,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import DATETIME
 
-from eventcore.clock import utc_now
-from eventcore.consuming.failures import DependencyUnavailableError, Failure, FailureKind
-from eventcore.consuming.records import header_map
-from eventcore.kafka.clients import Header, header_items, position
-from eventcore.kafka.topics import (
+from eventcore.base.clock import utc_now
+from eventcore.base.failures import DependencyUnavailableError, Failure, FailureKind
+from eventcore.base.topics import (
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     RETRY_SUFFIX,
     dead_letter_topic_for,
     retry_topic_for,
 )
+from eventcore.consuming.records import header_map
+from eventcore.kafka.clients import Header, header_items, position
 from eventcore.storage.db import SqlUnitOfWork
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from sqlalchemy import Engine
 
-from eventcore.clock import utc_now
-from eventcore.consuming.failures import DependencyUnavailableError
+from eventcore.base.clock import utc_now
+from eventcore.base.errors import NotFoundError
+from eventcore.base.failures import DependencyUnavailableError
+from eventcore.base.topics import dead_letter_topic_for, retry_topic_for
 from eventcore.dead_letters.queue import (
     DLQ_HEADERS,
     H_OFFSET,
@@ -34,9 +36,7 @@ from eventcore.dead_letters.queue import (
     as_bytes,
     produce_all_and_wait,
 )
-from eventcore.errors import NotFoundError
 from eventcore.kafka.clients import consumer_config, header_items, position, producer_config
-from eventcore.kafka.topics import dead_letter_topic_for, retry_topic_for
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # type: ignore[attr-defined]
 
-from eventcore.errors import EventcoreError
-from eventcore.kafka.topics import DEFAULT_PARTITIONS
+from eventcore.base.errors import EventcoreError
+from eventcore.base.topics import DEFAULT_PARTITIONS
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def client_security() -> dict[str, str]:
     KAFKA_USERNAME, ...), unless :func:`use_identity` chose a principal of its own."""
     global _identity
     if _identity is None:
-        from eventcore.settings import Settings
+        from eventcore.base.settings import Settings
 
         _identity = Settings.load().kafka_security
     return _identity

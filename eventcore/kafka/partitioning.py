@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
 
+from eventcore.base.errors import EventcoreError
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.errors import EventcoreError
 from eventcore.kafka.clients import (
     CommittedOffsets,
     admin_client,

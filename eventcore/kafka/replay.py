@@ -15,8 +15,10 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from eventcore.consuming.records import ConsumedEvent, decode
-from eventcore.errors import NotFoundError
+from eventcore.base.errors import NotFoundError
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.settings import Settings
+from eventcore.consuming.records import decode
 from eventcore.kafka.clients import consumer_config, fetch_batch, position
 from eventcore.roster import schema_catalog
 from eventcore.serialization.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
@@ -25,7 +27,6 @@ from eventcore.serialization.schema_registry import (
     SchemaRegistryClient,
     SchemaRegistryError,
 )
-from eventcore.settings import Settings
 
 
 class EventTap:

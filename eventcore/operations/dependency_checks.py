@@ -13,9 +13,9 @@ from typing import Any
 import requests
 from sqlalchemy import Engine, text
 
+from eventcore.base.settings import Settings
 from eventcore.cdc.status import report_connectors
 from eventcore.kafka.clients import admin_client
-from eventcore.settings import Settings
 
 CHECK_TIMEOUT_S = 3.0
 Check = Callable[[], dict[str, Any]]

@@ -18,13 +18,13 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, Table, func, select
 
+from eventcore.base.clock import utc_now
+from eventcore.base.settings import Settings
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import ConnectorReport, report_connectors
-from eventcore.clock import utc_now
 from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterTools
 from eventcore.kafka.clients import CommittedOffsets, admin_client, partitions_of, watermarks
-from eventcore.settings import Settings
 
 DEAD_LETTERS_SHOWN = 50  # per group; the CLI's `dlq list` shows them all
 

@@ -15,19 +15,19 @@ deletes a row the connector has not confirmed publishing (:func:`plan_prune`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table, delete, func, select
 from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
 
-from eventcore.clock import utc_now
-from eventcore.errors import InvalidValueError
-from eventcore.ids import new_id
-from eventcore.kafka.topics import topic_for
-from eventcore.publishing import tracing
+from eventcore.base import tracing
+from eventcore.base.clock import utc_now
+from eventcore.base.errors import InvalidValueError
+from eventcore.base.messages import OutboxEvent
+from eventcore.base.topics import topic_for
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.storage.db import paced_batches
 
@@ -62,28 +62,6 @@ def outbox_table(metadata: MetaData) -> Table:
         # What was written for one aggregate: how far behind a read model is (eventcore.read_models.sync).
         Index("ix_outbox_aggregate", "aggregateid", "aggregatetype", "aggregate_version"),
     )
-
-
-@dataclass(frozen=True)
-class OutboxEvent:
-    """An event a service promises to publish, with the envelope every event carries."""
-
-    aggregate_type: str
-    aggregate_id: str
-    event_type: str
-    aggregate_version: int
-    payload: Mapping[str, Any]
-    event_id: str = field(default_factory=new_id)
-    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def record(self) -> dict[str, Any]:
-        """The Avro record: the payload fields plus the envelope fields."""
-        return {
-            **self.payload,
-            "eventId": self.event_id,
-            "aggregateVersion": self.aggregate_version,
-            "occurredAt": self.occurred_at,
-        }
 
 
 class OutboxWriter:

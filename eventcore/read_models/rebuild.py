@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from eventcore.base.errors import UsageError
 from eventcore.bootstrap import ServiceContext
-from eventcore.cli import UsageError, confirm
+from eventcore.cli import confirm
 from eventcore.consuming.runner import ServiceProcess
 from eventcore.kafka.clients import forget_group_offsets, group_member_count
 from eventcore.storage.db import SqlUnitOfWork

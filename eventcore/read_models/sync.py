@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, func, select
 
-from eventcore.errors import InvalidValueError
+from eventcore.base.errors import InvalidValueError
 
 IN_SYNC = "in_sync"
 PENDING = "pending"

@@ -21,7 +21,7 @@ from typing import Any
 import fastavro
 from fastavro.types import Schema as ParsedSchema
 
-from eventcore.errors import EventcoreError, InvalidValueError
+from eventcore.base.errors import EventcoreError, InvalidValueError
 from eventcore.serialization.schema_registry import SchemaRegistryClient
 
 MAGIC_BYTE = 0

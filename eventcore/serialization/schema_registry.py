@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
-from eventcore.consuming.failures import DependencyUnavailableError
-from eventcore.errors import EventcoreError
+from eventcore.base.errors import EventcoreError
+from eventcore.base.failures import DependencyUnavailableError
 
 log = logging.getLogger(__name__)
 

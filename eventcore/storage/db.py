@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.schema import CreateColumn
 
-from eventcore.storage.unit_of_work import UnitOfWork
+from eventcore.domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
+    from eventcore.base.messages import OutboxEvent
     from eventcore.bootstrap import ServiceContext
-    from eventcore.publishing.outbox import OutboxEvent, OutboxWriter
+    from eventcore.publishing.outbox import OutboxWriter
 
 log = logging.getLogger(__name__)
 

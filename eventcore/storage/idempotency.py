@@ -20,9 +20,9 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Tex
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 from sqlalchemy.exc import IntegrityError
 
-from eventcore.clock import utc_now
+from eventcore.base.clock import utc_now
+from eventcore.base.errors import EventcoreError, InvalidValueError
 from eventcore.consuming.inbox import is_duplicate_key
-from eventcore.errors import EventcoreError, InvalidValueError
 from eventcore.storage.db import SqlUnitOfWork
 
 MAX_KEY_LENGTH = 255

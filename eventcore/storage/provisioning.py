@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from eventcore.base.settings import Settings
 from eventcore.cdc.connectors import HEARTBEAT_TABLE
-from eventcore.settings import Settings
 
 if TYPE_CHECKING:
     from eventcore.cli.service import ServiceDefinition

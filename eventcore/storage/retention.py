@@ -47,10 +47,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import OperationalError
 
+from eventcore.base.clock import utc_now
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import CdcProgressUnknown, published_through
-from eventcore.clock import utc_now
 from eventcore.kafka.clients import CommittedOffsets
 from eventcore.publishing.outbox import prune_cutoff, prune_outbox
 from eventcore.storage.db import paced_batches

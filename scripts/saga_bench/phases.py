@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from devstack.stack import Stack
-from eventcore.settings import REPO_ROOT, Settings
+from eventcore.base.settings import REPO_ROOT, Settings
 from saga_bench import say
 from saga_bench.history import chunks, table_rows
 from services import build_all, flow_services

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, selec
 from sqlalchemy.dialects.mysql import DATETIME, MEDIUMBLOB
 
 from devstack.stack import Stack
-from eventcore.settings import Settings
+from eventcore.base.settings import Settings
 from saga_bench.phases import percentiles
 from services import build_all
 from services.instances import process_usage
@@ -44,10 +44,10 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     placed one per transaction, as the writers do, and each service's records applied in
     batches of ``batch``, as the consumer runtime does."""
 
+    from eventcore.base.messages import ConsumedEvent
     from eventcore.consuming.applier import RecordApplier
-    from eventcore.consuming.records import ConsumedEvent
+    from eventcore.consuming.dispatch import EventRoutes
     from eventcore.serialization.avro import AvroEventDeserializer
-    from eventcore.serialization.events import EventRoutes
     from services.inventory.commands import HANDLERS as INVENTORY
     from services.order.commands import HANDLERS as ORDER_HANDLERS
     from services.payment.commands import HANDLERS as PAYMENT_HANDLERS

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from eventcore import Settings, service_definitions
+from eventcore.base.topics import retry_topic_for
 from eventcore.dead_letters.tools import DeadLetterSelectionError
-from eventcore.kafka.topics import retry_topic_for
 from eventcore.operations.view import OperatedGroup, OperationsView
 
 STATIC_DIR = Path(__file__).parent / "static"

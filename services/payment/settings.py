@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventcore import Settings
-from eventcore.settings import REPO_ROOT
+from eventcore.base.settings import REPO_ROOT
 
 DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
 

@@ -9,8 +9,8 @@ import uuid
 from confluent_kafka import Consumer, Message, TopicPartition
 from sqlalchemy import select
 
+from eventcore.base.topics import dead_letter_topic_for
 from eventcore.kafka.clients import TopicReadError, consumer_config, read_to_current_end
-from eventcore.kafka.topics import dead_letter_topic_for
 from services.inventory.commands import set_stock
 from services.inventory.tables import products, reservations
 from services.order import repository

@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from devstack.components.mariadb import MariaDbInstance
 from eventcore import roster
+from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.roster import ROSTER_ENV
-from eventcore.settings import Settings
 from eventcore.storage.db import make_engine
 from eventcore.storage.provisioning import provisioning_sql
 from services.instances import LOG_DIR
@@ -39,8 +39,6 @@ from sqlalchemy import Column, MetaData, String, Table, insert
 from eventcore import (
     Command,
     Event,
-    InMemoryRepository,
-    InMemoryUnitOfWork,
     MessagingTables,
     ServiceDefinition,
     SqlUnitOfWork,
@@ -48,6 +46,7 @@ from eventcore import (
     emit,
     service_main,
 )
+from eventcore.testing import InMemoryRepository, InMemoryUnitOfWork
 
 metadata = MetaData()
 stamps = Table(

@@ -12,6 +12,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
+from eventcore.base.messages import OutboxEvent
+from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.dead_letters.queue import (
     H_ATTEMPTS,
     H_ERROR_CLASS,
@@ -23,9 +25,7 @@ from eventcore.dead_letters.queue import (
 )
 from eventcore.kafka.clients import consumer_config, partition_for, producer_config
 from eventcore.kafka.replay import EventTap
-from eventcore.publishing.outbox import OutboxEvent
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
-from eventcore.settings import SCHEMAS_DIR
 from services.instances import GroupLagProbe
 from services.inventory.tables import reservations
 from services.order.commands import cancel_timed_out, place_order

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 import pytest
 
+from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.kafka.replay import EventTap
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
-from eventcore.settings import SCHEMAS_DIR
 from services import flow_services
 from services.order import repository
 from services.order.commands import place_order

@@ -14,7 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from eventcore.settings import Settings
+from eventcore.base.settings import Settings
 from eventcore.storage.db import make_engine
 from services.instances import ApiInstance
 from services.order_view.tables import messaging as view_messaging, order_view_timeline, order_views

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.topics import topic_for
 from eventcore.consuming.applier import Outcome, RecordApplier
-from eventcore.consuming.records import ConsumedEvent
-from eventcore.kafka.topics import topic_for
+from eventcore.consuming.dispatch import EventRoutes
+from eventcore.domain.events import Event
 from eventcore.serialization.avro import AvroEventDeserializer
-from eventcore.serialization.events import Event, EventRoutes
 from services.contracts import (
     OrderCancelled,
     OrderCreated,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import ConfigResource
 
+from eventcore.base.settings import Settings
 from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, OFFSETS_SEGMENT_MS
 from eventcore.kafka.clients import admin_client
-from eventcore.settings import Settings
 
 pytestmark = pytest.mark.stack
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from eventcore.base.settings import Settings
 from eventcore.bootstrap import build_context
-from eventcore.settings import Settings
 from services.order.tables import metadata as order_metadata
 
 pytestmark = pytest.mark.stack

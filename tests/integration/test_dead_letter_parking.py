@@ -17,17 +17,16 @@ import pytest
 from confluent_kafka import Producer
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
 
+from eventcore.base.failures import RecordRejectedError
+from eventcore.base.messages import ConsumedEvent, OutboxEvent
+from eventcore.base.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
 from eventcore.bootstrap import ServiceContext
 from eventcore.consuming.applier import RecordApplier
 from eventcore.consuming.consumer import ConsumerOptions, ConsumerRuntime
-from eventcore.consuming.failures import RecordRejectedError
 from eventcore.consuming.health import Health
-from eventcore.consuming.records import ConsumedEvent
 from eventcore.dead_letters.queue import DeadLetterQueue, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterSelectionError, DeadLetterTools
 from eventcore.kafka.clients import partition_for, producer_config
-from eventcore.kafka.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
-from eventcore.publishing.outbox import OutboxEvent
 from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer
 from eventcore.storage.db import UnitOfWork
 from tests.conftest import wait_until

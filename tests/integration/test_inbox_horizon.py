@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from eventcore.clock import utc_now
+from eventcore.base.clock import utc_now
 from eventcore.consuming.inbox import horizons
 from eventcore.storage.retention import prune_inbox
 from services.inventory.tables import messaging

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.publishing.outbox import OutboxEvent
+from eventcore.base.messages import OutboxEvent
+from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.serialization.schema_registry import IncompatibleSchemaError
-from eventcore.settings import SCHEMAS_DIR
 from services.order import repository
 from services.order.commands import cancel_order, place_order
 from services.order.domain import Order, OrderLine

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.serialization.avro import (
     AvroEventDeserializer,
     AvroEventSerializer,
@@ -14,7 +15,6 @@ from eventcore.serialization.avro import (
     subject_name,
 )
 from eventcore.serialization.schema_registry import UnknownSchemaIdError
-from eventcore.settings import SCHEMAS_DIR
 from tests.unit.fakes import InMemorySchemaRegistry
 
 CATALOG = SchemaCatalog.load(SCHEMAS_DIR)

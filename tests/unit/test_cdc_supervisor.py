@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from itertools import pairwise
 
+from eventcore.base.failures import Backoff
 from eventcore.cdc.connect_client import ConnectorState
 from eventcore.cdc.supervisor import TaskSupervisor
-from eventcore.consuming.failures import Backoff
 
 CAUSE = "io.debezium.DebeziumException: Error reading MySQL variables: Connection refused"
 FAILED = ConnectorState("order-outbox", "RUNNING", ["FAILED"], [f"{CAUSE}\n\tat somewhere"])

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from eventcore.consuming.records import ConsumedEvent
-from eventcore.sagas.aggregate import StepStatus, compensate
-from eventcore.sagas.transitions import TransitionRefused
-from eventcore.serialization.events import EventRoutes
+from eventcore.base.messages import ConsumedEvent
+from eventcore.consuming.dispatch import EventRoutes
+from eventcore.domain.state_machine import TransitionRefused
+from eventcore.sagas.steps import StepStatus, compensate
 from services.contracts import (
     OrderCancelled,
     PaymentCompleted,

@@ -2,6 +2,7 @@ import re
 
 import pytest
 
+from eventcore.base.topics import topic_for
 from eventcore.cdc.connectors import (
     MARIADB_CONNECTOR,
     MYSQL_CONNECTOR,
@@ -9,7 +10,6 @@ from eventcore.cdc.connectors import (
     effective_config,
     load_definitions,
 )
-from eventcore.kafka.topics import topic_for
 
 DEFINITIONS = load_definitions()
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
+from eventcore.base.settings import SCHEMAS_DIR
+from eventcore.domain.events import ENVELOPE_FIELDS, camel
 from eventcore.serialization.avro import SchemaCatalog
-from eventcore.serialization.events import ENVELOPE_FIELDS, camel
-from eventcore.settings import SCHEMAS_DIR
 from services.contracts import (
     ALL_EVENTS,
     OrderCreated,

@@ -10,10 +10,10 @@ import pkgutil
 import pytest
 
 import eventcore
+from eventcore.base.errors import EventcoreError, InvalidValueError, NotFoundError
+from eventcore.base.limits import bounded_int
 from eventcore.cli import run_cli
 from eventcore.cli.service import PERSON_ERRORS
-from eventcore.errors import EventcoreError, InvalidValueError, NotFoundError
-from eventcore.limits import bounded_int
 
 # Control flow inside the consumer, never seen by a caller.
 INTERNAL = {"AlreadyProcessed", "Stopped", "ApplyOneByOne"}

@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from eventcore.consuming.failures import (
+from eventcore.base.failures import (
     Backoff,
     DependencyUnavailableError,
     FailureKind,

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from eventcore.sagas.transitions import DEADLINE_PASSED, SagaInstance
+from eventcore.sagas.orchestration import DEADLINE_PASSED, SagaInstance
 from services.contracts import (
     ChargePayment,
     DeductPoints,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventcore.serialization.events import Envelope
+from eventcore.domain.events import Envelope
 from services.contracts import (
     OrderCancelled,
     OrderConfirmed,
@@ -125,8 +125,8 @@ def test_an_event_the_view_does_not_know_is_refused_loudly() -> None:
 
 
 def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
-    from eventcore.consuming.records import ConsumedEvent
-    from eventcore.serialization.events import EventRoutes, WithEnvelope
+    from eventcore.base.messages import ConsumedEvent
+    from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
 
     seen: list[tuple[object, Envelope]] = []
     routes = EventRoutes(

@@ -1,9 +1,10 @@
 import pytest
 from sqlalchemy import MetaData
 
-from eventcore.publishing.outbox import OutboxEvent, OutboxWriter, PayloadTooLargeError, outbox_table
+from eventcore.base.messages import OutboxEvent
+from eventcore.base.settings import SCHEMAS_DIR
+from eventcore.publishing.outbox import OutboxWriter, PayloadTooLargeError, outbox_table
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
-from eventcore.settings import SCHEMAS_DIR
 from tests.unit.fakes import InMemorySchemaRegistry
 
 CATALOG = SchemaCatalog.load(SCHEMAS_DIR)

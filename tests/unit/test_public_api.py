@@ -17,7 +17,7 @@ def test_every_public_name_resolves_to_what_its_module_defines() -> None:
     for name in eventcore.__all__:
         value = getattr(eventcore, name)
         assert value is not None, name
-    assert eventcore.UnitOfWork.__module__ == "eventcore.storage.unit_of_work"
+    assert eventcore.UnitOfWork.__module__ == "eventcore.domain.unit_of_work"
     assert eventcore.SqlUnitOfWork.__module__ == "eventcore.storage.db"
 
 

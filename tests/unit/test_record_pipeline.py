@@ -14,20 +14,20 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from eventcore.consuming.applier import Outcome, Result
-from eventcore.consuming.failures import (
+from eventcore.base.failures import (
     Backoff,
     DependencyUnavailableError,
     RecordRejectedError,
     RetryableConflictError,
     RetryPolicy,
 )
+from eventcore.base.messages import ConsumedEvent
+from eventcore.consuming.applier import Outcome, Result
 from eventcore.consuming.health import Health
 from eventcore.consuming.metrics import ConsumerMetrics
 from eventcore.consuming.outages import OutageWaiter
 from eventcore.consuming.pipeline import RecordPipeline
 from eventcore.consuming.progress import Counters, PartitionPositions
-from eventcore.consuming.records import ConsumedEvent
 
 TOPIC = "thing.events"
 QUICK = Backoff(initial_s=0.001, max_s=0.001)

@@ -13,9 +13,9 @@ import pytest
 
 from devstack import kafka_access
 from eventcore import roster
+from eventcore.base.settings import Settings
 from eventcore.cdc.connectors import load_definitions
 from eventcore.roster import ROSTER_ENV, RosterError
-from eventcore.settings import Settings
 from eventcore.storage.provisioning import provisioning_sql
 from services import ROSTER, flow_services
 from services.instances import ServiceInstance

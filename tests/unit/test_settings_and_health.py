@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from eventcore.base.settings import Settings, SettingsError
 from eventcore.consuming.health import Health
 from eventcore.kafka.clients import RepeatSuppressingFilter, murmur2, partition_for
-from eventcore.settings import Settings, SettingsError
 from services.order.settings import OrderSettings
 from services.payment.settings import PaymentSettings
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-from eventcore.kafka.topics import HEADER_CAUSATION_ID, HEADER_CORRELATION_ID, HEADER_TRACEPARENT
-from eventcore.publishing import tracing
-from eventcore.publishing.tracing import Trace, TraceLogFilter, continued_from, for_new_event
+from eventcore.base import tracing
+from eventcore.base.topics import HEADER_CAUSATION_ID, HEADER_CORRELATION_ID, HEADER_TRACEPARENT
+from eventcore.base.tracing import Trace, TraceLogFilter, continued_from, for_new_event
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 

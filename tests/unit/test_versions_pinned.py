@@ -2,7 +2,7 @@
 
 import re
 
-from eventcore.settings import REPO_ROOT, read_env_file
+from eventcore.base.settings import REPO_ROOT, read_env_file
 
 VERSIONS = read_env_file(REPO_ROOT / "stack" / "versions.env")
 COMPOSE = (REPO_ROOT / "compose.yaml").read_text()

@@ -1,24 +1,30 @@
-"""An in-memory unit of work and repository base: handlers unit tested without a database.
+"""The fakes a team's own tests import: handlers unit tested without a database.
 
 A service's fake unit of work subclasses :class:`InMemoryUnitOfWork` and puts its fake
 repositories (subclasses of :class:`InMemoryRepository`) on it as attributes. Leaving a ``with``
 block commits: the emitted events join :attr:`InMemoryUnitOfWork.messages`; an exception rolls
 back: every repository's items are as they were when the block was entered, and its events are
-dropped, as the SQL transaction would.
+dropped, as the SQL transaction would. :class:`InMemorySteps` is a participant's saga steps in
+memory (the :class:`~eventcore.sagas.steps.StepRepository` of its handler tests).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from eventcore.publishing.outbox import OutboxEvent
-from eventcore.storage.unit_of_work import UnitOfWork
+from eventcore.base.messages import OutboxEvent
+from eventcore.domain.aggregate import emit_changes
+from eventcore.domain.unit_of_work import UnitOfWork
+from eventcore.sagas.steps import CompensableStep
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+S = TypeVar("S", bound=CompensableStep)
+
+__all__ = ["InMemoryRepository", "InMemorySteps", "InMemoryUnitOfWork"]
 
 
 class InMemoryRepository(Generic[K, V]):
@@ -85,3 +91,20 @@ class InMemoryUnitOfWork(UnitOfWork):
     def payloads(self, event_type: str) -> list[dict[str, Any]]:
         """The committed payloads of one event type, in order."""
         return [dict(message.payload) for message in self.messages if message.event_type == event_type]
+
+
+class InMemorySteps(InMemoryRepository[str, S]):
+    """A participant's steps in memory: the :class:`StepRepository` of its handler tests."""
+
+    def __init__(self, uow: UnitOfWork, new: Callable[[str], S]) -> None:
+        super().__init__()
+        self._uow = uow
+        self._new = new
+
+    def load(self, saga_id: str) -> S:
+        return self.get(saga_id) or self._new(saga_id)
+
+    def save(self, step: S) -> None:
+        emit_changes(self._uow, step)
+        step.stored_version = step.version
+        self.put(step.saga_id, step)

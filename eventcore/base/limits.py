@@ -6,7 +6,7 @@ driver error (``Out of range value``) or an Avro encoding error halfway through 
 
 from __future__ import annotations
 
-from eventcore.errors import InvalidValueError
+from eventcore.base.errors import InvalidValueError
 
 MAX_INT32 = 2**31 - 1  # Avro int, SQL INT
 MAX_INT64 = 2**63 - 1  # Avro long, SQL BIGINT

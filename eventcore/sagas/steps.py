@@ -1,13 +1,8 @@
-"""Aggregates: the one way a state changes, its version moves and its events are made.
+"""The participant side of a saga step that can be undone (do / undo: reserve and release,
+charge and refund), written once for every participant (problem 6: compensation idempotent).
 
-An aggregate's method checks its transition against the aggregate's state machine (a refused
-one raises :class:`~eventcore.sagas.transitions.TransitionRefused` before anything changed), bumps the
-version by one and records the events the change causes, each with the version it produced.
-A handler then saves the aggregate and hands its changes to the unit of work
-(:func:`emit_changes`), which turns them into outbox rows.
-
-:class:`CompensableStep` is the participant side of a saga step that can be undone (do /
-undo: reserve and release, charge and refund), written once for every participant.
+A step is done once or refused once; undone at most once, and only if it was done; a saga
+cancelled before the step ran voids it, so a late request cannot do it afterwards.
 """
 
 from __future__ import annotations
@@ -17,52 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from eventcore.publishing.outbox import OutboxEvent
-from eventcore.sagas.transitions import StateMachine
-from eventcore.serialization.events import Event
+from eventcore.domain.aggregate import Aggregate
+from eventcore.domain.events import Event
+from eventcore.domain.state_machine import StateMachine
 from eventcore.storage.batch_rows import BatchRows
-from eventcore.storage.in_memory import InMemoryRepository
-from eventcore.storage.unit_of_work import UnitOfWork
-
-
-class Aggregate:
-    """Mixin for an aggregate with ``id``, ``status`` (an enum) and ``version`` attributes."""
-
-    state_machine: ClassVar[StateMachine[Any]]
-    status: Any
-    version: int
-
-    def _transition(self, trigger: str, event: Event | None = None) -> None:
-        self.status = self.state_machine.next_state(self.status, trigger)
-        self.version += 1
-        if event is not None:
-            self._record(event)
-
-    def _record(self, event: Event) -> None:
-        """An event of the current version (the one a new aggregate is born with)."""
-        self.__dict__.setdefault("_changes", []).append((self.version, event))
-
-    def _require(self, trigger: str) -> None:
-        """Refuse now what :meth:`_transition` would refuse, before any work is done for it."""
-        self.state_machine.next_state(self.status, trigger)
-
-    def pull_changes(self) -> list[tuple[int, Event]]:
-        """The events caused since the last call, with the version each produced."""
-        changes: list[tuple[int, Event]] = self.__dict__.pop("_changes", [])
-        return changes
-
-
-def emit_changes(uow: UnitOfWork, aggregate: Aggregate) -> None:
-    """Outbox rows for the aggregate's new events, in the transaction that saves it."""
-    for version, event in aggregate.pull_changes():
-        emit(uow, event, version)
-
-
-def emit(uow: UnitOfWork, event: Event, version: int) -> None:
-    """An outbox row for a typed event (or command) of ``version``."""
-    uow.emit(
-        OutboxEvent(event.aggregate_type, event.aggregate_id, event.event_type(), version, event.to_payload())
-    )
 
 
 class StepStatus(StrEnum):
@@ -177,23 +130,6 @@ class StepRepository(Protocol[S]):
         ...
 
     def save(self, step: S) -> None: ...
-
-
-class InMemorySteps(InMemoryRepository[str, S]):
-    """A participant's steps in memory: the :class:`StepRepository` of its handler tests."""
-
-    def __init__(self, uow: UnitOfWork, new: Callable[[str], S]) -> None:
-        super().__init__()
-        self._uow = uow
-        self._new = new
-
-    def load(self, saga_id: str) -> S:
-        return self.get(saga_id) or self._new(saga_id)
-
-    def save(self, step: S) -> None:
-        emit_changes(self._uow, step)
-        step.stored_version = step.version
-        self.put(step.saga_id, step)
 
 
 def compensate(steps: StepRepository[S], saga_id: str, undo: Callable[[S], Event]) -> None:

@@ -3,8 +3,9 @@
 A service declares its events as frozen dataclasses whose field names are the Avro record's
 field names in snake_case (``aggregate_id`` is ``aggregateId``); a nested record is a dataclass too,
 and an array of them a ``tuple[Line, ...]``. The envelope fields every record carries
-(``eventId``, ``aggregateVersion``, ``occurredAt``) are the outbox's business, not the event's.
-The class name is the event type, and :class:`EventRoutes` sends a consumed record to the
+(``eventId``, ``aggregateVersion``, ``occurredAt``) are the outbox's business, not the event's
+(:class:`Envelope` holds them for a handler that records them). The class name is the event type,
+and the consumer's dispatch (:mod:`eventcore.consuming.dispatch`) sends a consumed record to the
 handler of its class, so an event type's name is written once: in its schema file and its class.
 """
 
@@ -12,19 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from eventcore.consuming.records import ConsumedEvent
-from eventcore.kafka.topics import aggregate_type_of
-from eventcore.sagas.transitions import TransitionRefused
-from eventcore.storage.unit_of_work import UnitOfWork
-
-log = logging.getLogger(__name__)
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.topics import aggregate_type_of
 
 ENVELOPE_FIELDS = frozenset({"eventId", "aggregateVersion", "occurredAt"})
 
@@ -96,10 +92,6 @@ class Event:
         return _from_record(cls, value)  # type: ignore[no-any-return]
 
 
-TypedHandler = Callable[[UnitOfWork, Any], None]
-RecordHandler = Callable[[UnitOfWork, ConsumedEvent], None]
-
-
 @dataclasses.dataclass(frozen=True)
 class Envelope:
     """What the outbox added to an event: a projection records it (a domain handler needs not)."""
@@ -118,45 +110,3 @@ class Envelope:
             record.aggregate_version,
             occurred.astimezone(UTC).replace(tzinfo=None) if occurred else None,
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class WithEnvelope:
-    """A handler that is also given the event's :class:`Envelope`: ``handler(uow, event, envelope)``."""
-
-    handler: Callable[[UnitOfWork, Any, Envelope], None]
-
-    def __call__(self, uow: UnitOfWork, event: Any) -> None:
-        raise TypeError("a WithEnvelope handler is called by EventRoutes, with the envelope")
-
-
-class EventRoutes:
-    """Event class -> handler. What a refused transition means is decided here, once: a late,
-    repeated or racing message finds its guard closed and changes nothing (problem 6)."""
-
-    def __init__(self, routes: Mapping[type[Event], TypedHandler], service: str) -> None:
-        self._routes = dict(routes)
-        self._service = service
-        self.refused = 0
-        self.on_refused: Callable[[], None] = lambda: None  # e.g. the consumer's counter
-
-    def record_handlers(self) -> dict[str, RecordHandler]:
-        """The handlers by event type name, as the record applier calls them."""
-        return {cls.event_type(): self._record_handler(cls, handler) for cls, handler in self._routes.items()}
-
-    def _record_handler(self, cls: type[Event], handler: TypedHandler) -> RecordHandler:
-        def handle(uow: UnitOfWork, record: ConsumedEvent) -> None:
-            event = cls.from_record(record.value)
-            try:
-                if isinstance(handler, WithEnvelope):
-                    handler.handler(uow, event, Envelope.of(record))
-                else:
-                    handler(uow, event)
-            except TransitionRefused as refused:
-                self.refused += 1
-                self.on_refused()
-                log.info(
-                    "%s %s: %s ignored (%s)", self._service, event.aggregate_id, cls.event_type(), refused
-                )
-
-        return handle

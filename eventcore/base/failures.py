@@ -21,7 +21,7 @@ from enum import Enum
 from confluent_kafka import KafkaError, KafkaException
 from sqlalchemy.exc import DBAPIError, InterfaceError, TimeoutError as PoolTimeoutError
 
-from eventcore.errors import EventcoreError
+from eventcore.base.errors import EventcoreError
 
 
 class DependencyUnavailableError(EventcoreError):

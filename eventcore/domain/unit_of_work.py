@@ -14,8 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
-    from eventcore.consuming.records import ConsumedEvent
-    from eventcore.publishing.outbox import OutboxEvent
+    from eventcore.base.messages import ConsumedEvent, OutboxEvent
 
 
 class UnitOfWork(ABC):

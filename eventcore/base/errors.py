@@ -19,3 +19,8 @@ class InvalidValueError(EventcoreError, ValueError):
 
 class NotFoundError(EventcoreError, LookupError):
     """Something asked for by name or id does not exist."""
+
+
+class UsageError(EventcoreError):
+    """What a person asked for cannot be done as asked; the message says why (a command line
+    answers it in one line, exit 2)."""

@@ -1,56 +1,20 @@
-"""Saga races and over-compensation (problem 6): guarded state machines, and the orchestrated
-saga's transition table, step deadlines and history.
+"""Orchestrated sagas (problem 6): the saga as an explicit table of (state, trigger) ->
+reaction driven from one place, a deadline per waiting step, and its history.
 
-A saga step's state changes only through a declared transition from the states that allow it.
-A late or repeated message (a success arriving after a timeout already cancelled the order, a
-second cancellation) finds its guard closed and changes nothing, so compensation cannot run
-twice and a cancelled saga cannot be revived. Each aggregate declares its table of transitions;
-this module only enforces it, and :class:`eventcore.serialization.events.EventRoutes` is where a refused
-transition is logged, counted and otherwise ignored.
+A trigger the table does not list for the saga's current state is not applied but recorded as
+ignored: a late reply after a deadline already cancelled the saga changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Generic, TypeVar
 
-from eventcore.errors import EventcoreError
-
 S = TypeVar("S", bound=Enum)
 
-
-class TransitionRefused(EventcoreError):
-    """The current state does not allow this trigger (a late, repeated or racing message)."""
-
-    def __init__(self, current: Enum, trigger: str) -> None:
-        super().__init__(f"{trigger} is not allowed in state {current.value}")
-        self.current = current
-        self.trigger = trigger
-
-
-class StateMachine(Generic[S]):
-    def __init__(self, transitions: Iterable[tuple[Iterable[S], str, S]]) -> None:
-        self._targets: dict[tuple[S, str], S] = {}
-        for sources, trigger, target in transitions:
-            for source in sources:
-                if (source, trigger) in self._targets:
-                    raise ValueError(f"{trigger} from {source} is declared twice")
-                self._targets[(source, trigger)] = target
-
-    def next_state(self, current: S, trigger: str) -> S:
-        try:
-            return self._targets[(current, trigger)]
-        except KeyError:
-            raise TransitionRefused(current, trigger) from None
-
-    def triggers(self) -> set[str]:
-        return {trigger for _state, trigger in self._targets}
-
-
-# --- Orchestration: the saga as an explicit table, driven from one place ---------------------
 
 DEADLINE_PASSED = "DeadlinePassed"
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from eventcore.errors import EventcoreError
+from eventcore.base.errors import EventcoreError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
 SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
 
