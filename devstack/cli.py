@@ -84,8 +84,9 @@ def _cdc_streaming(stack: Stack) -> bool:
     from eventcore.base.settings import Settings
     from eventcore.cdc.status import report_connectors
     from eventcore.cli.cdc import print_reports
+    from eventcore.service.roster import outbox_connectors
 
-    reports = report_connectors(Settings.load(stack.paths.stack_env))
+    reports = report_connectors(Settings.load(stack.paths.stack_env), outbox_connectors())
     print("\nCDC (streaming = task RUNNING and a recent heartbeat; binlog = how long its position is safe)")
     print_reports(reports, indent="  ", stream=sys.stdout)
     return all(report.healthy for report in reports)

@@ -30,7 +30,7 @@ from devstack.java import system_java
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.kafka.clients import admin_client, consumer_config
-from eventcore.roster import flow_topics
+from eventcore.service.roster import flow_topics
 
 _QUIET = logging.getLogger("devstack.partition-watch")
 _QUIET.addHandler(logging.NullHandler())

@@ -151,8 +151,8 @@ class Stack:
         # Idempotent, so it runs on every up: a previous up that was interrupted after starting
         # MariaDB, or a service added to the roster since, still ends with its users in place.
         from eventcore.base.settings import Settings
-        from eventcore.roster import service_definitions
-        from eventcore.storage.provisioning import provisioning_sql
+        from eventcore.service.provisioning import provisioning_sql
+        from eventcore.service.roster import service_definitions
 
         definitions = service_definitions()
         self.mariadb.run_sql(provisioning_sql(Settings(dict(env)), definitions))

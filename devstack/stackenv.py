@@ -21,7 +21,7 @@ from devstack.config import (
 from devstack.versions import parse_env_file
 
 STACK_BROKERS = "STACK_BROKERS"
-# Every service's database password is derived from the first (eventcore.settings: one secret
+# Every service's database password is derived from the first (eventcore.base.settings: one secret
 # for any roster); Debezium's user has its own.
 PASSWORD_KEYS = ("DB_PASSWORD_SECRET", "CDC_DB_PASSWORD")
 

@@ -1,11 +1,29 @@
 """eventcore: the transactional outbox published by Debezium, Avro contracts in a schema
 registry, idempotent consumers and sagas, for Python services on a MySQL-compatible database.
 
-The public API is what ``__all__`` lists, importable from ``eventcore`` itself; the subpackages'
-other names are internal and may change. A service is described by a
-:class:`ServiceDefinition` and listed in a roster (:mod:`eventcore.roster`); its handlers take a
-:class:`UnitOfWork` and a typed :class:`Event`; its aggregates change through guarded
-transitions and hand their events to the outbox in the same transaction.
+The public API is what ``__all__`` lists, importable from ``eventcore`` itself; the fakes a
+team's handler tests use are in :mod:`eventcore.testing`; the subpackages' other names are
+internal and may change. A service is described by a :class:`ServiceDefinition` and listed in a
+roster (:mod:`eventcore.service.roster`); its handlers take a :class:`UnitOfWork` and a typed
+:class:`Event`; its aggregates change through guarded transitions and hand their events to the
+outbox in the same transaction.
+
+The subpackages are layers, each importing only the ones below it (checked by the import
+contract in pyproject.toml and tests/unit/test_import_layers.py):
+
+=====================================  ==========================================================
+layer                                  what it holds
+=====================================  ==========================================================
+cli, testing                           the command lines; the fakes for a team's tests
+service                                ServiceDefinition, its context and process, the roster
+operations, read_models                the operator's view, topic resizing; read-model sync
+consuming, cdc, sagas                  the consumer runtime and guard; CDC health; saga support
+publishing, dead_letters               the outbox writer; the dead-letter queue and its tools
+kafka, storage                         the Kafka and database adapters
+serialization                          Avro and the schema registry
+domain                                 events, aggregates, state machines, the unit of work
+base                                   errors, settings, names, messages, failures, tracing
+=====================================  ==========================================================
 
 Where each problem of the design is handled:
 
@@ -13,12 +31,12 @@ Where each problem of the design is handled:
 problem                     module
 ==========================  ==============================================
 1 dual write                eventcore.publishing.outbox (OutboxWriter, one transaction)
-2 duplicates                eventcore.consuming.inbox (inbox table, per consumer group)
-3 out-of-order              eventcore.consuming.version_guard (per-aggregate versions)
+2 duplicates                eventcore.consuming.guard with eventcore.consuming.inbox
+3 out-of-order              eventcore.consuming.guard with eventcore.consuming.version_guard
 4 lost / late events        eventcore.dead_letters.queue (DLQ and re-injection)
 5 offset commit atomicity   eventcore.consuming.consumer (commit after the DB commit)
-6 saga races                eventcore.sagas.transitions (guarded state machines)
-7 key design                eventcore.kafka.topics (a topic per aggregate type, its id as key)
+6 saga races                eventcore.domain.state_machine, eventcore.sagas (steps, orchestration)
+7 key design                eventcore.base.topics, eventcore.kafka.partitioning
 8 partial rollouts          eventcore.serialization.avro (reader schemas, BACKWARD rule)
 ==========================  ==============================================
 """
@@ -32,14 +50,14 @@ from typing import TYPE_CHECKING, Any
 # eventcore`` stays cheap and a subpackage importing another never goes through here.
 _PUBLIC = {
     # describing and running a service
-    "ServiceDefinition": "eventcore.cli.service",
-    "Command": "eventcore.cli.service",
+    "ServiceDefinition": "eventcore.service.definition",
+    "Command": "eventcore.service.definition",
     "service_main": "eventcore.cli.service",
-    "ServiceContext": "eventcore.bootstrap",
-    "PeriodicJob": "eventcore.consuming.runner",
+    "ServiceContext": "eventcore.service.context",
+    "PeriodicJob": "eventcore.service.process",
     "Hop": "eventcore.kafka.lag",
     "UsageError": "eventcore.base.errors",
-    "service_definitions": "eventcore.roster",
+    "service_definitions": "eventcore.service.roster",
     "Settings": "eventcore.base.settings",
     # writing: one transaction for the domain rows and the outbox rows
     "UnitOfWork": "eventcore.domain.unit_of_work",
@@ -127,14 +145,8 @@ if TYPE_CHECKING:
     )
     from eventcore.base.settings import Settings as Settings, SettingsError as SettingsError
     from eventcore.base.topics import commands_for as commands_for, topic_for as topic_for
-    from eventcore.bootstrap import ServiceContext as ServiceContext
-    from eventcore.cli.service import (
-        Command as Command,
-        ServiceDefinition as ServiceDefinition,
-        service_main as service_main,
-    )
+    from eventcore.cli.service import service_main as service_main
     from eventcore.consuming.dispatch import TypedHandler as TypedHandler, WithEnvelope as WithEnvelope
-    from eventcore.consuming.runner import PeriodicJob as PeriodicJob
     from eventcore.domain.aggregate import Aggregate as Aggregate, emit as emit, emit_changes as emit_changes
     from eventcore.domain.events import Envelope as Envelope, Event as Event
     from eventcore.domain.state_machine import (
@@ -149,7 +161,6 @@ if TYPE_CHECKING:
         sync_state as sync_state,
         written_for as written_for,
     )
-    from eventcore.roster import service_definitions as service_definitions
     from eventcore.sagas.orchestration import (
         DEADLINE_PASSED as DEADLINE_PASSED,
         Orchestration as Orchestration,
@@ -164,6 +175,10 @@ if TYPE_CHECKING:
         compensate as compensate,
         save_step as save_step,
     )
+    from eventcore.service.context import ServiceContext as ServiceContext
+    from eventcore.service.definition import Command as Command, ServiceDefinition as ServiceDefinition
+    from eventcore.service.process import PeriodicJob as PeriodicJob
+    from eventcore.service.roster import service_definitions as service_definitions
     from eventcore.storage.batch_rows import BatchInserts as BatchInserts, BatchRows as BatchRows
     from eventcore.storage.db import SqlUnitOfWork as SqlUnitOfWork
     from eventcore.storage.messaging_tables import MessagingTables as MessagingTables

@@ -5,7 +5,9 @@ repositories (subclasses of :class:`InMemoryRepository`) on it as attributes. Le
 block commits: the emitted events join :attr:`InMemoryUnitOfWork.messages`; an exception rolls
 back: every repository's items are as they were when the block was entered, and its events are
 dropped, as the SQL transaction would. :class:`InMemorySteps` is a participant's saga steps in
-memory (the :class:`~eventcore.sagas.steps.StepRepository` of its handler tests).
+memory (the :class:`~eventcore.sagas.steps.StepRepository` of its handler tests), and
+:func:`published_record` the record Debezium's Outbox Event Router publishes for an outbox row,
+for tests that feed a consumer without Kafka.
 """
 
 from __future__ import annotations
@@ -16,15 +18,25 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from eventcore.base.messages import OutboxEvent
+from eventcore.base.topics import (
+    HEADER_AGGREGATE_VERSION,
+    HEADER_CAUSATION_ID,
+    HEADER_CORRELATION_ID,
+    HEADER_EVENT_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_TRACEPARENT,
+    topic_for,
+)
 from eventcore.domain.aggregate import emit_changes
 from eventcore.domain.unit_of_work import UnitOfWork
+from eventcore.kafka.records import Record
 from eventcore.sagas.steps import CompensableStep
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 S = TypeVar("S", bound=CompensableStep)
 
-__all__ = ["InMemoryRepository", "InMemorySteps", "InMemoryUnitOfWork"]
+__all__ = ["InMemoryRepository", "InMemorySteps", "InMemoryUnitOfWork", "published_record"]
 
 
 class InMemoryRepository(Generic[K, V]):
@@ -108,3 +120,25 @@ class InMemorySteps(InMemoryRepository[str, S]):
         emit_changes(self._uow, step)
         step.stored_version = step.version
         self.put(step.saga_id, step)
+
+
+def published_record(row: Mapping[str, Any], partition: int = 0, offset: int = 0) -> Record:
+    """The record the Outbox Event Router publishes for an outbox row (as
+    :meth:`~eventcore.publishing.outbox.OutboxWriter.row` makes it): on the aggregate type's topic,
+    keyed by the aggregate id, the payload untouched, the envelope in headers."""
+    headers = {
+        HEADER_EVENT_ID: row["id"],
+        HEADER_EVENT_TYPE: row["type"],
+        HEADER_AGGREGATE_VERSION: str(row["aggregate_version"]),
+        HEADER_CORRELATION_ID: row.get("correlation_id"),
+        HEADER_CAUSATION_ID: row.get("causation_id"),
+        HEADER_TRACEPARENT: row.get("traceparent"),
+    }
+    return Record(
+        topic_for(row["aggregatetype"]),
+        partition,
+        offset,
+        str(row["aggregateid"]).encode(),
+        row["payload"],
+        tuple((name, value.encode()) for name, value in headers.items() if value is not None),
+    )

@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack.stack import Stack
+from eventcore.base.logs import configure_logging
 from eventcore.base.settings import REPO_ROOT, Settings
-from eventcore.bootstrap import configure_logging
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.kafka.clients import consumer_config, ensure_topics
@@ -46,7 +46,9 @@ from services import build_all
 from services.instances import process_usage, refuse_if_services_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_saga import percentiles, positive, say
+from bench_saga import positive
+from saga_bench import say
+from saga_bench.phases import percentiles
 
 AGGREGATE_TYPE = "benchgrid"
 TOPIC = f"{AGGREGATE_TYPE}.events"

@@ -51,8 +51,8 @@ from saga_bench.references import db_ceiling, relay_reference
 from saga_bench.report import plot
 
 from devstack.stack import Stack
+from eventcore.base.logs import configure_logging
 from eventcore.base.settings import REPO_ROOT
-from eventcore.bootstrap import configure_logging
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from services import flow_services
 

@@ -49,12 +49,13 @@ from devstack import faults
 from devstack.components.base import Component
 from devstack.stack import Stack, start_together
 from eventcore.base.errors import UsageError
+from eventcore.base.logs import configure_logging
 from eventcore.base.settings import REPO_ROOT, Settings
-from eventcore.bootstrap import ServiceContext, configure_logging
-from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
 from eventcore.cli import ArgumentParser, number_argument, run_cli
+from eventcore.service.context import ServiceContext
+from eventcore.service.roster import outbox_connectors
 from services import build_all, flow_services
 from services.contracts import FLOWS
 from services.drill import OrderFlowDrill
@@ -412,7 +413,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
     # Exactly what `cdc verify NAME --since <run start>` reports, for each connector.
     missing_total = duplicates_total = disordered_total = rows_total = 0
     database = database_of(run.settings)
-    for definition in load_definitions():
+    for definition in outbox_connectors():
         audit = verify_publication(
             definition,
             database,

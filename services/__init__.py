@@ -3,7 +3,7 @@
 ``ROSTER`` is the one list of them: a service is its folder here (a ``main.py`` whose ``SERVICE``
 describes it) and its line below. Everything else that needs the services (the stack's databases
 and users, the connectors, ``serve``, the fault suite, the ops page, the Kafka ACLs) reads
-:func:`roster` through :mod:`eventcore.roster`.
+:func:`roster` through :mod:`eventcore.service.roster`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from eventcore.base.settings import Settings
-    from eventcore.bootstrap import ServiceContext
-    from eventcore.cli.service import ServiceDefinition
+    from eventcore.service.context import ServiceContext
+    from eventcore.service.definition import ServiceDefinition
 
 # The Avro schemas of the flow, shared by its services: <aggregate type>/<EventType>.avsc.
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "avro"
@@ -35,13 +35,13 @@ def roster() -> list[ServiceDefinition]:
 
 def flow_services() -> tuple[str, ...]:
     """The names of the services whose events make up the flow (every one with an outbox)."""
-    from eventcore.roster import publishing_services
+    from eventcore.service.roster import publishing_services
 
     return tuple(d.name for d in publishing_services())
 
 
 def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext]:
     """Every flow service's context, tables created and schemas registered (for demos and tests)."""
-    from eventcore.roster import publishing_services
+    from eventcore.service.roster import publishing_services
 
     return {d.name: d.context(settings, migrate=migrate) for d in publishing_services()}

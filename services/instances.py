@@ -18,7 +18,7 @@ from typing import Any
 
 from eventcore import Settings, UsageError, topic_for
 from eventcore.base.settings import REPO_ROOT
-from eventcore.roster import publishing_services, service
+from eventcore.service.roster import publishing_services, service
 
 LOG_DIR = REPO_ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://\S+)")

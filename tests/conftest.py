@@ -13,8 +13,8 @@ import pytest
 
 from eventcore.base.messages import ConsumedEvent
 from eventcore.base.settings import Settings
-from eventcore.bootstrap import ServiceContext
 from eventcore.kafka.replay import EventTap
+from eventcore.service.context import ServiceContext
 from services import build_all
 from services.order.commands import place_order
 from services.order.domain import OrderLine

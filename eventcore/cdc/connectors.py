@@ -3,7 +3,7 @@ filled in at deploy time.
 
 ``outbox_connector.json`` holds everything every outbox connector shares; :func:`outbox_connector`
 adds what names one service's database (its tables, topic prefix, replica id, heartbeat), and the
-roster (:func:`eventcore.roster.outbox_connectors`) makes one per publishing service. What differs
+roster (:func:`eventcore.service.roster.outbox_connectors`) makes one per publishing service. What differs
 per deployment (where Connect reaches the database and Kafka, and which connector class matches
 the server) is added by :func:`effective_config`, so the native stack and compose share them.
 """
@@ -23,7 +23,7 @@ TEMPLATE = Path(__file__).with_name("outbox_connector.json")
 MARIADB_CONNECTOR = "io.debezium.connector.mariadb.MariaDbConnector"
 MYSQL_CONNECTOR = "io.debezium.connector.mysql.MySqlConnector"
 # Written by each connector's heartbeat.action.query, captured so that its offset's ts_sec keeps
-# moving while the database is idle (eventcore.storage.provisioning creates it).
+# moving while the database is idle (eventcore.service.provisioning creates it).
 HEARTBEAT_TABLE = "cdc_heartbeat"
 
 
@@ -118,16 +118,6 @@ def outbox_connector(name: str, database: str, server_id: int) -> ConnectorDefin
         }
     )
     return ConnectorDefinition(name, config)
-
-
-def load_definitions() -> list[ConnectorDefinition]:
-    """The roster's outbox connectors (:func:`eventcore.roster.outbox_connectors`)."""
-    from eventcore.roster import outbox_connectors
-
-    definitions = outbox_connectors()
-    if not definitions:
-        raise LookupError("no service of the roster publishes an outbox: there is no connector")
-    return definitions
 
 
 def effective_config(

@@ -71,17 +71,16 @@ def offsets_from_topic(
     reader = Consumer(consumer_config(bootstrap_servers, f"cdc-offsets-{uuid.uuid4()}"))
     latest: dict[str, CommittedOffset] = {}
     try:
-        for message in read_to_current_end(reader, topic):
+        for record in read_to_current_end(reader, topic):
             try:
-                connector = str(json.loads(message.key() or b"null")[0])
+                connector = str(json.loads(record.raw_key or b"null")[0])
             except (ValueError, TypeError, IndexError, KeyError):
                 continue  # not a source offset record
-            value = message.value()
             latest[connector] = CommittedOffset(
                 connector,
-                json.loads(value) if value else None,
+                json.loads(record.value) if record.value else None,
                 topic,
-                datetime.fromtimestamp(message.timestamp()[1] / 1000, UTC),
+                datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
             )
     except TopicReadError:
         return {}

@@ -9,6 +9,7 @@ still gets its binlog headroom counted down.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from eventcore.base.settings import Settings
 from eventcore.cdc.binlog import BinlogPosition, Headroom, ServerBinlog, assess, read_server_binlog
 from eventcore.cdc.connect_client import ConnectClient, ConnectUnavailableError
-from eventcore.cdc.connectors import load_definitions
+from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, CommittedOffset, offsets_from_topic
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.progress import (
@@ -94,14 +95,16 @@ def read_binlog_of(settings: Settings, user: str = DEFAULT_CDC_USER) -> ServerBi
 
 def report_connectors(
     settings: Settings,
+    definitions: Sequence[ConnectorDefinition],
     names: list[str] | None = None,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
     warn_below_s: float | None = None,
     connect_timeout_s: float = 10.0,
 ) -> list[ConnectorReport]:
-    """One report per registered connector (or per name given)."""
+    """One report per registered connector (or per name given); ``definitions`` are the outbox
+    connectors that should run (the roster's), for what Connect cannot say while it is down."""
     client = ConnectClient(settings.connect_url, timeout_s=connect_timeout_s)
-    definitions = {d.name: d for d in load_definitions()}
+    by_name = {d.name: d for d in definitions}
     now = datetime.now(UTC)
     streaming: dict[str, StreamingState | None]
     committed: dict[str, CommittedOffset]
@@ -119,16 +122,16 @@ def report_connectors(
             if state.heartbeat_age_s is not None:
                 alive[state.name] = now - timedelta(seconds=state.heartbeat_age_s)
     except ConnectUnavailableError:
-        wanted = names if names is not None else sorted(definitions)
+        wanted = names if names is not None else sorted(by_name)
         streaming = dict.fromkeys(wanted)
         topic = settings.get("CONNECT_OFFSETS_TOPIC", DEFAULT_OFFSETS_TOPIC)
         committed = offsets_from_topic(settings.kafka_bootstrap_servers, topic)
         for name in wanted:
             found = committed.get(name)
-            heartbeats = heartbeat_topic(definitions[name].config) if name in definitions else None
+            heartbeats = heartbeat_topic(by_name[name].config) if name in by_name else None
             beat = last_heartbeat(settings.kafka_bootstrap_servers, heartbeats) if heartbeats else None
             alive[name] = max((t for t in (beat, found.committed_at if found else None) if t), default=None)
-    users = {d.database_user for d in definitions.values()} or {DEFAULT_CDC_USER}
+    users = {d.database_user for d in definitions} or {DEFAULT_CDC_USER}
     server: ServerBinlog | None = None
     unreadable = ""
     try:

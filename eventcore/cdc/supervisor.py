@@ -13,14 +13,13 @@ credentials the database refuses) is not restarted: the supervisor says why in o
 With ``--auto-recover`` (or ``CDC_AUTO_RECOVER=true``) it recovers a connector whose binlog
 position was purged itself, as ``cdc recover`` would (:mod:`eventcore.cdc.recovery`).
 
-``python -m eventcore.cdc.supervisor [--connect-url URL] [--auto-recover]`` runs it until
+``python -m eventcore.cli.supervisor [--connect-url URL] [--auto-recover]`` runs it until
 Ctrl-C/SIGTERM; the native stack runs it as its part ``cdc-supervisor``.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventcore.base.failures import Backoff
-from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.task_failures import BINLOG_PURGED, permanent_failure
-from eventcore.cli import ArgumentParser, run_cli
 
 log = logging.getLogger("cdc-supervisor")
 
@@ -122,66 +119,3 @@ class TaskSupervisor:
             if heartbeat is not None:
                 heartbeat.touch()
             stop.wait(interval_s)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m eventcore.cdc.supervisor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--connect-url", default=None, help="default: CONNECT_URL (the native stack's)")
-    parser.add_argument(
-        "--heartbeat", type=Path, default=None, help="a file touched after every pass (for a health check)"
-    )
-    parser.add_argument(
-        "--auto-recover",
-        action="store_true",
-        default=None,
-        help="recover a connector whose binlog position was purged (default: CDC_AUTO_RECOVER, false)",
-    )
-    args = parser.parse_args(argv)
-
-    def supervise() -> int:
-        from eventcore.bootstrap import configure_logging
-
-        configure_logging()
-        settings = Settings.load()
-        auto_recover = (
-            args.auto_recover
-            if args.auto_recover is not None
-            else settings.get_bool("CDC_AUTO_RECOVER", False)
-        )
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        client = ConnectClient(args.connect_url or settings.connect_url)
-        recover = recoverer(client, settings) if auto_recover else None
-        TaskSupervisor(client, recover=recover).run(stop, heartbeat=args.heartbeat)
-        log.info("stopped")
-        return 0
-
-    return run_cli("cdc-supervisor", supervise)
-
-
-def recoverer(client: ConnectClient, settings: Settings) -> Callable[[str], None]:
-    """What ``cdc recover NAME`` does, for the supervisor to call."""
-    from eventcore.cdc.connectors import load_definitions
-    from eventcore.cdc.recovery import ConnectorRecovery, database_of
-
-    definitions = {d.name: d for d in load_definitions()}
-
-    def recover(name: str) -> None:
-        if name not in definitions:
-            raise ConnectError(f"{name} is not an outbox connector of the roster")
-        recovery = ConnectorRecovery(
-            client,
-            database_of(settings),
-            settings.kafka_bootstrap_servers,
-            progress=lambda line: log.warning("%s", line),
-        )
-        plan = recovery.plan(definitions[name])
-        log.warning("%s", plan.describe())
-        recovery.run(plan, definitions[name].snapshot_mode)
-
-    return recover
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -27,12 +27,12 @@ from itertools import pairwise
 from confluent_kafka import Consumer, TopicPartition
 
 from eventcore.base.clock import utc_now
-from eventcore.base.topics import topic_for
+from eventcore.base.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, topic_for
 from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.preflight import server_connection
 from eventcore.cdc.recovery import Database
-from eventcore.consuming.records import header_map
-from eventcore.kafka.clients import consumer_config, position
+from eventcore.kafka.clients import consumer_config
+from eventcore.kafka.records import Record
 
 # A record's timestamp is when Connect produced it, after its row's occurred_at: start reading a
 # little before the window so that clock differences cannot hide a record.
@@ -176,20 +176,19 @@ class TopicScanner:
             message = self._consumer.poll(0.5)
             if message is None or message.error() is not None:
                 continue
-            topic, partition, offset = position(message)
-            self._next[(topic, partition)] = offset + 1
-            headers = header_map(message)
-            if "id" not in headers:
+            record = Record.of(message)
+            self._next[(record.topic, record.partition)] = record.offset + 1
+            headers = record.headers
+            if HEADER_EVENT_ID not in headers:
                 continue
-            version = headers.get("aggregateVersion")
-            key = message.key()
-            self.records[topic].append(
+            version = headers.get(HEADER_AGGREGATE_VERSION)
+            self.records[record.topic].append(
                 Published(
-                    headers["id"],
-                    key.decode() if isinstance(key, bytes) else (key or ""),
+                    headers[HEADER_EVENT_ID],
+                    record.key or "",
                     int(version) if version else None,
-                    partition,
-                    offset,
+                    record.partition,
+                    record.offset,
                 )
             )
             read += 1

@@ -29,13 +29,14 @@ from eventcore.base.errors import UsageError
 from eventcore.base.settings import Settings
 from eventcore.cdc.binlog import BinlogPosition, describe_duration
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
-from eventcore.cdc.connectors import ConnectorDefinition, load_definitions
+from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.offsets import committed_offset
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
 from eventcore.cdc.recovery import ConnectorRecovery, RecoveryRefused, database_of
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.cdc.verify import PublicationAudit, verify_publication
 from eventcore.cli import EXIT_OK, ArgumentParser, confirm, number_argument, run_cli, utc_time
+from eventcore.service.roster import outbox_connectors
 
 EXIT_UNHEALTHY = 3
 PROG = "cdc"
@@ -177,7 +178,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _definitions() -> dict[str, ConnectorDefinition]:
-    return {d.name: d for d in load_definitions()}
+    return {d.name: d for d in outbox_connectors()}
 
 
 def chosen(args: argparse.Namespace, known: list[str]) -> list[str]:
@@ -199,7 +200,9 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     unknown = [n for n in args.names if n not in known]
     if unknown:
         raise UsageError(f"no connector named {', '.join(unknown)} (known: {', '.join(known)})")
-    reports = report_connectors(settings, args.names or None, args.stale_after, args.warn_below)
+    reports = report_connectors(
+        settings, outbox_connectors(), args.names or None, args.stale_after, args.warn_below
+    )
     if args.json:
         print(
             json.dumps(
@@ -267,7 +270,9 @@ def recover(settings: Settings, client: ConnectClient, args: argparse.Namespace)
     if args.all:
         if args.names:
             raise UsageError("name connectors or pass --all, not both")
-        reports = report_connectors(settings, [n for n in registered if n in definitions])
+        reports = report_connectors(
+            settings, list(definitions.values()), [n for n in registered if n in definitions]
+        )
         names = [r.name for r in reports if r.headroom.verdict == "purged"]
         if not names:
             print("no connector's binlog position was purged: nothing to recover")

@@ -25,13 +25,7 @@ from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
 
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
-from eventcore.cdc.connectors import (
-    Deployment,
-    connect_kafka_login,
-    effective_config,
-    load_definitions,
-    routed_topics,
-)
+from eventcore.cdc.connectors import Deployment, connect_kafka_login, effective_config, routed_topics
 from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, keep_offsets_topic_compact
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
@@ -39,7 +33,9 @@ from eventcore.cdc.status import report_connectors
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.cli.cdc import print_reports
 from eventcore.kafka.clients import admin_client, ensure_topics
-from eventcore.roster import schema_catalog
+from eventcore.kafka.preflight import check_cluster
+from eventcore.service.access import all_grants
+from eventcore.service.roster import outbox_connectors, schema_catalog
 
 EXIT_NOT_STREAMING = 3
 
@@ -117,7 +113,7 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 
 
 def report_streaming(settings: Settings, args: argparse.Namespace) -> int:
-    reports = report_connectors(settings, args.only, args.stale_after)
+    reports = report_connectors(settings, outbox_connectors(), args.only, args.stale_after)
     print_reports(reports)
     return 0 if reports and all(r.healthy for r in reports) else EXIT_NOT_STREAMING
 
@@ -140,7 +136,7 @@ def register(argv: list[str] | None) -> int:
         kafka_login=connect_kafka_login(settings),
     )
     try:
-        definitions = [d for d in load_definitions() if not args.only or d.name in args.only]
+        definitions = [d for d in outbox_connectors() if not args.only or d.name in args.only]
     except (ValueError, FileNotFoundError) as exc:
         print(f"connector definitions: {exc}", file=sys.stderr)
         return 2
@@ -236,9 +232,7 @@ def _registered_as(client: ConnectClient, name: str, config: dict[str, str]) -> 
 def check_kafka(settings: Settings, always: bool) -> bool:
     """The cluster's readiness (eventcore/kafka/preflight.py). A single broker is a development
     stack: it is checked only when asked (``always``), and said in one line otherwise."""
-    from eventcore.kafka.preflight import check_cluster
-
-    partitions = max(d.topic_partitions for d in load_definitions())
+    partitions = max(d.topic_partitions for d in outbox_connectors())
     topics = routed_topics(schema_catalog())
     brokers = len(admin_client(settings.kafka_bootstrap_servers).list_topics(timeout=15).brokers)
     if brokers < 2 and not always:
@@ -253,9 +247,7 @@ def check_kafka(settings: Settings, always: bool) -> bool:
 
 
 def expected_grants() -> list[AclBinding]:
-    """The ACLs the roster's principals need (eventcore/kafka/access.py)."""
-    from eventcore.kafka.access import all_grants
-
+    """The ACLs the roster's principals need (eventcore/service/access.py)."""
     return [binding for grant in all_grants() for binding in grant.bindings()]
 
 

@@ -13,14 +13,13 @@ from datetime import datetime
 
 from eventcore.base.clock import utc_now
 from eventcore.base.errors import UsageError
-from eventcore.bootstrap import ServiceContext
 from eventcore.cli import EXIT_OK, confirm
-from eventcore.consuming.records import header_map
 from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterTools, age
 from eventcore.kafka.replay import jsonable
 from eventcore.serialization.avro import AvroEventDeserializer, UndecodableRecordError
 from eventcore.serialization.schema_registry import SchemaRegistryError
+from eventcore.service.context import ServiceContext
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -135,15 +134,15 @@ def _show(tools: DeadLetterTools, context: ServiceContext, reference: str) -> in
         print(f"(its copy at {tools.topic}[{row.dlq_partition}]@{row.dlq_offset} is no longer in the topic)")
         return EXIT_OK
     print(f"record at {tools.topic}[{row.dlq_partition}]@{row.dlq_offset}, key {row.record_key}")
-    print("headers: " + json.dumps(header_map(copy), indent=2))
+    print("headers: " + json.dumps(copy.headers, indent=2))
     try:
-        decoded = AvroEventDeserializer(context.registry, context.catalog).deserialize(copy.value())
+        decoded = AvroEventDeserializer(context.registry, context.catalog).deserialize(copy.value)
         print(
             f"value ({decoded.fullname}, schema id {decoded.schema_id}): "
             + json.dumps(jsonable(decoded.value), indent=2)
         )
     except (UndecodableRecordError, SchemaRegistryError) as exc:
-        raw = copy.value() or b""
+        raw = copy.value or b""
         print(f"value does not decode ({exc}); {len(raw)} bytes: {raw[:64]!r}")
     return EXIT_OK
 

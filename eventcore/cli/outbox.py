@@ -7,12 +7,12 @@ import logging
 from datetime import timedelta
 
 from eventcore.base.errors import UsageError
-from eventcore.bootstrap import ServiceContext
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import published_through
 from eventcore.cli import EXIT_OK, confirm, number_argument
 from eventcore.publishing.outbox import plan_prune, prune_outbox
+from eventcore.service.context import ServiceContext
+from eventcore.service.roster import outbox_connectors
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def execute(context: ServiceContext, args: argparse.Namespace) -> int:
     database = context.settings.database_name(context.name)
-    connectors = [d for d in load_definitions() if d.database == database]
+    connectors = [d for d in outbox_connectors() if d.database == database]
     if not connectors:
         raise UsageError(
             f"no outbox connector of the roster captures {database}: nothing says what "

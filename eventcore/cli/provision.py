@@ -20,8 +20,8 @@ from sqlalchemy import create_engine
 
 from eventcore.base.settings import Settings
 from eventcore.cli import ArgumentParser, run_cli
-from eventcore.roster import service_definitions
-from eventcore.storage.provisioning import provisioning_statements
+from eventcore.service.provisioning import provisioning_statements
+from eventcore.service.roster import service_definitions
 
 PROG = "provision_databases.py"
 

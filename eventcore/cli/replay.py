@@ -18,7 +18,7 @@ from datetime import UTC
 
 from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli, utc_time
 from eventcore.kafka.replay import EventTap, format_event
-from eventcore.roster import schema_catalog
+from eventcore.service.roster import schema_catalog
 
 non_negative_int = number_argument(int, at_least=0, noun="a whole number")
 positive_seconds = number_argument(
@@ -87,6 +87,7 @@ def _replay(args: argparse.Namespace) -> int:
     since = args.from_time.replace(tzinfo=UTC) if args.from_time else None
     with EventTap(
         args.topics,
+        catalog=schema_catalog(),
         must_exist=True,
         since=since,
         partitions=args.partitions,

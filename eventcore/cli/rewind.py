@@ -3,8 +3,8 @@ stopped group's committed offsets back, so it reads its topics again from there.
 
 What it reads again is applied once in effect: the inbox skips what it holds receipts for, and
 the version guard what is not newer than what was applied. Receipts past the inbox horizon were
-pruned (:mod:`eventcore.storage.retention`), so a rewind below it leans on the version guard alone: the
-rewind says so and goes on only with ``--past-horizon``.
+pruned (:func:`eventcore.consuming.inbox.prune_inbox`), so a rewind below it leans on the
+version guard alone: the rewind says so and goes on only with ``--past-horizon``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import datetime
 from confluent_kafka import Consumer, TopicPartition
 
 from eventcore.base.errors import UsageError
-from eventcore.bootstrap import ServiceContext
 from eventcore.cli import EXIT_OK, confirm, utc_time
 from eventcore.consuming.inbox import horizons
 from eventcore.kafka.clients import CommittedOffsets, consumer_config, group_member_count, partitions_of
+from eventcore.service.context import ServiceContext
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

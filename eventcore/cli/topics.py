@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 
+from eventcore.base.errors import NotFoundError
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cli import EXIT_OK, EXIT_USAGE, ArgumentParser, confirm, fail, number_argument, run_cli
-from eventcore.kafka.partitioning import ResizeRefused, plan_resize, resize, skew
+from eventcore.kafka.partitioning import skew
+from eventcore.operations.resize import ResizeRefused, plan_resize, resize
 
 EXIT_NOT_DRAINED = 3
 PROG = "topics"
@@ -51,7 +53,7 @@ def _parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_cli(PROG, lambda: _dispatch(args), (ConnectError,))
+    return run_cli(PROG, lambda: _dispatch(args), (ConnectError, NotFoundError))
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from eventcore.base.failures import BROKER_UNAVAILABLE, RetryPolicy
 from eventcore.base.topics import dead_letter_topic_for, retry_topic_for
@@ -30,7 +30,8 @@ from eventcore.consuming.outages import OutageWaiter
 from eventcore.consuming.pipeline import RecordPipeline
 from eventcore.consuming.progress import Counters, PartitionPositions, Progress
 from eventcore.dead_letters.queue import DeadLetterQueue
-from eventcore.kafka.clients import consumer_config, ensure_topics, fetch_batch, position
+from eventcore.kafka.clients import consumer_config, ensure_topics, fetch_batch
+from eventcore.kafka.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,15 @@ class ConsumerRuntime:
             "%s: consuming %s (handlers: %s)",
             self.group_id,
             ", ".join(self.topics),
-            ", ".join(sorted(self.pipeline.applier.handlers)),
+            ", ".join(self.pipeline.applier.routes.event_types),
         )
         try:
             while not self._stop.is_set():
                 fetched = self._fetch()
                 # A partition holds only live or only re-injected records, so handling the two
                 # kinds apart keeps every partition's order; re-injected ones go one by one.
-                live = [m for m in fetched if m.topic() != self.retry_topic]
-                reinjected = [m for m in fetched if m.topic() == self.retry_topic]
+                live = [r for r in fetched if r.topic != self.retry_topic]
+                reinjected = [r for r in fetched if r.topic == self.retry_topic]
                 went_on = self.pipeline.handle(live, in_one_transaction=self.options.apply_in_batches)
                 if went_on and self.pipeline.one_by_one(reinjected):
                     self._store_past_markers()
@@ -156,11 +157,10 @@ class ConsumerRuntime:
         assert self._consumer is not None
         return self.progress.caught_up(self._consumer, self.bootstrap_servers)
 
-    def _stored(self, message: Message) -> None:
+    def _stored(self, record: Record) -> None:
         assert self._consumer is not None
-        self._consumer.store_offsets(message)
-        topic, partition, offset = position(message)
-        self.positions.handled(topic, partition, offset + 1)
+        self._consumer.store_offsets(offsets=[record.next_position])
+        self.positions.handled(record.topic, record.partition, record.offset + 1)
 
     def _store_past_markers(self) -> None:
         """Exactly-once producers (Kafka Connect's) end every transaction with a marker that
@@ -180,13 +180,13 @@ class ConsumerRuntime:
             for tp in ahead:
                 self.positions.handled(tp.topic, tp.partition, tp.offset)
 
-    def _fetch(self) -> list[Message]:
+    def _fetch(self) -> list[Record]:
         assert self._consumer is not None
         records = []
         for message in fetch_batch(self._consumer, self.options.batch_size, self.options.poll_timeout_s):
             error = message.error()
             if error is None:
-                records.append(message)
+                records.append(Record.of(message))
             elif error.code() in BROKER_UNAVAILABLE:
                 self.health.unavailable("broker", str(error))
             elif error.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):

@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 
 TypedHandler = Callable[[UnitOfWork, Any], None]
-RecordHandler = Callable[[UnitOfWork, ConsumedEvent], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,32 +32,38 @@ class WithEnvelope:
 
 
 class EventRoutes:
-    """Event class -> handler. What a refused transition means is decided here, once: a late,
-    repeated or racing message finds its guard closed and changes nothing (problem 6)."""
+    """Event class -> handler, for one consumer group: which event types it handles, the typed
+    event of a consumed record, and the call of its handler, where a refused transition is
+    decided once: a late, repeated or racing message finds its guard closed and changes nothing
+    (problem 6); it is logged and counted (``on_refused``), and the transaction goes on."""
 
     def __init__(self, routes: Mapping[type[Event], TypedHandler], service: str) -> None:
-        self._routes = dict(routes)
+        self._classes = {cls.event_type(): cls for cls in routes}
+        self._handlers = {cls.event_type(): handler for cls, handler in routes.items()}
         self._service = service
         self.refused = 0
         self.on_refused: Callable[[], None] = lambda: None  # e.g. the consumer's counter
 
-    def record_handlers(self) -> dict[str, RecordHandler]:
-        """The handlers by event type name, as the record applier calls them."""
-        return {cls.event_type(): self._record_handler(cls, handler) for cls, handler in self._routes.items()}
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._handlers)
 
-    def _record_handler(self, cls: type[Event], handler: TypedHandler) -> RecordHandler:
-        def handle(uow: UnitOfWork, record: ConsumedEvent) -> None:
-            event = cls.from_record(record.value)
-            try:
-                if isinstance(handler, WithEnvelope):
-                    handler.handler(uow, event, Envelope.of(record))
-                else:
-                    handler(uow, event)
-            except TransitionRefused as refused:
-                self.refused += 1
-                self.on_refused()
-                log.info(
-                    "%s %s: %s ignored (%s)", self._service, event.aggregate_id, cls.event_type(), refused
-                )
+    def handles(self, event_type: str) -> bool:
+        return event_type in self._handlers
 
-        return handle
+    def typed(self, record: ConsumedEvent) -> Event:
+        """The event of a consumed record, as its handler is given it."""
+        return self._classes[record.event_type].from_record(record.value)
+
+    def handle(self, uow: UnitOfWork, record: ConsumedEvent, event: Event) -> None:
+        """Run the record's handler on its typed ``event``."""
+        handler = self._handlers[record.event_type]
+        try:
+            if isinstance(handler, WithEnvelope):
+                handler.handler(uow, event, Envelope.of(record))
+            else:
+                handler(uow, event)
+        except TransitionRefused as refused:
+            self.refused += 1
+            self.on_refused()
+            log.info("%s %s: %s ignored (%s)", self._service, event.aggregate_id, record.event_type, refused)

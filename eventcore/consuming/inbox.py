@@ -2,63 +2,27 @@
 
 Kafka delivers at least once: a record comes again after a consumer crash, a rebalance, a
 rewound offset or a Connect restart that re-sends since its last offset flush. Each consumer
-group records the event ids it has applied, in the same transaction as the handler's changes.
-The primary key (consumer group, event id) makes a second application impossible: a repeat
-fails the insert, the transaction rolls back, and the repeat is skipped and counted.
+group records the event ids it has applied, in the same transaction as the handler's changes
+(the guard, :mod:`eventcore.consuming.guard`, reads and writes them here). The primary key
+(consumer group, event id) makes a second application impossible: a repeat is skipped and
+counted, and one that races past the check fails the insert, which rolls the transaction back.
+
+A receipt is kept while it can still be needed (:func:`prune_inbox`, the inbox horizon).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, Integer, MetaData, String, Table, select
-from sqlalchemy.dialects.mysql import BIGINT, CHAR, DATETIME
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Row, Table, and_, delete, func, or_, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore.base.clock import utc_now
 from eventcore.base.messages import ConsumedEvent
-
-DUPLICATE_KEY_ERROR = 1062
-
-
-def inbox_table(metadata: MetaData) -> Table:
-    return Table(
-        "inbox",
-        metadata,
-        Column("consumer_group", String(128), primary_key=True),
-        Column("event_id", CHAR(36), primary_key=True),
-        Column("event_type", String(128), nullable=False),
-        Column("topic", String(255), nullable=False),
-        Column("kafka_partition", Integer, nullable=False),
-        Column("kafka_offset", BIGINT, nullable=False),
-        Column("processed_at", DATETIME(fsp=6), nullable=False),
-        # What was applied to which aggregate, so that the order of application can be audited
-        # (the fault suite checks that versions never went back). Nullable: added in place to
-        # inboxes created before these columns existed.
-        Column("aggregate_type", String(64)),
-        Column("aggregate_id", String(64)),
-        Column("aggregate_version", BIGINT),
-        Column("outcome", String(16)),
-        # The pruning's path (eventcore.storage.retention): a group's oldest receipts first.
-        Index("ix_inbox_group_processed", "consumer_group", "processed_at"),
-    )
-
-
-def inbox_horizon_table(metadata: MetaData) -> Table:
-    """Per group and partition, the offset below which receipts may have been pruned
-    (eventcore.storage.retention): a rewind below it meets the version guard alone."""
-    return Table(
-        "inbox_horizon",
-        metadata,
-        Column("consumer_group", String(128), primary_key=True),
-        Column("topic", String(255), primary_key=True),
-        Column("kafka_partition", Integer, primary_key=True),
-        # Receipts of records below this offset may have been pruned.
-        Column("below_offset", BIGINT, nullable=False),
-        Column("pruned_at", DATETIME(fsp=6), nullable=False),
-    )
+from eventcore.storage.db import paced_batches
 
 
 @dataclass(frozen=True)
@@ -75,18 +39,6 @@ def horizons(connection: Connection, table: Table, group: str) -> dict[tuple[str
         (r.topic, r.kafka_partition): Horizon(r.topic, r.kafka_partition, r.below_offset, r.pruned_at)
         for r in rows
     }
-
-
-class AlreadyProcessed(Exception):
-    """This consumer group has applied the event before."""
-
-
-def is_duplicate_key(exc: IntegrityError) -> bool:
-    return bool(exc.orig is not None and exc.orig.args and exc.orig.args[0] == DUPLICATE_KEY_ERROR)
-
-
-APPLIED = "applied"
-STALE = "stale"
 
 
 def receipt_row(
@@ -107,23 +59,6 @@ def receipt_row(
     }
 
 
-def record_receipt(
-    connection: Connection,
-    table: Table,
-    consumer_group: str,
-    event: ConsumedEvent,
-    aggregate_type: str,
-    outcome: str,
-) -> None:
-    """Insert the inbox row, or raise AlreadyProcessed if this group applied the event."""
-    try:
-        connection.execute(table.insert(), receipt_row(consumer_group, event, aggregate_type, outcome))
-    except IntegrityError as exc:
-        if is_duplicate_key(exc):
-            raise AlreadyProcessed(event.event_id) from None
-        raise
-
-
 def already_processed(
     connection: Connection, table: Table, consumer_group: str, event_ids: list[str]
 ) -> set[str]:
@@ -138,6 +73,70 @@ def already_processed(
 
 def record_receipts(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """The inbox rows of a batch in one multi-row insert. A duplicate among them (another
-    instance applied one a moment ago) fails the whole insert: the caller then goes one by one."""
+    instance applied one a moment ago) fails the whole insert (IntegrityError, duplicate key)."""
     if rows:
         connection.execute(table.insert(), rows)
+
+
+def prune_inbox(
+    engine: Engine,
+    inbox: Table,
+    horizon: Table,
+    group: str,
+    committed: dict[tuple[str, int], int],
+    older_than: datetime,
+    batch_size: int,
+    max_batches: int | None = None,
+    rest_ratio: float = 0.0,
+) -> int:
+    """Delete ``group``'s receipts older than ``older_than`` whose record its committed offsets
+    (``committed``: (topic, partition) -> offset) have passed; batch by batch, each in its own
+    transaction, the horizon recorded with each, at most ``max_batches``, paced by ``rest_ratio``
+    (:func:`eventcore.storage.db.paced_batches`). Returns how many went."""
+    passed = [
+        and_(inbox.c.topic == topic, inbox.c.kafka_partition == partition, inbox.c.kafka_offset < offset)
+        for (topic, partition), offset in sorted(committed.items())
+        if offset > 0
+    ]
+    if not passed:
+        return 0
+    eligible = and_(inbox.c.consumer_group == group, inbox.c.processed_at < older_than, or_(*passed))
+    removed = 0
+    for _ in paced_batches(max_batches, rest_ratio):
+        with engine.begin() as connection:
+            batch = connection.execute(
+                select(inbox.c.event_id, inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset)
+                .where(eligible)
+                .order_by(inbox.c.processed_at)
+                .limit(batch_size)
+            ).all()
+            if not batch:
+                return removed
+            connection.execute(
+                delete(inbox).where(
+                    inbox.c.consumer_group == group, inbox.c.event_id.in_([row.event_id for row in batch])
+                )
+            )
+            _advance_horizon(connection, horizon, group, batch)
+        removed += len(batch)
+        if len(batch) < batch_size:
+            return removed
+    return removed
+
+
+def _advance_horizon(connection: Connection, table: Table, group: str, batch: Sequence[Row[Any]]) -> None:
+    below: dict[tuple[str, int], int] = {}
+    for row in batch:
+        key = (row.topic, row.kafka_partition)
+        below[key] = max(below.get(key, 0), row.kafka_offset + 1)
+    now = utc_now()
+    for (topic, partition), offset in below.items():
+        statement = mysql_insert(table).values(
+            consumer_group=group, topic=topic, kafka_partition=partition, below_offset=offset, pruned_at=now
+        )
+        connection.execute(
+            statement.on_duplicate_key_update(
+                below_offset=func.greatest(table.c.below_offset, statement.inserted.below_offset),
+                pruned_at=now,
+            )
+        )

@@ -18,7 +18,7 @@ from confluent_kafka import Message, TopicPartition
 from eventcore.base.failures import Backoff, Failure
 from eventcore.consuming.health import Health
 from eventcore.consuming.progress import Counters, PartitionPositions
-from eventcore.kafka.clients import position
+from eventcore.kafka.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,6 @@ class PausableConsumer(Protocol):
     def poll(self, timeout: float = ...) -> Message | None: ...
 
     def seek(self, partition: TopicPartition) -> None: ...
-
-
-def where(message: Message) -> str:
-    return "{}[{}]@{}".format(*position(message))
 
 
 class OutageWaiter:
@@ -60,18 +56,17 @@ class OutageWaiter:
         self.consumer: PausableConsumer | None = None
         self.paused = False
 
-    def wait_out(self, failure: Failure, message: Message, tries: int) -> bool:
-        """Hold ``message`` while ``failure.dependency`` is down, then return True to try it
+    def wait_out(self, failure: Failure, record: Record, tries: int) -> bool:
+        """Hold ``record`` while ``failure.dependency`` is down, then return True to try it
         again; False when stopping or when its partition was revoked meanwhile."""
         assert self.consumer is not None and failure.dependency is not None
         if failure.dependency not in self.health.outages():
             self.counters.outages += 1
-        self.health.unavailable(failure.dependency, failure.summary, holding=where(message))
+        self.health.unavailable(failure.dependency, failure.summary, holding=record.where)
         if not self.paused:
             self.consumer.pause(self.consumer.assignment())
             self.paused = True
         deadline = time.monotonic() + self.backoff.delay(tries)
-        topic, partition, _offset = position(message)
         while not self.stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -79,12 +74,12 @@ class OutageWaiter:
             stray = self.consumer.poll(min(remaining, 0.5))
             if stray is not None and stray.error() is None:
                 # A partition assigned while paused delivered a record: give it back for later.
-                back = TopicPartition(*position(stray))
+                back = Record.of(stray).position
                 self.consumer.seek(back)
                 self.consumer.pause([back])
-            if not self.positions.owns(topic, partition):
+            if not self.positions.owns(record.topic, record.partition):
                 log.info(
-                    "%s: %s was revoked while waiting; its next owner takes it", self.group_id, where(message)
+                    "%s: %s was revoked while waiting; its next owner takes it", self.group_id, record.where
                 )
                 return False
         return False

@@ -7,77 +7,18 @@ is not newer: a stale or replayed event can never move state backwards.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, select, tuple_
-from sqlalchemy.dialects.mysql import BIGINT, DATETIME, insert as mysql_insert
+from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
 from eventcore.base.clock import utc_now
 from eventcore.base.failures import RetryableConflictError
-from eventcore.consuming.inbox import is_duplicate_key
-
-
-def aggregate_versions_table(metadata: MetaData) -> Table:
-    return Table(
-        "aggregate_versions",
-        metadata,
-        Column("consumer_group", String(128), primary_key=True),
-        Column("aggregate_type", String(64), primary_key=True),
-        Column("aggregate_id", String(64), primary_key=True),
-        Column("version", BIGINT, nullable=False),
-        Column("updated_at", DATETIME(fsp=6), nullable=False),
-    )
+from eventcore.storage.db import is_duplicate_key
 
 
 def is_newer(last_applied: int | None, incoming: int) -> bool:
     """The rule itself: only a strictly newer version may be applied."""
     return last_applied is None or incoming > last_applied
-
-
-def advance(
-    connection: Connection,
-    table: Table,
-    consumer_group: str,
-    aggregate_type: str,
-    aggregate_id: str,
-    incoming: int,
-) -> int | None:
-    """Record ``incoming`` as the aggregate's version; returns None when it was newer, else the
-    newer version already applied (the event is stale and must not be applied).
-
-    The row is locked until the transaction ends, so two consumers racing on one aggregate
-    (possible for a moment during a rebalance) apply its events one after the other.
-    """
-    key = (
-        (table.c.consumer_group == consumer_group)
-        & (table.c.aggregate_type == aggregate_type)
-        & (table.c.aggregate_id == aggregate_id)
-    )
-    last = connection.execute(select(table.c.version).where(key).with_for_update()).scalar()
-    if not is_newer(last, incoming):
-        return last
-    now = utc_now()
-    if last is None:
-        try:
-            connection.execute(
-                table.insert().values(
-                    consumer_group=consumer_group,
-                    aggregate_type=aggregate_type,
-                    aggregate_id=aggregate_id,
-                    version=incoming,
-                    updated_at=now,
-                )
-            )
-        except IntegrityError as exc:
-            if is_duplicate_key(exc):
-                # Another consumer (a rebalance overlap) recorded this aggregate's first version
-                # a moment ago: retrying re-reads it under the lock.
-                raise RetryableConflictError(
-                    f"{aggregate_type}/{aggregate_id}: concurrent first version"
-                ) from exc
-            raise
-    else:
-        connection.execute(table.update().where(key).values(version=incoming, updated_at=now))
-    return None
 
 
 AggregateKey = tuple[str, str]  # (aggregate type, aggregate id)
@@ -108,8 +49,9 @@ def store_versions(
     existing: set[AggregateKey],
 ) -> None:
     """Write a batch's new versions: one insert for aggregates seen for the first time (a
-    concurrent first version fails it, as in :func:`advance`), one upsert for the rest (their
-    rows are locked by :func:`lock_versions`, so the update cannot race)."""
+    concurrent first version fails it: RetryableConflictError, and a later try re-reads it under
+    the lock), one upsert for the rest (their rows are locked by :func:`lock_versions`, so the
+    update cannot race)."""
     now = utc_now()
 
     def rows(keys: list[AggregateKey]) -> list[dict[str, object]]:

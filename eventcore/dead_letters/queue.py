@@ -24,22 +24,15 @@ from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Message, Producer
 from sqlalchemy import (
-    BigInteger,
-    Column,
     ColumnElement,
     Connection,
-    Index,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
-    UniqueConstraint,
     delete,
+    func,
     select,
+    tuple_,
     update,
 )
-from sqlalchemy.dialects.mysql import DATETIME
 
 from eventcore.base.clock import utc_now
 from eventcore.base.failures import DependencyUnavailableError, Failure, FailureKind
@@ -50,8 +43,7 @@ from eventcore.base.topics import (
     dead_letter_topic_for,
     retry_topic_for,
 )
-from eventcore.consuming.records import header_map
-from eventcore.kafka.clients import Header, header_items, position
+from eventcore.kafka.records import Header, Record
 from eventcore.storage.db import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -83,40 +75,6 @@ DLQ_HEADERS = frozenset(
 PARKED = "Parked"
 
 
-def dead_letters_table(metadata: MetaData) -> Table:
-    return Table(
-        "dead_letters",
-        metadata,
-        Column("id", BigInteger, primary_key=True, autoincrement=True),
-        Column("consumer_group", String(128), nullable=False),
-        Column("record_key", String(255)),
-        Column("source_topic", String(255), nullable=False),
-        Column("source_partition", Integer, nullable=False),
-        Column("source_offset", BigInteger, nullable=False),
-        Column("event_id", String(64)),
-        Column("event_type", String(128)),
-        # The id of the row this record was parked behind; None when it failed by itself.
-        Column("parked_behind", BigInteger),
-        Column("error_class", String(128), nullable=False),
-        Column("error_message", Text, nullable=False),
-        Column("attempts", Integer, nullable=False),
-        Column("first_failed_at", DATETIME(fsp=6), nullable=False),
-        Column("last_failed_at", DATETIME(fsp=6), nullable=False),
-        Column("dlq_partition", Integer, nullable=False),
-        Column("dlq_offset", BigInteger, nullable=False),
-        Column("reinjected", Integer, nullable=False, default=0),
-        Column("last_reinjected_at", DATETIME(fsp=6)),
-        UniqueConstraint(
-            "consumer_group",
-            "source_topic",
-            "source_partition",
-            "source_offset",
-            name="uq_dead_letters_source",
-        ),
-        Index("ix_dead_letters_key", "consumer_group", "record_key", "id"),
-    )
-
-
 @dataclass(frozen=True)
 class SourceRecord:
     """Where a record was first consumed: its identity across its DLQ and retry copies."""
@@ -126,15 +84,14 @@ class SourceRecord:
     offset: int
 
     @classmethod
-    def of(cls, message: Message) -> SourceRecord:
-        headers = header_map(message)
-        topic, partition, offset = position(message)
-        if topic.endswith(RETRY_SUFFIX) and H_TOPIC in headers:
+    def of(cls, record: Record) -> SourceRecord:
+        headers = record.headers
+        if record.topic.endswith(RETRY_SUFFIX) and H_TOPIC in headers:
             try:
                 return cls(headers[H_TOPIC], int(headers[H_PARTITION]), int(headers[H_OFFSET]))
             except (KeyError, ValueError):
                 pass  # a malformed copy is identified by where it is
-        return cls(topic, partition, offset)
+        return cls(record.topic, record.partition, record.offset)
 
     def __str__(self) -> str:
         return f"{self.topic}[{self.partition}]@{self.offset}"
@@ -211,12 +168,19 @@ class DeadLetterStore:
         ).first()
         return DeadLetterRow.from_row(row) if row else None
 
-    def parked_keys(self, connection: Connection, keys: set[str]) -> set[str]:
-        """Which of ``keys`` have a pending dead letter (one statement for a whole batch)."""
+    def heads(self, connection: Connection, keys: set[str]) -> dict[str, DeadLetterRow]:
+        """The first pending record of each of ``keys`` that has one (one statement for a batch)."""
         if not keys:
-            return set()
-        query = select(self.table.c.record_key).where(self._mine(), self.table.c.record_key.in_(sorted(keys)))
-        return set(connection.execute(query.distinct()).scalars())
+            return {}
+        t = self.table
+        firsts = (
+            select(func.min(t.c.id))
+            .where(self._mine(), t.c.record_key.in_(sorted(keys)))
+            .group_by(t.c.record_key)
+            .scalar_subquery()
+        )
+        rows = connection.execute(select(t).where(t.c.id.in_(firsts)))
+        return {row.record_key: DeadLetterRow.from_row(row) for row in rows}
 
     def find(self, connection: Connection, source: SourceRecord) -> DeadLetterRow | None:
         t = self.table
@@ -229,6 +193,22 @@ class DeadLetterStore:
             )
         ).first()
         return DeadLetterRow.from_row(row) if row else None
+
+    def find_all(
+        self, connection: Connection, sources: list[SourceRecord]
+    ) -> dict[SourceRecord, DeadLetterRow]:
+        """The pending rows of these records (one statement)."""
+        if not sources:
+            return {}
+        t = self.table
+        query = select(t).where(
+            self._mine(),
+            tuple_(t.c.source_topic, t.c.source_partition, t.c.source_offset).in_(
+                sorted((s.topic, s.partition, s.offset) for s in set(sources))
+            ),
+        )
+        rows = [DeadLetterRow.from_row(row) for row in connection.execute(query)]
+        return {row.source: row for row in rows}
 
     def pending(
         self, connection: Connection, keys: list[str] | None = None, ids: list[int] | None = None
@@ -266,8 +246,9 @@ class DeadLetterStore:
             )
         )
 
-    def remove(self, connection: Connection, row_id: int) -> None:
-        connection.execute(delete(self.table).where(self.table.c.id == row_id))
+    def remove_all(self, connection: Connection, row_ids: list[int]) -> None:
+        if row_ids:
+            connection.execute(delete(self.table).where(self.table.c.id.in_(row_ids)))
 
     def mark_reinjected(self, connection: Connection, row_id: int) -> None:
         connection.execute(
@@ -318,7 +299,7 @@ class DeadLetterQueue:
         self.store = store
         self._uow_factory = uow_factory
 
-    def send(self, message: Message, source: SourceRecord, reason: DeadLetterReason) -> str:
+    def send(self, record: Record, source: SourceRecord, reason: DeadLetterReason) -> str:
         """Park or dead-letter ``message``; returns what happened, for the log.
 
         The DLQ copy is written (and acknowledged) before the row commits: a crash in between
@@ -326,9 +307,8 @@ class DeadLetterQueue:
         is pending already (a re-delivery, or a re-injected record that failed again) is not
         copied again; its row counts the new failure.
         """
-        headers = header_map(message)
-        raw_key = message.key()
-        key = raw_key.decode("utf-8", "replace") if isinstance(raw_key, bytes) else raw_key
+        headers = record.headers
+        key = record.key
         with self._uow_factory() as uow:
             existing = self.store.find(uow.connection, source)
             if existing is not None:
@@ -338,7 +318,7 @@ class DeadLetterQueue:
                     )
                 return f"still pending as dead letter #{existing.id}"
             head = reason.behind or self.store.head(uow.connection, key)
-            partition, offset = self._copy_to_topic(message, source, reason, head)
+            partition, offset = self._copy_to_topic(record, source, reason, head)
             now = utc_now()
             self.store.add(
                 uow.connection,
@@ -364,9 +344,9 @@ class DeadLetterQueue:
         return f"dead-lettered to {self.topic}[{partition}]@{offset}{behind}"
 
     def _copy_to_topic(
-        self, message: Message, source: SourceRecord, reason: DeadLetterReason, head: DeadLetterRow | None
+        self, record: Record, source: SourceRecord, reason: DeadLetterReason, head: DeadLetterRow | None
     ) -> tuple[int, int]:
-        original = [(k, v) for k, v in header_items(message) if k not in DLQ_HEADERS]
+        original = [(k, v) for k, v in record.header_items if k not in DLQ_HEADERS]
         headers: list[Header] = [
             *original,
             (H_ERROR_CLASS, reason.error_class),
@@ -380,12 +360,7 @@ class DeadLetterQueue:
         ]
         if head is not None:
             headers.append((H_PARKED_BEHIND, head.event_id or str(head.source)))
-        key = as_bytes(message.key())
-        return produce_and_wait(self._producer, self.topic, key, message.value(), headers)
-
-
-def as_bytes(key: str | bytes | None) -> bytes | None:
-    return key.encode() if isinstance(key, str) else key
+        return produce_and_wait(self._producer, self.topic, record.raw_key, record.value, headers)
 
 
 def produce_and_wait(
@@ -416,10 +391,11 @@ def produce_all_and_wait(
     for index, (key, value, headers) in enumerate(records):
 
         def on_delivery(err: KafkaError | None, msg: Message, index: int = index) -> None:
-            if err is not None:
-                failures.append(err)
+            partition, offset = msg.partition(), msg.offset()
+            if err is not None or partition is None or offset is None:
+                failures.append(err or KafkaError(KafkaError._UNKNOWN_PARTITION))
             else:
-                acknowledged[index] = position(msg)[1:]
+                acknowledged[index] = (partition, offset)
 
         producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
     remaining = producer.flush(timeout_s)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy import Engine
 
 from eventcore.base.clock import utc_now
@@ -33,10 +33,10 @@ from eventcore.dead_letters.queue import (
     DeadLetterRow,
     DeadLetterStore,
     OutgoingRecord,
-    as_bytes,
     produce_all_and_wait,
 )
-from eventcore.kafka.clients import consumer_config, header_items, position, producer_config
+from eventcore.kafka.clients import consumer_config, producer_config
+from eventcore.kafka.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,12 @@ class DeadLetterTools:
             "record(s) in their original order"
         )
 
-    def copies(self, rows: Iterable[DeadLetterRow]) -> dict[int, Message]:
+    def copies(self, rows: Iterable[DeadLetterRow]) -> dict[int, Record]:
         """The DLQ topic's copy of each row (row id -> record); rows whose copy is gone are absent."""
         wanted: dict[int, dict[int, DeadLetterRow]] = defaultdict(dict)
         for row in rows:
             wanted[row.dlq_partition][row.dlq_offset] = row
-        found: dict[int, Message] = {}
+        found: dict[int, Record] = {}
         if not wanted:
             return found
         reader = Consumer(consumer_config(self._bootstrap, f"{self.group}.dlq-reader-{uuid.uuid4()}"))
@@ -133,11 +133,11 @@ class DeadLetterTools:
                         )
                     if message.error() is not None:
                         continue
-                    offset = position(message)[2]
-                    if offset in targets:
-                        found[by_offset[offset].id] = message
-                        targets.discard(offset)
-                    if offset >= last:
+                    record = Record.of(message)
+                    if record.offset in targets:
+                        found[by_offset[record.offset].id] = record
+                        targets.discard(record.offset)
+                    if record.offset >= last:
                         break
         finally:
             reader.close()
@@ -164,14 +164,14 @@ class DeadLetterTools:
         outgoing: list[OutgoingRecord] = []
         for row in to_send:
             copy = copies[row.id]
-            headers = [(k, v) for k, v in header_items(copy) if k not in DLQ_HEADERS]
+            headers = [(k, v) for k, v in copy.header_items if k not in DLQ_HEADERS]
             headers += [
                 (H_TOPIC, row.source.topic),
                 (H_PARTITION, str(row.source.partition)),
                 (H_OFFSET, str(row.source.offset)),
                 (H_REINJECTED_AT, now),
             ]
-            outgoing.append((as_bytes(copy.key()), copy.value(), headers))
+            outgoing.append((copy.raw_key, copy.value, headers))
         producer = Producer(producer_config(self._bootstrap))
         positions = produce_all_and_wait(producer, self.retry_topic, outgoing)
         acknowledged = {row.id: position for row, position in zip(to_send, positions, strict=True)}

@@ -3,7 +3,7 @@
 A service's handlers are written against this interface (its service declares the
 repositories it carries, cosmicpython's way: ``uow.steps.load(saga_id)``), so the same
 handler runs in the SQL transaction of :class:`eventcore.storage.db.SqlUnitOfWork` in
-production and in :class:`eventcore.storage.in_memory.InMemoryUnitOfWork` in its unit tests.
+production and in :class:`eventcore.testing.InMemoryUnitOfWork` in its unit tests.
 """
 
 from __future__ import annotations
@@ -11,26 +11,27 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
-if TYPE_CHECKING:
-    from eventcore.base.messages import ConsumedEvent, OutboxEvent
+from eventcore.base.messages import OutboxEvent
+from eventcore.domain.events import Event
 
 
 class UnitOfWork(ABC):
     """One transaction: ``with uow: ...`` commits what was changed and emitted on leaving the
     block, and nothing of it when the block raises.
 
-    ``batch`` is what the transaction applies (the consumer sets it: a fetch's records, or one
-    record), for repositories that read every row the batch needs at once.
+    ``batch`` is what the transaction applies (the consumer sets it: the typed events of a
+    fetch's records about to be handled, or of one record), for repositories that read every row
+    the batch needs at once.
     """
 
-    batch: Sequence[ConsumedEvent] = ()
+    batch: Sequence[Event] = ()
 
     @property
     def batch_keys(self) -> list[str]:
-        """The aggregate ids (record keys) of the transaction's batch, each once."""
-        return list(dict.fromkeys(event.key for event in self.batch if event.key))
+        """The aggregate ids (the records' keys) of the transaction's batch, each once."""
+        return list(dict.fromkeys(event.aggregate_id for event in self.batch))
 
     @abstractmethod
     def emit(self, event: OutboxEvent) -> None:

@@ -12,28 +12,11 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # type: ignore[attr-defined]
 
 from eventcore.base.errors import EventcoreError
+from eventcore.base.settings import Settings
 from eventcore.base.topics import DEFAULT_PARTITIONS
+from eventcore.kafka.records import Record
 
 log = logging.getLogger(__name__)
-
-Header = tuple[str, str | bytes | None]
-
-
-def position(message: Message) -> tuple[str, int, int]:
-    """A fetched record's topic, partition and offset (the client types them optional: an error
-    event has none; a record always has all three)."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    if topic is None or partition is None or offset is None:
-        raise ValueError(f"not a record: {message.error()}")
-    return topic, partition, offset
-
-
-def header_items(message: Message) -> list[Header]:
-    """A record's headers as (name, value) pairs, in order (none: an empty list)."""
-    headers = message.headers()
-    if headers is None:
-        return []
-    return list(headers.items()) if isinstance(headers, dict) else list(headers)
 
 
 class RepeatSuppressingFilter(logging.Filter):
@@ -67,8 +50,6 @@ def client_security() -> dict[str, str]:
     KAFKA_USERNAME, ...), unless :func:`use_identity` chose a principal of its own."""
     global _identity
     if _identity is None:
-        from eventcore.base.settings import Settings
-
         _identity = Settings.load().kafka_security
     return _identity
 
@@ -143,38 +124,6 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash (``org.apache.kafka.common.utils.Utils.murmur2``), as a signed int32."""
-    m, r = 0x5BD1E995, 24
-    length = len(data)
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    tail = length % 4
-    if tail:
-        rest = data[length - tail :]
-        if tail == 3:
-            h ^= rest[2] << 16
-        if tail >= 2:
-            h ^= rest[1] << 8
-        h ^= rest[0]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-def partition_for(key: str | bytes, partitions: int = DEFAULT_PARTITIONS) -> int:
-    """The partition the Java clients (Connect, hence Debezium) give ``key``: where its events are."""
-    data = key.encode() if isinstance(key, str) else key
-    return (murmur2(data) & 0x7FFFFFFF) % partitions
 
 
 def partitions_of(
@@ -278,7 +227,7 @@ def fetch_batch(consumer: Consumer, max_messages: int, timeout_s: float) -> list
     return [first, *consumer.consume(max_messages - 1, 0)]
 
 
-def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0) -> Iterator[Message]:
+def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0) -> Iterator[Record]:
     """Every record ``topic`` holds when the call starts, by partition offset order.
 
     Records written after the start are not read, so a caller that writes back into the
@@ -303,9 +252,9 @@ def read_to_current_end(consumer: Consumer, topic: str, timeout_s: float = 15.0)
     while unfinished:
         message = consumer.poll(timeout_s)
         if message is not None and not message.error():
-            _topic, partition, offset = position(message)
-            if offset < ends[partition]:
-                yield message
+            record = Record.of(message)
+            if record.offset < ends[record.partition]:
+                yield record
         # Positions, not the last offset seen: transaction markers occupy offsets no poll returns.
         positions = consumer.position([TopicPartition(topic, p) for p in unfinished])
         unfinished -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
@@ -342,10 +291,10 @@ def record_timestamps(
         while unfinished and time.monotonic() < deadline:
             message = consumer.poll(0.1)
             if message is not None and message.error() is None:
-                topic, partition, offset = position(message)
-                key = (topic, partition)
-                if key in unfinished and offset < ends[key]:
-                    read.setdefault(key, []).append(message.timestamp()[1] / 1000)
+                record = Record.of(message)
+                key = (record.topic, record.partition)
+                if key in unfinished and record.offset < ends[key]:
+                    read.setdefault(key, []).append(record.timestamp_ms / 1000)
                     if first_only:
                         unfinished.discard(key)
             # Positions, not the last offset seen: markers occupy offsets no poll returns.

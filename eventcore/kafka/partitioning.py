@@ -1,16 +1,12 @@
-"""Key design at scale (problem 7): how a keyed topic's records spread over its partitions, and
-adding partitions without breaking any key's order.
+"""Key design at scale (problem 7): which partition a key lands on, how a keyed topic's records
+spread over its partitions, and its hottest keys.
 
-A group's consumers scale to the partition count of what they read: past it, the extra ones
-idle. More partitions fix that, but a key's partition is ``murmur2(key) % partitions``: after
-the change a key's new records may land on another partition than its old ones, and a consumer
-could read the new before the old. :func:`resize` prevents that: it stops the writers (the
-connectors, paused), waits until every consumer group reading the topic has committed to its
-end, adds the partitions, and lets the writers go on. Every record written before the change
-has then been handled by every group before any record after it exists.
-
-A hot key is another matter: all of its records go to one partition by design (its order), so
-no partition count spreads it. :func:`skew` shows both the spread and the hottest keys.
+Every event of one aggregate carries its id as the record key, and a key's partition is
+``murmur2(key) % partitions`` (:func:`partition_for`, as the Java clients that Connect and so
+Debezium use compute it): all of a key's records stay on one partition and arrive in order. A
+hot key is the price: all of its records go to one partition by design, so no partition count
+spreads it. :func:`skew` shows both the spread and the hottest keys. Adding partitions without
+breaking any key's order is an operation of its own (:mod:`eventcore.operations.resize`).
 """
 
 from __future__ import annotations
@@ -18,45 +14,47 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
-from eventcore.base.errors import EventcoreError
-from eventcore.cdc.connect_client import ConnectClient
-from eventcore.kafka.clients import (
-    CommittedOffsets,
-    admin_client,
-    consumer_config,
-    partitions_of,
-    position,
-    watermarks,
-)
-
-Progress = Callable[[str], None]
+from eventcore.base.errors import NotFoundError
+from eventcore.base.topics import DEFAULT_PARTITIONS
+from eventcore.kafka.clients import CommittedOffsets, consumer_config, partitions_of, watermarks
+from eventcore.kafka.records import Record
 
 
-class ResizeRefused(EventcoreError):
-    """The resize cannot be done as asked; the message says why."""
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (``org.apache.kafka.common.utils.Utils.murmur2``), as a signed int32."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = length % 4
+    if tail:
+        rest = data[length - tail :]
+        if tail == 3:
+            h ^= rest[2] << 16
+        if tail >= 2:
+            h ^= rest[1] << 8
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
 
 
-@dataclass(frozen=True)
-class ResizePlan:
-    topic: str
-    current: int
-    wanted: int
-    connectors: list[str]  # the connectors that write the topic: paused while it changes
-    groups: list[str]  # the consumer groups that read it: drained before it changes
-
-    def describe(self) -> str:
-        return (
-            f"{self.topic}: {self.current} -> {self.wanted} partitions. Pause "
-            f"{', '.join(self.connectors) or 'no connector (none writes it)'}; wait until "
-            f"{', '.join(self.groups) or 'no group (none reads it)'} committed to its end; add "
-            f"{self.wanted - self.current} partition(s); resume the connectors"
-        )
+def partition_for(key: str | bytes, partitions: int = DEFAULT_PARTITIONS) -> int:
+    """The partition the Java clients (Connect, hence Debezium) give ``key``: where its events are."""
+    data = key.encode() if isinstance(key, str) else key
+    return (murmur2(data) & 0x7FFFFFFF) % partitions
 
 
 def groups_reading(admin: AdminClient, committed: CommittedOffsets, topic: str) -> list[str]:
@@ -68,23 +66,6 @@ def groups_reading(admin: AdminClient, committed: CommittedOffsets, topic: str) 
         for group in listed.valid
         if any(tp.offset >= 0 for tp in committed.of(group.group_id, partitions))
     )
-
-
-def plan_resize(bootstrap_servers: str, connect: ConnectClient, topic: str, wanted: int) -> ResizePlan:
-    admin = admin_client(bootstrap_servers)
-    current = len(partitions_of(admin, [topic]))
-    if current == 0:
-        raise ResizeRefused(f"no topic {topic}")
-    if wanted < current:
-        raise ResizeRefused(
-            f"{topic} has {current} partitions: Kafka cannot take partitions away (and "
-            "every key would move); create a new topic instead"
-        )
-    if wanted == current:
-        raise ResizeRefused(f"{topic} already has {current} partitions")
-    writers = [name for name in connect.connectors() if topic in connect.topics(name)]
-    with CommittedOffsets(bootstrap_servers) as committed:
-        return ResizePlan(topic, current, wanted, writers, groups_reading(admin, committed, topic))
 
 
 def group_backlog(
@@ -100,56 +81,6 @@ def group_backlog(
         )
         for tp in committed.of(group, partitions)
     )
-
-
-def resize(
-    plan: ResizePlan,
-    bootstrap_servers: str,
-    connect: ConnectClient,
-    drain_timeout_s: float = 300.0,
-    progress: Progress = print,
-) -> float:
-    """Carry out ``plan``; returns how long the writers were paused. The connectors are resumed
-    whatever happens (a drain that times out changes nothing)."""
-    admin = admin_client(bootstrap_servers)
-    paused_at = time.monotonic()
-    for name in plan.connectors:
-        connect.pause(name)
-        connect.wait_for_state(name, "PAUSED", 60)
-        progress(f"{name}: paused")
-    committed = CommittedOffsets(bootstrap_servers)
-    try:
-        deadline = time.monotonic() + drain_timeout_s
-        said = 0.0
-        while True:
-            left = {
-                group: group_backlog(admin, committed, bootstrap_servers, group, plan.topic)
-                for group in plan.groups
-            }
-            if not any(left.values()):
-                break
-            if time.monotonic() > deadline:
-                raise ResizeRefused(
-                    f"the consumer groups did not drain {plan.topic} within "
-                    f"{drain_timeout_s:g}s (left: {left}); nothing was changed, the "
-                    "connectors run again"
-                )
-            if time.monotonic() - said >= 2:
-                progress("draining: " + ", ".join(f"{g} {n} record(s) to go" for g, n in left.items()))
-                said = time.monotonic()
-            time.sleep(0.5)
-        progress(f"every group has committed {plan.topic} to its end; adding partitions")
-        futures = admin.create_partitions([NewPartitions(plan.topic, plan.wanted)], request_timeout=30)
-        futures[plan.topic].result(timeout=60)
-        while len(partitions_of(admin, [plan.topic])) < plan.wanted:
-            time.sleep(0.2)
-        progress(f"{plan.topic} has {plan.wanted} partitions")
-    finally:
-        committed.close()
-        for name in plan.connectors:
-            connect.resume(name)
-            progress(f"{name}: resumed")
-    return time.monotonic() - paused_at
 
 
 @dataclass
@@ -195,7 +126,7 @@ def skew(
     try:
         partitions = partitions_of(reader, [topic])
         if not partitions:
-            raise ResizeRefused(f"no topic {topic}")
+            raise NotFoundError(f"no topic {topic}")
         bounds = {p: ends for (_t, p), ends in watermarks(bootstrap_servers, partitions).items()}
         found = Skew(topic, {p: high - low for p, (low, high) in bounds.items()}, 0)
         starts = [
@@ -209,16 +140,14 @@ def skew(
             message = reader.poll(0.5)
             if message is None or message.error() is not None:
                 continue
-            found.keys[(message.key() or b"").decode(errors="replace")] += 1
+            record = Record.of(message)
+            found.keys[record.key or ""] += 1
             found.sampled += 1
-            _topic, partition, offset = position(message)
-            if offset >= bounds[partition][1] - 1:
-                remaining.discard(partition)
+            if record.offset >= bounds[record.partition][1] - 1:
+                remaining.discard(record.partition)
             for tp in reader.position([TopicPartition(topic, p) for p in list(remaining)]):
                 if tp.offset >= bounds[tp.partition][1]:
                     remaining.discard(tp.partition)
         return found
-    except KafkaException as exc:
-        raise ResizeRefused(f"{topic}: {exc.args[0]}") from exc
     finally:
         reader.close()

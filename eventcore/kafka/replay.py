@@ -18,9 +18,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from eventcore.base.errors import NotFoundError
 from eventcore.base.messages import ConsumedEvent
 from eventcore.base.settings import Settings
-from eventcore.consuming.records import decode
-from eventcore.kafka.clients import consumer_config, fetch_batch, position
-from eventcore.roster import schema_catalog
+from eventcore.kafka.clients import consumer_config, fetch_batch
+from eventcore.kafka.records import Record, decode
 from eventcore.serialization.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.serialization.schema_registry import (
     RegistryUnavailableError,
@@ -46,7 +45,8 @@ class EventTap:
         key: str | None = None,
         keep: bool = True,
     ) -> None:
-        """``key``: only records with this key are decoded (the others are passed over unread,
+        """``catalog``: the reader schemas to decode with (None: each record's writer schema);
+        ``key``: only records with this key are decoded (the others are passed over unread,
         which is what makes a key's history quick to find in a long topic); ``keep``: remember
         every event in :attr:`events` (a command that prints and forgets passes False, so a
         topic of millions of records does not fill its memory)."""
@@ -103,7 +103,7 @@ class EventTap:
             self._consumer.subscribe(self.topics, on_assign=self._starting_at(since))
         self._deserializer = AvroEventDeserializer(
             SchemaRegistryClient(settings.schema_registry_url),
-            catalog if catalog is not None else schema_catalog(),
+            catalog,
         )
         self.events: list[ConsumedEvent] = []
         self.undecodable: list[tuple[str, int, int, str]] = []
@@ -138,18 +138,20 @@ class EventTap:
         for message in fetch_batch(self._consumer, 500, timeout_s):
             error = message.error()
             if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self._eof.add(position(message)[:2])
+                topic, partition = message.topic(), message.partition()
+                if error.code() == KafkaError._PARTITION_EOF and topic is not None and partition is not None:
+                    self._eof.add((topic, partition))
                 continue
-            self._eof.discard(position(message)[:2])
-            if self.key is not None and _text(message.key()) != self.key:
+            record = Record.of(message)
+            self._eof.discard((record.topic, record.partition))
+            if self.key is not None and record.key != self.key:
                 continue
             try:
-                fresh.append(decode(message, self._deserializer))
+                fresh.append(decode(record, self._deserializer))
             except RegistryUnavailableError:
                 raise  # an outage says nothing about the record: stop, do not list it as bad
             except (UndecodableRecordError, SchemaRegistryError) as exc:
-                self.undecodable.append((*position(message), str(exc)))
+                self.undecodable.append((record.topic, record.partition, record.offset, str(exc)))
         if self.keep:
             self.events.extend(fresh)
         return fresh
@@ -218,7 +220,3 @@ def format_event(event: ConsumedEvent, as_json: bool) -> str:
         f"{event.event_type} v{event.aggregate_version} id={event.event_id} "
         f"at={jsonable(event.value.get('occurredAt'))} {json.dumps(fields)}"
     )
-
-
-def _text(key: str | bytes | None) -> str | None:
-    return key.decode("utf-8", "replace") if isinstance(key, bytes) else key

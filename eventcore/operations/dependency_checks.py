@@ -6,7 +6,7 @@ hides the others."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +14,7 @@ import requests
 from sqlalchemy import Engine, text
 
 from eventcore.base.settings import Settings
+from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.status import report_connectors
 from eventcore.kafka.clients import admin_client
 
@@ -48,16 +49,18 @@ def registry(url: str) -> Check:
     return check
 
 
-def connectors(settings: Settings, expected: list[str]) -> Check:
+def connectors(settings: Settings, expected: Sequence[ConnectorDefinition]) -> Check:
     """Each connector: streaming (task running, fresh heartbeats) and its binlog headroom. One that is
     missing, not streaming or whose position was purged is not ok; one whose position will be
     purged soon is a warning."""
 
     def check() -> dict[str, Any]:
-        reports = {r.name: r for r in report_connectors(settings, connect_timeout_s=CHECK_TIMEOUT_S)}
+        reports = {
+            r.name: r for r in report_connectors(settings, expected, connect_timeout_s=CHECK_TIMEOUT_S)
+        }
         states: dict[str, Any] = {}
         warnings = []
-        for name in sorted(set(expected) | set(reports)):
+        for name in sorted({d.name for d in expected} | set(reports)):
             report = reports.get(name)
             if report is None or report.streaming is None or report.streaming.state is None:
                 states[name] = {"ok": False, "state": "MISSING", "tasks": []}

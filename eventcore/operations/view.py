@@ -8,7 +8,7 @@ patterns, not the business. The order API serves it as ``/ops`` (JSON at ``/ops/
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Table, func, select
 
 from eventcore.base.clock import utc_now
 from eventcore.base.settings import Settings
-from eventcore.cdc.connectors import load_definitions
+from eventcore.cdc.connectors import ConnectorDefinition
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterTools
@@ -80,9 +80,12 @@ def dead_letter_json(row: DeadLetterRow, now: datetime) -> dict[str, Any]:
 
 
 class OperationsView:
-    def __init__(self, settings: Settings, groups: Iterable[OperatedGroup]) -> None:
+    def __init__(
+        self, settings: Settings, groups: Iterable[OperatedGroup], connectors: Sequence[ConnectorDefinition]
+    ) -> None:
         self.settings = settings
         self.groups = {g.group: g for g in groups}
+        self.connectors = list(connectors)  # the outbox connectors that should run
         self._admin = admin_client(settings.kafka_bootstrap_servers, **{"socket.timeout.ms": 5000})
         self._committed = CommittedOffsets(settings.kafka_bootstrap_servers)
 
@@ -108,10 +111,10 @@ class OperationsView:
 
     def _connectors(self, now: datetime) -> list[dict[str, Any]]:
         try:
-            reports = report_connectors(self.settings, connect_timeout_s=3.0)
+            reports = report_connectors(self.settings, self.connectors, connect_timeout_s=3.0)
         except Exception as exc:  # the page still shows the groups
             return [{"name": "(connectors)", "healthy": False, "error": f"{type(exc).__name__}: {exc}"}]
-        by_database = {d.name: d.database for d in load_definitions()}
+        by_database = {d.name: d.database for d in self.connectors}
         return [
             {**report.as_json(), "outbox": self._waiting(report, by_database.get(report.name), now)}
             for report in reports

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table, delete, func, select
-from sqlalchemy.dialects.mysql import CHAR, DATETIME, MEDIUMBLOB
+from sqlalchemy import Connection, Table, delete, func, select
 
 from eventcore.base import tracing
 from eventcore.base.clock import utc_now
@@ -40,28 +39,6 @@ MAX_PAYLOAD_BYTES = 900 * 1024
 
 class PayloadTooLargeError(InvalidValueError):
     """An event payload would be too large for Connect to publish."""
-
-
-def outbox_table(metadata: MetaData) -> Table:
-    """The outbox table, in the column names the Outbox Event Router expects by default."""
-    return Table(
-        "outbox",
-        metadata,
-        Column("id", CHAR(36), primary_key=True),
-        Column("aggregatetype", String(64), nullable=False),
-        Column("aggregateid", String(64), nullable=False),
-        Column("type", String(128), nullable=False),
-        Column("aggregate_version", BigInteger, nullable=False),
-        Column("payload", MEDIUMBLOB, nullable=False),
-        Column("occurred_at", DATETIME(fsp=6), nullable=False),
-        # eventcore.publishing.tracing: the router places these in headers (nullable: added to older tables).
-        Column("correlation_id", String(64)),
-        Column("causation_id", String(64)),
-        Column("traceparent", String(55)),
-        Index("ix_outbox_occurred_at", "occurred_at"),
-        # What was written for one aggregate: how far behind a read model is (eventcore.read_models.sync).
-        Index("ix_outbox_aggregate", "aggregateid", "aggregatetype", "aggregate_version"),
-    )
 
 
 class OutboxWriter:

@@ -17,36 +17,57 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine
 
 from eventcore.base.errors import UsageError
-from eventcore.bootstrap import ServiceContext
-from eventcore.cli import confirm
-from eventcore.consuming.runner import ServiceProcess
+from eventcore.base.settings import Settings
 from eventcore.kafka.clients import forget_group_offsets, group_member_count
-from eventcore.storage.db import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
 
+class ReadModelContext(Protocol):
+    """What a rebuild needs of the read model's service (a ServiceContext)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def migrate(self) -> None: ...
+
+    def unit_of_work(self) -> Any: ...
+
+
+class Runnable(Protocol):
+    def run(self) -> object: ...
+
+
+P = TypeVar("P", bound=Runnable)
+
+
 def rebuild_read_model(
-    context: ServiceContext,
+    context: ReadModelContext,
     group_id: str,
     topics: list[str],
-    clear: Callable[[SqlUnitOfWork], int],
-    process: Callable[[], ServiceProcess],
-    assume_yes: bool,
-) -> ServiceProcess | None:
-    """Rebuild; the process that applied the topics (``runtime.reached_end`` False when it was
-    stopped first), or None when the person said no. Raises UsageError while the group has members."""
+    clear: Callable[[Any], int],
+    process: Callable[[], P],
+    approve: Callable[[str], bool],
+) -> P | None:
+    """Rebuild; the process that applied the topics (run to their end, unless it was stopped
+    first), or None when ``approve`` (asked before anything is deleted) said no. Raises UsageError
+    while the group has members."""
     bootstrap = context.settings.kafka_bootstrap_servers
     members = group_member_count(bootstrap, group_id)
     if members:
         raise UsageError(
             f"{group_id} is running ({members} consumer(s) in group {group_id}): stop it before a rebuild"
         )
-    if not confirm(
-        f"Delete every view in {context.engine.url.database} and rebuild them from {', '.join(topics)}?",
-        assume_yes,
+    if not approve(
+        f"Delete every view in {context.engine.url.database} and rebuild them from {', '.join(topics)}?"
     ):
         return None
     context.migrate()

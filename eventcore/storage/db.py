@@ -7,19 +7,42 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
+from eventcore.base.messages import OutboxEvent
 from eventcore.domain.unit_of_work import UnitOfWork
 
-if TYPE_CHECKING:
-    from eventcore.base.messages import OutboxEvent
-    from eventcore.bootstrap import ServiceContext
-    from eventcore.publishing.outbox import OutboxWriter
-
 log = logging.getLogger(__name__)
+
+DUPLICATE_KEY_ERROR = 1062
+
+
+def is_duplicate_key(exc: IntegrityError) -> bool:
+    """The statement failed on a primary or unique key: the row is there already."""
+    return bool(exc.orig is not None and exc.orig.args and exc.orig.args[0] == DUPLICATE_KEY_ERROR)
+
+
+class OutboxRows(Protocol):
+    """What a unit of work needs of the outbox writer (:class:`eventcore.publishing.outbox.OutboxWriter`):
+    an event's row, encoded (and so checked) when it is emitted, and the rows written at the commit."""
+
+    def row(self, event: OutboxEvent) -> dict[str, Any]: ...
+
+    def write(self, connection: Connection, rows: list[dict[str, Any]]) -> None: ...
+
+
+class WiredService(Protocol):
+    """Where a service's transactions come from: its engine and its outbox (a ServiceContext)."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def outbox(self) -> OutboxRows: ...
 
 
 def make_engine(url: str, pool_size: int = 5, lock_wait_timeout_s: int | None = None) -> Engine:
@@ -101,10 +124,10 @@ class SqlUnitOfWork(UnitOfWork):
 
     A service subclasses it to put its SQL repositories on it (and whatever else its handlers
     reach through the unit of work), next to an in-memory twin for its handler tests
-    (:class:`eventcore.storage.in_memory.InMemoryUnitOfWork`).
+    (:class:`eventcore.testing.InMemoryUnitOfWork`).
     """
 
-    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+    def __init__(self, engine: Engine, outbox: OutboxRows | None = None) -> None:
         self._engine = engine
         self._outbox = outbox
         self._connection: Connection | None = None
@@ -113,7 +136,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.batch = ()
 
     @classmethod
-    def factory(cls, context: ServiceContext) -> Callable[[], Self]:
+    def factory(cls, context: WiredService) -> Callable[[], Self]:
         """How a service of this unit of work opens a transaction (``ServiceDefinition.unit_of_work``)."""
         return lambda: cls(context.engine, context.outbox)
 

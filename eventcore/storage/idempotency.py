@@ -22,8 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from eventcore.base.clock import utc_now
 from eventcore.base.errors import EventcoreError, InvalidValueError
-from eventcore.consuming.inbox import is_duplicate_key
-from eventcore.storage.db import SqlUnitOfWork
+from eventcore.storage.db import SqlUnitOfWork, is_duplicate_key
 
 MAX_KEY_LENGTH = 255
 

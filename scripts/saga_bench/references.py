@@ -32,8 +32,9 @@ class RecordingOutboxWriter:
         self.recorded: list[Any] = []
 
     def row(self, event: Any) -> dict[str, Any]:
-        self.recorded.append(event)
-        return self.inner.row(event)
+        row = self.inner.row(event)
+        self.recorded.append(row)
+        return row
 
     def write(self, connection: Any, rows: list[dict[str, Any]]) -> None:
         self.inner.write(connection, rows)
@@ -44,10 +45,11 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     placed one per transaction, as the writers do, and each service's records applied in
     batches of ``batch``, as the consumer runtime does."""
 
-    from eventcore.base.messages import ConsumedEvent
     from eventcore.consuming.applier import RecordApplier
     from eventcore.consuming.dispatch import EventRoutes
+    from eventcore.consuming.guard import SqlGuardTables
     from eventcore.serialization.avro import AvroEventDeserializer
+    from eventcore.testing import published_record
     from services.inventory.commands import HANDLERS as INVENTORY
     from services.order.commands import HANDLERS as ORDER_HANDLERS
     from services.payment.commands import HANDLERS as PAYMENT_HANDLERS
@@ -63,36 +65,25 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
         "payment": PAYMENT_HANDLERS,
         "order": ORDER_HANDLERS,
     }
-    handlers = {name: EventRoutes(routed, name).record_handlers() for name, routed in routes.items()}
+
+    def guard_tables(name: str) -> Any:
+        return lambda uow: SqlGuardTables(uow.connection, contexts[name].messaging, f"ceiling-{name}")
+
     appliers = {
         name: RecordApplier(
             f"ceiling-{name}",
-            handlers[name],
+            EventRoutes(routed, name),
             contexts[name].uow_factory,
-            contexts[name].messaging,
+            guard_tables(name),
             AvroEventDeserializer(contexts[name].registry, contexts[name].catalog),
         )
-        for name in handlers
+        for name, routed in routes.items()
     }
 
-    def consumed(topic: str, event: Any) -> ConsumedEvent:
-        return ConsumedEvent(
-            topic,
-            0,
-            0,
-            event.aggregate_id,
-            {},
-            event.event_id,
-            event.event_type,
-            event.aggregate_version,
-            dict(event.record()),
-            0,
-            time.time(),
-        )
-
-    def apply(service: str, topic: str, events: list[Any]) -> None:
-        """One batch, one transaction: what the consumer runtime does with a fetch."""
-        appliers[service].apply_events([consumed(topic, e) for e in events])
+    def apply(service: str, rows: list[dict[str, Any]]) -> None:
+        """One batch, one transaction: what the consumer runtime does with a fetch (decoding the
+        records Debezium would publish for the rows included)."""
+        appliers[service].apply([published_record(row) for row in rows])
 
     done = 0
     end = time.monotonic() + duration_s
@@ -101,11 +92,11 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
             writer.recorded.clear()
         for _ in range(batch):
             place_order(contexts["order"].uow_factory, "ceiling", [OrderLine(sku, 1, 100)])
-        apply("inventory", "order.events", list(recorder["order"].recorded))
+        apply("inventory", list(recorder["order"].recorded))
         reserved = list(recorder["inventory"].recorded)
-        apply("payment", "inventory.events", reserved)
-        apply("order", "inventory.events", reserved)
-        apply("order", "payment.events", list(recorder["payment"].recorded))
+        apply("payment", reserved)
+        apply("order", reserved)
+        apply("order", list(recorder["payment"].recorded))
         done += batch
     results.put(done)
 
@@ -187,7 +178,7 @@ def relay_reference(
         deserializer = AvroEventDeserializer(contexts["order"].registry, contexts["order"].catalog)
 
     def read() -> None:
-        from eventcore.consuming.records import decode
+        from eventcore.kafka.records import decode
 
         while not stop.is_set():
             message = reader.poll(0.1)

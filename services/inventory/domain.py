@@ -3,7 +3,7 @@
 A reservation is per order (the orderId is its aggregate id) and a compensable step of the
 saga: all lines are reserved or none, and a reservation is released at most once. An order
 cancelled before its reservation was seen is remembered as VOIDED so a late OrderCreated
-cannot reserve for it (the rules of :class:`eventcore.sagas.aggregate.CompensableStep`).
+cannot reserve for it (the rules of :class:`eventcore.sagas.steps.CompensableStep`).
 """
 
 from __future__ import annotations

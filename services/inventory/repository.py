@@ -15,6 +15,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore import BatchInserts, BatchRows, SqlUnitOfWork, StepStatus, emit_changes, save_step, utc_now
 from eventcore.publishing.outbox import OutboxWriter
+from services.contracts import OrderCreated, ReserveStock
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations
 from services.inventory.unit_of_work import InventoryUnitOfWork
@@ -104,7 +105,12 @@ class SqlStock:
     def _skus_in_batch(self) -> set[str]:
         """The products the batch's records may move: the lines of its requests and of the
         reservations read so far (a release names none of its own)."""
-        skus = {line["sku"] for event in self._uow.batch for line in event.value.get("lines") or ()}
+        skus = {
+            line.sku
+            for event in self._uow.batch
+            if isinstance(event, OrderCreated | ReserveStock)
+            for line in event.lines
+        }
         for reservation in self._uow.reservations.rows().read():
             skus.update(reservation.lines)
         return skus

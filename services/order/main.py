@@ -10,9 +10,9 @@ from datetime import timedelta
 from confluent_kafka import KafkaException
 
 from eventcore import Command, Hop, PeriodicJob, ServiceContext, ServiceDefinition, UsageError, service_main
-from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import heartbeat_topic
 from eventcore.kafka.lag import PipelineLag
+from eventcore.service.roster import outbox_connectors
 from services import SCHEMAS
 from services.contracts import FLOWS
 from services.order import repository
@@ -162,7 +162,7 @@ def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
     timeout_s = own.saga_timeout_s
     allowance_s = own.lag_allowance_s
     timeout = timedelta(seconds=timeout_s)
-    heartbeats = [topic for d in load_definitions() if (topic := heartbeat_topic(d.config))]
+    heartbeats = [topic for d in outbox_connectors() if (topic := heartbeat_topic(d.config))]
     lag = PipelineLag(settings.kafka_bootstrap_servers, SAGA_HOPS, heartbeats)
     behind_before = [0.0]
 

@@ -1,7 +1,7 @@
 """The order service's SQL repositories and unit of work: orders and saga instances in order_db.
 
 Saving writes the order's row and, in the same transaction, the outbox rows of the events its
-changes caused (:func:`eventcore.sagas.aggregate.emit_changes`): a saved change cannot lose its event.
+changes caused (:func:`eventcore.domain.aggregate.emit_changes`): a saved change cannot lose its event.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The order service's own settings (the saga's timeouts and default style), read through
-:class:`eventcore.settings.Settings` and refused there in one line when malformed."""
+:class:`eventcore.base.settings.Settings` and refused there in one line when malformed."""
 
 from __future__ import annotations
 

@@ -20,11 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from eventcore import Settings, TransitionRefused, VersionNotWrittenError, sync_state, utc_now, written_for
-from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.status import report_connectors
 from eventcore.consuming.health import METRICS_CONTENT_TYPE
 from eventcore.consuming.metrics import CdcCollector
 from eventcore.operations import dependency_checks
+from eventcore.service.roster import outbox_connectors
 from eventcore.storage.db import create_tables, make_engine
 from eventcore.storage.idempotency import (
     IdempotencyKeys,
@@ -131,7 +131,9 @@ class ApiMetrics:
             "POSTs answered from an earlier request with the same Idempotency-Key",
             registry=self.registry,
         )
-        self.registry.register(CdcCollector(lambda: report_connectors(settings, connect_timeout_s=3.0)))
+        self.registry.register(
+            CdcCollector(lambda: report_connectors(settings, outbox_connectors(), connect_timeout_s=3.0))
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -149,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "query_db": dependency_checks.database(query_engine),
         "kafka": dependency_checks.kafka(settings.kafka_bootstrap_servers),
         "registry": dependency_checks.registry(settings.schema_registry_url),
-        "connectors": dependency_checks.connectors(settings, [d.name for d in load_definitions()]),
+        "connectors": dependency_checks.connectors(settings, outbox_connectors()),
     }
 
     app = FastAPI(

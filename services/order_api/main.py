@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from eventcore.bootstrap import configure_logging
+from eventcore.base.logs import configure_logging
 from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli
 
 PROG = "order-api"

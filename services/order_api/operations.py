@@ -14,6 +14,7 @@ from eventcore import Settings, service_definitions
 from eventcore.base.topics import retry_topic_for
 from eventcore.dead_letters.tools import DeadLetterSelectionError
 from eventcore.operations.view import OperatedGroup, OperationsView
+from eventcore.service.roster import outbox_connectors
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -45,7 +46,7 @@ def operated_groups(settings: Settings) -> list[OperatedGroup]:
 
 
 def ops_router(settings: Settings) -> APIRouter:
-    view = OperationsView(settings, operated_groups(settings))
+    view = OperationsView(settings, operated_groups(settings), outbox_connectors())
     router = APIRouter()
 
     @router.get("/ops", include_in_schema=False)

@@ -15,6 +15,7 @@ from eventcore import (
     rebuild_read_model,
     service_main,
 )
+from eventcore.cli import confirm
 from services import SCHEMAS
 from services.order_view import repository
 from services.order_view.projection import AGGREGATES, VIEWED_EVENTS
@@ -47,7 +48,7 @@ def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
         SERVICE.topics,
         clear=lambda uow: repository.clear(uow, context.messaging, GROUP),
         process=lambda: SERVICE.process(context, until_caught_up=True),
-        assume_yes=args.yes,
+        approve=lambda question: confirm(question, args.yes),
     )
     if rebuilding is None:
         print("nothing changed")

@@ -2,7 +2,7 @@
 
 One payment per order (the orderId is the idempotency key) and a compensable step of the saga:
 a payment is refunded at most once, and an order cancelled before payment was requested is
-VOIDED so a late request cannot charge (the rules of :class:`eventcore.sagas.aggregate.CompensableStep`).
+VOIDED so a late request cannot charge (the rules of :class:`eventcore.sagas.steps.CompensableStep`).
 """
 
 from __future__ import annotations

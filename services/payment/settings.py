@@ -1,5 +1,5 @@
 """The payment service's own settings (the simulated gateway's), read through
-:class:`eventcore.settings.Settings` and refused there in one line when malformed."""
+:class:`eventcore.base.settings.Settings` and refused there in one line when malformed."""
 
 from __future__ import annotations
 

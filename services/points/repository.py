@@ -9,6 +9,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
 from eventcore.publishing.outbox import OutboxWriter
+from services.contracts import DeductPoints, StockReserved
 from services.points.domain import Redemption
 from services.points.tables import accounts, redemptions
 from services.points.unit_of_work import PointsUnitOfWork
@@ -85,7 +86,11 @@ class SqlAccounts:
     def _customers_in_batch(self) -> set[str]:
         """The balances the batch's records may change: their customers, and those of the
         redemptions read so far (a return names none of its own)."""
-        customers = {customer for event in self._uow.batch if (customer := event.value.get("customerId"))}
+        customers = {
+            event.customer_id
+            for event in self._uow.batch
+            if isinstance(event, StockReserved | DeductPoints) and event.customer_id
+        }
         customers.update(r.customer_id for r in self._uow.redemptions.rows().read() if r.customer_id)
         return customers
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from eventcore.cdc.connectors import load_definitions
+from eventcore.service.roster import outbox_connectors
 from services.contracts import FLOWS
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
@@ -27,7 +27,7 @@ from tests.e2e.probes import new_sku, stock, wait_final
 
 pytestmark = pytest.mark.stack
 
-CONNECTORS = sorted(d.name for d in load_definitions())
+CONNECTORS = sorted(d.name for d in outbox_connectors())
 WEEK_S = 604800
 
 
@@ -119,7 +119,7 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
         assert recovered.returncode == 0, recovered.stdout + recovered.stderr
         assert recovered.stdout.count("streaming again after") == len(by_hand)
         auto = subprocess.Popen(
-            [sys.executable, "-m", "eventcore.cdc.supervisor", "--auto-recover"],
+            [sys.executable, "-m", "eventcore.cli.supervisor", "--auto-recover"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, Producer
 from devstack import faults
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.cdc.connectors import load_definitions
 from eventcore.kafka.clients import consumer_config, password_key, producer_config
+from eventcore.service.roster import outbox_connectors
 from services.contracts import FLOWS
 from services.instances import connector_topics
 from services.order.commands import place_order
@@ -86,7 +86,7 @@ def watch(settings) -> Iterator[faults.PartitionWatch]:  # type: ignore[no-untyp
 
 
 def verify_everything_once(since: datetime) -> None:
-    for definition in load_definitions():
+    for definition in outbox_connectors():
         result = subprocess.run(
             [
                 sys.executable,

@@ -21,7 +21,7 @@ import pytest
 from devstack.docker import compose_plugin
 from devstack.images import ImageBuilder
 from devstack.stack import Stack
-from eventcore.roster import publishing_services
+from eventcore.service.roster import publishing_services
 from tests.conftest import ROOT
 
 pytestmark = [

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import text
 
 from devstack.components.mariadb import MariaDbInstance
-from eventcore import roster
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.roster import ROSTER_ENV
+from eventcore.service import roster
+from eventcore.service.provisioning import provisioning_sql
+from eventcore.service.roster import ROSTER_ENV
 from eventcore.storage.db import make_engine
-from eventcore.storage.provisioning import provisioning_sql
 from services.instances import LOG_DIR
 from tests.conftest import ROOT
 

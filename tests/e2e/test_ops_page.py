@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from eventcore.cdc.connectors import load_definitions
+from eventcore.service.roster import outbox_connectors
 from services.instances import ApiInstance
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
@@ -52,7 +52,7 @@ def test_an_operator_sees_the_pipeline_and_reinjects_a_dead_letter_from_the_page
     browser.set_window_size(1200, 1250)
     browser.get(f"{api.url}/ops")
 
-    connectors = sorted(d.name for d in load_definitions())
+    connectors = sorted(d.name for d in outbox_connectors())
     wait.until(
         lambda b: (
             len(rows(b, "connectors")) == len(connectors)

@@ -23,7 +23,8 @@ from eventcore.dead_letters.queue import (
     H_PARTITION,
     H_TOPIC,
 )
-from eventcore.kafka.clients import consumer_config, partition_for, producer_config
+from eventcore.kafka.clients import consumer_config, producer_config
+from eventcore.kafka.partitioning import partition_for
 from eventcore.kafka.replay import EventTap
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from services.instances import GroupLagProbe

@@ -15,8 +15,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.cdc.connectors import load_definitions
 from eventcore.kafka.replay import EventTap
+from eventcore.service.roster import outbox_connectors
 from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine
@@ -288,7 +288,7 @@ def test_status_with_connect_down_still_reads_each_connectors_offset(stack, conn
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    connectors_count = len(load_definitions())
+    connectors_count = len(outbox_connectors())
     assert result.stderr.count("Kafka Connect does not answer: NOT STREAMING") == connectors_count
     assert result.stderr.count("(offset read from connect-offsets)") == connectors_count
 

@@ -4,22 +4,22 @@ changed twice)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
 
-from eventcore.base.messages import ConsumedEvent
-from eventcore.base.topics import topic_for
+from eventcore.base.messages import OutboxEvent
 from eventcore.consuming.applier import Outcome, RecordApplier
 from eventcore.consuming.dispatch import EventRoutes
+from eventcore.consuming.guard import SqlGuardTables
 from eventcore.domain.events import Event
+from eventcore.kafka.records import Record
 from eventcore.serialization.avro import AvroEventDeserializer
+from eventcore.testing import published_record
 from services.contracts import (
     OrderCancelled,
     OrderCreated,
@@ -62,26 +62,12 @@ def counting(engine: Engine) -> Iterator[Statements]:
         event.remove(engine, "before_cursor_execute", note)
 
 
-def consumed(event_: Event, version: int) -> ConsumedEvent:
-    value = {
-        **event_.to_payload(),
-        "eventId": str(uuid.uuid4()),
-        "aggregateVersion": version,
-        "occurredAt": datetime.now(UTC),
-    }
-    return ConsumedEvent(
-        topic_for(event_.aggregate_type),
-        0,
-        0,
-        event_.aggregate_id,
-        {},
-        value["eventId"],
-        event_.event_type(),
-        version,
-        value,
-        0,
-        time.time(),
+def published(context: Any, event_: Event, version: int) -> Record:
+    """The record Debezium would publish for ``event_`` written by its service at ``version``."""
+    outbox_event = OutboxEvent(
+        event_.aggregate_type, event_.aggregate_id, event_.event_type(), version, event_.to_payload()
     )
+    return published_record(context.outbox.row(outbox_event))
 
 
 class UnpublishedOutbox:
@@ -105,11 +91,12 @@ UNITS_OF_WORK = {"inventory": SqlInventoryUnitOfWork, "order": SqlOrderUnitOfWor
 
 def applier(context: Any, routes: dict[type, Any], name: str) -> tuple[RecordApplier, UnpublishedOutbox]:
     outbox = UnpublishedOutbox(context.outbox)
+    group = f"batch-test-{name}-{uuid.uuid4().hex[:6]}"
     return RecordApplier(
-        f"batch-test-{name}-{uuid.uuid4().hex[:6]}",
-        EventRoutes(routes, name).record_handlers(),
-        lambda: UNITS_OF_WORK[name](context.engine, outbox),  # type: ignore[arg-type]
-        context.messaging,
+        group,
+        EventRoutes(routes, name),
+        lambda: UNITS_OF_WORK[name](context.engine, outbox),
+        lambda uow: SqlGuardTables(uow.connection, context.messaging, group),
         AvroEventDeserializer(context.registry, context.catalog),
     ), outbox
 
@@ -127,10 +114,10 @@ def test_a_batch_of_reservations_reads_and_writes_each_table_once_and_shares_its
     single, six = [created(alone)], [created(shared) for _ in range(6)]
 
     with counting(context.engine) as one_record:
-        results = inventory.apply_events([consumed(e, 1) for e in single])
+        results = inventory.apply([published(context, e, 1) for e in single])
     assert [r.outcome for r in results] == [Outcome.APPLIED]
     with counting(context.engine) as six_records:
-        results = inventory.apply_events([consumed(e, 1) for e in six])
+        results = inventory.apply([published(context, e, 1) for e in six])
     assert [r.outcome for r in results] == [Outcome.APPLIED] * 6
     print(f"\nstatements for one record: {one_record.count}, for six: {six_records.count}")
     assert six_records.count == one_record.count, six_records.sql
@@ -154,9 +141,9 @@ def test_a_batch_of_reservations_reads_and_writes_each_table_once_and_shares_its
     assert [row["type"] for row in emitted.rows[1:]] == ["StockReserved"] * 3 + ["StockRejected"] * 3
 
     with counting(context.engine) as cancel_one:
-        inventory.apply_events([consumed(OrderCancelled(e.order_id, "test"), 2) for e in single])
+        inventory.apply([published(context, OrderCancelled(e.order_id, "test"), 2) for e in single])
     with counting(context.engine) as cancel_six:
-        inventory.apply_events([consumed(OrderCancelled(e.order_id, "test"), 2) for e in six])
+        inventory.apply([published(context, OrderCancelled(e.order_id, "test"), 2) for e in six])
     assert cancel_six.count == cancel_one.count, cancel_six.sql
     # Released once each where reserved; a rejected reservation has nothing to give back.
     assert state() == (["RELEASED"] * 3 + ["REJECTED"] * 3, (3, 0))
@@ -168,11 +155,13 @@ def test_one_order_changed_twice_in_a_batch_ends_where_both_records_lead(context
         place_order(context.uow_factory, "batch-test", [PlacedLine("BATCH-C", 1, 250)]) for _ in range(2)
     ]
     orders, emitted = applier(context, ORDER_HANDLERS, "order")
-    batch = [consumed(StockReserved(o.id, (StockLine("BATCH-C", 1),), 250, "EUR"), 2) for o in placed]
-    batch += [consumed(PaymentCompleted(o.id, f"pay-{o.id}", 250), 2) for o in placed]
+    batch = [
+        published(context, StockReserved(o.id, (StockLine("BATCH-C", 1),), 250, "EUR"), 2) for o in placed
+    ]
+    batch += [published(context, PaymentCompleted(o.id, f"pay-{o.id}", 250), 2) for o in placed]
 
     with counting(context.engine) as statements:
-        results = orders.apply_events(batch)
+        results = orders.apply(batch)
     assert [r.outcome for r in results] == [Outcome.APPLIED] * 4
     assert [row["type"] for row in emitted.rows] == ["OrderConfirmed"] * 2
     order_statements = [s for s in statements.sql if " orders" in s and not s.startswith("SELECT")]

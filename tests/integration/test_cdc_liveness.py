@@ -16,8 +16,9 @@ import pytest
 from devstack.components.mariadb import MariaDbInstance
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.cdc.connectors import Deployment, effective_config, load_definitions
+from eventcore.cdc.connectors import Deployment, effective_config
 from eventcore.kafka.replay import EventTap
+from eventcore.service.roster import outbox_connectors
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
 from services.order.domain import OrderLine
@@ -55,7 +56,7 @@ def test_an_order_placed_after_a_mariadb_restart_is_published_within_seconds(
         print(f"published {time.monotonic() - placed:.2f}s after the commit, 5 s after MariaDB was back")
     result = connector_status()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(": streaming") == len(load_definitions())
+    assert result.stdout.count(": streaming") == len(outbox_connectors())
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def stall_probe(settings, connectors) -> Iterator[str]:  # type: ignore[no-untyp
     """A connector that captures nothing and would notice a lost binlog connection only after
     10 minutes (Debezium's default keep-alive is 1 minute): what every connector was before."""
     name = f"stall-probe-{uuid.uuid4().hex[:6]}"
-    base = next(d for d in load_definitions() if d.name == "order-outbox")
+    base = next(d for d in outbox_connectors() if d.name == "order-outbox")
     config = effective_config(
         base,
         Deployment(settings.db_host, settings.db_port, settings.kafka_bootstrap_servers),
@@ -122,7 +123,7 @@ def test_a_cut_binlog_connection_is_restored_in_seconds_and_a_stalled_one_is_rep
         wait_until(
             lambda: (
                 connector_status(
-                    "--stale-after", "3", *[f"--only={d.name}" for d in load_definitions()]
+                    "--stale-after", "3", *[f"--only={d.name}" for d in outbox_connectors()]
                 ).returncode
                 == 0
             ),

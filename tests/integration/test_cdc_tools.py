@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventcore.kafka.clients import partition_for
+from eventcore.kafka.partitioning import partition_for
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from tests.conftest import wait_until

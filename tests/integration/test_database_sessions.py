@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from eventcore.base.settings import Settings
-from eventcore.bootstrap import build_context
+from eventcore.service.context import build_context
 from services.order.tables import metadata as order_metadata
 
 pytestmark = pytest.mark.stack

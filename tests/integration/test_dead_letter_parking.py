@@ -18,17 +18,22 @@ from confluent_kafka import Producer
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
 
 from eventcore.base.failures import RecordRejectedError
-from eventcore.base.messages import ConsumedEvent, OutboxEvent
+from eventcore.base.messages import OutboxEvent
 from eventcore.base.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
-from eventcore.bootstrap import ServiceContext
 from eventcore.consuming.applier import RecordApplier
 from eventcore.consuming.consumer import ConsumerOptions, ConsumerRuntime
+from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
+from eventcore.consuming.guard import SqlGuardTables
 from eventcore.consuming.health import Health
 from eventcore.dead_letters.queue import DeadLetterQueue, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterSelectionError, DeadLetterTools
-from eventcore.kafka.clients import partition_for, producer_config
+from eventcore.domain.events import Envelope
+from eventcore.kafka.clients import producer_config
+from eventcore.kafka.partitioning import partition_for
 from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer
-from eventcore.storage.db import UnitOfWork
+from eventcore.service.context import ServiceContext
+from eventcore.storage.db import SqlUnitOfWork
+from services.contracts import OrderConfirmed
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack
@@ -56,28 +61,29 @@ class Probe:
     runtime: ConsumerRuntime | None = None
     thread: threading.Thread | None = None
 
-    def handle(self, uow: UnitOfWork, event: ConsumedEvent) -> None:
-        query = select(refusals).where(refusals.c.event_id == event.event_id)
+    def handle(self, uow: SqlUnitOfWork, event: OrderConfirmed, envelope: Envelope) -> None:
+        query = select(refusals).where(refusals.c.event_id == envelope.event_id)
         if uow.connection.execute(query).first():
-            raise RecordRejectedError(f"event {event.event_id} is refused until it is fixed")
+            raise RecordRejectedError(f"event {envelope.event_id} is refused until it is fixed")
         uow.connection.execute(
             insert(applied).values(
-                record_key=event.key, version=event.aggregate_version, event_id=event.event_id
+                record_key=event.order_id, version=envelope.aggregate_version, event_id=envelope.event_id
             )
         )
 
     def start(self) -> None:
+        messaging = self.context.messaging
         applier = RecordApplier(
             GROUP,
-            {"OrderConfirmed": self.handle},
+            EventRoutes({OrderConfirmed: WithEnvelope(self.handle)}, GROUP),
             self.context.uow_factory,
-            self.context.messaging,
+            lambda uow: SqlGuardTables(uow.connection, messaging, GROUP),
             AvroEventDeserializer(self.context.registry, self.context.catalog),
         )
         queue = DeadLetterQueue(
             Producer(producer_config(self.context.settings.kafka_bootstrap_servers)),
             GROUP,
-            applier.dead_letters,
+            DeadLetterStore(messaging.dead_letters, GROUP),
             self.context.uow_factory,
         )
         self.runtime = ConsumerRuntime(

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from eventcore.base.clock import utc_now
-from eventcore.consuming.inbox import horizons
-from eventcore.storage.retention import prune_inbox
+from eventcore.consuming.inbox import horizons, prune_inbox
 from services.inventory.tables import messaging
 
 pytestmark = pytest.mark.stack

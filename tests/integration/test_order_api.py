@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from eventcore.base.settings import Settings
-from eventcore.bootstrap import ServiceContext
-from eventcore.roster import publishing_services, service_definitions
+from eventcore.service.context import ServiceContext
+from eventcore.service.roster import publishing_services, service_definitions
 from services.order.repository import get as get_order
 from services.order.tables import orders
 from services.order_api.app import create_app

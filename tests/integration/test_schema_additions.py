@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 
-from eventcore.bootstrap import ServiceContext
+from eventcore.service.context import ServiceContext
 from eventcore.storage.db import create_tables
 
 pytestmark = pytest.mark.stack

@@ -101,7 +101,7 @@ def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[
         compensate(repository, event.aggregate_id, lambda step: undo(uow, step))
 
     routes = EventRoutes({OrderCancelled: on_cancelled}, "test")
-    return routes, routes.record_handlers()["OrderCancelled"]
+    return routes, lambda uow, record: routes.handle(uow, record, routes.typed(record))
 
 
 def test_a_done_step_is_compensated_once_by_the_shared_handler(caplog):

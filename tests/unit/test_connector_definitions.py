@@ -3,15 +3,10 @@ import re
 import pytest
 
 from eventcore.base.topics import topic_for
-from eventcore.cdc.connectors import (
-    MARIADB_CONNECTOR,
-    MYSQL_CONNECTOR,
-    Deployment,
-    effective_config,
-    load_definitions,
-)
+from eventcore.cdc.connectors import MARIADB_CONNECTOR, MYSQL_CONNECTOR, Deployment, effective_config
+from eventcore.service.roster import outbox_connectors
 
-DEFINITIONS = load_definitions()
+DEFINITIONS = outbox_connectors()
 
 
 def test_one_connector_per_service_database():

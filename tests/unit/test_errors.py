@@ -16,7 +16,7 @@ from eventcore.cli import run_cli
 from eventcore.cli.service import PERSON_ERRORS
 
 # Control flow inside the consumer, never seen by a caller.
-INTERNAL = {"AlreadyProcessed", "Stopped", "ApplyOneByOne"}
+INTERNAL = {"Stopped"}
 
 
 def test_every_error_eventcore_defines_is_an_eventcore_error() -> None:

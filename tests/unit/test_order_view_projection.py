@@ -146,7 +146,7 @@ def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
         1,
         0.0,
     )
-    routes.record_handlers()["OrderConfirmed"](None, record)  # type: ignore[arg-type]
+    routes.handle(None, record, routes.typed(record))  # type: ignore[arg-type]
     assert seen == [
         (
             OrderConfirmed(ORDER, "pay-9"),

@@ -3,8 +3,9 @@ from sqlalchemy import MetaData
 
 from eventcore.base.messages import OutboxEvent
 from eventcore.base.settings import SCHEMAS_DIR
-from eventcore.publishing.outbox import OutboxWriter, PayloadTooLargeError, outbox_table
+from eventcore.publishing.outbox import OutboxWriter, PayloadTooLargeError
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
+from eventcore.storage.messaging_tables import outbox_table
 from tests.unit.fakes import InMemorySchemaRegistry
 
 CATALOG = SchemaCatalog.load(SCHEMAS_DIR)

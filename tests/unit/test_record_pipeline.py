@@ -28,47 +28,24 @@ from eventcore.consuming.metrics import ConsumerMetrics
 from eventcore.consuming.outages import OutageWaiter
 from eventcore.consuming.pipeline import RecordPipeline
 from eventcore.consuming.progress import Counters, PartitionPositions
+from eventcore.kafka.records import Record
 
 TOPIC = "thing.events"
 QUICK = Backoff(initial_s=0.001, max_s=0.001)
 
 
-@dataclass
-class FakeMessage:
-    at: int
-    partition_: int = 0
-    topic_: str = TOPIC
-
-    def topic(self) -> str:
-        return self.topic_
-
-    def partition(self) -> int:
-        return self.partition_
-
-    def offset(self) -> int:
-        return self.at
-
-    def error(self) -> None:
-        return None
-
-    def key(self) -> bytes:
-        return f"thing-{self.at}".encode()
-
-    def value(self) -> bytes:
-        return b"\x00"
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        return [("id", f"event-{self.at}".encode())]
+def record(at: int, partition: int = 0, topic: str = TOPIC) -> Record:
+    return Record(topic, partition, at, f"thing-{at}".encode(), b"\x00", (("id", f"event-{at}".encode()),))
 
 
-def applied(message: FakeMessage) -> Result:
+def applied(fetched: Record) -> Result:
     event = ConsumedEvent(
         TOPIC,
-        message.partition_,
-        message.at,
-        f"thing-{message.at}",
+        fetched.partition,
+        fetched.offset,
+        f"thing-{fetched.offset}",
         {},
-        f"event-{message.at}",
+        f"event-{fetched.offset}",
         "ThingHappened",
         1,
         {},
@@ -90,30 +67,31 @@ class FakeApplier:
     batches: list[list[int]] = field(default_factory=list)
     on_try: Callable[[int], None] = lambda _offset: None
 
-    def apply_batch(self, messages: list[FakeMessage]) -> list[Result]:
-        self.batches.append([m.at for m in messages])
-        if self.batch_failure is not None or any(self.failures.get(m.at) for m in messages):
-            raise (
-                self.batch_failure
-                or self.failures[next(m.at for m in messages if self.failures.get(m.at))][0]
-            )
-        return [applied(m) for m in messages]
-
-    def apply(self, message: FakeMessage) -> Result:
-        self.tries.append(message.at)
-        self.on_try(message.at)
-        pending = self.failures.get(message.at)
+    def apply(self, records: list[Record]) -> list[Result]:
+        """A fetch in one transaction (several records: ``batches``), or one record (``tries``)."""
+        if len(records) > 1:
+            self.batches.append([r.offset for r in records])
+            if self.batch_failure is not None or any(self.failures.get(r.offset) for r in records):
+                raise (
+                    self.batch_failure
+                    or self.failures[next(r.offset for r in records if self.failures.get(r.offset))][0]
+                )
+            return [applied(r) for r in records]
+        (one,) = records
+        self.tries.append(one.offset)
+        self.on_try(one.offset)
+        pending = self.failures.get(one.offset)
         if pending:
             raise pending.pop(0)
-        return applied(message)
+        return [applied(one)]
 
 
 @dataclass
 class FakeDeadLetters:
     sent: list[tuple[int, str]] = field(default_factory=list)
 
-    def send(self, message: FakeMessage, _source: object, reason: Any) -> str:
-        self.sent.append((message.at, reason.error_class))
+    def send(self, failed: Record, _source: object, reason: Any) -> str:
+        self.sent.append((failed.offset, reason.error_class))
         return "dead-lettered"
 
 
@@ -163,11 +141,11 @@ class Pipeline:
             RetryPolicy(max_conflict_attempts=3, conflict_backoff=QUICK, outage_backoff=QUICK),
             self.stop,
             self.positions,
-            lambda message: self.stored.append(message.offset()),
+            lambda stored: self.stored.append(stored.offset),
         )
 
     def handle(self, offsets: range | list[int], in_one_transaction: bool = True) -> bool:
-        return self.pipeline.handle([FakeMessage(n) for n in offsets], in_one_transaction)  # type: ignore[misc]
+        return self.pipeline.handle([record(n) for n in offsets], in_one_transaction)
 
 
 def test_a_fetch_is_applied_in_one_transaction_and_every_offset_stored_in_order() -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from eventcore.base.settings import Settings, SettingsError
 from eventcore.consuming.health import Health
-from eventcore.kafka.clients import RepeatSuppressingFilter, murmur2, partition_for
+from eventcore.kafka.clients import RepeatSuppressingFilter
+from eventcore.kafka.partitioning import murmur2, partition_for
 from services.order.settings import OrderSettings
 from services.payment.settings import PaymentSettings
 

@@ -27,6 +27,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
     ResourceType,
 )
 
+from eventcore.cdc.connectors import routed_topics
+from eventcore.service.roster import outbox_connectors, schema_catalog, service_definitions
+
 ADMIN = "admin"
 CONNECT = "connect"
 CONNECT_GROUP = "outbox-connect"
@@ -118,9 +121,6 @@ def connect_grants(routed_topics: Iterable[str], topic_prefixes: Iterable[str]) 
 
 def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
     """The services' access, the topics the connectors write, and the connectors' topic prefixes."""
-    from eventcore.cdc.connectors import load_definitions, routed_topics
-    from eventcore.roster import schema_catalog, service_definitions
-
     services = []
     for definition in service_definitions():
         measured = definition.watches
@@ -133,7 +133,7 @@ def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
             )
         )
     routed = routed_topics(schema_catalog())
-    prefixes = [d.config["topic.prefix"] for d in load_definitions()]
+    prefixes = [d.config["topic.prefix"] for d in outbox_connectors()]
     return services, routed, prefixes
 
 

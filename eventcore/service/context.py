@@ -1,4 +1,5 @@
-"""Wires a service's adapters from settings: one place, so every service starts the same way."""
+"""A service's context: its adapters wired from settings in one place, so every service starts
+the same way (database engine, registry, schema catalog, outbox writer, its unit of work)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, MetaData
 
 from eventcore.base.settings import SCHEMAS_DIR, Settings
-from eventcore.base.tracing import TraceLogFilter
 from eventcore.publishing.outbox import OutboxWriter
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.serialization.schema_registry import SchemaRegistryClient
 from eventcore.storage.db import SqlUnitOfWork, create_tables, make_engine
 from eventcore.storage.messaging_tables import MessagingTables
-
-LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s%(trace)s"
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(TraceLogFilter())
-    # The pool logs a traceback for every connection it cannot reset while the database is
-    # down; the outage itself is reported once, by whoever met it (eventcore.consuming.health).
-    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
 @dataclass

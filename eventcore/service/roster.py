@@ -13,15 +13,13 @@ import importlib
 import os
 import zlib
 from functools import cache
-from typing import TYPE_CHECKING
 
 from eventcore.base.errors import NotFoundError
-from eventcore.base.settings import SettingsError
-
-if TYPE_CHECKING:
-    from eventcore.cdc.connectors import ConnectorDefinition
-    from eventcore.cli.service import ServiceDefinition
-    from eventcore.serialization.avro import SchemaCatalog
+from eventcore.base.settings import SCHEMAS_DIR, SettingsError
+from eventcore.base.topics import topic_for
+from eventcore.cdc.connectors import ConnectorDefinition, outbox_connector
+from eventcore.serialization.avro import SchemaCatalog
+from eventcore.service.definition import ServiceDefinition
 
 ROSTER_ENV = "EVENTCORE_ROSTER"
 DEFAULT_ROSTER_MODULE = "services"
@@ -44,7 +42,6 @@ class RosterError(SettingsError):
 @cache
 def service_definitions(module_name: str | None = None) -> tuple[ServiceDefinition, ...]:
     """The roster's services, in its order (checked: names, groups, ports and databases unique)."""
-    from eventcore.cli.service import ServiceDefinition
 
     name = module_name or os.environ.get(ROSTER_ENV) or DEFAULT_ROSTER_MODULE
     try:
@@ -94,12 +91,13 @@ def publishing_services() -> tuple[ServiceDefinition, ...]:
 
 def outbox_connectors() -> list[ConnectorDefinition]:
     """One Debezium outbox connector per publishing service, from the shared template."""
-    from eventcore.cdc.connectors import outbox_connector
 
     connectors = [
         outbox_connector(d.connector_name, d.database_name, server_id_for(d.database_name))
         for d in publishing_services()
     ]
+    if not connectors:
+        raise RosterError("no service of the roster publishes an outbox: there is no connector")
     ids = [c.config["database.server.id"] for c in connectors]
     clashing = [c.name for c in connectors if ids.count(c.config["database.server.id"]) > 1]
     if clashing:
@@ -112,14 +110,10 @@ def outbox_connectors() -> list[ConnectorDefinition]:
 def schema_catalog() -> SchemaCatalog:
     """Every schema the roster's services write and read (each service's ``schemas`` folder;
     schemas/avro in the checkout for a service that names none)."""
-    from eventcore.base.settings import SCHEMAS_DIR
-    from eventcore.serialization.avro import SchemaCatalog
-
     return SchemaCatalog.load(*(d.schemas or SCHEMAS_DIR for d in service_definitions()))
 
 
 def flow_topics() -> tuple[str, ...]:
     """Every topic a publishing service's outbox feeds, in roster order."""
-    from eventcore.base.topics import topic_for
 
     return tuple(dict.fromkeys(topic_for(emitted) for d in publishing_services() for emitted in d.emitted))

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -21,15 +21,17 @@ from confluent_kafka import Producer
 from eventcore.base.failures import Backoff, FailureKind, RetryPolicy, classify
 from eventcore.base.settings import SettingsError
 from eventcore.base.topics import retry_topic_for
-from eventcore.bootstrap import ServiceContext
-from eventcore.consuming.applier import Handler, RecordApplier
+from eventcore.consuming.applier import RecordApplier
 from eventcore.consuming.consumer import ConsumerOptions, ConsumerRuntime, Counters
+from eventcore.consuming.dispatch import EventRoutes
 from eventcore.consuming.drills import FailureDrills
+from eventcore.consuming.guard import SqlGuardTables
 from eventcore.consuming.health import Health, HealthEndpoint
-from eventcore.dead_letters.queue import DeadLetterQueue
+from eventcore.dead_letters.queue import DeadLetterQueue, DeadLetterStore
 from eventcore.kafka.clients import producer_config
 from eventcore.serialization.avro import AvroEventDeserializer
-from eventcore.storage.retention import Pruner
+from eventcore.service.context import ServiceContext
+from eventcore.service.retention import Pruner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,10 +94,11 @@ class ServiceProcess:
         context: ServiceContext,
         group_id: str,
         topics: Iterable[str],
-        handlers: Mapping[str, Handler],
+        routes: EventRoutes,
         periodic: Iterable[PeriodicJob] = (),
         until_caught_up: bool = False,
         health_port: int = 0,
+        outbox_connector: str | None = None,
     ) -> None:
         settings = context.settings
         self.context = context
@@ -113,7 +116,7 @@ class ServiceProcess:
                         context.messaging,
                         group_id,
                         [*self.topics, retry_topic_for(group_id)],
-                        context.engine.url.database or context.name,
+                        outbox_connector,
                         settings.kafka_bootstrap_servers,
                         settings.connect_url,
                         timedelta(days=settings.inbox_retention_days),
@@ -135,17 +138,21 @@ class ServiceProcess:
         self.health_port, self.health_port_required = settings.health_port(health_port)
         self.health = Health(group_id, logging.getLogger(context.name))
         self.stop_event = threading.Event()
+        messaging = context.messaging
         self.applier = RecordApplier(
             group_id,
-            handlers,
+            routes,
             context.uow_factory,
-            context.messaging,
+            lambda uow: SqlGuardTables(uow.connection, messaging, group_id),
             AvroEventDeserializer(context.registry, context.catalog),
             drills,
         )
         bootstrap = settings.kafka_bootstrap_servers
         dead_letters = DeadLetterQueue(
-            Producer(producer_config(bootstrap)), group_id, self.applier.dead_letters, context.uow_factory
+            Producer(producer_config(bootstrap)),
+            group_id,
+            DeadLetterStore(messaging.dead_letters, group_id),
+            context.uow_factory,
         )
         self.runtime = ConsumerRuntime(
             bootstrap, self.topics, self.applier, dead_letters, self.health, self.options

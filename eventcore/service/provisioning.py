@@ -18,7 +18,7 @@ from eventcore.base.settings import Settings
 from eventcore.cdc.connectors import HEARTBEAT_TABLE
 
 if TYPE_CHECKING:
-    from eventcore.cli.service import ServiceDefinition
+    from eventcore.service.definition import ServiceDefinition
 
 CDC_USER = "cdc"  # outbox_connector.json's database.user
 CDC_GRANTS = "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT"

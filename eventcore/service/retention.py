@@ -29,31 +29,19 @@ operator who rewinds the group's offsets below it is told so (``<service> rewind
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import (
-    Connection,
     Engine,
-    Row,
-    Table,
-    and_,
-    delete,
-    func,
-    or_,
-    select,
 )
-from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import OperationalError
 
 from eventcore.base.clock import utc_now
 from eventcore.cdc.connect_client import ConnectClient
-from eventcore.cdc.connectors import load_definitions
 from eventcore.cdc.progress import CdcProgressUnknown, published_through
+from eventcore.consuming.inbox import prune_inbox
 from eventcore.kafka.clients import CommittedOffsets
 from eventcore.publishing.outbox import prune_cutoff, prune_outbox
-from eventcore.storage.db import paced_batches
 from eventcore.storage.messaging_tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -70,70 +58,6 @@ REST_RATIO = 1.0
 LOCK_ERRORS = {1205, 1213}  # lock wait timeout, deadlock
 
 
-def prune_inbox(
-    engine: Engine,
-    inbox: Table,
-    horizon: Table,
-    group: str,
-    committed: dict[tuple[str, int], int],
-    older_than: datetime,
-    batch_size: int,
-    max_batches: int | None = None,
-    rest_ratio: float = 0.0,
-) -> int:
-    """Delete ``group``'s receipts older than ``older_than`` whose record its committed offsets
-    (``committed``: (topic, partition) -> offset) have passed; batch by batch, each in its own
-    transaction, the horizon recorded with each, at most ``max_batches``, paced by ``rest_ratio``
-    (:func:`eventcore.storage.db.paced_batches`). Returns how many went."""
-    passed = [
-        and_(inbox.c.topic == topic, inbox.c.kafka_partition == partition, inbox.c.kafka_offset < offset)
-        for (topic, partition), offset in sorted(committed.items())
-        if offset > 0
-    ]
-    if not passed:
-        return 0
-    eligible = and_(inbox.c.consumer_group == group, inbox.c.processed_at < older_than, or_(*passed))
-    removed = 0
-    for _ in paced_batches(max_batches, rest_ratio):
-        with engine.begin() as connection:
-            batch = connection.execute(
-                select(inbox.c.event_id, inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset)
-                .where(eligible)
-                .order_by(inbox.c.processed_at)
-                .limit(batch_size)
-            ).all()
-            if not batch:
-                return removed
-            connection.execute(
-                delete(inbox).where(
-                    inbox.c.consumer_group == group, inbox.c.event_id.in_([row.event_id for row in batch])
-                )
-            )
-            _advance_horizon(connection, horizon, group, batch)
-        removed += len(batch)
-        if len(batch) < batch_size:
-            return removed
-    return removed
-
-
-def _advance_horizon(connection: Connection, table: Table, group: str, batch: Sequence[Row[Any]]) -> None:
-    below: dict[tuple[str, int], int] = {}
-    for row in batch:
-        key = (row.topic, row.kafka_partition)
-        below[key] = max(below.get(key, 0), row.kafka_offset + 1)
-    now = utc_now()
-    for (topic, partition), offset in below.items():
-        statement = mysql_insert(table).values(
-            consumer_group=group, topic=topic, kafka_partition=partition, below_offset=offset, pruned_at=now
-        )
-        connection.execute(
-            statement.on_duplicate_key_update(
-                below_offset=func.greatest(table.c.below_offset, statement.inserted.below_offset),
-                pruned_at=now,
-            )
-        )
-
-
 class Pruner:
     """The periodic job of a running service: its inbox receipts past the horizon, its published
     outbox rows past their retention."""
@@ -144,7 +68,7 @@ class Pruner:
         tables: MessagingTables,
         group: str,
         topics: list[str],
-        database: str,
+        connector: str | None,
         bootstrap_servers: str,
         connect_url: str,
         inbox_retention: timedelta,
@@ -159,8 +83,7 @@ class Pruner:
         self.batch_size = batch_size
         self.bootstrap_servers = bootstrap_servers
         self.connect_url = connect_url
-        connectors = [d.name for d in load_definitions() if d.database == database]
-        self.connector = connectors[0] if connectors else None
+        self.connector = connector  # the one that publishes this outbox (None: nothing does)
         self._committed: CommittedOffsets | None = None
         self._said: str | None = None
 
