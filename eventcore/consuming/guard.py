@@ -3,14 +3,18 @@
 In the transaction that applies a fetch's records (a record applied alone is a batch of one),
 the guard decides for each record, in order:
 
-1. **parking** (problem 4): a live record whose key has a pending dead letter waits behind it
-   (PARK); a re-injected copy is applied only while it is still owed (else NOT_PENDING) and only
-   when it is the first pending record of its key (else STILL_PARKED);
+1. a re-injected copy of a dead letter (problem 4) goes on only while it is still owed (else
+   NOT_PENDING) and only when it is the first pending record of its key (else STILL_PARKED);
 2. **the inbox** (problem 2): an event this group applied before, or met earlier in the same
    batch, is a DUPLICATE;
 3. **the version guard** (problem 3): an event whose version is not newer than its aggregate's
    last applied one is STALE: recorded, never applied;
-4. everything else is APPLIED: its handler runs in the same transaction.
+4. **parking** (problem 4): a live record whose key has a pending dead letter waits behind it
+   (PARK): it is sent to the dead letters too, in order, and re-injected with them;
+5. everything else is APPLIED: its handler runs in the same transaction.
+
+A duplicate or a stale record never waits behind a dead letter: it can never apply, whatever
+comes first.
 
 Every decided record leaves its receipt in the inbox, the aggregates' versions move, and a
 re-injected record that no longer needs to be owed leaves the dead letters, all in that one
@@ -122,21 +126,20 @@ def guard(tables: GuardTables, deliveries: Sequence[Delivery]) -> list[Verdict]:
         head = heads.get(delivery.event.key or "")
         debt = owed.get(delivery.source)
         if not delivery.reinjected:
-            if not delivery.handled:
-                verdicts[index] = Verdict(Outcome.IGNORED)
-            elif head is not None:
-                verdicts[index] = Verdict(Outcome.PARK, head)
-            else:
+            if delivery.handled:
                 admitted.append(index)
+            else:
+                verdicts[index] = Verdict(Outcome.IGNORED)
         elif debt is None:
             verdicts[index] = Verdict(Outcome.NOT_PENDING)
         elif head is not None and head.id != debt.id:
             verdicts[index] = Verdict(Outcome.STILL_PARKED, head)
-        elif not delivery.handled:
-            settled.append(debt.id)
-            verdicts[index] = Verdict(Outcome.IGNORED)
         else:
-            admitted.append(index)
+            settled.append(debt.id)  # applied, a duplicate or stale now: owed no more
+            if delivery.handled:
+                admitted.append(index)
+            else:
+                verdicts[index] = Verdict(Outcome.IGNORED)
     if admitted:
         # The versions first: their row locks make a concurrent consumer of the same aggregate
         # (a rebalance overlap) commit before this one reads the inbox, so it sees its receipts.
@@ -147,21 +150,26 @@ def guard(tables: GuardTables, deliveries: Sequence[Delivery]) -> list[Verdict]:
         receipts: list[Receipt] = []
         for index in admitted:
             delivery = deliveries[index]
-            debt = owed.get(delivery.source) if delivery.reinjected else None
-            if debt is not None:
-                settled.append(debt.id)
             event = delivery.event
             if event.event_id in seen:
                 verdicts[index] = Verdict(Outcome.DUPLICATE)
                 continue
-            seen.add(event.event_id)  # the same event twice in one batch: the second is a duplicate
             aggregate = delivery.aggregate
-            newer = version_guard.is_newer(current.get(aggregate), event.aggregate_version)
-            if newer:
-                current[aggregate] = changed[aggregate] = event.aggregate_version
-            outcome = Outcome.APPLIED if newer else Outcome.STALE
-            receipts.append(Receipt(event, aggregate[0], outcome))
-            verdicts[index] = Verdict(outcome)
+            if not version_guard.is_newer(current.get(aggregate), event.aggregate_version):
+                # Stale now, stale for good (versions only grow): it never waits behind a key's
+                # dead letter, and its receipt makes a later copy a duplicate.
+                seen.add(event.event_id)
+                receipts.append(Receipt(event, aggregate[0], Outcome.STALE))
+                verdicts[index] = Verdict(Outcome.STALE)
+                continue
+            head = heads.get(event.key or "")
+            if not delivery.reinjected and head is not None:
+                verdicts[index] = Verdict(Outcome.PARK, head)
+                continue
+            seen.add(event.event_id)  # the same event twice in one batch: the second is a duplicate
+            current[aggregate] = changed[aggregate] = event.aggregate_version
+            receipts.append(Receipt(event, aggregate[0], Outcome.APPLIED))
+            verdicts[index] = Verdict(Outcome.APPLIED)
         tables.store_versions(changed, set(existing))
         tables.record_receipts(receipts)
     if settled:

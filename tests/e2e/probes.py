@@ -6,11 +6,12 @@ import subprocess
 import sys
 import uuid
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import select
 
 from eventcore.base.topics import dead_letter_topic_for
 from eventcore.kafka.clients import TopicReadError, consumer_config, read_to_current_end
+from eventcore.kafka.records import Record
 from services.inventory.commands import set_stock
 from services.inventory.tables import products, reservations
 from services.order import repository
@@ -63,20 +64,20 @@ def committed_offset(group: str, topic: str, partition: int, settings) -> int:  
         consumer.close()
 
 
-def dead_letters(settings, group: str, key: str) -> list[Message]:  # type: ignore[no-untyped-def]
+def dead_letters(settings, group: str, key: str) -> list[Record]:  # type: ignore[no-untyped-def]
     """The records with ``key`` that ``group``'s dead-letter topic holds now (none if it is new)."""
     reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
     try:
         records = read_to_current_end(reader, dead_letter_topic_for(group))
-        return [m for m in records if m.key() == key.encode()]
+        return [record for record in records if record.key == key]
     except TopicReadError:
         return []
     finally:
         reader.close()
 
 
-def wait_dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list[Message]:  # type: ignore[no-untyped-def]
-    found: list[Message] = []
+def wait_dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list[Record]:  # type: ignore[no-untyped-def]
+    found: list[Record] = []
 
     def arrived() -> bool:
         found[:] = dead_letters(settings, group, key)

@@ -71,7 +71,7 @@ def test_a_lock_that_outlasts_the_retries_is_dead_lettered_and_reinjected_later(
             letters = wait_dead_letters(settings, GROUP, stuck.id)
             blocker.rollback()
 
-        headers = {k: v.decode() for k, v in letters[0].headers()}
+        headers = letters[0].headers
         assert headers[H_ERROR_CLASS] == "OperationalError"
         assert "1205" in headers[H_ERROR_MESSAGE] and LOCK_WAIT in headers[H_ERROR_MESSAGE]
         assert headers[H_ATTEMPTS] == "2"
