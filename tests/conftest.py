@@ -1,7 +1,15 @@
-"""Shared fixtures: the real stack is started once per test session (or reused if it runs)."""
+"""Shared fixtures: the real stack is started once per test session (or reused if it runs).
+
+Markers say what a test needs beyond Python (pyproject.toml lists them): ``stack`` (the native or
+compose stack; given to every test that uses the ``stack`` fixture, directly or through another
+fixture), ``cluster`` (three brokers and two Connect workers), ``compose`` (a Docker engine) and
+``maven`` (Maven and Maven Central). ``./run check`` runs the rest with ``EVENTCORE_NO_STACK=1``:
+a test that reaches for the stack unmarked then fails at once, instead of starting it.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -23,9 +31,20 @@ from tests.backends import StackBackend, backend_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 
+NO_STACK = "EVENTCORE_NO_STACK"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()) and item.get_closest_marker("stack") is None:
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackBackend]:
     """The native stack (reused if it runs), or the compose stack with STACK_BACKEND=compose."""
+    if os.environ.get(NO_STACK):
+        pytest.fail(f"this test needs the stack, yet {NO_STACK} is set: mark it `stack`", pytrace=False)
     backend = backend_from_env()
     backend.up()
     yield backend

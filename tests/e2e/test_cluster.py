@@ -33,6 +33,7 @@ from tests.e2e.probes import new_sku, stock, wait_final
 
 pytestmark = [
     pytest.mark.stack,
+    pytest.mark.cluster,
     pytest.mark.skipif(
         not Stack().topology.cluster,
         reason="these run on `stack up --brokers 3` (./run test has a phase for them)",

@@ -26,6 +26,7 @@ from tests.conftest import ROOT
 
 pytestmark = [
     pytest.mark.stack,
+    pytest.mark.compose,
     pytest.mark.skipif(
         os.environ.get("STACK_BACKEND") != "compose",
         reason="the compose stack's own tests run with STACK_BACKEND=compose",

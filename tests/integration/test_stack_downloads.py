@@ -9,6 +9,8 @@ from devstack.downloads import Maven
 from devstack.errors import StackError
 from devstack.versions import load_versions
 
+pytestmark = pytest.mark.maven
+
 MISSING = "io.debezium:debezium-connector-does-not-exist:0.0.1.Final:tar.gz:plugin"
 
 
