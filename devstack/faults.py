@@ -30,6 +30,7 @@ from devstack.java import system_java
 from devstack.stack import Stack
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.kafka.clients import admin_client, consumer_config
+from eventcore.kafka.records import Record
 from eventcore.service.roster import flow_topics
 
 _QUIET = logging.getLogger("devstack.partition-watch")
@@ -174,8 +175,8 @@ class PartitionWatch:
             while not self._stop.is_set():
                 message = reader.poll(0.2)
                 if message is not None and message.error() is None:
-                    key = (message.topic(), message.partition())
-                    self.arrivals.setdefault(key, []).append(time.monotonic())
+                    record = Record.of(message)
+                    self.arrivals.setdefault((record.topic, record.partition), []).append(time.monotonic())
         finally:
             reader.close()
 

@@ -23,6 +23,7 @@ import secrets
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
     ScramCredentialInfo,
     ScramMechanism,
+    UserScramCredentialAlteration,
     UserScramCredentialUpsertion,
 )
 
@@ -63,7 +64,7 @@ def admin_login(env: dict[str, str]) -> dict[str, str]:
 def ensure_access(bootstrap_servers: str, env: dict[str, str]) -> None:
     """Create (or reset) every principal's SCRAM credential and add every grant, as admin."""
     admin = admin_client(bootstrap_servers, **admin_login(env))
-    upserts = [
+    upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(
             principal,
             ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from devstack.components.base import Component, ComponentStatus
@@ -33,7 +33,7 @@ def describe(topology: Topology) -> str:
     )
 
 
-def start_together(components: list[Component]) -> None:
+def start_together(components: Sequence[Component]) -> None:
     """Start every one of ``components``, then wait until each is healthy."""
     started = [(component, component.launch()) for component in components]
     for component, pid in started:
@@ -165,7 +165,7 @@ class Stack:
 
     def parts(self, names: list[str]) -> list[Component]:
         """Components by name; ``kafka`` and ``connect`` also stand for every broker or worker."""
-        groups = {"kafka": self.brokers, "connect": self.workers}
+        groups: dict[str, Sequence[Component]] = {"kafka": self.brokers, "connect": self.workers}
         chosen: list[Component] = []
         for name in names:
             for component in groups.get(name) or [self.component(name)]:

@@ -18,7 +18,7 @@ from devstack.config import (
     StatePaths,
     Topology,
 )
-from devstack.versions import parse_env_file
+from eventcore.base.settings import read_env_file as parse_env_file
 
 STACK_BROKERS = "STACK_BROKERS"
 # Every service's database password is derived from the first (eventcore.base.settings: one secret

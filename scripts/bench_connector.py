@@ -42,8 +42,9 @@ from eventcore.base.settings import REPO_ROOT, Settings
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.kafka.clients import consumer_config, ensure_topics
+from eventcore.kafka.records import Record
 from services import build_all
-from services.instances import process_usage, refuse_if_services_run
+from services.instances import cpu_seconds, refuse_if_services_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_saga import positive
@@ -76,8 +77,10 @@ class Reader:
     def _run(self) -> None:
         while not self._stop.is_set():
             message = self._consumer.poll(0.05)
-            if message is not None and message.error() is None and message.key() is not None:
-                self.arrived.setdefault(message.key().decode(), time.time())
+            if message is not None and message.error() is None:
+                key = Record.of(message).key
+                if key is not None:
+                    self.arrived.setdefault(key, time.time())
 
     def wait_for(self, keys: list[str], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -134,7 +137,7 @@ class Grid:
             "connect": self.stack.connect.process.running_pid(),
             "kafka": self.stack.kafka.process.running_pid(),
         }
-        cpu_before = {name: process_usage(pid)[1] if pid else 0.0 for name, pid in pids.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         with self.engine.connect() as connection:
             for n in range(int(rate * seconds)):
@@ -145,7 +148,7 @@ class Grid:
                 committed[key] = time.time()
         elapsed = time.monotonic() - started
         cpu = {
-            name: round(((process_usage(pid)[1] if pid else 0.0) - cpu_before[name]) / elapsed * 100, 1)
+            name: round((cpu_seconds(pid) - cpu_before[name]) / elapsed * 100, 1)
             for name, pid in pids.items()
         }
         reader.wait_for(list(committed), 30)

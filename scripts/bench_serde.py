@@ -16,32 +16,32 @@ second stack beside it.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka.schema_registry import (  # noqa: E402
+from confluent_kafka.schema_registry import (
     SchemaRegistryClient as ConfluentRegistry,
     topic_record_subject_name_strategy,
 )
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer  # noqa: E402
-from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
-from eventcore.base.messages import OutboxEvent  # noqa: E402
-from eventcore.base.settings import Settings  # noqa: E402
-from eventcore.base.topics import topic_for  # noqa: E402
-from eventcore.cli import ArgumentParser, number_argument, run_cli  # noqa: E402
-from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer  # noqa: E402
-from eventcore.serialization.schema_registry import SchemaRegistryClient  # noqa: E402
-from eventcore.service.roster import schema_catalog  # noqa: E402
-from services.contracts import OrderCreated, OrderLine, PaymentCompleted, StockLine, StockReserved  # noqa: E402
+from eventcore.base.messages import OutboxEvent
+from eventcore.base.settings import Settings
+from eventcore.base.topics import topic_for
+from eventcore.cli import ArgumentParser, number_argument, run_cli
+from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer
+from eventcore.serialization.schema_registry import SchemaRegistryClient
+from eventcore.service.roster import schema_catalog
+from services.contracts import OrderCreated, OrderLine, PaymentCompleted, StockLine, StockReserved
 
 ORDER = "01900000-0000-7000-8000-000000000001"
 EVENTS = [
@@ -100,12 +100,12 @@ def bench(calls: int, rounds: int) -> int:
         assert ours_in.deserialize(their_bytes).value == record, "eventcore cannot read confluent's bytes"
         figures = {
             "write": (
-                per_call_us(lambda: ours_out.serialize(topic, schema, record), calls, rounds),
-                per_call_us(lambda: their_out(record, context), calls, rounds),
+                per_call_us(partial(ours_out.serialize, topic, schema, record), calls, rounds),
+                per_call_us(partial(their_out, record, context), calls, rounds),
             ),
             "read": (
-                per_call_us(lambda: ours_in.deserialize(ours_bytes), calls, rounds),
-                per_call_us(lambda: their_in(ours_bytes, context), calls, rounds),
+                per_call_us(partial(ours_in.deserialize, ours_bytes), calls, rounds),
+                per_call_us(partial(their_in, ours_bytes, context), calls, rounds),
             ),
         }
         for what, (ours, theirs) in figures.items():

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
 from eventcore.base.logs import configure_logging  # noqa: E402
+from eventcore.base.messages import ConsumedEvent  # noqa: E402
 from eventcore.base.settings import Settings  # noqa: E402
 from eventcore.base.topics import topic_for  # noqa: E402
 from eventcore.cli import ArgumentParser, run_cli  # noqa: E402
@@ -84,7 +85,7 @@ def demo() -> int:
     final_types = {"OrderConfirmed", "OrderCancelled"}
     try:
 
-        def all_final(events: list) -> bool:
+        def all_final(events: list[ConsumedEvent]) -> bool:
             return {e.key for e in events if e.event_type in final_types} >= set(ids)
 
         seen = 0
@@ -94,12 +95,12 @@ def demo() -> int:
             for event in tap.events[seen:]:
                 if event.key in ids:
                     print(
-                        f"  [{ids[event.key]:>12}] {event.latency_ms():7.1f} ms  "
+                        f"  [{ids[event.key]:>12}] {event.latency_ms() or 0.0:7.1f} ms  "
                         f"{format_event(event, as_json=False)}",
                         flush=True,
                     )
             seen = len(tap.events)
-        latencies = [e.latency_ms() for e in tap.events if e.key in ids]
+        latencies = [latency for e in tap.events if e.key in ids and (latency := e.latency_ms()) is not None]
         if latencies:
             print(
                 f"  commit-to-consume latency over {len(latencies)} events: "

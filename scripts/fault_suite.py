@@ -39,7 +39,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,6 +49,7 @@ from sqlalchemy import func, select
 
 from devstack import faults
 from devstack.components.base import Component
+from devstack.faults import PartitionWatch
 from devstack.stack import Stack, start_together
 from eventcore.base.errors import UsageError
 from eventcore.base.logs import configure_logging
@@ -81,7 +84,7 @@ class Run:
     run_id: str
     args: argparse.Namespace
     settings: Settings
-    contexts: dict[str, ServiceContext]
+    contexts: dict[str, ServiceContext[Any]]
     stack: Stack
     drill: OrderFlowDrill
     started: float = field(default_factory=time.monotonic)
@@ -91,7 +94,7 @@ class Run:
     faults: list[dict[str, object]] = field(default_factory=list)
     placed: int = 0
     placement_retries: int = 0
-    watch: faults.PartitionWatch | None = None
+    watch: PartitionWatch | None = None
     faults_done: threading.Event = field(default_factory=threading.Event)
     customer_cancels: int = 0
     instances: int = 0
@@ -308,14 +311,14 @@ def fault_plan(run: Run, rng: random.Random) -> list[tuple[str, Callable[[], dic
             parts.append(
                 (
                     f"kill {component.name}",
-                    lambda c=component: kill_and_restart_part(run, c, rng.uniform(0.5, 3)),
+                    partial(kill_and_restart_part, run, component, rng.uniform(0.5, 3)),
                 )
             )
         if run.args.cluster:
             parts.extend(cluster_faults(run, rng))
         for name in flow_services():
             parts.append(
-                (f"kill {name}-service", lambda n=name: kill_and_restart_service(run, n, rng.uniform(0.5, 3)))
+                (f"kill {name}-service", partial(kill_and_restart_service, run, name, rng.uniform(0.5, 3)))
             )
     parts.append(("rebalance", lambda: rebalance(run, rng.uniform(10, 20))))
     parts.append(("outage", lambda: database_outage(run, run.args.outage)))
@@ -385,7 +388,9 @@ class Check:
         return f"  [{'ok' if self.ok else 'FAILED'}] {self.name}: {self.detail}"
 
 
-def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tuple[list[Check], dict]:
+def check_everything(
+    run: Run, final: dict[str, tuple[str, str | None]]
+) -> tuple[list[Check], dict[str, object]]:
     checks: list[Check] = []
     figures: dict[str, object] = {}
     ids = list(final)
@@ -443,7 +448,7 @@ def check_everything(run: Run, final: dict[str, tuple[str, str | None]]) -> tupl
         )
     )
     if run.args.cluster:
-        stalls = {
+        stalls: dict[str, Any] = {
             str(f["what"]): f.get("stall_s", f.get("stall_after_return_s"))
             for f in run.faults
             if "stall_s" in f or "stall_after_return_s" in f
@@ -587,7 +592,7 @@ def suite(args: argparse.Namespace) -> int:
     for instance in run.services.values():
         instance.wait_assigned()
     if args.cluster:
-        run.watch = faults.PartitionWatch(settings.kafka_bootstrap_servers).start()
+        run.watch = PartitionWatch(settings.kafka_bootstrap_servers).start()
     run.started = time.monotonic()
     stop = threading.Event()
     writer = threading.Thread(target=place_orders, args=(run, stop), name="writer", daemon=True)

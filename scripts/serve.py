@@ -74,7 +74,8 @@ def serve(host: str, port: int) -> int:
                 f"{name.replace('_', '-')} running (pid {instance.pid}, "
                 f"log {instance.log_path.relative_to(ROOT)}, {metrics})"
             )
-        api = ApiInstance("serve-order-api", port=port, host=host).start()
+        api = ApiInstance("serve-order-api", port=port, host=host)
+        api.start()
         started.append(api)
         api.wait_serving()
         say(f"order API running (pid {api.pid}, log {api.log_path.relative_to(ROOT)})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eventcore.base.settings import Settings
@@ -29,7 +29,7 @@ ROSTER = (
 )
 
 
-def roster() -> list[ServiceDefinition]:
+def roster() -> list[ServiceDefinition[Any]]:
     return [importlib.import_module(f"services.{package}.main").SERVICE for package in ROSTER]
 
 
@@ -40,7 +40,7 @@ def flow_services() -> tuple[str, ...]:
     return tuple(d.name for d in publishing_services())
 
 
-def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext]:
+def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext[Any]]:
     """Every flow service's context, tables created and schemas registered (for demos and tests)."""
     from eventcore.service.roster import publishing_services
 

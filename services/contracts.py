@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventcore import Event, TypedHandler, UnitOfWork, commands_for
 
@@ -233,11 +233,14 @@ ALL_EVENTS: tuple[type[OrderFlowEvent], ...] = (
 )
 
 
-def choreographed_only(handler: Callable[[UnitOfWork, Any], None]) -> TypedHandler:
+U = TypeVar("U", bound=UnitOfWork)
+
+
+def choreographed_only(handler: Callable[[U, Any], None]) -> TypedHandler[U]:
     """A participant's reaction to another service's event, for orders whose participants react
     to events; an orchestrated order's participants act on its commands only."""
 
-    def react(uow: UnitOfWork, event: Any) -> None:
+    def react(uow: U, event: Any) -> None:
         if event.flow == CHOREOGRAPHED:
             handler(uow, event)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 
@@ -54,7 +54,7 @@ class Invariant(NamedTuple):
 
 @dataclass
 class OrderFlowDrill:
-    contexts: dict[str, ServiceContext]
+    contexts: dict[str, ServiceContext[Any]]
     settings: Settings
     run_id: str
     orders: int  # how many the run places (sizes the stock and the balances)

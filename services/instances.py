@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from eventcore import Settings, UsageError, topic_for
 from eventcore.base.settings import REPO_ROOT
@@ -36,7 +36,7 @@ class ServiceInstance:
         self.process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
-    def start(self) -> ServiceInstance:
+    def start(self) -> Self:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         # Log files outlive runs: only what this process writes counts.
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -206,6 +206,12 @@ def process_usage(pid: int) -> tuple[int, float] | None:
     rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     ticks = os.sysconf("SC_CLK_TCK")
     return rss_kb * 1024, (int(stat[11]) + int(stat[12])) / ticks
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """The CPU seconds a process used so far (0 for none, or one that is gone)."""
+    usage = process_usage(pid) if pid else None
+    return usage[1] if usage else 0.0
 
 
 def refuse_if_services_run(settings: Settings) -> None:

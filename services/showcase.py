@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from eventcore import ServiceContext
 from services.contracts import ORCHESTRATED
@@ -33,7 +34,7 @@ CONFIRMED = ("happy", "orchestrated", "points")
 
 @dataclass
 class Showcase:
-    contexts: dict[str, ServiceContext]
+    contexts: dict[str, ServiceContext[Any]]
     run_id: str
     orders: dict[str, Order] = field(default_factory=dict)  # label -> order
     starting_points: dict[str, int] = field(default_factory=dict)
@@ -99,5 +100,8 @@ class Showcase:
                 break
             time.sleep(0.5)
         for customer, points in self.starting_points.items():
-            expected = self.expected_points[customer]
-            yield f"{customer:>14}: {points} points before, {now[customer]} after", now[customer] == expected
+            after = self.expected_points[customer]
+            yield (
+                f"{customer:>14}: {points} points before, {now[customer]} after",
+                now[customer] == after,
+            )

@@ -15,12 +15,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from devstack.components.base import Component
 from devstack.components.mariadb import MariaDbInstance
 from devstack.stack import Stack
 from eventcore.base.settings import read_env_file
+
+if TYPE_CHECKING:
+    from testcontainers.compose import DockerCompose
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("mariadb", "kafka", "registry", "connect")
@@ -96,7 +99,7 @@ class ComposeBackend:
         name = "compose-cluster-tests.env" if self.cluster else "compose-tests.env"
         self.env_file = self.stack.paths.root / name
         self._started_docker = False
-        self._compose = None
+        self._compose: DockerCompose | None = None
 
     def write_env_file(self) -> dict[str, str]:
         """Like the README's `cp .env.example .env`, with fresh passwords and secret; what an earlier run's

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,17 +58,17 @@ def settings(stack: StackBackend) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def contexts(settings: Settings) -> dict[str, ServiceContext]:
+def contexts(settings: Settings) -> dict[str, ServiceContext[Any]]:
     return build_all(settings)
 
 
 @pytest.fixture(scope="session")
-def order_context(contexts: dict[str, ServiceContext]) -> ServiceContext:
+def order_context(contexts: dict[str, ServiceContext[Any]]) -> ServiceContext[Any]:
     return contexts["order"]
 
 
 @pytest.fixture(scope="session")
-def connectors(contexts: dict[str, ServiceContext]) -> None:
+def connectors(contexts: dict[str, ServiceContext[Any]]) -> None:
     """The outbox connectors, registered by the user-facing script (idempotent)."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
@@ -90,12 +91,12 @@ def recently(margin_s: float = 120.0) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=margin_s)
 
 
-def place_sentinel(context: ServiceContext) -> str:
+def place_sentinel(context: ServiceContext[Any]) -> str:
     return place_order(context.uow_factory, "sentinel", [OrderLine("SENTINEL", 1, 1)]).id
 
 
 def read_until_sentinel(
-    tap: EventTap, context: ServiceContext, timeout_s: float = 120.0, settle_s: float = 2.0
+    tap: EventTap, context: ServiceContext[Any], timeout_s: float = 120.0, settle_s: float = 2.0
 ) -> list[ConsumedEvent]:
     """Everything committed before now has been published once a later order's event shows up
     (one connector task publishes in binlog order). The tap reads partitions at their own pace,

@@ -45,4 +45,6 @@ class CdcSupervisor(Component):
         ]
 
     def is_healthy(self) -> bool:
-        return self.heartbeat.is_file() and time.time() - self.heartbeat.stat().st_mtime < HEARTBEAT_MAX_AGE_S
+        if not self.heartbeat.is_file():
+            return False
+        return bool(time.time() - self.heartbeat.stat().st_mtime < HEARTBEAT_MAX_AGE_S)

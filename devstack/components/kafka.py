@@ -13,6 +13,7 @@ import logging
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 from devstack.components.jvm import KafkaJvmComponent, write_properties
 from devstack.config import HOST, Topology
@@ -42,7 +43,8 @@ def kafka_metadata_ok(bootstrap: str, security: dict[str, str] | None = None, ti
     from confluent_kafka.admin import AdminClient  # heavy import, only when probing
 
     # librdkafka prints connection errors to stderr by default: route them to a silent logger.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet, **(security or {})})
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet, **(security or {})}
+    admin = AdminClient(config)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception:

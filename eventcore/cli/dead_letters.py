@@ -10,6 +10,7 @@ import argparse
 import json
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from eventcore.base.clock import utc_now
 from eventcore.base.errors import UsageError
@@ -51,7 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
-def execute(context: ServiceContext, group_id: str, args: argparse.Namespace) -> int:
+def execute(context: ServiceContext[Any], group_id: str, args: argparse.Namespace) -> int:
     tools = DeadLetterTools(
         context.engine,
         DeadLetterStore(context.messaging.dead_letters, group_id),
@@ -123,7 +124,7 @@ def _list(tools: DeadLetterTools, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _show(tools: DeadLetterTools, context: ServiceContext, reference: str) -> int:
+def _show(tools: DeadLetterTools, context: ServiceContext[Any], reference: str) -> int:
     with tools.engine.connect() as connection:
         row = tools.store.by_event_or_id(connection, reference)
     if row is None:

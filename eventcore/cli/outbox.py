@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from datetime import timedelta
+from typing import Any
 
 from eventcore.base.errors import UsageError
 from eventcore.cdc.connect_client import ConnectClient
@@ -28,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=5000, help=argparse.SUPPRESS)
 
 
-def execute(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute(context: ServiceContext[Any], args: argparse.Namespace) -> int:
     database = context.settings.database_name(context.name)
     connectors = [d for d in outbox_connectors() if d.database == database]
     if not connectors:

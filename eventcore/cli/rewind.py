@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -44,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
-def execute(context: ServiceContext, group: str, consumed: list[str], args: argparse.Namespace) -> int:
+def execute(context: ServiceContext[Any], group: str, consumed: list[str], args: argparse.Namespace) -> int:
     topics = args.topic or consumed
     unknown = [t for t in topics if t not in consumed]
     if unknown:

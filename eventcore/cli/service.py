@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 from eventcore.base.errors import InvalidValueError, NotFoundError
 from eventcore.base.logs import configure_logging
@@ -41,7 +42,7 @@ PERSON_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
+def _parser(definition: ServiceDefinition[Any]) -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=definition.group_id)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("migrate", help="create the service's tables and register its schemas")
@@ -63,14 +64,14 @@ def _parser(definition: ServiceDefinition) -> argparse.ArgumentParser:
     return parser
 
 
-def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
+def service_main(definition: ServiceDefinition[Any], argv: list[str] | None = None) -> int:
     prog = definition.group_id
     args = _parser(definition).parse_args(argv)
     configure_logging()
     return run_cli(prog, lambda: _execute(definition, args), PERSON_ERRORS)
 
 
-def _execute(definition: ServiceDefinition, args: argparse.Namespace) -> int:
+def _execute(definition: ServiceDefinition[Any], args: argparse.Namespace) -> int:
     context = definition.context()
     # On a locked-down cluster a service logs in as its own principal (its group), which may
     # read its inputs and write only its own dead-letter and retry topics.

@@ -43,7 +43,7 @@ class RecordApplier:
     def __init__(
         self,
         group_id: str,
-        routes: EventRoutes,
+        routes: EventRoutes[Any],
         uow_factory: Callable[[], UnitOfWork],
         guard_tables: Callable[[Any], GuardTables],
         deserializer: AvroEventDeserializer,

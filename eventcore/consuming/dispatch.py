@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from eventcore.base.messages import ConsumedEvent
 from eventcore.domain.events import Envelope, Event
@@ -18,26 +18,28 @@ from eventcore.domain.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-TypedHandler = Callable[[UnitOfWork, Any], None]
+U = TypeVar("U", bound=UnitOfWork)
+# A handler: a plain function over a service's unit of work ``U`` and one typed event.
+TypedHandler = Callable[[U, Any], None]
 
 
 @dataclasses.dataclass(frozen=True)
-class WithEnvelope:
+class WithEnvelope(Generic[U]):
     """A handler that is also given the event's :class:`Envelope`: ``handler(uow, event, envelope)``."""
 
-    handler: Callable[[UnitOfWork, Any, Envelope], None]
+    handler: Callable[[U, Any, Envelope], None]
 
-    def __call__(self, uow: UnitOfWork, event: Any) -> None:
+    def __call__(self, uow: U, event: Any) -> None:
         raise TypeError("a WithEnvelope handler is called by EventRoutes, with the envelope")
 
 
-class EventRoutes:
+class EventRoutes(Generic[U]):
     """Event class -> handler, for one consumer group: which event types it handles, the typed
     event of a consumed record, and the call of its handler, where a refused transition is
     decided once: a late, repeated or racing message finds its guard closed and changes nothing
     (problem 6); it is logged and counted (``on_refused``), and the transaction goes on."""
 
-    def __init__(self, routes: Mapping[type[Event], TypedHandler], service: str) -> None:
+    def __init__(self, routes: Mapping[type[Event], TypedHandler[U]], service: str) -> None:
         self._classes = {cls.event_type(): cls for cls in routes}
         self._handlers = {cls.event_type(): handler for cls, handler in routes.items()}
         self._service = service
@@ -55,7 +57,7 @@ class EventRoutes:
         """The event of a consumed record, as its handler is given it."""
         return self._classes[record.event_type].from_record(record.value)
 
-    def handle(self, uow: UnitOfWork, record: ConsumedEvent, event: Event) -> None:
+    def handle(self, uow: U, record: ConsumedEvent, event: Event) -> None:
         """Run the record's handler on its typed ``event``."""
         handler = self._handlers[record.event_type]
         try:

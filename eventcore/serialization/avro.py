@@ -22,7 +22,7 @@ import fastavro
 from fastavro.types import Schema as ParsedSchema
 
 from eventcore.base.errors import EventcoreError, InvalidValueError
-from eventcore.serialization.schema_registry import SchemaRegistryClient
+from eventcore.serialization.schema_registry import SchemaRegistry
 
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
@@ -107,7 +107,7 @@ class SchemaCatalog:
 class AvroEventSerializer:
     """Encodes events in the registry wire format, registering each writer schema once."""
 
-    def __init__(self, registry: SchemaRegistryClient, compatibility: str = "BACKWARD") -> None:
+    def __init__(self, registry: SchemaRegistry, compatibility: str = "BACKWARD") -> None:
         self._registry = registry
         self._compatibility = compatibility
         self._ids: dict[tuple[str, str], int] = {}
@@ -149,7 +149,7 @@ class DecodedEvent:
 class AvroEventDeserializer:
     """Decodes wire-format bytes with the writer schema, resolved to this consumer's reader schema."""
 
-    def __init__(self, registry: SchemaRegistryClient, catalog: SchemaCatalog | None) -> None:
+    def __init__(self, registry: SchemaRegistry, catalog: SchemaCatalog | None) -> None:
         self._registry = registry
         self._catalog = catalog
         self._writers: dict[int, tuple[str, ParsedSchema]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -51,6 +51,16 @@ class UnknownSchemaIdError(SchemaRegistryError):
     def __init__(self, schema_id: int) -> None:
         super().__init__(f"schema id {schema_id} is not known to the registry")
         self.schema_id = schema_id
+
+
+class SchemaRegistry(Protocol):
+    """What the Avro serde needs of a registry (:class:`SchemaRegistryClient`; a fake in unit tests)."""
+
+    def register(self, subject: str, schema: str) -> int: ...
+
+    def set_compatibility(self, subject: str | None, level: str = DEFAULT_COMPATIBILITY) -> None: ...
+
+    def schema_by_id(self, schema_id: int) -> str: ...
 
 
 class SchemaRegistryClient:

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, MetaData
 
 from eventcore.base.settings import SCHEMAS_DIR, Settings
+from eventcore.domain.unit_of_work import UnitOfWork
 from eventcore.publishing.outbox import OutboxWriter
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.serialization.schema_registry import SchemaRegistryClient
-from eventcore.storage.db import SqlUnitOfWork, create_tables, make_engine
+from eventcore.storage.db import create_tables, make_engine
 from eventcore.storage.messaging_tables import MessagingTables
+
+U = TypeVar("U", bound=UnitOfWork)
+# How a service opens its transactions, given its context: a factory of its unit of work (the one
+# its repositories live on), e.g. ``SqlUnitOfWork.factory`` of its own subclass.
+UnitOfWorkFactory = Callable[["ServiceContext[Any]"], Callable[[], U]]
 
 
 @dataclass
-class ServiceContext:
-    """Everything a service's handlers need, built once per process."""
+class ServiceContext(Generic[U]):
+    """Everything a service's handlers need, built once per process; ``U`` is its unit of work."""
 
     name: str
     settings: Settings
@@ -29,18 +36,19 @@ class ServiceContext:
     registry: SchemaRegistryClient
     catalog: SchemaCatalog
     outbox: OutboxWriter
+    opens: UnitOfWorkFactory[U]  # ServiceDefinition.unit_of_work
     emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
-    # How it opens a transaction: its own unit of work, with its repositories on it (None: a
-    # plain SqlUnitOfWork). Set from ServiceDefinition.unit_of_work.
-    make_unit_of_work: Callable[[], SqlUnitOfWork] | None = None
+    _open: Callable[[], U] = field(init=False, repr=False)
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        if self.make_unit_of_work is not None:
-            return self.make_unit_of_work()
-        return SqlUnitOfWork(self.engine, self.outbox)
+    def __post_init__(self) -> None:
+        self._open = self.opens(self)
+
+    def unit_of_work(self) -> U:
+        """A new transaction: ``with context.unit_of_work() as uow: ...``."""
+        return self._open()
 
     @property
-    def uow_factory(self) -> Callable[[], SqlUnitOfWork]:
+    def uow_factory(self) -> Callable[[], U]:
         return self.unit_of_work
 
     def create_tables(self) -> None:
@@ -62,11 +70,12 @@ class ServiceContext:
 def build_context(
     name: str,
     metadata: MetaData,
+    opens: UnitOfWorkFactory[U],
     settings: Settings | None = None,
     catalog: SchemaCatalog | None = None,
     emits: tuple[str, ...] = (),
     database: str | None = None,
-) -> ServiceContext:
+) -> ServiceContext[U]:
     """Connect a service to its own database (``<database or name>_db``) and the registry; does
     not touch Kafka."""
     settings = settings or Settings.load()
@@ -84,5 +93,6 @@ def build_context(
         registry=registry,
         catalog=catalog,
         outbox=OutboxWriter(messaging.outbox, catalog, AvroEventSerializer(registry)),
+        opens=opens,
         emits=emits,
     )

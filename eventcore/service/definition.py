@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlalchemy import MetaData
 
@@ -17,37 +18,42 @@ from eventcore.base.settings import Settings
 from eventcore.base.topics import topic_for
 from eventcore.consuming.dispatch import EventRoutes, TypedHandler
 from eventcore.domain.events import Event
+from eventcore.domain.unit_of_work import UnitOfWork
 from eventcore.kafka.lag import Hop
 from eventcore.serialization.avro import SchemaCatalog
-from eventcore.service.context import ServiceContext, build_context
+from eventcore.service.context import ServiceContext, UnitOfWorkFactory, build_context
 from eventcore.service.process import PeriodicJob, ServiceProcess
-from eventcore.storage.db import SqlUnitOfWork
+
+U = TypeVar("U", bound=UnitOfWork)
 
 
 @dataclass(frozen=True)
-class Command:
+class Command(Generic[U]):
+    """One of a service's own commands: ``<program> NAME ...``."""
+
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
-    execute: Callable[[ServiceContext, argparse.Namespace], int]
+    execute: Callable[[ServiceContext[U], argparse.Namespace], int]
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
-    """Everything the project knows of one service; the roster (:mod:`eventcore.service.roster`) lists
-    these, and every list of services is derived from them."""
+class ServiceDefinition(Generic[U]):
+    """Everything the project knows of one service; the roster (:mod:`eventcore.service.roster`)
+    lists these, and every list of services is derived from them. ``U`` is its unit of work: what
+    its handlers, commands and jobs are given."""
 
     name: str  # the aggregate type of the events it emits; its database (<name>_db) unless `database`
     module: str  # the module whose main() runs it: ``python -m <module> run``
     metadata: MetaData
     consumes: Sequence[str]  # aggregate types whose topics it subscribes to
     # Event class -> handler(uow, event): plain functions over its unit of work.
-    handlers: Mapping[type[Event], TypedHandler]
-    # How it opens a transaction, given its context: a factory of its unit of work, the one
-    # its repositories live on (``SqlUnitOfWork.factory`` of its subclass). None: a plain one.
-    unit_of_work: Callable[[ServiceContext], Callable[[], SqlUnitOfWork]] | None = None
-    commands: dict[str, Command] = field(default_factory=dict)
+    handlers: Mapping[type[Event], TypedHandler[U]]
+    # How it opens a transaction, given its context: a factory of its unit of work, the one its
+    # repositories live on (``SqlUnitOfWork.factory`` of its own subclass, or SqlUnitOfWork's).
+    unit_of_work: UnitOfWorkFactory[U]
+    commands: Mapping[str, Command[U]] = field(default_factory=dict)
     emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
-    periodic: Callable[[ServiceContext], list[PeriodicJob]] | None = None
+    periodic: Callable[[ServiceContext[U]], list[PeriodicJob]] | None = None
     database: str | None = None  # whose database it uses, when not <name>_db
     program: str | None = None  # its command and consumer group, when not <name>-service
     health_port: int = 0  # where /health listens unless HEALTH_PORT says (0: any free port)
@@ -58,7 +64,7 @@ class ServiceDefinition:
     schemas: Path | None = None
     # Sample data a person trying it out needs (`serve` runs it): writes what is missing, leaves
     # what is there; returns what it did, one line each.
-    starter: Callable[[ServiceContext], list[str]] | None = None
+    starter: Callable[[ServiceContext[U]], list[str]] | None = None
 
     @property
     def group_id(self) -> str:
@@ -79,16 +85,20 @@ class ServiceDefinition:
 
     def context(
         self, settings: Settings | None = None, migrate: bool = False, catalog: SchemaCatalog | None = None
-    ) -> ServiceContext:
+    ) -> ServiceContext[U]:
         """Its database and registry connections (``migrate``: its tables created and schemas
         registered first; ``catalog``: other schemas than its own, for tests of evolution)."""
         if catalog is None and self.schemas:
             catalog = SchemaCatalog.load(self.schemas)
         context = build_context(
-            self.name, self.metadata, settings, catalog, emits=self.emits, database=self.database
+            self.name,
+            self.metadata,
+            self.unit_of_work,
+            settings,
+            catalog,
+            emits=self.emits,
+            database=self.database,
         )
-        if self.unit_of_work is not None:
-            context.make_unit_of_work = self.unit_of_work(context)
         if migrate:
             context.migrate()
         return context
@@ -97,7 +107,7 @@ class ServiceDefinition:
     def topics(self) -> list[str]:
         return [topic_for(t) for t in self.consumes]
 
-    def process(self, context: ServiceContext, until_caught_up: bool = False) -> ServiceProcess:
+    def process(self, context: ServiceContext[U], until_caught_up: bool = False) -> ServiceProcess:
         """The service's consumer process, wired and with every setting read; ``until_caught_up``:
         it stops once it has read every topic to its end (no periodic jobs then)."""
         jobs = self.periodic(context) if self.periodic and not until_caught_up else []

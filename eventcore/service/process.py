@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from confluent_kafka import Producer
 
@@ -91,10 +91,10 @@ class ServiceProcess:
 
     def __init__(
         self,
-        context: ServiceContext,
+        context: ServiceContext[Any],
         group_id: str,
         topics: Iterable[str],
-        routes: EventRoutes,
+        routes: EventRoutes[Any],
         periodic: Iterable[PeriodicJob] = (),
         until_caught_up: bool = False,
         health_port: int = 0,

@@ -12,7 +12,7 @@ The native stack runs it through its socket; a compose stack or a managed server
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventcore.base.settings import Settings
 from eventcore.cdc.connectors import HEARTBEAT_TABLE
@@ -24,7 +24,7 @@ CDC_USER = "cdc"  # outbox_connector.json's database.user
 CDC_GRANTS = "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT"
 
 
-def provisioning_statements(settings: Settings, definitions: Sequence[ServiceDefinition]) -> list[str]:
+def provisioning_statements(settings: Settings, definitions: Sequence[ServiceDefinition[Any]]) -> list[str]:
     """The statements, in order; passwords from ``settings`` (a missing one raises SettingsError
     before any statement is made)."""
     statements: list[str] = []
@@ -52,7 +52,7 @@ def provisioning_statements(settings: Settings, definitions: Sequence[ServiceDef
     return [*statements, "FLUSH PRIVILEGES"]
 
 
-def provisioning_sql(settings: Settings, definitions: Sequence[ServiceDefinition]) -> str:
+def provisioning_sql(settings: Settings, definitions: Sequence[ServiceDefinition[Any]]) -> str:
     return "".join(f"{statement};\n" for statement in provisioning_statements(settings, definitions))
 
 

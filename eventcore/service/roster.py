@@ -1,7 +1,7 @@
 """The roster: every service an installation runs, described once.
 
 A roster is a module (``EVENTCORE_ROSTER``, default ``services``) with a ``roster()`` function
-that returns its :class:`~eventcore.cli.service.ServiceDefinition` objects. Everything that
+that returns its :class:`~eventcore.service.definition.ServiceDefinition` objects. Everything that
 lists services derives from it: the outbox connectors, the databases and users the bootstrap
 creates, the credentials, the health ports, the processes ``serve`` starts, the fault suite's
 parts and the Kafka ACLs. Adding a service is adding it to the roster.
@@ -13,6 +13,7 @@ import importlib
 import os
 import zlib
 from functools import cache
+from typing import Any
 
 from eventcore.base.errors import NotFoundError
 from eventcore.base.settings import SCHEMAS_DIR, SettingsError
@@ -40,7 +41,7 @@ class RosterError(SettingsError):
 
 
 @cache
-def service_definitions(module_name: str | None = None) -> tuple[ServiceDefinition, ...]:
+def service_definitions(module_name: str | None = None) -> tuple[ServiceDefinition[Any], ...]:
     """The roster's services, in its order (checked: names, groups, ports and databases unique)."""
 
     name = module_name or os.environ.get(ROSTER_ENV) or DEFAULT_ROSTER_MODULE
@@ -62,7 +63,7 @@ def service_definitions(module_name: str | None = None) -> tuple[ServiceDefiniti
     return definitions
 
 
-def _refuse_duplicates(definitions: tuple[ServiceDefinition, ...]) -> None:
+def _refuse_duplicates(definitions: tuple[ServiceDefinition[Any], ...]) -> None:
     for what, values in (
         ("name", [d.name for d in definitions]),
         ("consumer group", [d.group_id for d in definitions]),
@@ -74,7 +75,7 @@ def _refuse_duplicates(definitions: tuple[ServiceDefinition, ...]) -> None:
             raise RosterError(f"two services of the roster share the {what} {seen[0]!r}")
 
 
-def service(name: str) -> ServiceDefinition:
+def service(name: str) -> ServiceDefinition[Any]:
     """One service of the roster by its name (``read-model``, or ``read_model`` as its package is
     spelled) or its consumer group (``<name>-service`` unless its ``program`` says)."""
     for definition in service_definitions():
@@ -84,7 +85,7 @@ def service(name: str) -> ServiceDefinition:
     raise NotFoundError(f"no service {name!r} in the roster (it has {known})")
 
 
-def publishing_services() -> tuple[ServiceDefinition, ...]:
+def publishing_services() -> tuple[ServiceDefinition[Any], ...]:
     """The services whose outbox a connector publishes: the flow's participants."""
     return tuple(d for d in service_definitions() if d.publishes)
 

@@ -141,9 +141,10 @@ def print_history_comparison(phases: list[dict[str, Any]]) -> None:
     print("\n== with history vs without (same rates, same run)")
     print(f"   {'rate':>6}  {'saga p50 ms':>17}  {'saga p99 ms':>17}  {'achieved/s':>15}  lag")
     for before in (p for p in phases if p["history"] == "before"):
-        after = next((p for p in phases if p["history"] == "after" and p["rate"] == before["rate"]), None)
-        if after is None:
+        found = next((p for p in phases if p["history"] == "after" and p["rate"] == before["rate"]), None)
+        if found is None:
             continue
+        after: dict[str, Any] = found
 
         def pair(key: str, phase_a: dict[str, Any] = before, phase_b: dict[str, Any] = after) -> str:
             return f"{phase_a['saga_ms'][key]} -> {phase_b['saga_ms'][key]}"

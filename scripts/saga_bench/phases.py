@@ -62,8 +62,8 @@ def writer(
     duration_s: float,
     start_at: float,
     skus: list[str],
-    results: multiprocessing.Queue,
-) -> None:  # type: ignore[type-arg]
+    results: multiprocessing.Queue,  # type: ignore[type-arg]  # of (placed, errors) counts
+) -> None:
     """Places orders at ``rate`` per second from ``start_at`` (epoch) for ``duration_s``: open
     loop, so a slow pipeline does not slow the offered load; a late writer says how late."""
     order_context = build_all(Settings.load(), migrate=False)["order"]
@@ -87,7 +87,7 @@ def sampler(
     pids: dict[str, int],
     out: str,
     stop: Any,
-    interval_s: float = 1.0,  # type: ignore[misc]
+    interval_s: float = 1.0,
     tables_every_s: float | None = None,
 ) -> None:
     """Once a second: each group's lag, each process's RSS and CPU seconds (JSON lines); every

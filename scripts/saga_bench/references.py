@@ -7,20 +7,31 @@ import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from confluent_kafka import Consumer, Producer
 from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, select, update
 from sqlalchemy.dialects.mysql import DATETIME, MEDIUMBLOB
 
 from devstack.stack import Stack
 from eventcore.base.settings import Settings
+from eventcore.consuming.applier import RecordApplier
+from eventcore.consuming.dispatch import EventRoutes, TypedHandler
+from eventcore.consuming.guard import SqlGuardTables
+from eventcore.domain.events import Event
+from eventcore.kafka.clients import consumer_config, ensure_topics, producer_config
+from eventcore.kafka.records import Record, decode
+from eventcore.serialization.avro import AvroEventDeserializer
+from eventcore.testing import published_record
 from saga_bench.phases import percentiles
 from services import build_all
-from services.instances import process_usage
-from services.inventory.commands import set_stock
-from services.order.commands import place_order
+from services.instances import cpu_seconds
+from services.inventory.commands import HANDLERS as INVENTORY, set_stock
+from services.order.commands import HANDLERS as ORDER_HANDLERS, place_order
 from services.order.domain import OrderLine
+from services.payment.commands import HANDLERS as PAYMENT_HANDLERS
 
 
 class RecordingOutboxWriter:
@@ -32,7 +43,7 @@ class RecordingOutboxWriter:
         self.recorded: list[Any] = []
 
     def row(self, event: Any) -> dict[str, Any]:
-        row = self.inner.row(event)
+        row: dict[str, Any] = self.inner.row(event)
         self.recorded.append(row)
         return row
 
@@ -45,22 +56,13 @@ def ceiling_worker(duration_s: float, sku: str, batch: int, results: multiproces
     placed one per transaction, as the writers do, and each service's records applied in
     batches of ``batch``, as the consumer runtime does."""
 
-    from eventcore.consuming.applier import RecordApplier
-    from eventcore.consuming.dispatch import EventRoutes
-    from eventcore.consuming.guard import SqlGuardTables
-    from eventcore.serialization.avro import AvroEventDeserializer
-    from eventcore.testing import published_record
-    from services.inventory.commands import HANDLERS as INVENTORY
-    from services.order.commands import HANDLERS as ORDER_HANDLERS
-    from services.payment.commands import HANDLERS as PAYMENT_HANDLERS
-
     settings = Settings.load()
     contexts = build_all(settings, migrate=False)
     recorder: dict[str, RecordingOutboxWriter] = {}
     for name, ctx in list(contexts.items()):
         recorder[name] = RecordingOutboxWriter(ctx.outbox)
-        ctx.outbox = recorder[name]  # type: ignore[assignment]  (its units of work read it when opened)
-    routes = {
+        ctx.outbox = recorder[name]  # type: ignore[assignment]  # its units of work read it when opened
+    routes: dict[str, Mapping[type[Event], TypedHandler[Any]]] = {
         "inventory": INVENTORY,
         "payment": PAYMENT_HANDLERS,
         "order": ORDER_HANDLERS,
@@ -146,9 +148,6 @@ def relay_reference(
 ) -> dict[str, Any]:
     """Commit-to-consume at ``rate`` through a polling relay (``poll_ms``) or Debezium (None),
     measured by a plain reader, with the database's CPU over the window."""
-    from confluent_kafka import Consumer, Producer
-
-    from eventcore.kafka.clients import consumer_config, ensure_topics, producer_config
 
     settings: Settings = contexts["order"].settings
     engine = contexts["order"].engine
@@ -173,25 +172,22 @@ def relay_reference(
 
     deserializer = None
     if poll_ms is None:
-        from eventcore.serialization.avro import AvroEventDeserializer
-
         deserializer = AvroEventDeserializer(contexts["order"].registry, contexts["order"].catalog)
 
     def read() -> None:
-        from eventcore.kafka.records import decode
-
         while not stop.is_set():
             message = reader.poll(0.1)
-            if message is None or message.error() is not None or message.key() is None:
+            if message is None or message.error() is not None:
                 continue
-            if message.key().decode() not in keys:
+            record = Record.of(message)
+            if record.key not in keys:
                 continue
             if deserializer is not None:
-                latency = decode(message, deserializer).latency_ms()
+                latency = decode(record, deserializer).latency_ms()
                 if latency is not None:
                     latencies.append(latency)
             else:
-                committed = float(dict(message.headers() or [])["bench.committed"].decode())
+                committed = float(record.headers["bench.committed"])
                 latencies.append((time.time() - committed) * 1000)
 
     def relay() -> None:
@@ -230,7 +226,7 @@ def relay_reference(
     for thread in threads:
         thread.start()
     mariadb_pid = stack.mariadb.process.running_pid()
-    cpu_before = process_usage(mariadb_pid)[1] if mariadb_pid else 0.0
+    cpu_before = cpu_seconds(mariadb_pid)
     started = time.monotonic()
     count = int(rate * duration_s)
     for n in range(count):
@@ -253,7 +249,7 @@ def relay_reference(
                 )
     time.sleep(3)
     elapsed = time.monotonic() - started
-    cpu_after = process_usage(mariadb_pid)[1] if mariadb_pid else 0.0
+    cpu_after = cpu_seconds(mariadb_pid)
     stop.set()
     for thread in threads:
         thread.join(10)

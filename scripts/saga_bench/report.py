@@ -15,12 +15,11 @@ def plot(report: dict[str, Any], samples: list[dict[str, Any]], path: Path) -> N
     phases = report["phases"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     rates = [p["rate"] for p in phases]
-    for label, pick in (
-        ("saga", lambda p: p["saga_ms"]),
-        *((hop, lambda p, hop=hop: p["hops_ms"][hop]) for hop in (phases[0]["hops_ms"] if phases else {})),
-    ):
+    series: list[tuple[str, list[dict[str, Any]]]] = [("saga", [p["saga_ms"] for p in phases])]
+    series += [(hop, [p["hops_ms"][hop] for p in phases]) for hop in (phases[0]["hops_ms"] if phases else {})]
+    for label, figures in series:
         for quantile, style in (("p50", "-o"), ("p99", "--x")):
-            values = [pick(p)[quantile] for p in phases]
+            values = [f[quantile] for f in figures]
             if any(v is not None for v in values):
                 left.plot(rates, values, style, label=f"{label} {quantile}")
     left.set_xlabel("offered orders/s")

@@ -87,7 +87,7 @@ def release_stock(uow: InventoryUnitOfWork, cancelled: Event) -> None:
     compensate(uow.reservations, cancelled.aggregate_id, release)
 
 
-HANDLERS: dict[type[Event], TypedHandler] = {
+HANDLERS: dict[type[Event], TypedHandler[InventoryUnitOfWork]] = {
     OrderCreated: choreographed_only(on_order_created),
     OrderCancelled: choreographed_only(release_stock),
     ReserveStock: on_reserve_stock,

@@ -27,6 +27,9 @@ class InMemoryStock(InMemoryRepository[str, StockLevel]):
 
 
 class InMemoryInventoryUnitOfWork(InMemoryUnitOfWork, InventoryUnitOfWork):
+    reservations: InMemorySteps[Reservation]
+    stock: InMemoryStock
+
     def __init__(self, stock: Mapping[str, int] | None = None) -> None:
         super().__init__()
         self.reservations = InMemorySteps(self, Reservation)

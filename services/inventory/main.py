@@ -34,7 +34,7 @@ def configure_set_stock(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("available", type=stock_quantity)
 
 
-def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_set_stock(context: ServiceContext[SqlInventoryUnitOfWork], args: argparse.Namespace) -> int:
     level = set_stock(context.uow_factory, args.sku, args.available)
     print(f"{level.sku}: available {level.available}, reserved {level.reserved}")
     return 0
@@ -44,7 +44,7 @@ def execute_set_stock(context: ServiceContext, args: argparse.Namespace) -> int:
 STARTER_STOCK = {"APPLE": 1000, "PEAR": 1000, "PLUM": 5}
 
 
-def stock_to_try(context: ServiceContext) -> list[str]:
+def stock_to_try(context: ServiceContext[SqlInventoryUnitOfWork]) -> list[str]:
     with context.engine.connect() as connection:
         known = current_levels(connection, list(STARTER_STOCK))
     for product, available in STARTER_STOCK.items():

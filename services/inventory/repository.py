@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore import BatchInserts, BatchRows, SqlUnitOfWork, StepStatus, emit_changes, save_step, utc_now
-from eventcore.publishing.outbox import OutboxWriter
+from eventcore.storage.db import OutboxRows
 from services.contracts import OrderCreated, ReserveStock
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations
@@ -158,7 +158,10 @@ def current_levels(connection: Connection, skus: list[str]) -> dict[str, StockLe
 class SqlInventoryUnitOfWork(SqlUnitOfWork, InventoryUnitOfWork):
     """The inventory's transaction: reservations and stock in inventory_db, with its outbox."""
 
-    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+    reservations: SqlReservations  # its repositories, as the SQL side of them
+    stock: SqlStock
+
+    def __init__(self, engine: Engine, outbox: OutboxRows | None = None) -> None:
         super().__init__(engine, outbox)
         self.reservations = SqlReservations(self)
         self.stock = SqlStock(self)

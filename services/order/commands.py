@@ -171,7 +171,7 @@ def on_payment_failed(uow: OrderUnitOfWork, event: PaymentFailed) -> None:
     drive(uow, order, "PaymentFailed", lambda o: o.payment_failed(event.reason), event.reason)
 
 
-HANDLERS: dict[type[Event], TypedHandler] = {
+HANDLERS: dict[type[Event], TypedHandler[OrderUnitOfWork]] = {
     StockReserved: on_stock_reserved,
     StockRejected: on_stock_rejected,
     PointsDeducted: on_points_deducted,

@@ -61,6 +61,9 @@ class InMemorySagas(InMemoryRepository[str, SagaInstance[SagaState]]):
 
 
 class InMemoryOrderUnitOfWork(InMemoryUnitOfWork, OrderUnitOfWork):
+    orders: InMemoryOrders
+    sagas: InMemorySagas
+
     def __init__(self, saga: OrderSaga | None = None) -> None:
         super().__init__()
         self.orders = InMemoryOrders(self)

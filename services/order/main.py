@@ -6,6 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from confluent_kafka import KafkaException
 
@@ -79,12 +80,12 @@ def points_argument(text: str) -> int:
     return value
 
 
-def units_of_work(context: ServiceContext) -> Callable[[], SqlOrderUnitOfWork]:
+def units_of_work(context: ServiceContext[Any]) -> Callable[[], SqlOrderUnitOfWork]:
     saga = order_saga(OrderSettings.read(context.settings).step_timeout_s)
     return lambda: SqlOrderUnitOfWork(context.engine, context.outbox, saga)
 
 
-def execute_place(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_place(context: ServiceContext[SqlOrderUnitOfWork], args: argparse.Namespace) -> int:
     flow = args.flow or OrderSettings.read(context.settings).saga_flow
     order = place_order(
         context.uow_factory, args.customer, args.lines, args.currency, flow=flow, points=args.points
@@ -98,7 +99,7 @@ def configure_cancel(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="cancelled by customer")
 
 
-def execute_cancel(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_cancel(context: ServiceContext[SqlOrderUnitOfWork], args: argparse.Namespace) -> int:
     try:
         order = cancel_order(context.uow_factory, args.order_id, args.reason)
     except TransitionRefused as refused:
@@ -113,7 +114,7 @@ def configure_saga(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("order_id")
 
 
-def execute_saga(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_saga(context: ServiceContext[SqlOrderUnitOfWork], args: argparse.Namespace) -> int:
     """An orchestrated order's saga: where it is, and every transition with what it sent."""
     with context.unit_of_work() as uow:
         order = repository.get(uow.connection, args.order_id)
@@ -156,7 +157,7 @@ SAGA_HOPS = [
 ]
 
 
-def timeout_sweep(context: ServiceContext) -> list[PeriodicJob]:
+def timeout_sweep(context: ServiceContext[SqlOrderUnitOfWork]) -> list[PeriodicJob]:
     settings = context.settings
     own = OrderSettings.read(settings)  # every value checked at the start, the flow's too
     timeout_s = own.saga_timeout_s

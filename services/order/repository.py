@@ -7,6 +7,7 @@ changes caused (:func:`eventcore.domain.aggregate.emit_changes`): a saved change
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from eventcore import (
     emit_changes,
     utc_now,
 )
-from eventcore.publishing.outbox import OutboxWriter
+from eventcore.storage.db import OutboxRows
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
 from services.order.orchestration import WAITING, OrderSaga, SagaState, order_saga
@@ -52,7 +53,7 @@ _ORDERS_WITH_LINES = (
 )
 
 
-def _order_of(rows: list[Any]) -> Order:
+def _order_of(rows: Sequence[Any]) -> Order:
     row = rows[0]
     return Order(
         id=row["id"],
@@ -255,7 +256,7 @@ class SqlSagas:
 class SqlOrderUnitOfWork(SqlUnitOfWork, OrderUnitOfWork):
     """The order service's transaction: orders and sagas in order_db, with its outbox."""
 
-    def __init__(self, engine: Engine, outbox: OutboxWriter | None, saga: OrderSaga | None = None) -> None:
+    def __init__(self, engine: Engine, outbox: OutboxRows | None, saga: OrderSaga | None = None) -> None:
         super().__init__(engine, outbox)
         self.orders = SqlOrders(self)
         self.sagas = SqlSagas(self)

@@ -32,6 +32,8 @@ class InMemoryOrderViews(InMemoryRepository[str, StoredView]):
 
 
 class InMemoryOrderViewUnitOfWork(InMemoryUnitOfWork, OrderViewUnitOfWork):
+    views: InMemoryOrderViews
+
     def __init__(self) -> None:
         super().__init__()
         self.views = InMemoryOrderViews()

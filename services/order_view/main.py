@@ -40,7 +40,7 @@ def configure_rebuild(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
-def execute_rebuild(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_rebuild(context: ServiceContext[SqlOrderViewUnitOfWork], args: argparse.Namespace) -> int:
     started = time.monotonic()
     rebuilding = rebuild_read_model(
         context,

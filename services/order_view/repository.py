@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
 from eventcore import MessagingTables, SqlUnitOfWork
-from eventcore.publishing.outbox import OutboxWriter
+from eventcore.storage.db import OutboxRows
 from services.contracts import OrderLine
 from services.order_view.projection import OrderView, TimelineEntry
 from services.order_view.tables import order_view_timeline, order_views
@@ -86,7 +86,7 @@ class SqlOrderViews:
 class SqlOrderViewUnitOfWork(SqlUnitOfWork, OrderViewUnitOfWork):
     """The read model's transaction in query_db (it emits nothing)."""
 
-    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+    def __init__(self, engine: Engine, outbox: OutboxRows | None = None) -> None:
         super().__init__(engine, outbox)
         self.views = SqlOrderViews(self)
 

@@ -56,7 +56,7 @@ def refund(uow: PaymentUnitOfWork, cancelled: Event) -> None:
     compensate(uow.payments, cancelled.aggregate_id, undo)
 
 
-HANDLERS: dict[type[Event], TypedHandler] = {
+HANDLERS: dict[type[Event], TypedHandler[PaymentUnitOfWork]] = {
     StockReserved: choreographed_only(on_stock_reserved),
     PointsDeducted: choreographed_only(on_points_deducted),
     OrderCancelled: choreographed_only(refund),

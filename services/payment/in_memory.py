@@ -9,6 +9,8 @@ from services.payment.unit_of_work import PaymentUnitOfWork
 
 
 class InMemoryPaymentUnitOfWork(InMemoryUnitOfWork, PaymentUnitOfWork):
+    payments: InMemorySteps[Payment]
+
     def __init__(self, gateway: PaymentGateway | None = None) -> None:
         super().__init__()
         self.payments = InMemorySteps(self, Payment)

@@ -8,6 +8,7 @@ PAYMENT_GATEWAY_LEDGER (a SQLite file, by default .state/payment-gateway.sqlite)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from eventcore import ServiceContext, ServiceDefinition, Settings, SettingsError, service_main
 from services import SCHEMAS
@@ -32,7 +33,7 @@ def gateway_from(settings: Settings) -> SimulatedGateway:
     )
 
 
-def units_of_work(context: ServiceContext) -> Callable[[], SqlPaymentUnitOfWork]:
+def units_of_work(context: ServiceContext[Any]) -> Callable[[], SqlPaymentUnitOfWork]:
     gateway = gateway_from(context.settings)  # one per process: it holds the ledger's connection
     return lambda: SqlPaymentUnitOfWork(context.engine, context.outbox, gateway)
 

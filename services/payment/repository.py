@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from eventcore import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
-from eventcore.publishing.outbox import OutboxWriter
+from eventcore.storage.db import OutboxRows
 from services.payment.domain import Payment
 from services.payment.gateway import PaymentGateway
 from services.payment.tables import payments
@@ -76,7 +76,7 @@ class SqlPayments:
 class SqlPaymentUnitOfWork(SqlUnitOfWork, PaymentUnitOfWork):
     """The payment service's transaction: payments in payment_db, with its outbox; the gateway."""
 
-    def __init__(self, engine: Engine, outbox: OutboxWriter | None, gateway: PaymentGateway) -> None:
+    def __init__(self, engine: Engine, outbox: OutboxRows | None, gateway: PaymentGateway) -> None:
         super().__init__(engine, outbox)
         self.payments = SqlPayments(self)
         self.gateway = gateway

@@ -95,7 +95,7 @@ def return_points(uow: PointsUnitOfWork, cancelled: Event) -> None:
     compensate(uow.redemptions, cancelled.aggregate_id, give_back)
 
 
-HANDLERS: dict[type[Event], TypedHandler] = {
+HANDLERS: dict[type[Event], TypedHandler[PointsUnitOfWork]] = {
     StockReserved: choreographed_only(on_stock_reserved),
     OrderCancelled: choreographed_only(on_order_cancelled),
     DeductPoints: on_deduct_points,

@@ -22,6 +22,9 @@ class InMemoryAccounts(InMemoryRepository[str, int]):
 
 
 class InMemoryPointsUnitOfWork(InMemoryUnitOfWork, PointsUnitOfWork):
+    redemptions: InMemorySteps[Redemption]
+    accounts: InMemoryAccounts
+
     def __init__(self, balances: Mapping[str, int] | None = None) -> None:
         super().__init__()
         self.redemptions = InMemorySteps(self, Redemption)

@@ -34,7 +34,7 @@ def configure_set_points(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("balance", type=balance)
 
 
-def execute_set_points(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_set_points(context: ServiceContext[SqlPointsUnitOfWork], args: argparse.Namespace) -> int:
     set_points(context.uow_factory, args.customer, args.balance)
     print(f"{args.customer}: {args.balance} points")
     return 0
@@ -44,7 +44,7 @@ def configure_balance(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("customer", type=customer)
 
 
-def execute_balance(context: ServiceContext, args: argparse.Namespace) -> int:
+def execute_balance(context: ServiceContext[SqlPointsUnitOfWork], args: argparse.Namespace) -> int:
     with context.engine.connect() as connection:
         found = balances(connection, [args.customer])
     print(f"{args.customer}: {found.get(args.customer, 0)} points")
@@ -54,7 +54,7 @@ def execute_balance(context: ServiceContext, args: argparse.Namespace) -> int:
 STARTER_POINTS = {"alice": 1000}  # the page's default customer can redeem points
 
 
-def points_to_try(context: ServiceContext) -> list[str]:
+def points_to_try(context: ServiceContext[SqlPointsUnitOfWork]) -> list[str]:
     with context.engine.connect() as connection:
         known = balances(connection, list(STARTER_POINTS))
     for name, points in STARTER_POINTS.items():

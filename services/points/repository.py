@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from eventcore import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
-from eventcore.publishing.outbox import OutboxWriter
+from eventcore.storage.db import OutboxRows
 from services.contracts import DeductPoints, StockReserved
 from services.points.domain import Redemption
 from services.points.tables import accounts, redemptions
@@ -124,7 +124,10 @@ def balances(connection: Connection, customers: list[str]) -> dict[str, int]:
 class SqlPointsUnitOfWork(SqlUnitOfWork, PointsUnitOfWork):
     """The points service's transaction: redemptions and balances in points_db, with its outbox."""
 
-    def __init__(self, engine: Engine, outbox: OutboxWriter | None = None) -> None:
+    redemptions: SqlRedemptions  # its repositories, as the SQL side of them
+    accounts: SqlAccounts
+
+    def __init__(self, engine: Engine, outbox: OutboxRows | None = None) -> None:
         super().__init__(engine, outbox)
         self.redemptions = SqlRedemptions(self)
         self.accounts = SqlAccounts(self)

@@ -50,7 +50,7 @@ def services(connectors: None) -> Iterator[dict[str, ServiceProcess]]:
 
 
 @pytest.fixture
-def ctx(contexts, services):  # type: ignore[no-untyped-def]
+def ctx(contexts, services):
     """The services' contexts (engines, outbox writers), with the flow's services running."""
     return contexts
 
@@ -126,14 +126,15 @@ def read_model(services: dict[str, ServiceProcess]) -> Iterator[ReadModel]:
 @pytest.fixture(scope="package")
 def api(read_model: ReadModel) -> Iterator[ApiInstance]:
     """The order API as a real HTTP server (the browser needs one), with the read model running."""
-    instance = ApiInstance(f"test-order-api-{ServiceProcess.count}", env=SERVICE_ENV).start()
+    instance = ApiInstance(f"test-order-api-{ServiceProcess.count}", env=SERVICE_ENV)
+    instance.start()
     instance.wait_serving()
     yield instance
     assert instance.stop() == 0, f"order-api did not stop cleanly:\n{instance.log_text()[-3000:]}"
 
 
 @pytest.fixture
-def poisoned_sku(ctx, stack) -> Iterator[tuple[str, StackBackend, str]]:  # type: ignore[no-untyped-def]
+def poisoned_sku(ctx, stack) -> Iterator[tuple[str, StackBackend, str]]:
     sku = new_sku(ctx, 5)
     trigger = f"poison_{uuid.uuid4().hex[:8]}"
     database = stack  # the stack's own server, as its root user

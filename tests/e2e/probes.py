@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from eventcore.base.topics import dead_letter_topic_for
 from eventcore.kafka.clients import TopicReadError, consumer_config, read_to_current_end
@@ -22,41 +23,44 @@ from tests.conftest import wait_until
 FINAL = (OrderStatus.CONFIRMED, OrderStatus.CANCELLED)
 
 
-def new_sku(ctx, available: int) -> str:  # type: ignore[no-untyped-def]
+def new_sku(ctx, available: int) -> str:
     sku = f"SKU-{uuid.uuid4().hex[:10]}"
     set_stock(ctx["inventory"].uow_factory, sku, available)
     return sku
 
 
-def stock(ctx, sku: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def stock(ctx, sku: str) -> tuple[int, int]:
     with ctx["inventory"].engine.connect() as c:
         row = c.execute(select(products.c.available, products.c.reserved).where(products.c.sku == sku)).one()
     return row.available, row.reserved
 
 
-def status(ctx, order_id: str) -> OrderStatus:  # type: ignore[no-untyped-def]
+def status(ctx, order_id: str) -> OrderStatus:
     with ctx["order"].engine.connect() as c:
         order = repository.get(c, order_id)
     assert order is not None
     return order.status
 
 
-def payment_rows(ctx, order_id: str) -> list:  # type: ignore[no-untyped-def]
+def payment_rows(ctx, order_id: str) -> list[Row[Any]]:
     with ctx["payment"].engine.connect() as c:
         return list(c.execute(select(payments).where(payments.c.order_id == order_id)))
 
 
-def reservation_status(ctx, order_id: str) -> str | None:  # type: ignore[no-untyped-def]
+def reservation_status(ctx, order_id: str) -> str | None:
     with ctx["inventory"].engine.connect() as c:
-        return c.execute(select(reservations.c.status).where(reservations.c.order_id == order_id)).scalar()
+        status: str | None = c.execute(
+            select(reservations.c.status).where(reservations.c.order_id == order_id)
+        ).scalar()
+        return status
 
 
-def wait_final(ctx, order_id: str, timeout_s: float = 180) -> OrderStatus:  # type: ignore[no-untyped-def]
+def wait_final(ctx, order_id: str, timeout_s: float = 180) -> OrderStatus:
     wait_until(lambda: status(ctx, order_id) in FINAL, timeout_s, f"order {order_id} to finish")
     return status(ctx, order_id)
 
 
-def committed_offset(group: str, topic: str, partition: int, settings) -> int:  # type: ignore[no-untyped-def]
+def committed_offset(group: str, topic: str, partition: int, settings) -> int:
     consumer = Consumer(consumer_config(settings.kafka_bootstrap_servers, group))
     try:
         return consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
@@ -64,7 +68,7 @@ def committed_offset(group: str, topic: str, partition: int, settings) -> int:  
         consumer.close()
 
 
-def dead_letters(settings, group: str, key: str) -> list[Record]:  # type: ignore[no-untyped-def]
+def dead_letters(settings, group: str, key: str) -> list[Record]:
     """The records with ``key`` that ``group``'s dead-letter topic holds now (none if it is new)."""
     reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"dlq-reader-{uuid.uuid4()}"))
     try:
@@ -76,7 +80,7 @@ def dead_letters(settings, group: str, key: str) -> list[Record]:  # type: ignor
         reader.close()
 
 
-def wait_dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list[Record]:  # type: ignore[no-untyped-def]
+def wait_dead_letters(settings, group: str, key: str, timeout_s: float = 60) -> list[Record]:
     found: list[Record] = []
 
     def arrived() -> bool:
@@ -101,7 +105,7 @@ def reinject(group: str, key: str) -> subprocess.CompletedProcess[str]:
     return service_command(group.removesuffix("-service"), "dlq", "reinject", "--key", key)
 
 
-def pending_dead_letters(ctx, service: str) -> list:  # type: ignore[no-untyped-def]
+def pending_dead_letters(ctx, service: str) -> list[Row[Any]]:
     """The rows of the service group's dead_letters table (what is still owed)."""
     context = ctx[service]
     table = context.messaging.dead_letters

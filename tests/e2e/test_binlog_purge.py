@@ -37,11 +37,11 @@ def cdc(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     )
 
 
-def binlog_files(stack) -> list[str]:  # type: ignore[no-untyped-def]
+def binlog_files(stack) -> list[str]:
     return [line.split("\t")[0] for line in stack.run_sql("SHOW BINARY LOGS").splitlines() if line.strip()]
 
 
-def place(ctx, sku: str, count: int, label: str) -> list[str]:  # type: ignore[no-untyped-def]
+def place(ctx, sku: str, count: int, label: str) -> list[str]:
     saga = order_saga(60.0)
     return [
         place_order(
@@ -55,7 +55,7 @@ def place(ctx, sku: str, count: int, label: str) -> list[str]:  # type: ignore[n
     ]
 
 
-def supervisor_log(stack) -> str:  # type: ignore[no-untyped-def]
+def supervisor_log(stack) -> str:
     path = stack.stack.cdc_supervisor.log_file
     return path.read_text(errors="replace") if path.is_file() else ""
 

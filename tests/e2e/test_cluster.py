@@ -47,7 +47,7 @@ RESUMES_WITHIN_S = 60.0
 class Load:
     """Orders at a steady rate from a thread, both saga styles, until stopped."""
 
-    def __init__(self, ctx, sku: str, rate: float = 8.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx, sku: str, rate: float = 8.0) -> None:
         self.ctx, self.sku, self.interval = ctx, sku, 1.0 / rate
         self.placed: list[str] = []
         self._stop = threading.Event()
@@ -80,7 +80,7 @@ class Load:
 
 
 @pytest.fixture
-def watch(settings) -> Iterator[faults.PartitionWatch]:  # type: ignore[no-untyped-def]
+def watch(settings) -> Iterator[faults.PartitionWatch]:
     probe = faults.PartitionWatch(settings.kafka_bootstrap_servers).start()
     yield probe
     probe.stop()
@@ -181,7 +181,7 @@ def test_a_connect_worker_killed_under_load_hands_its_tasks_over(ctx, settings, 
 
 def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_its_share(
     ctx, settings, services
-):  # type: ignore[no-untyped-def]
+):
     """payment.events (read by order-service and the read model) grows from 6 to 9 partitions while
     orders flow; every guarantee holds, and a third order-service instance gets partitions of it."""
     topic = "payment.events"
@@ -235,13 +235,13 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
             assert instance.stop() == 0
 
 
-def partitions_of_topic(settings, topic: str) -> list[int]:  # type: ignore[no-untyped-def]
+def partitions_of_topic(settings, topic: str) -> list[int]:
     from eventcore.kafka.clients import admin_client, partitions_of
 
     return [tp.partition for tp in partitions_of(admin_client(settings.kafka_bootstrap_servers), [topic])]
 
 
-def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:
     """Each member of ``group`` -> the partitions of ``topic`` it owns now."""
     from eventcore.kafka.clients import admin_client
 
@@ -255,7 +255,7 @@ def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:  # typ
     }
 
 
-def login_as(settings, principal: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def login_as(settings, principal: str) -> dict[str, str]:
     return {
         **settings.kafka_security,
         "sasl.username": principal,
@@ -263,7 +263,7 @@ def login_as(settings, principal: str) -> dict[str, str]:  # type: ignore[no-unt
     }
 
 
-def produce_once(settings, login: dict[str, str], topic: str) -> str | None:  # type: ignore[no-untyped-def]
+def produce_once(settings, login: dict[str, str], topic: str) -> str | None:
     """Produce one record as ``login``; returns the broker's error name, None when it was written."""
     outcome: list[str | None] = []
     producer = Producer(
@@ -293,12 +293,13 @@ def test_only_connect_writes_the_aggregate_topics_and_a_service_keeps_to_its_own
     intruder = Consumer({**consumer_config(settings.kafka_bootstrap_servers, "payment-service"), **inventory})
     try:
         intruder.subscribe(["order.events"])
-        errors = []
+        errors: list[str] = []
         deadline = time.monotonic() + 30
         while not errors and time.monotonic() < deadline:
             message = intruder.poll(1.0)
-            if message is not None and message.error() is not None:
-                errors.append(message.error().name())
+            error = message.error() if message is not None else None
+            if error is not None:
+                errors.append(error.name())
         assert "GROUP_AUTHORIZATION_FAILED" in errors, errors
     finally:
         intruder.close()
@@ -310,7 +311,7 @@ def test_only_connect_writes_the_aggregate_topics_and_a_service_keeps_to_its_own
 def test_the_kafka_preflight_names_a_missing_acl(settings):
     if not settings.kafka_security:
         pytest.skip("the cluster's listener is not locked down")
-    from confluent_kafka.admin import (
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
         AclBinding,
         AclBindingFilter,
         AclOperation,

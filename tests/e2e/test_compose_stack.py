@@ -141,7 +141,8 @@ print(json.dumps(counts))
 def topic_records(copy: Path, env: dict[str, str]) -> dict[str, int]:
     result = shell(f".venv/bin/python -c {shlex.quote(COUNT_RECORDS)}", copy, env, 120)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    counts: dict[str, int] = json.loads(result.stdout.strip().splitlines()[-1])
+    return counts
 
 
 def connectors() -> dict[str, str]:

@@ -8,6 +8,7 @@ key must wait behind the failed one instead of overtaking it.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -29,7 +30,7 @@ from tests.e2e.probes import (
 pytestmark = pytest.mark.stack
 
 
-def end_offsets(settings, topic: str) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def end_offsets(settings, topic: str) -> dict[int, int]:
     reader = Consumer(consumer_config(settings.kafka_bootstrap_servers, f"offsets-{uuid.uuid4()}"))
     try:
         return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(6)}
@@ -37,7 +38,7 @@ def end_offsets(settings, topic: str) -> dict[int, int]:  # type: ignore[no-unty
         reader.close()
 
 
-def inventory_rows_for(ctx, order_id: str) -> list:  # type: ignore[no-untyped-def]
+def inventory_rows_for(ctx, order_id: str) -> list[Any]:
     return [r for r in pending_dead_letters(ctx, "inventory") if r.record_key == order_id]
 
 

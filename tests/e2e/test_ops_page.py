@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -29,7 +30,7 @@ def rows(browser: WebDriver, table: str) -> list[str]:
     return [row.text for row in browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")]
 
 
-def post(url: str, body: dict) -> tuple[int, dict]:
+def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -40,7 +41,7 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 
 def test_an_operator_sees_the_pipeline_and_reinjects_a_dead_letter_from_the_page(
     ctx, api: ApiInstance, browser: WebDriver, poisoned_sku
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sku, database, trigger = poisoned_sku
     order_id = place_order(ctx["order"].uow_factory, "ops-page", [OrderLine(sku, 1, 100)]).id
     wait_until(

@@ -26,11 +26,11 @@ pytestmark = pytest.mark.stack
 SAGA = order_saga(60.0)
 
 
-def place(ctx, customer: str, lines: list[OrderLine]) -> str:  # type: ignore[no-untyped-def]
+def place(ctx, customer: str, lines: list[OrderLine]) -> str:
     return place_order(ctx["order"].uow_factory, customer, lines, flow=ORCHESTRATED, saga=SAGA).id
 
 
-def history(ctx, order_id: str) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+def history(ctx, order_id: str) -> list[tuple[str, str, str, str]]:
     with ctx["order"].engine.connect() as connection:
         return [
             (h.trigger_name, h.from_state, h.to_state, h.commands)

@@ -9,6 +9,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from typing import Any
 
 import pytest
 
@@ -42,8 +44,12 @@ def paused(*processes: ServiceProcess) -> Iterator[None]:
             process.process.send_signal(signal.SIGCONT)
 
 
-def wait_unhealthy(process: ServiceProcess, dependency: str, timeout_s: float = 60) -> dict:
-    seen: dict = {}
+def healthy(process: ServiceProcess) -> bool:
+    return process.health()[0] == 200
+
+
+def wait_unhealthy(process: ServiceProcess, dependency: str, timeout_s: float = 60) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
 
     def reports_it() -> bool:
         code, report = process.health()
@@ -57,7 +63,7 @@ def wait_unhealthy(process: ServiceProcess, dependency: str, timeout_s: float = 
     return seen
 
 
-def assert_nothing_dead_lettered(ctx, settings, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
+def assert_nothing_dead_lettered(ctx, settings, keys: list[str]) -> None:
     for service in GROUPS:
         assert [r for r in pending_dead_letters(ctx, service) if r.record_key in keys] == []
         for key in keys:
@@ -93,7 +99,7 @@ def test_a_30_second_database_outage_is_waited_out(ctx, services, settings, stac
     assert stock(ctx, sku) == (45, 5)
     assert_nothing_dead_lettered(ctx, settings, orders)
     for name in GROUPS:
-        wait_until(lambda name=name: services[name].health()[0] == 200, 30, f"{name} healthy again")
+        wait_until(partial(healthy, services[name]), 30, f"{name} healthy again")
     log = services["inventory"].log_text()[log_before:]
     assert "database unavailable" in log and "database is back after" in log
     assert log.count("database unavailable") == 1  # one line when it starts, not one per try

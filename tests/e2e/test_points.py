@@ -21,24 +21,24 @@ from tests.e2e.probes import new_sku, service_command, stock, wait_final
 pytestmark = pytest.mark.stack
 
 
-def customer_with(ctx, points: int) -> str:  # type: ignore[no-untyped-def]
+def customer_with(ctx, points: int) -> str:
     customer = f"points-{uuid.uuid4().hex[:8]}"
     set_points(ctx["points"].uow_factory, customer, points)
     return customer
 
 
-def balance(ctx, customer: str) -> int:  # type: ignore[no-untyped-def]
+def balance(ctx, customer: str) -> int:
     with ctx["points"].engine.connect() as connection:
         return balances(connection, [customer])[customer]
 
 
-def redemption(ctx, order_id: str) -> tuple[str, int] | None:  # type: ignore[no-untyped-def]
+def redemption(ctx, order_id: str) -> tuple[str, int] | None:
     with ctx["points"].engine.connect() as connection:
         row = connection.execute(select(redemptions).where(redemptions.c.order_id == order_id)).first()
     return (row.status, row.points) if row else None
 
 
-def outbox_count(ctx, order_id: str, event_type: str) -> int:  # type: ignore[no-untyped-def]
+def outbox_count(ctx, order_id: str, event_type: str) -> int:
     outbox = ctx["points"].messaging.outbox
     with ctx["points"].engine.connect() as connection:
         query = select(func.count()).where(outbox.c.aggregateid == order_id, outbox.c.type == event_type)

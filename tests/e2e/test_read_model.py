@@ -57,7 +57,7 @@ def wait_settled(api: ApiInstance, order_id: str) -> dict[str, Any]:
     return read(api, order_id)
 
 
-def test_a_placed_order_becomes_in_sync_and_final(ctx, api: ApiInstance) -> None:  # type: ignore[no-untyped-def]
+def test_a_placed_order_becomes_in_sync_and_final(ctx, api: ApiInstance) -> None:
     order = place(api, new_sku(ctx, 5), 2)
     settled = wait_settled(api, order["id"])
     view = settled["view"]
@@ -72,7 +72,7 @@ def test_a_placed_order_becomes_in_sync_and_final(ctx, api: ApiInstance) -> None
 
 def test_with_the_read_model_stopped_the_order_is_pending_until_it_runs_again(
     ctx, api: ApiInstance, read_model: ReadModel
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     read_model.stop()
     try:
         order = place(api, new_sku(ctx, 5))
@@ -100,8 +100,8 @@ def every_view(settings: Settings) -> tuple[dict[str, tuple[Any, ...]], set[str]
                     select(dead_letters.c.record_key).where(dead_letters.c.consumer_group == "order-view")
                 ).scalars()
             )
-            entries = dict(
-                connection.execute(
+            entries: dict[str, int] = dict(
+                connection.execute(  # type: ignore[arg-type]
                     select(order_view_timeline.c.order_id, func.count()).group_by(
                         order_view_timeline.c.order_id
                     )
@@ -118,12 +118,12 @@ def every_view(settings: Settings) -> tuple[dict[str, tuple[Any, ...]], set[str]
 def view_lag(read_model: ReadModel) -> float:
     assert read_model.instance.health_url is not None
     lag = metric_families(read_model.instance.health_url)["eventcore_consumer_lag_records"]
-    return sum(sample.value for sample in lag.samples)
+    return float(sum(sample.value for sample in lag.samples))
 
 
 def test_a_rebuild_from_the_topics_yields_the_same_views(
     ctx, settings: Settings, api: ApiInstance, read_model: ReadModel
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     scarce = new_sku(ctx, 1)
     orders = [
         place(api, new_sku(ctx, 5))["id"],
@@ -182,7 +182,7 @@ def metric_families(health_url: str) -> dict[str, Any]:
 
 def test_every_service_process_serves_prometheus_metrics(
     ctx, api: ApiInstance, services, read_model: ReadModel
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     wait_settled(api, place(api, new_sku(ctx, 5))["id"])
     for process in [*services.values(), read_model.instance]:
         assert process.health_url, process.log_text()[-2000:]

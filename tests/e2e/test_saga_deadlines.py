@@ -21,7 +21,7 @@ TIMEOUT_S = "4"
 
 
 @pytest.fixture
-def impatient_order_service(services) -> Iterator[ServiceProcess]:  # type: ignore[no-untyped-def]
+def impatient_order_service(services) -> Iterator[ServiceProcess]:
     with swapped_service(services, "order", ORDER_SAGA_TIMEOUT_S=TIMEOUT_S) as order:
         yield order
 

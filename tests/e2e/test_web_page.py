@@ -27,7 +27,7 @@ def text_of(browser: WebDriver, element_id: str) -> str:
 
 def test_the_page_shows_the_banner_while_the_view_is_behind_and_clears_it_by_itself(
     ctx, api: ApiInstance, read_model: ReadModel, browser: WebDriver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sku = new_sku(ctx, 5)
     # The page re-renders its tables on every poll: an element read mid-render is simply read again.
     wait = WebDriverWait(browser, 60, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException])
@@ -90,7 +90,7 @@ def test_a_malformed_order_is_refused_on_the_page_with_the_field_named(
 
 def test_a_points_redemption_and_its_compensation_on_the_page(
     ctx, api: ApiInstance, read_model: ReadModel, browser: WebDriver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     customer = f"browser-points-{uuid.uuid4().hex[:6]}"
     set_points(ctx["points"].uow_factory, customer, 1000)
     sku = new_sku(ctx, 5)

@@ -209,7 +209,7 @@ def test_set_stock_says_what_it_set_and_writes_nothing_when_refused(contexts):
 
 
 @pytest.fixture(scope="module")
-def published_order(contexts, connectors, settings) -> None:  # type: ignore[no-untyped-def]
+def published_order(contexts, connectors, settings) -> None:
     """order.events holds at least one event, so a replay has something to decode."""
     with EventTap(["order.events"], settings, since=recently()) as tap:
         read_until_sentinel(tap, contexts["order"])

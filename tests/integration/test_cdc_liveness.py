@@ -60,7 +60,7 @@ def test_an_order_placed_after_a_mariadb_restart_is_published_within_seconds(
 
 
 @pytest.fixture
-def stall_probe(settings, connectors) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def stall_probe(settings, connectors) -> Iterator[str]:
     """A connector that captures nothing and would notice a lost binlog connection only after
     10 minutes (Debezium's default keep-alive is 1 minute): what every connector was before."""
     name = f"stall-probe-{uuid.uuid4().hex[:6]}"

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_replay_filters_by_type_partition_offset_and_time(order_context, connect
     order_id = place_order(order_context.uow_factory, "replay-filters", [OrderLine("R", 1, 1)]).id
     place_order(order_context.uow_factory, "replay-filters", [OrderLine("R", 1, 1)])  # another key
     partition = partition_for(order_id)
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
 
     def published() -> bool:
         mine = cli(

@@ -5,7 +5,7 @@ to 1.8 million records in five days of a one-second offset flush and heartbeat).
 from __future__ import annotations
 
 import pytest
-from confluent_kafka.admin import ConfigResource
+from confluent_kafka.admin import ConfigResource  # type: ignore[attr-defined]  # re-exported without __all__
 
 from eventcore.base.settings import Settings
 from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, OFFSETS_SEGMENT_MS

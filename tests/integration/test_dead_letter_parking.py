@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from confluent_kafka import Producer
@@ -54,7 +55,7 @@ refusals = Table("probe_refusals", probe_tables, Column("event_id", String(64), 
 
 @dataclass
 class Probe:
-    context: ServiceContext
+    context: ServiceContext[Any]
     tools: DeadLetterTools
     producer: Producer
     serializer: AvroEventSerializer
@@ -144,7 +145,7 @@ class Probe:
 
 
 @pytest.fixture
-def probe(order_context: ServiceContext) -> Iterator[Probe]:
+def probe(order_context: ServiceContext[Any]) -> Iterator[Probe]:
     probe_tables.create_all(order_context.engine)
     bootstrap = order_context.settings.kafka_bootstrap_servers
     store = DeadLetterStore(order_context.messaging.dead_letters, GROUP)

@@ -18,7 +18,7 @@ inbox, horizon = messaging.inbox, messaging.inbox_horizon
 
 
 @pytest.fixture
-def group(contexts):  # type: ignore[no-untyped-def]
+def group(contexts):
     name = f"horizon-test-{uuid.uuid4().hex[:8]}"
     yield name
     with contexts["inventory"].engine.begin() as connection:
@@ -26,7 +26,7 @@ def group(contexts):  # type: ignore[no-untyped-def]
         connection.execute(delete(horizon).where(horizon.c.consumer_group == name))
 
 
-def receipts(engine, group: str) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+def receipts(engine, group: str) -> list[tuple[str, int, int]]:
     with engine.connect() as connection:
         rows = connection.execute(
             select(inbox.c.topic, inbox.c.kafka_partition, inbox.c.kafka_offset).where(

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings, contexts: dict[str, ServiceContext]) -> Iterator[TestClient]:
+def client(settings: Settings, contexts: dict[str, ServiceContext[Any]]) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -40,7 +40,7 @@ def body(customer: str, **changes: Any) -> dict[str, Any]:
     }
 
 
-def written(order_context: ServiceContext) -> tuple[int, int]:
+def written(order_context: ServiceContext[Any]) -> tuple[int, int]:
     """(orders, outbox rows) in order_db."""
     outbox = order_context.messaging.outbox
     with order_context.engine.connect() as connection:
@@ -50,7 +50,7 @@ def written(order_context: ServiceContext) -> tuple[int, int]:
         )
 
 
-def orders_of(order_context: ServiceContext, customer: str) -> list[str]:
+def orders_of(order_context: ServiceContext[Any], customer: str) -> list[str]:
     with order_context.engine.connect() as connection:
         return list(connection.execute(select(orders.c.id).where(orders.c.customer_id == customer)).scalars())
 
@@ -75,7 +75,7 @@ def test_get_right_after_post_says_pending_with_how_far_behind(client: TestClien
 
 
 def test_a_retried_post_with_the_same_key_creates_one_order(
-    client: TestClient, order_context: ServiceContext
+    client: TestClient, order_context: ServiceContext[Any]
 ) -> None:
     customer, key = f"api-retry-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     first = client.post("/orders", json=body(customer), headers={"Idempotency-Key": key})
@@ -87,7 +87,7 @@ def test_a_retried_post_with_the_same_key_creates_one_order(
 
 
 def test_concurrent_retries_with_one_key_create_one_order(
-    client: TestClient, order_context: ServiceContext
+    client: TestClient, order_context: ServiceContext[Any]
 ) -> None:
     customer, key = f"api-race-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     answers: list[Any] = []
@@ -106,7 +106,7 @@ def test_concurrent_retries_with_one_key_create_one_order(
 
 
 def test_the_same_key_with_another_body_is_a_conflict(
-    client: TestClient, order_context: ServiceContext
+    client: TestClient, order_context: ServiceContext[Any]
 ) -> None:
     customer, key = f"api-reuse-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     assert client.post("/orders", json=body(customer), headers={"Idempotency-Key": key}).status_code == 201
@@ -143,7 +143,7 @@ LINE = {"sku": "APPLE", "quantity": 1, "unitPriceCents": 100}
     ],
 )
 def test_a_malformed_body_gets_422_naming_the_field_and_writes_nothing(
-    client: TestClient, order_context: ServiceContext, payload: Any, field: str
+    client: TestClient, order_context: ServiceContext[Any], payload: Any, field: str
 ) -> None:
     before = written(order_context)
     answer = client.post("/orders", json=payload)
@@ -152,7 +152,7 @@ def test_a_malformed_body_gets_422_naming_the_field_and_writes_nothing(
     assert written(order_context) == before
 
 
-def test_an_order_redeeming_points_says_so(client: TestClient, order_context: ServiceContext) -> None:
+def test_an_order_redeeming_points_says_so(client: TestClient, order_context: ServiceContext[Any]) -> None:
     customer = f"api-points-{uuid.uuid4().hex[:8]}"
     answer = client.post("/orders", json={"customerId": customer, "lines": [LINE], "points": 40})
     assert answer.status_code == 201, answer.text
@@ -162,7 +162,7 @@ def test_an_order_redeeming_points_says_so(client: TestClient, order_context: Se
     assert placed is not None and (placed.points, placed.to_charge_cents) == (40, 60)
 
 
-def test_broken_json_and_a_bad_key_get_422(client: TestClient, order_context: ServiceContext) -> None:
+def test_broken_json_and_a_bad_key_get_422(client: TestClient, order_context: ServiceContext[Any]) -> None:
     before = written(order_context)
     broken = client.post("/orders", content=b'{"customerId": ', headers={"Content-Type": "application/json"})
     assert broken.status_code == 422 and "JSON" in broken.json()["error"]
@@ -217,7 +217,7 @@ def test_health_reports_a_stopped_connector(client: TestClient, settings: Settin
         def reported() -> bool:
             answer = client.get("/health")
             state = answer.json()["checks"]["connectors"]["connectors"]["payment-outbox"]["state"]
-            return answer.status_code == 503 and state == "STOPPED"
+            return bool(answer.status_code == 503 and state == "STOPPED")
 
         wait_until(reported, 60, "/health to report payment-outbox STOPPED")
         report = client.get("/health").json()

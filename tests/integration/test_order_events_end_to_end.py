@@ -98,8 +98,8 @@ def test_concurrent_writers_publish_every_event_once_and_in_order_per_key(order_
     versions: dict[str, list[int]] = defaultdict(list)
     partitions: dict[str, set[int]] = defaultdict(set)
     for record in records:  # the tap appends in arrival order
-        versions[record.key].append(record.aggregate_version)
-        partitions[record.key].add(record.partition)
+        versions[record.key or ""].append(record.aggregate_version)
+        partitions[record.key or ""].add(record.partition)
     assert all(v == sorted(v) and len(set(v)) == len(v) for v in versions.values())
     assert all(len(p) == 1 for p in partitions.values())
     assert sum(1 for v in versions.values() if v == [1, 2]) == 500
@@ -122,8 +122,8 @@ def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(setting
     def counts() -> tuple[int, int]:
         with context.engine.connect() as connection:
             return (
-                connection.execute(select(func.count()).select_from(orders)).scalar(),
-                connection.execute(select(func.count()).select_from(outbox)).scalar(),
+                connection.execute(select(func.count()).select_from(orders)).scalar_one(),
+                connection.execute(select(func.count()).select_from(outbox)).scalar_one(),
             )
 
     before = counts()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.stack
 outbox = messaging.outbox
 
 
-def outbox_ids(order_context, keys: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
+def outbox_ids(order_context, keys: list[str]) -> set[str]:
     with order_context.engine.connect() as connection:
         query = select(outbox.c.aggregateid).where(outbox.c.aggregateid.in_(keys))
         return {row.aggregateid for row in connection.execute(query)}

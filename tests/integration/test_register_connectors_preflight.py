@@ -18,11 +18,11 @@ pytestmark = pytest.mark.stack
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture
-def database_without_binlog(tmp_path, stack):  # type: ignore[no-untyped-def]
+def database_without_binlog(tmp_path, stack):
     db = MariaDbInstance(
         tmp_path,
         port=free_port(),

@@ -3,8 +3,11 @@ indexes (e.g. the outbox's index by aggregate, which the order API's sync state 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy.sql.schema import SchemaItem
 
 from eventcore.service.context import ServiceContext
 from eventcore.storage.db import create_tables
@@ -12,11 +15,13 @@ from eventcore.storage.db import create_tables
 pytestmark = pytest.mark.stack
 
 
-def probe_table(metadata: MetaData, *extra: object) -> Table:
+def probe_table(metadata: MetaData, *extra: SchemaItem) -> Table:
     return Table("schema_addition_probe", metadata, Column("id", Integer, primary_key=True), *extra)
 
 
-def test_a_declared_column_and_index_are_added_to_an_existing_table(order_context: ServiceContext) -> None:
+def test_a_declared_column_and_index_are_added_to_an_existing_table(
+    order_context: ServiceContext[Any],
+) -> None:
     engine = order_context.engine
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS schema_addition_probe"))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import pytest
 
 from eventcore.base.messages import ConsumedEvent
 from eventcore.consuming.dispatch import EventRoutes
+from eventcore.domain.events import Event
 from eventcore.domain.state_machine import TransitionRefused
-from eventcore.sagas.steps import StepStatus, compensate
+from eventcore.sagas.steps import CompensableStep, StepStatus, compensate
 from services.contracts import (
     OrderCancelled,
     PaymentCompleted,
@@ -23,6 +26,7 @@ from services.contracts import (
 from services.inventory.domain import Reservation, StockLevel
 from services.payment.domain import Payment
 
+S = TypeVar("S", bound=CompensableStep)
 STOCK = {"A": StockLevel("A", 5, 0), "B": StockLevel("B", 1, 0)}
 
 
@@ -66,17 +70,19 @@ def test_a_charge_is_done_or_refused_by_the_gateways_answer():
     assert declined.pull_changes() == [(1, PaymentFailed("o-2", "limit"))]
 
 
-class InMemorySteps:
-    def __init__(self, factory):  # type: ignore[no-untyped-def]
+class RecordingSteps(Generic[S]):
+    """A participant's steps that remember each save (status, version), in order."""
+
+    def __init__(self, factory: Callable[[str], S]) -> None:
         self.factory = factory
-        self.rows: dict[str, object] = {}
+        self.rows: dict[str, S] = {}
         self.saved: list[tuple[str, int]] = []
 
-    def load(self, saga_id):  # type: ignore[no-untyped-def]
+    def load(self, saga_id: str) -> S:
         return self.rows.get(saga_id) or self.factory(saga_id)
 
-    def save(self, step):  # type: ignore[no-untyped-def]
-        self.rows[step.order_id] = step
+    def save(self, step: S) -> None:
+        self.rows[step.saga_id] = step
         self.saved.append((step.stored_status, step.version))
 
 
@@ -96,8 +102,10 @@ def cancelled(order_id: str) -> ConsumedEvent:
     )
 
 
-def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[no-untyped-def]
-    def on_cancelled(uow, event):  # type: ignore[no-untyped-def]
+def routes_for(
+    repository: RecordingSteps[Any], undo: Callable[[Any, Any], Event]
+) -> tuple[EventRoutes[Any], Callable[[Any, ConsumedEvent], None]]:
+    def on_cancelled(uow, event):
         compensate(repository, event.aggregate_id, lambda step: undo(uow, step))
 
     routes = EventRoutes({OrderCancelled: on_cancelled}, "test")
@@ -105,14 +113,14 @@ def routes_for(repository, undo) -> tuple[EventRoutes, object]:  # type: ignore[
 
 
 def test_a_done_step_is_compensated_once_by_the_shared_handler(caplog):
-    payments = InMemorySteps(Payment)
+    payments = RecordingSteps(Payment)
     payment = Payment("o-1")
     payment.charged(300, "EUR", True, "g-1", None)
     payment.pull_changes()
     payments.rows["o-1"] = payment
     refunds: list[str] = []
 
-    def refund(uow, step):  # type: ignore[no-untyped-def]
+    def refund(uow, step):
         refunds.append(step.order_id)
         return step.refunded("r-1")
 
@@ -127,10 +135,10 @@ def test_a_done_step_is_compensated_once_by_the_shared_handler(caplog):
 
 
 def test_a_step_that_never_ran_is_voided_so_a_late_request_cannot_run_it():
-    reservations = InMemorySteps(Reservation)
+    reservations = RecordingSteps(Reservation)
     released: list[str] = []
 
-    def release(uow, step):  # type: ignore[no-untyped-def]
+    def release(uow, step):
         released.append(step.order_id)
         return StockReleased(step.order_id, ())
 
@@ -144,7 +152,7 @@ def test_a_step_that_never_ran_is_voided_so_a_late_request_cannot_run_it():
 
 
 def test_a_refused_step_has_nothing_to_compensate():
-    reservations = InMemorySteps(Reservation)
+    reservations = RecordingSteps(Reservation)
     rejected = Reservation("o-3")
     rejected.reserve({"Z": 1}, STOCK, 100, "EUR", "choreographed")
     reservations.rows["o-3"] = rejected

@@ -20,7 +20,7 @@ def state(connector, *tasks, trace=None):
 
 def test_waits_until_connector_and_every_task_run(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda _s: None)
-    seen = []
+    seen: list[ConnectorState | None] = []
     client = ScriptedConnect(
         [None, state("RUNNING"), state("RUNNING", "UNASSIGNED"), state("RUNNING", "RUNNING")]
     )

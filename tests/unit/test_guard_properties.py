@@ -266,6 +266,10 @@ def run(specs: list[Spec], delivery: list[int], batch_size: int, crash_at: set[i
             outages = OutageWaiter(GROUP, health, counters, QUICK, stop, positions)
             outages.consumer = PausableConsumer()  # type: ignore[assignment]
             stored: dict[tuple[str, int], int] = {}
+
+            def store(record: Record, stored: dict[tuple[str, int], int] = stored) -> None:
+                stored[(record.topic, record.partition)] = record.offset + 1
+
             pipeline = RecordPipeline(
                 applier,
                 queue,  # type: ignore[arg-type]
@@ -275,7 +279,7 @@ def run(specs: list[Spec], delivery: list[int], batch_size: int, crash_at: set[i
                 RetryPolicy(MAX_ATTEMPTS, QUICK, QUICK),
                 stop,
                 positions,
-                lambda r, stored=stored: stored.__setitem__((r.topic, r.partition), r.offset + 1),
+                store,
             )
             fetched = dict(committed)
             try:

@@ -29,7 +29,7 @@ def test_a_malformed_key_is_refused(key: str) -> None:
 @dataclass
 class FakeEvent:
     topic: str
-    value: dict
+    value: dict[str, object]
 
 
 def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

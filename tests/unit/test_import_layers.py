@@ -28,7 +28,7 @@ def imported_modules(path: Path, tree: ast.Module, known: set[str]) -> list[tupl
     """The eventcore modules ``path`` imports (``from p import m`` names module ``p.m`` when it is one)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = []
+    found: list[tuple[str, ast.AST]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(alias.name, node) for alias in node.names if alias.name.startswith("eventcore")]
@@ -77,10 +77,10 @@ def subpackage(module: str) -> str | None:
 def test_no_two_subpackages_import_each_other() -> None:
     edges, _ = graph()
     pairs = {
-        (subpackage(source), subpackage(target))
+        (outer, inner)
         for source, targets in edges.items()
         for target in targets
-        if subpackage(source) and subpackage(target) and subpackage(source) != subpackage(target)
+        if (outer := subpackage(source)) and (inner := subpackage(target)) and outer != inner
     }
     both_ways = sorted({tuple(sorted(pair)) for pair in pairs if pair[::-1] in pairs})
     assert both_ways == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore import TransitionRefused
+from eventcore import Event, TransitionRefused
 from services.contracts import (
     ORCHESTRATED,
     OrderCancelled,
@@ -19,7 +19,7 @@ from services.inventory.domain import StockLevel
 from services.inventory.in_memory import InMemoryInventoryUnitOfWork
 
 
-def handle(uow: InMemoryInventoryUnitOfWork, event: object) -> None:
+def handle(uow: InMemoryInventoryUnitOfWork, event: Event) -> None:
     with uow:
         HANDLERS[type(event)](uow, event)
 

@@ -30,7 +30,7 @@ def test_place_computes_total_starts_pending_at_version_1_and_records_order_crea
         (lambda: OrderLine("A", 2**31, 1), "quantity of A must be between 1 and 2147483647"),
         (lambda: OrderLine("A", 1, -5), r"unit price of A \(cents\) must be between 0 and"),
         (lambda: OrderLine("A", 1, 10**20), r"unit price of A \(cents\) must be between 0 and 92233"),
-        (lambda: OrderLine("A", 1.5, 1), "quantity of A must be a whole number"),
+        (lambda: OrderLine("A", 1.5, 1), "quantity of A must be a whole number"),  # type: ignore[arg-type]
         (lambda: OrderLine("", 1, 1), "sku must not be empty"),
         (lambda: OrderLine("   ", 1, 1), "sku must not be empty"),
         (lambda: OrderLine("S" * 65, 1, 1), "sku must be at most 64 characters, got 65"),

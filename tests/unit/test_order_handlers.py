@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from eventcore import TransitionRefused
+from eventcore import Event, TransitionRefused
 from services.contracts import (
     ORCHESTRATED,
     PaymentCompleted,
@@ -29,7 +29,7 @@ from services.order.in_memory import InMemoryOrderUnitOfWork
 from services.order.orchestration import SagaState, order_saga
 
 
-def handle(uow: InMemoryOrderUnitOfWork, event: object) -> None:
+def handle(uow: InMemoryOrderUnitOfWork, event: Event) -> None:
     with uow:
         HANDLERS[type(event)](uow, event)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from eventcore import Envelope
+from eventcore import Envelope, Event
 from services.contracts import (
     OrderCancelled,
     OrderCreated,
@@ -22,7 +22,7 @@ from services.order_view.main import HANDLERS
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 
 
-def project(uow: InMemoryOrderViewUnitOfWork, event: object, aggregate: str, version: int) -> None:
+def project(uow: InMemoryOrderViewUnitOfWork, event: Event, aggregate: str, version: int) -> None:
     with uow:
         HANDLERS[type(event)].handler(
             uow, event, Envelope(f"e-{aggregate}-{version}", aggregate, version, T0)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from eventcore.domain.events import Envelope
+from eventcore.domain.events import Envelope, Event
 from services.contracts import (
     OrderCancelled,
     OrderConfirmed,
@@ -19,7 +20,7 @@ from services.contracts import (
     StockReleased,
     StockReserved,
 )
-from services.order_view.projection import OrderView
+from services.order_view.projection import OrderView, TimelineEntry
 
 T0 = datetime(2026, 11, 26, 12, 0, 0)
 ORDER = "o-1"
@@ -35,10 +36,10 @@ PAID = (PaymentCompleted(ORDER, "pay-1", 300), envelope("payment", 1, 2))
 CONFIRMED = (OrderConfirmed(ORDER, "pay-1"), envelope("order", 3, 3))
 
 
-def project(*events: tuple[object, Envelope]) -> OrderView:
+def project(*events: tuple[Event, Envelope]) -> OrderView:
     view = OrderView(ORDER)
     for event, meta in events:
-        view.apply(event, meta)  # type: ignore[arg-type]
+        view.apply(event, meta)
     return view
 
 
@@ -70,10 +71,14 @@ def test_a_participant_event_before_order_created_starts_the_view_and_loses_noth
     assert late.customer_id == "alice" and late.status == "CONFIRMED"
 
 
-def interleavings() -> list[list[tuple[object, Envelope]]]:
+def interleavings() -> list[list[tuple[Event, Envelope]]]:
     """Every merge of the three aggregates' streams that keeps each stream's own order (one
     partition each), as a rebuild or a lagging consumer may apply them."""
-    streams = {"order": [CREATED, CONFIRMED], "inventory": [RESERVED], "payment": [PAID]}
+    streams: dict[str, list[tuple[Event, Envelope]]] = {
+        "order": [CREATED, CONFIRMED],
+        "inventory": [RESERVED],
+        "payment": [PAID],
+    }
     labels = [name for name, stream in streams.items() for _ in stream]
     merges = []
     for order in sorted(set(itertools.permutations(labels))):
@@ -83,7 +88,7 @@ def interleavings() -> list[list[tuple[object, Envelope]]]:
 
 
 @pytest.mark.parametrize("events", interleavings())
-def test_any_interleaving_of_the_aggregates_gives_the_same_view(events) -> None:  # type: ignore[no-untyped-def]
+def test_any_interleaving_of_the_aggregates_gives_the_same_view(events) -> None:
     reference = project(CREATED, RESERVED, PAID, CONFIRMED)
     view = project(*events)
     for attribute in (
@@ -99,7 +104,7 @@ def test_any_interleaving_of_the_aggregates_gives_the_same_view(events) -> None:
     ):
         assert getattr(view, attribute) == getattr(reference, attribute)
 
-    def timeline(v: OrderView) -> list[object]:
+    def timeline(v: OrderView) -> list[TimelineEntry]:
         return sorted(v.timeline, key=lambda e: (e.occurred_at, e.aggregate_type, e.aggregate_version))
 
     assert timeline(view) == timeline(reference)
@@ -129,7 +134,7 @@ def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
     from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
 
     seen: list[tuple[object, Envelope]] = []
-    routes = EventRoutes(
+    routes: EventRoutes[Any] = EventRoutes(
         {OrderConfirmed: WithEnvelope(lambda _uow, event, meta: seen.append((event, meta)))}, "test"
     )
     occurred = datetime(2026, 11, 26, 12, 0, 0, 123456).astimezone()
@@ -146,7 +151,7 @@ def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
         1,
         0.0,
     )
-    routes.handle(None, record, routes.typed(record))  # type: ignore[arg-type]
+    routes.handle(None, record, routes.typed(record))
     assert seen == [
         (
             OrderConfirmed(ORDER, "pay-9"),

@@ -37,7 +37,8 @@ def test_a_key_reused_for_another_amount_is_refused_as_permanent():
     with pytest.raises(IdempotencyKeyReusedError, match="charged 500 EUR, now asked for 700 EUR") as refused:
         gateway.charge("order-1", 700, "EUR")
     assert classify(refused.value).kind is FailureKind.RECORD
-    assert gateway.ledger.lookup("order-1").calls == 1  # the refused call left the entry alone
+    entry = gateway.ledger.lookup("order-1")
+    assert entry is not None and entry.calls == 1  # the refused call left the entry alone
 
 
 def test_declines_over_the_limit_and_by_chance_stick_to_their_key():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore import TransitionRefused
+from eventcore import Event, TransitionRefused
 from services.contracts import (
     ORCHESTRATED,
     ChargePayment,
@@ -19,7 +19,7 @@ from services.payment.gateway import ChargeLedger, SimulatedGateway
 from services.payment.in_memory import InMemoryPaymentUnitOfWork
 
 
-def handle(uow: InMemoryPaymentUnitOfWork, event: object) -> None:
+def handle(uow: InMemoryPaymentUnitOfWork, event: Event) -> None:
     with uow:
         HANDLERS[type(event)](uow, event)
 

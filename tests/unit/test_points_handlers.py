@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore import TransitionRefused
+from eventcore import Event, TransitionRefused
 from services.contracts import (
     ORCHESTRATED,
     DeductPoints,
@@ -17,7 +17,7 @@ from services.points.commands import HANDLERS, set_points
 from services.points.in_memory import InMemoryPointsUnitOfWork
 
 
-def handle(uow: InMemoryPointsUnitOfWork, event: object) -> None:
+def handle(uow: InMemoryPointsUnitOfWork, event: Event) -> None:
     with uow:
         HANDLERS[type(event)](uow, event)
 

@@ -131,7 +131,7 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.positions.assigned([TopicPartition(TOPIC, 0)])
         outages = OutageWaiter("things-service", self.health, self.counters, QUICK, self.stop, self.positions)
-        outages.consumer = self.consumer  # type: ignore[assignment]
+        outages.consumer = self.consumer
         self.pipeline = RecordPipeline(
             self.applier,  # type: ignore[arg-type]
             self.dead_letters,  # type: ignore[arg-type]
@@ -166,7 +166,7 @@ def test_a_record_that_cannot_be_applied_splits_its_batch_and_alone_goes_to_the_
 
 
 def test_a_conflict_is_retried_a_bounded_number_of_times_then_dead_lettered() -> None:
-    conflicts = [RetryableConflictError(f"race {n}") for n in range(5)]
+    conflicts: list[Exception] = [RetryableConflictError(f"race {n}") for n in range(5)]
     run = Pipeline(FakeApplier(failures={0: conflicts}))
     assert run.handle([0], in_one_transaction=False)
     assert run.applier.tries == [0, 0, 0]  # max_conflict_attempts=3
@@ -181,7 +181,7 @@ def test_a_conflict_that_clears_is_applied_without_a_dead_letter() -> None:
 
 
 def test_an_outage_holds_the_record_with_fetching_paused_until_the_dependency_answers() -> None:
-    down = [DependencyUnavailableError("database", "connection refused") for _ in range(3)]
+    down: list[Exception] = [DependencyUnavailableError("database", "connection refused") for _ in range(3)]
     run = Pipeline(FakeApplier(failures={1: down}))
     seen_paused: list[bool] = []
     run.applier.on_try = lambda offset: seen_paused.append(run.consumer.paused) if offset == 1 else None
