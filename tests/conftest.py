@@ -33,12 +33,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 NO_STACK = "EVENTCORE_NO_STACK"
+# What a test that needs no stack sees instead of the stack's env file: the same whether a stack
+# was ever started on the machine or not (secrets that open nothing; every address the default).
+OFFLINE_ENV = "DB_PASSWORD_SECRET=offline-tests\nCDC_DB_PASSWORD=offline-tests\n"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()) and item.get_closest_marker("stack") is None:
             item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(autouse=True)
+def offline_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test without the ``stack`` marker, and the commands it starts, read no stack's env file."""
+    if request.node.get_closest_marker("stack") is not None:
+        return
+    env_file = tmp_path_factory.getbasetemp() / "offline-stack.env"
+    env_file.write_text(OFFLINE_ENV)
+    monkeypatch.setenv("STACK_ENV_FILE", str(env_file))
+    monkeypatch.delenv("STACK_STATE_DIR", raising=False)
 
 
 @pytest.fixture(scope="session")

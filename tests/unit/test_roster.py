@@ -24,7 +24,7 @@ from services.instances import ServiceInstance
 PROBE_MAIN = """
 from sqlalchemy import MetaData
 
-from eventcore.cli.service import ServiceDefinition
+from eventcore import ServiceDefinition, SqlUnitOfWork
 
 SERVICE = ServiceDefinition(
     name="loyalty",
@@ -33,6 +33,7 @@ SERVICE = ServiceDefinition(
     metadata=MetaData(),
     consumes=["order"],
     handlers={},
+    unit_of_work=SqlUnitOfWork.factory,
 )
 """
 
