@@ -1,24 +1,33 @@
-"""Adapter for the schema registry's Confluent-compatible REST API (Apicurio ``/apis/ccompat/v7``).
+"""Adapter for the schema registry: confluent-kafka's client (``confluent_kafka.schema_registry``)
+against any Confluent-compatible API (Apicurio's ``/apis/ccompat/v7`` here), with eventcore's
+errors around it.
 
 The registry is the contract checker: a schema is registered under a subject with a BACKWARD
 compatibility rule, so a producer cannot ship a change that existing consumers could not read.
+The client caches both directions (ids never change), so after a service's first records the
+registry is out of its hot path; the Avro framing itself is :mod:`eventcore.serialization.avro`'s
+(measured faster than confluent-kafka's serializers: docs/benchmarks.md, "Avro serde").
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 
-import requests
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient as ConfluentRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError as ConfluentRegistryError
+
+try:  # the HTTP library the client itself uses (httpx2 where installed, else httpx)
+    from confluent_kafka.schema_registry.common._httpx_compat import httpx
+except ImportError:  # pragma: no cover (an older confluent-kafka)
+    import httpx  # type: ignore[no-redef]
 
 from eventcore.base.errors import EventcoreError
 from eventcore.base.failures import DependencyUnavailableError
 
 log = logging.getLogger(__name__)
 
-AVRO_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 DEFAULT_COMPATIBILITY = "BACKWARD"
 
 
@@ -63,94 +72,63 @@ class SchemaRegistry(Protocol):
     def schema_by_id(self, schema_id: int) -> str: ...
 
 
+T = TypeVar("T")
+
+
 class SchemaRegistryClient:
-    """Registers and fetches Avro schemas; caches both directions because ids never change."""
+    """Registers and fetches Avro schemas, through confluent-kafka's client, which caches both."""
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
-        self._timeout_s = timeout_s
-        self._session = requests.Session()
-        self._session.headers["Content-Type"] = AVRO_CONTENT_TYPE
-        self._ids_by_subject_schema: dict[tuple[str, str], int] = {}
-        self._schemas_by_id: dict[int, str] = {}
-        self._lock = threading.Lock()
+        # One retry: a registry that stays down is an outage the caller waits out (the consumer
+        # holds its record, a command says "unavailable"), not something to spin on here.
+        self._client = ConfluentRegistryClient({"url": self.url, "timeout": timeout_s, "max.retries": 1})
 
-    def _request(self, method: str, path: str, body: Any | None = None) -> requests.Response:
+    def _call(
+        self, what: str, request: Callable[[], T], refusals: Mapping[int, Callable[[str], Exception]] = {}
+    ) -> T:
+        """``request()``, its failures in eventcore's terms: an outage, a refusal the caller names by
+        HTTP status (``refusals``), or a plain SchemaRegistryError."""
         try:
-            response = self._session.request(
-                method,
-                f"{self.url}{path}",
-                data=None if body is None else json.dumps(body),
-                timeout=self._timeout_s,
-            )
-        except requests.RequestException as exc:
+            return request()
+        except httpx.TransportError as exc:
             raise RegistryUnavailableError(f"{self.url} is unreachable ({type(exc).__name__})") from exc
-        if response.status_code >= 500:
-            raise RegistryUnavailableError(
-                f"{self.url} answered HTTP {response.status_code}: {self._error_text(response)}"
-            )
-        return response
-
-    @staticmethod
-    def _error_text(response: requests.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            return response.text.strip()[:500]
-        if isinstance(body, dict):
-            return str(body.get("message") or body.get("detail") or body)[:500]
-        return str(body)[:500]
+        except ConfluentRegistryError as exc:
+            status, detail = exc.http_status_code, exc.error_message
+            if status >= 500 or status < 0:
+                raise RegistryUnavailableError(f"{self.url} answered HTTP {status}: {detail}") from exc
+            if status in refusals:
+                raise refusals[status](detail) from exc
+            raise SchemaRegistryError(f"{what} failed with HTTP {status}: {detail}") from exc
 
     def register(self, subject: str, schema: str) -> int:
         """Register ``schema`` under ``subject`` (idempotent) and return its id."""
-        key = (subject, schema)
-        cached = self._ids_by_subject_schema.get(key)
-        if cached is not None:
-            return cached
-        response = self._request(
-            "POST", f"/subjects/{subject}/versions", {"schema": schema, "schemaType": "AVRO"}
+        schema_id = self._call(
+            f"registering the schema for {subject!r}",
+            lambda: self._client.register_schema(subject, Schema(schema, "AVRO")),
+            {
+                409: lambda detail: IncompatibleSchemaError(subject, detail),
+                422: lambda detail: SchemaRegistryError(
+                    f"registry rejected the schema for {subject!r} as invalid: {detail}"
+                ),
+            },
         )
-        if response.status_code == 409:
-            raise IncompatibleSchemaError(subject, self._error_text(response))
-        if response.status_code == 422:
-            raise SchemaRegistryError(
-                f"registry rejected the schema for {subject!r} as invalid: {self._error_text(response)}"
-            )
-        if response.status_code >= 300:
-            raise SchemaRegistryError(
-                f"registering schema for {subject!r} failed with HTTP {response.status_code}: "
-                f"{self._error_text(response)}"
-            )
-        schema_id = int(response.json()["id"])
-        with self._lock:
-            self._ids_by_subject_schema[key] = schema_id
-            self._schemas_by_id[schema_id] = schema
-        log.info("registered schema for subject %s as id %d", subject, schema_id)
+        log.debug("schema for subject %s is id %d", subject, schema_id)
         return schema_id
 
     def set_compatibility(self, subject: str | None, level: str = DEFAULT_COMPATIBILITY) -> None:
         """Set the compatibility rule of one subject, or the global default when subject is None."""
-        path = "/config" if subject is None else f"/config/{subject}"
-        response = self._request("PUT", path, {"compatibility": level})
-        if response.status_code >= 300:
-            raise SchemaRegistryError(
-                f"setting {level} compatibility on {subject or 'the global config'} failed "
-                f"with HTTP {response.status_code}: {self._error_text(response)}"
-            )
+        self._call(
+            f"setting {level} compatibility on {subject or 'the global config'}",
+            lambda: self._client.set_compatibility(subject_name=subject, level=level),
+        )
 
     def schema_by_id(self, schema_id: int) -> str:
-        cached = self._schemas_by_id.get(schema_id)
-        if cached is not None:
-            return cached
-        response = self._request("GET", f"/schemas/ids/{schema_id}")
-        if response.status_code == 404:
-            raise UnknownSchemaIdError(schema_id)
-        if response.status_code >= 300:
-            raise SchemaRegistryError(
-                f"fetching schema id {schema_id} failed with HTTP {response.status_code}: "
-                f"{self._error_text(response)}"
-            )
-        schema = str(response.json()["schema"])
-        with self._lock:
-            self._schemas_by_id[schema_id] = schema
-        return schema
+        found = self._call(
+            f"fetching schema id {schema_id}",
+            lambda: self._client.get_schema(schema_id),
+            {404: lambda _detail: UnknownSchemaIdError(schema_id)},
+        )
+        if found.schema_str is None:
+            raise SchemaRegistryError(f"schema id {schema_id} came back without a schema")
+        return found.schema_str
