@@ -12,14 +12,9 @@ from setuptools import setup
 
 ROOT = Path(__file__).resolve().parent
 
-# The project's own tools.
+# The project's own tools (eventcore's come with its wheel: lib/pyproject.toml).
 TOOLS = [
     "stack = devstack.cli:main",
-    "replay = eventcore.cli.replay:main",
-    "cdc = eventcore.cli.cdc:main",
-    "topics = eventcore.cli.topics:main",
-    "register-connectors = eventcore.cli.connectors:main",
-    "provision-databases = eventcore.cli.provision:main",
     "order-api = services.order_api.main:main",
 ]
 

@@ -38,12 +38,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from devstack.stack import Stack
 from eventcore.base.logs import configure_logging
-from eventcore.base.settings import REPO_ROOT, Settings
+from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.kafka.clients import consumer_config, ensure_topics
 from eventcore.kafka.records import Record
-from services import build_all
+from services import ROOT, build_all
 from services.instances import cpu_seconds, refuse_if_services_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,7 +54,7 @@ from saga_bench.phases import percentiles
 AGGREGATE_TYPE = "benchgrid"
 TOPIC = f"{AGGREGATE_TYPE}.events"
 CONNECTOR = "order-outbox"
-REGISTER = REPO_ROOT / "scripts" / "register_connectors.py"
+REGISTER = ROOT / "scripts" / "register_connectors.py"
 
 
 class Reader:
@@ -288,7 +288,7 @@ def grid(args: argparse.Namespace) -> int:
         refuse_if_services_run(Settings.load())
         report = Grid(args).run()
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
-    path = args.report or REPO_ROOT / ".state" / "bench" / f"connector-grid-{stamp}.json"
+    path = args.report or ROOT / ".state" / "bench" / f"connector-grid-{stamp}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print_grid(report)

@@ -52,9 +52,8 @@ from saga_bench.report import plot
 
 from devstack.stack import Stack
 from eventcore.base.logs import configure_logging
-from eventcore.base.settings import REPO_ROOT
 from eventcore.cli import ArgumentParser, number_argument, run_cli
-from services import flow_services
+from services import ROOT, flow_services
 
 
 def positive(kind: type = float) -> Callable[[str], float]:
@@ -230,7 +229,7 @@ def bench(args: argparse.Namespace) -> int:
             )
         for reference in report["references"]:
             print(f"   reference: {json.dumps(reference)}")
-    path = args.report or REPO_ROOT / ".state" / "bench" / f"saga-{bench.run_id}.json"
+    path = args.report or ROOT / ".state" / "bench" / f"saga-{bench.run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str))
     samples = (

@@ -53,13 +53,13 @@ from devstack.faults import PartitionWatch
 from devstack.stack import Stack, start_together
 from eventcore.base.errors import UsageError
 from eventcore.base.logs import configure_logging
-from eventcore.base.settings import REPO_ROOT, Settings
+from eventcore.base.settings import Settings
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.service.context import ServiceContext
 from eventcore.service.roster import outbox_connectors
-from services import build_all, flow_services
+from services import ROOT, build_all, flow_services
 from services.contracts import FLOWS
 from services.drill import OrderFlowDrill
 from services.instances import GroupLagProbe, ServiceInstance, connector_topics, refuse_if_services_run
@@ -571,7 +571,7 @@ def suite(args: argparse.Namespace) -> int:
     refuse_if_services_run(settings)
     contexts = build_all(settings)
     registered = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "register_connectors.py")],
+        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
         capture_output=True,
         text=True,
         timeout=300,
@@ -645,7 +645,7 @@ def suite(args: argparse.Namespace) -> int:
     )
     for check in checks:
         print(check.line())
-    report = args.report or REPO_ROOT / ".state" / f"fault-suite-{run.run_id}.json"
+    report = args.report or ROOT / ".state" / f"fault-suite-{run.run_id}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(
         json.dumps(

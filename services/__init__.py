@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from eventcore.service.context import ServiceContext
     from eventcore.service.definition import ServiceDefinition
 
-# The Avro schemas of the flow, shared by its services: <aggregate type>/<EventType>.avsc.
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "avro"
+# The checkout the flow runs from, and the Avro schemas of the flow, shared by its services:
+# <aggregate type>/<EventType>.avsc.
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "schemas" / "avro"
 
 ROSTER = (
     "order",

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Self
 
 from eventcore import Settings, UsageError, topic_for
-from eventcore.base.settings import REPO_ROOT
 from eventcore.service.roster import publishing_services, service
+from services import ROOT
 
-LOG_DIR = REPO_ROOT / ".state" / "logs"
+LOG_DIR = ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://\S+)")
 
 
@@ -42,7 +42,7 @@ class ServiceInstance:
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command(), cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         return self
 

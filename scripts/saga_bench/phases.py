@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from devstack.stack import Stack
-from eventcore.base.settings import REPO_ROOT, Settings
+from eventcore.base.settings import Settings
 from saga_bench import say
 from saga_bench.history import chunks, table_rows
-from services import build_all, flow_services
+from services import ROOT, build_all, flow_services
 from services.instances import GroupLagProbe, ServiceInstance, process_usage, refuse_if_services_run
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
@@ -147,7 +147,7 @@ class SagaBench:
         self.phases_run = 0
         self.skus = [f"B{self.run_id}-{n}" for n in range(SKUS)]
         self.services: dict[str, ServiceInstance] = {}
-        self.samples_path = REPO_ROOT / ".state" / "bench" / f"saga-{self.run_id}-samples.jsonl"
+        self.samples_path = ROOT / ".state" / "bench" / f"saga-{self.run_id}-samples.jsonl"
         self.samples_path.parent.mkdir(parents=True, exist_ok=True)
 
     def start_services(self) -> None:

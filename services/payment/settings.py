@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventcore import Settings
-from eventcore.base.settings import REPO_ROOT
+from services import ROOT
 
-DEFAULT_LEDGER = REPO_ROOT / ".state" / "payment-gateway.sqlite"
+DEFAULT_LEDGER = ROOT / ".state" / "payment-gateway.sqlite"
 
 
 @dataclass(frozen=True)

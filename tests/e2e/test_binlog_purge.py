@@ -42,7 +42,10 @@ def binlog_files(stack) -> list[str]:
 
 
 def place(ctx, sku: str, count: int, label: str) -> list[str]:
-    saga = order_saga(60.0)
+    # Orchestrated orders wait for their first reply through the whole outage and recovery: a step
+    # deadline shorter than that cancels them (the pipeline-lag allowance cannot see outbox rows a
+    # recovery has not republished yet; noted on issue 23), which says nothing about loss.
+    saga = order_saga(900.0)
     return [
         place_order(
             ctx["order"].uow_factory,

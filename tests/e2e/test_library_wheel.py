@@ -1,7 +1,8 @@
-"""eventcore as a library a team installs: the project's wheel, installed into a fresh virtualenv,
-runs a service that lives in a temporary folder outside the repository (its own table, schema,
-unit of work, handler and roster) against the real stack. Its handler is tested through its
-in-memory unit of work; its event goes out through its outbox and Debezium and is applied once."""
+"""eventcore as a library a team installs: its wheel (lib/: eventcore and nothing else), installed
+into a fresh virtualenv, runs a service that lives in a temporary folder outside the repository
+(its own table, schema, unit of work, handler and roster) against the real stack. Its handler is
+tested through its in-memory unit of work; its event goes out through its outbox and Debezium and
+is applied once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,113 +29,13 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.stack
 
-SERVICE = '''
-"""A stamp card: a team's own service, written against eventcore's public API only."""
+def readme_service() -> str:
+    """The README's own service ("Write your own service"): the code a team is shown is the code
+    this test runs."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("## Write your own service")) + len("```python\n")
+    return readme[start : readme.index("```", start)]
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar, Protocol
-
-from sqlalchemy import Column, MetaData, String, Table, insert
-
-from eventcore import (
-    Command,
-    Event,
-    MessagingTables,
-    ServiceDefinition,
-    SqlUnitOfWork,
-    UnitOfWork,
-    emit,
-    service_main,
-)
-from eventcore.testing import InMemoryRepository, InMemoryUnitOfWork
-
-metadata = MetaData()
-stamps = Table(
-    "stamps", metadata, Column("card_id", String(64), primary_key=True), Column("note", String(200))
-)
-MessagingTables.add_to(metadata)
-
-
-@dataclass(frozen=True)
-class CardStamped(Event):
-    aggregate_type: ClassVar[str] = "stampcard"
-    key_field: ClassVar[str] = "card_id"
-    card_id: str
-    note: str
-
-
-class Stamps(Protocol):
-    def add(self, card_id: str, note: str) -> None: ...
-
-
-class StampUnitOfWork(UnitOfWork):
-    stamps: Stamps
-
-
-class SqlStamps:
-    def __init__(self, uow):
-        self._uow = uow
-
-    def add(self, card_id, note):
-        self._uow.connection.execute(insert(stamps).values(card_id=card_id, note=note))
-
-
-class SqlStampUnitOfWork(SqlUnitOfWork, StampUnitOfWork):
-    def __init__(self, engine, outbox=None):
-        super().__init__(engine, outbox)
-        self.stamps = SqlStamps(self)
-
-
-class InMemoryStamps(InMemoryRepository):
-    def add(self, card_id, note):
-        self.put(card_id, note)
-
-
-class InMemoryStampUnitOfWork(InMemoryUnitOfWork, StampUnitOfWork):
-    def __init__(self):
-        super().__init__()
-        self.stamps = InMemoryStamps()
-
-
-def on_card_stamped(uow: StampUnitOfWork, event: CardStamped) -> None:
-    uow.stamps.add(event.card_id, event.note)
-
-
-HANDLERS = {CardStamped: on_card_stamped}
-
-
-def configure_stamp(parser):
-    parser.add_argument("card_id")
-    parser.add_argument("note")
-
-
-def execute_stamp(context, args):
-    with context.unit_of_work() as uow:
-        emit(uow, CardStamped(args.card_id, args.note), 1)
-    print(f"stamped {args.card_id}")
-    return 0
-
-
-SERVICE = ServiceDefinition(
-    name="stampcard",
-    module=__spec__.name,
-    metadata=metadata,
-    consumes=["stampcard"],
-    handlers=HANDLERS,
-    unit_of_work=SqlStampUnitOfWork.factory,
-    commands={"stamp": Command("stamp a card", configure_stamp, execute_stamp)},
-    schemas=Path(__file__).parent / "schemas",
-)
-
-
-def main(argv=None):
-    return service_main(SERVICE, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-'''
 
 # The service's handler tested as its team would: through its in-memory unit of work, no stack.
 HANDLER_TEST = """
@@ -172,17 +74,27 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     app = work / "app"
     (app / "stampbook" / "schemas" / "stampcard").mkdir(parents=True)
     (app / "stampbook" / "__init__.py").write_text("")
-    (app / "stampbook" / "main.py").write_text(SERVICE)
+    (app / "stampbook" / "main.py").write_text(readme_service())
     (app / "stampbook" / "roster.py").write_text(
         "def roster():\n    from stampbook.main import SERVICE\n\n    return [SERVICE]\n"
     )
     (app / "stampbook" / "schemas" / "stampcard" / "CardStamped.avsc").write_text(SCHEMA)
     run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(ROOT / "lib"),
+        ],
         dict(os.environ),
         work,
     )
-    wheel = next((work / "dist").glob("*.whl"))
+    wheel = next((work / "dist").glob("eventcore-*.whl"))
     run([sys.executable, "-m", "venv", str(work / "venv")], dict(os.environ), work)
     python = work / "venv" / "bin" / "python"
     run([str(python), "-m", "pip", "install", "-q", str(wheel)], dict(os.environ), work)
@@ -196,6 +108,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         "HEALTH_PORT": "0",
     }
     yield python, app, env
+
+
+def test_the_wheel_holds_eventcore_alone(tmp_path: Path) -> None:
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT / "lib")],
+        dict(os.environ),
+        tmp_path,
+    )
+    [wheel] = tmp_path.glob("eventcore-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
+    assert top_level == {"eventcore"}
+    assert "eventcore/cdc/outbox_connector.json" in names and "eventcore/py.typed" in names
+    scripts = next(n for n in names if n.endswith("entry_points.txt"))
+    entry_points = zipfile.ZipFile(wheel).read(scripts).decode()
+    assert "register-connectors = eventcore.cli.connectors:main" in entry_points
+    assert "services" not in entry_points and "devstack" not in entry_points
 
 
 def test_an_installed_wheel_runs_a_service_from_outside_the_repository(

@@ -13,7 +13,6 @@ from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
 from eventcore.base.messages import OutboxEvent
-from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.dead_letters.queue import (
     H_ATTEMPTS,
     H_ERROR_CLASS,
@@ -28,6 +27,7 @@ from eventcore.kafka.partitioning import partition_for
 from eventcore.kafka.records import Record
 from eventcore.kafka.replay import EventTap
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
+from services import SCHEMAS
 from services.instances import GroupLagProbe
 from services.inventory.tables import reservations
 from services.order.commands import cancel_timed_out, place_order
@@ -319,7 +319,7 @@ def test_late_success_after_a_timeout_is_refunded_once_and_the_order_stays_cance
 
 def test_a_compatible_writer_change_does_not_break_the_running_consumers(ctx, settings):
     """Partial rollout: the order service ships a new optional field before its consumers do."""
-    current = SchemaCatalog.load(SCHEMAS_DIR)
+    current = SchemaCatalog.load(SCHEMAS)
     raw = json.loads(current.for_event_type("OrderCreated").text)
     raw["fields"].append({"name": "giftNote", "type": ["null", "string"], "default": None})
     newer = SchemaCatalog(

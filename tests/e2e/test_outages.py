@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.kafka.replay import EventTap
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
-from services import flow_services
+from services import SCHEMAS, flow_services
 from services.order import repository
 from services.order.commands import place_order
 from services.order.domain import Order, OrderLine, OrderStatus
@@ -108,7 +107,7 @@ def test_a_30_second_database_outage_is_waited_out(ctx, services, settings, stac
 
 def test_a_registry_outage_is_waited_out(ctx, services, settings, stack):
     """A record whose writer schema the consumer has not seen needs the registry to decode."""
-    current = SchemaCatalog.load(SCHEMAS_DIR)
+    current = SchemaCatalog.load(SCHEMAS)
     raw = json.loads(current.for_event_type("OrderCreated").text)
     raw["fields"].append({"name": f"note{uuid.uuid4().hex[:8]}", "type": ["null", "string"], "default": None})
     newer = SchemaCatalog(

@@ -6,9 +6,13 @@ import pytest
 from sqlalchemy import text
 
 from eventcore.base.settings import Settings
+from eventcore.serialization.avro import SchemaCatalog
 from eventcore.service.context import build_context
 from eventcore.storage.db import SqlUnitOfWork
+from services import SCHEMAS
 from services.order.tables import metadata as order_metadata
+
+CATALOG = SchemaCatalog.load(SCHEMAS)
 
 pytestmark = pytest.mark.stack
 
@@ -18,7 +22,7 @@ SESSION = text("SELECT @@SESSION.innodb_lock_wait_timeout AS lock_wait, @@SESSIO
 def test_service_sessions_read_committed_and_wait_briefly_for_locks(settings: Settings):
     tuned = Settings({**settings.values, "DB_LOCK_WAIT_TIMEOUT_S": "3"})
     for chosen, expected in ((settings, 10), (tuned, 3)):
-        engine = build_context("order", order_metadata, SqlUnitOfWork.factory, chosen).engine
+        engine = build_context("order", order_metadata, SqlUnitOfWork.factory, CATALOG, chosen).engine
         with engine.connect() as connection:
             row = connection.execute(SESSION).one()
         engine.dispose()

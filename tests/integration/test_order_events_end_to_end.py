@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from eventcore.base.messages import OutboxEvent
-from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.serialization.avro import EventSchema, SchemaCatalog
 from eventcore.serialization.schema_registry import IncompatibleSchemaError
+from services import SCHEMAS
 from services.order import repository
 from services.order.commands import cancel_order, place_order
 from services.order.domain import Order, OrderLine
@@ -106,7 +106,7 @@ def test_concurrent_writers_publish_every_event_once_and_in_order_per_key(order_
 
 
 def test_an_incompatible_schema_change_is_refused_and_nothing_is_written(settings, order_context):
-    current = SchemaCatalog.load(SCHEMAS_DIR)
+    current = SchemaCatalog.load(SCHEMAS)
     raw = json.loads(current.for_event_type("OrderCreated").text)
     # A new field without a default: new readers could not read old events (BACKWARD breaks).
     new_field = f"loyaltyTier{uuid.uuid4().hex[:8]}"

@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.serialization.avro import (
     AvroEventDeserializer,
     AvroEventSerializer,
@@ -15,9 +14,10 @@ from eventcore.serialization.avro import (
     subject_name,
 )
 from eventcore.serialization.schema_registry import UnknownSchemaIdError
+from services import SCHEMAS
 from tests.unit.fakes import InMemorySchemaRegistry
 
-CATALOG = SchemaCatalog.load(SCHEMAS_DIR)
+CATALOG = SchemaCatalog.load(SCHEMAS)
 
 
 def order_cancelled(**extra):

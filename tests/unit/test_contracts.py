@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.domain.events import ENVELOPE_FIELDS, camel
 from eventcore.serialization.avro import SchemaCatalog
+from services import SCHEMAS
 from services.contracts import (
     ALL_EVENTS,
     OrderCreated,
@@ -22,7 +22,7 @@ from services.contracts import (
     StockReserved,
 )
 
-CATALOG = SchemaCatalog.load(SCHEMAS_DIR)
+CATALOG = SchemaCatalog.load(SCHEMAS)
 
 SAMPLES = [
     OrderCreated("o-1", "c-1", (OrderLine("A", 2, 150), OrderLine("B", 1, 99)), 399, "EUR"),

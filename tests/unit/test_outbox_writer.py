@@ -2,13 +2,13 @@ import pytest
 from sqlalchemy import MetaData
 
 from eventcore.base.messages import OutboxEvent
-from eventcore.base.settings import SCHEMAS_DIR
 from eventcore.publishing.outbox import OutboxWriter, PayloadTooLargeError
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
 from eventcore.storage.messaging_tables import outbox_table
+from services import SCHEMAS
 from tests.unit.fakes import InMemorySchemaRegistry
 
-CATALOG = SchemaCatalog.load(SCHEMAS_DIR)
+CATALOG = SchemaCatalog.load(SCHEMAS)
 
 
 def writer(registry, max_bytes=900 * 1024):

@@ -25,6 +25,7 @@ PROBE_MAIN = """
 from sqlalchemy import MetaData
 
 from eventcore import ServiceDefinition, SqlUnitOfWork
+from services import SCHEMAS
 
 SERVICE = ServiceDefinition(
     name="loyalty",
@@ -34,6 +35,7 @@ SERVICE = ServiceDefinition(
     consumes=["order"],
     handlers={},
     unit_of_work=SqlUnitOfWork.factory,
+    schemas=SCHEMAS,  # it reads the order flow's events
 )
 """
 

@@ -2,10 +2,11 @@
 
 import re
 
-from eventcore.base.settings import REPO_ROOT, read_env_file
+from eventcore.base.settings import read_env_file
+from services import ROOT
 
-VERSIONS = read_env_file(REPO_ROOT / "stack" / "versions.env")
-COMPOSE = (REPO_ROOT / "compose.yaml").read_text()
+VERSIONS = read_env_file(ROOT / "stack" / "versions.env")
+COMPOSE = (ROOT / "compose.yaml").read_text()
 
 
 def image_tag(image: str) -> str:
@@ -69,7 +70,7 @@ def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds
     from devstack.context import StackContext
     from devstack.images import ImageBuilder
 
-    override = (REPO_ROOT / "compose.local.yaml").read_text()
+    override = (ROOT / "compose.local.yaml").read_text()
     tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
     used = dict(re.findall(r"^  (\w+):\n    image: (\S+)", override, re.M))
     assert used == {
@@ -110,7 +111,7 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
     from devstack.context import StackContext
     from devstack.images import ImageBuilder
 
-    text = (REPO_ROOT / "compose.cluster.yaml").read_text()
+    text = (ROOT / "compose.cluster.yaml").read_text()
     shared = text.split("x-cluster-kafka: &cluster-kafka\n", 1)[1].split("\n\n", 1)[0]
     env = {
         k[len("KAFKA_") :].lower().replace("_", "."): v.strip().strip('"')
@@ -133,7 +134,7 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
     for node in ("kafka", "kafka-2", "kafka-3"):  # every node takes the shared settings
         block = text.split(f"\n  {node}:\n", 1)[1].split("\n\n", 1)[0]
         assert "<<: *cluster-kafka" in block, node
-    local = (REPO_ROOT / "compose.cluster.local.yaml").read_text()
+    local = (ROOT / "compose.cluster.local.yaml").read_text()
     tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
     assert dict(re.findall(r"^  ([\w-]+):\n    image: (\S+)", local, re.M)) == {
         "kafka-2": tags["kafka"],

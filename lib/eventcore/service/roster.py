@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from eventcore.base.errors import NotFoundError
-from eventcore.base.settings import SCHEMAS_DIR, SettingsError
+from eventcore.base.settings import SettingsError
 from eventcore.base.topics import topic_for
 from eventcore.cdc.connectors import ConnectorDefinition, outbox_connector
 from eventcore.serialization.avro import SchemaCatalog
@@ -109,9 +109,8 @@ def outbox_connectors() -> list[ConnectorDefinition]:
 
 
 def schema_catalog() -> SchemaCatalog:
-    """Every schema the roster's services write and read (each service's ``schemas`` folder;
-    schemas/avro in the checkout for a service that names none)."""
-    return SchemaCatalog.load(*(d.schemas or SCHEMAS_DIR for d in service_definitions()))
+    """Every schema the roster's services write and read (each service's ``schemas`` folder)."""
+    return SchemaCatalog.load(*(d.schemas for d in service_definitions()))
 
 
 def flow_topics() -> tuple[str, ...]:

@@ -51,6 +51,8 @@ class ServiceDefinition(Generic[U]):
     # How it opens a transaction, given its context: a factory of its unit of work, the one its
     # repositories live on (``SqlUnitOfWork.factory`` of its own subclass, or SqlUnitOfWork's).
     unit_of_work: UnitOfWorkFactory[U]
+    # Its Avro schemas, <folder>/<aggregate type>/<EventType>.avsc: what it writes and reads.
+    schemas: Path
     commands: Mapping[str, Command[U]] = field(default_factory=dict)
     emits: tuple[str, ...] = ()  # aggregate types it writes to its outbox (default: its own)
     periodic: Callable[[ServiceContext[U]], list[PeriodicJob]] | None = None
@@ -59,9 +61,6 @@ class ServiceDefinition(Generic[U]):
     health_port: int = 0  # where /health listens unless HEALTH_PORT says (0: any free port)
     publishes: bool = True  # a connector publishes its outbox (False: a read model, say)
     watches: Sequence[Hop] = ()  # other groups' hops whose lag it reads (Kafka ACLs follow)
-    # Its Avro schemas, <folder>/<aggregate type>/<EventType>.avsc: what it writes and reads
-    # (None: schemas/avro in the checkout eventcore runs from).
-    schemas: Path | None = None
     # Sample data a person trying it out needs (`serve` runs it): writes what is missing, leaves
     # what is there; returns what it did, one line each.
     starter: Callable[[ServiceContext[U]], list[str]] | None = None
@@ -88,14 +87,12 @@ class ServiceDefinition(Generic[U]):
     ) -> ServiceContext[U]:
         """Its database and registry connections (``migrate``: its tables created and schemas
         registered first; ``catalog``: other schemas than its own, for tests of evolution)."""
-        if catalog is None and self.schemas:
-            catalog = SchemaCatalog.load(self.schemas)
         context = build_context(
             self.name,
             self.metadata,
             self.unit_of_work,
+            catalog or SchemaCatalog.load(self.schemas),
             settings,
-            catalog,
             emits=self.emits,
             database=self.database,
         )

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, MetaData
 
-from eventcore.base.settings import SCHEMAS_DIR, Settings
+from eventcore.base.settings import Settings
 from eventcore.domain.unit_of_work import UnitOfWork
 from eventcore.publishing.outbox import OutboxWriter
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
@@ -71,8 +71,8 @@ def build_context(
     name: str,
     metadata: MetaData,
     opens: UnitOfWorkFactory[U],
+    catalog: SchemaCatalog,
     settings: Settings | None = None,
-    catalog: SchemaCatalog | None = None,
     emits: tuple[str, ...] = (),
     database: str | None = None,
 ) -> ServiceContext[U]:
@@ -80,7 +80,6 @@ def build_context(
     not touch Kafka."""
     settings = settings or Settings.load()
     registry = SchemaRegistryClient(settings.schema_registry_url)
-    catalog = catalog or SchemaCatalog.load(SCHEMAS_DIR)
     messaging = MessagingTables.of(metadata)
     return ServiceContext(
         name=name,

@@ -1,8 +1,9 @@
 """Every setting a process reads, validated in one place.
 
-Values come from environment variables; anything not set there is read from the env file
-the native stack writes (``.state/stack.env``) or the file named by ``STACK_ENV_FILE``
-(compose users point it at their ``.env``). Passwords never live in the repository.
+Values come from environment variables; anything not set there is read from an env file: the
+one ``STACK_ENV_FILE`` names (compose users point it at their ``.env``), else
+``$STACK_STATE_DIR/stack.env``, else the ``.state/stack.env`` the native stack writes, found in
+the current directory or the nearest one above it. Passwords never live in the repository.
 
 A malformed value is refused with one line naming the variable, the value and what it must
 be (:class:`SettingsError`), before the process touches anything.
@@ -20,9 +21,7 @@ from urllib.parse import quote_plus
 
 from eventcore.base.errors import EventcoreError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ENV_FILE = REPO_ROOT / ".state" / "stack.env"
-SCHEMAS_DIR = REPO_ROOT / "schemas" / "avro"
+STATE_ENV_FILE = Path(".state") / "stack.env"
 
 
 # The secret each service's database password is derived from (see Settings.db_password).
@@ -50,16 +49,26 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def default_env_file() -> Path:
+    """The env file settings are read from (it may not exist)."""
+    if os.environ.get("STACK_ENV_FILE"):
+        return Path(os.environ["STACK_ENV_FILE"])
+    if os.environ.get("STACK_STATE_DIR"):
+        return Path(os.environ["STACK_STATE_DIR"]) / "stack.env"
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / STATE_ENV_FILE).is_file():
+            return folder / STATE_ENV_FILE
+    return here / STATE_ENV_FILE
+
+
 @dataclass(frozen=True)
 class Settings:
     values: dict[str, str]
 
     @classmethod
     def load(cls, env_file: Path | None = None) -> Settings:
-        state_dir = os.environ.get("STACK_STATE_DIR")
-        default = Path(state_dir) / "stack.env" if state_dir else DEFAULT_ENV_FILE
-        path = env_file or Path(os.environ.get("STACK_ENV_FILE", default))
-        merged = read_env_file(path)
+        merged = read_env_file(env_file or default_env_file())
         merged.update({k: v for k, v in os.environ.items() if v != ""})
         return cls(merged)
 
@@ -68,7 +77,7 @@ class Settings:
         if value is None:
             raise SettingsError(
                 f"setting {key} is not set: export it, or start the native stack "
-                f"(`stack up` writes {DEFAULT_ENV_FILE}), or set STACK_ENV_FILE"
+                f"(`stack up` writes {STATE_ENV_FILE}), or set STACK_ENV_FILE"
             )
         return value
 
@@ -193,7 +202,7 @@ class Settings:
         if not secret:
             raise SettingsError(
                 f"neither {service.upper()}_DB_PASSWORD nor {DB_PASSWORD_SECRET} is set: export one, "
-                f"or start the native stack (`stack up` writes {DEFAULT_ENV_FILE}), or set STACK_ENV_FILE"
+                f"or start the native stack (`stack up` writes {STATE_ENV_FILE}), or set STACK_ENV_FILE"
             )
         digest = hmac.new(secret.encode(), self.db_user(service).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
