@@ -29,6 +29,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.stack
 
+
 def readme_service() -> str:
     """The README's own service ("Write your own service"): the code a team is shown is the code
     this test runs."""
