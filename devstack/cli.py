@@ -1,12 +1,14 @@
-"""``stack``: run the native development stack (MariaDB, Kafka, Apicurio Registry, Connect).
+"""``stack``: run the native development stack (MariaDB, Kafka, Apicurio Registry, Connect;
+Jaeger with ``--tracing``).
 
 Exit codes: 0 success (for ``status``: every part is up), 1 an error (message on stderr),
-2 bad usage, 3 ``status`` found a part that is not up.
+2 bad usage (an unknown part, say), 3 ``status`` found a part that is not up, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -15,16 +17,22 @@ from devstack.config import BROKER_COUNTS
 from devstack.console import relative
 from devstack.errors import StackError
 from devstack.stack import Stack, describe
-from eventcore.cli import ArgumentParser
+from eventcore.base.settings import Settings
+from eventcore.cdc.status import ConnectorReport, report_connectors
+from eventcore.cli import ArgumentParser, installed_version
+from eventcore.cli.cdc import print_reports
+from eventcore.service.roster import outbox_connectors
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_NOT_ALL_UP = 3
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="stack",
+        version=f"outbox-cdc {installed_version('outbox-cdc')}",
         description="Run MariaDB, Kafka (KRaft), Apicurio Registry and Kafka Connect with "
         "Debezium as local processes. State lives in <repo>/.state (or $STACK_STATE_DIR).",
         epilog="status exits 0 when every part is up, 3 when some part is not.",
@@ -39,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
         help="1 Kafka node (the default) or a cluster of 3 with 2 Connect workers; "
         "remembered in stack.env for every later command",
     )
+    up.add_argument(
+        "--tracing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run Jaeger (built from its Go module the first time) and write TRACING=true to "
+        "stack.env, so every service, tool and test started on this stack exports its spans there; "
+        "remembered like --brokers (--no-tracing turns it off)",
+    )
     commands.add_parser("down", help="stop the processes the stack started")
     restart = commands.add_parser(
         "restart",
@@ -46,11 +62,19 @@ def _parser() -> argparse.ArgumentParser:
         "every worker), e.g. after changing a setting",
     )
     restart.add_argument("parts", nargs="+", metavar="PART")
-    commands.add_parser("status", help="up/down, port, pid and log of each part")
+    status = commands.add_parser("status", help="up/down, port, pid and log of each part, and CDC")
+    status.add_argument("--json", action="store_true", help="one JSON document")
     log = commands.add_parser("logs", help="show the end of one or all logs")
-    log.add_argument("component", nargs="?", help="mariadb, kafka, registry, connect or cdc-supervisor")
+    log.add_argument(
+        "component", nargs="?", help="mariadb, kafka, registry, connect, cdc-supervisor or jaeger"
+    )
     log.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     log.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    trace = commands.add_parser(
+        "trace",
+        help="an order's (or any key's) trace from the stack's Jaeger, as a tree (--tracing)",
+    )
+    trace.add_argument("key", metavar="ORDER_ID|TRACE_ID")
     images = commands.add_parser(
         "images",
         help="build the compose stack's images from the pinned "
@@ -62,31 +86,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _status(stack: Stack) -> int:
+def _status(stack: Stack, as_json: bool) -> int:
     parts = stack.status()
+    up = {p.name for p in parts if p.state == "up"}
+    all_up = len(up) == len(parts)
+    if as_json:
+        # With Connect down the offsets are read from Kafka: a stopped Connect's headroom still counts.
+        reports = _cdc_reports(stack) if {"mariadb", "kafka"} <= up else []
+        streaming = all(report.healthy for report in reports)
+        document = {
+            "topology": describe(stack.topology),
+            "parts": [
+                {
+                    "name": p.name,
+                    "state": p.state,
+                    "ports": list(p.ports),
+                    "pid": p.pid,
+                    "log": str(relative(p.log)),
+                }
+                for p in parts
+            ],
+            "connectors": [report.as_json() for report in reports],
+            "healthy": all_up and streaming,
+        }
+        print(json.dumps(document, indent=2))
+        return EXIT_OK if document["healthy"] else EXIT_NOT_ALL_UP
     print(f"topology: {describe(stack.topology)}")
     print(f"{'PART':<15} {'STATE':<10} {'PORTS':<12} {'PID':<8} LOG")
     for part in parts:
         ports = ",".join(str(p) for p in part.ports)
         pid = str(part.pid) if part.pid else "-"
         print(f"{part.name:<15} {part.state:<10} {ports or '-':<12} {pid:<8} {relative(part.log)}")
-    all_up = all(p.state == "up" for p in parts)
-    up = {p.name for p in parts if p.state == "up"}
     # With Connect down the offsets are read from Kafka: a stopped Connect's headroom still counts.
     if {"mariadb", "kafka"} <= up and not _cdc_streaming(stack):
         return EXIT_NOT_ALL_UP
     return EXIT_OK if all_up else EXIT_NOT_ALL_UP
 
 
+def _cdc_reports(stack: Stack) -> list[ConnectorReport]:
+    return report_connectors(Settings.load(stack.paths.stack_env), outbox_connectors())
+
+
 def _cdc_streaming(stack: Stack) -> bool:
     """A connector whose task says RUNNING may still not read the binlog (its heartbeats tell), and
     one that does not stream loses binlog headroom (its position may be purged)."""
-    from eventcore.base.settings import Settings
-    from eventcore.cdc.status import report_connectors
-    from eventcore.cli.cdc import print_reports
-    from eventcore.service.roster import outbox_connectors
-
-    reports = report_connectors(Settings.load(stack.paths.stack_env), outbox_connectors())
+    reports = _cdc_reports(stack)
     print("\nCDC (streaming = task RUNNING and a recent heartbeat; binlog = how long its position is safe)")
     print_reports(reports, indent="  ", stream=sys.stdout)
     return all(report.healthy for report in reports)
@@ -130,7 +174,7 @@ def _docker(stack: Stack, action: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    stack = Stack(brokers=getattr(args, "brokers", None))
+    stack = Stack(brokers=getattr(args, "brokers", None), tracing=getattr(args, "tracing", None))
     try:
         if args.command == "up":
             stack.up()
@@ -139,9 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "restart":
             stack.restart(args.parts)
         elif args.command == "status":
-            return _status(stack)
+            return _status(stack, args.json)
         elif args.command == "logs":
             return _logs(stack, args.component, args.lines, args.follow)
+        elif args.command == "trace":
+            from devstack.traces import show
+
+            return show(stack.jaeger.url, args.key)
         elif args.command == "images":
             return _images(stack, args.rebuild)
         elif args.command == "docker":
@@ -149,9 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackError as error:
         print(f"[stack] error: {error}", file=sys.stderr, flush=True)
         return EXIT_ERROR
-    except KeyError as error:
+    except KeyError as error:  # a part the stack has not: what was typed
         print(f"[stack] error: {error.args[0]}", file=sys.stderr, flush=True)
-        return EXIT_ERROR
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("[stack] interrupted", file=sys.stderr, flush=True)
         return 130

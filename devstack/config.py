@@ -28,6 +28,13 @@ REGISTRY_PORT = 8081
 # port, so it is pinned to one next to the registry's own.
 REGISTRY_MANAGEMENT_PORT = 9081
 CONNECT_PORT = 8083
+# Each Connect worker's Prometheus metrics (the JMX exporter agent): 9404, 9405, ...
+CONNECT_METRICS_PORT = 9404
+# Jaeger (`stack up --tracing`): OTLP over HTTP where the OpenTelemetry SDK sends by default,
+# its UI and query API, and the query API's gRPC port (which it always opens).
+OTLP_HTTP_PORT = 4318
+JAEGER_QUERY_PORT = 16686
+JAEGER_QUERY_GRPC_PORT = 16685
 
 STATE_DIR_ENV = "STACK_STATE_DIR"
 DOWNLOADS_DIR_ENV = "STACK_DOWNLOADS_DIR"
@@ -76,6 +83,9 @@ class Topology:
 
     def connect_port(self, worker: int) -> int:
         return CONNECT_PORT + worker - 1
+
+    def connect_metrics_port(self, worker: int) -> int:
+        return CONNECT_METRICS_PORT + worker - 1
 
     @property
     def bootstrap_servers(self) -> str:

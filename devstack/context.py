@@ -15,9 +15,10 @@ from devstack.versions import Versions, load_versions
 
 
 class StackContext:
-    def __init__(self, paths: StatePaths, topology: Topology | None = None) -> None:
+    def __init__(self, paths: StatePaths, topology: Topology | None = None, tracing: bool = False) -> None:
         self.paths = paths
         self.topology = topology or Topology()
+        self.tracing = tracing
 
     @cached_property
     def versions(self) -> Versions:
@@ -29,4 +30,4 @@ class StackContext:
 
     @cached_property
     def stack_env(self) -> dict[str, str]:
-        return ensure_stack_env(self.paths, self.topology)
+        return ensure_stack_env(self.paths, self.topology, self.tracing)

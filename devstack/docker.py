@@ -18,6 +18,7 @@ from devstack.components.base import Component
 from devstack.config import StatePaths
 from devstack.console import say
 from devstack.errors import StackError
+from devstack.golang import built_go_program
 from devstack.versions import Versions
 
 DOCKER_APT_PACKAGES = ("docker.io",)
@@ -97,37 +98,21 @@ class DockerEngine(Component):
 
 
 def compose_plugin(paths: StatePaths, versions: Versions) -> Path:
-    """``docker compose`` (v2): present already, or built once with ``go install`` and installed
-    as a CLI plugin in ~/.docker/cli-plugins."""
+    """``docker compose`` (v2): present already, or built once from its Go module
+    (devstack.golang) and installed as a CLI plugin in ~/.docker/cli-plugins."""
     if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
         return Path(shutil.which("docker") or "docker")
     version = versions.raw.get("DOCKER_COMPOSE_VERSION")
     if not version:
         raise StackError("stack/versions.env lacks DOCKER_COMPOSE_VERSION")
-    cached = paths.downloads / f"docker-compose-{version}" / "docker-compose"
-    if not cached.is_file():
-        go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
-        if go is None:
-            raise StackError(
-                "`docker compose` (v2) is missing and building it needs Go (`go` is not on PATH)"
-            )
-        build = cached.parent / "gobin"
-        build.mkdir(parents=True, exist_ok=True)
-        log = paths.logs / "docker-compose-build.log"
-        say(f"docker compose: building v{version} from its Go module (several minutes, once; log: {log})")
-        with log.open("ab") as handle:
-            result = subprocess.run(
-                [go, "install", f"github.com/docker/compose/v2/cmd@v{version}"],
-                env={**os.environ, "GOBIN": str(build), "CGO_ENABLED": "0"},
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
-        if result.returncode != 0 or not (build / "cmd").is_file():
-            raise StackError(
-                f"building docker compose v{version} failed (exit {result.returncode}); see {log}"
-            )
-        (build / "cmd").replace(cached)
+    cached = built_go_program(
+        paths,
+        versions,
+        "docker-compose",
+        "github.com/docker/compose/v2",
+        version,
+        "github.com/docker/compose/v2/cmd",
+    )
     plugins = Path.home() / ".docker" / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     target = plugins / "docker-compose"

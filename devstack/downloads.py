@@ -26,6 +26,7 @@ class Installed:
     kafka_libs: Path  # every jar of the Kafka broker and Connect worker classpath
     plugins: Path  # Connect plugin.path with the Debezium connectors unpacked
     registry_home: Path  # unpacked Apicurio Registry (quarkus-run.jar)
+    jmx_agent: Path  # the Prometheus JMX exporter's Java agent jar (Connect's metrics)
 
 
 def _is_complete(folder: Path, key: str) -> bool:
@@ -196,6 +197,22 @@ def ensure_registry(paths: StatePaths, maven: Maven) -> Path:
     return final
 
 
+def ensure_jmx_agent(paths: StatePaths, maven: Maven) -> Path:
+    version = maven.versions.jmx_exporter
+    final = paths.downloads / f"jmx-exporter-{version}"
+    key = f"jmx_prometheus_javaagent-{version}"
+    if _is_complete(final, key):
+        return final / f"{key}.jar"
+    say(f"fetching the Prometheus JMX exporter {version} with Maven (first run only)...")
+    tmp = _fresh_tmp(final)
+    jar = maven.copy_artifact(f"io.prometheus.jmx:jmx_prometheus_javaagent:{version}", tmp)
+    jar.rename(tmp / f"{key}.jar")
+    _mark_complete(tmp, key)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final / f"{key}.jar"
+
+
 def ensure_downloads(paths: StatePaths, versions: Versions) -> Installed:
     """Everything the JVM components need, fetched if missing; Maven runs only then."""
     maven = Maven(paths, versions)
@@ -203,4 +220,5 @@ def ensure_downloads(paths: StatePaths, versions: Versions) -> Installed:
         kafka_libs=ensure_kafka_libs(paths, maven),
         plugins=ensure_debezium_plugins(paths, maven),
         registry_home=ensure_registry(paths, maven),
+        jmx_agent=ensure_jmx_agent(paths, maven),
     )

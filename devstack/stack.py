@@ -11,6 +11,7 @@ from pathlib import Path
 from devstack.components.base import Component, ComponentStatus
 from devstack.components.cdc_supervisor import CdcSupervisor
 from devstack.components.connect import Connect
+from devstack.components.jaeger import Jaeger
 from devstack.components.kafka import Kafka
 from devstack.components.mariadb import MariaDbInstance
 from devstack.components.registry import Registry
@@ -21,7 +22,7 @@ from devstack.docker import DockerEngine
 from devstack.errors import StackError
 from devstack.java import system_java
 from devstack.kafka_access import ensure_access
-from devstack.stackenv import recorded_topology
+from devstack.stackenv import recorded_topology, recorded_tracing
 
 
 def describe(topology: Topology) -> str:
@@ -44,19 +45,26 @@ class Stack:
     """The parts in the order ``up`` starts them; ``down`` goes in reverse.
 
     ``brokers`` chooses the topology (1, or 3 for a cluster with two Connect workers); without
-    it, the one the last ``up`` recorded in stack.env, else a single node.
+    it, the one the last ``up`` recorded in stack.env, else a single node. ``tracing`` adds
+    Jaeger, where every process of the stack's users sends its spans; without it, what the last
+    ``up`` recorded.
     """
 
-    def __init__(self, state_dir: Path | str | None = None, brokers: int | None = None) -> None:
+    def __init__(
+        self, state_dir: Path | str | None = None, brokers: int | None = None, tracing: bool | None = None
+    ) -> None:
         self.paths: StatePaths = state_paths(state_dir)
         self.recorded = recorded_topology(self.paths)
         self.topology = Topology(brokers) if brokers is not None else self.recorded or Topology()
-        self.ctx = StackContext(self.paths, self.topology)
+        self.tracing = recorded_tracing(self.paths) if tracing is None else tracing
+        self.tracing_off = tracing is False  # `--no-tracing`: stop a Jaeger that runs
+        self.ctx = StackContext(self.paths, self.topology, self.tracing)
         self.mariadb = MariaDbInstance(self.paths)
         self.brokers = [Kafka(self.ctx, self.topology, n) for n in range(1, self.topology.brokers + 1)]
         self.registry = Registry(self.ctx)
         self.workers = [Connect(self.ctx, self.topology, w) for w in range(1, self.topology.workers + 1)]
         self.cdc_supervisor = CdcSupervisor(self.paths, [w.url for w in self.workers])
+        self.jaeger = Jaeger(self.ctx)
         # Not a part of the native stack: only the compose stack needs it (`stack images`).
         self.docker = DockerEngine(self.paths)
 
@@ -72,7 +80,9 @@ class Stack:
 
     @property
     def components(self) -> tuple[Component, ...]:
-        return (self.mariadb, *self.brokers, self.registry, *self.workers, self.cdc_supervisor)
+        # Jaeger comes first so that the parts after it can send spans from their start.
+        tracing = (self.jaeger,) if self.tracing else ()
+        return (*tracing, self.mariadb, *self.brokers, self.registry, *self.workers, self.cdc_supervisor)
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -112,6 +122,12 @@ class Stack:
             # leaves nothing half-started.
             _ = self.ctx.installed
             _ = self.registry.java
+            if self.tracing:
+                _ = self.jaeger.binary
+                self.jaeger.ensure_running()
+                say(f"tracing: spans go to Jaeger; find them at {self.jaeger.url}")
+            elif self.tracing_off and self.jaeger.process.running_pid() is not None:
+                self.jaeger.stop()
             self.mariadb.start()
             self.bootstrap_database(env)
             # A quorum elects a leader only once a majority of its voters runs: start them all,
@@ -162,6 +178,8 @@ class Stack:
         with self.locked():
             for component in reversed(self.components):
                 component.stop()
+            if not self.tracing and self.jaeger.process.running_pid() is not None:
+                self.jaeger.stop()
 
     def parts(self, names: list[str]) -> list[Component]:
         """Components by name; ``kafka`` and ``connect`` also stand for every broker or worker."""

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from devstack.config import (
     HOST,
+    JAEGER_QUERY_PORT,
     MARIADB_PORT,
+    OTLP_HTTP_PORT,
     REGISTRY_PORT,
     StatePaths,
     Topology,
@@ -21,6 +23,9 @@ from devstack.config import (
 from eventcore.base.settings import read_env_file as parse_env_file
 
 STACK_BROKERS = "STACK_BROKERS"
+# eventcore's own setting (eventcore.base.tracing): every process that reads stack.env exports
+# its spans to the stack's Jaeger when `stack up --tracing` wrote it true.
+TRACING = "TRACING"
 # Every service's database password is derived from the first (eventcore.base.settings: one secret
 # for any roster); Debezium's user has its own.
 PASSWORD_KEYS = ("DB_PASSWORD_SECRET", "CDC_DB_PASSWORD")
@@ -30,8 +35,11 @@ def mariadb_socket(paths: StatePaths) -> Path:
     return paths.component_dir("mariadb") / "mariadb.sock"
 
 
-def endpoint_values(paths: StatePaths, topology: Topology) -> dict[str, str]:
+def endpoint_values(paths: StatePaths, topology: Topology, tracing: bool = False) -> dict[str, str]:
     """The non-secret entries: they follow from the layout and ports, so they are rewritten."""
+    metrics_urls = (
+        f"http://{HOST}:{topology.connect_metrics_port(w)}/metrics" for w in range(1, topology.workers + 1)
+    )
     return {
         "DB_HOST": HOST,
         "DB_PORT": str(MARIADB_PORT),
@@ -42,8 +50,14 @@ def endpoint_values(paths: StatePaths, topology: Topology) -> dict[str, str]:
         "CONNECT_URL": ",".join(
             f"http://{HOST}:{topology.connect_port(w)}" for w in range(1, topology.workers + 1)
         ),
+        # Connect's and Debezium's own metrics, one /metrics per worker (the JMX exporter).
+        "CONNECT_METRICS_URLS": ",".join(metrics_urls),
         # Remembered, so every later command (and test) knows which stack this is.
         STACK_BROKERS: str(topology.brokers),
+        TRACING: "true" if tracing else "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{HOST}:{OTLP_HTTP_PORT}",
+        # Jaeger's UI and query API (running only with tracing on).
+        "TRACES_URL": f"http://{HOST}:{JAEGER_QUERY_PORT}",
     }
 
 
@@ -53,14 +67,19 @@ def recorded_topology(paths: StatePaths) -> Topology | None:
     return Topology(int(recorded)) if recorded and recorded.isdigit() else None
 
 
+def recorded_tracing(paths: StatePaths) -> bool:
+    """Whether the last ``up`` started Jaeger (``--tracing``)."""
+    return read_stack_env(paths).get(TRACING) == "true"
+
+
 def read_stack_env(paths: StatePaths) -> dict[str, str]:
     return parse_env_file(paths.stack_env) if paths.stack_env.is_file() else {}
 
 
-def ensure_stack_env(paths: StatePaths, topology: Topology) -> dict[str, str]:
+def ensure_stack_env(paths: StatePaths, topology: Topology, tracing: bool = False) -> dict[str, str]:
     """Create or refresh stack.env, keeping passwords that already exist; returns its values."""
     existing = read_stack_env(paths)
-    values = endpoint_values(paths, topology)
+    values = endpoint_values(paths, topology, tracing)
     for key in PASSWORD_KEYS:
         # token_urlsafe has only [A-Za-z0-9_-]: safe inside SQL quotes and env files.
         values[key] = existing.get(key) or secrets.token_urlsafe(24)

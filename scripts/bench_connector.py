@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack.stack import Stack
-from eventcore.base.logs import configure_logging
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
@@ -250,7 +249,6 @@ def print_grid(report: dict[str, Any]) -> None:
 
 @contextmanager
 def quiet_logging() -> Iterator[None]:
-    configure_logging()
     import logging
 
     logging.getLogger().setLevel(logging.WARNING)
@@ -298,7 +296,7 @@ def grid(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_cli("bench_connector", lambda: grid(args))
+    return run_cli("bench_connector", lambda: grid(args), log_level="INFO")
 
 
 if __name__ == "__main__":

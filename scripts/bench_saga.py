@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from saga_bench import say
 from saga_bench.history import (
     add_history,
-    print_history_comparison,
+    print_comparison,
     print_table_sizes,
     refuse_without_disk,
     remove_history,
@@ -51,7 +51,6 @@ from saga_bench.references import db_ceiling, relay_reference
 from saga_bench.report import plot
 
 from devstack.stack import Stack
-from eventcore.base.logs import configure_logging
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from services import ROOT, flow_services
 
@@ -113,6 +112,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "run them again, and compare",
     )
     parser.add_argument(
+        "--compare-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="run the rates, restart the flow's services with this setting too (repeatable), run "
+        "them again, and compare, e.g. --service-env TRACING=false --compare-env TRACING=true",
+    )
+    parser.add_argument(
         "--warm-up",
         type=number_argument(at_least=0.0),
         default=30.0,
@@ -131,9 +138,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--report", type=Path, default=None, help="JSON (default .state/bench/saga-<run>.json)"
     )
     args = parser.parse_args(argv)
-    for setting in args.service_env:
-        if "=" not in setting:
-            parser.error(f"--service-env {setting!r} is not KEY=VALUE")
+    for option, settings in (("--service-env", args.service_env), ("--compare-env", args.compare_env)):
+        for setting in settings:
+            if "=" not in setting:
+                parser.error(f"{option} {setting!r} is not KEY=VALUE")
+    if args.history and args.compare_env:
+        parser.error("--history and --compare-env each compare two rounds: choose one")
     for setting in args.instances:
         name, _, count = setting.partition("=")
         if name not in flow_services() or not count.isdigit() or not 1 <= int(count) <= 6:
@@ -147,11 +157,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_cli("bench_saga", lambda: bench(args))
+    return run_cli("bench_saga", lambda: bench(args), log_level="INFO")
 
 
 def bench(args: argparse.Namespace) -> int:
-    configure_logging()
     import logging
 
     logging.getLogger().setLevel(logging.WARNING)
@@ -167,11 +176,17 @@ def bench(args: argparse.Namespace) -> int:
         "max_flat_rate": None,
     }
     bench.start_services()
-    stop = multiprocessing.get_context("spawn").Event()
-    sampler_process = multiprocessing.get_context("spawn").Process(
-        target=sampler, args=(bench.pids(), str(bench.samples_path), stop, 1.0, args.table_sizes)
-    )
-    sampler_process.start()
+    compare_env = dict(setting.split("=", 1) for setting in args.compare_env)
+
+    def start_sampler() -> tuple[Any, Any]:
+        stop = multiprocessing.get_context("spawn").Event()
+        process = multiprocessing.get_context("spawn").Process(
+            target=sampler, args=(bench.pids(), str(bench.samples_path), stop, 1.0, args.table_sizes)
+        )
+        process.start()
+        return process, stop
+
+    sampler_process, stop = start_sampler()
     try:
         rates = list(args.rate or [])
         if args.find_max:
@@ -179,13 +194,20 @@ def bench(args: argparse.Namespace) -> int:
             while rate <= args.max_rate:
                 rates.append(rate)
                 rate += args.step
-        rounds = ["before", "after"] if args.history else [None]
+        rounds = ["before", "after"] if args.history else ["base", "compared"] if compare_env else [None]
         for round_name in rounds:
             if round_name == "after":
                 say(f"adding {args.history:,} rows of history to every inbox and outbox")
                 add_history(bench.stack, args.history)
                 report["history_rows"] = table_rows(bench.stack)
                 say(f"rows now: {report['history_rows']}")
+            if round_name == "compared":
+                say(f"restarting the flow's services with {compare_env}")
+                stop.set()
+                sampler_process.join(30)
+                bench.stop_services()
+                bench.start_services(compare_env)
+                sampler_process, stop = start_sampler()
             if args.warm_up and rates:
                 # Unmeasured: a cold MariaDB (or a buffer pool full of history) would otherwise
                 # count against whichever round comes first.
@@ -195,9 +217,8 @@ def bench(args: argparse.Namespace) -> int:
                 started = time.time()
                 result = bench.run_phase(rate, args.duration)
                 print_phase(result)
-                report["phases"].append(
-                    {**asdict(result), "window": [started, time.time()], "history": round_name}
-                )
+                window = [started, time.time()]
+                report["phases"].append({**asdict(result), "window": window, "round": round_name})
                 if result.lag_flat and result.unfinished == 0:
                     report["max_flat_rate"] = max(report["max_flat_rate"] or 0, rate)
                 elif args.find_max:
@@ -245,7 +266,9 @@ def bench(args: argparse.Namespace) -> int:
     if args.find_max:
         print(f"highest rate with lag flat: {report['max_flat_rate']} orders/s")
     if args.history:
-        print_history_comparison(report["phases"])
+        print_comparison(report["phases"], "before", "after", "with history vs without")
+    if compare_env:
+        print_comparison(report["phases"], "base", "compared", f"without vs with {compare_env}")
     sizes = [(row["t"], row["table_rows"]) for row in samples if "table_rows" in row]
     if sizes:
         report["table_rows"] = sizes

@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
-from eventcore.base.logs import configure_logging  # noqa: E402
 from eventcore.base.messages import ConsumedEvent  # noqa: E402
 from eventcore.base.settings import Settings  # noqa: E402
 from eventcore.base.topics import topic_for  # noqa: E402
@@ -51,7 +50,6 @@ def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
 
 
 def demo() -> int:
-    configure_logging()
     other_stack = os.environ.get("STACK_ENV_FILE")
     if other_stack:
         # The compose stack (README): already up; its endpoints and passwords are in that file.
@@ -126,7 +124,7 @@ def demo() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="demo.py", description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
-    return run_cli("demo.py", demo)
+    return run_cli("demo.py", demo, log_level="INFO")
 
 
 if __name__ == "__main__":

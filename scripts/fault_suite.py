@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import logging
 import os
 import random
 import signal
@@ -52,7 +51,6 @@ from devstack.components.base import Component
 from devstack.faults import PartitionWatch
 from devstack.stack import Stack, start_together
 from eventcore.base.errors import UsageError
-from eventcore.base.logs import configure_logging
 from eventcore.base.settings import Settings
 from eventcore.cdc.recovery import database_of
 from eventcore.cdc.verify import verify_publication
@@ -559,7 +557,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def suite(args: argparse.Namespace) -> int:
-    configure_logging(logging.WARNING)  # the suite's own lines, not every library's
     args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(args.seed)
     stack = Stack()

@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
-from eventcore.base.logs import configure_logging  # noqa: E402
 from eventcore.base.settings import Settings  # noqa: E402
 from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli  # noqa: E402
 from eventcore.service.roster import service_definitions  # noqa: E402
@@ -106,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     port = number_argument(int, at_least=1, at_most=65535, noun="a port number")
     parser.add_argument("--port", type=port, default=8000, help="the API's port (default 8000)")
     args = parser.parse_args(argv)
-    configure_logging()
-    return run_cli(PROG, lambda: serve(args.host, args.port))
+    return run_cli(PROG, lambda: serve(args.host, args.port), log_level="INFO")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ from eventcore.service.roster import publishing_services, service
 from services import ROOT
 
 LOG_DIR = ROOT / ".state" / "logs"
-HEALTH_LINE = re.compile(r": health at (http://\S+)")
+# In a text or a JSON log line alike (where a quote ends the message).
+HEALTH_LINE = re.compile(r": health at (http://[^\s\"]+)")
 
 
 class ServiceInstance:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devstack.components.jvm import KafkaJvmComponent, write_properties
 from devstack.components.kafka import SCRAM_LOGIN
-from devstack.config import HOST, Topology
+from devstack.config import HOST, STACK_DIR, Topology
 from devstack.context import StackContext
 from devstack.errors import StackError
 from devstack.http import get_json
@@ -61,8 +61,21 @@ class Connect(KafkaJvmComponent):
         return self.home / "connect-distributed.properties"
 
     @property
+    def metrics_port(self) -> int:
+        return self.topology.connect_metrics_port(self.worker)
+
+    @property
     def ports(self) -> tuple[int, ...]:
-        return (self.port,)
+        return (self.port, self.metrics_port)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{HOST}:{self.metrics_port}/metrics"
+
+    def jvm_options(self) -> list[str]:
+        # Connect's and Debezium's MBeans on /metrics, as the rules file names them.
+        agent, rules = self.ctx.installed.jmx_agent, STACK_DIR / "connect-metrics.yaml"
+        return [f"-javaagent:{agent}={HOST}:{self.metrics_port}:{rules}"]
 
     def marker(self) -> str:
         return str(self.properties_file)

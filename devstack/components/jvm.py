@@ -72,6 +72,10 @@ class KafkaJvmComponent(Component):
         # A classpath wildcard: every jar Maven resolved, in one argument.
         return f"{self.ctx.installed.kafka_libs}/*"
 
+    def jvm_options(self) -> list[str]:
+        """Options before the classpath (a Java agent, say)."""
+        return []
+
     def kafka_java(self, main_class: str, *args: str) -> list[str]:
         write_log4j2_config(self.log4j2_file, self.name, self.log_levels)
         java, _ = system_java()
@@ -79,5 +83,5 @@ class KafkaJvmComponent(Component):
             java,
             self.heap,
             {"log4j2.configurationFile": str(self.log4j2_file)},
-            ["-cp", self.classpath(), main_class, *args],
+            [*self.jvm_options(), "-cp", self.classpath(), main_class, *args],
         )

@@ -98,6 +98,7 @@ _PUBLIC = {
     "MAX_INT64": "eventcore.base.limits",
     "utc_now": "eventcore.base.clock",
     "new_id": "eventcore.base.ids",
+    "new_flow": "eventcore.base.tracing",
     # errors
     "EventcoreError": "eventcore.base.errors",
     "InvalidValueError": "eventcore.base.errors",
@@ -145,6 +146,7 @@ if TYPE_CHECKING:
     )
     from eventcore.base.settings import Settings as Settings, SettingsError as SettingsError
     from eventcore.base.topics import commands_for as commands_for, topic_for as topic_for
+    from eventcore.base.tracing import new_flow as new_flow
     from eventcore.cli.service import service_main as service_main
     from eventcore.consuming.dispatch import TypedHandler as TypedHandler, WithEnvelope as WithEnvelope
     from eventcore.domain.aggregate import Aggregate as Aggregate, emit as emit, emit_changes as emit_changes

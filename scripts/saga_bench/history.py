@@ -136,12 +136,16 @@ def flat(phase: dict[str, Any]) -> str:
     return "flat" if phase["lag_flat"] else "GROWING"
 
 
-def print_history_comparison(phases: list[dict[str, Any]]) -> None:
-    """Per rate: the saga's p50/p99 and the achieved rate with empty tables and with history."""
-    print("\n== with history vs without (same rates, same run)")
-    print(f"   {'rate':>6}  {'saga p50 ms':>17}  {'saga p99 ms':>17}  {'achieved/s':>15}  lag")
-    for before in (p for p in phases if p["history"] == "before"):
-        found = next((p for p in phases if p["history"] == "after" and p["rate"] == before["rate"]), None)
+def print_comparison(phases: list[dict[str, Any]], first: str, second: str, title: str) -> None:
+    """Per rate, round ``first`` against round ``second`` of the same run: the saga's p50/p99,
+    the achieved rate, lag, and the CPU the flow's services took (% of one core, summed)."""
+    print(f"\n== {title} (same rates, same run)")
+    print(
+        f"   {'rate':>6}  {'saga p50 ms':>17}  {'saga p99 ms':>17}  {'achieved/s':>15}  "
+        f"{'services CPU %':>15}  lag"
+    )
+    for before in (p for p in phases if p["round"] == first):
+        found = next((p for p in phases if p["round"] == second and p["rate"] == before["rate"]), None)
         if found is None:
             continue
         after: dict[str, Any] = found
@@ -149,8 +153,12 @@ def print_history_comparison(phases: list[dict[str, Any]]) -> None:
         def pair(key: str, phase_a: dict[str, Any] = before, phase_b: dict[str, Any] = after) -> str:
             return f"{phase_a['saga_ms'][key]} -> {phase_b['saga_ms'][key]}"
 
+        def services_cpu(phase: dict[str, Any]) -> float:
+            return round(float(sum(v for k, v in phase["cpu_share"].items() if k.endswith("-service"))), 1)
+
         print(
             f"   {before['rate']:>6g}  {pair('p50'):>17}  {pair('p99'):>17}  "
             f"{before['achieved_rate']:>6g} -> {after['achieved_rate']:<6g}  "
+            f"{services_cpu(before):>6g} -> {services_cpu(after):<6g}  "
             f"{flat(before)} -> {flat(after)}"
         )

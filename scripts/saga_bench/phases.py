@@ -150,11 +150,15 @@ class SagaBench:
         self.samples_path = ROOT / ".state" / "bench" / f"saga-{self.run_id}-samples.jsonl"
         self.samples_path.parent.mkdir(parents=True, exist_ok=True)
 
-    def start_services(self) -> None:
+    def start_services(self, extra_env: dict[str, str] | None = None) -> None:
         refuse_if_services_run(self.settings)
         for sku in self.skus:
             set_stock(self.contexts["inventory"].uow_factory, sku, 2_000_000_000)
-        env = {"PAYMENT_LIMIT_CENTS": str(10**12), **dict(kv.split("=", 1) for kv in self.args.service_env)}
+        env = {
+            "PAYMENT_LIMIT_CENTS": str(10**12),
+            **dict(kv.split("=", 1) for kv in self.args.service_env),
+            **(extra_env or {}),
+        }
         counts = {name: 1 for name in flow_services()}
         for setting in self.args.instances:
             name, _, count = setting.partition("=")

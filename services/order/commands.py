@@ -22,6 +22,7 @@ from eventcore import (
     TransitionRefused,
     TypedHandler,
     emit,
+    new_flow,
     utc_now,
 )
 from services.contracts import (
@@ -78,24 +79,28 @@ def place_order(
     unit of work's) and the first command; and whatever ``also`` writes (e.g. the request's
     idempotency key)."""
     order = Order.place(customer_id, lines, currency, order_id=order_id, flow=flow, points=points)
-    with uow_factory() as uow:
-        uow.orders.add(order)
-        if also is not None:
-            also(uow, order)
-        if flow == ORCHESTRATED:
-            plans = saga or uow.saga
-            instance = SagaInstance.start(order.id, plans.for_order(order), ORDER_PLACED, START, utc_now())
-            _send(uow, order, instance, START.commands)
-            uow.sagas.save(instance)
-    log.info(
-        "placed order %s for %s (%d line(s), %d cents%s, %s)",
-        order.id,
-        customer_id,
-        len(lines),
-        order.total_cents,
-        f", {points} points" if points else "",
-        flow,
-    )
+    # The order's flow starts here: its events, and the log lines about it, carry its trace.
+    with new_flow(order.id, key=order.id):
+        with uow_factory() as uow:
+            uow.orders.add(order)
+            if also is not None:
+                also(uow, order)
+            if flow == ORCHESTRATED:
+                plans = saga or uow.saga
+                instance = SagaInstance.start(
+                    order.id, plans.for_order(order), ORDER_PLACED, START, utc_now()
+                )
+                _send(uow, order, instance, START.commands)
+                uow.sagas.save(instance)
+        log.info(
+            "placed order %s for %s (%d line(s), %d cents%s, %s)",
+            order.id,
+            customer_id,
+            len(lines),
+            order.total_cents,
+            f", {points} points" if points else "",
+            flow,
+        )
     return order
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,7 +11,16 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from eventcore import Command, Hop, PeriodicJob, ServiceContext, ServiceDefinition, UsageError, service_main
+from eventcore import (
+    Command,
+    Hop,
+    PeriodicJob,
+    SagaInstance,
+    ServiceContext,
+    ServiceDefinition,
+    UsageError,
+    service_main,
+)
 from eventcore.cdc.progress import heartbeat_topic
 from eventcore.kafka.lag import PipelineLag
 from eventcore.service.roster import outbox_connectors
@@ -24,8 +34,8 @@ from services.order.commands import (
     expire_overdue_steps,
     place_order,
 )
-from services.order.domain import InvalidOrderError, OrderLine, TransitionRefused
-from services.order.orchestration import order_saga
+from services.order.domain import InvalidOrderError, Order, OrderLine, TransitionRefused
+from services.order.orchestration import SagaState, order_saga
 from services.order.repository import SqlOrderUnitOfWork
 from services.order.settings import OrderSettings
 from services.order.tables import metadata
@@ -112,6 +122,30 @@ def execute_cancel(context: ServiceContext[SqlOrderUnitOfWork], args: argparse.N
 
 def configure_saga(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("order_id")
+    parser.add_argument("--json", action="store_true", help="one JSON document")
+
+
+def saga_json(order: Order, instance: SagaInstance[SagaState] | None, history: list[Any]) -> dict[str, Any]:
+    saga: dict[str, Any] | None = None
+    if instance is not None:
+        saga = {
+            "state": instance.state.value,
+            "version": instance.version,
+            "stepDeadline": instance.step_deadline.isoformat() if instance.step_deadline else None,
+            "history": [
+                {
+                    "seq": entry.seq,
+                    "at": entry.at.isoformat(),
+                    "trigger": entry.trigger_name,
+                    "from": entry.from_state,
+                    "to": entry.to_state,
+                    "sent": entry.commands.split(",") if entry.commands else [],
+                    "note": entry.note or None,
+                }
+                for entry in history
+            ],
+        }
+    return {"orderId": order.id, "status": order.status.value, "flow": order.flow, "saga": saga}
 
 
 def execute_saga(context: ServiceContext[SqlOrderUnitOfWork], args: argparse.Namespace) -> int:
@@ -122,6 +156,9 @@ def execute_saga(context: ServiceContext[SqlOrderUnitOfWork], args: argparse.Nam
         history = repository.saga_history_of(uow.connection, args.order_id)
     if order is None:
         raise UsageError(f"no order {args.order_id}")
+    if args.json:
+        print(json.dumps(saga_json(order, instance, history), indent=2))
+        return 0
     if instance is None:
         print(
             f"order {order.id}: {order.status} ({order.flow}; no saga instance: its participants react "

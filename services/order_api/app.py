@@ -18,10 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from eventcore import Settings, TransitionRefused, VersionNotWrittenError, sync_state, utc_now, written_for
+from eventcore.base import tracing
 from eventcore.cdc.status import report_connectors
-from eventcore.consuming.health import METRICS_CONTENT_TYPE
 from eventcore.consuming.metrics import CdcCollector
 from eventcore.operations import dependency_checks
 from eventcore.service.roster import outbox_connectors
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API, connected to order_db and query_db (their tables created if missing)."""
     settings = settings or Settings.load()
     own = OrderSettings.read(settings)  # a wrong value fails the start, not each POST
+    tracing.configure_tracing("order-api", settings)
     default_flow = own.saga_flow
     order = ORDER_SERVICE.context(settings, migrate=True)
     query_engine = make_engine(settings.db_url("query"))
@@ -168,7 +170,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
-        response: Response = await call_next(request)
+        # Tracing: the request is a span (continuing the caller's traceparent), and the orders
+        # it places start their traces in it.
+        with tracing.server_span(
+            f"{request.method} {request.url.path}",
+            request.headers,
+            {"http.request.method": request.method, "url.path": request.url.path},
+        ):
+            response: Response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
@@ -322,6 +331,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics of this process")
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=METRICS_CONTENT_TYPE)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     return app

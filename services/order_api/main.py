@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from eventcore.base.logs import configure_logging
 from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli
 
 PROG = "order-api"
@@ -59,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     port = number_argument(int, at_least=1, at_most=65535, noun="a port number")
     parser.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
     args = parser.parse_args(argv)
-    configure_logging()
-    return run_cli(PROG, lambda: serve(args.host, args.port), (OSError,))
+    return run_cli(PROG, lambda: serve(args.host, args.port), (OSError,), log_level="INFO")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from eventcore import Command, ServiceContext, ServiceDefinition, service_main
 from services import SCHEMAS
@@ -42,12 +43,17 @@ def execute_set_points(context: ServiceContext[SqlPointsUnitOfWork], args: argpa
 
 def configure_balance(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("customer", type=customer)
+    parser.add_argument("--json", action="store_true", help="one JSON document")
 
 
 def execute_balance(context: ServiceContext[SqlPointsUnitOfWork], args: argparse.Namespace) -> int:
     with context.engine.connect() as connection:
         found = balances(connection, [args.customer])
-    print(f"{args.customer}: {found.get(args.customer, 0)} points")
+    points = found.get(args.customer, 0)
+    if args.json:
+        print(json.dumps({"customerId": args.customer, "points": points}))
+    else:
+        print(f"{args.customer}: {points} points")
     return 0
 
 

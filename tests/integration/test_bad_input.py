@@ -248,7 +248,7 @@ def test_ctrl_c_ends_replay_follow_quietly(stack, connectors):
     time.sleep(5)
     follow.send_signal(signal.SIGINT)
     _out, err = follow.communicate(timeout=30)
-    assert follow.returncode == 0, err
+    assert follow.returncode == 130, err  # Ctrl-C, as everywhere; after the count of what it printed
     # (Undecodable records other tests left in the topic are reported on stderr too, one line each.)
     last = err.strip().splitlines()[-1]
     assert "Traceback" not in err and last.startswith("-- ") and last.endswith(" events"), err[-2000:]
@@ -330,9 +330,3 @@ def test_cdc_with_connect_down_is_one_line(stack):
         "-m", "eventcore.cli.cdc", "pause", "--all", env={"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"}
     )
     assert_one_line(result, 1, "Kafka Connect unavailable")
-
-
-def test_stack_names_an_unknown_part():
-    result = run("-m", "devstack", "logs", "nosuch")
-    assert result.returncode == 1 and "no component named 'nosuch'" in result.stderr
-    assert "Traceback" not in result.stderr

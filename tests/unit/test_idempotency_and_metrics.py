@@ -79,7 +79,7 @@ def test_the_metrics_read_the_consumers_counters_lag_and_latency() -> None:
 
 def test_the_health_endpoint_serves_the_metrics_too() -> None:
     metrics = ConsumerMetrics("g", Counters(processed=1), dict)
-    endpoint = HealthEndpoint(Health("g"), metrics=metrics.text).start()
+    endpoint = HealthEndpoint(Health("g"), metrics=metrics.registry).start()
     try:
         with urllib.request.urlopen(endpoint.url.replace("/health", "/metrics"), timeout=5) as response:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")

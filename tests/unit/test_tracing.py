@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from eventcore.base import tracing
+from eventcore.base.messages import ConsumedEvent
+from eventcore.base.settings import Settings, SettingsError
 from eventcore.base.topics import HEADER_CAUSATION_ID, HEADER_CORRELATION_ID, HEADER_TRACEPARENT
 from eventcore.base.tracing import Trace, TraceLogFilter, continued_from, for_new_event
 
@@ -49,3 +59,120 @@ def test_log_lines_written_while_a_handler_runs_name_the_flow_and_the_cause():
     with continued_from({HEADER_CORRELATION_ID: "order-9"}, "order-9", "event-C"):
         TraceLogFilter().filter(record)
     assert getattr(record, "trace").startswith(" [flow order-9 cause event-C trace ")  # noqa: B009
+
+
+# ----- tracing on: spans, with an in-memory exporter in place of OTLP ---------------------------
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("test"))
+    yield exporter
+    provider.shutdown()
+
+
+def consumed(trace: Trace, event_id: str, key: str) -> ConsumedEvent:
+    headers = {HEADER_CORRELATION_ID: trace.correlation_id, HEADER_TRACEPARENT: trace.traceparent}
+    return ConsumedEvent(
+        topic="order.events",
+        partition=0,
+        offset=1,
+        key=key,
+        headers=headers,
+        event_id=event_id,
+        event_type="OrderCreated",
+        aggregate_version=1,
+        value={},
+        schema_id=1,
+        received_at=0.0,
+    )
+
+
+def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    return {span.name: span for span in exporter.get_finished_spans()}
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent else None
+
+
+def test_a_request_its_transaction_and_the_next_services_handler_are_one_trace(spans):
+    with (
+        tracing.server_span("POST /orders", {}, {}),
+        tracing.new_flow("order-1", key="order-1"),
+        tracing.child_span("transaction"),
+    ):
+        written = for_new_event("order-1")
+    request, transaction = by_name(spans)["POST /orders"], by_name(spans)["transaction"]
+    assert parent_of(transaction) == request.context.span_id
+    # The outbox row's traceparent is the transaction's span: the next service continues from it.
+    assert (written.trace_id, written.span_id) == (
+        f"{transaction.context.trace_id:032x}",
+        f"{transaction.context.span_id:016x}",
+    )
+    record = consumed(written, "event-A", "order-1")
+    with (
+        tracing.apply_span("inventory-service", [record]),
+        continued_from(record.headers, "order-1", "event-A", "inventory-service", "OrderCreated"),
+    ):
+        emitted = for_new_event("order-1")
+    apply, handler = (
+        by_name(spans)["inventory-service apply"],
+        by_name(spans)["inventory-service handle OrderCreated"],
+    )
+    assert parent_of(apply) == transaction.context.span_id
+    assert parent_of(handler) == apply.context.span_id
+    assert {span.context.trace_id for span in spans.get_finished_spans()} == {request.context.trace_id}
+    assert emitted.span_id == f"{handler.context.span_id:016x}" and emitted.causation_id == "event-A"
+    assert handler.attributes is not None and handler.attributes["eventcore.key"] == "order-1"
+
+
+def test_a_batch_apply_links_its_records_and_each_handler_stays_in_its_records_trace(spans):
+    first, second = Trace.start("order-1"), Trace.start("order-2")
+    records = [consumed(first, "event-A", "order-1"), consumed(second, "event-B", "order-2")]
+    with tracing.apply_span("payment-service", records):
+        for record in records:
+            with continued_from(
+                record.headers, record.key, record.event_id, "payment-service", "StockReserved"
+            ):
+                pass
+    finished = spans.get_finished_spans()
+    apply = next(span for span in finished if span.name == "payment-service apply")
+    assert {link.context.trace_id for link in apply.links} == {
+        int(first.trace_id, 16),
+        int(second.trace_id, 16),
+    }
+    handlers = [span for span in finished if span.name.endswith("handle StockReserved")]
+    assert sorted(f"{span.context.trace_id:032x}" for span in handlers) == sorted(
+        [first.trace_id, second.trace_id]
+    )
+    assert {parent_of(span) for span in handlers} == {int(first.span_id, 16), int(second.span_id, 16)}
+
+
+def test_a_transaction_outside_any_span_makes_no_trace_of_its_own(spans):
+    with tracing.child_span("transaction"):
+        pass
+    assert spans.get_finished_spans() == ()
+
+
+def test_tracing_is_off_unless_asked_and_then_loads_no_sdk():
+    assert tracing.configure_tracing("x", Settings({})) is False
+    # A fresh interpreter: a service that runs a flow with tracing off never imports the SDK.
+    probe = (
+        "import sys; from eventcore.base import tracing; from eventcore.base.settings import Settings;"
+        "tracing.configure_tracing('x', Settings({}));"
+        "t = tracing.for_new_event('order-1');"
+        "print(any(m.startswith('opentelemetry.sdk') for m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_a_malformed_exporter_endpoint_is_named():
+    with pytest.raises(SettingsError, match=r"OTEL_EXPORTER_OTLP_ENDPOINT='127\.0\.0\.1:4318' is not"):
+        tracing.configure_tracing(
+            "x", Settings({"TRACING": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"})
+        )

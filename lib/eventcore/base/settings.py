@@ -149,6 +149,17 @@ class Settings:
         return value
 
     @property
+    def connect_metrics_urls(self) -> list[str]:
+        """Each Connect worker's Prometheus page (CONNECT_METRICS_URLS, comma-separated; the JMX
+        exporter's): Debezium's streaming metrics. Empty: not known here."""
+        value = self.values.get("CONNECT_METRICS_URLS", "")
+        urls = [part.strip() for part in value.split(",") if part.strip()]
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise SettingsError(f"CONNECT_METRICS_URLS={value!r}: {url!r} is not an http(s) URL")
+        return urls
+
+    @property
     def kafka_security(self) -> dict[str, str]:
         """How this process's Kafka clients authenticate (librdkafka settings; empty: PLAINTEXT).
 

@@ -51,6 +51,11 @@ class ConnectorDefinition:
         return HEARTBEAT_TABLE if HEARTBEAT_TABLE in self.captured_tables else None
 
     @property
+    def server(self) -> str:
+        """Its ``topic.prefix``: how Debezium names it in its metrics (``server=``)."""
+        return self.config["topic.prefix"]
+
+    @property
     def database_user(self) -> str:
         return self.config["database.user"]
 

@@ -8,15 +8,18 @@ quietly on Ctrl-C (130).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn
+from importlib import metadata
+from typing import Any, NoReturn
 
 from eventcore.base.errors import UsageError
 from eventcore.base.failures import FailureKind, classify
+from eventcore.base.logs import configure_logging
 from eventcore.base.settings import SettingsError
 
 EXIT_OK = 0
@@ -25,8 +28,36 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def installed_version(distribution: str = "eventcore") -> str:
+    """The installed version of ``distribution`` ("unknown" when it is not installed, as when
+    running from a checkout no one installed)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, answering a mistake with one line (not the whole usage) and exit 2."""
+    """argparse, answering a mistake with one line (not the whole usage) and exit 2, with a
+    ``--version`` that names eventcore's version (and ``version``, the program's own, if given)."""
+
+    def __init__(
+        self, *args: Any, version: str | None = None, with_version: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if with_version:
+            own = f"{version}, " if version else ""
+            self.add_argument(
+                "--version",
+                action="version",
+                version=f"%(prog)s {own}eventcore {installed_version()}",
+                help="print the version and exit",
+            )
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        # A command's own parser answers mistakes the same way; --version is the program's.
+        kwargs.setdefault("parser_class", functools.partial(ArgumentParser, with_version=False))
+        return super().add_subparsers(**kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -98,9 +129,16 @@ def require_free_port(host: str, port: int, who: str) -> None:
             ) from None
 
 
-def run_cli(prog: str, body: Callable[[], int], person_errors: tuple[type[BaseException], ...] = ()) -> int:
-    """Run ``body`` and turn what goes wrong into one line and an exit code."""
+def run_cli(
+    prog: str,
+    body: Callable[[], int],
+    person_errors: tuple[type[BaseException], ...] = (),
+    log_level: str = "WARNING",
+) -> int:
+    """Run ``body`` with logging set up (LOG_LEVEL, default ``log_level``; LOG_FORMAT) and turn
+    what goes wrong into one line and an exit code."""
     try:
+        configure_logging(prog, default_level=log_level)
         return body()
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)

@@ -10,7 +10,9 @@ printed), 2 a database check failed (each failed check is named) or bad argument
 
 ``--status`` changes nothing: it reports whether each registered connector is really streaming
 (task RUNNING *and* a heartbeat younger than ``--stale-after`` seconds) and how long its binlog
-position is safe, and exits 3 if one is not healthy (the same report as ``cdc status``).
+position is safe, and exits 3 if one is not healthy (the same report as ``cdc status``; ``--json``
+for a machine). ``--dry-run`` reaches nothing: it prints, as JSON, the configs it would send to a
+``--server`` of that kind.
 
 Endpoints and credentials come from the environment or the native stack's .state/stack.env.
 """
@@ -25,7 +27,13 @@ from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
 
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
-from eventcore.cdc.connectors import Deployment, connect_kafka_login, effective_config, routed_topics
+from eventcore.cdc.connectors import (
+    ConnectorDefinition,
+    Deployment,
+    connect_kafka_login,
+    effective_config,
+    routed_topics,
+)
 from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, keep_offsets_topic_compact
 from eventcore.cdc.preflight import evaluate, read_facts
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
@@ -50,8 +58,11 @@ def key_value(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+PROG = "register-connectors"
+
+
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
-    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--connect-url", default=settings.connect_url)
     parser.add_argument(
         "--db-host", default=settings.db_host, help="database host as this script reaches it (for the checks)"
@@ -86,8 +97,19 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
         "exactly.once.support=requested on workers without exactly-once support",
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the effective configs and change nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the configs it would send (JSON, passwords hidden) and reach nothing: no "
+        "database, no Connect",
     )
+    parser.add_argument(
+        "--server",
+        choices=("mariadb", "mysql"),
+        default="mariadb",
+        help="--dry-run: the kind of database server the configs are for (default mariadb; a "
+        "registration asks the server itself)",
+    )
+    parser.add_argument("--json", action="store_true", help="--status: one JSON document")
     parser.add_argument(
         "--timeout", type=positive, default=120.0, help="seconds to wait for each connector to run"
     )
@@ -114,12 +136,30 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 
 def report_streaming(settings: Settings, args: argparse.Namespace) -> int:
     reports = report_connectors(settings, outbox_connectors(), args.only, args.stale_after)
-    print_reports(reports)
+    if args.json:
+        print(json.dumps({"connectors": [r.as_json() for r in reports]}, indent=2))
+    else:
+        print_reports(reports)
     return 0 if reports and all(r.healthy for r in reports) else EXIT_NOT_STREAMING
 
 
+HIDDEN = "********"
+
+
+def dry_run(definitions: list[ConnectorDefinition], deployment: Deployment, args: argparse.Namespace) -> int:
+    """The configs as they would be sent, reaching nothing (passwords hidden: this goes to a
+    terminal or a CI log)."""
+    configs = []
+    for d in definitions:
+        config = {**effective_config(d, deployment, args.server == "mariadb"), **dict(args.set)}
+        hidden = {key: HIDDEN for key in config if "password" in key.lower()}
+        configs.append({"name": d.name, "config": {**config, **hidden}})
+    print(json.dumps(configs, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run_cli("register_connectors", lambda: register(argv), (ConnectError,))
+    return run_cli(PROG, lambda: register(argv), (ConnectError,))
 
 
 def register(argv: list[str] | None) -> int:
@@ -141,19 +181,21 @@ def register(argv: list[str] | None) -> int:
         print(f"connector definitions: {exc}", file=sys.stderr)
         return 2
     if not definitions:
-        print(f"no connector named {args.only}", file=sys.stderr)
+        known = ", ".join(d.name for d in outbox_connectors())
+        print(f"{PROG}: error: no connector named {', '.join(args.only)} (known: {known})", file=sys.stderr)
         return 2
-    if not args.dry_run:
-        create_routed_topics(settings, max(d.topic_partitions for d in definitions))
-        offsets_topic = settings.get("CONNECT_OFFSETS_TOPIC", DEFAULT_OFFSETS_TOPIC)
-        print(f"== {keep_offsets_topic_compact(settings.kafka_bootstrap_servers, offsets_topic)}")
-        if not check_kafka(settings, always=False):
-            print(
-                "the Kafka cluster is not ready for the outbox's events; fix what is named above "
-                "(`--check-kafka` checks again)",
-                file=sys.stderr,
-            )
-            return 2
+    if args.dry_run:
+        return dry_run(definitions, deployment, args)
+    create_routed_topics(settings, max(d.topic_partitions for d in definitions))
+    offsets_topic = settings.get("CONNECT_OFFSETS_TOPIC", DEFAULT_OFFSETS_TOPIC)
+    print(f"== {keep_offsets_topic_compact(settings.kafka_bootstrap_servers, offsets_topic)}")
+    if not check_kafka(settings, always=False):
+        print(
+            "the Kafka cluster is not ready for the outbox's events; fix what is named above "
+            "(`--check-kafka` checks again)",
+            file=sys.stderr,
+        )
+        return 2
     client = ConnectClient(args.connect_url)
     for definition in definitions:
         print(f"== {definition.name} -> {definition.database}")
@@ -184,9 +226,6 @@ def register(argv: list[str] | None) -> int:
             )
             return 2
         config = {**effective_config(definition, deployment, facts.is_mariadb), **dict(args.set)}
-        if args.dry_run:
-            print(json.dumps({"name": definition.name, "config": config}, indent=2))
-            continue
         try:
             if _registered_as(client, definition.name, config):
                 # A PUT of the same config still restarts it and rebalances the worker's others.
@@ -215,10 +254,9 @@ def register(argv: list[str] | None) -> int:
                 return 1
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
-    if not args.dry_run:
-        # A later registration rebalances the worker: the earlier ones pass through UNASSIGNED.
-        for definition in definitions:
-            client.wait_until_running(definition.name, args.timeout)
+    # A later registration rebalances the worker: the earlier ones pass through UNASSIGNED.
+    for definition in definitions:
+        client.wait_until_running(definition.name, args.timeout)
     return 0
 
 

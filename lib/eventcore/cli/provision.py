@@ -23,7 +23,7 @@ from eventcore.cli import ArgumentParser, run_cli
 from eventcore.service.provisioning import provisioning_statements
 from eventcore.service.roster import service_definitions
 
-PROG = "provision_databases.py"
+PROG = "provision-databases"
 
 
 def provision(print_only: bool, tables: bool) -> int:

@@ -2,9 +2,10 @@
 --from-time TIME] [--json]``: print a topic's events, decoded.
 
 Reads from the beginning (or from an offset, or from a time) with a throwaway consumer and never
-commits, so it cannot disturb the services. Exit 0 once the end of every topic is reached (or on
-Ctrl-C with ``--follow``), 1 when a part of the stack is down or the end was not reached in
-``--timeout``, 2 for an unknown topic, partition or event type.
+commits, so it cannot disturb the services. Exit 0 once the end of every topic is reached, 1 when
+a part of the stack is down or did not answer (or the end was not reached) within ``--timeout``,
+2 for an unknown topic, partition or event type, 130 on Ctrl-C (``--follow`` ends that way,
+after the count of what it printed).
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import threading
 import time
 from datetime import UTC
 
-from eventcore.cli import EXIT_OK, EXIT_UNAVAILABLE, ArgumentParser, number_argument, run_cli, utc_time
+from eventcore.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    ArgumentParser,
+    number_argument,
+    run_cli,
+    utc_time,
+)
 from eventcore.kafka.replay import EventTap, format_event
 from eventcore.service.roster import schema_catalog
 
@@ -65,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout",
         type=positive_seconds,
         default=30.0,
-        help="give up waiting for the end of the topics after this many seconds",
+        help="give up waiting for the broker, or for the end of the topics, after this many "
+        "seconds (default 30)",
     )
     args = parser.parse_args(argv)
     if args.types:
@@ -80,10 +90,6 @@ def _replay(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     count = 0
     interrupted = threading.Event()
-    if args.follow:
-        # A flag, not KeyboardInterrupt: an interrupt raised inside a Kafka client callback can be
-        # swallowed there, and --follow would never end.
-        signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
     since = args.from_time.replace(tzinfo=UTC) if args.from_time else None
     with EventTap(
         args.topics,
@@ -94,7 +100,11 @@ def _replay(args: argparse.Namespace) -> int:
         from_offset=args.from_offset,
         key=args.key,
         keep=False,
+        timeout_s=args.timeout,
     ) as tap:
+        # Once reading: a flag, not KeyboardInterrupt (one raised inside a Kafka client callback
+        # can be swallowed there, and --follow would never end).
+        signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.set())
         while not interrupted.is_set() and (
             args.follow or (not tap.at_end() and time.monotonic() < deadline)
         ):
@@ -109,7 +119,7 @@ def _replay(args: argparse.Namespace) -> int:
                 print(f"{topic}[{partition}]@{offset} UNDECODABLE: {error}", file=sys.stderr)
         if interrupted.is_set():
             print(f"-- {count} events", file=sys.stderr)
-            return EXIT_OK
+            return EXIT_INTERRUPTED
         reached_end = tap.at_end()
     print(f"-- {count} events", file=sys.stderr)
     if not reached_end:

@@ -11,8 +11,8 @@ import argparse
 import logging
 from typing import Any
 
+from eventcore.base import tracing
 from eventcore.base.errors import InvalidValueError, NotFoundError
-from eventcore.base.logs import configure_logging
 from eventcore.cdc.connect_client import ConnectError
 from eventcore.cdc.progress import CdcProgressUnknown
 from eventcore.cli import (
@@ -27,6 +27,7 @@ from eventcore.dead_letters.tools import DeadLetterSelectionError
 from eventcore.domain.state_machine import TransitionRefused
 from eventcore.kafka.clients import password_key, use_identity
 from eventcore.serialization.schema_registry import SchemaRegistryError
+from eventcore.service.context import ServiceContext
 from eventcore.service.definition import ServiceDefinition
 
 # Mistakes a person can make at a service's command line, answered with one line (exit 2);
@@ -52,9 +53,10 @@ def _parser(definition: ServiceDefinition[Any]) -> argparse.ArgumentParser:
     for name, command in definition.commands.items():
         command.configure(sub.add_parser(name, help=command.help))
     dlq_cli.configure(sub.add_parser("dlq", help=f"the dead letters of {definition.group_id}"))
-    outbox_cli.configure(
-        sub.add_parser("prune-outbox", help="delete published outbox rows older than --days")
-    )
+    if definition.publishes:  # a read model has no outbox a connector publishes
+        outbox_cli.configure(
+            sub.add_parser("prune-outbox", help="delete published outbox rows older than --days")
+        )
     rewind_cli.configure(
         sub.add_parser(
             "rewind",
@@ -67,22 +69,41 @@ def _parser(definition: ServiceDefinition[Any]) -> argparse.ArgumentParser:
 def service_main(definition: ServiceDefinition[Any], argv: list[str] | None = None) -> int:
     prog = definition.group_id
     args = _parser(definition).parse_args(argv)
-    configure_logging()
-    return run_cli(prog, lambda: _execute(definition, args), PERSON_ERRORS)
+    return run_cli(prog, lambda: _execute(definition, args), PERSON_ERRORS, log_level="INFO")
 
 
 def _execute(definition: ServiceDefinition[Any], args: argparse.Namespace) -> int:
     context = definition.context()
+    tracing.configure_tracing(definition.group_id, context.settings)
+    if args.command == "run":
+        return _run(definition, context)
+    # A command (place an order, say) is a trace of its own: its transactions and events in it.
+    with tracing.span(
+        f"{definition.group_id} {args.command}", attributes={"eventcore.command": args.command}
+    ):
+        return _command(definition, context, args)
+
+
+def _run(definition: ServiceDefinition[Any], context: ServiceContext[Any]) -> int:
+    _log_in_as_the_service(definition, context)
+    definition.process(context).run()
+    return EXIT_OK
+
+
+def _log_in_as_the_service(definition: ServiceDefinition[Any], context: ServiceContext[Any]) -> None:
     # On a locked-down cluster a service logs in as its own principal (its group), which may
     # read its inputs and write only its own dead-letter and retry topics.
     own = context.settings.values.get(password_key(definition.group_id))
     if own:
         use_identity(definition.group_id, own)
+
+
+def _command(
+    definition: ServiceDefinition[Any], context: ServiceContext[Any], args: argparse.Namespace
+) -> int:
+    _log_in_as_the_service(definition, context)
     if args.command == "migrate":
         context.migrate()
-        return EXIT_OK
-    if args.command == "run":
-        definition.process(context).run()
         return EXIT_OK
     if args.command == "dlq":
         return dlq_cli.execute(context, definition.group_id, args)

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from eventcore.base.logs import configure_logging
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError
 from eventcore.cdc.recovery import ConnectorRecovery, database_of
@@ -39,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def supervise() -> int:
-        configure_logging()
         settings = Settings.load()
         auto_recover = (
             args.auto_recover
@@ -55,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("stopped")
         return 0
 
-    return run_cli("cdc-supervisor", supervise)
+    return run_cli("cdc-supervisor", supervise, log_level="INFO")
 
 
 def recoverer(client: ConnectClient, settings: Settings) -> Callable[[str], None]:

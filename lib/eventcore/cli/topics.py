@@ -1,6 +1,6 @@
 """``topics``: how a keyed topic's records spread, and adding partitions that keeps every key's order.
 
-    topics skew TOPIC [--sample N]                 records per partition, the hottest keys
+    topics skew TOPIC [--sample N] [--json]        records per partition, the hottest keys
     topics resize TOPIC --partitions N [--dry-run] [--yes] [--timeout S]
                                                    pause its connectors, drain every group that
                                                    reads it, add the partitions, resume
@@ -12,6 +12,7 @@ topic, fewer partitions than it has), 3 the groups did not drain in time (nothin
 from __future__ import annotations
 
 import argparse
+import json
 
 from eventcore.base.errors import NotFoundError
 from eventcore.base.settings import Settings
@@ -35,6 +36,13 @@ def _parser() -> ArgumentParser:
         default=2000,
         help="read the newest N records of each partition for the keys (default 2000)",
     )
+    spread.add_argument(
+        "--timeout",
+        type=number_argument(above=0, noun="a number of seconds"),
+        default=15.0,
+        help="how long the broker may take to answer, and the sampling (default 15)",
+    )
+    spread.add_argument("--json", action="store_true", help="one JSON document")
     grow = commands.add_parser("resize", help="add partitions without breaking any key's order")
     grow.add_argument("topic")
     grow.add_argument(
@@ -60,8 +68,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = Settings.load()
     try:
         if args.command == "skew":
-            for line in skew(settings.kafka_bootstrap_servers, args.topic, args.sample).lines():
-                print(line)
+            found = skew(settings.kafka_bootstrap_servers, args.topic, args.sample, args.timeout)
+            print(json.dumps(found.as_json(), indent=2) if args.json else "\n".join(found.lines()))
             return EXIT_OK
         connect = ConnectClient(settings.connect_url)
         plan = plan_resize(settings.kafka_bootstrap_servers, connect, args.topic, args.partitions)

@@ -85,7 +85,10 @@ class RecordApplier:
         return [result for result in results if result is not None]
 
     def _apply(self, deliveries: list[tuple[int, Delivery]]) -> list[Verdict]:
-        with self._uow_factory() as uow:
+        with (
+            tracing.apply_span(self.group_id, [delivery.event for _, delivery in deliveries]),
+            self._uow_factory() as uow,
+        ):
             verdicts = guard(self._guard_tables(uow), [delivery for _, delivery in deliveries])
             applied = [
                 delivery.event
@@ -96,7 +99,9 @@ class RecordApplier:
             typed = [self.routes.typed(event) for event in applied]
             uow.batch = typed
             for event, typed_event in zip(applied, typed, strict=True):
-                with tracing.continued_from(event.headers, event.key, event.event_id):
+                with tracing.continued_from(
+                    event.headers, event.key, event.event_id, self.group_id, event.event_type
+                ):
                     self.routes.handle(uow, event, typed_event)
                 self._drills.handler_ran(f"{event.event_type} {event.event_id}")
         self._drills.committed(

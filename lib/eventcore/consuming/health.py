@@ -5,23 +5,27 @@ are reported by whoever meets them (the consumer loop, a periodic job); each cha
 is logged once, with how long the outage lasted, never once per try.
 
 ``GET /health`` answers 200 with ``{"status": "ok", ...}`` or 503 with the outages, so a
-supervisor, a load balancer or a test can see what the logs say.
+supervisor, a load balancer or a test can see what the logs say; ``GET /metrics`` is the
+process's Prometheus metrics. Both are served by uvicorn (prometheus_client's ASGI app for the
+metrics).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import uvicorn
+from prometheus_client import CollectorRegistry, make_asgi_app
+
 log = logging.getLogger(__name__)
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -103,58 +107,64 @@ class Health:
 
 
 class HealthEndpoint:
-    """``GET /health`` (and ``GET /metrics`` when given ``metrics``, Prometheus text) on
-    ``host:port`` (port 0: any free port) in a daemon thread."""
+    """``GET /health`` (and ``GET /metrics``, Prometheus text from ``metrics``, a registry) on
+    ``host:port`` (port 0: any free port), served by uvicorn in a daemon thread."""
 
     def __init__(
         self,
         health: Health,
         host: str = "127.0.0.1",
         port: int = 0,
-        metrics: Callable[[], bytes] | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> None:
         self.health = health
+        # Bound here, so a port that is taken fails the start (OSError) and port 0 is known at once.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
+        metrics_app = make_asgi_app(metrics) if metrics is not None else None
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?")[0]
-                if path == "/metrics" and metrics is not None:
-                    self._send(200, METRICS_CONTENT_TYPE, metrics())
-                    return
-                if path != "/health":
-                    self.send_error(404, "only /health and /metrics are served here")
-                    return
-                report = health.report()
-                self._send(
-                    200 if report["status"] == "ok" else 503, "application/json", json.dumps(report).encode()
-                )
-
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: object) -> None:  # probes must not flood the log
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
                 return
+            if scope["path"] == "/metrics" and metrics_app is not None:
+                await metrics_app(scope, receive, send)
+                return
+            if scope["path"] == "/health":
+                report = health.report()
+                status, body = (200 if report["status"] == "ok" else 503), json.dumps(report).encode()
+                content_type = b"application/json"
+            else:
+                status, body = 404, b"only /health and /metrics are served here"
+                content_type = b"text/plain"
+            headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        # Probes must not flood the log: no access log, and uvicorn's own lines at warning only.
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="health-endpoint", daemon=True
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="health-endpoint", daemon=True
         )
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
+        host, port = self._socket.getsockname()[:2]
         return f"http://{host}:{port}/health"
 
-    def start(self) -> HealthEndpoint:
+    def start(self, timeout_s: float = 10.0) -> HealthEndpoint:
         self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._socket.close()

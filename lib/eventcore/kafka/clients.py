@@ -126,12 +126,26 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+def cluster_metadata(client: Consumer | AdminClient, timeout_s: float, topic: str | None = None) -> Any:
+    """The cluster's metadata (``list_topics``), asked in half-second waits: Ctrl-C ends the wait
+    at once (a long wait inside the client does not let it through), and it gives up with the
+    client's KafkaException after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return client.list_topics(topic, timeout=max(0.05, min(0.5, remaining)))
+        except KafkaException:
+            if remaining <= 0.5:
+                raise
+
+
 def partitions_of(
     client: Consumer | AdminClient, topics: Iterable[str], timeout_s: float = 10.0
 ) -> list[TopicPartition]:
     """Every partition of ``topics`` as the cluster has them now (a resized topic has more than
     it was created with); a topic that does not exist has none."""
-    metadata = client.list_topics(timeout=timeout_s).topics
+    metadata = cluster_metadata(client, timeout_s).topics
     return [
         TopicPartition(topic, partition)
         for topic in topics
@@ -194,7 +208,7 @@ def ensure_topics(
     """Create the topics that do not exist yet (same shape Connect would give them); returns
     the ones this call created."""
     admin = admin_client(bootstrap_servers)
-    existing = set(admin.list_topics(timeout=15).topics)
+    existing = set(cluster_metadata(admin, 15).topics)
     missing = [t for t in topics if t not in existing]
     if not missing:
         return []

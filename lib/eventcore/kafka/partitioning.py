@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -94,6 +95,15 @@ class Skew:
     def total(self) -> int:
         return sum(self.records.values())
 
+    def as_json(self, hottest: int = 10) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "offsets": self.total,
+            "partitions": {str(p): count for p, count in sorted(self.records.items())},
+            "sampled": self.sampled,
+            "hottestKeys": [{"key": key, "records": n} for key, n in self.keys.most_common(hottest)],
+        }
+
     def lines(self, hottest: int = 10) -> list[str]:
         total = self.total or 1
         mean = total / max(1, len(self.records))
@@ -121,10 +131,11 @@ class Skew:
 def skew(
     bootstrap_servers: str, topic: str, sample_per_partition: int = 2000, timeout_s: float = 30.0
 ) -> Skew:
-    """Records per partition, and the keys of the newest ``sample_per_partition`` of each."""
+    """Records per partition, and the keys of the newest ``sample_per_partition`` of each
+    (``timeout_s``: for the broker to answer, and for the sampling)."""
     reader = Consumer(consumer_config(bootstrap_servers, f"skew-{uuid.uuid4()}"))
     try:
-        partitions = partitions_of(reader, [topic])
+        partitions = partitions_of(reader, [topic], timeout_s)
         if not partitions:
             raise NotFoundError(f"no topic {topic}")
         bounds = {p: ends for (_t, p), ends in watermarks(bootstrap_servers, partitions).items()}

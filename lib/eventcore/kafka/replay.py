@@ -18,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from eventcore.base.errors import NotFoundError
 from eventcore.base.messages import ConsumedEvent
 from eventcore.base.settings import Settings
-from eventcore.kafka.clients import consumer_config, fetch_batch
+from eventcore.kafka.clients import cluster_metadata, consumer_config, fetch_batch
 from eventcore.kafka.records import Record, decode
 from eventcore.serialization.avro import AvroEventDeserializer, SchemaCatalog, UndecodableRecordError
 from eventcore.serialization.schema_registry import (
@@ -44,12 +44,14 @@ class EventTap:
         from_offset: int | None = None,
         key: str | None = None,
         keep: bool = True,
+        timeout_s: float = 15.0,
     ) -> None:
         """``catalog``: the reader schemas to decode with (None: each record's writer schema);
         ``key``: only records with this key are decoded (the others are passed over unread,
         which is what makes a key's history quick to find in a long topic); ``keep``: remember
         every event in :attr:`events` (a command that prints and forgets passes False, so a
-        topic of millions of records does not fill its memory)."""
+        topic of millions of records does not fill its memory); ``timeout_s``: how long the
+        broker may take to answer at the start (KafkaException after that)."""
         settings = settings or Settings.load()
         self.key = key
         self.keep = keep
@@ -61,7 +63,11 @@ class EventTap:
                 **{"enable.partition.eof": True},
             )
         )
-        known = self._consumer.list_topics(timeout=15).topics
+        try:
+            known = cluster_metadata(self._consumer, timeout_s).topics
+        except BaseException:
+            self._consumer.close()
+            raise
         missing = [t for t in self.topics if t not in known]
         if missing and must_exist:
             self._consumer.close()

@@ -19,8 +19,10 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, Table, func, select
 
 from eventcore.base.clock import utc_now
+from eventcore.base.failures import DependencyUnavailableError
 from eventcore.base.settings import Settings
 from eventcore.cdc.connectors import ConnectorDefinition
+from eventcore.cdc.metrics import by_connector, read_worker_metrics
 from eventcore.cdc.status import ConnectorReport, report_connectors
 from eventcore.dead_letters.queue import DeadLetterRow, DeadLetterStore
 from eventcore.dead_letters.tools import DeadLetterTools
@@ -115,10 +117,28 @@ class OperationsView:
         except Exception as exc:  # the page still shows the groups
             return [{"name": "(connectors)", "healthy": False, "error": f"{type(exc).__name__}: {exc}"}]
         by_database = {d.name: d.database for d in self.connectors}
+        streaming = self._streaming_metrics()
         return [
-            {**report.as_json(), "outbox": self._waiting(report, by_database.get(report.name), now)}
+            {
+                **report.as_json(),
+                "outbox": self._waiting(report, by_database.get(report.name), now),
+                "metrics": streaming.get(report.name),
+            }
             for report in reports
         ]
+
+    def _streaming_metrics(self) -> dict[str, dict[str, object]]:
+        """Debezium's own figures per connector (behind source, queue, events seen), from the
+        workers' metrics pages; none when they are not known or do not answer."""
+        urls = self.settings.connect_metrics_urls
+        if not urls:
+            return {}
+        try:
+            found, _states = read_worker_metrics(urls)
+        except DependencyUnavailableError:
+            return {}
+        servers = {d.name: d.server for d in self.connectors}
+        return {name: figures.as_json() for name, figures in by_connector(found, servers).items()}
 
     def _waiting(self, report: ConnectorReport, database: str | None, now: datetime) -> dict[str, Any]:
         """Outbox rows that occurred after the last event the connector handled: not published yet."""

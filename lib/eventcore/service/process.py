@@ -189,7 +189,7 @@ class ServiceProcess:
         os._exit(3)
 
     def _serve_health(self) -> HealthEndpoint:
-        metrics = self.runtime.metrics.text
+        metrics = self.runtime.metrics.registry
         try:
             endpoint = HealthEndpoint(self.health, port=self.health_port, metrics=metrics).start()
         except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
+from eventcore.base import tracing
 from eventcore.base.messages import OutboxEvent
 from eventcore.domain.unit_of_work import UnitOfWork
 
@@ -133,6 +135,8 @@ class SqlUnitOfWork(UnitOfWork):
         self._connection: Connection | None = None
         self._pending: list[dict[str, Any]] = []
         self._staged: dict[Hashable, Flushable] = {}
+        self._span: contextlib.ExitStack | None = None
+        self._database = engine.url.database or ""
         self.batch = ()
 
     @classmethod
@@ -162,9 +166,23 @@ class SqlUnitOfWork(UnitOfWork):
         self._pending.append(self._outbox.row(event))
 
     def __enter__(self) -> Self:
-        self._connection = self._engine.connect()
-        self._connection.begin()
+        if tracing.enabled():  # the transaction is a span of the request, command or apply it runs in
+            self._span = contextlib.ExitStack()
+            self._span.enter_context(tracing.child_span("transaction", {"db.namespace": self._database}))
+        try:
+            self._connection = self._engine.connect()
+            self._connection.begin()
+        except BaseException as exc:
+            self._end_span(type(exc), exc, exc.__traceback__)
+            raise
         return self
+
+    def _end_span(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._span is not None:
+            self._span.__exit__(exc_type, exc, tb)
+            self._span = None
 
     def __exit__(
         self,
@@ -189,6 +207,7 @@ class SqlUnitOfWork(UnitOfWork):
             self.batch = ()
             self._connection.close()
             self._connection = None
+            self._end_span(exc_type, exc, tb)
 
 
 def paced_batches(max_batches: int | None = None, rest_ratio: float = 0.0) -> Iterator[int]:

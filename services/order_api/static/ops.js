@@ -38,6 +38,16 @@ function binlogText(binlog) {
   return `${binlog.verdict.toUpperCase()}${left}: ${binlog.detail}`;
 }
 
+// Debezium's own MilliSecondsBehindSource, read from the Connect worker's metrics page.
+function behindText(metrics) {
+  if (!metrics || metrics.behindSourceMs === null || metrics.behindSourceMs === undefined) return "–";
+  const queue = metrics.queueTotalCapacity
+    ? `, queue ${metrics.queueTotalCapacity - metrics.queueRemainingCapacity}/${metrics.queueTotalCapacity}` : "";
+  // Debezium reports -1 until the connector has streamed its first event.
+  const behind = metrics.behindSourceMs < 0 ? "no event yet" : `${metrics.behindSourceMs} ms`;
+  return `${behind}${queue}`;
+}
+
 function draw(state) {
   $("#ops-at").textContent = state.at.replace("T", " ").replace(/\.\d+Z$/, "");
   const problems = [];
@@ -52,6 +62,7 @@ function draw(state) {
     const out = c.outbox || {};
     cell(row, out.waiting === null || out.waiting === undefined ? "–"
       : out.waiting === 0 ? "none" : `${out.waiting}, oldest ${seconds(out.oldestWaitingSeconds)} ago`);
+    cell(row, behindText(c.metrics)).classList.add("behind");
     if (!c.streaming) problems.push(`${c.name} is not streaming`);
     if (verdict === "purged" || verdict === "warning") problems.push(`${c.name}: binlog ${verdict}`);
   });
