@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         "stack.env, so every service, tool and test started on this stack exports its spans there; "
         "remembered like --brokers (--no-tracing turns it off)",
     )
+    install = commands.add_parser("install", help="fetch what is missing, start nothing")
+    install.add_argument(
+        "--tracing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also build Jaeger (several minutes, once)",
+    )
     commands.add_parser("down", help="stop the processes the stack started")
     restart = commands.add_parser(
         "restart",
@@ -178,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "up":
             stack.up()
+        elif args.command == "install":
+            stack.install()
         elif args.command == "down":
             stack.down()
         elif args.command == "restart":

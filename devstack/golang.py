@@ -10,6 +10,7 @@ it asks for the same way (``GOTOOLCHAIN=auto``).
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import platform
@@ -93,6 +94,31 @@ def built_go_program(
     binary = folder / name
     if binary.is_file():
         return binary
+    # One build at a time: a second caller (a test waiting for `./run test`'s build started in
+    # the background) waits for the first, then finds the binary.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f"{name}-{version}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"{name}: another process is building v{version}; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.is_file():
+            return binary
+        return _build(paths, versions, name, module, version, package, follow_replaces, binary)
+
+
+def _build(
+    paths: StatePaths,
+    versions: Versions,
+    name: str,
+    module: str,
+    version: str,
+    package: str,
+    follow_replaces: bool,
+    binary: Path,
+) -> Path:
+    folder = binary.parent
     go = go_command(paths, versions)
     paths.logs.mkdir(parents=True, exist_ok=True)
     log = paths.logs / f"{name}-build.log"

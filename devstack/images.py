@@ -10,6 +10,7 @@ stack runs its MariaDB one. ``compose.local.yaml`` swaps the public images for t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -56,6 +57,21 @@ class Image:
     artifacts: Callable[[], dict[str, Path]]
 
 
+RECIPE_LABEL = "outbox-cdc.recipe"
+
+
+def image_recipe(tag: str) -> str | None:
+    """The recipe label of a built image (None: no such image, or built before labels)."""
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", "--format", f'{{{{ index .Config.Labels "{RECIPE_LABEL}" }}}}', tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    label = inspected.stdout.strip()
+    return label if inspected.returncode == 0 and label and label != "<no value>" else None
+
+
 def image_exists(tag: str) -> bool:
     inspected = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False)
     return inspected.returncode == 0
@@ -84,7 +100,7 @@ class ImageBuilder:
                 "connect",
                 f"{PREFIX}/connect:{versions.debezium}",
                 {"KAFKA": kafka},
-                lambda: {"plugins": ctx.installed.plugins},
+                self._connect_artifacts,
             ),
             Image(
                 "registry",
@@ -107,6 +123,15 @@ class ImageBuilder:
         )
         return {"libs": self.ctx.installed.kafka_libs, "config": config}
 
+    def _connect_artifacts(self) -> dict[str, Path]:
+        # The agent under a name without its version, so the entrypoint need not know it.
+        agent = self.paths.root / "images" / "connect-agent"
+        agent.mkdir(parents=True, exist_ok=True)
+        target = agent / "jmx_prometheus_javaagent.jar"
+        target.unlink(missing_ok=True)
+        _link_or_copy(str(self.ctx.installed.jmx_agent), str(target))
+        return {"plugins": self.ctx.installed.plugins, "agent": agent}
+
     def _registry_artifacts(self) -> dict[str, Path]:
         java = Path(java_for(21, self.paths.downloads, self.ctx.versions))
         return {"java-runtime": java.parent.parent, "apicurio": self.ctx.installed.registry_home}
@@ -119,9 +144,11 @@ class ImageBuilder:
         for suite in dict.fromkeys((self.codename, self.mysql_suite)):
             self.base_image(suite, rebuild)
         for image in self.images:
-            if image_exists(image.tag) and not rebuild:
+            if image_recipe(image.tag) == self.recipe(image) and not rebuild:
                 say(f"image {image.tag}: already built")
                 continue
+            if image_exists(image.tag) and not rebuild:
+                say(f"image {image.tag}: its Dockerfile, files or artifacts changed since it was built")
             self.build(image)
         return self.tags()
 
@@ -167,11 +194,28 @@ class ImageBuilder:
         log = self.paths.logs / f"image-{image.name}.log"
         say(f"image {image.tag}: building (log: {log})")
         argv = ["docker", "build", "--network", "host", "--tag", image.tag]
+        argv += ["--label", f"{RECIPE_LABEL}={self.recipe(image)}"]
         for key, value in image.build_args.items():
             argv += ["--build-arg", f"{key}={value}"]
         self._run([*argv, str(context)], log)
         shutil.rmtree(context, ignore_errors=True)
         say(f"image {image.tag}: built")
+
+    def recipe(self, image: Image) -> str:
+        """What an image is built from: its folder's files, its build arguments and which
+        artifacts (their folders' names carry their versions). A tag built from another recipe
+        is built again."""
+        digest = hashlib.sha256()
+        for path in sorted((IMAGES_DIR / image.name).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(IMAGES_DIR)).encode() + b"\0" + path.read_bytes())
+        for key, value in sorted(image.build_args.items()):
+            digest.update(f"{key}={value}\0".encode())
+        for target, source in sorted(image.artifacts().items()):
+            digest.update(f"{target}={source.resolve().name}\0".encode())
+        if image.name == "connect":  # its agent is staged under a name without the version
+            digest.update(self.ctx.installed.jmx_agent.name.encode())
+        return digest.hexdigest()[:16]
 
     @staticmethod
     def _run(argv: list[str], log: Path) -> None:

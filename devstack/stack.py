@@ -143,6 +143,18 @@ class Stack:
             f"endpoints and passwords in {relative(self.paths.stack_env)}"
         )
 
+    def install(self) -> None:
+        """Fetch (and with tracing, build) whatever is missing; start nothing."""
+        started = time.monotonic()
+        with self.locked():
+            system_java()
+            _ = self.ctx.installed
+            _ = self.registry.java
+        if self.tracing:
+            # Outside the lock: a build takes minutes and `up` need not wait for it.
+            say(f"jaeger: {relative(self.jaeger.binary)}")
+        say(f"everything installed in {time.monotonic() - started:.1f}s; nothing was started")
+
     def _refuse_a_running_other_topology(self) -> None:
         if self.recorded is None or self.recorded == self.topology:
             return

@@ -89,6 +89,7 @@ class ComposeBackend:
     CLUSTER_ENDPOINTS = {
         "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096",
         "CONNECT_URL": "http://127.0.0.1:8083,http://127.0.0.1:8084",
+        "CONNECT_METRICS_URLS": "http://127.0.0.1:9404/metrics,http://127.0.0.1:9405/metrics",
         "CONNECT_KAFKA_BOOTSTRAP_SERVERS": "kafka:29092,kafka-2:29092,kafka-3:29092",
     }
 

@@ -184,7 +184,14 @@ class SagaBench:
 
     def pids(self) -> dict[str, int]:
         pids = {f"{name}-service": instance.pid for name, instance in self.services.items() if instance.pid}
-        for component in (self.stack.mariadb, self.stack.kafka, self.stack.connect, self.stack.registry):
+        # Jaeger too when it runs (tracing on): it shares the machine's cores.
+        for component in (
+            self.stack.mariadb,
+            self.stack.kafka,
+            self.stack.connect,
+            self.stack.registry,
+            self.stack.jaeger,
+        ):
             pid = component.process.running_pid()
             if pid:
                 pids[component.name] = pid

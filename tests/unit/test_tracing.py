@@ -176,3 +176,18 @@ def test_a_malformed_exporter_endpoint_is_named():
         tracing.configure_tracing(
             "x", Settings({"TRACING": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"})
         )
+
+
+def test_a_sample_ratio_keeps_whole_flows_by_trace_id(monkeypatch: pytest.MonkeyPatch):
+    with pytest.raises(SettingsError, match="TRACING_SAMPLE_RATIO"):
+        tracing.configure_tracing("x", Settings({"TRACING": "true", "TRACING_SAMPLE_RATIO": "0"}))
+    monkeypatch.setattr(tracing, "_tracer", None)
+    assert tracing.configure_tracing("x", Settings({"TRACING": "true", "TRACING_SAMPLE_RATIO": "0.25"}))
+    sampler = getattr(tracing._tracer, "sampler", None)
+    assert sampler is not None and sampler.get_description() == "TraceIdRatioBased{0.25}"
+    # By trace id: each record of a flow is kept (or not) the same way in every process.
+    flows = [Trace.start(f"order-{n}") for n in range(400)]
+    kept = [sampler.should_sample(None, int(f.trace_id, 16), "apply").decision.is_sampled() for f in flows]
+    assert 50 < sum(kept) < 150  # about a quarter
+    again = [sampler.should_sample(None, int(f.trace_id, 16), "handle").decision.is_sampled() for f in flows]
+    assert again == kept

@@ -99,7 +99,10 @@ class Trace:
 
 
 _current: ContextVar[Trace | None] = ContextVar("eventcore_trace", default=None)
+# Inside a consumer's apply, whose span already stands for its one transaction.
+_applying: ContextVar[bool] = ContextVar("eventcore_applying", default=False)
 _tracer: otel.Tracer | None = None  # set by configure_tracing: None means tracing is off
+_provider: TracerProvider | None = None
 
 
 def current() -> Trace | None:
@@ -113,25 +116,45 @@ def enabled() -> bool:
 def configure_tracing(service: str, settings: Settings) -> bool:
     """Spans for this process, named ``service``, exported over OTLP/HTTP to
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` when ``TRACING`` is true (default false); returns whether
-    tracing is on. The spans still queued are sent when the process exits."""
+    tracing is on. ``TRACING_SAMPLE_RATIO`` (default 1) keeps that share of the flows. The spans
+    still queued are sent when the process exits."""
     global _tracer
     if not settings.get_bool("TRACING", False):
         return False
     endpoint = settings.get("OTEL_EXPORTER_OTLP_ENDPOINT", DEFAULT_OTLP_ENDPOINT).rstrip("/")
     if not endpoint.startswith(("http://", "https://")):
         raise SettingsError(f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint!r} is not an http(s) URL")
+    ratio = settings.get_float("TRACING_SAMPLE_RATIO", 1.0, 0.0, 1.0, exclusive_minimum=True)
     # Only a process that traces pays for the SDK's import.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, TraceIdRatioBased
 
-    provider: TracerProvider = TracerProvider(resource=Resource.create({"service.name": service}))
+    # By trace id, not by parent: every process with the same ratio keeps the same flows whole,
+    # whether or not the process that started a flow traced it.
+    provider: TracerProvider = TracerProvider(
+        resource=Resource.create({"service.name": service}),
+        sampler=ALWAYS_ON if ratio >= 1.0 else TraceIdRatioBased(ratio),
+    )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
     atexit.register(provider.shutdown)
+    global _provider
+    _provider = provider
     _tracer = provider.get_tracer("eventcore")
-    logging.getLogger(__name__).info("tracing on: spans of %s go to %s", service, endpoint)
+    logging.getLogger(__name__).info(
+        "tracing on: spans of %s go to %s%s",
+        service,
+        endpoint,
+        f" (a share of {ratio:g} of the flows)" if ratio < 1.0 else "",
+    )
     return True
+
+
+def flush(timeout_s: float = 30.0) -> bool:
+    """Send every span still queued now (tracing on); whether all went in ``timeout_s``."""
+    return _provider.force_flush(int(timeout_s * 1000)) if _provider is not None else True
 
 
 @contextlib.contextmanager
@@ -162,8 +185,9 @@ def server_span(name: str, headers: Mapping[str, str], attributes: Mapping[str, 
 @contextlib.contextmanager
 def child_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[None]:
     """A span around the block only inside another one (a unit of work's transaction within a
-    request or an apply; a periodic job's transactions make no traces of their own)."""
-    if _tracer is None or not otel.get_current_span().get_span_context().is_valid:
+    request or a command; a periodic job's transactions make no traces of their own, and an
+    apply's transaction is the apply's own span)."""
+    if _tracer is None or _applying.get() or not otel.get_current_span().get_span_context().is_valid:
         yield
         return
     with _tracer.start_as_current_span(name, attributes=dict(attributes or {})):
@@ -172,12 +196,22 @@ def child_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterat
 
 @contextlib.contextmanager
 def apply_span(group: str, received: Sequence[ConsumedEvent]) -> Iterator[None]:
-    """A consumer group applying records in one transaction: one record's apply continues its
-    trace (a child of the span that wrote it); several records' apply is a span of its own that
-    links to each (one transaction, several traces)."""
+    """A consumer group applying records in one transaction (the span stands for it): one
+    record's apply continues its trace (a child of the span that wrote it); several records'
+    apply is a span of its own that links to each (one transaction, several traces)."""
     if _tracer is None:
         yield
         return
+    token = _applying.set(True)
+    try:
+        with _apply_span(_tracer, group, received):
+            yield
+    finally:
+        _applying.reset(token)
+
+
+@contextlib.contextmanager
+def _apply_span(tracer: otel.Tracer, group: str, received: Sequence[ConsumedEvent]) -> Iterator[None]:
     records = [Trace.of_record(event.headers, event.key) for event in received]
     attributes: dict[str, str | int] = {
         "messaging.consumer.group.name": group,
@@ -185,13 +219,13 @@ def apply_span(group: str, received: Sequence[ConsumedEvent]) -> Iterator[None]:
     }
     if len(records) == 1:
         parent = otel.set_span_in_context(NonRecordingSpan(records[0].span_context()))
-        with _tracer.start_as_current_span(
+        with tracer.start_as_current_span(
             f"{group} apply", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
         ):
             yield
         return
     links = [Link(record.span_context()) for record in records]
-    with _tracer.start_as_current_span(
+    with tracer.start_as_current_span(
         f"{group} apply", links=links, kind=SpanKind.CONSUMER, attributes=attributes
     ):
         yield

@@ -22,6 +22,10 @@ props=/opt/kafka/config/connect-distributed.properties
     echo "$(echo "${name#CONNECT_}" | tr 'A-Z_' 'a-z.')=${value}"
   done
 } > "$props"
-exec java ${HEAP_OPTS:--Xms768m -Xmx768m} -XX:+UseG1GC \
+agent=""
+if [ "${ENABLE_JMX_EXPORTER:-false}" = true ]; then
+  agent="-javaagent:/opt/kafka/agent/jmx_prometheus_javaagent.jar=9404:/kafka/config/metrics.yaml"
+fi
+exec java ${HEAP_OPTS:--Xms768m -Xmx768m} -XX:+UseG1GC $agent \
   -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties -cp '/opt/kafka/libs/*' \
   org.apache.kafka.connect.cli.ConnectDistributed "$props"
