@@ -83,7 +83,7 @@ def measure(name: str, each: Callable[[ConsumedEvent], None], batch: list[Consum
             raise RuntimeError("spans were not all sent within 30 s: is Jaeger up? (stack up --tracing)")
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     result = {"cpu_us": round(cpu / len(batch) * 1e6, 2), "wall_us": round(wall / len(batch) * 1e6, 2)}
-    print(f"  {name:<34} CPU {result['cpu_us']:>8.2f} µs/record   wall {result['wall_us']:>8.2f} µs/record")
+    print(f"  {name:<40} CPU {result['cpu_us']:>8.2f} µs/record   wall {result['wall_us']:>8.2f} µs/record")
     return result
 
 

@@ -28,7 +28,7 @@ def test_compose_writes_no_password_and_binds_to_loopback():
             assert "${" in line and ":?" in line, line
     ports = re.findall(r'- "([^"]+)"', COMPOSE)
     assert ports and all(p.startswith("127.0.0.1:") for p in ports)
-    assert {p.split(":")[1] for p in ports} == {"3307", "9092", "8081", "8083"}
+    assert {p.split(":")[1] for p in ports} == {"3307", "9092", "8081", "8083", "9404"}
 
 
 def compose_service_block(name: str) -> str:
