@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import random
 import signal
 import subprocess
@@ -164,12 +163,8 @@ def cancel_if_open(run: Run, order_id: str) -> None:
 
 
 def kill_and_restart_part(run: Run, component: Component, down_s: float) -> dict[str, object]:
-    pid = component.process.running_pid()
-    assert pid is not None, f"{component.name} is not running"
-    os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
-    while component.process.running_pid() is not None or component.port_conflicts():
-        time.sleep(0.1)
+    pid = component.kill()
     time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
     component.ensure_running()
     return {"what": f"SIGKILL {component.name}", "pid": pid, "down_s": round(time.monotonic() - killed, 1)}

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -65,14 +63,7 @@ class NativeBackend:
         return self.stack.component(part)
 
     def kill(self, part: str) -> None:
-        component = self._part(part)
-        pid = component.process.running_pid()
-        assert pid is not None, f"{part} is not running"
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while component.process.running_pid() is not None or component.port_conflicts():
-            assert time.monotonic() < deadline, f"{part} did not die"
-            time.sleep(0.1)
+        self._part(part).kill()
 
     def start(self, part: str) -> None:
         self._part(part).ensure_running()

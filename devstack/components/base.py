@@ -8,6 +8,7 @@ and stopping live here, once.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -131,6 +132,24 @@ class Component(ABC):
 
     def stop(self) -> None:
         say(f"{self.name}: {self.process.stop()}")
+
+    def kill(self, timeout_s: float = 60.0) -> int:
+        """SIGKILL the part (a crash, for fault drills) and return its pid once it is gone and its
+        ports are free. Both are awaited, in that order: a multi-threaded process shows as a
+        zombie while its other threads still hold its sockets, so "not running" alone does not
+        mean a restart can bind."""
+        pid = self.process.running_pid()
+        if pid is None:
+            raise StackError(f"{self.name} is not running: nothing to kill")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout_s
+        while self.process.running_pid() is not None or self.port_conflicts():
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{self.name} (pid {pid}) still holds its ports {timeout_s:.0f}s after SIGKILL"
+                )
+            time.sleep(0.1)
+        return pid
 
     def status(self) -> ComponentStatus:
         pid = self.process.running_pid()
