@@ -134,7 +134,12 @@ def test_register_connectors_dry_run_prints_the_configs_without_a_database():
         config = entry["config"]
         assert config["connector.class"] == "io.debezium.connector.mariadb.MariaDbConnector"
         assert config["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
-        assert config["database.password"] == "********"  # never printed
+        # Connect resolves the reference itself: the config names where the password comes from.
+        assert config["database.password"] == "${env:CDC_DB_PASSWORD}"
+    literal = run("register-connectors", "--dry-run", "--set", "database.password=s3cret", env=ALL_DOWN)
+    assert literal.returncode == 0, literal.stderr
+    assert "s3cret" not in literal.stdout  # a password written into the config is never printed
+    assert {c["config"]["database.password"] for c in json.loads(literal.stdout)} == {"********"}
     mysql = json.loads(run("register-connectors", "--dry-run", "--server", "mysql", env=ALL_DOWN).stdout)
     assert {c["config"]["connector.class"] for c in mysql} == {"io.debezium.connector.mysql.MySqlConnector"}
 

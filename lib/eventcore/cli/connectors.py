@@ -146,14 +146,20 @@ def report_streaming(settings: Settings, args: argparse.Namespace) -> int:
 HIDDEN = "********"
 
 
+def is_secret(key: str, value: str) -> bool:
+    """A password written into the config, not a reference Connect resolves on its side
+    (``${env:CDC_DB_PASSWORD}``, ``${file:...}``), which is safe to show and says where it comes from."""
+    return "password" in key.lower() and not (value.startswith("${") and value.endswith("}"))
+
+
 def dry_run(definitions: list[ConnectorDefinition], deployment: Deployment, args: argparse.Namespace) -> int:
-    """The configs as they would be sent, reaching nothing (passwords hidden: this goes to a
-    terminal or a CI log)."""
+    """The configs as they would be sent, reaching nothing (a literal password hidden: this goes
+    to a terminal or a CI log)."""
     configs = []
     for d in definitions:
         config = {**effective_config(d, deployment, args.server == "mariadb"), **dict(args.set)}
-        hidden = {key: HIDDEN for key in config if "password" in key.lower()}
-        configs.append({"name": d.name, "config": {**config, **hidden}})
+        shown = {key: HIDDEN if is_secret(key, value) else value for key, value in config.items()}
+        configs.append({"name": d.name, "config": shown})
     print(json.dumps(configs, indent=2))
     return 0
 
