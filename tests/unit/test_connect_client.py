@@ -68,3 +68,39 @@ def test_a_worker_that_does_not_answer_is_skipped_for_the_next(monkeypatch):
     monkeypatch.setattr("requests.request", lambda *a, **k: (_ for _ in ()).throw(requests.ConnectionError()))
     with pytest.raises(ConnectError, match="http://down:8083, http://up:8084 are unreachable"):
         client.connectors()
+
+
+class Reply:
+    def __init__(self, status_code: int, text: str) -> None:
+        self.status_code = status_code
+        self.text = text
+
+
+def scripted_requests(monkeypatch, replies):
+    calls = []
+
+    def request(method, url, json=None, timeout=None):
+        calls.append((method, url))
+        return replies.pop(0)
+
+    monkeypatch.setattr("requests.request", request)
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    return calls
+
+
+def test_a_stale_configuration_conflict_is_waited_out_like_a_rebalance(monkeypatch):
+    # Seen in `cdc recover`: a connector's offsets reset right after another connector's config
+    # change, before the worker had read it.
+    stale = '{"error_code":409,"message":"Cannot complete request momentarily due to stale configuration"}'
+    rebalancing = '{"error_code":409,"message":"Cannot complete request momentarily due to rebalance"}'
+    calls = scripted_requests(monkeypatch, [Reply(409, stale), Reply(409, rebalancing), Reply(200, "{}")])
+    ConnectClient("http://connect:8083").reset_offsets("payment-outbox")
+    assert calls == [("DELETE", "http://connect:8083/connectors/payment-outbox/offsets")] * 3
+
+
+def test_a_conflict_that_is_an_answer_is_not_retried(monkeypatch):
+    running = '{"error_code":400,"message":"Connectors must be in the STOPPED state"}'
+    calls = scripted_requests(monkeypatch, [Reply(409, running), Reply(200, "{}")])
+    with pytest.raises(ConnectError, match="STOPPED state"):
+        ConnectClient("http://connect:8083").reset_offsets("payment-outbox")
+    assert len(calls) == 1

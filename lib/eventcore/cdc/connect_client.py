@@ -14,6 +14,10 @@ from eventcore.base.failures import DependencyUnavailableError
 
 # How long a request waits out a Connect group's rebalance (HTTP 409) before answering anyway.
 REBALANCE_PATIENCE_S = 30.0
+# The 409s that pass by themselves: the group is rebalancing (a worker joined or left), or the
+# worker has not yet read a config change just made (another connector's, a moment before).
+# Other 409s ("must be in the STOPPED state", "already exists") are answers, not waits.
+TRANSIENT_CONFLICTS = ("rebalanc", "stale configuration")
 
 
 class ConnectError(EventcoreError, RuntimeError):
@@ -70,8 +74,8 @@ class ConnectClient:
         deadline = time.monotonic() + REBALANCE_PATIENCE_S
         while True:
             response = self._send(method, path, body)
-            # A group rebalancing (a worker joined or left) answers 409 for a moment.
-            if response.status_code != 409 or "rebalanc" not in response.text or time.monotonic() > deadline:
+            transient = response.status_code == 409 and any(m in response.text for m in TRANSIENT_CONFLICTS)
+            if not transient or time.monotonic() > deadline:
                 return response
             time.sleep(1.0)
 
