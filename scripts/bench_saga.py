@@ -46,7 +46,7 @@ from saga_bench.history import (
     remove_history,
     table_rows,
 )
-from saga_bench.phases import SagaBench, print_phase, sampler
+from saga_bench.phases import SagaBench, print_idle, print_phase, sampler
 from saga_bench.references import db_ceiling, relay_reference
 from saga_bench.report import plot
 
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--duration", type=positive(), default=60.0, help="seconds of load per rate (default 60)"
     )
-    parser.add_argument("--writers", type=positive(int), default=2, help="writer processes (default 2)")
+    parser.add_argument("--writers", type=positive(int), default=4, help="writer processes (default 4)")
     parser.add_argument("--find-max", action="store_true", help="step the rate up until lag grows")
     parser.add_argument("--start", type=positive(), default=50.0, help="--find-max: first rate (default 50)")
     parser.add_argument("--step", type=positive(), default=50.0, help="--find-max: increment (default 50)")
@@ -128,6 +128,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--history adds its rows); default 30, 0 for none",
     )
     parser.add_argument(
+        "--idle",
+        type=number_argument(at_least=0.0),
+        default=60.0,
+        metavar="S",
+        help="measure S seconds with the services running and nothing flowing, after the first "
+        "warm-up (default 60, 0 for none): what the stack costs to publish nothing",
+    )
+    parser.add_argument(
         "--table-sizes",
         type=positive(),
         default=None,
@@ -174,14 +182,17 @@ def bench(args: argparse.Namespace) -> int:
         "phases": [],
         "references": [],
         "max_flat_rate": None,
+        "idle": None,
     }
     bench.start_services()
+    bench.start_probes()
     compare_env = dict(setting.split("=", 1) for setting in args.compare_env)
 
     def start_sampler() -> tuple[Any, Any]:
         stop = multiprocessing.get_context("spawn").Event()
         process = multiprocessing.get_context("spawn").Process(
-            target=sampler, args=(bench.pids(), str(bench.samples_path), stop, 1.0, args.table_sizes)
+            target=sampler,
+            args=(bench.pids(), str(bench.samples_path), stop, 1.0, args.table_sizes, bench.quiet),
         )
         process.start()
         return process, stop
@@ -213,6 +224,10 @@ def bench(args: argparse.Namespace) -> int:
                 # count against whichever round comes first.
                 say(f"warm-up: {rates[0]:g} orders/s for {args.warm_up:g}s (not measured)")
                 bench.run_phase(rates[0], args.warm_up)
+            if args.idle and report["idle"] is None:
+                idle = bench.measure_idle(args.idle)
+                report["idle"] = idle
+                print_idle(idle)
             for rate in rates:
                 started = time.time()
                 result = bench.run_phase(rate, args.duration)
@@ -230,6 +245,7 @@ def bench(args: argparse.Namespace) -> int:
         stop.set()
         sampler_process.join(30)
         bench.stop_services()
+        bench.close_probes()
         if args.history:
             remove_history(bench.stack)
     if args.references:

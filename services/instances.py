@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from eventcore import Settings, UsageError, topic_for
-from eventcore.service.roster import publishing_services, service
+from eventcore.service.roster import connector_for, publishing_services, service
 from services import ROOT
 
 LOG_DIR = ROOT / ".state" / "logs"
@@ -156,7 +156,7 @@ def connector_topics(connectors: list[str]) -> list[str]:
         {
             topic_for(emitted)
             for d in publishing_services()
-            if d.connector_name in connectors
+            if connector_for(d) in connectors
             for emitted in d.emitted
         }
     )

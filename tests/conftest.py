@@ -24,6 +24,7 @@ from eventcore.base.messages import ConsumedEvent
 from eventcore.base.settings import Settings
 from eventcore.kafka.replay import EventTap
 from eventcore.service.context import ServiceContext
+from eventcore.service.roster import connector_for, service
 from services import build_all
 from services.order.commands import place_order
 from services.order.domain import OrderLine
@@ -129,6 +130,14 @@ def read_until_sentinel(
 def events_for(events: list[ConsumedEvent], keys: set[str] | str) -> list[ConsumedEvent]:
     wanted = {keys} if isinstance(keys, str) else keys
     return [e for e in events if e.key in wanted]
+
+
+def connector_of(name: str) -> str:
+    """The connector that publishes service ``name``'s outbox: the server's one, or the service's
+    own under CDC_CONNECTORS=per-service."""
+    found = connector_for(service(name))
+    assert found is not None, f"nothing publishes {name}'s outbox"
+    return found
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:

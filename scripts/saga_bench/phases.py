@@ -18,6 +18,14 @@ from devstack.stack import Stack
 from eventcore.base.settings import Settings
 from saga_bench import say
 from saga_bench.history import chunks, table_rows
+from saga_bench.jmx import (
+    CONNECT_QUERIES,
+    KAFKA_QUERIES,
+    JvmCounters,
+    connect_counts,
+    kafka_counts,
+    per_order,
+)
 from services import ROOT, build_all, flow_services
 from services.instances import GroupLagProbe, ServiceInstance, process_usage, refuse_if_services_run
 from services.inventory.commands import set_stock
@@ -68,6 +76,7 @@ def writer(
     loop, so a slow pipeline does not slow the offered load; a late writer says how late."""
     order_context = build_all(Settings.load(), migrate=False)["order"]
     count = int(rate * duration_s)
+    cpu_at_start = time.process_time()
     placed = 0
     worst_lateness = 0.0
     for n in range(count):
@@ -80,7 +89,13 @@ def writer(
         line = OrderLine(skus[n % len(skus)], 1, 100 + n % 50)
         place_order(order_context.uow_factory, customer, [line])
         placed += 1
-    results.put({"placed": placed, "worst_lateness_s": round(worst_lateness, 3)})
+    results.put(
+        {
+            "placed": placed,
+            "worst_lateness_s": round(worst_lateness, 3),
+            "cpu_s": time.process_time() - cpu_at_start,
+        }
+    )
 
 
 def sampler(
@@ -89,9 +104,11 @@ def sampler(
     stop: Any,
     interval_s: float = 1.0,
     tables_every_s: float | None = None,
+    quiet: Any = None,
 ) -> None:
     """Once a second: each group's lag, each process's RSS and CPU seconds (JSON lines); every
-    ``tables_every_s``, the rows of each inbox and outbox."""
+    ``tables_every_s``, the rows of each inbox and outbox. While ``quiet`` is set (the idle
+    window), only the processes' figures: asking the broker for lag would be load of its own."""
     settings = Settings.load()
     probe = GroupLagProbe(settings.kafka_bootstrap_servers)
     tables_due = time.monotonic()
@@ -104,10 +121,11 @@ def sampler(
                     row["table_rows"] = table_rows(Stack())
                 except Exception as exc:  # a sample lost, not the run
                     row["table_rows_error"] = str(exc)
-            try:
-                row["lag"] = probe.lag()
-            except Exception as exc:  # a sample lost, not the run
-                row["lag_error"] = str(exc)
+            if quiet is None or not quiet.is_set():
+                try:
+                    row["lag"] = probe.lag()
+                except Exception as exc:  # a sample lost, not the run
+                    row["lag_error"] = str(exc)
             row["proc"] = {name: process_usage(pid) for name, pid in pids.items()}
             handle.write(json.dumps(row) + "\n")
             handle.flush()
@@ -135,6 +153,49 @@ class PhaseResult:
     unfinished: int
     rss_mb: dict[str, dict[str, float]] = field(default_factory=dict)
     cpu_share: dict[str, float] = field(default_factory=dict)
+    # CPU milliseconds per order over the phase (load and drain), per process and per group
+    # (plumbing, database, services; the writers apart), and Kafka + Connect's share of the stack.
+    cpu_ms_per_order: dict[str, float] = field(default_factory=dict)
+    cpu_groups_ms_per_order: dict[str, float] = field(default_factory=dict)
+    kafka_connect_share_pct: float | None = None
+    writers: int = 0
+    writer_limited: bool = False
+    # Per order: the broker's requests by kind; Debezium's binlog events and records sent.
+    kafka_per_order: dict[str, float] = field(default_factory=dict)
+    connect_per_order: dict[str, float] = field(default_factory=dict)
+
+
+# Which group each measured process belongs to; everything else is plumbing (Kafka, Connect,
+# the registry, the CDC supervisor, Jaeger).
+def group_of(process: str) -> str:
+    if process.endswith("-service"):
+        return "services"
+    if process in ("mariadb", "mysql"):
+        return "database"
+    return "plumbing"
+
+
+def cpu_groups(cpu_by_process: dict[str, float]) -> dict[str, float]:
+    groups: dict[str, float] = defaultdict(float)
+    for name, value in cpu_by_process.items():
+        groups[group_of(name)] += value
+    return {name: round(groups[name], 2) for name in ("plumbing", "database", "services") if name in groups}
+
+
+def cpu_seconds_used(window: list[dict[str, Any]]) -> tuple[dict[str, float], float]:
+    """Each process's CPU seconds over the samples ``window``, and the window's length."""
+    if len(window) < 2:
+        return {}, 0.0
+    first, last = window[0]["proc"], window[-1]["proc"]
+    used = {name: last[name][1] - first[name][1] for name in last if first.get(name) and last.get(name)}
+    return used, window[-1]["t"] - window[0]["t"]
+
+
+def kafka_connect_share(cpu_by_process: dict[str, float]) -> float | None:
+    """Kafka's and Connect's CPU as a percentage of the whole stack's (the writers are not the stack)."""
+    total = sum(cpu_by_process.values())
+    ours = sum(v for k, v in cpu_by_process.items() if k.startswith(("kafka", "connect")))
+    return round(ours / total * 100, 1) if total else None
 
 
 class SagaBench:
@@ -149,6 +210,9 @@ class SagaBench:
         self.services: dict[str, ServiceInstance] = {}
         self.samples_path = ROOT / ".state" / "bench" / f"saga-{self.run_id}-samples.jsonl"
         self.samples_path.parent.mkdir(parents=True, exist_ok=True)
+        self.kafka_probe: JvmCounters | None = None
+        self.quiet = multiprocessing.get_context("spawn").Event()  # the sampler asks no lag
+        self.connect_probe: JvmCounters | None = None
 
     def start_services(self, extra_env: dict[str, str] | None = None) -> None:
         refuse_if_services_run(self.settings)
@@ -184,14 +248,8 @@ class SagaBench:
 
     def pids(self) -> dict[str, int]:
         pids = {f"{name}-service": instance.pid for name, instance in self.services.items() if instance.pid}
-        # Jaeger too when it runs (tracing on): it shares the machine's cores.
-        for component in (
-            self.stack.mariadb,
-            self.stack.kafka,
-            self.stack.connect,
-            self.stack.registry,
-            self.stack.jaeger,
-        ):
+        # Every part that runs (Jaeger too, with tracing on): they all share the machine's cores.
+        for component in self.stack.components:
             pid = component.process.running_pid()
             if pid:
                 pids[component.name] = pid
@@ -235,12 +293,72 @@ class SagaBench:
         for process in processes:
             process.start()
         say(f"rate {rate:g}/s: {writers} writer process(es) for {duration_s:.0f}s")
+        counters_before = self.counters()
         outcomes = [queue.get(timeout=duration_s + 600) for _ in processes]
         for process in processes:
             process.join(30)
         load_end = time.time()
         drained_after = self.wait_final(customer, timeout_s=self.args.drain_timeout)
-        return self.measure(rate, duration_s, customer, start_at, load_end, outcomes, drained_after)
+        counters_after = self.counters()
+        result = self.measure(rate, duration_s, customer, start_at, load_end, outcomes, drained_after)
+        result.kafka_per_order = per_order(
+            kafka_counts(counters_before[0]), kafka_counts(counters_after[0]), result.orders
+        )
+        result.connect_per_order = per_order(
+            connect_counts(counters_before[1]), connect_counts(counters_after[1]), result.orders
+        )
+        return result
+
+    def counters(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The broker's and Connect's counters now (empty where no probe runs)."""
+        return (
+            self.kafka_probe.sample() if self.kafka_probe else {},
+            self.connect_probe.sample() if self.connect_probe else {},
+        )
+
+    def start_probes(self) -> None:
+        kafka, connect = self.stack.kafka.process.running_pid(), self.stack.connect.process.running_pid()
+        try:
+            self.kafka_probe = JvmCounters(kafka, KAFKA_QUERIES) if kafka else None
+            self.connect_probe = JvmCounters(connect, CONNECT_QUERIES) if connect else None
+        except FileNotFoundError as exc:
+            say(f"no request counts: {exc}")
+
+    def close_probes(self) -> None:
+        for probe in (self.kafka_probe, self.connect_probe):
+            if probe is not None:
+                probe.close()
+
+    def measure_idle(self, duration_s: float) -> dict[str, Any]:
+        """Every process's CPU (% of one core) over ``duration_s`` with the services running and
+        nothing flowing: what the stack costs to publish nothing."""
+        self.wait_drained()
+        time.sleep(5.0)  # the last records' commits and fetches settle
+        say(f"idle: {duration_s:g}s with the services running and no orders (not a record flows)")
+        self.quiet.set()
+        try:
+            before = self.counters()
+            started = time.time()
+            time.sleep(duration_s)
+            used, span = cpu_seconds_used(self.samples(started, time.time()))
+            after = self.counters()
+        finally:
+            self.quiet.clear()
+        share = {name: round(seconds / span * 100, 2) for name, seconds in used.items()} if span else {}
+        kafka = {
+            k: round((v - kafka_counts(before[0]).get(k, 0.0)) / duration_s, 2)
+            for k, v in kafka_counts(after[0]).items()
+            if v - kafka_counts(before[0]).get(k, 0.0) > 0
+        }
+        return {
+            "duration_s": duration_s,
+            "cpu_share": share,
+            "cpu_groups": cpu_groups(share),
+            "kafka_connect_pct": round(
+                sum(v for k, v in share.items() if k.startswith(("kafka", "connect"))), 2
+            ),
+            "kafka_requests_per_s": kafka,
+        }
 
     def wait_final(self, customer: str, timeout_s: float) -> float | None:
         started = time.monotonic()
@@ -314,6 +432,19 @@ class SagaBench:
                         latencies.append((r.processed_at - wanted[r.event_id]).total_seconds() * 1000)
             hops[f"{event_type} -> {group}"] = percentiles(latencies)
         window = self.samples(start_at, load_end)
+        drained_at = load_end + (drained_after if drained_after is not None else self.args.drain_timeout)
+        used, _span = cpu_seconds_used(self.samples(start_at, drained_at + 1.0))
+        placed_total = sum(o["placed"] for o in outcomes)
+        cpu_ms = (
+            {name: round(seconds / placed_total * 1000, 2) for name, seconds in used.items()}
+            if placed_total
+            else {}
+        )
+        writer_ms = (
+            round(sum(o.get("cpu_s", 0.0) for o in outcomes) / placed_total * 1000, 2)
+            if placed_total
+            else 0.0
+        )
         lag_start = window[0].get("lag", {}) if window else {}
         lag_end = window[-1].get("lag", {}) if window else {}
         growth = sum(lag_end.values()) - sum(lag_start.values()) if window else 0
@@ -332,25 +463,48 @@ class SagaBench:
                     }
                 if first.get(name) and last.get(name):
                     cpu[name] = round((last[name][1] - first[name][1]) / span * 100, 1)  # % of one core
-        placed = sum(o["placed"] for o in outcomes)
+        placed = placed_total
+        achieved = round(placed / (load_end - start_at), 1)
+        lateness = max(o["worst_lateness_s"] for o in outcomes)
+        growth_ok = growth <= rate * 1.0
         return PhaseResult(
             rate=rate,
             duration_s=duration_s,
             orders=placed,
-            achieved_rate=round(placed / (load_end - start_at), 1),
-            writer_worst_lateness_s=max(o["worst_lateness_s"] for o in outcomes),
+            achieved_rate=achieved,
+            writer_worst_lateness_s=lateness,
             drained_after_s=drained_after,
             saga_ms=percentiles(saga),
             hops_ms=hops,
             lag_start=lag_start,
             lag_end=lag_end,
             # Flat: the backlog grew by less than one second of load while the load ran.
-            lag_flat=growth <= rate * 1.0,
+            lag_flat=growth_ok,
             spurious_timeouts=timeouts,
             unfinished=unfinished,
             rss_mb=rss,
             cpu_share=cpu,
+            cpu_ms_per_order={**cpu_ms, "writers": writer_ms},
+            cpu_groups_ms_per_order={**cpu_groups(cpu_ms), "writers": writer_ms},
+            kafka_connect_share_pct=kafka_connect_share(cpu_ms),
+            writers=len(outcomes),
+            # The writers fell behind their schedule while the pipeline kept up with what they
+            # placed: the stack was not the limit, and the achieved rate is a floor.
+            writer_limited=growth_ok and (achieved < rate * 0.95 or lateness > 1.0),
         )
+
+
+def stack_ms(result: PhaseResult) -> float:
+    """The stack's CPU per order: plumbing, database and services (not the writers)."""
+    return sum(v for k, v in result.cpu_groups_ms_per_order.items() if k != "writers")
+
+
+def print_idle(idle: dict[str, Any]) -> None:
+    print(f"\n== idle for {idle['duration_s']:g}s (services running, nothing flowing)")
+    print(f"   CPU (% of one core): {idle['cpu_share']}")
+    print(f"   by group: {idle['cpu_groups']}; Kafka + Connect {idle['kafka_connect_pct']}% of one core")
+    if idle["kafka_requests_per_s"]:
+        print(f"   Kafka requests per second: {idle['kafka_requests_per_s']}")
 
 
 def print_phase(result: PhaseResult) -> None:
@@ -371,6 +525,20 @@ def print_phase(result: PhaseResult) -> None:
         f"{'flat' if result.lag_flat else 'GROWING'}"
     )
     print(f"   CPU (% of one core): {result.cpu_share}")
+    print(f"   CPU ms per order: {result.cpu_groups_ms_per_order} (stack total {stack_ms(result):.2f})")
+    print(f"   CPU ms per order by process: {result.cpu_ms_per_order}")
+    print(f"   Kafka + Connect: {result.kafka_connect_share_pct}% of the stack's CPU")
+    if result.kafka_per_order:
+        print(f"   Kafka per order: {result.kafka_per_order}")
+    if result.connect_per_order:
+        print(f"   Connect per order: {result.connect_per_order}")
+    if result.writer_limited:
+        print(
+            f"   WRITER-LIMITED: {result.writers} writer(s) could not place {result.rate:g}/s (worst "
+            f"{result.writer_worst_lateness_s:g}s late) while the pipeline kept up: "
+            f"{result.achieved_rate:g}/s is a floor of what the stack carries (--writers N adds "
+            "writers; on two busy cores they compete with the stack)"
+        )
     print(
         "   RSS MB (start/end/max): "
         + ", ".join(f"{k} {v['start']}/{v['end']}/{v['max']}" for k, v in result.rss_mb.items())

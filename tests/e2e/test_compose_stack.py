@@ -21,7 +21,7 @@ import pytest
 from devstack.docker import compose_plugin
 from devstack.images import ImageBuilder
 from devstack.stack import Stack
-from eventcore.service.roster import publishing_services
+from eventcore.service.roster import outbox_connectors
 from tests.conftest import ROOT
 
 pytestmark = [
@@ -156,7 +156,7 @@ def test_kafka_and_connect_keep_their_data_across_down_and_up(workdir):
     env = {**env, "STACK_ENV_FILE": ".env"}
     before = topic_records(copy, env)
     assert all(before.values()), before  # the demo published on every topic
-    assert set(connectors()) == {d.connector_name for d in publishing_services()}
+    assert set(connectors()) == {d.name for d in outbox_connectors()}
 
     down = shell("docker compose down", copy, env, 300)  # without -v: the volumes stay
     assert down.returncode == 0, down.stderr
@@ -168,7 +168,7 @@ def test_kafka_and_connect_keep_their_data_across_down_and_up(workdir):
     deadline = time.monotonic() + 180
     while set(connectors().values()) != {"RUNNING"} and time.monotonic() < deadline:
         time.sleep(2)
-    assert connectors() == {d.connector_name: "RUNNING" for d in publishing_services()}
+    assert connectors() == {d.name: "RUNNING" for d in outbox_connectors()}
     # Connect resumed from its stored offsets: a new order is published, and nothing again.
     placed = shell(
         ".venv/bin/order-service place --customer after-restart --line AFTER-RESTART:1:100", copy, env, 120

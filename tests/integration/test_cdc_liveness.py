@@ -20,7 +20,7 @@ from eventcore.service.roster import outbox_connectors
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
 from services.order.domain import OrderLine
-from tests.conftest import ROOT, recently, wait_until
+from tests.conftest import ROOT, connector_of, recently, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -58,7 +58,7 @@ def stall_probe(settings, connectors) -> Iterator[str]:
     """A connector that captures nothing and would notice a lost binlog connection only after
     10 minutes (Debezium's default keep-alive is 1 minute): what every connector was before."""
     name = f"stall-probe-{uuid.uuid4().hex[:6]}"
-    base = next(d for d in outbox_connectors() if d.name == "order-outbox")
+    base = next(d for d in outbox_connectors() if d.name == connector_of("order"))
     config = effective_config(
         base,
         Deployment(settings.db_host, settings.db_port, settings.kafka_bootstrap_servers),
@@ -69,6 +69,7 @@ def stall_probe(settings, connectors) -> Iterator[str]:
         {
             "topic.prefix": prefix,
             "database.server.id": str(5500 + int(uuid.uuid4().int % 400)),
+            "database.include.list": "order_db",
             "table.include.list": "order_db.no_such_table",
             "connect.keep.alive.interval.ms": "600000",
             "schema.history.internal.kafka.topic": f"_schema-history.{prefix}",

@@ -15,7 +15,7 @@ import pytest
 from eventcore.kafka.partitioning import partition_for
 from services.order.commands import place_order
 from services.order.domain import OrderLine
-from tests.conftest import wait_until
+from tests.conftest import connector_of, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -35,51 +35,51 @@ def since_now() -> str:
 
 
 def test_a_paused_connector_leaves_events_missing_until_it_resumes(order_context, connectors):
+    connector = connector_of("order")
     since = since_now()
-    paused = cdc("pause", "order-outbox")
-    assert paused.returncode == 0 and "order-outbox: paused" in paused.stdout
+    paused = cdc("pause", connector)
+    assert paused.returncode == 0 and f"{connector}: paused" in paused.stdout
     try:
-        wait_until(
-            lambda: cdc("status", "order-outbox").returncode == 3, 60, "order-outbox to stop streaming"
-        )
+        wait_until(lambda: cdc("status", connector).returncode == 3, 60, f"{connector} to stop streaming")
         order_id = place_order(order_context.uow_factory, "paused-cdc", [OrderLine("P", 1, 1)]).id
-        missing = cdc("verify", "order-outbox", "--since", since, "--wait", "3", "--json")
+        missing = cdc("verify", connector, "--since", since, "--wait", "3", "--json")
         assert missing.returncode == 3, missing.stdout + missing.stderr
         audit = json.loads(missing.stdout)
         assert [(m["key"], m["type"], m["version"]) for m in audit["missing"]] == [
             (order_id, "OrderCreated", 1)
         ]
     finally:
-        assert cdc("resume", "order-outbox").returncode == 0
-    complete = cdc("verify", "order-outbox", "--since", since)
+        assert cdc("resume", connector).returncode == 0
+    complete = cdc("verify", connector, "--since", since)
     assert complete.returncode == 0, complete.stdout + complete.stderr
     assert ": 1 outbox row(s) from" in complete.stdout
     assert " 0 missing, 0 published more than once" in complete.stdout
-    offsets = cdc("offsets", "order-outbox")
+    offsets = cdc("offsets", connector)
     assert offsets.returncode == 0 and "last event handled" in offsets.stdout
 
 
 def test_a_forced_recovery_republishes_in_order_and_verify_counts_the_copies(order_context, connectors):
+    connector = connector_of("order")
     since = since_now()
     order_id = place_order(order_context.uow_factory, "forced-recovery", [OrderLine("F", 1, 1)]).id
-    assert cdc("verify", "order-outbox", "--since", since).returncode == 0
-    refused = cdc("recover", "order-outbox", "--yes")
+    assert cdc("verify", connector, "--since", since).returncode == 0
+    refused = cdc("recover", connector, "--yes")
     assert refused.returncode == 2 and "is still on the server (oldest: binlog." in refused.stderr
     assert "nothing to recover" in refused.stderr
-    dry = cdc("recover", "order-outbox", "--force", "--since", since, "--dry-run")
+    dry = cdc("recover", connector, "--force", "--since", since, "--dry-run")
     assert dry.returncode == 0
     assert "snapshot select: SELECT * FROM order_db.outbox WHERE occurred_at >=" in dry.stdout
-    forced = cdc("recover", "order-outbox", "--force", "--since", since, "--yes")
+    forced = cdc("recover", connector, "--force", "--since", since, "--yes")
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert "order-outbox: streaming again after" in forced.stdout
-    audit = cdc("verify", "order-outbox", "--since", since, "--json")
+    assert f"{connector}: streaming again after" in forced.stdout
+    audit = cdc("verify", connector, "--since", since, "--json")
     assert audit.returncode == 0, audit.stdout + audit.stderr
     found = json.loads(audit.stdout)
     assert found["missing"] == [] and found["outOfOrder"] == []
     assert len(found["duplicated"]) >= 1  # the order's event, published again by the snapshot
-    strict = cdc("verify", "order-outbox", "--since", since, "--fail-on-duplicates")
+    strict = cdc("verify", connector, "--since", since, "--fail-on-duplicates")
     assert strict.returncode == 3 and "published more than once" in strict.stdout
-    assert cdc("status", "order-outbox").returncode == 0
+    assert cdc("status", connector).returncode == 0
     replayed = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--json")
     assert [json.loads(line)["headers"]["eventType"] for line in replayed.stdout.splitlines()] == [
         "OrderCreated",

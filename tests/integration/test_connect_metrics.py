@@ -12,7 +12,7 @@ from eventcore.cdc.metrics import by_connector, read_worker_metrics
 from eventcore.service.roster import outbox_connectors
 from services.order.commands import place_order
 from services.order.domain import OrderLine
-from tests.conftest import wait_until
+from tests.conftest import connector_of, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -25,7 +25,7 @@ def test_the_order_connectors_figures_move_while_an_order_flows(settings, contex
     assert {states.get(name) for name in servers} == {"running"}, states
     figures = by_connector(before, servers)
     assert set(figures) == set(servers), (sorted(before), servers)
-    order = figures["order-outbox"]
+    order = figures[connector_of("order")]
     assert order.connected is True
     assert order.queue_total and order.queue_remaining is not None
     seen = order.events_seen or 0
@@ -33,7 +33,7 @@ def test_the_order_connectors_figures_move_while_an_order_flows(settings, contex
     place_order(contexts["order"].uow_factory, "metrics", [OrderLine("SKU-METRICS", 1, 100)])
 
     def moved() -> bool:
-        now = by_connector(read_worker_metrics(urls)[0], servers)["order-outbox"]
+        now = by_connector(read_worker_metrics(urls)[0], servers)[connector_of("order")]
         behind = now.behind_source_ms
         return (now.events_seen or 0) > seen and behind is not None and behind >= 0
 

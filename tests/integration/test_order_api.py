@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from eventcore.base.settings import Settings
 from eventcore.service.context import ServiceContext
-from eventcore.service.roster import publishing_services, service_definitions
+from eventcore.service.roster import outbox_connectors, publishing_services, service_definitions
 from services.order.repository import get as get_order
 from services.order.tables import orders
 from services.order_api.app import create_app
-from tests.conftest import wait_until
+from tests.conftest import connector_of, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -210,22 +210,25 @@ def test_health_reports_a_stopped_connector(client: TestClient, settings: Settin
     assert healthy.status_code == 200, healthy.text
     assert set(healthy.json()["checks"]) == {"order_db", "query_db", "kafka", "registry", "connectors"}
     connect = settings.connect_url
-    stopped = requests.put(f"{connect}/connectors/payment-outbox/stop", timeout=30)
+    payment = connector_of("payment")
+    others = {d.name for d in outbox_connectors()} - {payment}  # none when one connector reads the server
+    stopped = requests.put(f"{connect}/connectors/{payment}/stop", timeout=30)
     assert stopped.status_code in (200, 202, 204), stopped.text
     try:
 
         def reported() -> bool:
             answer = client.get("/health")
-            state = answer.json()["checks"]["connectors"]["connectors"]["payment-outbox"]["state"]
+            state = answer.json()["checks"]["connectors"]["connectors"][payment]["state"]
             return bool(answer.status_code == 503 and state == "STOPPED")
 
-        wait_until(reported, 60, "/health to report payment-outbox STOPPED")
+        wait_until(reported, 60, f"/health to report {payment} STOPPED")
         report = client.get("/health").json()
         assert report["status"] == "degraded"
-        assert report["checks"]["connectors"]["connectors"]["order-outbox"]["ok"] is True
+        for name in others:
+            assert report["checks"]["connectors"]["connectors"][name]["ok"] is True
     finally:
-        requests.put(f"{connect}/connectors/payment-outbox/resume", timeout=30)
-        wait_until(lambda: client.get("/health").status_code == 200, 120, "payment-outbox to run again")
+        requests.put(f"{connect}/connectors/{payment}/resume", timeout=30)
+        wait_until(lambda: client.get("/health").status_code == 200, 120, f"{payment} to run again")
 
 
 def test_health_and_metrics_report_each_connectors_binlog_headroom(
@@ -248,7 +251,9 @@ def test_the_operations_state_names_every_connector_and_group(client: TestClient
     assert state.status_code == 200, state.text
     found = state.json()
     # Every service of the roster, none named here: a service added to it shows up by itself.
-    assert {c["name"] for c in found["connectors"]} == {d.connector_name for d in publishing_services()}
+    assert {c["name"] for c in found["connectors"]} == {d.name for d in outbox_connectors()}
+    published = {database for c in found["connectors"] for database in c["outbox"]["database"].split(", ")}
+    assert published == {d.database_name for d in publishing_services()}
     assert all("waiting" in c["outbox"] for c in found["connectors"])
     groups = {g["group"]: g for g in found["groups"]}
     assert set(groups) == {d.group_id for d in service_definitions()}

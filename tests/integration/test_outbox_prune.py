@@ -13,7 +13,7 @@ from eventcore.cdc.connect_client import ConnectClient
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from services.order.tables import messaging
-from tests.conftest import events_for, read_until_sentinel, wait_until
+from tests.conftest import connector_of, events_for, read_until_sentinel, wait_until
 
 pytestmark = pytest.mark.stack
 outbox = messaging.outbox
@@ -51,7 +51,7 @@ def test_prune_deletes_only_rows_past_retention_and_publishes_nothing(order_cont
 
     result = prune("--days", "7", "--yes")
     assert result.returncode == 0, result.stderr
-    assert "order-outbox has published everything that occurred before" in result.stdout
+    assert f"{connector_of('order')} has published everything that occurred before" in result.stdout
     assert "deleted" in result.stdout and "outbox row(s) from order_db" in result.stdout
 
     assert outbox_ids(order_context, [old, recent]) == {recent}
@@ -61,16 +61,16 @@ def test_prune_deletes_only_rows_past_retention_and_publishes_nothing(order_cont
     assert sorted((r.key, r.event_type) for r in records) == sorted(
         [(old, "OrderCreated"), (recent, "OrderCreated")]
     )
-    state = ConnectClient(settings.connect_url).state("order-outbox")
+    state = ConnectClient(settings.connect_url).state(connector_of("order"))
     assert state is not None and state.running, state
 
 
 def test_prune_never_deletes_what_the_connector_has_not_published(order_context, settings):
     client = ConnectClient(settings.connect_url)
-    assert client._call("PUT", "/connectors/order-outbox/pause").status_code == 202
+    assert client._call("PUT", f"/connectors/{connector_of('order')}/pause").status_code == 202
     try:
         wait_until(
-            lambda: (s := client.state("order-outbox")) is not None and s.connector_state == "PAUSED",
+            lambda: (s := client.state(connector_of("order"))) is not None and s.connector_state == "PAUSED",
             60,
             "the connector to pause",
         )
@@ -82,8 +82,8 @@ def test_prune_never_deletes_what_the_connector_has_not_published(order_context,
         assert "not confirmed publishing yet" in result.stdout
         assert outbox_ids(order_context, [unpublished]) == {unpublished}
     finally:
-        client._call("PUT", "/connectors/order-outbox/resume")
-        client.wait_until_running("order-outbox")
+        client._call("PUT", f"/connectors/{connector_of('order')}/resume")
+        client.wait_until_running(connector_of("order"))
 
 
 @pytest.mark.parametrize(

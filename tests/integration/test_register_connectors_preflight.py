@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from devstack.components.mariadb import MariaDbInstance
-from tests.conftest import ROOT
+from tests.conftest import ROOT, connector_of
 
 pytestmark = pytest.mark.stack
 
@@ -44,7 +44,7 @@ def database_without_binlog(tmp_path, stack):
 def test_registration_fails_and_names_each_missing_setting(database_without_binlog):
     env = {**os.environ, "DB_PORT": str(database_without_binlog.port), "CDC_DB_PASSWORD": "cdc-test-password"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "register_connectors.py"), "--only", "order-outbox"],
+        [sys.executable, str(ROOT / "scripts" / "register_connectors.py"), "--only", connector_of("order")],
         capture_output=True,
         text=True,
         env=env,
@@ -67,7 +67,7 @@ def test_dry_run_prints_the_effective_config_without_registering(stack, contexts
             str(ROOT / "scripts" / "register_connectors.py"),
             "--dry-run",
             "--only",
-            "order-outbox",
+            connector_of("order"),
         ],
         capture_output=True,
         text=True,
@@ -94,7 +94,7 @@ def test_the_kafka_check_names_what_a_single_development_broker_lacks(stack, con
     assert "[ok] unclean.leader.election.enable: false" in result.stdout
     # Registering on it is not refused: a single broker is a development stack, said in one line.
     registered = subprocess.run(
-        [sys.executable, script, "--only", "order-outbox"], capture_output=True, text=True, timeout=300
+        [sys.executable, script, "--only", connector_of("order")], capture_output=True, text=True, timeout=300
     )
     assert registered.returncode == 0, registered.stdout + registered.stderr
     assert "1 broker (a development stack); --check-kafka lists what production needs" in registered.stdout

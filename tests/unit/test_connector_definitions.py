@@ -2,29 +2,60 @@ import re
 
 import pytest
 
+from eventcore.base.settings import Settings, SettingsError
 from eventcore.base.topics import topic_for
 from eventcore.cdc.connectors import MARIADB_CONNECTOR, MYSQL_CONNECTOR, Deployment, effective_config
-from eventcore.service.roster import outbox_connectors
+from eventcore.service.roster import PER_SERVER, PER_SERVICE, connector_for, outbox_connectors, service
 
-DEFINITIONS = outbox_connectors()
+OFFLINE = Settings({})
+FLOW_DATABASES = ["order_db", "inventory_db", "payment_db", "points_db"]
+SERVER = outbox_connectors(OFFLINE, layout=PER_SERVER)
+PER_SERVICE_CONNECTORS = outbox_connectors(OFFLINE, layout=PER_SERVICE)
+DEFINITIONS = SERVER + PER_SERVICE_CONNECTORS
 
 
-def test_one_connector_per_service_database():
-    assert {d.database for d in DEFINITIONS} == {"order_db", "inventory_db", "payment_db", "points_db"}
-    assert len({d.config["database.server.id"] for d in DEFINITIONS}) == len(DEFINITIONS)
+def test_by_default_one_connector_reads_the_server_for_every_outbox_on_it():
+    assert outbox_connectors(OFFLINE) == SERVER
+    (connector,) = SERVER
+    assert connector.name == "outbox" and connector.config["topic.prefix"] == "outbox"
+    assert connector.databases == FLOW_DATABASES
+    assert connector.outboxes == [f"{d}.outbox" for d in FLOW_DATABASES]
+    assert all(connector_for(service(name), OFFLINE) == "outbox" for name in ("order", "points"))
+    assert connector_for(service("order_view"), OFFLINE) is None  # a read model publishes nothing
+
+
+def test_per_service_connectors_read_one_database_each():
+    assert [d.databases for d in PER_SERVICE_CONNECTORS] == [[d] for d in FLOW_DATABASES]
+    ids = [d.config["database.server.id"] for d in DEFINITIONS]
+    assert len(set(ids)) == len(ids)  # each reads the binlog as a replica of its own
+    settings = Settings({"CDC_CONNECTORS": "per-service"})
+    assert connector_for(service("payment"), settings) == "payment-outbox"
+
+
+def test_a_layout_or_name_that_is_no_such_thing_is_refused():
+    with pytest.raises(SettingsError, match="CDC_CONNECTORS='one-per-table' is not one of per-server"):
+        outbox_connectors(Settings({"CDC_CONNECTORS": "one-per-table"}))
+    with pytest.raises(SettingsError, match="CDC_CONNECTOR_NAME='Outbox!' is not a connector name"):
+        outbox_connectors(Settings({"CDC_CONNECTOR_NAME": "Outbox!"}))
+    named = outbox_connectors(Settings({"CDC_CONNECTOR_NAME": "shop-cdc"}))[0]
+    assert named.name == named.config["topic.prefix"] == "shop-cdc"
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
-def test_connector_captures_only_its_outbox_through_the_router(definition):
+def test_connector_captures_only_the_outboxes_through_the_router(definition):
     c = definition.config
-    assert c["table.include.list"] == f"{definition.database}.outbox,{definition.database}.cdc_heartbeat"
-    assert (definition.outbox_table, definition.heartbeat_table) == ("outbox", "cdc_heartbeat")
+    heartbeat = f"{definition.databases[0]}.cdc_heartbeat"
+    assert c["table.include.list"] == ",".join([*definition.outboxes, heartbeat])
+    assert definition.heartbeat_table == heartbeat
     # Its heartbeat query writes the table it captures (so ts_sec moves while nothing else does),
     # and those rows are dropped, not published.
-    assert f"INTO {definition.database}.cdc_heartbeat" in c["heartbeat.action.query"]
-    assert re.fullmatch(
-        c["predicates.isHeartbeatTable.pattern"], f"{c['topic.prefix']}.{definition.database}.cdc_heartbeat"
-    )
+    assert f"INTO {heartbeat}" in c["heartbeat.action.query"]
+    assert re.fullmatch(c["predicates.isHeartbeatTable.pattern"], f"{c['topic.prefix']}.{heartbeat}")
+    for database in FLOW_DATABASES:  # no other database's heartbeat table is matched
+        if database != definition.databases[0]:
+            assert not re.fullmatch(
+                c["predicates.isHeartbeatTable.pattern"], f"{c['topic.prefix']}.{database}.cdc_heartbeat"
+            )
     assert c["transforms.dropHeartbeatRows.type"] == "org.apache.kafka.connect.transforms.Filter"
     assert c["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
     assert c["transforms.outbox.route.by.field"] == "aggregatetype"
@@ -38,9 +69,12 @@ def test_connector_captures_only_its_outbox_through_the_router(definition):
     assert "heartbeat.interval.ms" in c
     # The router's topic names are the ones the Python side derives.
     assert c["transforms.outbox.route.topic.replacement"].replace("${routedByValue}", "x") == topic_for("x")
-    # The predicate matches the outbox table's raw topic, so heartbeats pass untouched.
-    raw_topic = f"{c['topic.prefix']}.{definition.database}.outbox"
-    assert re.fullmatch(c["predicates.isOutboxTable.pattern"], raw_topic)
+    # The predicate matches each outbox table's raw topic and nothing else, so heartbeats pass
+    # untouched to their filter.
+    for outbox in definition.outboxes:
+        assert re.fullmatch(c["predicates.isOutboxTable.pattern"], f"{c['topic.prefix']}.{outbox}")
+    assert not re.fullmatch(c["predicates.isOutboxTable.pattern"], f"{c['topic.prefix']}.{heartbeat}")
+    assert not re.fullmatch(c["predicates.isOutboxTable.pattern"], f"{c['topic.prefix']}.other_db.outbox")
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)

@@ -48,7 +48,8 @@ def test_select_on_the_database_only_is_enough():
         "GRANT SELECT ON `order_db`.* TO `cdc`@`%`",
     ]
     assert failed(evaluate(facts(grants=grants), "order_db")) == {}
-    assert "SELECT on inventory_db.*" in failed(evaluate(facts(grants=grants), "inventory_db"))["grants"]
+    problems = failed(evaluate(facts(grants=grants), "inventory_db"))
+    assert "SELECT on inventory_db.*" in problems["inventory_db readable"]
 
 
 def test_all_privileges_covers_everything():

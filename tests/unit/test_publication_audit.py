@@ -62,3 +62,13 @@ def test_an_aggregate_whose_events_first_appeared_out_of_version_order_is_named(
     )
     assert fine.complete and fine.duplicated == {"a": 2, "b": 2}
     assert "2 published more than once (2 extra record(s))" in fine.summary()
+
+
+def test_a_record_keyed_by_something_else_than_its_aggregate_is_named():
+    found = compare(
+        audit(row("a", key="o1"), row("b", key="o2")),
+        {"order.events": [record("a", 1, key="o1"), record("b", 2, key="o1")]},
+    )
+    assert not found.missing and not found.out_of_order
+    assert found.miskeyed == ["b on order.events[0]@2: key 'o1', its aggregate is 'o2'"]
+    assert not found.complete

@@ -15,7 +15,7 @@ from devstack import kafka_access
 from eventcore.base.settings import Settings
 from eventcore.service import roster
 from eventcore.service.provisioning import provisioning_sql
-from eventcore.service.roster import ROSTER_ENV, RosterError, outbox_connectors
+from eventcore.service.roster import PER_SERVER, PER_SERVICE, ROSTER_ENV, RosterError, outbox_connectors
 from services import ROSTER, flow_services
 from services.instances import ServiceInstance
 
@@ -70,23 +70,26 @@ def test_this_projects_roster_lists_each_service_once() -> None:
     definitions = roster.service_definitions()
     assert [d.module for d in definitions] == [f"services.{package}.main" for package in ROSTER]
     assert flow_services() == ("order", "inventory", "payment", "points")  # the read model has no outbox
-    assert [c.name for c in outbox_connectors()] == [
+    assert [c.name for c in outbox_connectors(layout=PER_SERVICE)] == [
         "order-outbox",
         "inventory-outbox",
         "payment-outbox",
         "points-outbox",
     ]
+    assert [c.name for c in outbox_connectors(layout=PER_SERVER)] == ["outbox"]
     assert roster.service("order_view").group_id == "order-view"
 
 
 def test_a_service_added_to_the_roster_is_known_everywhere(roster_with_a_new_service: None) -> None:
     loyalty = roster.service("loyalty")
     assert loyalty.group_id == "loyalty-service" and loyalty.database_name == "loyalty_db"
-    # register_connectors.py: its outbox connector, from the template, with a replica id of its own.
-    connector = next(c for c in outbox_connectors() if c.name == "loyalty-outbox")
-    assert connector.database == "loyalty_db"
+    # register_connectors.py: the server's connector publishes its outbox too; or, per service, a
+    # connector of its own from the template, with a replica id of its own.
+    assert "loyalty_db.outbox" in outbox_connectors(layout=PER_SERVER)[0].outboxes
+    connector = next(c for c in outbox_connectors(layout=PER_SERVICE) if c.name == "loyalty-outbox")
+    assert connector.databases == ["loyalty_db"]
     assert connector.config["table.include.list"] == "loyalty_db.outbox,loyalty_db.cdc_heartbeat"
-    assert len({c.config["database.server.id"] for c in outbox_connectors()}) == 5
+    assert len({c.config["database.server.id"] for c in outbox_connectors(layout=PER_SERVICE)}) == 5
     # stack up and scripts/provision_databases.py (compose): its database, user and heartbeat table.
     sql = provisioning_sql(
         Settings({"DB_PASSWORD_SECRET": "s", "CDC_DB_PASSWORD": "c"}), roster.service_definitions()

@@ -1,16 +1,23 @@
-"""The outbox connectors: one template, what each service's connector adds, and the values
-filled in at deploy time.
+"""The outbox connectors: one template, what each connector adds, and the values filled in at
+deploy time.
 
 ``outbox_connector.json`` holds everything every outbox connector shares; :func:`outbox_connector`
-adds what names one service's database (its tables, topic prefix, replica id, heartbeat), and the
-roster (:func:`eventcore.service.roster.outbox_connectors`) makes one per publishing service. What differs
-per deployment (where Connect reaches the database and Kafka, and which connector class matches
-the server) is added by :func:`effective_config`, so the native stack and compose share them.
+adds what names the databases it captures (their outbox tables, its topic prefix, replica id and
+heartbeat). A binlog connector reads the whole server's binlog whatever it captures, so the
+roster (:func:`eventcore.service.roster.outbox_connectors`) makes one per database server, capturing
+every publishing service's outbox on it (``CDC_CONNECTORS=per-server``, the default), or one per
+service for services whose databases live on servers of their own (``per-service``). The
+Outbox Event Router routes each row by its aggregate type either way: the topics, keys and
+headers do not depend on the layout. What differs per deployment (where Connect reaches the
+database and Kafka, and which connector class matches the server) is added by
+:func:`effective_config`, so the native stack and compose share them.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,28 +34,37 @@ MYSQL_CONNECTOR = "io.debezium.connector.mysql.MySqlConnector"
 HEARTBEAT_TABLE = "cdc_heartbeat"
 
 
+OUTBOX_TABLE = "outbox"
+
+
 @dataclass(frozen=True)
 class ConnectorDefinition:
     name: str
     config: dict[str, str]
 
     @property
-    def database(self) -> str:
-        return self.config["database.include.list"]
+    def databases(self) -> list[str]:
+        """The databases whose outboxes it publishes, in the order it was given them."""
+        return [entry.strip() for entry in self.config["database.include.list"].split(",")]
 
     @property
     def captured_tables(self) -> list[str]:
-        """The tables it reads, without the database name."""
-        return [entry.strip().split(".", 1)[1] for entry in self.config["table.include.list"].split(",")]
+        """The tables it reads, each ``<database>.<table>``."""
+        return [entry.strip() for entry in self.config["table.include.list"].split(",")]
 
     @property
-    def outbox_table(self) -> str:
-        return next(table for table in self.captured_tables if table != HEARTBEAT_TABLE)
+    def outboxes(self) -> list[str]:
+        """The outbox tables it publishes, each ``<database>.<table>``."""
+        return [t for t in self.captured_tables if t.split(".", 1)[1] != HEARTBEAT_TABLE]
 
     @property
     def heartbeat_table(self) -> str | None:
-        """The table its ``heartbeat.action.query`` writes (None: it writes none)."""
-        return HEARTBEAT_TABLE if HEARTBEAT_TABLE in self.captured_tables else None
+        """``<database>.<table>`` its ``heartbeat.action.query`` writes (None: it writes none)."""
+        return next((t for t in self.captured_tables if t.split(".", 1)[1] == HEARTBEAT_TABLE), None)
+
+    def publishes(self, database: str) -> bool:
+        """Whether it publishes ``database``'s outbox."""
+        return database in self.databases
 
     @property
     def server(self) -> str:
@@ -104,22 +120,34 @@ def connect_kafka_login(settings: Settings) -> dict[str, str]:
     return login
 
 
-def outbox_connector(name: str, database: str, server_id: int) -> ConnectorDefinition:
-    """The template, made to read ``database``'s outbox (and its heartbeat table) as ``name``."""
+def outbox_connector(
+    name: str, databases: Sequence[str], server_id: int, topic_prefix: str | None = None
+) -> ConnectorDefinition:
+    """The template, made to read the outbox of each of ``databases`` as ``name``, with a
+    heartbeat in the first one's heartbeat table. ``topic_prefix`` (what Debezium calls the
+    server: its heartbeat topic, schema history and metrics are named by it) defaults to the
+    database's name when there is one."""
+    if not databases:
+        raise ValueError(f"{name}: a connector needs at least one database to capture")
+    prefix = topic_prefix or (databases[0] if len(databases) == 1 else name)
+    beat = f"{databases[0]}.{HEARTBEAT_TABLE}"
+    # <topic.prefix>.<database>.<table>, as a regex.
+    quoted = "|".join(re.escape(database) for database in databases)
+    captured = quoted if len(databases) == 1 else f"({quoted})"
+    outbox_topics = f"{re.escape(prefix)}\\.{captured}\\.{OUTBOX_TABLE}"
     config = json.loads(TEMPLATE.read_text())
-    raw_topic = f"{database}\\.{database}\\."  # <topic.prefix>.<database>.<table>, as a regex
     config.update(
         {
             "database.server.id": str(server_id),
-            "topic.prefix": database,
-            "database.include.list": database,
-            "table.include.list": f"{database}.outbox,{database}.{HEARTBEAT_TABLE}",
-            "heartbeat.action.query": f"INSERT INTO {database}.{HEARTBEAT_TABLE} (connector, beat_at) "
+            "topic.prefix": prefix,
+            "database.include.list": ",".join(databases),
+            "table.include.list": ",".join([*(f"{d}.{OUTBOX_TABLE}" for d in databases), beat]),
+            "heartbeat.action.query": f"INSERT INTO {beat} (connector, beat_at) "
             f"VALUES ('{name}', UTC_TIMESTAMP(6)) "
             "ON DUPLICATE KEY UPDATE beat_at = UTC_TIMESTAMP(6)",
-            "schema.history.internal.kafka.topic": f"_schema-history.{database}",
-            "predicates.isOutboxTable.pattern": f"{raw_topic}outbox",
-            "predicates.isHeartbeatTable.pattern": f"{raw_topic}{HEARTBEAT_TABLE}",
+            "schema.history.internal.kafka.topic": f"_schema-history.{prefix}",
+            "predicates.isOutboxTable.pattern": outbox_topics,
+            "predicates.isHeartbeatTable.pattern": f"{re.escape(prefix)}\\.{re.escape(beat)}",
         }
     )
     return ConnectorDefinition(name, config)

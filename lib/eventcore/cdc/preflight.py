@@ -86,6 +86,13 @@ def parse_grants(grants: Iterable[str]) -> dict[str, set[str]]:
 def evaluate(
     facts: DatabaseFacts, database: str, outbox_table: str = "outbox", heartbeat_table: str | None = None
 ) -> list[CheckResult]:
+    """Every check for a connector that captures one database's outbox (and its heartbeat table)."""
+    return [*server_checks(facts), *database_checks(facts, database, outbox_table, heartbeat_table)]
+
+
+def server_checks(facts: DatabaseFacts) -> list[CheckResult]:
+    """What the server must be for Debezium, whatever it captures: binlog, GTIDs, retention, the
+    CDC user's login and global grants."""
     v = {k.lower(): str(val) for k, val in facts.variables.items()}
     results = [
         _setting(
@@ -116,26 +123,40 @@ def evaluate(
         _retention(v),
         _auth_plugin(facts),
     ]
-    scopes = parse_grants(facts.grants)
-    global_privs = scopes.get("*.*", set())
+    global_privs = parse_grants(facts.grants).get("*.*", set())
     has_all = "ALL PRIVILEGES" in global_privs
     missing = [p for p in REQUIRED_GLOBAL_PRIVILEGES if not has_all and p not in global_privs]
-    select_ok = (
-        has_all
-        or "SELECT" in global_privs
-        or bool(scopes.get(f"{database}.*", set()) & {"SELECT", "ALL PRIVILEGES"})
-    )
-    if not select_ok:
-        missing.insert(0, f"SELECT on {database}.*")
     results.append(
         CheckResult(
             "grants",
             not missing,
-            "CDC user has the grants Debezium needs"
+            "CDC user has the global grants Debezium needs"
             if not missing
             else f"CDC user lacks: {', '.join(missing)} (GRANT ... ON *.*)",
         )
     )
+    return results
+
+
+def database_checks(
+    facts: DatabaseFacts, database: str, outbox_table: str = "outbox", heartbeat_table: str | None = None
+) -> list[CheckResult]:
+    """What one captured database must have: the CDC user may read it, its outbox table exists,
+    and so does the heartbeat table the connector writes, if it writes one there."""
+    scopes = parse_grants(facts.grants)
+    global_privs = scopes.get("*.*", set())
+    readable = bool(global_privs & {"SELECT", "ALL PRIVILEGES"}) or bool(
+        scopes.get(f"{database}.*", set()) & {"SELECT", "ALL PRIVILEGES"}
+    )
+    results = [
+        CheckResult(
+            f"{database} readable",
+            readable,
+            "the CDC user may SELECT from it"
+            if readable
+            else f"CDC user lacks: SELECT on {database}.* (GRANT SELECT ON {database}.* or *.*)",
+        )
+    ]
     if heartbeat_table is not None:
         results.append(_heartbeat_table(facts, scopes, database, heartbeat_table))
     results.append(

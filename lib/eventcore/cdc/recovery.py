@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from eventcore.base.errors import EventcoreError
 from eventcore.base.settings import Settings
@@ -56,24 +57,23 @@ class RecoveryRefused(EventcoreError):
 @dataclass(frozen=True)
 class RecoveryPlan:
     connector: str
-    table: str  # <database>.<outbox table>
+    tables: tuple[str, ...]  # each <database>.<outbox table>
     since: datetime  # naive UTC: every row that occurred at or after this is published again
     rows: int
     reason: str
 
-    @property
-    def snapshot_select(self) -> str:
+    def snapshot_select(self, table: str) -> str:
         return (
-            f"SELECT * FROM {self.table} WHERE occurred_at >= '{self.since:%Y-%m-%d %H:%M:%S.%f}' "
+            f"SELECT * FROM {table} WHERE occurred_at >= '{self.since:%Y-%m-%d %H:%M:%S.%f}' "
             "ORDER BY occurred_at, aggregate_version"
         )
 
     def describe(self) -> str:
         which = "" if self.since == EVERYTHING else f" that occurred since {self.since:%Y-%m-%d %H:%M:%S} UTC"
         return (
-            f"{self.connector}: {self.reason}; republishing the {self.rows} row(s) of {self.table}"
-            f"{which} through a filtered, ordered initial snapshot, then streaming from the current "
-            "binlog"
+            f"{self.connector}: {self.reason}; republishing the {self.rows} row(s) of "
+            f"{', '.join(self.tables)}{which} through a filtered, ordered initial snapshot, then "
+            "streaming from the current binlog"
         )
 
 
@@ -92,13 +92,8 @@ def database_of(settings: Settings) -> Database:
 
 def recovery_config(config: dict[str, str], plan: RecoveryPlan) -> dict[str, str]:
     recovering = normal_config(config, "no_data")
-    recovering.update(
-        {
-            "snapshot.mode": "initial",
-            SNAPSHOT_OVERRIDES: plan.table,
-            f"{SNAPSHOT_OVERRIDES}.{plan.table}": plan.snapshot_select,
-        }
-    )
+    recovering.update({"snapshot.mode": "initial", SNAPSHOT_OVERRIDES: ",".join(plan.tables)})
+    recovering.update({f"{SNAPSHOT_OVERRIDES}.{table}": plan.snapshot_select(table) for table in plan.tables})
     return recovering
 
 
@@ -117,6 +112,16 @@ def interrupted_since(config: dict[str, str]) -> datetime | None:
             if match:
                 return datetime.fromisoformat(match.group(1))
     return None
+
+
+def count_rows(connection: Any, tables: list[str], since: datetime) -> int:
+    """The outbox rows of ``tables`` that occurred at or after ``since``."""
+    rows = 0
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE occurred_at >= %s", (since,))
+            rows += int((cursor.fetchone() or (0,))[0])
+    return rows
 
 
 class ConnectorRecovery:
@@ -168,25 +173,58 @@ class ConnectorRecovery:
                 # is safe, since rows are pruned only behind what a connector confirmed.
                 since = EVERYTHING
                 reason += "; no time in its offset, so the whole outbox (--since narrows it)"
-            with connection.cursor() as cursor:
-                table = f"{definition.database}.{definition.outbox_table}"
-                cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE occurred_at >= %s", (since,))
-                rows = int((cursor.fetchone() or (0,))[0])
-        return RecoveryPlan(name, table, since, rows, reason)
+            rows = count_rows(connection, definition.outboxes, since)
+        return RecoveryPlan(name, tuple(definition.outboxes), since, rows, reason)
 
-    def run(self, plan: RecoveryPlan, snapshot_mode: str, timeout_s: float = 600.0) -> float:
+    def takeover_plan(self, definition: ConnectorDefinition, replaced: list[str]) -> RecoveryPlan:
+        """The plan for a new connector that takes over the outboxes that ``replaced`` (stopped
+        connectors of another layout) published: every row since the earliest position any of
+        them confirmed, so nothing that one of them had not published yet is missed."""
+        handled = []
+        for name in replaced:
+            offsets = self.client.offsets(name)
+            position = BinlogPosition.from_offset(offsets[0] if offsets else None)
+            handled.append(position.handled_at if position is not None else None)
+        if handled and all(at is not None for at in handled):
+            earliest = min(at for at in handled if at is not None)
+            since = earliest.replace(tzinfo=None) - PUBLISHED_SAFETY_MARGIN
+            reason = (
+                f"taking over from {', '.join(replaced)}, whose earliest last event was handled at "
+                f"{earliest:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        else:
+            since = EVERYTHING
+            reason = f"taking over from {', '.join(replaced)}, one of which has no time in its offset"
+        with server_connection(
+            self.database.host, self.database.port, definition.database_user, self.database.password
+        ) as connection:
+            rows = count_rows(connection, definition.outboxes, since)
+        return RecoveryPlan(definition.name, tuple(definition.outboxes), since, rows, reason)
+
+    def run(
+        self,
+        plan: RecoveryPlan,
+        snapshot_mode: str,
+        timeout_s: float = 600.0,
+        config: dict[str, str] | None = None,
+    ) -> float:
         """Carry out ``plan``; returns how long it took. ``snapshot_mode`` is the connector's
-        normal one (its definition's), put back at the end."""
+        normal one (its definition's), put back at the end with ``config`` (default: the config
+        registered now); a connector not registered yet (a takeover) is created with it."""
         started = time.monotonic()
         name = plan.connector
-        config = self.client.config(name)
-        self.say(f"{name}: stopping the connector")
-        self.client.stop(name)
-        self.client.wait_for_state(name, "STOPPED", 60)
-        self.say(f"{name}: forgetting its committed offsets")
-        self.client.reset_offsets(name)
+        exists = name in self.client.connectors()
+        if config is None:
+            config = {k: v for k, v in self.client.config(name).items() if k != "name"}
+        if exists:
+            self.say(f"{name}: stopping the connector")
+            self.client.stop(name)
+            self.client.wait_for_state(name, "STOPPED", 60)
+            self.say(f"{name}: forgetting its committed offsets")
+            self.client.reset_offsets(name)
         self.client.put_config(name, recovery_config(config, plan))
-        self.client.resume(name)
+        if exists:
+            self.client.resume(name)
         self.say(
             f"{name}: started with a snapshot of {plan.rows} outbox row(s) since "
             f"{plan.since:%Y-%m-%d %H:%M:%S} UTC"

@@ -8,7 +8,9 @@ that occurred in a window:
 - **duplicated**: a row with more than one record (Connect re-sends what it published after its
   last offset flush when it is killed; a recovery republishes; consumers' inboxes absorb them);
 - **out of order**: an aggregate whose events first appeared on the topic in another order than
-  their versions (a consumer's version guard would then drop the older one).
+  their versions (a consumer's version guard would then drop the older one);
+- **keyed wrong**: a record whose key is not its row's aggregate id (it may sit on another
+  partition than the aggregate's other events, and so lose their order).
 
 Rows committed a moment ago may still be on their way: the audit keeps reading the topics for
 up to ``wait_s`` while some rows are missing.
@@ -75,11 +77,12 @@ class PublicationAudit:
     missing: list[OutboxRow] = field(default_factory=list)
     duplicated: dict[str, int] = field(default_factory=dict)  # event id -> records of it
     out_of_order: list[str] = field(default_factory=list)
+    miskeyed: list[str] = field(default_factory=list)
     records_read: int = 0
 
     @property
     def complete(self) -> bool:
-        return not self.missing and not self.out_of_order
+        return not self.missing and not self.out_of_order and not self.miskeyed
 
     def summary(self) -> str:
         extra = sum(n - 1 for n in self.duplicated.values())
@@ -87,13 +90,15 @@ class PublicationAudit:
             f"{self.connector}: {len(self.rows)} outbox row(s) from {self.since:%Y-%m-%d %H:%M:%S} to "
             f"{self.until:%Y-%m-%d %H:%M:%S} UTC; {len(self.missing)} missing, "
             f"{len(self.duplicated)} published more than once ({extra} extra record(s)), "
-            f"{len(self.out_of_order)} aggregate(s) out of order; {self.records_read} record(s) read"
+            f"{len(self.out_of_order)} aggregate(s) out of order, {len(self.miskeyed)} keyed wrong; "
+            f"{self.records_read} record(s) read"
         )
 
 
 def compare(audit: PublicationAudit, published: dict[str, list[Published]]) -> PublicationAudit:
     """Fill ``audit``'s findings from the records read per topic (pure)."""
     wanted = {row.id: row for row in audit.rows}
+    audit.miskeyed = []
     counts: Counter[str] = Counter()
     first_seen: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     for topic, records in published.items():
@@ -102,6 +107,11 @@ def compare(audit: PublicationAudit, published: dict[str, list[Published]]) -> P
             if row is None or row.topic != topic:
                 continue
             counts[record.event_id] += 1
+            if record.key != row.key:
+                audit.miskeyed.append(
+                    f"{record.event_id} on {topic}[{record.partition}]@{record.offset}: key "
+                    f"{record.key!r}, its aggregate is {row.key!r}"
+                )
             if counts[record.event_id] == 1:
                 first_seen[(topic, row.key)].append((record.partition, record.offset, row.version))
     audit.missing = [row for row in audit.rows if counts[row.id] == 0]
@@ -117,22 +127,23 @@ def compare(audit: PublicationAudit, published: dict[str, list[Published]]) -> P
 def outbox_rows(
     database: Database, definition: ConnectorDefinition, since: datetime, until: datetime
 ) -> list[OutboxRow]:
-    table = f"{definition.database}.{definition.outbox_table}"
-    with (
-        server_connection(
-            database.host, database.port, definition.database_user, database.password
-        ) as connection,
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(
-            f"SELECT id, aggregatetype, aggregateid, type, aggregate_version, occurred_at "
-            f"FROM {table} WHERE occurred_at >= %s AND occurred_at < %s ORDER BY occurred_at",
-            (since, until),
-        )
-        return [
-            OutboxRow(str(r[0]), topic_for(str(r[1])), str(r[2]), str(r[3]), int(r[4]), r[5])
-            for r in cursor.fetchall()
-        ]
+    """The rows of every outbox the connector publishes that occurred in [since, until)."""
+    rows: list[OutboxRow] = []
+    with server_connection(
+        database.host, database.port, definition.database_user, database.password
+    ) as connection:
+        for table in definition.outboxes:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id, aggregatetype, aggregateid, type, aggregate_version, occurred_at "
+                    f"FROM {table} WHERE occurred_at >= %s AND occurred_at < %s ORDER BY occurred_at",
+                    (since, until),
+                )
+                rows += [
+                    OutboxRow(str(r[0]), topic_for(str(r[1])), str(r[2]), str(r[3]), int(r[4]), r[5])
+                    for r in cursor.fetchall()
+                ]
+    return sorted(rows, key=lambda row: row.occurred_at)
 
 
 class TopicScanner:

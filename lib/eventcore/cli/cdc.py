@@ -9,7 +9,7 @@
                                          every outbox row it may have missed (eventcore.cdc.recovery)
     cdc verify NAME [--since TIME] [--until TIME] [--json]
                                          outbox rows against their topics: missing, duplicated,
-                                         out of order (exit 3 if anything is missing or out of order)
+                                         out of order, keyed wrong (exit 3 if any but duplicates)
 
 Exit codes: 0 done (healthy), 1 a part of the stack is down, 2 a mistake in what was typed,
 3 a connector is not healthy, or events are missing.
@@ -290,7 +290,8 @@ def recover(settings: Settings, client: ConnectClient, args: argparse.Namespace)
         print(plan.describe())
     if args.dry_run:
         for plan in plans:
-            print(f"  {plan.connector}: snapshot select: {plan.snapshot_select}")
+            for table in plan.tables:
+                print(f"  {plan.connector}: snapshot select: {plan.snapshot_select(table)}")
         return EXIT_OK
     question = f"recover {', '.join(names)} (consumers will see the republished events again)?"
     if not confirm(question, args.yes):
@@ -352,6 +353,7 @@ def audit_json(audit: PublicationAudit) -> dict[str, Any]:
         ],
         "duplicated": audit.duplicated,
         "outOfOrder": audit.out_of_order,
+        "keyedWrong": audit.miskeyed,
         "complete": audit.complete,
     }
 
@@ -365,6 +367,7 @@ def print_audit(audit: PublicationAudit, show: int) -> None:
             [f"{event_id}: {n} records" for event_id, n in audit.duplicated.items()],
         ),
         ("out of order", audit.out_of_order),
+        ("keyed wrong", audit.miskeyed),
     ):
         if lines:
             print(f"  {title}:")

@@ -28,6 +28,7 @@ from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
 from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
 from eventcore.cdc.connectors import (
+    HEARTBEAT_TABLE,
     ConnectorDefinition,
     Deployment,
     connect_kafka_login,
@@ -35,15 +36,22 @@ from eventcore.cdc.connectors import (
     routed_topics,
 )
 from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, keep_offsets_topic_compact
-from eventcore.cdc.preflight import evaluate, read_facts
+from eventcore.cdc.preflight import CheckResult, database_checks, read_facts, server_checks
 from eventcore.cdc.progress import DEFAULT_STALE_AFTER_S
+from eventcore.cdc.recovery import ConnectorRecovery, Database
 from eventcore.cdc.status import report_connectors
 from eventcore.cli import ArgumentParser, number_argument, run_cli
 from eventcore.cli.cdc import print_reports
 from eventcore.kafka.clients import admin_client, ensure_topics
 from eventcore.kafka.preflight import check_cluster
 from eventcore.service.access import all_grants
-from eventcore.service.roster import outbox_connectors, schema_catalog
+from eventcore.service.roster import (
+    PER_SERVER,
+    PER_SERVICE,
+    connector_layout,
+    outbox_connectors,
+    schema_catalog,
+)
 
 EXIT_NOT_STREAMING = 3
 
@@ -203,36 +211,38 @@ def register(argv: list[str] | None) -> int:
         )
         return 2
     client = ConnectClient(args.connect_url)
+    replaced_all: list[str] = []
+    password = settings.get("CDC_DB_PASSWORD")
     for definition in definitions:
-        print(f"== {definition.name} -> {definition.database}")
+        print(f"== {definition.name} -> {', '.join(definition.outboxes)}")
         try:
-            facts = read_facts(
-                args.db_host,
-                args.db_port,
-                definition.database_user,
-                settings.get("CDC_DB_PASSWORD"),
-                definition.database,
-            )
+            checks, is_mariadb = check_databases(args.db_host, args.db_port, password, definition)
         except ConnectionError as exc:
             print(f"[FAILED] database connection: {exc}", file=sys.stderr)
             return 2
-        print(
-            f"  server: {facts.version} ({'MariaDB' if facts.is_mariadb else 'MySQL'}: "
-            f"{'MariaDbConnector' if facts.is_mariadb else 'MySqlConnector'})"
-        )
-        checks = evaluate(facts, definition.database, definition.outbox_table, definition.heartbeat_table)
-        for check in checks:
-            print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
         failed = [c.name for c in checks if not c.ok]
         if failed:
             print(
-                f"{definition.name}: database {definition.database} at {args.db_host}:"
-                f"{args.db_port} is not ready for CDC; fix: {', '.join(failed)}",
+                f"{definition.name}: the database server at {args.db_host}:{args.db_port} is not ready "
+                f"for CDC; fix: {', '.join(failed)}",
                 file=sys.stderr,
             )
             return 2
-        config = {**effective_config(definition, deployment, facts.is_mariadb), **dict(args.set)}
+        config = {**effective_config(definition, deployment, is_mariadb), **dict(args.set)}
         try:
+            replaced = replaced_by(client, settings, definition)
+            if replaced:
+                take_over(
+                    client,
+                    Database(args.db_host, args.db_port, password),
+                    settings,
+                    definition,
+                    replaced,
+                    config,
+                    args.timeout,
+                )
+                replaced_all += [name for name in replaced if name not in replaced_all]
+                continue
             if _registered_as(client, definition.name, config):
                 # A PUT of the same config still restarts it and rebalances the worker's others.
                 print(f"  {definition.name} is registered with this config already; waiting for RUNNING")
@@ -260,10 +270,88 @@ def register(argv: list[str] | None) -> int:
                 return 1
             print(f"{definition.name} FAILED:\n{exc}", file=sys.stderr)
             return 1
+    for name in replaced_all:
+        # Its offsets go first: a connector of that name registered again later must not resume
+        # at a position the binlog may have purged by then.
+        client.reset_offsets(name)
+        client.delete(name)
+        print(f"== {name}: taken over, its offsets reset and the connector deleted")
     # A later registration rebalances the worker: the earlier ones pass through UNASSIGNED.
     for definition in definitions:
         client.wait_until_running(definition.name, args.timeout)
     return 0
+
+
+def check_databases(
+    host: str, port: int, password: str, definition: ConnectorDefinition
+) -> tuple[list[CheckResult], bool]:
+    """The server's checks once, then each captured database's, printed as they come; and whether
+    the server is MariaDB (which picks the connector class)."""
+    heartbeat_database = definition.heartbeat_table.split(".", 1)[0] if definition.heartbeat_table else None
+    checks: list[CheckResult] = []
+    is_mariadb = True
+    for index, outbox in enumerate(definition.outboxes):
+        database, table = outbox.split(".", 1)
+        facts = read_facts(host, port, definition.database_user, password, database)
+        found = []
+        if index == 0:
+            is_mariadb = facts.is_mariadb
+            print(
+                f"  server: {facts.version} ({'MariaDB' if facts.is_mariadb else 'MySQL'}: "
+                f"{'MariaDbConnector' if facts.is_mariadb else 'MySqlConnector'})"
+            )
+            found += server_checks(facts)
+        heartbeat = HEARTBEAT_TABLE if database == heartbeat_database else None
+        found += database_checks(facts, database, table, heartbeat)
+        for check in found:
+            print(f"  {check}", file=sys.stdout if check.ok else sys.stderr)
+        checks += found
+    return checks, is_mariadb
+
+
+def replaced_by(client: ConnectClient, settings: Settings, definition: ConnectorDefinition) -> list[str]:
+    """Registered connectors of the other layout (``CDC_CONNECTORS``) that publish an outbox
+    ``definition`` publishes, when ``definition`` itself is not registered yet: it takes over
+    from them."""
+    registered = client.connectors()
+    if definition.name in registered:
+        return []
+    other = PER_SERVICE if connector_layout(settings) == PER_SERVER else PER_SERVER
+    return [
+        d.name
+        for d in outbox_connectors(settings, layout=other)
+        if d.name in registered and set(d.outboxes) & set(definition.outboxes)
+    ]
+
+
+def take_over(
+    client: ConnectClient,
+    database: Database,
+    settings: Settings,
+    definition: ConnectorDefinition,
+    replaced: list[str],
+    config: dict[str, str],
+    timeout_s: float,
+) -> None:
+    """Switch layouts without losing a row: stop the connectors being replaced, then start the
+    new one with a filtered, ordered snapshot of every outbox row since the earliest position
+    they confirmed (the recovery's way, :mod:`eventcore.cdc.recovery`), then stream. What was
+    already published comes again; the consumers' inboxes absorb it."""
+    for name in replaced:
+        state = client.state(name)
+        if state is not None and state.connector_state != "STOPPED":
+            print(f"  stopping {name} (it publishes outboxes {definition.name} takes over)")
+            client.stop(name)
+            client.wait_for_state(name, "STOPPED", 60)
+    recovery = ConnectorRecovery(
+        client,
+        database,
+        settings.kafka_bootstrap_servers,
+        progress=lambda line: print(f"  {line}", flush=True),
+    )
+    plan = recovery.takeover_plan(definition, replaced)
+    print(f"  {plan.describe()}")
+    recovery.run(plan, definition.snapshot_mode, timeout_s, config=config)
 
 
 def _registered_as(client: ConnectClient, name: str, config: dict[str, str]) -> bool:

@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def execute(context: ServiceContext[Any], args: argparse.Namespace) -> int:
     database = context.settings.database_name(context.name)
-    connectors = [d for d in outbox_connectors() if d.database == database]
+    connectors = [d for d in outbox_connectors(context.settings) if d.publishes(database)]
     if not connectors:
         raise UsageError(
             f"no outbox connector of the roster captures {database}: nothing says what "

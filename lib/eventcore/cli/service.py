@@ -29,6 +29,7 @@ from eventcore.kafka.clients import password_key, use_identity
 from eventcore.serialization.schema_registry import SchemaRegistryError
 from eventcore.service.context import ServiceContext
 from eventcore.service.definition import ServiceDefinition
+from eventcore.service.roster import connector_for
 
 # Mistakes a person can make at a service's command line, answered with one line (exit 2);
 # any other error is a bug and keeps its traceback.
@@ -86,7 +87,7 @@ def _execute(definition: ServiceDefinition[Any], args: argparse.Namespace) -> in
 
 def _run(definition: ServiceDefinition[Any], context: ServiceContext[Any]) -> int:
     _log_in_as_the_service(definition, context)
-    definition.process(context).run()
+    definition.process(context, outbox_connector=connector_for(definition, context.settings)).run()
     return EXIT_OK
 
 

@@ -116,12 +116,12 @@ class OperationsView:
             reports = report_connectors(self.settings, self.connectors, connect_timeout_s=3.0)
         except Exception as exc:  # the page still shows the groups
             return [{"name": "(connectors)", "healthy": False, "error": f"{type(exc).__name__}: {exc}"}]
-        by_database = {d.name: d.database for d in self.connectors}
+        by_name = {d.name: d.databases for d in self.connectors}
         streaming = self._streaming_metrics()
         return [
             {
                 **report.as_json(),
-                "outbox": self._waiting(report, by_database.get(report.name), now),
+                "outbox": self._waiting(report, by_name.get(report.name, []), now),
                 "metrics": streaming.get(report.name),
             }
             for report in reports
@@ -140,14 +140,27 @@ class OperationsView:
         servers = {d.name: d.server for d in self.connectors}
         return {name: figures.as_json() for name, figures in by_connector(found, servers).items()}
 
-    def _waiting(self, report: ConnectorReport, database: str | None, now: datetime) -> dict[str, Any]:
-        """Outbox rows that occurred after the last event the connector handled: not published yet."""
-        operated = next((g for g in self.groups.values() if g.database == database), None)
-        if operated is None:
-            return {"database": database, "waiting": None}
+    def _waiting(self, report: ConnectorReport, databases: list[str], now: datetime) -> dict[str, Any]:
+        """Outbox rows that occurred after the last event the connector handled: not published yet
+        (summed over the databases it captures, and per database)."""
         handled = report.position.handled_at if report.position else None
+        each = [self._waiting_in(database, handled, now) for database in databases]
+        counted = [w for w in each if w.get("waiting") is not None]
+        oldest = [w["oldestWaitingSeconds"] for w in counted if w.get("oldestWaitingSeconds") is not None]
+        summary: dict[str, Any] = {
+            "database": ", ".join(databases),
+            "waiting": sum(w["waiting"] for w in counted) if counted and len(counted) == len(each) else None,
+            "oldestWaitingSeconds": max(oldest) if oldest else None,
+            "databases": each,
+        }
         if handled is None:
-            return {"database": database, "waiting": None, "note": "the connector's offset has no time"}
+            summary["note"] = "the connector's offset has no time"
+        return summary
+
+    def _waiting_in(self, database: str, handled: datetime | None, now: datetime) -> dict[str, Any]:
+        operated = next((g for g in self.groups.values() if g.database == database), None)
+        if operated is None or handled is None:
+            return {"database": database, "waiting": None}
         since = handled.replace(tzinfo=None)
         occurred = operated.outbox.c.occurred_at
         try:

@@ -78,10 +78,6 @@ class ServiceDefinition(Generic[U]):
         """The aggregate types whose topics its outbox feeds."""
         return self.emits or (self.name,)
 
-    @property
-    def connector_name(self) -> str:
-        return f"{self.name}-outbox"
-
     def context(
         self, settings: Settings | None = None, migrate: bool = False, catalog: SchemaCatalog | None = None
     ) -> ServiceContext[U]:
@@ -104,9 +100,13 @@ class ServiceDefinition(Generic[U]):
     def topics(self) -> list[str]:
         return [topic_for(t) for t in self.consumes]
 
-    def process(self, context: ServiceContext[U], until_caught_up: bool = False) -> ServiceProcess:
+    def process(
+        self, context: ServiceContext[U], until_caught_up: bool = False, outbox_connector: str | None = None
+    ) -> ServiceProcess:
         """The service's consumer process, wired and with every setting read; ``until_caught_up``:
-        it stops once it has read every topic to its end (no periodic jobs then)."""
+        it stops once it has read every topic to its end (no periodic jobs then);
+        ``outbox_connector``: the connector that publishes its outbox (its pruning goes by what
+        that one confirmed; the roster's :func:`~eventcore.service.roster.connector_for`)."""
         jobs = self.periodic(context) if self.periodic and not until_caught_up else []
         routes = EventRoutes(self.handlers, self.name)
         process = ServiceProcess(
@@ -117,7 +117,7 @@ class ServiceDefinition(Generic[U]):
             periodic=jobs,
             until_caught_up=until_caught_up,
             health_port=self.health_port,
-            outbox_connector=self.connector_name if self.publishes else None,
+            outbox_connector=outbox_connector if self.publishes else None,
         )
         counters = process.runtime.counters
         routes.on_refused = lambda: setattr(counters, "refused", counters.refused + 1)

@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import zlib
 from functools import cache
 from typing import Any
 
 from eventcore.base.errors import NotFoundError
-from eventcore.base.settings import SettingsError
+from eventcore.base.settings import Settings, SettingsError
 from eventcore.base.topics import topic_for
 from eventcore.cdc.connectors import ConnectorDefinition, outbox_connector
 from eventcore.serialization.avro import SchemaCatalog
 from eventcore.service.definition import ServiceDefinition
 
 ROSTER_ENV = "EVENTCORE_ROSTER"
+LAYOUT_ENV = "CDC_CONNECTORS"
+PER_SERVER, PER_SERVICE = "per-server", "per-service"
+LAYOUTS = (PER_SERVER, PER_SERVICE)
+# The per-server connector's name (and its topic prefix: its heartbeat topic, schema history and
+# metrics are named by it); CDC_CONNECTOR_NAME gives another, for a second roster on one Connect.
+SERVER_CONNECTOR = "outbox"
+SERVER_CONNECTOR_ENV = "CDC_CONNECTOR_NAME"
+_CONNECTOR_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 DEFAULT_ROSTER_MODULE = "services"
 # Debezium reads the binlog as a replica, and every replica of a server needs an id of its own:
 # derived from the database's name, so connectors of other rosters on the same server (another
@@ -90,15 +99,46 @@ def publishing_services() -> tuple[ServiceDefinition[Any], ...]:
     return tuple(d for d in service_definitions() if d.publishes)
 
 
-def outbox_connectors() -> list[ConnectorDefinition]:
-    """One Debezium outbox connector per publishing service, from the shared template."""
+def connector_layout(settings: Settings | None = None) -> str:
+    """``CDC_CONNECTORS``: ``per-server`` (the default: one connector reads the server's binlog
+    once for every outbox on it) or ``per-service`` (one connector per service, for services
+    whose databases live on servers of their own)."""
+    value = (settings or Settings.load()).get(LAYOUT_ENV, PER_SERVER).strip().lower()
+    if value not in LAYOUTS:
+        raise RosterError(f"{LAYOUT_ENV}={value!r} is not one of {', '.join(LAYOUTS)}")
+    return value
 
-    connectors = [
-        outbox_connector(d.connector_name, d.database_name, server_id_for(d.database_name))
-        for d in publishing_services()
-    ]
-    if not connectors:
+
+def server_connector_name(settings: Settings | None = None) -> str:
+    name = (settings or Settings.load()).get(SERVER_CONNECTOR_ENV, SERVER_CONNECTOR).strip()
+    if not _CONNECTOR_NAME.fullmatch(name):
+        raise RosterError(
+            f"{SERVER_CONNECTOR_ENV}={name!r} is not a connector name (lower-case letters, digits, "
+            "'-' or '_', starting with a letter)"
+        )
+    return name
+
+
+def outbox_connectors(
+    settings: Settings | None = None, layout: str | None = None
+) -> list[ConnectorDefinition]:
+    """The Debezium outbox connectors, from the shared template: one for the database server
+    (``per-server``), or one per publishing service (``per-service``)."""
+    services = publishing_services()
+    if not services:
         raise RosterError("no service of the roster publishes an outbox: there is no connector")
+    layout = layout or connector_layout(settings)
+    if layout == PER_SERVER:
+        name = server_connector_name(settings)
+        databases = [d.database_name for d in services]
+        connectors = [
+            outbox_connector(name, databases, server_id_for(",".join(databases)), topic_prefix=name)
+        ]
+    else:
+        connectors = [
+            outbox_connector(f"{d.name}-outbox", [d.database_name], server_id_for(d.database_name))
+            for d in services
+        ]
     ids = [c.config["database.server.id"] for c in connectors]
     clashing = [c.name for c in connectors if ids.count(c.config["database.server.id"]) > 1]
     if clashing:
@@ -106,6 +146,13 @@ def outbox_connectors() -> list[ConnectorDefinition]:
             f"the outbox connectors {', '.join(clashing)} would read the binlog with one replica id"
         )
     return connectors
+
+
+def connector_for(definition: ServiceDefinition[Any], settings: Settings | None = None) -> str | None:
+    """The name of the connector that publishes ``definition``'s outbox (None: nothing does)."""
+    if not definition.publishes:
+        return None
+    return next((c.name for c in outbox_connectors(settings) if c.publishes(definition.database_name)), None)
 
 
 def schema_catalog() -> SchemaCatalog:
