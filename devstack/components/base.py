@@ -46,6 +46,9 @@ class Component(ABC):
 
     #: Seconds ``up`` waits for the health check before giving up on this part.
     start_timeout: float = 120.0
+    #: How late the kernel may wake its threads' timed waits (Linux timer slack, inherited by
+    #: every thread it starts); None keeps the default 50 us.
+    timer_slack_ns: int | None = None
 
     def __init__(self, paths: StatePaths, name: str) -> None:
         self.paths = paths
@@ -117,7 +120,9 @@ class Component(ABC):
         self._check_ports_free()
         self.prepare()
         say(f"{self.name}: starting on {self.address()} (log: {relative(self.log_file)})")
-        pid = self.process.start(self.command(), self.environment(), cwd=self.home)
+        pid = self.process.start(
+            self.command(), self.environment(), cwd=self.home, timer_slack_ns=self.timer_slack_ns
+        )
         self._launched = pid
         return pid
 

@@ -21,6 +21,10 @@ REQUIRED_PLUGINS = (
 )
 
 
+# See Connect.timer_slack_ns; the compose image's entrypoint sets the same.
+CONNECT_TIMER_SLACK_NS = 1_000_000
+
+
 # How long a group waits for a worker that left before giving its tasks to the others: a
 # restarting worker gets its tasks back if it returns in time; one that died loses them then.
 SCHEDULED_REBALANCE_MAX_DELAY_MS = 3000
@@ -37,6 +41,12 @@ class Connect(KafkaJvmComponent):
     # Connect scans every plugin jar at startup: slow on two cores.
     start_timeout = 240.0
     heap = "768m"
+    # Debezium's queue waits poll.interval.ms for records, then spins until the millisecond its
+    # timer compares with has passed (its deadline is in whole milliseconds and compared
+    # strictly): about half a millisecond of busy CPU per poll, 5% of a core per connector at
+    # 10 ms, with nothing to publish. A millisecond of timer slack wakes it after that tick
+    # instead, and the spin is gone (docs/benchmarks.md: idle).
+    timer_slack_ns = CONNECT_TIMER_SLACK_NS
     log_levels = {
         "org.reflections": "ERROR",
         "org.apache.kafka.clients.consumer.ConsumerConfig": "WARN",
@@ -76,6 +86,12 @@ class Connect(KafkaJvmComponent):
         # Connect's and Debezium's MBeans on /metrics, as the rules file names them.
         agent, rules = self.ctx.installed.jmx_agent, STACK_DIR / "connect-metrics.yaml"
         return [f"-javaagent:{agent}={HOST}:{self.metrics_port}:{rules}"]
+
+    def system_properties(self) -> dict[str, str | int]:
+        # Debezium sets and restores the logging context (log4j2's thread context map) on every
+        # poll, 100 times a second per connector, whether it logs or not; the log lines here do
+        # not print it (%X), so the map is off and those calls cost nothing.
+        return {"log4j2.disableThreadContextMap": "true"}
 
     def marker(self) -> str:
         return str(self.properties_file)

@@ -76,12 +76,16 @@ class KafkaJvmComponent(Component):
         """Options before the classpath (a Java agent, say)."""
         return []
 
+    def system_properties(self) -> dict[str, str | int]:
+        """-D properties beyond the log4j2 config file's."""
+        return {}
+
     def kafka_java(self, main_class: str, *args: str) -> list[str]:
         write_log4j2_config(self.log4j2_file, self.name, self.log_levels)
         java, _ = system_java()
         return java_command(
             java,
             self.heap,
-            {"log4j2.configurationFile": str(self.log4j2_file)},
+            {"log4j2.configurationFile": str(self.log4j2_file), **self.system_properties()},
             [*self.jvm_options(), "-cp", self.classpath(), main_class, *args],
         )

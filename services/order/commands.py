@@ -235,6 +235,14 @@ def cancel_timed_out(
     return _one_by_one(uow_factory, lambda uow: uow.orders.open_ids_before(cutoff, limit), time_out)
 
 
+def deadlines_passed(uow_factory: UnitsOfWork, timeout: timedelta) -> bool:
+    """Whether any order is past a deadline, the pipeline's lag not counted. When none is, a sweep
+    has nothing to do whatever the lag: it need not ask the broker how far behind the flow is."""
+    now = utc_now()
+    with uow_factory() as uow:
+        return bool(uow.orders.open_ids_before(now - timeout, 1) or uow.sagas.overdue_ids(now, 1))
+
+
 def _one_by_one(
     uow_factory: UnitsOfWork,
     candidates: Callable[[OrderUnitOfWork], list[str]],

@@ -21,6 +21,7 @@ from services.order.commands import (
     HANDLERS,
     cancel_order,
     cancel_timed_out,
+    deadlines_passed,
     expire_overdue_steps,
     place_order,
 )
@@ -138,3 +139,14 @@ def test_deadlines_cancel_choreographed_orders_and_expire_orchestrated_steps():
     assert status(uow, waiting) is status(uow, stepping) is OrderStatus.CANCELLED
     assert uow.event_types()[-3:] == ["ReturnPoints", "ReleaseStock", "OrderCancelled"]
     assert cancel_timed_out(lambda: uow, timedelta(0)) == expire_overdue_steps(lambda: uow) == 0
+
+
+def test_a_sweep_asks_about_the_pipeline_only_when_a_deadline_has_passed():
+    patient = InMemoryOrderUnitOfWork(order_saga(step_timeout_s=3600.0))
+    place(patient)
+    place(patient, ORCHESTRATED)
+    assert not deadlines_passed(lambda: patient, timedelta(hours=1))
+    assert deadlines_passed(lambda: patient, timedelta(0))  # the choreographed one is due
+    stepping = InMemoryOrderUnitOfWork(order_saga(step_timeout_s=0.0))
+    place(stepping, ORCHESTRATED)
+    assert deadlines_passed(lambda: stepping, timedelta(hours=1))  # its step's deadline has passed

@@ -277,6 +277,12 @@ class Settings:
         return self.get_int("PRUNE_BATCH_SIZE", 1000, 1, 100_000)
 
     @property
+    def consumer_commit_interval_s(self) -> float:
+        """How often a consumer commits the offsets it stored (each stored only after the records'
+        transaction committed); 0 commits after every batch."""
+        return self.get_float("CONSUMER_COMMIT_INTERVAL_S", 0.2, 0.0, 60.0)
+
+    @property
     def consumer_apply_in_batches(self) -> bool:
         """Apply what one fetch returns in one transaction (false: one transaction per record)."""
         return self.get_bool("CONSUMER_APPLY_IN_BATCHES", True)

@@ -2,9 +2,11 @@
 
 The loop only fetches, hands the batch to the record pipeline (:mod:`eventcore.consuming.pipeline`:
 decode, guard, apply, settle) and stores offsets: a record's offset is stored only after the
-transaction that applied it committed, and stored offsets are committed after each batch and
-whenever partitions are revoked. A crash at any point therefore re-delivers, never loses, and the
-inbox turns the re-delivery into a counted no-op. Waiting out outages
+transaction that applied it committed, and stored offsets are committed to Kafka at most every
+``commit_interval_s`` (each commit is a write to the broker's offsets log: once per batch, it was
+the broker's busiest request after fetches), whenever partitions are revoked, and on the way out.
+A crash at any point therefore re-delivers, never loses (at most that interval's records come
+again), and the inbox turns the re-delivery into a counted no-op. Waiting out outages
 (:mod:`eventcore.consuming.outages`) and counting and lag (:mod:`eventcore.consuming.progress`)
 live in their own pieces.
 
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 
 # A dead-letter topic keeps its records until an operator purges them.
 DLQ_TOPIC_CONFIG = {"retention.ms": "-1"}
+# The group's consumer, beyond consumer_config: partitions added to a topic (a resize) are seen
+# within seconds; a fetch waits up to a second for records (it returns the moment one arrives),
+# so a quiet flow costs the broker one fetch a second, not two.
+RUNTIME_CONSUMER = {"topic.metadata.refresh.interval.ms": 5000, "fetch.wait.max.ms": 1000}
 
 __all__ = ["ConsumerOptions", "ConsumerRuntime", "Counters"]
 
@@ -47,6 +53,8 @@ class ConsumerOptions:
     apply_in_batches: bool = True
     poll_timeout_s: float = 0.5
     stats_interval_s: float = 10.0
+    # Stored offsets go to Kafka at most this often (0: after every batch).
+    commit_interval_s: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Stop once every partition is read to its end (a read model's rebuild), instead of at stop().
     stop_when_caught_up: bool = False
@@ -100,6 +108,7 @@ class ConsumerRuntime:
         self._consumer: Consumer | None = None
         self.reached_end = False  # stop_when_caught_up: it stopped because it read everything
         self._broker_checked = 0.0
+        self._committed_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -117,7 +126,9 @@ class ConsumerRuntime:
 
     def run(self) -> Counters:
         consumer = Consumer(
-            consumer_config(self.bootstrap_servers, self.group_id, **self.options.kafka_overrides)
+            consumer_config(
+                self.bootstrap_servers, self.group_id, **{**RUNTIME_CONSUMER, **self.options.kafka_overrides}
+            )
         )
         self._consumer = consumer
         self.outages.consumer = consumer
@@ -140,7 +151,7 @@ class ConsumerRuntime:
                 went_on = self.pipeline.handle(live, in_one_transaction=self.options.apply_in_batches)
                 if went_on and self.pipeline.one_by_one(reinjected):
                     self._store_past_markers()
-                self._commit()
+                self._commit_when_due()
                 self.progress.tick(consumer, self.health)
                 if self.options.stop_when_caught_up and not fetched and self._caught_up():
                     self.reached_end = True
@@ -254,6 +265,12 @@ class ConsumerRuntime:
             self.group_id,
             _describe(partitions),
         )
+
+    def _commit_when_due(self) -> None:
+        now = time.monotonic()
+        if now - self._committed_at >= self.options.commit_interval_s:
+            self._committed_at = now
+            self._commit()
 
     def _commit(self) -> None:
         assert self._consumer is not None

@@ -100,7 +100,6 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 2000,
         "max.poll.interval.ms": 300000,
-        "topic.metadata.refresh.interval.ms": 5000,
         "logger": CLIENT_LOG,
         **client_security(),
     }

@@ -133,6 +133,7 @@ class ServiceProcess:
             stop_when_caught_up=until_caught_up,
             # A run to the end (a rebuild) reports its progress more often than a service does.
             stats_interval_s=2.0 if until_caught_up else 10.0,
+            commit_interval_s=settings.consumer_commit_interval_s,
         )
         drills = FailureDrills(settings.consumer_crash_after_commits, settings.consumer_crash_before_commit)
         self.health_port, self.health_port_required = settings.health_port(health_port)

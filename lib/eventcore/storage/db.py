@@ -10,8 +10,8 @@ from collections.abc import Callable, Hashable, Iterator
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 from eventcore.base import tracing
@@ -47,24 +47,57 @@ class WiredService(Protocol):
     def outbox(self) -> OutboxRows: ...
 
 
+# A pooled connection idle longer than this is pinged before use (one that was just used is not:
+# on the hot path a ping per transaction was a round trip, and a server command, of its own).
+PING_AFTER_IDLE_S = 1.0
+# Marks a pooled connection whose last transaction ended in a commit: nothing to roll back.
+_COMMITTED = "eventcore.committed"
+
+
 def make_engine(url: str, pool_size: int = 5, lock_wait_timeout_s: int | None = None) -> Engine:
-    # READ COMMITTED keeps gap locks out of concurrent inserts into the same tables;
-    # pre-ping replaces connections the server closed while idle. A short lock wait turns a
-    # blocked row into a quick, retryable error (1205) instead of the server's 50 s stall.
+    # READ COMMITTED keeps gap locks out of concurrent inserts into the same tables. A short lock
+    # wait turns a blocked row into a quick, retryable error (1205) instead of the server's 50 s
+    # stall.
     connect_args = {}
     if lock_wait_timeout_s is not None:
         if lock_wait_timeout_s < 1:
             raise ValueError(f"lock wait timeout must be at least 1 s, not {lock_wait_timeout_s}")
         connect_args["init_command"] = f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout_s)}"
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
+        # Both done below, each only when it is needed.
+        pool_pre_ping=False,
+        pool_reset_on_return=None,
         isolation_level="READ COMMITTED",
         connect_args=connect_args,
     )
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def ping_when_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """A connection that sat in the pool for a while may have been closed by the server (a
+        restart, a timeout): pinged, and replaced if it is gone."""
+        if time.monotonic() - record.info.get("checked_in_at", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection gone: {exc}") from exc
+
+    @event.listens_for(engine, "reset")
+    def roll_back_unless_committed(dbapi_connection: Any, record: Any, reset: Any) -> None:
+        """A connection back in the pool leaves no transaction open; one whose unit of work
+        committed has none left, and no ROLLBACK round trip is spent on it."""
+        record.info["checked_in_at"] = time.monotonic()
+        if record.info.pop(_COMMITTED, False) or reset.terminate_only:
+            return
+        if not reset.transaction_was_reset:
+            dbapi_connection.rollback()
+
+    return engine
 
 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
@@ -199,6 +232,8 @@ class SqlUnitOfWork(UnitOfWork):
                     assert self._outbox is not None
                     self._outbox.write(self._connection, self._pending)
                 self._connection.commit()
+                # The pool need not roll back what has just been committed.
+                self._connection.info[_COMMITTED] = True
             else:
                 self._connection.rollback()
         finally:
