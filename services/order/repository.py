@@ -23,7 +23,7 @@ from eventcore import (
     emit_changes,
     utc_now,
 )
-from eventcore.storage.db import OutboxRows
+from eventcore.storage.db import OutboxRows, insert_of
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
 from services.order.orchestration import WAITING, OrderSaga, SagaState, order_saga
@@ -95,21 +95,22 @@ class SqlOrders:
         emit_changes(self._uow, order)
         connection = self._uow.connection
         connection.execute(
-            orders.insert().values(
-                id=order.id,
-                customer_id=order.customer_id,
-                status=order.status.value,
-                currency=order.currency,
-                total_cents=order.total_cents,
-                points=order.points,
-                version=order.version,
-                created_at=now,
-                updated_at=now,
-                flow=order.flow,
-            )
+            insert_of(orders),
+            {
+                "id": order.id,
+                "customer_id": order.customer_id,
+                "status": order.status.value,
+                "currency": order.currency,
+                "total_cents": order.total_cents,
+                "points": order.points,
+                "version": order.version,
+                "created_at": now,
+                "updated_at": now,
+                "flow": order.flow,
+            },
         )
         connection.execute(
-            order_lines.insert(),
+            insert_of(order_lines),
             [
                 {
                     "order_id": order.id,

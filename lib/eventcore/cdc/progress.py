@@ -25,7 +25,7 @@ from eventcore.kafka.clients import consumer_config, newest_timestamps
 # all three for any transaction that is not pathologically long.
 PUBLISHED_SAFETY_MARGIN = timedelta(seconds=60)
 DEFAULT_HEARTBEAT_PREFIX = "__debezium-heartbeat"
-# Heartbeats come every second (outbox_connector.json); 15 s without one is no blip.
+# Heartbeats come every 2 s (outbox_connector.json); 15 s without one is no blip.
 DEFAULT_STALE_AFTER_S = 15.0
 
 

@@ -7,13 +7,15 @@ is not newer: a stale or replayed event can never move state backwards.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, select, tuple_
+import functools
+
+from sqlalchemy import Connection, Insert, Select, Table, bindparam, select, tuple_
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
 from eventcore.base.clock import utc_now
 from eventcore.base.failures import RetryableConflictError
-from eventcore.storage.db import is_duplicate_key
+from eventcore.storage.db import insert_of, is_duplicate_key
 
 
 def is_newer(last_applied: int | None, incoming: int) -> bool:
@@ -30,15 +32,29 @@ def lock_versions(
     """The last applied version of each aggregate of a batch, rows locked (one statement)."""
     if not keys:
         return {}
-    query = (
+    rows = connection.execute(_locking_read(table), {"group": consumer_group, "keys": sorted(keys)})
+    return {(r.aggregate_type, r.aggregate_id): r.version for r in rows}
+
+
+@functools.cache
+def _locking_read(table: Table) -> Select[tuple[str, str, int]]:
+    return (
         select(table.c.aggregate_type, table.c.aggregate_id, table.c.version)
         .where(
-            table.c.consumer_group == consumer_group,
-            tuple_(table.c.aggregate_type, table.c.aggregate_id).in_(sorted(keys)),
+            table.c.consumer_group == bindparam("group"),
+            tuple_(table.c.aggregate_type, table.c.aggregate_id).in_(bindparam("keys", expanding=True)),
         )
         .with_for_update()
     )
-    return {(r.aggregate_type, r.aggregate_id): r.version for r in connection.execute(query)}
+
+
+@functools.cache
+def _upsert(table: Table) -> Insert:
+    """One row's upsert; executed with a list of rows, the driver sends one multi-row statement."""
+    upsert = mysql_insert(table)
+    return upsert.on_duplicate_key_update(
+        version=upsert.inserted.version, updated_at=upsert.inserted.updated_at
+    )
 
 
 def store_versions(
@@ -70,15 +86,10 @@ def store_versions(
     known = [key for key in versions if key in existing]
     if first:
         try:
-            connection.execute(table.insert(), rows(first))
+            connection.execute(insert_of(table), rows(first))
         except IntegrityError as exc:
             if is_duplicate_key(exc):
                 raise RetryableConflictError(f"{len(first)} aggregate(s): concurrent first version") from exc
             raise
     if known:
-        upsert = mysql_insert(table).values(rows(known))
-        connection.execute(
-            upsert.on_duplicate_key_update(
-                version=upsert.inserted.version, updated_at=upsert.inserted.updated_at
-            )
-        )
+        connection.execute(_upsert(table), rows(known))

@@ -17,16 +17,20 @@ removes it from the table in the same transaction, which releases the next one.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Table,
+    bindparam,
     delete,
     func,
     select,
@@ -146,6 +150,20 @@ class DeadLetterRow:
         )
 
 
+@functools.cache
+def _heads_query(t: Table) -> Select[Any]:
+    """Built once per table: every batch a consumer applies asks it (eventcore.storage.db.insert_of)."""
+    firsts = (
+        select(func.min(t.c.id))
+        .where(
+            t.c.consumer_group == bindparam("group"), t.c.record_key.in_(bindparam("keys", expanding=True))
+        )
+        .group_by(t.c.record_key)
+        .scalar_subquery()
+    )
+    return select(t).where(t.c.id.in_(firsts))
+
+
 class DeadLetterStore:
     """The pending dead letters of one consumer group, in its own database."""
 
@@ -172,14 +190,7 @@ class DeadLetterStore:
         """The first pending record of each of ``keys`` that has one (one statement for a batch)."""
         if not keys:
             return {}
-        t = self.table
-        firsts = (
-            select(func.min(t.c.id))
-            .where(self._mine(), t.c.record_key.in_(sorted(keys)))
-            .group_by(t.c.record_key)
-            .scalar_subquery()
-        )
-        rows = connection.execute(select(t).where(t.c.id.in_(firsts)))
+        rows = connection.execute(_heads_query(self.table), {"group": self.group, "keys": sorted(keys)})
         return {row.record_key: DeadLetterRow.from_row(row) for row in rows}
 
     def find(self, connection: Connection, source: SourceRecord) -> DeadLetterRow | None:

@@ -26,7 +26,7 @@ from eventcore.kafka.clients import (
     record_timestamps,
 )
 
-# A connector writes a heartbeat every second (outbox_connector.json); older than this, CDC waits.
+# A connector writes a heartbeat every 2 s (outbox_connector.json); older than this, CDC waits.
 HEARTBEAT_GRACE_S = 5.0
 
 

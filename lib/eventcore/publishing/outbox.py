@@ -28,7 +28,7 @@ from eventcore.base.errors import InvalidValueError
 from eventcore.base.messages import OutboxEvent
 from eventcore.base.topics import topic_for
 from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
-from eventcore.storage.db import paced_batches
+from eventcore.storage.db import insert_of, paced_batches
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class OutboxWriter:
     def write(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert outbox rows, in their order, with one statement (the binlog keeps the order)."""
         if rows:
-            connection.execute(self.table.insert(), rows)
+            connection.execute(insert_of(self.table), rows)
 
     def append(self, connection: Connection, event: OutboxEvent) -> None:
         self.write(connection, [self.row(event)])

@@ -41,7 +41,7 @@ def provisioning_statements(settings: Settings, definitions: Sequence[ServiceDef
     ]
     for definition in definitions:
         if definition.publishes:
-            # Written by the connector's heartbeat.action.query every second and captured, so its
+            # Written by the connector's heartbeat.action.query every 2 s and captured, so its
             # offset always carries the binlog time it has read up to, even for an idle database.
             table = f"{definition.database_name}.{HEARTBEAT_TABLE}"
             statements += [

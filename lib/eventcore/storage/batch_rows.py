@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Table, Update, bindparam, case
 
-from eventcore.storage.db import SqlUnitOfWork
+from eventcore.storage.db import SqlUnitOfWork, insert_of
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -132,7 +132,7 @@ class BatchRows(Generic[K, V]):
         new = [{self._key_column: key, **row} for key, row in self._writes.items() if not self._existed[key]]
         changed = {key: row for key, row in self._writes.items() if self._existed[key]}
         if new:
-            connection.execute(self._table.insert(), new)
+            connection.execute(insert_of(self._table), new)
         by_columns: dict[tuple[str, ...], dict[K, dict[str, Any]]] = {}
         for key, row in changed.items():
             by_columns.setdefault(tuple(sorted(row)), {})[key] = row
@@ -194,5 +194,5 @@ class BatchInserts:
 
     def flush(self, connection: Connection) -> None:
         if self._rows:
-            connection.execute(self._table.insert(), self._rows)
+            connection.execute(insert_of(self._table), self._rows)
         self._rows = []
