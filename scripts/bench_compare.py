@@ -153,6 +153,9 @@ def phase_rows() -> list[tuple[str, Pick]]:
     def kafka(name: str) -> Pick:
         return lambda p: p.get("kafka_per_order", {}).get(name)
 
+    def database(name: str) -> Pick:
+        return lambda p: p.get("database_per_order", {}).get(name)
+
     def first_hop(q: str) -> Pick:
         def pick(p: dict[str, Any]) -> float | None:
             hops: dict[str, dict[str, float | None]] = p["hops_ms"]
@@ -184,6 +187,10 @@ def phase_rows() -> list[tuple[str, Pick]]:
         ("  OffsetCommit", kafka("OffsetCommit")),
         ("  ListOffsets", kafka("ListOffsets")),
         ("binlog events parsed/order", lambda p: p.get("connect_per_order", {}).get("binlog events seen")),
+        ("database statements/order", database("statements")),
+        ("  commits/order", database("commits")),
+        ("  fsyncs/order", database("fsyncs")),
+        ("  binlog bytes/order", database("binlog bytes")),
     ]
 
 

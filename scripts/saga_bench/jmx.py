@@ -89,6 +89,35 @@ def connect_counts(sample: dict[str, float]) -> dict[str, float]:
     return dict(counts)
 
 
+# The database's own counters (SHOW GLOBAL STATUS): statements, commits, fsyncs, binlog bytes.
+DATABASE_COUNTERS = {
+    "Questions": "statements",
+    "Com_commit": "commits",
+    "Com_rollback": "rollbacks",
+    "Com_admin_commands": "pings",
+    "Com_select": "selects",
+    "Com_insert": "inserts",
+    "Com_update": "updates",
+    "Innodb_data_fsyncs": "fsyncs",
+    "Binlog_bytes_written": "binlog bytes",
+}
+
+
+def database_counts(status: str) -> dict[str, float]:
+    """``SHOW GLOBAL STATUS`` rows (tab-separated name, value) as the counters above."""
+    counts = {}
+    for line in status.splitlines():
+        name, _, value = line.partition("\t")
+        if name in DATABASE_COUNTERS and value.strip().isdigit():
+            counts[DATABASE_COUNTERS[name]] = float(value)
+    return counts
+
+
+def database_status_sql() -> str:
+    names = ", ".join(f"'{name}'" for name in DATABASE_COUNTERS)
+    return f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})"
+
+
 def per_order(before: dict[str, float], after: dict[str, float], orders: int) -> dict[str, float]:
     """What each counter grew by, per order."""
     if orders <= 0:

@@ -23,6 +23,8 @@ from saga_bench.jmx import (
     KAFKA_QUERIES,
     JvmCounters,
     connect_counts,
+    database_counts,
+    database_status_sql,
     kafka_counts,
     per_order,
 )
@@ -163,6 +165,8 @@ class PhaseResult:
     # Per order: the broker's requests by kind; Debezium's binlog events and records sent.
     kafka_per_order: dict[str, float] = field(default_factory=dict)
     connect_per_order: dict[str, float] = field(default_factory=dict)
+    # Per order: the database's statements, commits, fsyncs and binlog bytes.
+    database_per_order: dict[str, float] = field(default_factory=dict)
 
 
 # Which group each measured process belongs to; everything else is plumbing (Kafka, Connect,
@@ -307,13 +311,20 @@ class SagaBench:
         result.connect_per_order = per_order(
             connect_counts(counters_before[1]), connect_counts(counters_after[1]), result.orders
         )
+        result.database_per_order = per_order(counters_before[2], counters_after[2], result.orders)
         return result
 
-    def counters(self) -> tuple[dict[str, float], dict[str, float]]:
-        """The broker's and Connect's counters now (empty where no probe runs)."""
+    def counters(self) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        """The broker's, Connect's and the database's counters now (empty where none is read)."""
+        try:
+            database = database_counts(self.stack.mariadb.run_sql(database_status_sql()))
+        except Exception as exc:  # a figure lost, not the run
+            say(f"no database counters: {exc}")
+            database = {}
         return (
             self.kafka_probe.sample() if self.kafka_probe else {},
             self.connect_probe.sample() if self.connect_probe else {},
+            database,
         )
 
     def start_probes(self) -> None:
@@ -532,6 +543,8 @@ def print_phase(result: PhaseResult) -> None:
         print(f"   Kafka per order: {result.kafka_per_order}")
     if result.connect_per_order:
         print(f"   Connect per order: {result.connect_per_order}")
+    if result.database_per_order:
+        print(f"   database per order: {result.database_per_order}")
     if result.writer_limited:
         print(
             f"   WRITER-LIMITED: {result.writers} writer(s) could not place {result.rate:g}/s (worst "

@@ -31,6 +31,7 @@ from eventcore.base.failures import (
     RetryableConflictError,
     RetryPolicy,
 )
+from eventcore.base.messages import ConsumedEvent
 from eventcore.base.topics import (
     HEADER_AGGREGATE_VERSION,
     HEADER_EVENT_ID,
@@ -41,7 +42,7 @@ from eventcore.base.topics import (
 from eventcore.consuming.applier import RecordApplier
 from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
 from eventcore.consuming.drills import FailureDrills
-from eventcore.consuming.guard import Receipt
+from eventcore.consuming.guard import Delivery, Outcome as Verdicts, Receipt, guard
 from eventcore.consuming.health import Health
 from eventcore.consuming.metrics import ConsumerMetrics
 from eventcore.consuming.outages import OutageWaiter
@@ -419,3 +420,33 @@ def test_the_model_is_not_vacuous() -> None:
     assert expected.parked == {"k0": [1, 2], "k1": [2]}  # "a" and "d" again: duplicates, not parked
     for size in (1, 4):
         assert run(specs, delivery, size, {2, 5}) == expected
+
+
+class CountingTables(InMemoryGuardTables):
+    """The in-memory tables, counting the inbox reads the guard asks for."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.inbox_reads: list[list[str]] = []
+
+    def applied_before(self, event_ids: list[str]) -> set[str]:
+        self.inbox_reads.append(list(event_ids))
+        return super().applied_before(event_ids)
+
+
+def delivery(event_id: str, version: int, key: str = "k1") -> Delivery:
+    event = ConsumedEvent("thing.events", 0, version, key, {}, event_id, "ThingChanged", version, {}, 1, 0.0)
+    return Delivery(event, SourceRecord("thing.events", 0, version), reinjected=False, handled=True)
+
+
+def test_the_inbox_is_read_only_for_events_not_newer_than_their_aggregate() -> None:
+    tables = CountingTables(Database())
+    first = guard(tables, [delivery("e1", 1), delivery("e2", 2), delivery("e2", 2)])
+    assert [v.outcome for v in first] == [Verdicts.APPLIED, Verdicts.APPLIED, Verdicts.DUPLICATE]
+    assert tables.inbox_reads == []  # all new: no inbox read at all
+    # Again: e2 was applied (a duplicate), e0 is older and never seen (stale), e3 is new.
+    again = guard(tables, [delivery("e2", 2), delivery("e0", 0), delivery("e3", 3)])
+    assert [v.outcome for v in again] == [Verdicts.DUPLICATE, Verdicts.STALE, Verdicts.APPLIED]
+    assert tables.inbox_reads == [["e2", "e0"]]
+    # A stale event's receipt makes its next copy a duplicate.
+    assert [v.outcome for v in guard(tables, [delivery("e0", 0)])] == [Verdicts.DUPLICATE]
