@@ -2,9 +2,10 @@
 """The connectors' latency/throughput grid: ``poll.interval.ms`` x ``linger.ms``, one run, same data.
 
 ``python scripts/bench_connector.py`` on the native stack, services stopped. For every pair of
-settings it re-registers the three outbox connectors with them (``register_connectors.py --set``)
-and measures, on ``order-outbox``:
+settings it re-registers the outbox connectors with them (``register_connectors.py --set``) and
+measures, on the connector that publishes the order service's outbox:
 
+- **idle**: ``--idle`` seconds with nothing to publish: Connect's and Kafka's CPU (% of one core);
 - **hop at half load**: outbox rows committed one per transaction at ``--rate`` rows/s for
   ``--seconds``; each row's commit (taken when the commit returns) to the moment a plain
   ``read_committed`` reader receives it from Kafka: p50 / p99 ms; with the CPU that Connect and
@@ -42,6 +43,7 @@ from eventcore.cdc.connect_client import ConnectClient
 from eventcore.cli import ArgumentParser, run_cli
 from eventcore.kafka.clients import consumer_config, ensure_topics
 from eventcore.kafka.records import Record
+from eventcore.service.roster import connector_for, service
 from services import ROOT, build_all
 from services.instances import cpu_seconds, refuse_if_services_run
 
@@ -52,7 +54,6 @@ from saga_bench.phases import percentiles
 
 AGGREGATE_TYPE = "benchgrid"
 TOPIC = f"{AGGREGATE_TYPE}.events"
-CONNECTOR = "order-outbox"
 REGISTER = ROOT / "scripts" / "register_connectors.py"
 
 
@@ -69,12 +70,32 @@ class Reader:
         metadata = self._consumer.list_topics(TOPIC, timeout=10)
         partitions = [TopicPartition(TOPIC, p, -1) for p in metadata.topics[TOPIC].partitions]  # -1: the end
         self._consumer.assign(partitions)
+        self._partitions = partitions
+        self._wanted_paused, self._is_paused = threading.Event(), threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def pause(self) -> None:
+        """Stop fetching (its fetches would be load of their own while nothing is published); the
+        reading thread pauses its consumer itself (a consumer is not shared between threads)."""
+        self._wanted_paused.set()
+        self._is_paused.wait(10)
+
+    def resume(self) -> None:
+        self._wanted_paused.clear()
+        while self._is_paused.is_set():
+            time.sleep(0.01)
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._wanted_paused.is_set() != self._is_paused.is_set():
+                if self._wanted_paused.is_set():
+                    self._consumer.pause(self._partitions)
+                    self._is_paused.set()
+                else:
+                    self._consumer.resume(self._partitions)
+                    self._is_paused.clear()
             message = self._consumer.poll(0.05)
             if message is not None and message.error() is None:
                 key = Record.of(message).key
@@ -104,6 +125,31 @@ class Grid:
         self.engine = context.engine
         self.outbox = context.messaging.outbox
         self.connect = ConnectClient(self.settings.connect_url)
+        order = connector_for(service("order"), self.settings)
+        if order is None:
+            raise RuntimeError("no connector of the roster publishes the order service's outbox")
+        self.connector = order
+
+    def pids(self) -> dict[str, int | None]:
+        return {
+            "connect": self.stack.connect.process.running_pid(),
+            "kafka": self.stack.kafka.process.running_pid(),
+        }
+
+    def idle(self, reader: Reader) -> dict[str, float]:
+        """Connect's and Kafka's CPU while nothing is published (the reader paused)."""
+        reader.pause()
+        try:
+            time.sleep(3.0)
+            pids = self.pids()
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            time.sleep(self.args.idle)
+            return {
+                name: round((cpu_seconds(pid) - before[name]) / self.args.idle * 100, 2)
+                for name, pid in pids.items()
+            }
+        finally:
+            reader.resume()
 
     def register(self, settings: dict[str, str]) -> None:
         extra = [item for key, value in settings.items() for item in ("--set", f"{key}={value}")]
@@ -132,10 +178,7 @@ class Grid:
     def hop(self, reader: Reader) -> dict[str, Any]:
         rate, seconds = self.args.rate, self.args.seconds
         committed: dict[str, float] = {}
-        pids = {
-            "connect": self.stack.connect.process.running_pid(),
-            "kafka": self.stack.kafka.process.running_pid(),
-        }
+        pids = self.pids()
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         with self.engine.connect() as connection:
@@ -165,14 +208,14 @@ class Grid:
 
     def sustained(self, reader: Reader) -> dict[str, Any]:
         keys = [uuid.uuid4().hex for _ in range(self.args.burst)]
-        self.connect.pause(CONNECTOR)
-        self.connect.wait_for_state(CONNECTOR, "PAUSED", 60)
+        self.connect.pause(self.connector)
+        self.connect.wait_for_state(self.connector, "PAUSED", 60)
         with self.engine.connect() as connection:
             for pair in range(0, len(keys), 2):
                 connection.execute(self.outbox.insert(), self.rows(keys[pair : pair + 2]))
                 connection.commit()
         resumed = time.time()
-        self.connect.resume(CONNECTOR)
+        self.connect.resume(self.connector)
         complete = reader.wait_for(keys, 300)
         last = max((reader.arrived[key] for key in keys if key in reader.arrived), default=resumed)
         arrived = sum(key in reader.arrived for key in keys)
@@ -194,16 +237,18 @@ class Grid:
                         {"poll.interval.ms": str(poll_ms), "producer.override.linger.ms": str(linger_ms)}
                     )
                     self.settle(reader)
+                    idle = self.idle(reader) if self.args.idle else {}
                     hop = self.hop(reader)
                     sustained = self.sustained(reader)
                     point = {
                         "poll_interval_ms": poll_ms,
                         "linger_ms": linger_ms,
+                        "idle_cpu_pct": idle,
                         "hop": hop,
                         "sustained": sustained,
                     }
                     say(
-                        f"  hop p50 {hop['p50_ms']} / p99 {hop['p99_ms']} ms (n={hop['n']}, "
+                        f"  idle CPU {idle}; hop p50 {hop['p50_ms']} / p99 {hop['p99_ms']} ms (n={hop['n']}, "
                         f"missing {hop['missing']}), CPU {hop['cpu_pct']}; sustained "
                         f"{sustained['rows_per_s']} rows/s ({sustained['rows']} rows)"
                     )
@@ -228,7 +273,7 @@ class Grid:
             connection.execute(self.outbox.insert(), self.rows(keys))
             connection.commit()
         if not reader.wait_for(keys, 120):
-            raise RuntimeError(f"{CONNECTOR} published nothing within 120 s after its registration")
+            raise RuntimeError(f"{self.connector} published nothing within 120 s after its registration")
         time.sleep(2)
 
 
@@ -237,13 +282,18 @@ def print_grid(report: dict[str, Any]) -> None:
         f"\nhop at {report['rate']:g} rows/s (p50 / p99 ms; Connect + Kafka CPU % of a core) "
         f"and sustained rows/s (burst of {report['burst']:,})"
     )
-    print("| poll.interval.ms | linger.ms | hop p50 | hop p99 | CPU Connect+Kafka | sustained rows/s |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| poll.interval.ms | linger.ms | idle CPU Connect+Kafka | hop p50 | hop p99 | CPU Connect+Kafka "
+        "| sustained rows/s |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for p in report["points"]:
-        cpu = p["hop"]["cpu_pct"]
+        cpu, idle = p["hop"]["cpu_pct"], p.get("idle_cpu_pct") or {}
+        idle_text = f"{idle['connect']:g} + {idle['kafka']:g}" if idle else "-"
         print(
-            f"| {p['poll_interval_ms']} | {p['linger_ms']} | {p['hop']['p50_ms']} | {p['hop']['p99_ms']} | "
-            f"{cpu['connect']:g} + {cpu['kafka']:g} | {p['sustained']['rows_per_s']:,} |"
+            f"| {p['poll_interval_ms']} | {p['linger_ms']} | {idle_text} | {p['hop']['p50_ms']} | "
+            f"{p['hop']['p99_ms']} | {cpu['connect']:g} + {cpu['kafka']:g} | "
+            f"{p['sustained']['rows_per_s']:,} |"
         )
 
 
@@ -267,9 +317,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rate",
         type=positive(int),
         default=100,
-        help="rows/s for the hop (default 100: order-outbox's share of the saga at 50 orders/s)",
+        help="rows/s for the hop (default 100: the order outbox's share of the saga at 50 orders/s)",
     )
     parser.add_argument("--seconds", type=positive(int), default=30, help="seconds of the hop (default 30)")
+    parser.add_argument(
+        "--idle", type=positive(int), default=20, help="seconds of the idle measure (default 20)"
+    )
     parser.add_argument(
         "--burst", type=positive(int), default=20_000, help="rows of the sustained-rate burst"
     )
