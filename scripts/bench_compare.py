@@ -76,17 +76,21 @@ class Checkout:
         self.run([str(self.path / ".venv" / "bin" / "stack"), *args])
 
 
-def base_checkout(ref: str) -> Checkout:
+def worktree(ref: str, label: str) -> Checkout:
     commit = git("rev-parse", "--verify", f"{ref}^{{commit}}")
     path = COMPARE_DIR / commit[:12]
     if not path.is_dir():
-        say(f"base {ref}: a worktree of {commit[:12]} in {path}")
+        say(f"{label}: a worktree of {commit[:12]} in {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
         git("worktree", "add", "--detach", str(path), commit)
-    return Checkout(f"base {ref}", path, commit)
+    return Checkout(label, path, commit)
 
 
-def this_checkout() -> Checkout:
+def this_checkout(ref: str | None) -> Checkout:
+    """This checkout's working tree, or (``--this REF``) a worktree of that commit: the session
+    can go on editing this one while the comparison runs."""
+    if ref is not None:
+        return worktree(ref, f"this {ref}")
     commit = git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     return Checkout(
@@ -102,7 +106,7 @@ def prepare(checkout: Checkout, log: Path) -> None:
         say(f"{checkout.label}: set-up through its own ./run demo (log: {log})")
         checkout.run([str(checkout.path / "run"), "demo"], log)
         marker.write_text(f"prepared {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
-    if checkout.path != ROOT:
+    if checkout.path != ROOT:  # the benchmark of this checkout's working tree measures both
         for name in BENCH_FILES:
             source, target = ROOT / name, checkout.path / name
             if source.is_dir():
@@ -275,6 +279,12 @@ def print_summary(labels: tuple[str, str], base: list[dict[str, Any]], this: lis
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="bench_compare.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="5537805", help="the commit to compare against (default 5537805)")
+    parser.add_argument(
+        "--this",
+        default=None,
+        metavar="REF",
+        help="measure this commit from a worktree of its own (default: this checkout as it is)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs of each (default 3), alternating")
     parser.add_argument(
         "--summarize", type=Path, metavar="JSON", help="print the summary of an earlier comparison and stop"
@@ -293,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         earlier = json.loads(args.summarize.read_text())
         print_summary((earlier["labels"][0], earlier["labels"][1]), earlier["base"], earlier["this"])
         return 0
-    base, this = base_checkout(args.base), this_checkout()
+    base, this = worktree(args.base, f"base {args.base}"), this_checkout(args.this)
     stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     out_dir = COMPARE_DIR / f"compare-{stamp}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -319,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted: the runs so far are summarized")
     finally:
-        base.stack("down")
-        this.stack("up")
+        for checkout in (base, this):
+            checkout.stack("down")
     print_summary((saved["labels"][0], saved["labels"][1]), saved["base"], saved["this"])
     say(f"figures: {summary_path}")
     return 0
