@@ -22,12 +22,14 @@ from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient
 from eventcore.service import roster
 from eventcore.service.provisioning import provisioning_sql
-from eventcore.service.roster import ROSTER_ENV
+from eventcore.service.roster import ROSTER_ENV, SERVER_CONNECTOR, SERVER_CONNECTOR_ENV
 from eventcore.storage.db import make_engine
 from services.instances import LOG_DIR
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.stack
+
+ADOPTER_CONNECTOR = "stampbook-outbox"
 
 
 def readme_service() -> str:
@@ -107,6 +109,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         ROSTER_ENV: "stampbook.roster",
         "PYTHONPATH": str(app),
         "HEALTH_PORT": "0",
+        # This Connect cluster already runs the project's connector (the default name, `outbox`).
+        SERVER_CONNECTOR_ENV: ADOPTER_CONNECTOR,
     }
     yield python, app, env
 
@@ -151,8 +155,21 @@ def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
         for module in [m for m in sys.modules if m.startswith("stampbook")]:
             del sys.modules[module]
     run([str(python), "-m", "stampbook.main", "migrate"], env, app)
-    run([str(app.parent / "venv" / "bin" / "register-connectors")], env, app)
+    register = str(app.parent / "venv" / "bin" / "register-connectors")
     connect = ConnectClient(Settings.load().connect_url)
+    # Under the project's connector name, it would take the project's outboxes away: refused.
+    project_tables = connect.config(SERVER_CONNECTOR)["table.include.list"]
+    refused = subprocess.run(
+        [register],
+        env={**env, SERVER_CONNECTOR_ENV: SERVER_CONNECTOR},
+        cwd=app,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "which this roster does not publish" in refused.stderr and "order_db.outbox" in refused.stderr
+    assert connect.config(SERVER_CONNECTOR)["table.include.list"] == project_tables
+    run([register], env, app)
     log = (LOG_DIR / "library-wheel-stampcard.log").open("wb")
     service = subprocess.Popen(
         [str(python), "-m", "stampbook.main", "run"], env=env, cwd=app, stdout=log, stderr=subprocess.STDOUT
@@ -189,7 +206,7 @@ def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
         service.wait(60)
         log.close()
         # Its offsets go too: a later run (after a test purged the binlog) must not resume there.
-        connect.stop("stampcard-outbox")
-        connect.wait_for_state("stampcard-outbox", "STOPPED")
-        connect.reset_offsets("stampcard-outbox")
-        connect.delete("stampcard-outbox")
+        connect.stop(ADOPTER_CONNECTOR)
+        connect.wait_for_state(ADOPTER_CONNECTOR, "STOPPED")
+        connect.reset_offsets(ADOPTER_CONNECTOR)
+        connect.delete(ADOPTER_CONNECTOR)

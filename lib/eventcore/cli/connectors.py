@@ -29,6 +29,7 @@ from eventcore.base.settings import Settings
 from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectUnavailableError
 from eventcore.cdc.connectors import (
     HEARTBEAT_TABLE,
+    OUTBOX_TABLE,
     ConnectorDefinition,
     Deployment,
     connect_kafka_login,
@@ -48,6 +49,7 @@ from eventcore.service.access import all_grants
 from eventcore.service.roster import (
     PER_SERVER,
     PER_SERVICE,
+    SERVER_CONNECTOR_ENV,
     connector_layout,
     outbox_connectors,
     schema_catalog,
@@ -116,6 +118,12 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
         default="mariadb",
         help="--dry-run: the kind of database server the configs are for (default mariadb; a "
         "registration asks the server itself)",
+    )
+    parser.add_argument(
+        "--drop-outboxes",
+        action="store_true",
+        help="let a registered connector stop capturing outboxes this roster no longer lists "
+        "(refused otherwise: another roster may share the connector's name)",
     )
     parser.add_argument("--json", action="store_true", help="--status: one JSON document")
     parser.add_argument(
@@ -229,6 +237,16 @@ def register(argv: list[str] | None) -> int:
             )
             return 2
         config = {**effective_config(definition, deployment, is_mariadb), **dict(args.set)}
+        dropped = [] if args.drop_outboxes else dropped_outboxes(client, definition)
+        if dropped:
+            print(
+                f"{PROG}: error: connector {definition.name} captures {', '.join(dropped)}, which "
+                f"this roster does not publish: if another roster shares this Connect cluster, give "
+                f"this one a connector of its own ({SERVER_CONNECTOR_ENV}=...); if the services "
+                "left, pass --drop-outboxes",
+                file=sys.stderr,
+            )
+            return 2
         try:
             replaced = replaced_by(client, settings, definition)
             if replaced:
@@ -352,6 +370,17 @@ def take_over(
     plan = recovery.takeover_plan(definition, replaced)
     print(f"  {plan.describe()}")
     recovery.run(plan, definition.snapshot_mode, timeout_s, config=config)
+
+
+def dropped_outboxes(client: ConnectClient, definition: ConnectorDefinition) -> list[str]:
+    """The outboxes the registered connector of this name captures that ``definition`` would no
+    longer capture: a registration must not silently take another roster's outboxes away."""
+    if definition.name not in client.connectors():
+        return []
+    stored = client.config(definition.name).get("table.include.list", "")
+    wanted = set(definition.outboxes)
+    captured = [entry.strip() for entry in stored.split(",")]
+    return [t for t in captured if t.endswith(f".{OUTBOX_TABLE}") and t not in wanted]
 
 
 def _registered_as(client: ConnectClient, name: str, config: dict[str, str]) -> bool:
