@@ -206,8 +206,10 @@ def timeout_sweep(context: ServiceContext[SqlOrderUnitOfWork]) -> list[PeriodicJ
     behind_before = [0.0]
 
     def cancel_timed_out_orders() -> int:
-        if not deadlines_passed(context.uow_factory, timeout):
-            return 0  # nothing due even with no lag: no need to measure it (a quiet flow asks nothing)
+        if behind_before[0] < 1.0 and not deadlines_passed(context.uow_factory, timeout):
+            # Nothing due even with no lag: no need to measure it (a quiet flow asks nothing).
+            # While behind, it is measured every sweep, to say when the pipeline caught up.
+            return 0
         try:
             behind = min(lag.seconds(), allowance_s)
         except KafkaException as exc:

@@ -116,33 +116,40 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
             assert "restarting its failed tasks" not in text, text
             assert all(text.count(f"{n}: not restarting it") == 1 for n in CONNECTORS), text
 
-        # Recovery: two connectors by hand, the third by a supervisor that recovers by itself.
-        by_hand = [n for n in CONNECTORS if n != "order-outbox"]
-        recovered = cdc("recover", *by_hand, "--yes")
-        assert recovered.returncode == 0, recovered.stdout + recovered.stderr
-        assert recovered.stdout.count("streaming again after") == len(by_hand)
-        auto = subprocess.Popen(
-            [sys.executable, "-m", "eventcore.cli.supervisor", "--auto-recover"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            wait_until(
-                lambda: cdc("status", "order-outbox").returncode == 0,
-                300,
-                "the auto-recovering supervisor to bring order-outbox back",
+        # Recovery both ways: by hand (`cdc recover`) and by a supervisor that recovers by itself.
+        # With one connector per server there is one to recover: the native stack's run takes the
+        # supervisor's way, the compose stack's (the same test, on MySQL) the hand's.
+        if len(CONNECTORS) > 1:
+            by_hand, automatic = CONNECTORS[1:], CONNECTORS[:1]
+        else:
+            by_hand, automatic = ([], CONNECTORS) if native else (CONNECTORS, [])
+        if by_hand:
+            recovered = cdc("recover", *by_hand, "--yes")
+            assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+            assert recovered.stdout.count("streaming again after") == len(by_hand)
+        for name in automatic:
+            auto = subprocess.Popen(
+                [sys.executable, "-m", "eventcore.cli.supervisor", "--auto-recover"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
-        except AssertionError as timeout:
+            try:
+                wait_until(
+                    lambda: cdc("status", name).returncode == 0,  # noqa: B023 (waited on here)
+                    300,
+                    f"the auto-recovering supervisor to bring {name} back",
+                )
+            except AssertionError as timeout:
+                auto.terminate()
+                raise AssertionError(
+                    f"{timeout}; the supervisor said:\n{auto.communicate(timeout=30)[0]}\n"
+                    f"cdc status:\n{cdc('status').stderr}"
+                ) from None
             auto.terminate()
-            raise AssertionError(
-                f"{timeout}; the supervisor said:\n{auto.communicate(timeout=30)[0]}\n"
-                f"cdc status:\n{cdc('status').stderr}"
-            ) from None
-        auto.terminate()
-        output = auto.communicate(timeout=30)[0]
-        assert "order-outbox: its binlog position was purged" in output, output
-        assert "order-outbox: streaming again after" in output, output
+            output = auto.communicate(timeout=30)[0]
+            assert f"{name}: its binlog position was purged" in output, output
+            assert f"{name}: streaming again after" in output, output
 
         # Every saga final: nothing was lost, so every order (all healthy) is confirmed.
         for order_id in before + after:
