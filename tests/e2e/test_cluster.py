@@ -27,7 +27,7 @@ from services.instances import connector_topics
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.order.orchestration import order_saga
-from tests.conftest import wait_until
+from tests.conftest import connector_of, wait_until
 from tests.e2e.conftest import ServiceProcess
 from tests.e2e.probes import new_sku, stock, wait_final
 
@@ -208,7 +208,8 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
             timeout=300,
         )
         assert resized.returncode == 0, resized.stdout + resized.stderr
-        assert "payment-outbox: paused" in resized.stdout and "payment-outbox: resumed" in resized.stdout
+        writer = connector_of("payment")
+        assert f"{writer}: paused" in resized.stdout and f"{writer}: resumed" in resized.stdout
         assert "every group has committed payment.events to its end" in resized.stdout
         time.sleep(10)
     assert len(partitions_of_topic(settings, topic)) == before + 3
