@@ -73,7 +73,9 @@ class Checkout:
             )
 
     def stack(self, *args: str) -> None:
-        self.run([str(self.path / ".venv" / "bin" / "stack"), *args])
+        command = self.path / ".venv" / "bin" / "stack"
+        if command.exists():  # not set up yet: no stack of its own can run
+            self.run([str(command), *args])
 
 
 def worktree(ref: str, label: str) -> Checkout:
@@ -308,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = COMPARE_DIR / f"compare-{stamp}"
     out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / "runs.log"
+    if this.path != ROOT:
+        Checkout("this checkout", ROOT, "").stack("down")  # its stack holds the same ports
     for checkout, other in ((base, this), (this, base)):
         other.stack("down")  # one stack at a time: they share the ports
         prepare(checkout, log)
