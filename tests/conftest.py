@@ -56,6 +56,14 @@ def offline_settings(
     env_file.write_text(OFFLINE_ENV)
     monkeypatch.setenv("STACK_ENV_FILE", str(env_file))
     monkeypatch.delenv("STACK_STATE_DIR", raising=False)
+    if request.node.get_closest_marker("maven") is None:
+        monkeypatch.setattr("devstack.context.ensure_downloads", _refuse_downloads)
+
+
+def _refuse_downloads(*_: object) -> None:
+    """The quick loop touches nothing: a test that needs the stack's artifacts is marked, or it
+    uses the fake install layout (tests/unit/fakes.py, offline_stack_context)."""
+    pytest.fail("this test would download the stack's artifacts: use offline_stack_context()", pytrace=False)
 
 
 @pytest.fixture(scope="session")

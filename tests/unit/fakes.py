@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from devstack.config import Topology, state_paths
+from devstack.context import StackContext
+from devstack.downloads import Installed
+from devstack.versions import load_versions
 from eventcore.serialization.schema_registry import IncompatibleSchemaError, UnknownSchemaIdError
 
 
@@ -33,3 +37,20 @@ class InMemorySchemaRegistry:
         if schema_id not in self.schemas:
             raise UnknownSchemaIdError(schema_id)
         return self.schemas[schema_id]
+
+
+def offline_stack_context(topology: Topology | None = None) -> StackContext:
+    """A stack context whose artifacts are a fake install layout: the components' settings and the
+    images' tags are computed from it without downloading Kafka, Debezium or the registry."""
+    paths = state_paths("/nonexistent/offline-state")
+    versions = load_versions()
+    ctx = StackContext(paths, topology)
+    downloads = paths.downloads
+    # cached_property: what is set on the instance is what every later access sees.
+    ctx.__dict__["installed"] = Installed(
+        kafka_libs=downloads / f"kafka-libs-{versions.kafka}",
+        plugins=paths.plugins,
+        registry_home=downloads / f"apicurio-registry-{versions.apicurio}",
+        jmx_agent=downloads / f"jmx_prometheus_javaagent-{versions.jmx_exporter}.jar",
+    )
+    return ctx

@@ -7,14 +7,14 @@ import pytest
 from devstack.components.connect import Connect
 from devstack.components.kafka import Kafka
 from devstack.config import Topology, state_paths
-from devstack.context import StackContext
 from devstack.stackenv import endpoint_values
+from tests.unit.fakes import offline_stack_context
 
-PATHS = state_paths("/tmp/unused-state")
+PATHS = state_paths("/nonexistent/offline-state")
 
 
 def test_a_single_node_keeps_one_replica_of_everything():
-    settings = Kafka(StackContext(PATHS), Topology(1)).settings()
+    settings = Kafka(offline_stack_context(), Topology(1)).settings()
     assert settings["controller.quorum.voters"] == "1@127.0.0.1:9093"
     assert (settings["default.replication.factor"], settings["min.insync.replicas"]) == (1, 1)
     assert "unclean.leader.election.enable" not in settings  # the compose file's single node matches
@@ -22,7 +22,7 @@ def test_a_single_node_keeps_one_replica_of_everything():
 
 def test_a_cluster_has_three_voters_three_replicas_two_in_sync_and_no_unclean_leaders():
     topology = Topology(3)
-    nodes = [Kafka(StackContext(PATHS, topology), topology, n) for n in (1, 2, 3)]
+    nodes = [Kafka(offline_stack_context(topology), topology, n) for n in (1, 2, 3)]
     assert [n.name for n in nodes] == ["kafka-1", "kafka-2", "kafka-3"]
     assert [n.ports for n in nodes] == [(9092, 9093), (9094, 9095), (9096, 9097)]
     for node in nodes:
@@ -47,7 +47,7 @@ def test_a_cluster_has_three_voters_three_replicas_two_in_sync_and_no_unclean_le
 
 def test_a_cluster_runs_two_connect_workers_in_one_group_with_durable_internal_topics():
     topology = Topology(3)
-    workers = [Connect(StackContext(PATHS, topology), topology, w) for w in (1, 2)]
+    workers = [Connect(offline_stack_context(topology), topology, w) for w in (1, 2)]
     assert [(w.name, w.url) for w in workers] == [
         ("connect-1", "http://127.0.0.1:8083"),
         ("connect-2", "http://127.0.0.1:8084"),

@@ -4,6 +4,7 @@ import re
 
 from eventcore.base.settings import read_env_file
 from services import ROOT
+from tests.unit.fakes import offline_stack_context
 
 VERSIONS = read_env_file(ROOT / "stack" / "versions.env")
 COMPOSE = (ROOT / "compose.yaml").read_text()
@@ -39,10 +40,8 @@ def compose_service_block(name: str) -> str:
 
 def test_compose_kafka_has_the_native_brokers_settings_and_keeps_its_data_on_the_volume():
     from devstack.components.kafka import Kafka
-    from devstack.config import state_paths
-    from devstack.context import StackContext
 
-    native = Kafka(StackContext(state_paths("/tmp/unused-state"))).settings()
+    native = Kafka(offline_stack_context()).settings()
     block = compose_service_block("kafka")
     env = {
         key[len("KAFKA_") :].lower().replace("_", "."): value.strip().strip('"')
@@ -66,12 +65,10 @@ def test_compose_kafka_has_the_native_brokers_settings_and_keeps_its_data_on_the
 
 
 def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds():
-    from devstack.config import state_paths
-    from devstack.context import StackContext
     from devstack.images import ImageBuilder
 
     override = (ROOT / "compose.local.yaml").read_text()
-    tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
+    tags = ImageBuilder(offline_stack_context()).tags()
     used = dict(re.findall(r"^  (\w+):\n    image: (\S+)", override, re.M))
     assert used == {
         "mysql": tags["mysql"],
@@ -87,10 +84,8 @@ def test_the_local_images_of_compose_local_yaml_are_the_ones_stack_images_builds
 
 def test_compose_connect_has_the_native_workers_exactly_once_and_rebalance_settings():
     from devstack.components.connect import Connect
-    from devstack.config import state_paths
-    from devstack.context import StackContext
 
-    native = Connect(StackContext(state_paths("/tmp/unused-state"))).settings()
+    native = Connect(offline_stack_context()).settings()
     block = compose_service_block("connect")
     env = {
         key[len("CONNECT_") :].lower().replace("_", "."): value.strip().strip('"')
@@ -107,8 +102,7 @@ def test_compose_connect_has_the_native_workers_exactly_once_and_rebalance_setti
 
 def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images():
     from devstack.components.kafka import Kafka
-    from devstack.config import Topology, state_paths
-    from devstack.context import StackContext
+    from devstack.config import Topology
     from devstack.images import ImageBuilder
 
     text = (ROOT / "compose.cluster.yaml").read_text()
@@ -118,7 +112,7 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
         for k, v in re.findall(r"^\s+(KAFKA_[A-Z_]+):\s*(.+)$", shared, re.M)
     }
     topology = Topology(3)
-    native = Kafka(StackContext(state_paths("/tmp/unused-state"), topology), topology, 1).settings()
+    native = Kafka(offline_stack_context(topology), topology, 1).settings()
     for key in (
         "default.replication.factor",
         "min.insync.replicas",
@@ -135,7 +129,7 @@ def test_the_compose_cluster_has_the_native_clusters_settings_and_local_images()
         block = text.split(f"\n  {node}:\n", 1)[1].split("\n\n", 1)[0]
         assert "<<: *cluster-kafka" in block, node
     local = (ROOT / "compose.cluster.local.yaml").read_text()
-    tags = ImageBuilder(StackContext(state_paths("/tmp/unused-state"))).tags()
+    tags = ImageBuilder(offline_stack_context()).tags()
     assert dict(re.findall(r"^  ([\w-]+):\n    image: (\S+)", local, re.M)) == {
         "kafka-2": tags["kafka"],
         "kafka-3": tags["kafka"],
