@@ -178,6 +178,7 @@ def phase_rows() -> list[tuple[str, Pick]]:
             ),
         ),
         ("  plumbing ms/order", group("plumbing")),
+        ("    of which JIT compiling", lambda p: sum(p.get("jit_ms_per_order", {}).values())),
         ("  database ms/order", group("database")),
         ("  services ms/order", group("services")),
         ("writers ms/order", group("writers")),
@@ -220,6 +221,7 @@ def idle_rows() -> list[tuple[str, Pick]]:
         ("idle Connect %", share("connect")),
         ("idle Kafka %", share("kafka")),
         ("idle whole stack %", lambda idle: sum(idle["cpu_share"].values())),
+        ("  of which JIT compiling %", lambda idle: sum(idle.get("jit_pct", {}).values())),
     ]
 
 

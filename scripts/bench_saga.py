@@ -125,7 +125,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=30.0,
         metavar="S",
         help="unmeasured load at the first rate for S seconds before the rates (and again after "
-        "--history adds its rows); default 30, 0 for none",
+        "--history adds its rows), then on until the JVMs' JIT compilers are quiet; default 30, 0 "
+        "for none",
+    )
+    parser.add_argument(
+        "--warm-up-max",
+        type=number_argument(at_least=0.0),
+        default=240.0,
+        metavar="S",
+        help="the longest the warm-up goes on while the JIT compilers still work (default 240)",
     )
     parser.add_argument(
         "--idle",
@@ -222,8 +230,7 @@ def bench(args: argparse.Namespace) -> int:
             if args.warm_up and rates:
                 # Unmeasured: a cold MariaDB (or a buffer pool full of history) would otherwise
                 # count against whichever round comes first.
-                say(f"warm-up: {rates[0]:g} orders/s for {args.warm_up:g}s (not measured)")
-                bench.run_phase(rates[0], args.warm_up)
+                bench.warm_up(rates[0], args.warm_up, max(args.warm_up, args.warm_up_max))
             if args.idle and report["idle"] is None:
                 idle = bench.measure_idle(args.idle)
                 report["idle"] = idle

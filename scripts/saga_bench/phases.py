@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -129,10 +131,45 @@ def sampler(
                 except Exception as exc:  # a sample lost, not the run
                     row["lag_error"] = str(exc)
             row["proc"] = {name: process_usage(pid) for name, pid in pids.items()}
+            row["jit"] = {name: jit_seconds(pid) for name, pid in pids.items() if is_jvm(name)}
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             stop.wait(interval_s)
     probe.close()
+
+
+# A JVM's just-in-time compiler threads (HotSpot names them so): the CPU a freshly started Kafka or
+# Connect spends compiling its hot paths for the first minutes of load, once per start, not per order.
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
+# The warm-up goes on in steps of this long until the compilers use at most this much of a core.
+WARM_UP_STEP_S = 20.0
+JIT_QUIET_PCT = 2.0
+
+
+def jit_seconds(pid: int) -> float:
+    """CPU seconds a process's JIT compiler threads have used so far (0 for a process without)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if comm.startswith(JIT_THREADS):
+            total += int(rest[11]) + int(rest[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def is_jvm(process: str) -> bool:
+    return process.startswith(("kafka", "connect", "registry"))
+
+
+def jit_seconds_used(window: list[dict[str, Any]]) -> dict[str, float]:
+    """Each JVM's JIT-compiler CPU seconds over the samples ``window``."""
+    if len(window) < 2:
+        return {}
+    first, last = window[0].get("jit", {}), window[-1].get("jit", {})
+    return {name: last[name] - first[name] for name in last if name in first}
 
 
 # -- the saga at one offered rate ------------------------------------------------------------
@@ -160,6 +197,8 @@ class PhaseResult:
     cpu_ms_per_order: dict[str, float] = field(default_factory=dict)
     cpu_groups_ms_per_order: dict[str, float] = field(default_factory=dict)
     kafka_connect_share_pct: float | None = None
+    # Of cpu_ms_per_order, what each JVM's JIT compiler spent: large only while it is still warming.
+    jit_ms_per_order: dict[str, float] = field(default_factory=dict)
     writers: int = 0
     writer_limited: bool = False
     # Per order: the broker's requests by kind; Debezium's binlog events and records sent.
@@ -340,6 +379,32 @@ class SagaBench:
             if probe is not None:
                 probe.close()
 
+    def warm_up(self, rate: float, minimum_s: float, longest_s: float) -> None:
+        """Unmeasured load at ``rate`` for ``minimum_s``, then on in short steps until the JVMs' JIT
+        compilers are quiet (or ``longest_s`` in all): a Kafka or Connect started minutes ago
+        still spends a third of a core compiling, which no later order pays again."""
+        say(f"warm-up: {rate:g} orders/s for {minimum_s:g}s, then until the JVMs stop compiling")
+        started = time.time()
+        step = minimum_s
+        while True:
+            step_started = time.time()
+            self.run_phase(rate, step)
+            window = self.samples(step_started, time.time())
+            span = window[-1]["t"] - window[0]["t"] if len(window) >= 2 else 0.0
+            compiling = sum(jit_seconds_used(window).values()) / span * 100 if span else 0.0
+            spent = time.time() - started
+            if compiling <= JIT_QUIET_PCT:
+                say(f"warm-up: done after {spent:.0f}s (JIT compilers at {compiling:.1f}% of a core)")
+                return
+            if spent >= longest_s:
+                say(
+                    f"warm-up: JIT compilers still at {compiling:.1f}% of a core after {spent:.0f}s "
+                    "(--warm-up-max): the figures below include their work"
+                )
+                return
+            say(f"warm-up: JIT compilers at {compiling:.1f}% of a core; {WARM_UP_STEP_S:g}s more")
+            step = WARM_UP_STEP_S
+
     def measure_idle(self, duration_s: float) -> dict[str, Any]:
         """Every process's CPU (% of one core) over ``duration_s`` with the services running and
         nothing flowing: what the stack costs to publish nothing."""
@@ -351,7 +416,8 @@ class SagaBench:
             before = self.counters()
             started = time.time()
             time.sleep(duration_s)
-            used, span = cpu_seconds_used(self.samples(started, time.time()))
+            window = self.samples(started, time.time())
+            used, span = cpu_seconds_used(window)
             after = self.counters()
         finally:
             self.quiet.clear()
@@ -369,6 +435,9 @@ class SagaBench:
                 sum(v for k, v in share.items() if k.startswith(("kafka", "connect"))), 2
             ),
             "kafka_requests_per_s": kafka,
+            "jit_pct": {name: round(s / span * 100, 2) for name, s in jit_seconds_used(window).items()}
+            if span
+            else {},
         }
 
     def wait_final(self, customer: str, timeout_s: float) -> float | None:
@@ -444,8 +513,14 @@ class SagaBench:
             hops[f"{event_type} -> {group}"] = percentiles(latencies)
         window = self.samples(start_at, load_end)
         drained_at = load_end + (drained_after if drained_after is not None else self.args.drain_timeout)
-        used, _span = cpu_seconds_used(self.samples(start_at, drained_at + 1.0))
+        measured = self.samples(start_at, drained_at + 1.0)
+        used, _span = cpu_seconds_used(measured)
         placed_total = sum(o["placed"] for o in outcomes)
+        jit_ms = (
+            {name: round(s / placed_total * 1000, 2) for name, s in jit_seconds_used(measured).items()}
+            if placed_total
+            else {}
+        )
         cpu_ms = (
             {name: round(seconds / placed_total * 1000, 2) for name, seconds in used.items()}
             if placed_total
@@ -498,6 +573,7 @@ class SagaBench:
             cpu_ms_per_order={**cpu_ms, "writers": writer_ms},
             cpu_groups_ms_per_order={**cpu_groups(cpu_ms), "writers": writer_ms},
             kafka_connect_share_pct=kafka_connect_share(cpu_ms),
+            jit_ms_per_order=jit_ms,
             writers=len(outcomes),
             # The writers fell behind their schedule while the pipeline kept up with what they
             # placed: the stack was not the limit, and the achieved rate is a floor.
@@ -514,6 +590,7 @@ def print_idle(idle: dict[str, Any]) -> None:
     print(f"\n== idle for {idle['duration_s']:g}s (services running, nothing flowing)")
     print(f"   CPU (% of one core): {idle['cpu_share']}")
     print(f"   by group: {idle['cpu_groups']}; Kafka + Connect {idle['kafka_connect_pct']}% of one core")
+    print(f"     of which JIT compilation: {idle.get('jit_pct', {})}")
     if idle["kafka_requests_per_s"]:
         print(f"   Kafka requests per second: {idle['kafka_requests_per_s']}")
 
@@ -538,6 +615,7 @@ def print_phase(result: PhaseResult) -> None:
     print(f"   CPU (% of one core): {result.cpu_share}")
     print(f"   CPU ms per order: {result.cpu_groups_ms_per_order} (stack total {stack_ms(result):.2f})")
     print(f"   CPU ms per order by process: {result.cpu_ms_per_order}")
+    print(f"     of which JIT compilation: {result.jit_ms_per_order}")
     print(f"   Kafka + Connect: {result.kafka_connect_share_pct}% of the stack's CPU")
     if result.kafka_per_order:
         print(f"   Kafka per order: {result.kafka_per_order}")
