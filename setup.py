@@ -1,7 +1,9 @@
 """The console scripts, derived from the roster: one per service of ``services/__init__.py``'s
 ROSTER, named as its consumer group (``program=``, else ``<name>-service``) and read from its
 main.py's ``SERVICE = ServiceDefinition(...)`` without importing it (a build has none of the
-project's dependencies). Everything else is in pyproject.toml."""
+project's dependencies); and the dependencies, the library among them by path (lib/), so that
+``pip install .`` never takes a distribution of the same name from the index. Everything else is
+in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -12,10 +14,18 @@ from setuptools import setup
 
 ROOT = Path(__file__).resolve().parent
 
-# The project's own tools (eventcore's come with its wheel: lib/pyproject.toml).
+# The project's own tools (outboxkit's come with its wheel: lib/pyproject.toml).
 TOOLS = [
     "stack = devstack.cli:main",
     "order-api = services.order_api.main:main",
+]
+
+
+LIBRARY = f"outboxkit @ {(ROOT / 'lib').as_uri()}"
+THIRD_PARTY = [
+    # The order API and its page (services/order_api).
+    "fastapi>=0.115,<1",
+    "uvicorn>=0.30,<1",
 ]
 
 
@@ -56,4 +66,6 @@ def service_scripts() -> list[str]:
     return scripts
 
 
-setup(entry_points={"console_scripts": [*TOOLS, *service_scripts()]})
+setup(
+    install_requires=[LIBRARY, *THIRD_PARTY], entry_points={"console_scripts": [*TOOLS, *service_scripts()]}
+)

@@ -17,11 +17,11 @@ from devstack.config import BROKER_COUNTS
 from devstack.console import relative
 from devstack.errors import StackError
 from devstack.stack import Stack, describe
-from eventcore.base.settings import Settings
-from eventcore.cdc.status import ConnectorReport, report_connectors
-from eventcore.cli import ArgumentParser, installed_version
-from eventcore.cli.cdc import print_reports
-from eventcore.service.roster import outbox_connectors
+from outboxkit.base.settings import Settings
+from outboxkit.cdc.status import ConnectorReport, report_connectors
+from outboxkit.cli import ArgumentParser, installed_version
+from outboxkit.cli.cdc import print_reports
+from outboxkit.service.roster import outbox_connectors
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -29,8 +29,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
 
 from devstack.console import say
 from devstack.errors import StackError
-from eventcore.kafka.clients import admin_client, password_key
-from eventcore.service.access import ADMIN, CONNECT, all_grants, principals, roster
+from outboxkit.kafka.clients import admin_client, password_key
+from outboxkit.service.access import ADMIN, CONNECT, all_grants, principals, roster
 
 __all__ = [
     "ADMIN",

@@ -178,13 +178,13 @@ class Stack:
     def bootstrap_database(self, env: dict[str, str]) -> None:
         # Idempotent, so it runs on every up: a previous up that was interrupted after starting
         # MariaDB, or a service added to the roster since, still ends with its users in place.
-        from eventcore.base.settings import Settings
-        from eventcore.service.provisioning import provisioning_sql
-        from eventcore.service.roster import service_definitions
+        from outboxkit.base.settings import Settings
+        from outboxkit.service.provisioning import provisioning_sql
+        from outboxkit.service.roster import service_definitions
 
         definitions = service_definitions()
         self.mariadb.run_sql(provisioning_sql(Settings(dict(env)), definitions))
-        say(f"mariadb: databases and users of {len(definitions)} services ensured (eventcore provisioning)")
+        say(f"mariadb: databases and users of {len(definitions)} services ensured (outboxkit provisioning)")
 
     def down(self) -> None:
         with self.locked():

@@ -20,13 +20,13 @@ from devstack.config import (
     StatePaths,
     Topology,
 )
-from eventcore.base.settings import read_env_file as parse_env_file
+from outboxkit.base.settings import read_env_file as parse_env_file
 
 STACK_BROKERS = "STACK_BROKERS"
-# eventcore's own setting (eventcore.base.tracing): every process that reads stack.env exports
+# outboxkit's own setting (outboxkit.base.tracing): every process that reads stack.env exports
 # its spans to the stack's Jaeger when `stack up --tracing` wrote it true.
 TRACING = "TRACING"
-# Every service's database password is derived from the first (eventcore.base.settings: one secret
+# Every service's database password is derived from the first (outboxkit.base.settings: one secret
 # for any roster); Debezium's user has its own.
 PASSWORD_KEYS = ("DB_PASSWORD_SECRET", "CDC_DB_PASSWORD")
 

@@ -4,7 +4,7 @@ The Jaeger built here from its Go module has no web UI (its UI is a separate Jav
 reachable registry serves), so this reads its query API (``/api/traces``) instead: every span
 of the trace, indented under its parent, with its service, its start after the trace's and its
 duration. Given an order id (any aggregate key), it finds the traces whose handler spans carry it
-(``eventcore.key``).
+(``outboxkit.key``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def find_traces(url: str, key: str) -> list[dict[str, Any]]:
     for service in services:
         params: dict[str, str] = {
             "service": service,
-            "tags": json.dumps({"eventcore.key": key}),
+            "tags": json.dumps({"outboxkit.key": key}),
             "limit": "20",
         }
         for trace in fetch(url, "/api/traces", params):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 COMPARE_DIR = ROOT / ".state" / "compare"
 BENCH_FILES = ("scripts/bench_saga.py", "scripts/saga_bench")
+# The library's import name until it was renamed outboxkit (issue 30): an older commit's.
+OLD_LIBRARY_NAME = "eventcore"
 
 
 def say(text: str) -> None:
@@ -116,6 +119,14 @@ def prepare(checkout: Checkout, log: Path) -> None:
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, target)
+        if (checkout.path / "lib" / OLD_LIBRARY_NAME).is_dir():  # from before the rename
+            for path in [
+                p
+                for name in BENCH_FILES
+                for p in [checkout.path / name, *(checkout.path / name).rglob("*.py")]
+            ]:
+                if path.is_file():
+                    path.write_text(re.sub(r"\boutboxkit\b", OLD_LIBRARY_NAME, path.read_text()))
 
 
 def bench(
@@ -124,7 +135,14 @@ def bench(
     for other in others:
         other.stack("down")
     checkout.stack("up")
-    checkout.run([str(checkout.path / ".venv" / "bin" / "register-connectors")], log)
+    tools = checkout.path / ".venv" / "bin"
+    # Since the library was renamed its tools are one program; an older commit has them apart.
+    register = (
+        [str(tools / "outboxkit"), "register-connectors"]
+        if (tools / "outboxkit").exists()
+        else [str(tools / "register-connectors")]
+    )
+    checkout.run(register, log)
     say(f"{checkout.label}: bench_saga.py {' '.join(bench_args)} (log: {log})")
     checkout.run([str(checkout.python), "scripts/bench_saga.py", *bench_args, "--report", str(report)], log)
     result: dict[str, Any] = json.loads(report.read_text())

@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack.stack import Stack
-from eventcore.base.settings import Settings
-from eventcore.cdc.connect_client import ConnectClient
-from eventcore.cli import ArgumentParser, run_cli
-from eventcore.kafka.clients import consumer_config, ensure_topics
-from eventcore.kafka.records import Record
-from eventcore.service.roster import connector_for, service
+from outboxkit.base.settings import Settings
+from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit.cli import ArgumentParser, run_cli
+from outboxkit.kafka.clients import consumer_config, ensure_topics
+from outboxkit.kafka.records import Record
+from outboxkit.service.roster import connector_for, service
 from services import ROOT, build_all
 from services.instances import cpu_seconds, refuse_if_services_run
 

@@ -51,7 +51,7 @@ from saga_bench.references import db_ceiling, relay_reference
 from saga_bench.report import plot
 
 from devstack.stack import Stack
-from eventcore.cli import ArgumentParser, number_argument, run_cli
+from outboxkit.cli import ArgumentParser, number_argument, run_cli
 from services import ROOT, flow_services
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Avro on the hot path, side by side: eventcore's serializer and deserializer against
+"""Avro on the hot path, side by side: outboxkit's serializer and deserializer against
 confluent-kafka's (``confluent_kafka.schema_registry.avro``), in the same process, against the
 same schema registry, on the flow's own events.
 
@@ -34,13 +34,13 @@ from confluent_kafka.schema_registry import (
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from eventcore.base.messages import OutboxEvent
-from eventcore.base.settings import Settings
-from eventcore.base.topics import topic_for
-from eventcore.cli import ArgumentParser, number_argument, run_cli
-from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer
-from eventcore.serialization.schema_registry import SchemaRegistryClient
-from eventcore.service.roster import schema_catalog
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.base.settings import Settings
+from outboxkit.base.topics import topic_for
+from outboxkit.cli import ArgumentParser, number_argument, run_cli
+from outboxkit.serialization.avro import AvroEventDeserializer, AvroEventSerializer
+from outboxkit.serialization.schema_registry import SchemaRegistryClient
+from outboxkit.service.roster import schema_catalog
 from services.contracts import OrderCreated, OrderLine, PaymentCompleted, StockLine, StockReserved
 
 ORDER = "01900000-0000-7000-8000-000000000001"
@@ -80,7 +80,7 @@ def bench(calls: int, rounds: int) -> int:
     registry = ConfluentRegistry({"url": url})
     naming = {"auto.register.schemas": True, "subject.name.strategy": topic_record_subject_name_strategy}
     print(f"{calls} calls x {rounds} rounds per figure (median of the rounds), registry {url}\n")
-    print(f"{'event':<18} {'':>3} {'eventcore µs':>13} {'confluent µs':>13} {'confluent/ours':>15}")
+    print(f"{'event':<18} {'':>3} {'outboxkit µs':>13} {'confluent µs':>13} {'confluent/ours':>15}")
     totals: dict[str, list[float]] = {"ours": [], "confluent": []}
     for event in EVENTS:
         schema = catalog.for_event_type(event.event_type())
@@ -96,8 +96,8 @@ def bench(calls: int, rounds: int) -> int:
         their_bytes = their_out(record, context)
         assert their_bytes is not None
         # Interop, both ways: each decodes what the other wrote, to the same record.
-        assert their_in(ours_bytes, context) == record, "confluent cannot read eventcore's bytes"
-        assert ours_in.deserialize(their_bytes).value == record, "eventcore cannot read confluent's bytes"
+        assert their_in(ours_bytes, context) == record, "confluent cannot read outboxkit's bytes"
+        assert ours_in.deserialize(their_bytes).value == record, "outboxkit cannot read confluent's bytes"
         figures = {
             "write": (
                 per_call_us(partial(ours_out.serialize, topic, schema, record), calls, rounds),

@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventcore.base import tracing
-from eventcore.base.messages import ConsumedEvent
-from eventcore.base.settings import Settings
-from eventcore.base.topics import HEADER_CORRELATION_ID, HEADER_TRACEPARENT
-from eventcore.cli import ArgumentParser, number_argument, run_cli
+from outboxkit.base import tracing
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.base.settings import Settings
+from outboxkit.base.topics import HEADER_CORRELATION_ID, HEADER_TRACEPARENT
+from outboxkit.cli import ArgumentParser, number_argument, run_cli
 
 GROUP = "bench-service"
 CHUNK = 500

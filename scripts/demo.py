@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
-from eventcore.base.messages import ConsumedEvent  # noqa: E402
-from eventcore.base.settings import Settings  # noqa: E402
-from eventcore.base.topics import topic_for  # noqa: E402
-from eventcore.cli import ArgumentParser, run_cli  # noqa: E402
-from eventcore.kafka.replay import EventTap, format_event  # noqa: E402
-from eventcore.service.roster import publishing_services  # noqa: E402
+from outboxkit.base.messages import ConsumedEvent  # noqa: E402
+from outboxkit.base.settings import Settings  # noqa: E402
+from outboxkit.base.topics import topic_for  # noqa: E402
+from outboxkit.cli import ArgumentParser, run_cli  # noqa: E402
+from outboxkit.kafka.replay import EventTap, format_event  # noqa: E402
+from outboxkit.service.roster import publishing_services  # noqa: E402
 from services import build_all, flow_services  # noqa: E402
 from services.instances import ServiceInstance, refuse_if_services_run  # noqa: E402
 from services.showcase import DESCRIPTION, REPORT, SERVICE_ENV, Showcase  # noqa: E402

@@ -13,7 +13,7 @@ finish and checks, printing each figure:
   the saga runs, so the compensations race it too;
 - the flow's business invariants (``services/drill.py``: what each participant holds adds up,
   nothing charged or given back twice, each saga ended as its order);
-- every outbox row is on its topic, each aggregate's events in version order (``cdc verify``);
+- every outbox row is on its topic, each aggregate's events in version order (``outboxkit cdc verify``);
 - no consumer applied an aggregate's versions out of order (from each group's inbox);
 - no dead letters: every record was valid, so the DLQs hold nothing of this run.
 
@@ -49,13 +49,13 @@ from devstack import faults
 from devstack.components.base import Component
 from devstack.faults import PartitionWatch
 from devstack.stack import Stack, start_together
-from eventcore.base.errors import UsageError
-from eventcore.base.settings import Settings
-from eventcore.cdc.recovery import database_of
-from eventcore.cdc.verify import verify_publication
-from eventcore.cli import ArgumentParser, number_argument, run_cli
-from eventcore.service.context import ServiceContext
-from eventcore.service.roster import outbox_connectors
+from outboxkit.base.errors import UsageError
+from outboxkit.base.settings import Settings
+from outboxkit.cdc.recovery import database_of
+from outboxkit.cdc.verify import verify_publication
+from outboxkit.cli import ArgumentParser, number_argument, run_cli
+from outboxkit.service.context import ServiceContext
+from outboxkit.service.roster import outbox_connectors
 from services import ROOT, build_all, flow_services
 from services.contracts import FLOWS
 from services.drill import OrderFlowDrill
@@ -408,7 +408,7 @@ def check_everything(
         checks.append(Check(invariant.name, invariant.ok, invariant.detail))
     figures.update(run.drill.figures)
 
-    # Exactly what `cdc verify NAME --since <run start>` reports, for each connector.
+    # Exactly what `outboxkit cdc verify NAME --since <run start>` reports, for each connector.
     missing_total = duplicates_total = disordered_total = rows_total = 0
     database = database_of(run.settings)
     for definition in outbox_connectors():

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Create the databases, users and grants every service of the roster needs.
 
-The command is eventcore.cli.provision, also installed as ``provision-databases``."""
+The command is outboxkit.cli.provision, also installed as ``outboxkit provision-databases``."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventcore.cli.provision import main
+from outboxkit.cli.provision import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Create or update the Debezium outbox connectors and wait until they run.
 
-The command is eventcore.cli.connectors, also installed as ``register-connectors``."""
+The command is outboxkit.cli.connectors, also installed as ``outboxkit register-connectors``."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventcore.cli.connectors import main
+from outboxkit.cli.connectors import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

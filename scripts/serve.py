@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.api import ensure_up  # noqa: E402
-from eventcore.base.settings import Settings  # noqa: E402
-from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli  # noqa: E402
-from eventcore.service.roster import service_definitions  # noqa: E402
+from outboxkit.base.settings import Settings  # noqa: E402
+from outboxkit.cli import ArgumentParser, number_argument, require_free_port, run_cli  # noqa: E402
+from outboxkit.service.roster import service_definitions  # noqa: E402
 from services import build_all  # noqa: E402
 from services.instances import ApiInstance, ServiceInstance  # noqa: E402
 

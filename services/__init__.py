@@ -3,7 +3,7 @@
 ``ROSTER`` is the one list of them: a service is its folder here (a ``main.py`` whose ``SERVICE``
 describes it) and its line below. Everything else that needs the services (the stack's databases
 and users, the connectors, ``serve``, the fault suite, the ops page, the Kafka ACLs) reads
-:func:`roster` through :mod:`eventcore.service.roster`.
+:func:`roster` through :mod:`outboxkit.service.roster`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eventcore.base.settings import Settings
-    from eventcore.service.context import ServiceContext
-    from eventcore.service.definition import ServiceDefinition
+    from outboxkit.base.settings import Settings
+    from outboxkit.service.context import ServiceContext
+    from outboxkit.service.definition import ServiceDefinition
 
 # The checkout the flow runs from, and the Avro schemas of the flow, shared by its services:
 # <aggregate type>/<EventType>.avsc.
@@ -37,13 +37,13 @@ def roster() -> list[ServiceDefinition[Any]]:
 
 def flow_services() -> tuple[str, ...]:
     """The names of the services whose events make up the flow (every one with an outbox)."""
-    from eventcore.service.roster import publishing_services
+    from outboxkit.service.roster import publishing_services
 
     return tuple(d.name for d in publishing_services())
 
 
 def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext[Any]]:
     """Every flow service's context, tables created and schemas registered (for demos and tests)."""
-    from eventcore.service.roster import publishing_services
+    from outboxkit.service.roster import publishing_services
 
     return {d.name: d.context(settings, migrate=migrate) for d in publishing_services()}

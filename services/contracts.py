@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from eventcore import Event, TypedHandler, UnitOfWork, commands_for
+from outboxkit import Event, TypedHandler, UnitOfWork, commands_for
 
 CHOREOGRAPHED = "choreographed"
 ORCHESTRATED = "orchestrated"

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 
-from eventcore import ServiceContext, Settings
+from outboxkit import ServiceContext, Settings
 from services.inventory.commands import set_stock
 from services.inventory.tables import products
 from services.order.commands import cancel_order, place_order

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventcore import ServiceContext
+from outboxkit import ServiceContext
 from services.contracts import ORCHESTRATED
 from services.inventory.commands import set_stock
 from services.order import repository

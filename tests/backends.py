@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from devstack.components.base import Component
 from devstack.components.mariadb import MariaDbInstance
 from devstack.stack import Stack
-from eventcore.base.settings import read_env_file
+from outboxkit.base.settings import read_env_file
 
 if TYPE_CHECKING:
     from testcontainers.compose import DockerCompose

@@ -3,7 +3,7 @@
 Markers say what a test needs beyond Python (pyproject.toml lists them): ``stack`` (the native or
 compose stack; given to every test that uses the ``stack`` fixture, directly or through another
 fixture), ``cluster`` (three brokers and two Connect workers), ``compose`` (a Docker engine) and
-``maven`` (Maven and Maven Central). ``./run check`` runs the rest with ``EVENTCORE_NO_STACK=1``:
+``maven`` (Maven and Maven Central). ``./run check`` runs the rest with ``OUTBOXKIT_NO_STACK=1``:
 a test that reaches for the stack unmarked then fails at once, instead of starting it.
 """
 
@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from eventcore.base.messages import ConsumedEvent
-from eventcore.base.settings import Settings
-from eventcore.kafka.replay import EventTap
-from eventcore.service.context import ServiceContext
-from eventcore.service.roster import connector_for, service
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.base.settings import Settings
+from outboxkit.kafka.replay import EventTap
+from outboxkit.service.context import ServiceContext
+from outboxkit.service.roster import connector_for, service
 from services import build_all
 from services.order.commands import place_order
 from services.order.domain import OrderLine
@@ -33,7 +33,7 @@ from tests.backends import StackBackend, backend_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 
-NO_STACK = "EVENTCORE_NO_STACK"
+NO_STACK = "OUTBOXKIT_NO_STACK"
 # What a test that needs no stack sees instead of the stack's env file: the same whether a stack
 # was ever started on the machine or not (secrets that open nothing; every address the default).
 OFFLINE_ENV = "DB_PASSWORD_SECRET=offline-tests\nCDC_DB_PASSWORD=offline-tests\n"

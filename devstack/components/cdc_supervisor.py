@@ -1,4 +1,4 @@
-"""The stack's CDC supervisor: restarts connector tasks that failed (eventcore.cli.supervisor)."""
+"""The stack's CDC supervisor: restarts connector tasks that failed (outboxkit.cli.supervisor)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class CdcSupervisor(Component):
         return [
             sys.executable,
             "-m",
-            "eventcore.cli.supervisor",
+            "outboxkit.cli.supervisor",
             "--connect-url",
             self.connect_url,
             "--heartbeat",

@@ -16,15 +16,15 @@ from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, selec
 from sqlalchemy.dialects.mysql import DATETIME, MEDIUMBLOB
 
 from devstack.stack import Stack
-from eventcore.base.settings import Settings
-from eventcore.consuming.applier import RecordApplier
-from eventcore.consuming.dispatch import EventRoutes, TypedHandler
-from eventcore.consuming.guard import SqlGuardTables
-from eventcore.domain.events import Event
-from eventcore.kafka.clients import consumer_config, ensure_topics, producer_config
-from eventcore.kafka.records import Record, decode
-from eventcore.serialization.avro import AvroEventDeserializer
-from eventcore.testing import published_record
+from outboxkit.base.settings import Settings
+from outboxkit.consuming.applier import RecordApplier
+from outboxkit.consuming.dispatch import EventRoutes, TypedHandler
+from outboxkit.consuming.guard import SqlGuardTables
+from outboxkit.domain.events import Event
+from outboxkit.kafka.clients import consumer_config, ensure_topics, producer_config
+from outboxkit.kafka.records import Record, decode
+from outboxkit.serialization.avro import AvroEventDeserializer
+from outboxkit.testing import published_record
 from saga_bench.phases import percentiles
 from services import build_all
 from services.instances import cpu_seconds

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventcore import Event, StepStatus, TypedHandler, bounded_int, compensate
+from outboxkit import Event, StepStatus, TypedHandler, bounded_int, compensate
 from services.contracts import (
     CHOREOGRAPHED,
     ORCHESTRATED,

@@ -3,7 +3,7 @@
 A reservation is per order (the orderId is its aggregate id) and a compensable step of the
 saga: all lines are reserved or none, and a reservation is released at most once. An order
 cancelled before its reservation was seen is remembered as VOIDED so a late OrderCreated
-cannot reserve for it (the rules of :class:`eventcore.sagas.steps.CompensableStep`).
+cannot reserve for it (the rules of :class:`outboxkit.sagas.steps.CompensableStep`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from eventcore import MAX_INT32, CompensableStep, StepLabels, bounded_text
+from outboxkit import MAX_INT32, CompensableStep, StepLabels, bounded_text
 from services.contracts import StockLine, StockRejected, StockReleased, StockReserved
 
 SKU_LENGTH = 64  # products.sku

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from eventcore.testing import InMemoryRepository, InMemorySteps, InMemoryUnitOfWork
+from outboxkit.testing import InMemoryRepository, InMemorySteps, InMemoryUnitOfWork
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.unit_of_work import InventoryUnitOfWork
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eventcore import Command, ServiceContext, ServiceDefinition, service_main
+from outboxkit import Command, ServiceContext, ServiceDefinition, service_main
 from services import SCHEMAS
 from services.inventory.commands import HANDLERS, set_stock
 from services.inventory.domain import MAX_STOCK, valid_sku

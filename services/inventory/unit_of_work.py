@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from eventcore import StepRepository, UnitOfWork
+from outboxkit import StepRepository, UnitOfWork
 from services.inventory.domain import Reservation, StockLevel
 
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from eventcore import (
+from outboxkit import (
     DEADLINE_PASSED,
     Event,
     SagaInstance,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from eventcore import (
+from outboxkit import (
     MAX_INT32,
     MAX_INT64,
     Aggregate,

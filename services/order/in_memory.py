@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from eventcore import SagaInstance, emit_changes, utc_now
-from eventcore.testing import InMemoryRepository, InMemoryUnitOfWork
+from outboxkit import SagaInstance, emit_changes, utc_now
+from outboxkit.testing import InMemoryRepository, InMemoryUnitOfWork
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import Order
 from services.order.orchestration import WAITING, OrderSaga, SagaState, order_saga

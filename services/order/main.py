@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from eventcore import (
+from outboxkit import (
     Command,
     Hop,
     PeriodicJob,
@@ -21,9 +21,9 @@ from eventcore import (
     UsageError,
     service_main,
 )
-from eventcore.cdc.progress import heartbeat_topic
-from eventcore.kafka.lag import PipelineLag
-from eventcore.service.roster import outbox_connectors
+from outboxkit.cdc.progress import heartbeat_topic
+from outboxkit.kafka.lag import PipelineLag
+from outboxkit.service.roster import outbox_connectors
 from services import SCHEMAS
 from services.contracts import FLOWS
 from services.order import repository

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from eventcore import DEADLINE_PASSED, Event, Orchestration, Reaction
+from outboxkit import DEADLINE_PASSED, Event, Orchestration, Reaction
 from services.contracts import (
     ChargePayment,
     DeductPoints,

@@ -1,7 +1,7 @@
 """The order service's SQL repositories and unit of work: orders and saga instances in order_db.
 
 Saving writes the order's row and, in the same transaction, the outbox rows of the events its
-changes caused (:func:`eventcore.domain.aggregate.emit_changes`): a saved change cannot lose its event.
+changes caused (:func:`outboxkit.domain.aggregate.emit_changes`): a saved change cannot lose its event.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
-from eventcore import (
+from outboxkit import (
     BatchInserts,
     BatchRows,
     NotFoundError,
@@ -23,7 +23,7 @@ from eventcore import (
     emit_changes,
     utc_now,
 )
-from eventcore.storage.db import OutboxRows, insert_of
+from outboxkit.storage.db import OutboxRows, insert_of
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
 from services.order.orchestration import WAITING, OrderSaga, SagaState, order_saga

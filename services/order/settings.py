@@ -1,11 +1,11 @@
 """The order service's own settings (the saga's timeouts and default style), read through
-:class:`eventcore.base.settings.Settings` and refused there in one line when malformed."""
+:class:`outboxkit.base.settings.Settings` and refused there in one line when malformed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventcore import Settings, SettingsError
+from outboxkit import Settings, SettingsError
 from services.contracts import CHOREOGRAPHED, ORCHESTRATED
 
 

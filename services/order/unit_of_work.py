@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from eventcore import SagaInstance, UnitOfWork
+from outboxkit import SagaInstance, UnitOfWork
 from services.order.domain import Order
 from services.order.orchestration import OrderSaga, SagaState
 

@@ -2,7 +2,7 @@
 
 Writes go to order_db through the order service's own use cases (the same transactions, outbox
 rows and sagas as its command line); reads come from the read model in query_db, each with its
-sync state against what order_db's outbox says was written (eventcore.read_models.sync).
+sync state against what order_db's outbox says was written (outboxkit.read_models.sync).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from eventcore import Settings, TransitionRefused, VersionNotWrittenError, sync_state, utc_now, written_for
-from eventcore.base import tracing
-from eventcore.cdc.status import report_connectors
-from eventcore.consuming.metrics import CdcCollector
-from eventcore.operations import dependency_checks
-from eventcore.service.roster import outbox_connectors
-from eventcore.storage.db import create_tables, make_engine
-from eventcore.storage.idempotency import (
+from outboxkit import Settings, TransitionRefused, VersionNotWrittenError, sync_state, utc_now, written_for
+from outboxkit.base import tracing
+from outboxkit.cdc.status import report_connectors
+from outboxkit.consuming.metrics import CdcCollector
+from outboxkit.operations import dependency_checks
+from outboxkit.service.roster import outbox_connectors
+from outboxkit.storage.db import create_tables, make_engine
+from outboxkit.storage.idempotency import (
     IdempotencyKeys,
     InvalidIdempotencyKeyError,
     KeyReusedError,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from eventcore.cli import ArgumentParser, number_argument, require_free_port, run_cli
+from outboxkit.cli import ArgumentParser, number_argument, require_free_port, run_cli
 
 PROG = "order-api"
 log = logging.getLogger(PROG)

@@ -1,4 +1,4 @@
-"""``/ops``: the operations view of the whole pipeline (eventcore.operations.view), for the services of
+"""``/ops``: the operations view of the whole pipeline (outboxkit.operations.view), for the services of
 this project, with the dead letters' re-injection (the same rules as ``dlq reinject``)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from fastapi import APIRouter, Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from eventcore import Settings, service_definitions
-from eventcore.base.topics import retry_topic_for
-from eventcore.dead_letters.tools import DeadLetterSelectionError
-from eventcore.operations.view import OperatedGroup, OperationsView
-from eventcore.service.roster import outbox_connectors
+from outboxkit import Settings, service_definitions
+from outboxkit.base.topics import retry_topic_for
+from outboxkit.dead_letters.tools import DeadLetterSelectionError
+from outboxkit.operations.view import OperatedGroup, OperationsView
+from outboxkit.service.roster import outbox_connectors
 
 STATIC_DIR = Path(__file__).parent / "static"
 

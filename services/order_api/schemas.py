@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from eventcore import MAX_INT32, MAX_INT64
+from outboxkit import MAX_INT32, MAX_INT64
 from services.contracts import FLOWS
 from services.order.domain import CUSTOMER_LENGTH, SKU_LENGTH
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eventcore.testing import InMemoryRepository, InMemoryUnitOfWork
+from outboxkit.testing import InMemoryRepository, InMemoryUnitOfWork
 from services.order_view.projection import OrderView, TimelineEntry
 from services.order_view.unit_of_work import OrderViewUnitOfWork
 

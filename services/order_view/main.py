@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from eventcore import (
+from outboxkit import (
     Command,
     Envelope,
     Event,
@@ -15,7 +15,7 @@ from eventcore import (
     rebuild_read_model,
     service_main,
 )
-from eventcore.cli import confirm
+from outboxkit.cli import confirm
 from services import SCHEMAS
 from services.order_view import repository
 from services.order_view.projection import AGGREGATES, VIEWED_EVENTS

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from eventcore import Envelope, Event
+from outboxkit import Envelope, Event
 from services.contracts import (
     OrderCancelled,
     OrderConfirmed,

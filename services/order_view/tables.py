@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, Text
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
-from eventcore import MessagingTables
+from outboxkit import MessagingTables
 
 metadata = MetaData()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eventcore import UnitOfWork
+from outboxkit import UnitOfWork
 from services.order_view.projection import OrderView
 
 

@@ -7,7 +7,7 @@ routes the events to them.
 
 from __future__ import annotations
 
-from eventcore import Event, TypedHandler, compensate
+from outboxkit import Event, TypedHandler, compensate
 from services.contracts import (
     ChargePayment,
     OrderCancelled,

@@ -2,14 +2,14 @@
 
 One payment per order (the orderId is the idempotency key) and a compensable step of the saga:
 a payment is refunded at most once, and an order cancelled before payment was requested is
-VOIDED so a late request cannot charge (the rules of :class:`eventcore.sagas.steps.CompensableStep`).
+VOIDED so a late request cannot charge (the rules of :class:`outboxkit.sagas.steps.CompensableStep`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventcore import CompensableStep, StepLabels
+from outboxkit import CompensableStep, StepLabels
 from services.contracts import PaymentCompleted, PaymentFailed, PaymentRefunded
 
 NO_CURRENCY = "XXX"  # ISO 4217's "no currency", for a payment voided before any charge

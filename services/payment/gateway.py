@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from eventcore import DependencyUnavailableError, RecordRejectedError
+from outboxkit import DependencyUnavailableError, RecordRejectedError
 
 
 @dataclass(frozen=True)

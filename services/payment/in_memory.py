@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventcore.testing import InMemorySteps, InMemoryUnitOfWork
+from outboxkit.testing import InMemorySteps, InMemoryUnitOfWork
 from services.payment.domain import Payment
 from services.payment.gateway import ChargeLedger, PaymentGateway, SimulatedGateway
 from services.payment.unit_of_work import PaymentUnitOfWork

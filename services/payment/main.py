@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventcore import ServiceContext, ServiceDefinition, Settings, SettingsError, service_main
+from outboxkit import ServiceContext, ServiceDefinition, Settings, SettingsError, service_main
 from services import SCHEMAS
 from services.payment.commands import HANDLERS
 from services.payment.gateway import ChargeLedger, LedgerUnavailableError, SimulatedGateway

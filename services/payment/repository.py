@@ -6,8 +6,8 @@ import logging
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from eventcore import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
-from eventcore.storage.db import OutboxRows
+from outboxkit import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
+from outboxkit.storage.db import OutboxRows
 from services.payment.domain import Payment
 from services.payment.gateway import PaymentGateway
 from services.payment.tables import payments

@@ -1,12 +1,12 @@
 """The payment service's own settings (the simulated gateway's), read through
-:class:`eventcore.base.settings.Settings` and refused there in one line when malformed."""
+:class:`outboxkit.base.settings.Settings` and refused there in one line when malformed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventcore import Settings
+from outboxkit import Settings
 from services import ROOT
 
 DEFAULT_LEDGER = ROOT / ".state" / "payment-gateway.sqlite"

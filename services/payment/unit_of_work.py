@@ -7,7 +7,7 @@ idempotency key (the order id) is what makes a repeated call charge once.
 
 from __future__ import annotations
 
-from eventcore import StepRepository, UnitOfWork
+from outboxkit import StepRepository, UnitOfWork
 from services.payment.domain import Payment
 from services.payment.gateway import PaymentGateway
 

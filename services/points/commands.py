@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventcore import Event, StepStatus, TypedHandler, compensate
+from outboxkit import Event, StepStatus, TypedHandler, compensate
 from services.contracts import (
     CHOREOGRAPHED,
     ORCHESTRATED,

@@ -4,14 +4,14 @@ A customer holds a points balance; an order may redeem some of them (one point i
 cent). A redemption is per order (the orderId is its aggregate id) and a compensable step of the
 saga: the points are deducted once or refused once, returned at most once and only if they were
 deducted, and an order cancelled before its points were asked for is VOIDED so a late request
-cannot deduct them (the rules of :class:`eventcore.sagas.steps.CompensableStep`).
+cannot deduct them (the rules of :class:`outboxkit.sagas.steps.CompensableStep`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventcore import MAX_INT64, CompensableStep, StepLabels, bounded_int, bounded_text
+from outboxkit import MAX_INT64, CompensableStep, StepLabels, bounded_int, bounded_text
 from services.contracts import PointsDeducted, PointsRejected, PointsReturned
 
 CUSTOMER_LENGTH = 64  # accounts.customer_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from eventcore.testing import InMemoryRepository, InMemorySteps, InMemoryUnitOfWork
+from outboxkit.testing import InMemoryRepository, InMemorySteps, InMemoryUnitOfWork
 from services.points.domain import Redemption
 from services.points.unit_of_work import PointsUnitOfWork
 

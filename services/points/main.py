@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from eventcore import Command, ServiceContext, ServiceDefinition, service_main
+from outboxkit import Command, ServiceContext, ServiceDefinition, service_main
 from services import SCHEMAS
 from services.points.commands import HANDLERS, set_points
 from services.points.domain import MAX_BALANCE, valid_customer

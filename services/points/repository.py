@@ -7,8 +7,8 @@ import logging
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-from eventcore import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
-from eventcore.storage.db import OutboxRows
+from outboxkit import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
+from outboxkit.storage.db import OutboxRows
 from services.contracts import DeductPoints, StockReserved
 from services.points.domain import Redemption
 from services.points.tables import accounts, redemptions

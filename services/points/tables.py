@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, MetaData, String, Table
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
-from eventcore import MessagingTables
+from outboxkit import MessagingTables
 
 metadata = MetaData()
 

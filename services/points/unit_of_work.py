@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eventcore import StepRepository, UnitOfWork
+from outboxkit import StepRepository, UnitOfWork
 from services.points.domain import Redemption
 
 

@@ -12,9 +12,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from eventcore.base.settings import Settings
-from eventcore.kafka.clients import CommittedOffsets, admin_client
-from eventcore.kafka.partitioning import group_backlog
+from outboxkit.base.settings import Settings
+from outboxkit.kafka.clients import CommittedOffsets, admin_client
+from outboxkit.kafka.partitioning import group_backlog
 from services import flow_services
 from services.instances import ApiInstance, ServiceInstance
 from tests.backends import StackBackend

@@ -10,9 +10,9 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Row, select
 
-from eventcore.base.topics import dead_letter_topic_for
-from eventcore.kafka.clients import TopicReadError, consumer_config, read_to_current_end
-from eventcore.kafka.records import Record
+from outboxkit.base.topics import dead_letter_topic_for
+from outboxkit.kafka.clients import TopicReadError, consumer_config, read_to_current_end
+from outboxkit.kafka.records import Record
 from services.inventory.commands import set_stock
 from services.inventory.tables import products, reservations
 from services.order import repository

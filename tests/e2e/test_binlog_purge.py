@@ -1,5 +1,5 @@
 """A connector that fell behind the binlog's retention: warned about before the purge, named after
-it, left alone by the supervisor, and recovered by `cdc recover` (and by a supervisor that
+it, left alone by the supervisor, and recovered by `outboxkit cdc recover` (and by a supervisor that
 recovers by itself) with every order's events on their topics, every saga final, nothing applied
 twice. Kafka Connect is stopped while orders are placed, the binlogs are rotated and purged as
 retention would, more orders are placed, then Connect starts again."""
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from eventcore.service.roster import outbox_connectors
+from outboxkit.service.roster import outbox_connectors
 from services.contracts import FLOWS
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
@@ -33,7 +33,7 @@ WEEK_S = 604800
 
 def cdc(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "eventcore.cli.cdc", *args], capture_output=True, text=True, timeout=timeout_s
+        [sys.executable, "-m", "outboxkit.cli.cdc", *args], capture_output=True, text=True, timeout=timeout_s
     )
 
 
@@ -97,7 +97,7 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
         assert gone.returncode == 3, report
         assert report.count("binlog PURGED") == len(CONNECTORS), report
         for name in CONNECTORS:
-            assert f"Run `cdc recover {name}`" in report
+            assert f"Run `outboxkit cdc recover {name}`" in report
         assert "was purged; the oldest binlog the server has is " + files[-1] in report
 
         after = place(ctx, sku, 20, "after")
@@ -116,7 +116,7 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
             assert "restarting its failed tasks" not in text, text
             assert all(text.count(f"{n}: not restarting it") == 1 for n in CONNECTORS), text
 
-        # Recovery both ways: by hand (`cdc recover`) and by a supervisor that recovers by itself.
+        # Recovery both ways: by hand (`outboxkit cdc recover`) and by a supervisor that recovers by itself.
         # With one connector per server there is one to recover: the native stack's run takes the
         # supervisor's way, the compose stack's (the same test, on MySQL) the hand's.
         if len(CONNECTORS) > 1:
@@ -129,7 +129,7 @@ def test_a_purged_binlog_position_is_foreseen_named_and_recovered_without_loss(c
             assert recovered.stdout.count("streaming again after") == len(by_hand)
         for name in automatic:
             auto = subprocess.Popen(
-                [sys.executable, "-m", "eventcore.cli.supervisor", "--auto-recover"],
+                [sys.executable, "-m", "outboxkit.cli.supervisor", "--auto-recover"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

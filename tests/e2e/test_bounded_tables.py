@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import delete, select
 
-from eventcore.kafka.clients import consumer_config, partitions_of
-from eventcore.kafka.replay import EventTap
+from outboxkit.kafka.clients import consumer_config, partitions_of
+from outboxkit.kafka.replay import EventTap
 from services.inventory.tables import messaging as inventory_messaging
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus

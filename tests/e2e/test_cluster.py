@@ -19,9 +19,9 @@ from confluent_kafka import Consumer, Producer
 
 from devstack import faults
 from devstack.stack import Stack
-from eventcore.cdc.connect_client import ConnectClient
-from eventcore.kafka.clients import consumer_config, password_key, producer_config
-from eventcore.service.roster import outbox_connectors
+from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit.kafka.clients import consumer_config, password_key, producer_config
+from outboxkit.service.roster import outbox_connectors
 from services.contracts import FLOWS
 from services.instances import connector_topics
 from services.order.commands import place_order
@@ -92,7 +92,7 @@ def verify_everything_once(since: datetime) -> None:
             [
                 sys.executable,
                 "-m",
-                "eventcore.cli.cdc",
+                "outboxkit.cli.cdc",
                 "verify",
                 definition.name,
                 "--since",
@@ -194,7 +194,7 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
             [
                 sys.executable,
                 "-m",
-                "eventcore.cli.topics",
+                "outboxkit.cli.topics",
                 "resize",
                 topic,
                 "--partitions",
@@ -237,14 +237,14 @@ def test_a_resize_under_load_keeps_every_keys_order_and_a_third_instance_takes_i
 
 
 def partitions_of_topic(settings, topic: str) -> list[int]:
-    from eventcore.kafka.clients import admin_client, partitions_of
+    from outboxkit.kafka.clients import admin_client, partitions_of
 
     return [tp.partition for tp in partitions_of(admin_client(settings.kafka_bootstrap_servers), [topic])]
 
 
 def assignment(settings, group: str, topic: str) -> dict[str, list[int]]:
     """Each member of ``group`` -> the partitions of ``topic`` it owns now."""
-    from eventcore.kafka.clients import admin_client
+    from outboxkit.kafka.clients import admin_client
 
     admin = admin_client(settings.kafka_bootstrap_servers)
     described = admin.describe_consumer_groups([group])[group].result(timeout=15)
@@ -321,7 +321,7 @@ def test_the_kafka_preflight_names_a_missing_acl(settings):
         ResourceType,
     )
 
-    from eventcore.kafka.clients import admin_client
+    from outboxkit.kafka.clients import admin_client
 
     admin = admin_client(settings.kafka_bootstrap_servers)
     grant = AclBinding(

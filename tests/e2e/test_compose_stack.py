@@ -21,7 +21,7 @@ import pytest
 from devstack.docker import compose_plugin
 from devstack.images import ImageBuilder
 from devstack.stack import Stack
-from eventcore.service.roster import outbox_connectors
+from outboxkit.service.roster import outbox_connectors
 from tests.conftest import ROOT
 
 pytestmark = [

@@ -2,7 +2,7 @@
 by their aggregate and in version order, exactly once, through a SIGKILL of Kafka Connect; and a
 switch between the two layouts (``CDC_CONNECTORS``) while orders flow, losing nothing.
 
-`cdc verify` is the judge: for every outbox row since the test began, one record on the topic of
+`outboxkit cdc verify` is the judge: for every outbox row since the test began, one record on the topic of
 its aggregate type, keyed by its aggregate id, first seen in version order (what the consumers'
 version guards need)."""
 
@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventcore.base.topics import topic_for
-from eventcore.cdc.connect_client import ConnectClient
-from eventcore.service.roster import PER_SERVER, connector_layout, outbox_connectors, publishing_services
+from outboxkit.base.topics import topic_for
+from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit.service.roster import PER_SERVER, connector_layout, outbox_connectors, publishing_services
 from services.contracts import FLOWS
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
@@ -71,12 +71,12 @@ class Orders:
 
 
 def verify(name: str, since: datetime, exactly_once: bool) -> dict[str, object]:
-    """`cdc verify NAME --since ...`: what it found, after it said the publication is complete."""
+    """`outboxkit cdc verify NAME --since ...`: what it found, after it said the publication is complete."""
     result = subprocess.run(
         [
             sys.executable,
             "-m",
-            "eventcore.cli.cdc",
+            "outboxkit.cli.cdc",
             "verify",
             name,
             "--since",
@@ -125,7 +125,7 @@ def test_one_connector_publishes_every_services_outbox_on_its_topics(ctx, stack,
         [
             sys.executable,
             "-m",
-            "eventcore.cli.replay",
+            "outboxkit.cli.replay",
             topic_for("points"),
             "--key",
             orders.placed[0],
@@ -177,7 +177,7 @@ def test_switching_layouts_while_orders_flow_loses_nothing(ctx, stack, connector
 
     def register(layout: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "eventcore.cli.connectors"],
+            [sys.executable, "-m", "outboxkit.cli.connectors"],
             capture_output=True,
             text=True,
             timeout=600,

@@ -10,10 +10,10 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from sqlalchemy import select
 
-from eventcore.base.settings import Settings
-from eventcore.dead_letters.queue import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE
-from eventcore.kafka.clients import admin_client
-from eventcore.kafka.replay import EventTap
+from outboxkit.base.settings import Settings
+from outboxkit.dead_letters.queue import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE
+from outboxkit.kafka.clients import admin_client
+from outboxkit.kafka.replay import EventTap
 from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import select
 
-from eventcore.kafka.clients import consumer_config
+from outboxkit.kafka.clients import consumer_config
 from services.order.commands import cancel_order, place_order
 from services.order.domain import OrderLine, OrderStatus
 from tests.conftest import wait_until

@@ -1,4 +1,4 @@
-"""eventcore as a library a team installs: its wheel (lib/: eventcore and nothing else), installed
+"""outboxkit as a library a team installs: its wheel (lib/: outboxkit and nothing else), installed
 into a fresh virtualenv, runs a service that lives in a temporary folder outside the repository
 (its own table, schema, unit of work, handler and roster) against the real stack. Its handler is
 tested through its in-memory unit of work; its event goes out through its outbox and Debezium and
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -18,12 +19,12 @@ import pytest
 from sqlalchemy import text
 
 from devstack.components.mariadb import MariaDbInstance
-from eventcore.base.settings import Settings
-from eventcore.cdc.connect_client import ConnectClient
-from eventcore.service import roster
-from eventcore.service.provisioning import provisioning_sql
-from eventcore.service.roster import ROSTER_ENV, SERVER_CONNECTOR, SERVER_CONNECTOR_ENV
-from eventcore.storage.db import make_engine
+from outboxkit.base.settings import Settings
+from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit.service import roster
+from outboxkit.service.provisioning import provisioning_sql
+from outboxkit.service.roster import ROSTER_ENV, SERVER_CONNECTOR, SERVER_CONNECTOR_ENV
+from outboxkit.storage.db import make_engine
 from services.instances import LOG_DIR
 from tests.conftest import ROOT
 
@@ -97,7 +98,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         dict(os.environ),
         work,
     )
-    wheel = next((work / "dist").glob("eventcore-*.whl"))
+    wheel = next((work / "dist").glob("outboxkit-*.whl"))
     run([sys.executable, "-m", "venv", str(work / "venv")], dict(os.environ), work)
     python = work / "venv" / "bin" / "python"
     run([str(python), "-m", "pip", "install", "-q", str(wheel)], dict(os.environ), work)
@@ -115,29 +116,77 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     yield python, app, env
 
 
-def test_the_wheel_holds_eventcore_alone(tmp_path: Path) -> None:
+def test_the_wheel_holds_outboxkit_alone(tmp_path: Path) -> None:
     run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT / "lib")],
         dict(os.environ),
         tmp_path,
     )
-    [wheel] = tmp_path.glob("eventcore-*.whl")
+    [wheel] = tmp_path.glob("outboxkit-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
-    assert top_level == {"eventcore"}
-    assert "eventcore/cdc/outbox_connector.json" in names and "eventcore/py.typed" in names
+    assert top_level == {"outboxkit"}
+    assert "outboxkit/cdc/outbox_connector.json" in names and "outboxkit/py.typed" in names
     scripts = next(n for n in names if n.endswith("entry_points.txt"))
     entry_points = zipfile.ZipFile(wheel).read(scripts).decode()
-    assert "register-connectors = eventcore.cli.connectors:main" in entry_points
+    assert "outboxkit = outboxkit.cli.main:main" in entry_points
+    assert "replay =" not in entry_points and "cdc =" not in entry_points  # one program, no generic names
     assert "services" not in entry_points and "devstack" not in entry_points
+
+
+def test_the_sdist_builds_the_same_wheel(tmp_path: Path) -> None:
+    """The source distribution a team (or an index) builds from holds what the wheel holds."""
+    build_sdist = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    name = run([sys.executable, "-c", build_sdist, str(tmp_path / "sdist")], dict(os.environ), ROOT / "lib")
+    sdist = tmp_path / "sdist" / name.strip().splitlines()[-1]
+    with tarfile.open(sdist) as archive:
+        members = archive.getnames()
+    root = sdist.name.removesuffix(".tar.gz")
+    assert f"{root}/pyproject.toml" in members and f"{root}/outboxkit/cdc/outbox_connector.json" in members
+    assert not [m for m in members if m.startswith((f"{root}/services", f"{root}/devstack", f"{root}/tests"))]
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "from-sdist"),
+            str(sdist),
+        ],
+        dict(os.environ),
+        tmp_path,
+    )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "direct"),
+            str(ROOT / "lib"),
+        ],
+        dict(os.environ),
+        tmp_path,
+    )
+    [from_sdist] = (tmp_path / "from-sdist").glob("outboxkit-*.whl")
+    [direct] = (tmp_path / "direct").glob("outboxkit-*.whl")
+    assert from_sdist.name == direct.name
+    assert sorted(zipfile.ZipFile(from_sdist).namelist()) == sorted(zipfile.ZipFile(direct).namelist())
 
 
 def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
     installed: tuple[Path, Path, dict[str, str]],
 ) -> None:
     python, app, env = installed
-    # The wheel's eventcore, not the checkout's.
-    where = run([str(python), "-c", "import eventcore; print(eventcore.__file__)"], env, app)
+    # The wheel's outboxkit, not the checkout's.
+    where = run([str(python), "-c", "import outboxkit; print(outboxkit.__file__)"], env, app)
     assert str(ROOT) not in where and "site-packages" in where
     assert "handler ok" in run([str(python), "-c", HANDLER_TEST], env, app)
     # Its database, user and heartbeat table, as `stack up` provisions a roster's.
@@ -155,12 +204,12 @@ def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
         for module in [m for m in sys.modules if m.startswith("stampbook")]:
             del sys.modules[module]
     run([str(python), "-m", "stampbook.main", "migrate"], env, app)
-    register = str(app.parent / "venv" / "bin" / "register-connectors")
+    register = [str(app.parent / "venv" / "bin" / "outboxkit"), "register-connectors"]
     connect = ConnectClient(Settings.load().connect_url)
     # Under the project's connector name, it would take the project's outboxes away: refused.
     project_tables = connect.config(SERVER_CONNECTOR)["table.include.list"]
     refused = subprocess.run(
-        [register],
+        register,
         env={**env, SERVER_CONNECTOR_ENV: SERVER_CONNECTOR},
         cwd=app,
         capture_output=True,
@@ -169,7 +218,7 @@ def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "which this roster does not publish" in refused.stderr and "order_db.outbox" in refused.stderr
     assert connect.config(SERVER_CONNECTOR)["table.include.list"] == project_tables
-    run([register], env, app)
+    run(register, env, app)
     log = (LOG_DIR / "library-wheel-stampcard.log").open("wb")
     service = subprocess.Popen(
         [str(python), "-m", "stampbook.main", "run"], env=env, cwd=app, stdout=log, stderr=subprocess.STDOUT

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from eventcore.service.roster import outbox_connectors
+from outboxkit.service.roster import outbox_connectors
 from services.instances import ApiInstance
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus

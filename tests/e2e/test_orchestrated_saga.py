@@ -9,7 +9,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.base.settings import Settings
+from outboxkit.base.settings import Settings
 from services.contracts import ORCHESTRATED, StockReserved
 from services.order import repository
 from services.order.commands import on_stock_reserved, place_order

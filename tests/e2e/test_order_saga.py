@@ -12,8 +12,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
-from eventcore.base.messages import OutboxEvent
-from eventcore.dead_letters.queue import (
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.dead_letters.queue import (
     H_ATTEMPTS,
     H_ERROR_CLASS,
     H_ERROR_MESSAGE,
@@ -22,11 +22,11 @@ from eventcore.dead_letters.queue import (
     H_PARTITION,
     H_TOPIC,
 )
-from eventcore.kafka.clients import consumer_config, producer_config
-from eventcore.kafka.partitioning import partition_for
-from eventcore.kafka.records import Record
-from eventcore.kafka.replay import EventTap
-from eventcore.serialization.avro import EventSchema, SchemaCatalog
+from outboxkit.kafka.clients import consumer_config, producer_config
+from outboxkit.kafka.partitioning import partition_for
+from outboxkit.kafka.records import Record
+from outboxkit.kafka.replay import EventTap
+from outboxkit.serialization.avro import EventSchema, SchemaCatalog
 from services import SCHEMAS
 from services.instances import GroupLagProbe
 from services.inventory.tables import reservations

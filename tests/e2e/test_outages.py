@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from eventcore.kafka.replay import EventTap
-from eventcore.serialization.avro import EventSchema, SchemaCatalog
+from outboxkit.kafka.replay import EventTap
+from outboxkit.serialization.avro import EventSchema, SchemaCatalog
 from services import SCHEMAS, flow_services
 from services.order import repository
 from services.order.commands import place_order

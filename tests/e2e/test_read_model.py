@@ -14,8 +14,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from eventcore.base.settings import Settings
-from eventcore.storage.db import make_engine
+from outboxkit.base.settings import Settings
+from outboxkit.storage.db import make_engine
 from services.instances import ApiInstance
 from services.order_view.tables import messaging as view_messaging, order_view_timeline, order_views
 from tests.conftest import ROOT, wait_until
@@ -117,7 +117,7 @@ def every_view(settings: Settings) -> tuple[dict[str, tuple[Any, ...]], set[str]
 
 def view_lag(read_model: ReadModel) -> float:
     assert read_model.instance.health_url is not None
-    lag = metric_families(read_model.instance.health_url)["eventcore_consumer_lag_records"]
+    lag = metric_families(read_model.instance.health_url)["outboxkit_consumer_lag_records"]
     return float(sum(sample.value for sample in lag.samples))
 
 
@@ -187,14 +187,14 @@ def test_every_service_process_serves_prometheus_metrics(
     for process in [*services.values(), read_model.instance]:
         assert process.health_url, process.log_text()[-2000:]
         families = metric_families(process.health_url)
-        outcomes = {s.labels["outcome"] for s in families["eventcore_records"].samples}
+        outcomes = {s.labels["outcome"] for s in families["outboxkit_records"].samples}
         assert {"processed", "duplicates", "stale", "dead_lettered"} <= outcomes
-        assert "eventcore_consumer_lag_records" in families
+        assert "outboxkit_consumer_lag_records" in families
         assert "process_resident_memory_bytes" in families
     view_families = metric_families(read_model.instance.health_url)  # type: ignore[arg-type]
     applied = [
         s
-        for s in view_families["eventcore_commit_to_apply_seconds"].samples
+        for s in view_families["outboxkit_commit_to_apply_seconds"].samples
         if s.name.endswith("_count") and s.labels["topic"] == "order.events"
     ]
     assert applied and applied[0].value >= 1

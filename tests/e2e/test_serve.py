@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from eventcore.service.roster import service_definitions
+from outboxkit.service.roster import service_definitions
 from services.instances import free_port
 from tests.conftest import ROOT
 

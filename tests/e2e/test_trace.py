@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventcore.kafka.replay import EventTap
+from outboxkit.kafka.replay import EventTap
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
 from tests.e2e.probes import new_sku, wait_final

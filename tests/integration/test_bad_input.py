@@ -15,8 +15,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.kafka.replay import EventTap
-from eventcore.service.roster import outbox_connectors
+from outboxkit.kafka.replay import EventTap
+from outboxkit.service.roster import outbox_connectors
 from services.inventory.tables import products
 from services.order.commands import place_order
 from services.order.domain import OrderLine
@@ -231,7 +231,7 @@ def published_order(contexts, connectors, settings) -> None:
     ],
 )
 def test_replay_answers_in_one_line(stack, published_order, args, env, code, fragment):
-    result = run("-m", "eventcore.cli.replay", *args, env=env)
+    result = run("-m", "outboxkit.cli.replay", *args, env=env)
     assert_one_line(result, code, fragment)
     assert len(result.stderr.splitlines()) <= 3  # not a line per undecodable record
 
@@ -239,7 +239,7 @@ def test_replay_answers_in_one_line(stack, published_order, args, env, code, fra
 @pytest.mark.stack
 def test_ctrl_c_ends_replay_follow_quietly(stack, connectors):
     follow = subprocess.Popen(
-        [sys.executable, "-m", "eventcore.cli.replay", "order.events", "--follow"],
+        [sys.executable, "-m", "outboxkit.cli.replay", "order.events", "--follow"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -290,7 +290,7 @@ def test_register_connectors_answers_in_one_line(args, env, code, fragment, requ
 
 @pytest.mark.stack
 def test_status_with_connect_down_still_reads_each_connectors_offset(stack, connectors):
-    """--status (like `cdc status` and `stack status`) reads the offsets from Kafka when Connect
+    """--status (like `outboxkit cdc status` and `stack status`) reads the offsets from Kafka when Connect
     does not answer: a stopped Connect's binlog headroom still counts down."""
     result = run(
         "scripts/register_connectors.py", "--status", env={"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"}
@@ -326,12 +326,12 @@ ORDER = object()
 )
 def test_cdc_answers_a_mistake_in_one_line(stack, connectors, args, code, fragment):
     named = [connector_of("order") if arg is ORDER else arg for arg in args]
-    assert_one_line(run("-m", "eventcore.cli.cdc", *named), code, fragment)
+    assert_one_line(run("-m", "outboxkit.cli.cdc", *named), code, fragment)
 
 
 @pytest.mark.stack
 def test_cdc_with_connect_down_is_one_line(stack):
     result = run(
-        "-m", "eventcore.cli.cdc", "pause", "--all", env={"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"}
+        "-m", "outboxkit.cli.cdc", "pause", "--all", env={"CONNECT_URL": f"http://127.0.0.1:{CLOSED_PORT}"}
     )
     assert_one_line(result, 1, "Kafka Connect unavailable")

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
-from eventcore.base.messages import OutboxEvent
-from eventcore.consuming.applier import Outcome, RecordApplier
-from eventcore.consuming.dispatch import EventRoutes
-from eventcore.consuming.guard import SqlGuardTables
-from eventcore.domain.events import Event
-from eventcore.kafka.records import Record
-from eventcore.serialization.avro import AvroEventDeserializer
-from eventcore.testing import published_record
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.consuming.applier import Outcome, RecordApplier
+from outboxkit.consuming.dispatch import EventRoutes
+from outboxkit.consuming.guard import SqlGuardTables
+from outboxkit.domain.events import Event
+from outboxkit.kafka.records import Record
+from outboxkit.serialization.avro import AvroEventDeserializer
+from outboxkit.testing import published_record
 from services.contracts import (
     OrderCancelled,
     OrderCreated,

@@ -13,10 +13,10 @@ import pytest
 
 from devstack.components.mariadb import MariaDbInstance
 from devstack.stack import Stack
-from eventcore.cdc.connect_client import ConnectClient
-from eventcore.cdc.connectors import Deployment, effective_config
-from eventcore.kafka.replay import EventTap
-from eventcore.service.roster import outbox_connectors
+from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit.cdc.connectors import Deployment, effective_config
+from outboxkit.kafka.replay import EventTap
+from outboxkit.service.roster import outbox_connectors
 from services.inventory.commands import set_stock
 from services.order.commands import place_order
 from services.order.domain import OrderLine

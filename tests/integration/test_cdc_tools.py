@@ -1,6 +1,6 @@
-"""`cdc` on the real stack: a paused connector's events are missing until it resumes (`cdc
+"""`outboxkit cdc` on the real stack: a paused connector's events are missing until it resumes (`cdc
 verify` names them), a forced recovery republishes (duplicates, never a gap or a reordering),
-and `replay` filters by type, partition, offset and time."""
+and `outboxkit replay` filters by type, partition, offset and time."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from eventcore.kafka.partitioning import partition_for
+from outboxkit.kafka.partitioning import partition_for
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from tests.conftest import connector_of, wait_until
@@ -27,7 +27,7 @@ def cli(module: str, *args: str, timeout_s: float = 300) -> subprocess.Completed
 
 
 def cdc(*args: str) -> subprocess.CompletedProcess[str]:
-    return cli("eventcore.cli.cdc", *args)
+    return cli("outboxkit.cli.cdc", *args)
 
 
 def since_now() -> str:
@@ -80,7 +80,7 @@ def test_a_forced_recovery_republishes_in_order_and_verify_counts_the_copies(ord
     strict = cdc("verify", connector, "--since", since, "--fail-on-duplicates")
     assert strict.returncode == 3 and "published more than once" in strict.stdout
     assert cdc("status", connector).returncode == 0
-    replayed = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--json")
+    replayed = cli("outboxkit.cli.replay", "order.events", "--key", order_id, "--json")
     assert [json.loads(line)["headers"]["eventType"] for line in replayed.stdout.splitlines()] == [
         "OrderCreated",
         "OrderCreated",
@@ -97,7 +97,7 @@ def test_replay_filters_by_type_partition_offset_and_time(order_context, connect
 
     def published() -> bool:
         mine = cli(
-            "eventcore.cli.replay", "order.events", "--key", order_id, "--type", "OrderCreated", "--json"
+            "outboxkit.cli.replay", "order.events", "--key", order_id, "--type", "OrderCreated", "--json"
         )
         records[:] = [json.loads(line) for line in mine.stdout.splitlines()]
         return mine.returncode == 0 and bool(records)
@@ -106,7 +106,7 @@ def test_replay_filters_by_type_partition_offset_and_time(order_context, connect
     assert [r["partition"] for r in records] == [partition]
     offset = records[0]["offset"]
     exact = cli(
-        "eventcore.cli.replay",
+        "outboxkit.cli.replay",
         "order.events",
         "--partition",
         str(partition),
@@ -118,7 +118,7 @@ def test_replay_filters_by_type_partition_offset_and_time(order_context, connect
     assert (first["partition"], first["offset"], first["key"]) == (partition, offset, order_id)
     assert all(json.loads(line)["partition"] == partition for line in exact.stdout.splitlines())
     later = cli(
-        "eventcore.cli.replay",
+        "outboxkit.cli.replay",
         "order.events",
         "--key",
         order_id,
@@ -126,5 +126,5 @@ def test_replay_filters_by_type_partition_offset_and_time(order_context, connect
         (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
     )
     assert later.returncode == 0 and later.stdout == ""
-    none = cli("eventcore.cli.replay", "order.events", "--key", order_id, "--type", "OrderConfirmed")
+    none = cli("outboxkit.cli.replay", "order.events", "--key", order_id, "--type", "OrderConfirmed")
     assert none.returncode == 0 and none.stdout == ""

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from eventcore.service.roster import outbox_connectors
+from outboxkit.cli.main import COMMANDS as LIBRARY_COMMANDS
+from outboxkit.service.roster import outbox_connectors
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.points.commands import set_points
@@ -40,7 +41,7 @@ def installed_programs() -> list[str]:
     return sorted(
         entry.name
         for entry in metadata.entry_points(group="console_scripts")
-        if entry.dist is not None and entry.dist.name in {"eventcore", "outbox-cdc"}
+        if entry.dist is not None and entry.dist.name in {"outboxkit", "outbox-cdc"}
     )
 
 
@@ -59,7 +60,9 @@ def run(
 
 def test_the_installed_programs_are_the_documented_ones():
     programs = installed_programs()
-    assert {"replay", "cdc", "topics", "register-connectors", "provision-databases", "stack"} <= set(programs)
+    assert {"outboxkit", "stack"} <= set(programs)
+    # The library's tools are subcommands of one program: no generic names on a user's PATH.
+    assert not {"replay", "cdc", "topics", "register-connectors", "provision-databases"} & set(programs)
     assert {"order-service", "order-view", "order-api", "points-service"} <= set(programs)
 
 
@@ -68,15 +71,41 @@ def test_every_program_answers_version_under_its_installed_name(program):
     result = run(program, "--version")
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
-    assert line.startswith(f"{program} ") and f"eventcore {metadata.version('eventcore')}" in line, line
+    assert line.startswith(f"{program} ") and f"outboxkit {metadata.version('outboxkit')}" in line, line
+
+
+@pytest.mark.parametrize("command", list(LIBRARY_COMMANDS))
+def test_every_library_command_answers_help_and_version_under_its_full_name(command):
+    helped = run("outboxkit", command, "--help")
+    assert helped.returncode == 0 and f"usage: outboxkit {command} " in helped.stdout, helped.stderr
+    version = run("outboxkit", command, "--version")
+    assert version.returncode == 0, version.stderr
+    assert (
+        version.stdout.startswith(f"outboxkit {command} ") and metadata.version("outboxkit") in version.stdout
+    )
+
+
+def test_outboxkit_lists_its_commands_and_refuses_an_unknown_one_in_one_line():
+    listed = run("outboxkit", "--help")
+    assert listed.returncode == 0 and all(f"  {c} " in listed.stdout for c in LIBRARY_COMMANDS), listed.stdout
+    unknown = run("outboxkit", "replya", "order.events")
+    assert unknown.returncode == 2 and unknown.stdout == "", unknown.stdout
+    assert unknown.stderr.strip().splitlines() == [
+        f"outboxkit: error: no command 'replya' (one of: {', '.join(LIBRARY_COMMANDS)}; see outboxkit --help)"
+    ]
+    bare = run("outboxkit")
+    assert bare.returncode == 2 and "a command is needed" in bare.stderr
 
 
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["provision-databases", "--help"], "usage: provision-databases "),
-        (["register-connectors", "--timeout", "-1"], "register-connectors: error: argument --timeout"),
-        (["replay", "--timeout", "0", "order.events"], "replay: error: "),
+        (["outboxkit", "provision-databases", "--help"], "usage: outboxkit provision-databases "),
+        (
+            ["outboxkit", "register-connectors", "--timeout", "-1"],
+            "outboxkit register-connectors: error: argument --timeout",
+        ),
+        (["outboxkit", "replay", "--timeout", "0", "order.events"], "outboxkit replay: error: "),
     ],
 )
 def test_programs_call_themselves_by_their_installed_names(argv, says):
@@ -86,7 +115,7 @@ def test_programs_call_themselves_by_their_installed_names(argv, says):
 
 def test_replay_gives_up_on_a_down_broker_within_its_timeout():
     started = time.monotonic()
-    result = run("replay", "order.events", "--timeout", "2", env=ALL_DOWN)
+    result = run("outboxkit", "replay", "order.events", "--timeout", "2", env=ALL_DOWN)
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     assert "broker unavailable" in result.stderr and "Traceback" not in result.stderr
@@ -97,7 +126,7 @@ def test_replay_gives_up_on_a_down_broker_within_its_timeout():
 
 def test_ctrl_c_ends_replay_at_once_even_while_the_broker_is_down():
     follow = subprocess.Popen(
-        [str(BIN / "replay"), "order.events", "--follow", "--timeout", "60"],
+        [str(BIN / "outboxkit"), "replay", "order.events", "--follow", "--timeout", "60"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -114,7 +143,7 @@ def test_ctrl_c_ends_replay_at_once_even_while_the_broker_is_down():
 
 
 def test_topics_skew_with_kafka_down_is_unavailable_not_bad_input():
-    result = run("topics", "skew", "order.events", "--timeout", "2", env=ALL_DOWN)
+    result = run("outboxkit", "topics", "skew", "order.events", "--timeout", "2", env=ALL_DOWN)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "unavailable" in result.stderr
 
@@ -126,7 +155,7 @@ def test_stack_logs_of_an_unknown_part_is_bad_input():
 
 
 def test_register_connectors_dry_run_prints_the_configs_without_a_database():
-    result = run("register-connectors", "--dry-run", env=ALL_DOWN)
+    result = run("outboxkit", "register-connectors", "--dry-run", env=ALL_DOWN)
     assert result.returncode == 0, result.stderr
     configs = json.loads(result.stdout)
     assert sorted(c["name"] for c in configs) == sorted(d.name for d in outbox_connectors())
@@ -136,11 +165,15 @@ def test_register_connectors_dry_run_prints_the_configs_without_a_database():
         assert config["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
         # Connect resolves the reference itself: the config names where the password comes from.
         assert config["database.password"] == "${env:CDC_DB_PASSWORD}"
-    literal = run("register-connectors", "--dry-run", "--set", "database.password=s3cret", env=ALL_DOWN)
+    literal = run(
+        "outboxkit", "register-connectors", "--dry-run", "--set", "database.password=s3cret", env=ALL_DOWN
+    )
     assert literal.returncode == 0, literal.stderr
     assert "s3cret" not in literal.stdout  # a password written into the config is never printed
     assert {c["config"]["database.password"] for c in json.loads(literal.stdout)} == {"********"}
-    mysql = json.loads(run("register-connectors", "--dry-run", "--server", "mysql", env=ALL_DOWN).stdout)
+    mysql = json.loads(
+        run("outboxkit", "register-connectors", "--dry-run", "--server", "mysql", env=ALL_DOWN).stdout
+    )
     assert {c["config"]["connector.class"] for c in mysql} == {"io.debezium.connector.mysql.MySqlConnector"}
 
 
@@ -180,7 +213,7 @@ def test_stack_status_json_when_all_is_up(stack, connectors):
 
 @pytest.mark.stack
 def test_topics_skew_json(stack, connectors):
-    result = run("topics", "skew", "order.events", "--json")
+    result = run("outboxkit", "topics", "skew", "order.events", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["topic"] == "order.events" and document["partitions"], document
@@ -188,7 +221,7 @@ def test_topics_skew_json(stack, connectors):
 
 @pytest.mark.stack
 def test_register_connectors_status_json(stack, connectors):
-    result = run("register-connectors", "--status", "--json")
+    result = run("outboxkit", "register-connectors", "--status", "--json")
     assert result.returncode == 0, result.stderr
     reports = json.loads(result.stdout)["connectors"]
     assert {r["name"] for r in reports} == {d.name for d in outbox_connectors()}

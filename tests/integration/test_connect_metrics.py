@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore.cdc.metrics import by_connector, read_worker_metrics
-from eventcore.service.roster import outbox_connectors
+from outboxkit.cdc.metrics import by_connector, read_worker_metrics
+from outboxkit.service.roster import outbox_connectors
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from tests.conftest import connector_of, wait_until

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import ConfigResource  # type: ignore[attr-defined]  # re-exported without __all__
 
-from eventcore.base.settings import Settings
-from eventcore.cdc.offsets import DEFAULT_OFFSETS_TOPIC, OFFSETS_SEGMENT_MS
-from eventcore.kafka.clients import admin_client
+from outboxkit.base.settings import Settings
+from outboxkit.cdc.offsets import DEFAULT_OFFSETS_TOPIC, OFFSETS_SEGMENT_MS
+from outboxkit.kafka.clients import admin_client
 
 pytestmark = pytest.mark.stack
 

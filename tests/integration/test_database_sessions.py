@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from eventcore.base.settings import Settings
-from eventcore.serialization.avro import SchemaCatalog
-from eventcore.service.context import build_context
-from eventcore.storage.db import SqlUnitOfWork
+from outboxkit.base.settings import Settings
+from outboxkit.serialization.avro import SchemaCatalog
+from outboxkit.service.context import build_context
+from outboxkit.storage.db import SqlUnitOfWork
 from services import SCHEMAS
 from services.order.tables import metadata as order_metadata
 

@@ -18,22 +18,22 @@ import pytest
 from confluent_kafka import Producer
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
 
-from eventcore.base.failures import RecordRejectedError
-from eventcore.base.messages import OutboxEvent
-from eventcore.base.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
-from eventcore.consuming.applier import RecordApplier
-from eventcore.consuming.consumer import ConsumerOptions, ConsumerRuntime
-from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
-from eventcore.consuming.guard import SqlGuardTables
-from eventcore.consuming.health import Health
-from eventcore.dead_letters.queue import DeadLetterQueue, DeadLetterStore
-from eventcore.dead_letters.tools import DeadLetterSelectionError, DeadLetterTools
-from eventcore.domain.events import Envelope
-from eventcore.kafka.clients import producer_config
-from eventcore.kafka.partitioning import partition_for
-from eventcore.serialization.avro import AvroEventDeserializer, AvroEventSerializer
-from eventcore.service.context import ServiceContext
-from eventcore.storage.db import SqlUnitOfWork
+from outboxkit.base.failures import RecordRejectedError
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.base.topics import HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from outboxkit.consuming.applier import RecordApplier
+from outboxkit.consuming.consumer import ConsumerOptions, ConsumerRuntime
+from outboxkit.consuming.dispatch import EventRoutes, WithEnvelope
+from outboxkit.consuming.guard import SqlGuardTables
+from outboxkit.consuming.health import Health
+from outboxkit.dead_letters.queue import DeadLetterQueue, DeadLetterStore
+from outboxkit.dead_letters.tools import DeadLetterSelectionError, DeadLetterTools
+from outboxkit.domain.events import Envelope
+from outboxkit.kafka.clients import producer_config
+from outboxkit.kafka.partitioning import partition_for
+from outboxkit.serialization.avro import AvroEventDeserializer, AvroEventSerializer
+from outboxkit.service.context import ServiceContext
+from outboxkit.storage.db import SqlUnitOfWork
 from services.contracts import OrderConfirmed
 from tests.conftest import wait_until
 

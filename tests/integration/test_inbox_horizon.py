@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from eventcore.base.clock import utc_now
-from eventcore.consuming.inbox import horizons, prune_inbox
+from outboxkit.base.clock import utc_now
+from outboxkit.consuming.inbox import horizons, prune_inbox
 from services.inventory.tables import messaging
 
 pytestmark = pytest.mark.stack

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from eventcore.base.settings import Settings
-from eventcore.service.context import ServiceContext
-from eventcore.service.roster import outbox_connectors, publishing_services, service_definitions
+from outboxkit.base.settings import Settings
+from outboxkit.service.context import ServiceContext
+from outboxkit.service.roster import outbox_connectors, publishing_services, service_definitions
 from services.order.repository import get as get_order
 from services.order.tables import orders
 from services.order_api.app import create_app
@@ -240,10 +240,10 @@ def test_health_and_metrics_report_each_connectors_binlog_headroom(
         assert connector["streaming"] is True, name
         assert connector["binlog"]["verdict"] == "ok" and connector["binlog"]["file"].startswith("binlog.")
     families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
-    samples = families["eventcore_cdc_binlog_headroom_seconds"].samples
+    samples = families["outboxkit_cdc_binlog_headroom_seconds"].samples
     headroom = {s.labels["connector"]: s.value for s in samples}
     assert set(headroom) == set(report["checks"]["connectors"]["connectors"]) and min(headroom.values()) > 0
-    assert all(s.value == 0 for s in families["eventcore_cdc_binlog_position_purged"].samples)
+    assert all(s.value == 0 for s in families["outboxkit_cdc_binlog_position_purged"].samples)
 
 
 def test_the_operations_state_names_every_connector_and_group(client: TestClient, connectors: None) -> None:

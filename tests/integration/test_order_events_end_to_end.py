@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from eventcore.base.messages import OutboxEvent
-from eventcore.serialization.avro import EventSchema, SchemaCatalog
-from eventcore.serialization.schema_registry import IncompatibleSchemaError
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.serialization.avro import EventSchema, SchemaCatalog
+from outboxkit.serialization.schema_registry import IncompatibleSchemaError
 from services import SCHEMAS
 from services.order import repository
 from services.order.commands import cancel_order, place_order

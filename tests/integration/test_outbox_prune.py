@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select, text
 
-from eventcore.cdc.connect_client import ConnectClient
+from outboxkit.cdc.connect_client import ConnectClient
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from services.order.tables import messaging

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from eventcore.kafka.clients import consumer_config, ensure_topics, newest_timestamps, producer_config
-from eventcore.kafka.lag import HEARTBEAT_GRACE_S, Hop, PipelineLag
+from outboxkit.kafka.clients import consumer_config, ensure_topics, newest_timestamps, producer_config
+from outboxkit.kafka.lag import HEARTBEAT_GRACE_S, Hop, PipelineLag
 
 pytestmark = pytest.mark.stack
 

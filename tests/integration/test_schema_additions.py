@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.sql.schema import SchemaItem
 
-from eventcore.service.context import ServiceContext
-from eventcore.storage.db import create_tables
+from outboxkit.service.context import ServiceContext
+from outboxkit.storage.db import create_tables
 
 pytestmark = pytest.mark.stack
 

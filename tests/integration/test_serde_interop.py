@@ -1,7 +1,7 @@
 """The bytes are the Confluent wire format, both ways, on the real registry: a record this project
 wrote (an order's event, published by Debezium) is read by confluent-kafka's own
-AvroDeserializer, and a record confluent-kafka's AvroSerializer wrote is read by eventcore's
-deserializer, to the same values. (eventcore keeps its own serde on the hot path: measured faster,
+AvroDeserializer, and a record confluent-kafka's AvroSerializer wrote is read by outboxkit's
+deserializer, to the same values. (outboxkit keeps its own serde on the hot path: measured faster,
 docs/benchmarks.md "Avro serde".)"""
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from confluent_kafka.schema_registry import (
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from eventcore.base.messages import OutboxEvent
-from eventcore.base.settings import Settings
-from eventcore.base.topics import topic_for
-from eventcore.kafka.clients import consumer_config
-from eventcore.kafka.records import Record, decode
-from eventcore.serialization.avro import AvroEventDeserializer, subject_name
-from eventcore.serialization.schema_registry import SchemaRegistryClient
-from eventcore.service.context import ServiceContext
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.base.settings import Settings
+from outboxkit.base.topics import topic_for
+from outboxkit.kafka.clients import consumer_config
+from outboxkit.kafka.records import Record, decode
+from outboxkit.serialization.avro import AvroEventDeserializer, subject_name
+from outboxkit.serialization.schema_registry import SchemaRegistryClient
+from outboxkit.service.context import ServiceContext
 from services.contracts import OrderCreated, OrderLine
 from services.order.commands import place_order
 from services.order.domain import OrderLine as PlacedLine
@@ -64,7 +64,7 @@ def test_confluents_deserializer_reads_what_debezium_published_for_this_project(
     assert (value["orderId"], value["customerId"], value["totalCents"]) == (order.id, "interop", 300)
 
 
-def test_eventcores_deserializer_reads_what_confluents_serializer_wrote(
+def test_outboxkits_deserializer_reads_what_confluents_serializer_wrote(
     settings: Settings, order_context: ServiceContext[Any]
 ) -> None:
     schema = order_context.catalog.for_event_type("OrderCreated")

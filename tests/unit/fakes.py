@@ -6,7 +6,7 @@ from devstack.config import Topology, state_paths
 from devstack.context import StackContext
 from devstack.downloads import Installed
 from devstack.versions import load_versions
-from eventcore.serialization.schema_registry import IncompatibleSchemaError, UnknownSchemaIdError
+from outboxkit.serialization.schema_registry import IncompatibleSchemaError, UnknownSchemaIdError
 
 
 class InMemorySchemaRegistry:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventcore.serialization.avro import (
+from outboxkit.serialization.avro import (
     AvroEventDeserializer,
     AvroEventSerializer,
     EventSchema,
@@ -13,7 +13,7 @@ from eventcore.serialization.avro import (
     UndecodableRecordError,
     subject_name,
 )
-from eventcore.serialization.schema_registry import UnknownSchemaIdError
+from outboxkit.serialization.schema_registry import UnknownSchemaIdError
 from services import SCHEMAS
 from tests.unit.fakes import InMemorySchemaRegistry
 

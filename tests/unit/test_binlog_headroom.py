@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventcore.cdc.binlog import (
+from outboxkit.cdc.binlog import (
     BinlogPosition,
     ServerBinlog,
     assess,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from itertools import pairwise
 
-from eventcore.base.failures import Backoff
-from eventcore.cdc.connect_client import ConnectorState
-from eventcore.cdc.supervisor import TaskSupervisor
+from outboxkit.base.failures import Backoff
+from outboxkit.cdc.connect_client import ConnectorState
+from outboxkit.cdc.supervisor import TaskSupervisor
 
 CAUSE = "io.debezium.DebeziumException: Error reading MySQL variables: Connection refused"
 FAILED = ConnectorState("order-outbox", "RUNNING", ["FAILED"], [f"{CAUSE}\n\tat somewhere"])
@@ -93,7 +93,7 @@ def test_a_purged_binlog_position_is_not_restarted_and_said_once(caplog):
         "order-outbox: not restarting it: binlog position purged (Could not find GTID "
         "state requested by slave in any binlog files. Probably the slave state is too old and "
         "required binlog files have been purged. Error code: 1236; SQLSTATE: HY000.); run "
-        "`cdc recover order-outbox` to stream from the current binlog and republish the outbox "
+        "`outboxkit cdc recover order-outbox` to stream from the current binlog and republish the outbox "
         "rows it may have missed"
     ]
     connect.state_of["order-outbox"] = RUNNING  # someone recovered it

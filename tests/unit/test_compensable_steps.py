@@ -8,11 +8,11 @@ from typing import Any, Generic, TypeVar
 
 import pytest
 
-from eventcore.base.messages import ConsumedEvent
-from eventcore.consuming.dispatch import EventRoutes
-from eventcore.domain.events import Event
-from eventcore.domain.state_machine import TransitionRefused
-from eventcore.sagas.steps import CompensableStep, StepStatus, compensate
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.consuming.dispatch import EventRoutes
+from outboxkit.domain.events import Event
+from outboxkit.domain.state_machine import TransitionRefused
+from outboxkit.sagas.steps import CompensableStep, StepStatus, compensate
 from services.contracts import (
     OrderCancelled,
     PaymentCompleted,

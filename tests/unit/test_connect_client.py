@@ -1,6 +1,6 @@
 import pytest
 
-from eventcore.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
+from outboxkit.cdc.connect_client import ConnectClient, ConnectError, ConnectorState
 
 
 class ScriptedConnect(ConnectClient):
@@ -89,7 +89,7 @@ def scripted_requests(monkeypatch, replies):
 
 
 def test_a_stale_configuration_conflict_is_waited_out_like_a_rebalance(monkeypatch):
-    # Seen in `cdc recover`: a connector's offsets reset right after another connector's config
+    # Seen in `outboxkit cdc recover`: a connector's offsets reset right after another connector's config
     # change, before the worker had read it.
     stale = '{"error_code":409,"message":"Cannot complete request momentarily due to stale configuration"}'
     rebalancing = '{"error_code":409,"message":"Cannot complete request momentarily due to rebalance"}'

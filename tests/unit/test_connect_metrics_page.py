@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore.base.failures import DependencyUnavailableError
-from eventcore.cdc.metrics import by_connector, parse, read_worker_metrics
+from outboxkit.base.failures import DependencyUnavailableError
+from outboxkit.cdc.metrics import by_connector, parse, read_worker_metrics
 
 PAGE = """\
 # HELP debezium_connected debezium.mariadb:name=null,type=connector-metrics,attribute=Connected

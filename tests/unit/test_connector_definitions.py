@@ -2,10 +2,10 @@ import re
 
 import pytest
 
-from eventcore.base.settings import Settings, SettingsError
-from eventcore.base.topics import topic_for
-from eventcore.cdc.connectors import MARIADB_CONNECTOR, MYSQL_CONNECTOR, Deployment, effective_config
-from eventcore.service.roster import PER_SERVER, PER_SERVICE, connector_for, outbox_connectors, service
+from outboxkit.base.settings import Settings, SettingsError
+from outboxkit.base.topics import topic_for
+from outboxkit.cdc.connectors import MARIADB_CONNECTOR, MYSQL_CONNECTOR, Deployment, effective_config
+from outboxkit.service.roster import PER_SERVER, PER_SERVICE, connector_for, outbox_connectors, service
 
 OFFLINE = Settings({})
 FLOW_DATABASES = ["order_db", "inventory_db", "payment_db", "points_db"]

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 
-from eventcore.domain.events import ENVELOPE_FIELDS, camel
-from eventcore.serialization.avro import SchemaCatalog
+from outboxkit.domain.events import ENVELOPE_FIELDS, camel
+from outboxkit.serialization.avro import SchemaCatalog
 from services import SCHEMAS
 from services.contracts import (
     ALL_EVENTS,

@@ -1,4 +1,4 @@
-"""eventcore is a library: it imports nothing of this project's services, stack or scripts, and
+"""outboxkit is a library: it imports nothing of this project's services, stack or scripts, and
 names none of their business (orders, stock, payments), so a team can install it for its own."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import ast
 import re
 from pathlib import Path
 
-import eventcore
+import outboxkit
 
-CORE = Path(eventcore.__file__).parent
+CORE = Path(outboxkit.__file__).parent
 PROJECT_PACKAGES = ("services", "devstack", "scripts", "tests")
 BUSINESS = re.compile(
     r"orderId|order_id|order[._-](events|commands|service|view|db|outbox)|(?-i:\bOrder[A-Z]\w*)"

@@ -6,6 +6,7 @@ without `./run lock`, and a virtualenv that has drifted from the lock.
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from packaging.version import Version
 
 from services import ROOT
 
-LOCAL_PACKAGES = {"eventcore", "outbox-cdc"}
+LOCAL_PACKAGES = {"outboxkit", "outbox-cdc"}
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,19 @@ def read_lock(path: Path) -> list[Pin]:
     return pins
 
 
+def setup_py_list(name: str) -> list[str]:
+    """A list of strings setup.py assigns (the project's dependencies are computed there)."""
+    for node in ast.parse((ROOT / "setup.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, list)
+            return [str(v) for v in value]
+    raise AssertionError(f"setup.py assigns no {name}")
+
+
 def declared(pyproject: Path, extras: tuple[str, ...]) -> list[Requirement]:
     project = tomllib.loads(pyproject.read_text())["project"]
-    texts = list(project["dependencies"])
+    texts = list(project.get("dependencies") or setup_py_list("THIRD_PARTY"))
     for extra in extras:
         texts += project["optional-dependencies"][extra]
     return [r for r in map(Requirement, texts) if canonicalize_name(r.name) not in LOCAL_PACKAGES]
@@ -80,6 +91,16 @@ def test_every_declared_dependency_is_pinned_within_its_range(
         assert requirement.specifier.contains(pins[name].version, prereleases=True), (
             f"{pyproject} asks for {requirement}, the lock pins {pins[name].version}: ./run lock"
         )
+
+
+def test_the_project_takes_the_library_from_its_own_folder_never_from_the_index() -> None:
+    requirements = [Requirement(text) for text in metadata.requires("outbox-cdc") or []]
+    (library,) = [r for r in requirements if canonicalize_name(r.name) == "outboxkit"]
+    assert library.url == (ROOT / "lib").as_uri(), library  # a direct reference: no index involved
+    assert (
+        metadata.version("outboxkit")
+        == tomllib.loads((ROOT / "lib/pyproject.toml").read_text())["project"]["version"]
+    )
 
 
 def test_every_pin_has_hashes_and_one_version_per_platform() -> None:

@@ -9,19 +9,19 @@ import pkgutil
 
 import pytest
 
-import eventcore
-from eventcore.base.errors import EventcoreError, InvalidValueError, NotFoundError
-from eventcore.base.limits import bounded_int
-from eventcore.cli import run_cli
-from eventcore.cli.service import PERSON_ERRORS
+import outboxkit
+from outboxkit.base.errors import InvalidValueError, NotFoundError, OutboxKitError
+from outboxkit.base.limits import bounded_int
+from outboxkit.cli import run_cli
+from outboxkit.cli.service import PERSON_ERRORS
 
 # Control flow inside the consumer, never seen by a caller.
 INTERNAL = {"Stopped"}
 
 
-def test_every_error_eventcore_defines_is_an_eventcore_error() -> None:
+def test_every_error_outboxkit_defines_is_an_outboxkit_error() -> None:
     outside = []
-    for module_info in pkgutil.walk_packages(eventcore.__path__, "eventcore."):
+    for module_info in pkgutil.walk_packages(outboxkit.__path__, "outboxkit."):
         module = importlib.import_module(module_info.name)
         for name, value in vars(module).items():
             defined_here = inspect.isclass(value) and value.__module__ == module.__name__
@@ -29,7 +29,7 @@ def test_every_error_eventcore_defines_is_an_eventcore_error() -> None:
                 defined_here
                 and issubclass(value, Exception)
                 and name not in INTERNAL
-                and not issubclass(value, EventcoreError)
+                and not issubclass(value, OutboxKitError)
             ):
                 outside.append(f"{module.__name__}.{name}")
     assert outside == []

@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from eventcore.base.failures import (
+from outboxkit.base.failures import (
     Backoff,
     DependencyUnavailableError,
     FailureKind,
@@ -17,10 +17,10 @@ from eventcore.base.failures import (
     classify,
     summarize,
 )
-from eventcore.consuming.version_guard import is_newer
-from eventcore.serialization.avro import UndecodableRecordError
-from eventcore.serialization.schema_registry import RegistryUnavailableError, UnknownSchemaIdError
-from eventcore.storage.db import make_engine
+from outboxkit.consuming.version_guard import is_newer
+from outboxkit.serialization.avro import UndecodableRecordError
+from outboxkit.serialization.schema_registry import RegistryUnavailableError, UnknownSchemaIdError
+from outboxkit.storage.db import make_engine
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_failures_are_classified_by_what_they_say_about_the_record(exc, kind, de
 
 def test_a_registry_answering_5xx_is_unavailable_and_a_schema_error_too():
     # RegistryUnavailableError is both: callers that catch registry errors still catch it.
-    from eventcore.serialization.schema_registry import SchemaRegistryError
+    from outboxkit.serialization.schema_registry import SchemaRegistryError
 
     assert isinstance(RegistryUnavailableError("x"), SchemaRegistryError)
 

@@ -24,36 +24,36 @@ from typing import Any, ClassVar
 from confluent_kafka import TopicPartition
 from hypothesis import given, settings, strategies as st
 
-from eventcore.base.failures import (
+from outboxkit.base.failures import (
     Backoff,
     DependencyUnavailableError,
     RecordRejectedError,
     RetryableConflictError,
     RetryPolicy,
 )
-from eventcore.base.messages import ConsumedEvent
-from eventcore.base.topics import (
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.base.topics import (
     HEADER_AGGREGATE_VERSION,
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     retry_topic_for,
     topic_for,
 )
-from eventcore.consuming.applier import RecordApplier
-from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
-from eventcore.consuming.drills import FailureDrills
-from eventcore.consuming.guard import Delivery, Outcome as Verdicts, Receipt, guard
-from eventcore.consuming.health import Health
-from eventcore.consuming.metrics import ConsumerMetrics
-from eventcore.consuming.outages import OutageWaiter
-from eventcore.consuming.pipeline import RecordPipeline
-from eventcore.consuming.progress import Counters, PartitionPositions
-from eventcore.consuming.version_guard import AggregateKey
-from eventcore.dead_letters.queue import H_OFFSET, H_PARTITION, H_TOPIC, DeadLetterRow, SourceRecord
-from eventcore.domain.events import Event
-from eventcore.kafka.records import Record
-from eventcore.serialization.avro import DecodedEvent
-from eventcore.testing import InMemoryRepository, InMemoryUnitOfWork
+from outboxkit.consuming.applier import RecordApplier
+from outboxkit.consuming.dispatch import EventRoutes, WithEnvelope
+from outboxkit.consuming.drills import FailureDrills
+from outboxkit.consuming.guard import Delivery, Outcome as Verdicts, Receipt, guard
+from outboxkit.consuming.health import Health
+from outboxkit.consuming.metrics import ConsumerMetrics
+from outboxkit.consuming.outages import OutageWaiter
+from outboxkit.consuming.pipeline import RecordPipeline
+from outboxkit.consuming.progress import Counters, PartitionPositions
+from outboxkit.consuming.version_guard import AggregateKey
+from outboxkit.dead_letters.queue import H_OFFSET, H_PARTITION, H_TOPIC, DeadLetterRow, SourceRecord
+from outboxkit.domain.events import Event
+from outboxkit.kafka.records import Record
+from outboxkit.serialization.avro import DecodedEvent
+from outboxkit.testing import InMemoryRepository, InMemoryUnitOfWork
 
 GROUP = "things-service"
 TOPIC = topic_for("thing")

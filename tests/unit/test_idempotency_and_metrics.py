@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from eventcore.consuming.consumer import Counters
-from eventcore.consuming.health import Health, HealthEndpoint
-from eventcore.consuming.metrics import ConsumerMetrics
-from eventcore.storage.idempotency import InvalidIdempotencyKeyError, fingerprint, valid_key
+from outboxkit.consuming.consumer import Counters
+from outboxkit.consuming.health import Health, HealthEndpoint
+from outboxkit.consuming.metrics import ConsumerMetrics
+from outboxkit.storage.idempotency import InvalidIdempotencyKeyError, fingerprint, valid_key
 
 
 def test_the_fingerprint_ignores_field_order_but_not_values() -> None:
@@ -49,25 +49,25 @@ def test_the_metrics_read_the_consumers_counters_lag_and_latency() -> None:
         now.timestamp(),
     )
     found = samples(metrics.text())
-    processed = ("eventcore_records_total", (("group", "g"), ("outcome", "processed")))
+    processed = ("outboxkit_records_total", (("group", "g"), ("outcome", "processed")))
     assert found[processed] == 7
-    assert found[("eventcore_records_total", (("group", "g"), ("outcome", "duplicates")))] == 2
-    assert found[("eventcore_records_total", (("group", "g"), ("outcome", "dead_lettered")))] == 3
+    assert found[("outboxkit_records_total", (("group", "g"), ("outcome", "duplicates")))] == 2
+    assert found[("outboxkit_records_total", (("group", "g"), ("outcome", "dead_lettered")))] == 3
     assert (
         found[
             (
-                "eventcore_consumer_lag_records",
+                "outboxkit_consumer_lag_records",
                 (("group", "g"), ("partition", "4"), ("topic", "order.events")),
             )
         ]
         == 12
     )
     latency = (("group", "g"), ("le", "0.5"), ("topic", "order.events"))
-    assert found[("eventcore_commit_to_apply_seconds_bucket", latency)] == 1
+    assert found[("outboxkit_commit_to_apply_seconds_bucket", latency)] == 1
     assert (
         found[
             (
-                "eventcore_commit_to_apply_seconds_bucket",
+                "outboxkit_commit_to_apply_seconds_bucket",
                 (("group", "g"), ("le", "0.25"), ("topic", "order.events")),
             )
         ]
@@ -83,7 +83,7 @@ def test_the_health_endpoint_serves_the_metrics_too() -> None:
     try:
         with urllib.request.urlopen(endpoint.url.replace("/health", "/metrics"), timeout=5) as response:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-            assert ("eventcore_records_total", (("group", "g"), ("outcome", "processed"))) in samples(
+            assert ("outboxkit_records_total", (("group", "g"), ("outcome", "processed"))) in samples(
                 response.read()
             )
     finally:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from eventcore.base.ids import new_id
-from eventcore.base.messages import OutboxEvent
+from outboxkit.base.ids import new_id
+from outboxkit.base.messages import OutboxEvent
 
 
 def test_ids_are_version_7_and_sort_by_time() -> None:

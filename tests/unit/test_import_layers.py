@@ -1,4 +1,4 @@
-"""eventcore's subpackages are layers that point one way: no two subpackages import each other,
+"""outboxkit's subpackages are layers that point one way: no two subpackages import each other,
 no module imports itself back through others, and no import hides inside a function to dodge
 either. Imports under ``TYPE_CHECKING`` count: a type is a dependency too.
 
@@ -14,9 +14,9 @@ import functools
 from collections import defaultdict
 from pathlib import Path
 
-import eventcore
+import outboxkit
 
-CORE = Path(eventcore.__file__).parent
+CORE = Path(outboxkit.__file__).parent
 
 
 def module_name(path: Path) -> str:
@@ -25,19 +25,19 @@ def module_name(path: Path) -> str:
 
 
 def imported_modules(path: Path, tree: ast.Module, known: set[str]) -> list[tuple[str, ast.AST]]:
-    """The eventcore modules ``path`` imports (``from p import m`` names module ``p.m`` when it is one)."""
+    """The outboxkit modules ``path`` imports (``from p import m`` names module ``p.m`` when it is one)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: list[tuple[str, ast.AST]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(alias.name, node) for alias in node.names if alias.name.startswith("eventcore")]
+            found += [(alias.name, node) for alias in node.names if alias.name.startswith("outboxkit")]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
-            if not base.startswith("eventcore"):
+            if not base.startswith("outboxkit"):
                 continue
             for alias in node.names:
                 candidate = f"{base}.{alias.name}"
@@ -47,7 +47,7 @@ def imported_modules(path: Path, tree: ast.Module, known: set[str]) -> list[tupl
 
 @functools.cache
 def graph() -> tuple[dict[str, set[str]], list[str]]:
-    """Module -> the eventcore modules it imports; and the imports made inside functions."""
+    """Module -> the outboxkit modules it imports; and the imports made inside functions."""
     files = sorted(p for p in CORE.rglob("*.py") if "__pycache__" not in p.parts)
     known = {module_name(p) for p in files}
     edges: dict[str, set[str]] = defaultdict(set)
@@ -101,12 +101,12 @@ def test_no_module_imports_itself_back() -> None:
         state[module] = 2
 
     for module in sorted(edges):
-        if module not in state and module != "eventcore":  # the facade re-exports everything
+        if module not in state and module != "outboxkit":  # the facade re-exports everything
             visit(module, [module])
     assert cycles == []
 
 
-def test_no_eventcore_import_hides_inside_a_function() -> None:
+def test_no_outboxkit_import_hides_inside_a_function() -> None:
     _, hidden = graph()
     assert hidden == []
 
@@ -114,5 +114,5 @@ def test_no_eventcore_import_hides_inside_a_function() -> None:
 def test_the_graph_is_read_at_all() -> None:
     """The rules above are vacuous if the graph is empty: the consumer runtime imports its guard."""
     edges, _ = graph()
-    assert "eventcore.consuming.guard" in edges["eventcore.consuming.applier"]
+    assert "outboxkit.consuming.guard" in edges["outboxkit.consuming.applier"]
     assert sum(len(targets) for targets in edges.values()) > 150

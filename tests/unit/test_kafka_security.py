@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore.base.settings import Settings, SettingsError
-from eventcore.cdc.connectors import connect_kafka_login
-from eventcore.kafka.clients import password_key
+from outboxkit.base.settings import Settings, SettingsError
+from outboxkit.cdc.connectors import connect_kafka_login
+from outboxkit.kafka.clients import password_key
 
 
 def test_plaintext_adds_nothing_and_sasl_logs_in_with_the_named_principal():

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from eventcore.base import tracing
-from eventcore.base.logs import configure_logging
-from eventcore.base.settings import Settings, SettingsError
-from eventcore.base.topics import HEADER_CORRELATION_ID, HEADER_TRACEPARENT
+from outboxkit.base import tracing
+from outboxkit.base.logs import configure_logging
+from outboxkit.base.settings import Settings, SettingsError
+from outboxkit.base.topics import HEADER_CORRELATION_ID, HEADER_TRACEPARENT
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from eventcore.sagas.orchestration import DEADLINE_PASSED, Reaction, SagaInstance
+from outboxkit.sagas.orchestration import DEADLINE_PASSED, Reaction, SagaInstance
 from services.contracts import (
     ChargePayment,
     DeductPoints,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from eventcore import Event, TransitionRefused
+from outboxkit import Event, TransitionRefused
 from services.contracts import (
     ORCHESTRATED,
     PaymentCompleted,

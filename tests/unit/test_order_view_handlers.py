@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from eventcore import Envelope, Event
+from outboxkit import Envelope, Event
 from services.contracts import (
     OrderCancelled,
     OrderCreated,

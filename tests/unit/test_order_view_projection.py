@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from eventcore.domain.events import Envelope, Event
+from outboxkit.domain.events import Envelope, Event
 from services.contracts import (
     OrderCancelled,
     OrderConfirmed,
@@ -130,8 +130,8 @@ def test_an_event_the_view_does_not_know_is_refused_loudly() -> None:
 
 
 def test_a_projection_handler_is_given_the_envelope_of_the_record() -> None:
-    from eventcore.base.messages import ConsumedEvent
-    from eventcore.consuming.dispatch import EventRoutes, WithEnvelope
+    from outboxkit.base.messages import ConsumedEvent
+    from outboxkit.consuming.dispatch import EventRoutes, WithEnvelope
 
     seen: list[tuple[object, Envelope]] = []
     routes: EventRoutes[Any] = EventRoutes(

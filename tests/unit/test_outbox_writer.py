@@ -1,10 +1,10 @@
 import pytest
 from sqlalchemy import MetaData
 
-from eventcore.base.messages import OutboxEvent
-from eventcore.publishing.outbox import OutboxWriter, PayloadTooLargeError
-from eventcore.serialization.avro import AvroEventSerializer, SchemaCatalog
-from eventcore.storage.messaging_tables import outbox_table
+from outboxkit.base.messages import OutboxEvent
+from outboxkit.publishing.outbox import OutboxWriter, PayloadTooLargeError
+from outboxkit.serialization.avro import AvroEventSerializer, SchemaCatalog
+from outboxkit.storage.messaging_tables import outbox_table
 from services import SCHEMAS
 from tests.unit.fakes import InMemorySchemaRegistry
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore.base.failures import FailureKind, classify
+from outboxkit.base.failures import FailureKind, classify
 from services.payment.gateway import (
     ChargeLedger,
     IdempotencyKeyReusedError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventcore import Event, TransitionRefused
+from outboxkit import Event, TransitionRefused
 from services.contracts import (
     ORCHESTRATED,
     DeductPoints,

@@ -1,4 +1,4 @@
-from eventcore.cdc.preflight import DatabaseFacts, evaluate, parse_grants
+from outboxkit.cdc.preflight import DatabaseFacts, evaluate, parse_grants
 
 GOOD_VARIABLES = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "server_id": "7"}
 MARIADB_GRANT = (

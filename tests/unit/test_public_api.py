@@ -1,4 +1,4 @@
-"""eventcore's public API: every name ``__all__`` lists resolves from ``eventcore`` itself, a type
+"""outboxkit's public API: every name ``__all__`` lists resolves from ``outboxkit`` itself, a type
 checker sees the same names, and an unknown one is refused."""
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-import eventcore
+import outboxkit
 
 
 def test_every_public_name_resolves_to_what_its_module_defines() -> None:
-    assert len(eventcore.__all__) >= 40
-    for name in eventcore.__all__:
-        value = getattr(eventcore, name)
+    assert len(outboxkit.__all__) >= 40
+    for name in outboxkit.__all__:
+        value = getattr(outboxkit, name)
         assert value is not None, name
-    assert eventcore.UnitOfWork.__module__ == "eventcore.domain.unit_of_work"
-    assert eventcore.SqlUnitOfWork.__module__ == "eventcore.storage.db"
+    assert outboxkit.UnitOfWork.__module__ == "outboxkit.domain.unit_of_work"
+    assert outboxkit.SqlUnitOfWork.__module__ == "outboxkit.storage.db"
 
 
 def test_a_type_checker_sees_the_same_names() -> None:
-    tree = ast.parse(inspect.getsource(eventcore))
+    tree = ast.parse(inspect.getsource(outboxkit))
     checked = {
         alias.asname or alias.name
         for node in ast.walk(tree)
@@ -32,25 +32,25 @@ def test_a_type_checker_sees_the_same_names() -> None:
         if isinstance(imported, ast.ImportFrom)
         for alias in imported.names
     }
-    assert checked == set(eventcore.__all__)
+    assert checked == set(outboxkit.__all__)
 
 
 def test_a_strict_type_checker_accepts_every_public_name_from_the_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A team's service type-checked in strict mode imports the API from ``eventcore`` itself
+    """A team's service type-checked in strict mode imports the API from ``outboxkit`` itself
     (mypy refuses names a package does not explicitly re-export)."""
     from mypy import api
 
     # Where the package is, as an installed wheel's site-packages would be (an editable install's
     # import hook is invisible to mypy).
-    monkeypatch.setenv("MYPYPATH", str(Path(eventcore.__file__).parent.parent))
-    names = ", ".join(eventcore.__all__)
-    program = f"from eventcore import {names}"
+    monkeypatch.setenv("MYPYPATH", str(Path(outboxkit.__file__).parent.parent))
+    names = ", ".join(outboxkit.__all__)
+    program = f"from outboxkit import {names}"
     stdout, stderr, status = api.run(["--config-file", os.devnull, "--strict", "-c", program])
     assert status == 0, stdout + stderr
 
 
 def test_an_internal_name_is_not_public() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'ConsumerRuntime'"):
-        eventcore.ConsumerRuntime  # noqa: B018
+        outboxkit.ConsumerRuntime  # noqa: B018

@@ -1,10 +1,10 @@
-"""`cdc verify`'s comparison of outbox rows with the records on their topics (pure)."""
+"""`outboxkit cdc verify`'s comparison of outbox rows with the records on their topics (pure)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from eventcore.cdc.verify import OutboxRow, PublicationAudit, Published, compare
+from outboxkit.cdc.verify import OutboxRow, PublicationAudit, Published, compare
 
 T = datetime(2026, 11, 30, 12, 0)
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from eventcore.read_models.sync import IN_SYNC, PENDING, VersionNotWrittenError, Written, sync_state
+from outboxkit.read_models.sync import IN_SYNC, PENDING, VersionNotWrittenError, Written, sync_state
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 

@@ -14,21 +14,21 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from eventcore.base.failures import (
+from outboxkit.base.failures import (
     Backoff,
     DependencyUnavailableError,
     RecordRejectedError,
     RetryableConflictError,
     RetryPolicy,
 )
-from eventcore.base.messages import ConsumedEvent
-from eventcore.consuming.applier import Outcome, Result
-from eventcore.consuming.health import Health
-from eventcore.consuming.metrics import ConsumerMetrics
-from eventcore.consuming.outages import OutageWaiter
-from eventcore.consuming.pipeline import RecordPipeline
-from eventcore.consuming.progress import Counters, PartitionPositions
-from eventcore.kafka.records import Record
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.consuming.applier import Outcome, Result
+from outboxkit.consuming.health import Health
+from outboxkit.consuming.metrics import ConsumerMetrics
+from outboxkit.consuming.outages import OutageWaiter
+from outboxkit.consuming.pipeline import RecordPipeline
+from outboxkit.consuming.progress import Counters, PartitionPositions
+from outboxkit.kafka.records import Record
 
 TOPIC = "thing.events"
 QUICK = Backoff(initial_s=0.001, max_s=0.001)

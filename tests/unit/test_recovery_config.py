@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from eventcore.cdc.recovery import (
+from outboxkit.cdc.recovery import (
     EVERYTHING,
     RecoveryPlan,
     interrupted_since,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from devstack import kafka_access
-from eventcore.base.settings import Settings
-from eventcore.service import roster
-from eventcore.service.provisioning import provisioning_sql
-from eventcore.service.roster import PER_SERVER, PER_SERVICE, ROSTER_ENV, RosterError, outbox_connectors
+from outboxkit.base.settings import Settings
+from outboxkit.service import roster
+from outboxkit.service.provisioning import provisioning_sql
+from outboxkit.service.roster import PER_SERVER, PER_SERVICE, ROSTER_ENV, RosterError, outbox_connectors
 from services import ROSTER, flow_services
 from services.instances import ServiceInstance
 
@@ -24,7 +24,7 @@ from services.instances import ServiceInstance
 PROBE_MAIN = """
 from sqlalchemy import MetaData
 
-from eventcore import ServiceDefinition, SqlUnitOfWork
+from outboxkit import ServiceDefinition, SqlUnitOfWork
 from services import SCHEMAS
 
 SERVICE = ServiceDefinition(
@@ -151,7 +151,7 @@ def test_every_service_of_the_roster_has_a_console_script(monkeypatch: pytest.Mo
 
 
 def test_a_roster_that_cannot_be_loaded_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    from eventcore.cli import run_cli
+    from outboxkit.cli import run_cli
 
     roster.service_definitions.cache_clear()
     try:

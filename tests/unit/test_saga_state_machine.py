@@ -2,7 +2,7 @@ from enum import Enum
 
 import pytest
 
-from eventcore.domain.state_machine import StateMachine, TransitionRefused
+from outboxkit.domain.state_machine import StateMachine, TransitionRefused
 
 
 class S(Enum):

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from eventcore.base.settings import Settings, SettingsError
-from eventcore.consuming.health import Health
-from eventcore.kafka.clients import RepeatSuppressingFilter
-from eventcore.kafka.partitioning import murmur2, partition_for
+from outboxkit.base.settings import Settings, SettingsError
+from outboxkit.consuming.health import Health
+from outboxkit.kafka.clients import RepeatSuppressingFilter
+from outboxkit.kafka.partitioning import murmur2, partition_for
 from services.order.settings import OrderSettings
 from services.payment.settings import PaymentSettings
 

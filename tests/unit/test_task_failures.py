@@ -1,6 +1,6 @@
 """Which connector failures a restart cannot heal, recognised from Connect's task traces."""
 
-from eventcore.cdc.task_failures import (
+from outboxkit.cdc.task_failures import (
     BINLOG_PURGED,
     CREDENTIALS_REFUSED,
     SCHEMA_UNKNOWN,

@@ -13,11 +13,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from eventcore.base import tracing
-from eventcore.base.messages import ConsumedEvent
-from eventcore.base.settings import Settings, SettingsError
-from eventcore.base.topics import HEADER_CAUSATION_ID, HEADER_CORRELATION_ID, HEADER_TRACEPARENT
-from eventcore.base.tracing import Trace, TraceLogFilter, continued_from, for_new_event
+from outboxkit.base import tracing
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.base.settings import Settings, SettingsError
+from outboxkit.base.topics import HEADER_CAUSATION_ID, HEADER_CORRELATION_ID, HEADER_TRACEPARENT
+from outboxkit.base.tracing import Trace, TraceLogFilter, continued_from, for_new_event
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 
@@ -127,7 +127,7 @@ def test_a_request_its_transaction_and_the_next_services_handler_are_one_trace(s
     assert parent_of(handler) == apply.context.span_id
     assert {span.context.trace_id for span in spans.get_finished_spans()} == {request.context.trace_id}
     assert emitted.span_id == f"{handler.context.span_id:016x}" and emitted.causation_id == "event-A"
-    assert handler.attributes is not None and handler.attributes["eventcore.key"] == "order-1"
+    assert handler.attributes is not None and handler.attributes["outboxkit.key"] == "order-1"
 
 
 def test_a_batch_apply_links_its_records_and_each_handler_stays_in_its_records_trace(spans):
@@ -162,7 +162,7 @@ def test_tracing_is_off_unless_asked_and_then_loads_no_sdk():
     assert tracing.configure_tracing("x", Settings({})) is False
     # A fresh interpreter: a service that runs a flow with tracing off never imports the SDK.
     probe = (
-        "import sys; from eventcore.base import tracing; from eventcore.base.settings import Settings;"
+        "import sys; from outboxkit.base import tracing; from outboxkit.base.settings import Settings;"
         "tracing.configure_tracing('x', Settings({}));"
         "t = tracing.for_new_event('order-1');"
         "print(any(m.startswith('opentelemetry.sdk') for m in sys.modules))"

@@ -2,7 +2,7 @@
 
 import re
 
-from eventcore.base.settings import read_env_file
+from outboxkit.base.settings import read_env_file
 from services import ROOT
 from tests.unit.fakes import offline_stack_context
 

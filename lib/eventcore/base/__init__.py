@@ -1,3 +1,0 @@
-"""What every other part of eventcore stands on, importing nothing of them: errors, settings,
-time and ids, the names of topics and headers, the two message shapes, failure classification
-and the trace context."""
