@@ -52,12 +52,13 @@ def _signature(obj: Any) -> str:
         return _Written(annotation) if isinstance(annotation, str) else annotation
 
     parameters = [p.replace(annotation=written(p.annotation)) for p in signature.parameters.values()]
-    return str(signature.replace(parameters=parameters, return_annotation=written(signature.return_annotation)))
+    returns = written(signature.return_annotation)
+    return str(signature.replace(parameters=parameters, return_annotation=returns))
 
 
 def _members(cls: type) -> list[tuple[str, object]]:
     """The class's own public methods and properties, in the order they are written."""
-    found = []
+    found: list[tuple[str, object]] = []
     for name, value in vars(cls).items():
         if name.startswith("_"):
             continue
@@ -120,13 +121,18 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devstack.api_reference", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/api.md is not what the code says")
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.api_reference", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if docs/api.md is not what the code says"
+    )
     args = parser.parse_args(argv)
     text = render()
     if args.check:
         if not REFERENCE.is_file() or REFERENCE.read_text() != text:
-            print(f"{REFERENCE.relative_to(REPO_ROOT)} is stale: python -m devstack.api_reference", file=sys.stderr)
+            stale = REFERENCE.relative_to(REPO_ROOT)
+            print(f"{stale} is stale: python -m devstack.api_reference", file=sys.stderr)
             return 1
         return 0
     REFERENCE.write_text(text)

@@ -1,8 +1,8 @@
 """``outboxkit COMMAND ...``: the library's tools as one command.
 
 Each command keeps its own ``--help``, ``--version``, ``--json`` (where it prints figures) and
-exit codes: ``outboxkit cdc status``, ``outboxkit replay order.events``, ``outboxkit topics skew
-order.events``. A service's own commands (``order-service run``, ``... dead-letters``) are its
+exit codes: ``outboxkit cdc status``, ``outboxkit replay <aggregate>.events``, ``outboxkit topics
+skew <aggregate>.events``. A service's own commands (``<service> run``, ``<service> dlq``) are its
 program's, not this one's.
 """
 
