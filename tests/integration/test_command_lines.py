@@ -204,8 +204,14 @@ def test_stack_status_json_on_a_machine_with_no_stack(tmp_path):
 def test_stack_status_json_when_all_is_up(stack, connectors):
     if stack.name != "native":
         pytest.skip("`stack` runs the native stack")
-    result = run("stack", "status", "--json")
-    document = json.loads(result.stdout)
+    # A connector restarted with the stack runs at once but streams a few seconds later.
+    deadline = time.monotonic() + 90
+    while True:
+        result = run("stack", "status", "--json")
+        document = json.loads(result.stdout)
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert result.returncode == 0 and document["healthy"] is True, result.stdout
     assert {part["state"] for part in document["parts"]} == {"up"}
     assert {c["name"] for c in document["connectors"]} == {d.name for d in outbox_connectors()}
