@@ -79,6 +79,16 @@ def read_stack_env(paths: StatePaths) -> dict[str, str]:
 def ensure_stack_env(paths: StatePaths, topology: Topology, tracing: bool = False) -> dict[str, str]:
     """Create or refresh stack.env, keeping passwords that already exist; returns its values."""
     existing = read_stack_env(paths)
+    values = stack_env_values(paths, topology, tracing, existing)
+    if values != existing:
+        _write_private(paths.stack_env, values)
+    return values
+
+
+def stack_env_values(
+    paths: StatePaths, topology: Topology, tracing: bool, existing: dict[str, str]
+) -> dict[str, str]:
+    """What stack.env holds: the endpoints, and the ``existing`` passwords or new ones."""
     values = endpoint_values(paths, topology, tracing)
     for key in PASSWORD_KEYS:
         # token_urlsafe has only [A-Za-z0-9_-]: safe inside SQL quotes and env files.
@@ -96,8 +106,6 @@ def ensure_stack_env(paths: StatePaths, topology: Topology, tracing: bool = Fals
                 **new_passwords(existing),
             }
         )
-    if values != existing:
-        _write_private(paths.stack_env, values)
     return values
 
 

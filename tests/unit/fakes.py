@@ -5,6 +5,7 @@ from __future__ import annotations
 from devstack.config import Topology, state_paths
 from devstack.context import StackContext
 from devstack.downloads import Installed
+from devstack.stackenv import stack_env_values
 from devstack.versions import load_versions
 from outboxkit.serialization.schema_registry import IncompatibleSchemaError, UnknownSchemaIdError
 
@@ -40,8 +41,9 @@ class InMemorySchemaRegistry:
 
 
 def offline_stack_context(topology: Topology | None = None) -> StackContext:
-    """A stack context whose artifacts are a fake install layout: the components' settings and the
-    images' tags are computed from it without downloading Kafka, Debezium or the registry."""
+    """A stack context whose artifacts are a fake install layout and whose stack.env lives in
+    memory: the components' settings and the images' tags are computed without downloading
+    Kafka, Debezium or the registry, and without writing anything."""
     paths = state_paths("/nonexistent/offline-state")
     versions = load_versions()
     ctx = StackContext(paths, topology)
@@ -53,4 +55,6 @@ def offline_stack_context(topology: Topology | None = None) -> StackContext:
         registry_home=downloads / f"apicurio-registry-{versions.apicurio}",
         jmx_agent=downloads / f"jmx_prometheus_javaagent-{versions.jmx_exporter}.jar",
     )
+    # stack.env's values as `stack up` would write them, kept in memory: nothing is written.
+    ctx.__dict__["stack_env"] = stack_env_values(paths, ctx.topology, False, {})
     return ctx
