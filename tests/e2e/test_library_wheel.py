@@ -71,6 +71,17 @@ def run(command: list[str], env: dict[str, str], cwd: Path, timeout_s: float = 6
     return result.stdout
 
 
+def build_wheel(source: Path, out: Path, *pip_options: str) -> Path:
+    """The wheel pip builds from ``source`` (lib/ or an sdist) into ``out``."""
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", *pip_options, "-w", str(out), str(source)],
+        dict(os.environ),
+        out.parent,
+    )
+    [wheel] = out.glob("outboxkit-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
     """The wheel in a fresh virtualenv, and the stamp card service in a folder of its own."""
@@ -83,22 +94,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         "def roster():\n    from stampbook.main import SERVICE\n\n    return [SERVICE]\n"
     )
     (app / "stampbook" / "schemas" / "stampcard" / "CardStamped.avsc").write_text(SCHEMA)
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(work / "dist"),
-            str(ROOT / "lib"),
-        ],
-        dict(os.environ),
-        work,
-    )
-    wheel = next((work / "dist").glob("outboxkit-*.whl"))
+    wheel = build_wheel(ROOT / "lib", work / "dist")
     run([sys.executable, "-m", "venv", str(work / "venv")], dict(os.environ), work)
     python = work / "venv" / "bin" / "python"
     run([str(python), "-m", "pip", "install", "-q", str(wheel)], dict(os.environ), work)
@@ -117,12 +113,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 
 def test_the_wheel_holds_outboxkit_alone(tmp_path: Path) -> None:
-    run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT / "lib")],
-        dict(os.environ),
-        tmp_path,
-    )
-    [wheel] = tmp_path.glob("outboxkit-*.whl")
+    wheel = build_wheel(ROOT / "lib", tmp_path / "dist")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
     assert top_level == {"outboxkit"}
@@ -144,39 +135,8 @@ def test_the_sdist_builds_the_same_wheel(tmp_path: Path) -> None:
     root = sdist.name.removesuffix(".tar.gz")
     assert f"{root}/pyproject.toml" in members and f"{root}/outboxkit/cdc/outbox_connector.json" in members
     assert not [m for m in members if m.startswith((f"{root}/services", f"{root}/devstack", f"{root}/tests"))]
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path / "from-sdist"),
-            str(sdist),
-        ],
-        dict(os.environ),
-        tmp_path,
-    )
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path / "direct"),
-            str(ROOT / "lib"),
-        ],
-        dict(os.environ),
-        tmp_path,
-    )
-    [from_sdist] = (tmp_path / "from-sdist").glob("outboxkit-*.whl")
-    [direct] = (tmp_path / "direct").glob("outboxkit-*.whl")
+    from_sdist = build_wheel(sdist, tmp_path / "from-sdist", "--no-build-isolation")
+    direct = build_wheel(ROOT / "lib", tmp_path / "direct")
     assert from_sdist.name == direct.name
     assert sorted(zipfile.ZipFile(from_sdist).namelist()) == sorted(zipfile.ZipFile(direct).namelist())
 
