@@ -6,7 +6,6 @@ pointing a setting at a closed port: the same code path as the part being stoppe
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,21 +21,9 @@ from services.order.commands import place_order
 from services.order.domain import OrderLine
 from services.order.tables import orders
 from tests.conftest import ROOT, connector_of, read_until_sentinel, recently
+from tests.programs import run_program as run
 
 CLOSED_PORT = "1"
-
-
-def run(
-    *argv: str, env: dict[str, str] | None = None, timeout_s: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def service(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,8 @@
 installed as; exit codes mean the same everywhere (2 bad input, 1 something unavailable, 130
 Ctrl-C); a timeout is honoured while a dependency is down; what shows state has ``--json``.
 
-The programs run as installed (the virtualenv's console scripts), each in a subprocess.
+The programs run as installed (the virtualenv's console scripts), each in a process
+of its own (tests/programs.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
 from services.points.commands import set_points
 from tests.conftest import ROOT
+from tests.programs import run_program as run
 
 BIN = Path(sys.executable).parent
 CLOSED = "127.0.0.1:1"
@@ -45,19 +47,6 @@ def installed_programs() -> list[str]:
     )
 
 
-def run(
-    *argv: str, env: dict[str, str] | None = None, timeout_s: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / argv[0]), *argv[1:]],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def test_the_installed_programs_are_the_documented_ones():
     programs = installed_programs()
     assert {"outboxkit", "stack"} <= set(programs)
@@ -68,7 +57,7 @@ def test_the_installed_programs_are_the_documented_ones():
 
 @pytest.mark.parametrize("program", installed_programs())
 def test_every_program_answers_version_under_its_installed_name(program):
-    result = run(program, "--version")
+    result = run(program, "--version", fresh_interpreter=True)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     assert line.startswith(f"{program} ") and f"outboxkit {metadata.version('outboxkit')}" in line, line
