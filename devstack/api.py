@@ -11,6 +11,7 @@ session) and stop only on ``down()`` / ``stack down``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from devstack.config import state_paths
 from devstack.errors import StackError
 from devstack.stack import Stack
 from devstack.stackenv import read_stack_env
+from devstack.virtualenv_defaults import ENV_FILE_VARIABLE
 
 __all__ = [
     "ComponentStatus",
@@ -30,6 +32,7 @@ __all__ = [
     "endpoints",
     "ensure_up",
     "is_up",
+    "stack_elsewhere",
     "status",
 ]
 
@@ -53,7 +56,7 @@ class Endpoints:
         """The stack.env form (KEY=VALUE names), e.g. to pass to a subprocess's environment."""
         values = {k.upper(): str(v) for k, v in asdict(self).items()}
         values.pop("STATE_DIR")
-        values["STACK_ENV_FILE"] = values.pop("ENV_FILE")
+        values["OUTBOXKIT_ENV_FILE"] = values.pop("ENV_FILE")
         return values
 
 
@@ -84,6 +87,16 @@ def ensure_up(state_dir: Path | str | None = None) -> Endpoints:
     """Start every part that is not running (reusing those that are) and wait until healthy."""
     Stack(state_dir).up()
     return endpoints(state_dir)
+
+
+def stack_elsewhere() -> Path | None:
+    """The env file OUTBOXKIT_ENV_FILE names when it is not the native stack's (this checkout's
+    virtualenv names that one by default): a stack someone else started, compose's ``.env``."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    if not named:
+        return None
+    path = Path(named).expanduser().resolve()
+    return None if path == state_paths().stack_env.resolve() else path
 
 
 def down(state_dir: Path | str | None = None) -> None:

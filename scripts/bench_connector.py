@@ -33,9 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from bench_saga import positive
 from confluent_kafka import Consumer, TopicPartition
+from saga_bench import say
+from saga_bench.phases import percentiles
 
 from devstack.stack import Stack
 from outboxkit.base.settings import Settings
@@ -46,11 +47,6 @@ from outboxkit.kafka.records import Record
 from outboxkit.service.roster import connector_for, service
 from services import ROOT, build_all
 from services.instances import cpu_seconds, refuse_if_services_run
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_saga import positive
-from saga_bench import say
-from saga_bench.phases import percentiles
 
 AGGREGATE_TYPE = "benchgrid"
 TOPIC = f"{AGGREGATE_TYPE}.events"

@@ -17,15 +17,11 @@ second stack beside it.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confluent_kafka.schema_registry import (
     SchemaRegistryClient as ConfluentRegistry,

@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from outboxkit.base import tracing
 from outboxkit.base.messages import ConsumedEvent

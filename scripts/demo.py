@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The demo: the whole order saga on the native stack, end to end.
 
-Starts the native stack (installing what is missing; with STACK_ENV_FILE set it uses the stack
+Starts the native stack (installing what is missing; with OUTBOXKIT_ENV_FILE set it uses the stack
 that file describes instead, e.g. the compose one), creates each service's tables, registers the
 Debezium connectors, seeds what the flow needs, starts the flow's services as their own
 processes, places a few orders (what they are, and what each must reach, is the flow's:
@@ -11,7 +11,6 @@ latency, then the final report, and stops the services with a graceful drain.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -20,19 +19,18 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from devstack.api import ensure_up, stack_elsewhere
+from outboxkit.base.messages import ConsumedEvent
+from outboxkit.base.settings import Settings
+from outboxkit.base.topics import topic_for
+from outboxkit.cli import ArgumentParser, run_cli
+from outboxkit.kafka.replay import EventTap, format_event
+from outboxkit.service.roster import publishing_services
+from services import build_all, flow_services
+from services.instances import ServiceInstance, refuse_if_services_run
+from services.showcase import DESCRIPTION, REPORT, SERVICE_ENV, Showcase
 
-from devstack.api import ensure_up  # noqa: E402
-from outboxkit.base.messages import ConsumedEvent  # noqa: E402
-from outboxkit.base.settings import Settings  # noqa: E402
-from outboxkit.base.topics import topic_for  # noqa: E402
-from outboxkit.cli import ArgumentParser, run_cli  # noqa: E402
-from outboxkit.kafka.replay import EventTap, format_event  # noqa: E402
-from outboxkit.service.roster import publishing_services  # noqa: E402
-from services import build_all, flow_services  # noqa: E402
-from services.instances import ServiceInstance, refuse_if_services_run  # noqa: E402
-from services.showcase import DESCRIPTION, REPORT, SERVICE_ENV, Showcase  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def step(text: str) -> None:
@@ -50,7 +48,7 @@ def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
 
 
 def demo() -> int:
-    other_stack = os.environ.get("STACK_ENV_FILE")
+    other_stack = stack_elsewhere()
     if other_stack:
         # The compose stack (README): already up; its endpoints and passwords are in that file.
         step(f"1/6 the stack described by {other_stack} (started with docker compose)")

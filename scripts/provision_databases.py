@@ -3,11 +3,6 @@
 
 The command is outboxkit.cli.provision, also installed as ``outboxkit provision-databases``."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from outboxkit.cli.provision import main
 
 if __name__ == "__main__":

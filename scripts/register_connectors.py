@@ -3,11 +3,6 @@
 
 The command is outboxkit.cli.connectors, also installed as ``outboxkit register-connectors``."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from outboxkit.cli.connectors import main
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """``./run serve``: the whole system, up until Ctrl-C, with the web page.
 
-Starts the native stack (or uses the one STACK_ENV_FILE describes), creates the tables, registers
+Starts the native stack (or uses the one OUTBOXKIT_ENV_FILE describes), creates the tables, registers
 the connectors, stocks the products the page offers when they have no stock row yet, starts the
 three services, the read model (order-view) and the order API as their own processes, prints the
 page's address, and keeps them up. Ctrl-C (or SIGTERM) drains and stops what it started.
@@ -9,22 +9,20 @@ page's address, and keeps them up. Ctrl-C (or SIGTERM) drains and stops what it 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from devstack.api import ensure_up, stack_elsewhere
+from outboxkit.base.settings import Settings
+from outboxkit.cli import ArgumentParser, number_argument, require_free_port, run_cli
+from outboxkit.service.roster import service_definitions
+from services import build_all
+from services.instances import ApiInstance, ServiceInstance
 
-from devstack.api import ensure_up  # noqa: E402
-from outboxkit.base.settings import Settings  # noqa: E402
-from outboxkit.cli import ArgumentParser, number_argument, require_free_port, run_cli  # noqa: E402
-from outboxkit.service.roster import service_definitions  # noqa: E402
-from services import build_all  # noqa: E402
-from services.instances import ApiInstance, ServiceInstance  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PROG = "serve"
 
@@ -35,8 +33,9 @@ def say(text: str) -> None:
 
 def serve(host: str, port: int) -> int:
     require_free_port(host, port, "order-api")
-    if os.environ.get("STACK_ENV_FILE"):
-        say(f"using the stack described by {os.environ['STACK_ENV_FILE']}")
+    other_stack = stack_elsewhere()
+    if other_stack:
+        say(f"using the stack described by {other_stack}")
     else:
         say("starting the native stack (what runs already is reused)")
         ensure_up()

@@ -130,7 +130,7 @@ class ComposeBackend:
         compose_plugin(self.stack.paths, self.stack.ctx.versions)
         ImageBuilder(self.stack.ctx).build_all()
         self.write_env_file()
-        os.environ["STACK_ENV_FILE"] = str(self.env_file)
+        os.environ["OUTBOXKIT_ENV_FILE"] = str(self.env_file)
         # Ryuk's image cannot be pulled here; inside a container /.dockerenv exists and
         # testcontainers would look for the containers on the bridge gateway, not localhost.
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

@@ -54,7 +54,7 @@ def offline_settings(
         return
     env_file = tmp_path_factory.getbasetemp() / "offline-stack.env"
     env_file.write_text(OFFLINE_ENV)
-    monkeypatch.setenv("STACK_ENV_FILE", str(env_file))
+    monkeypatch.setenv("OUTBOXKIT_ENV_FILE", str(env_file))
     monkeypatch.delenv("STACK_STATE_DIR", raising=False)
     if request.node.get_closest_marker("maven") is None:
         monkeypatch.setattr("devstack.context.ensure_downloads", _refuse_downloads)

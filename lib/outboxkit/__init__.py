@@ -54,6 +54,7 @@ _PUBLIC = {
     "Command": "outboxkit.service.definition",
     "service_main": "outboxkit.cli.service",
     "ServiceContext": "outboxkit.service.context",
+    "ApplyHooks": "outboxkit.consuming.apply_hooks",
     "PeriodicJob": "outboxkit.service.process",
     "Hop": "outboxkit.kafka.lag",
     "UsageError": "outboxkit.base.errors",
@@ -148,6 +149,7 @@ if TYPE_CHECKING:
     from outboxkit.base.topics import commands_for as commands_for, topic_for as topic_for
     from outboxkit.base.tracing import new_flow as new_flow
     from outboxkit.cli.service import service_main as service_main
+    from outboxkit.consuming.apply_hooks import ApplyHooks as ApplyHooks
     from outboxkit.consuming.dispatch import TypedHandler as TypedHandler, WithEnvelope as WithEnvelope
     from outboxkit.domain.aggregate import Aggregate as Aggregate, emit as emit, emit_changes as emit_changes
     from outboxkit.domain.events import Envelope as Envelope, Event as Event

@@ -87,7 +87,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
     (copy / ".venv").symlink_to(ROOT / ".venv")
-    env = {k: v for k, v in os.environ.items() if k not in ("STACK_ENV_FILE", "STACK_BACKEND")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OUTBOXKIT_ENV_FILE", "STACK_BACKEND")}
     # What docs/operations.md tells a user without registry access to set first.
     env["COMPOSE_FILE"] = "compose.yaml:compose.local.yaml"
     yield copy, env
@@ -153,7 +153,7 @@ def connectors() -> dict[str, str]:
 
 def test_kafka_and_connect_keep_their_data_across_down_and_up(workdir):
     copy, env = workdir
-    env = {**env, "STACK_ENV_FILE": ".env"}
+    env = {**env, "OUTBOXKIT_ENV_FILE": ".env"}
     before = topic_records(copy, env)
     assert all(before.values()), before  # the demo published on every topic
     assert set(connectors()) == {d.name for d in outbox_connectors()}

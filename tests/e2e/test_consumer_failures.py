@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from sqlalchemy import select
 
+from devstack.drills import drill_env
 from outboxkit.base.settings import Settings
 from outboxkit.dead_letters.queue import H_ATTEMPTS, H_ERROR_CLASS, H_ERROR_MESSAGE
 from outboxkit.kafka.clients import admin_client
@@ -140,7 +141,7 @@ def test_a_crash_after_the_charge_and_before_the_commit_charges_once(ctx, servic
 
     # The gateway charges, then the process dies before its transaction commits: the payment
     # row and the PaymentCompleted outbox row are rolled back, the charge is not.
-    drill = ServiceProcess("payment", CONSUMER_CRASH_BEFORE_COMMIT="1").start()
+    drill = ServiceProcess("payment", **drill_env(before_commit=1)).start()
     assert drill.wait_exit(120) == -signal.SIGKILL
     assert "failure drill: SIGKILL before the DB commit of StockReserved" in drill.log_text()
     assert payment_rows(ctx, order.id) == []

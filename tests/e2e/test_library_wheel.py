@@ -101,7 +101,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     env = {
         "PATH": f"{work / 'venv' / 'bin'}:{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/root"),
-        "STACK_ENV_FILE": os.environ.get("STACK_ENV_FILE")
+        "OUTBOXKIT_ENV_FILE": os.environ.get("OUTBOXKIT_ENV_FILE")
         or str(Path(os.environ.get("STACK_STATE_DIR", str(ROOT / ".state"))) / "stack.env"),
         ROSTER_ENV: "stampbook.roster",
         "PYTHONPATH": str(app),

@@ -9,6 +9,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
+from devstack.drills import drill_env
 from outboxkit.base.settings import Settings
 from services.contracts import ORCHESTRATED, StockReserved
 from services.order import repository
@@ -134,7 +135,7 @@ def test_a_reply_for_a_state_that_moved_on_changes_nothing(ctx):
     assert order is not None and (order.status, order.version) == (OrderStatus.CONFIRMED, 3)
 
 
-@pytest.mark.parametrize("drill", ["CONSUMER_CRASH_BEFORE_COMMIT", "CONSUMER_CRASH_AFTER_COMMITS"])
+@pytest.mark.parametrize("drill", ["before_commit", "after_commits"])
 def test_the_orchestrator_killed_around_a_reply_completes_after_restart_with_no_step_twice(
     ctx, services, drill
 ):
@@ -144,7 +145,7 @@ def test_the_orchestrator_killed_around_a_reply_completes_after_restart_with_no_
     wait_until(lambda: reservation_status(ctx, order_id) == "RESERVED", 60, "the reservation")
     # The orchestrator takes StockReserved and dies: before its transaction commits (the next
     # command is not sent), or after it and before the offset is stored (the reply comes again).
-    crashing = ServiceProcess("order", **{drill: "1"}).start()
+    crashing = ServiceProcess("order", **drill_env(**{drill: 1})).start()
     assert crashing.wait_exit(120) == -signal.SIGKILL
     services["order"] = ServiceProcess("order").start()
     assert wait_final(ctx, order_id) is OrderStatus.CONFIRMED

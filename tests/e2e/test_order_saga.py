@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
+from devstack.drills import drill_env
 from outboxkit.base.messages import OutboxEvent
 from outboxkit.dead_letters.queue import (
     H_ATTEMPTS,
@@ -150,7 +151,7 @@ def test_sigkill_between_db_commit_and_offset_commit_does_not_double_apply(ctx, 
     order = place_order(ctx["order"].uow_factory, "crash", [OrderLine(sku, 1, 100)])
     # The first instance applies one record, commits its transaction, then is SIGKILLed
     # before the offset is stored: the record will come again.
-    drill = ServiceProcess("inventory", CONSUMER_CRASH_AFTER_COMMITS="1").start()
+    drill = ServiceProcess("inventory", **drill_env(after_commits=1)).start()
     assert drill.wait_exit(120) == -signal.SIGKILL
     assert "failure drill: SIGKILL after DB commit" in drill.log_text()
 

@@ -171,7 +171,7 @@ def test_order_view_refuses_a_bad_rebuild_with_one_line(stack, args, fragment):
 @pytest.mark.stack
 def test_a_service_command_with_the_database_down_is_one_line(stack):
     result = service("inventory", "set-stock", "A", "1", env={"DB_PORT": CLOSED_PORT})
-    assert_one_line(result, 1, "database unavailable", "is the stack up?")
+    assert_one_line(result, 1, "database unavailable", "is it running where DB_HOST and DB_PORT say?")
 
 
 @pytest.mark.stack

@@ -10,6 +10,7 @@ from outboxkit import (
     MAX_INT32,
     MAX_INT64,
     Aggregate,
+    ApplyHooks,
     BatchInserts,
     BatchRows,
     Command,

@@ -41,7 +41,6 @@ from outboxkit.base.topics import (
 )
 from outboxkit.consuming.applier import RecordApplier
 from outboxkit.consuming.dispatch import EventRoutes, WithEnvelope
-from outboxkit.consuming.drills import FailureDrills
 from outboxkit.consuming.guard import Delivery, Outcome as Verdicts, Receipt, guard
 from outboxkit.consuming.health import Health
 from outboxkit.consuming.metrics import ConsumerMetrics
@@ -187,11 +186,15 @@ class Handler:
         effects[len(effects)] = (event.thing_id, envelope.aggregate_version, spec.event_id)
 
 
-class CrashingDrills(FailureDrills):
+class CrashingDrills:
+    """Apply hooks that crash the consumer right after the given commits (before the offsets)."""
+
     def __init__(self, crash_at: set[int]) -> None:
-        super().__init__()
         self.crash_at = crash_at
         self.commits = 0
+
+    def handler_ran(self, what: str) -> None:
+        pass
 
     def committed(self, what: str) -> None:
         self.commits += 1

@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
+from devstack import drills
 from outboxkit.base.settings import Settings, SettingsError
+from outboxkit.consuming.apply_hooks import apply_hooks_from
 from outboxkit.consuming.health import Health
 from outboxkit.kafka.clients import RepeatSuppressingFilter
 from outboxkit.kafka.partitioning import murmur2, partition_for
@@ -37,7 +39,9 @@ def test_defaults_apply_when_nothing_is_set():
         ({"ORDER_SAGA_TIMEOUT_S": "-3"}, OrderSettings.read, "it must be more than 0"),
         ({"ORDER_SAGA_FLOW": "sideways"}, OrderSettings.read, "is not choreographed or orchestrated"),
         ({"PAYMENT_DECLINE_RATE": "1.5"}, PaymentSettings.read, "at least 0 and at most 1"),
-        ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, lambda s: s.consumer_crash_after_commits, "at least 1"),
+        ({"CONSUMER_CRASH_AFTER_COMMITS": "0"}, drills.from_settings, "at least 1"),
+        ({"OUTBOXKIT_APPLY_HOOKS": "devstack.drills"}, apply_hooks_from, "is not module:function"),
+        ({"OUTBOXKIT_APPLY_HOOKS": "no.such:thing"}, apply_hooks_from, "cannot be loaded"),
         ({"CONNECT_URL": "127.0.0.1:8083"}, lambda s: s.connect_url, "is not an http(s) URL"),
         ({"HEALTH_PORT": "99999"}, lambda s: s.health_port(9101), "between 0 and 65535"),
         ({"INBOX_RETENTION_DAYS": "0"}, lambda s: s.inbox_retention_days, "it must be more than 0"),
@@ -50,9 +54,48 @@ def test_a_malformed_value_names_the_variable_and_the_rule(values, read, message
         read(settings(**values))
 
 
+def test_the_apply_hooks_are_the_ones_the_setting_names():
+    assert type(apply_hooks_from(settings())).__name__ == "NoHooks"
+    named = apply_hooks_from(settings(**drills.drill_env(after_commits=3)))
+    assert isinstance(named, drills.FailureDrills)
+    assert (named.crash_after_commits, named.crash_before_commit) == (3, None)
+
+
 def test_a_missing_password_says_where_it_comes_from():
-    with pytest.raises(SettingsError, match=r"neither ORDER_DB_PASSWORD nor DB_PASSWORD_SECRET.*stack up"):
+    with pytest.raises(
+        SettingsError,
+        match=r"neither ORDER_DB_PASSWORD nor DB_PASSWORD_SECRET is set: export one, "
+        r"or name an env file that sets one in OUTBOXKIT_ENV_FILE",
+    ):
         settings().db_url("order")
+
+
+def test_settings_read_the_env_file_named_and_nothing_else(tmp_path, monkeypatch):
+    """The environment wins over the file; a file named but absent sets nothing and the error names
+    it; without a name no file is read, whatever the working directory holds."""
+    env_file = tmp_path / "team.env"
+    env_file.write_text("# the team's stack\nDB_PORT=3399\nKAFKA_BOOTSTRAP_SERVERS='k:1'\n")
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("DB_PORT", "3400")
+    monkeypatch.setenv("OUTBOXKIT_ENV_FILE", str(env_file))
+    loaded = Settings.load()
+    assert (loaded.db_port, loaded.kafka_bootstrap_servers, loaded.env_file) == (3400, "k:1", env_file)
+    assert Settings.load(tmp_path / "other.env").env_file == tmp_path / "other.env"
+
+    monkeypatch.setenv("OUTBOXKIT_ENV_FILE", str(tmp_path / "absent.env"))
+    with pytest.raises(
+        SettingsError, match=r"setting CDC_DB_PASSWORD is not set: export it, or write it to "
+    ):
+        Settings.load().get("CDC_DB_PASSWORD")
+
+    monkeypatch.delenv("OUTBOXKIT_ENV_FILE")
+    monkeypatch.delenv("DB_PORT")
+    (tmp_path / ".state").mkdir()
+    (tmp_path / ".state" / "stack.env").write_text("DB_PORT=3401\n")
+    (tmp_path / ".env").write_text("DB_PORT=3402\n")
+    monkeypatch.chdir(tmp_path)
+    nothing_named = Settings.load()
+    assert (nothing_named.env_file, nothing_named.db_port) == (None, 3307)
 
 
 def test_each_database_password_is_derived_from_one_secret_unless_set():

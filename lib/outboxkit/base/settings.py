@@ -1,9 +1,9 @@
 """Every setting a process reads, validated in one place.
 
-Values come from environment variables; anything not set there is read from an env file: the
-one ``STACK_ENV_FILE`` names (compose users point it at their ``.env``), else
-``$STACK_STATE_DIR/stack.env``, else the ``.state/stack.env`` the native stack writes, found in
-the current directory or the nearest one above it. Passwords never live in the repository.
+Values come from environment variables; anything not set there is read from an env file
+(``KEY=VALUE`` lines) when one is named: the path ``Settings.load(env_file)`` is given, else the
+one the ``OUTBOXKIT_ENV_FILE`` variable names. Nothing else is looked for: a process reads exactly
+the settings its caller gave it, wherever it starts.
 
 A malformed value is refused with one line naming the variable, the value and what it must
 be (:class:`SettingsError`), before the process touches anything.
@@ -21,7 +21,8 @@ from urllib.parse import quote_plus
 
 from outboxkit.base.errors import OutboxKitError
 
-STATE_ENV_FILE = Path(".state") / "stack.env"
+# The variable naming the env file settings are read from.
+ENV_FILE_VARIABLE = "OUTBOXKIT_ENV_FILE"
 
 
 # The secret each service's database password is derived from (see Settings.db_password).
@@ -49,36 +50,39 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def default_env_file() -> Path:
-    """The env file settings are read from (it may not exist)."""
-    if os.environ.get("STACK_ENV_FILE"):
-        return Path(os.environ["STACK_ENV_FILE"])
-    if os.environ.get("STACK_STATE_DIR"):
-        return Path(os.environ["STACK_STATE_DIR"]) / "stack.env"
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        if (folder / STATE_ENV_FILE).is_file():
-            return folder / STATE_ENV_FILE
-    return here / STATE_ENV_FILE
+def named_env_file() -> Path | None:
+    """The env file ``OUTBOXKIT_ENV_FILE`` names, if it names one (the file may not exist)."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    return Path(named).expanduser() if named else None
 
 
 @dataclass(frozen=True)
 class Settings:
     values: dict[str, str]
+    # The env file the values were read from, named in the errors for a missing setting.
+    env_file: Path | None = None
 
     @classmethod
     def load(cls, env_file: Path | None = None) -> Settings:
-        merged = read_env_file(env_file or default_env_file())
+        """The environment over the env file ``env_file`` (else ``OUTBOXKIT_ENV_FILE``) names;
+        a named file that does not exist sets nothing, and the errors say so."""
+        source = env_file or named_env_file()
+        merged = read_env_file(source) if source is not None else {}
         merged.update({k: v for k, v in os.environ.items() if v != ""})
-        return cls(merged)
+        return cls(merged, source)
+
+    def where_to_set(self, what: str = "it") -> str:
+        """How a missing setting can be given, for the error that names it."""
+        if self.env_file is None:
+            return f"export {what}, or name an env file that sets {what} in {ENV_FILE_VARIABLE}"
+        if not self.env_file.is_file():
+            return f"export {what}, or write {what} to {self.env_file} (the env file named, not there)"
+        return f"export {what}, or add {what} to {self.env_file}"
 
     def get(self, key: str, default: str | None = None) -> str:
         value = self.values.get(key, default)
         if value is None:
-            raise SettingsError(
-                f"setting {key} is not set: export it, or start the native stack "
-                f"(`stack up` writes {STATE_ENV_FILE}), or set STACK_ENV_FILE"
-            )
+            raise SettingsError(f"setting {key} is not set: {self.where_to_set()}")
         return value
 
     def get_int(self, key: str, default: int | None, minimum: int, maximum: int | None = None) -> int:
@@ -212,8 +216,8 @@ class Settings:
         secret = self.values.get(DB_PASSWORD_SECRET)
         if not secret:
             raise SettingsError(
-                f"neither {service.upper()}_DB_PASSWORD nor {DB_PASSWORD_SECRET} is set: export one, "
-                f"or start the native stack (`stack up` writes {STATE_ENV_FILE}), or set STACK_ENV_FILE"
+                f"neither {service.upper()}_DB_PASSWORD nor {DB_PASSWORD_SECRET} is set: "
+                f"{self.where_to_set('one')}"
             )
         digest = hmac.new(secret.encode(), self.db_user(service).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
@@ -295,16 +299,6 @@ class Settings:
     @property
     def consumer_drain_timeout_s(self) -> float:
         return self.get_float("CONSUMER_DRAIN_TIMEOUT_S", 20.0, 0.0, exclusive_minimum=True)
-
-    @property
-    def consumer_crash_after_commits(self) -> int | None:
-        """Failure drill (tests only): SIGKILL after the Nth commit, before its offset."""
-        return self.get_optional_int("CONSUMER_CRASH_AFTER_COMMITS", 1)
-
-    @property
-    def consumer_crash_before_commit(self) -> int | None:
-        """Failure drill (tests only): SIGKILL after the Nth handler, before its commit."""
-        return self.get_optional_int("CONSUMER_CRASH_BEFORE_COMMIT", 1)
 
     def health_port(self, default: int) -> tuple[int, bool]:
         """The /health port (the service's own ``default`` unless HEALTH_PORT says; 0 = any), and

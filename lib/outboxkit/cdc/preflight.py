@@ -185,7 +185,8 @@ def _heartbeat_table(
     return CheckResult(
         "heartbeat table",
         False,
-        f"{database}.{table} {problem}: provision the databases (`stack up`, or provision-databases as root)",
+        f"{database}.{table} {problem}: provision the databases "
+        "(`outboxkit provision-databases`, as the server's root)",
     )
 
 

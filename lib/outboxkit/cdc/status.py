@@ -1,5 +1,5 @@
 """Is each connector streaming, and how long can its binlog position wait: one report for every
-front door (``outboxkit cdc status``, ``stack status``, ``register_connectors.py --status``, the API's
+front door (``outboxkit cdc status``, ``outboxkit register-connectors --status``, a service API's
 ``/health``, ``/ops`` and ``/metrics``).
 
 It works with Kafka Connect down too: the connector names then come from

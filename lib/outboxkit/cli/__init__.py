@@ -131,6 +131,24 @@ def require_free_port(host: str, port: int, who: str) -> None:
             ) from None
 
 
+# The settings that say where each dependency is, for the error when it does not answer.
+DEPENDENCY_SETTINGS = {
+    "database": "DB_HOST and DB_PORT",
+    "broker": "KAFKA_BOOTSTRAP_SERVERS",
+    "schema registry": "SCHEMA_REGISTRY_URL",
+    "Kafka Connect": "CONNECT_URL",
+    "Kafka Connect's metrics": "CONNECT_METRICS_URLS",
+}
+
+
+def where_it_is(dependency: str | None) -> str:
+    """The hint after "X unavailable": is it running where its settings say?"""
+    setting = DEPENDENCY_SETTINGS.get(dependency or "")
+    if setting is None:
+        return "is it running, and do the settings point at it?"
+    return f"is it running where {setting} {'say' if ' and ' in setting else 'says'}?"
+
+
 def run_cli(
     prog: str,
     body: Callable[[], int],
@@ -151,7 +169,7 @@ def run_cli(
             logging.getLogger(prog).debug("unavailable", exc_info=True)
             return fail(
                 prog,
-                f"{failure.dependency} unavailable ({failure.summary}); is the stack up? (`stack status`)",
+                f"{failure.dependency} unavailable ({failure.summary}); {where_it_is(failure.dependency)}",
                 EXIT_UNAVAILABLE,
             )
         if isinstance(exc, (UsageError, SettingsError, *person_errors)):

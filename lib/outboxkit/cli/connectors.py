@@ -14,7 +14,7 @@ position is safe, and exits 3 if one is not healthy (the same report as ``outbox
 for a machine). ``--dry-run`` reaches nothing: it prints, as JSON, the configs it would send to a
 ``--server`` of that kind.
 
-Endpoints and credentials come from the environment or the native stack's .state/stack.env.
+Endpoints and credentials come from the environment and the env file OUTBOXKIT_ENV_FILE names.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ brought in line. Each service's password is derived from DB_PASSWORD_SECRET unle
 <SERVICE>_DB_PASSWORD is set; the CDC user's is CDC_DB_PASSWORD.
 
 Root logs in as DB_ROOT_USER (default root) with DB_ROOT_PASSWORD at DB_HOST:DB_PORT; endpoints and
-passwords come from the environment or the file STACK_ENV_FILE names (for compose: .env).
+passwords come from the environment or the file OUTBOXKIT_ENV_FILE names (for compose: .env).
 Then each service's tables are created and its schemas registered, as ``<service> migrate`` does
 (``--no-tables``: not). ``--print`` shows the SQL with the passwords masked and changes nothing.
 """

@@ -19,8 +19,8 @@ from typing import Any
 from outboxkit.base import tracing
 from outboxkit.base.messages import ConsumedEvent
 from outboxkit.base.topics import HEADER_EVENT_TYPE, retry_topic_for
+from outboxkit.consuming.apply_hooks import ApplyHooks, NoHooks
 from outboxkit.consuming.dispatch import EventRoutes
-from outboxkit.consuming.drills import FailureDrills
 from outboxkit.consuming.guard import Delivery, GuardTables, Outcome, Verdict, guard
 from outboxkit.dead_letters.queue import DeadLetterRow, SourceRecord
 from outboxkit.domain.unit_of_work import UnitOfWork
@@ -47,7 +47,7 @@ class RecordApplier:
         uow_factory: Callable[[], UnitOfWork],
         guard_tables: Callable[[Any], GuardTables],
         deserializer: AvroEventDeserializer,
-        drills: FailureDrills | None = None,
+        hooks: ApplyHooks | None = None,
     ) -> None:
         """``guard_tables(uow)``: the guard's tables in that unit of work's transaction
         (:class:`~outboxkit.consuming.guard.SqlGuardTables` over ``uow.connection`` in a service)."""
@@ -57,7 +57,7 @@ class RecordApplier:
         self._uow_factory = uow_factory
         self._guard_tables = guard_tables
         self._deserializer = deserializer
-        self._drills = drills or FailureDrills()
+        self._hooks = hooks or NoHooks()
 
     def apply(self, records: Sequence[Record]) -> list[Result]:
         """Apply ``records`` (in fetch order) in one transaction; one result each, in order.
@@ -103,8 +103,8 @@ class RecordApplier:
                     event.headers, event.key, event.event_id, self.group_id, event.event_type
                 ):
                     self.routes.handle(uow, event, typed_event)
-                self._drills.handler_ran(f"{event.event_type} {event.event_id}")
-        self._drills.committed(
+                self._hooks.handler_ran(f"{event.event_type} {event.event_id}")
+        self._hooks.committed(
             f"{deliveries[0][1].event.event_type} {deliveries[0][1].event.event_id}"
             if len(deliveries) == 1
             else f"a batch of {len(deliveries)} record(s)"

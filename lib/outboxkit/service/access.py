@@ -10,8 +10,7 @@ Only the connector writes the aggregate and command topics, so:
   lag (its definition's ``watches``) also reads those topics and groups;
 - ``admin`` is a super user: the operator's tools, the operations page, the tests.
 
-``outboxkit register-connectors --check-kafka`` checks a cluster has these; the native cluster
-(devstack/kafka_access.py) creates them.
+``outboxkit register-connectors --check-kafka`` checks a cluster has these.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from outboxkit.base.failures import Backoff, FailureKind, RetryPolicy, classify
 from outboxkit.base.settings import SettingsError
 from outboxkit.base.topics import retry_topic_for
 from outboxkit.consuming.applier import RecordApplier
+from outboxkit.consuming.apply_hooks import apply_hooks_from
 from outboxkit.consuming.consumer import ConsumerOptions, ConsumerRuntime, Counters
 from outboxkit.consuming.dispatch import EventRoutes
-from outboxkit.consuming.drills import FailureDrills
 from outboxkit.consuming.guard import SqlGuardTables
 from outboxkit.consuming.health import Health, HealthEndpoint
 from outboxkit.dead_letters.queue import DeadLetterQueue, DeadLetterStore
@@ -135,7 +135,7 @@ class ServiceProcess:
             stats_interval_s=2.0 if until_caught_up else 10.0,
             commit_interval_s=settings.consumer_commit_interval_s,
         )
-        drills = FailureDrills(settings.consumer_crash_after_commits, settings.consumer_crash_before_commit)
+        hooks = apply_hooks_from(settings)
         self.health_port, self.health_port_required = settings.health_port(health_port)
         self.health = Health(group_id, logging.getLogger(context.name))
         self.stop_event = threading.Event()
@@ -146,7 +146,7 @@ class ServiceProcess:
             context.uow_factory,
             lambda uow: SqlGuardTables(uow.connection, messaging, group_id),
             AvroEventDeserializer(context.registry, context.catalog),
-            drills,
+            hooks,
         )
         bootstrap = settings.kafka_bootstrap_servers
         dead_letters = DeadLetterQueue(

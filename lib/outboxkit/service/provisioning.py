@@ -4,9 +4,9 @@ One database and one user per database of the roster (``<db>_db``, ``<db>_svc``,
 on that database only), and the CDC user Debezium logs in as: it may read and follow the binlog
 and write only the heartbeat table of each database whose outbox a connector publishes. Every
 statement is idempotent and each user's password is set again (a data directory that outlived
-its passwords is brought in line), so it runs on every ``stack up`` and after every roster change.
-The native stack runs it through its socket; a compose stack or a managed server through
-``outboxkit provision-databases`` (scripts/provision_databases.py).
+its passwords is brought in line), so it can run at every start and after every roster change.
+A development stack may run it through the server's socket; anyone else through
+``outboxkit provision-databases``.
 """
 
 from __future__ import annotations

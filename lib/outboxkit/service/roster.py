@@ -1,6 +1,6 @@
 """The roster: every service an installation runs, described once.
 
-A roster is a module (``OUTBOXKIT_ROSTER``, default ``services``) with a ``roster()`` function
+A roster is a module (the one ``OUTBOXKIT_ROSTER`` names) with a ``roster()`` function
 that returns its :class:`~outboxkit.service.definition.ServiceDefinition` objects. Everything that
 lists services derives from it: the outbox connectors, the databases and users the bootstrap
 creates, the credentials, the health ports, the processes ``serve`` starts, the fault suite's
@@ -32,7 +32,6 @@ LAYOUTS = (PER_SERVER, PER_SERVICE)
 SERVER_CONNECTOR = "outbox"
 SERVER_CONNECTOR_ENV = "CDC_CONNECTOR_NAME"
 _CONNECTOR_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-DEFAULT_ROSTER_MODULE = "services"
 # Debezium reads the binlog as a replica, and every replica of a server needs an id of its own:
 # derived from the database's name, so connectors of other rosters on the same server (another
 # team's services) get other ids, and reordering a roster changes none.
@@ -53,7 +52,9 @@ class RosterError(SettingsError):
 def service_definitions(module_name: str | None = None) -> tuple[ServiceDefinition[Any], ...]:
     """The roster's services, in its order (checked: names, groups, ports and databases unique)."""
 
-    name = module_name or os.environ.get(ROSTER_ENV) or DEFAULT_ROSTER_MODULE
+    name = module_name or os.environ.get(ROSTER_ENV, "").strip()
+    if not name:
+        raise RosterError(f"no roster: set {ROSTER_ENV} to the module whose roster() lists the services")
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
