@@ -2,8 +2,9 @@
 
 ``python -m devstack.api_reference`` writes it; ``--check`` exits 1 when the file is not what the
 code says (the quick loop runs the same comparison, so the reference never goes stale). Public is
-what ``outboxkit.__all__`` and ``outboxkit.testing.__all__`` list: a class with its public methods
-and properties, a function with its signature, a constant with its value.
+what the ``__all__`` of ``outboxkit``, ``outboxkit.testing``, ``outboxkit.ops``, ``outboxkit.cli``
+and ``outboxkit.cli.main`` list: a class with its public methods and properties, a function with its
+signature, a constant with its value.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ REFERENCE = REPO_ROOT / "docs" / "api.md"
 
 HEADER = """# outboxkit API reference
 
-Written by `python -m devstack.api_reference` from the docstrings of what `outboxkit.__all__` and
-`outboxkit.testing.__all__` list (the quick loop fails when this file and the code disagree).
-Everything else in the package is internal and may change. The design behind it:
+Written by `python -m devstack.api_reference` from the docstrings of what the `__all__` of
+`outboxkit` (writing a service), `outboxkit.testing` (its handler tests), `outboxkit.ops` (the
+tools around services), `outboxkit.cli` (command-line conventions) and `outboxkit.cli.main` (the
+`outboxkit` program) list; the quick loop fails when this file and the code disagree. Every other
+module is internal and may change (an import contract keeps this repository's services and tools
+to these). The design behind it:
 [design.md](design.md); a whole service: the README's "Write your own service".
 """
 
@@ -105,9 +109,12 @@ def undocumented(modules: list[ModuleType]) -> list[str]:
 
 def public_modules() -> list[ModuleType]:
     import outboxkit
+    import outboxkit.cli
+    import outboxkit.cli.main
+    import outboxkit.ops
     import outboxkit.testing
 
-    return [outboxkit, outboxkit.testing]
+    return [outboxkit, outboxkit.testing, outboxkit.ops, outboxkit.cli, outboxkit.cli.main]
 
 
 def render() -> str:

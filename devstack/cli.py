@@ -17,11 +17,9 @@ from devstack.config import BROKER_COUNTS
 from devstack.console import relative
 from devstack.errors import StackError
 from devstack.stack import Stack, describe
-from outboxkit.base.settings import Settings
-from outboxkit.cdc.status import ConnectorReport, report_connectors
+from outboxkit import Settings
 from outboxkit.cli import ArgumentParser, installed_version
-from outboxkit.cli.cdc import print_reports
-from outboxkit.service.roster import outbox_connectors
+from outboxkit.ops import ConnectorReport, outbox_connectors, print_reports, report_connectors
 
 EXIT_OK = 0
 EXIT_ERROR = 1

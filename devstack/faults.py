@@ -28,10 +28,7 @@ from devstack.components.kafka import SCRAM_LOGIN, Kafka
 from devstack.errors import StackError
 from devstack.java import system_java
 from devstack.stack import Stack
-from outboxkit.cdc.connect_client import ConnectClient
-from outboxkit.kafka.clients import admin_client, consumer_config
-from outboxkit.kafka.records import Record
-from outboxkit.service.roster import flow_topics
+from outboxkit.ops import ConnectClient, Record, admin_client, consumer_config, flow_topics
 
 _QUIET = logging.getLogger("devstack.partition-watch")
 _QUIET.addHandler(logging.NullHandler())

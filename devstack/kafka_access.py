@@ -29,8 +29,15 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
 
 from devstack.console import say
 from devstack.errors import StackError
-from outboxkit.kafka.clients import admin_client, password_key
-from outboxkit.service.access import ADMIN, CONNECT, all_grants, principals, roster
+from outboxkit.ops import (
+    ADMIN_PRINCIPAL as ADMIN,
+    CONNECT_PRINCIPAL as CONNECT,
+    access_roster as roster,
+    admin_client,
+    kafka_grants as all_grants,
+    kafka_principals as principals,
+    password_key,
+)
 
 __all__ = [
     "ADMIN",

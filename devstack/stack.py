@@ -178,9 +178,8 @@ class Stack:
     def bootstrap_database(self, env: dict[str, str]) -> None:
         # Idempotent, so it runs on every up: a previous up that was interrupted after starting
         # MariaDB, or a service added to the roster since, still ends with its users in place.
-        from outboxkit.base.settings import Settings
-        from outboxkit.service.provisioning import provisioning_sql
-        from outboxkit.service.roster import service_definitions
+        from outboxkit import Settings, service_definitions
+        from outboxkit.ops import provisioning_sql
 
         definitions = service_definitions()
         self.mariadb.run_sql(provisioning_sql(Settings(dict(env)), definitions))

@@ -20,7 +20,7 @@ from devstack.config import (
     StatePaths,
     Topology,
 )
-from outboxkit.base.settings import read_env_file as parse_env_file
+from outboxkit.ops import read_env_file as parse_env_file
 
 STACK_BROKERS = "STACK_BROKERS"
 # outboxkit's own setting (outboxkit.base.tracing): every process that reads stack.env exports

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from devstack.config import VERSIONS_FILE
 from devstack.errors import StackError
-from outboxkit.base.settings import read_env_file as parse_env_file
+from outboxkit.ops import read_env_file as parse_env_file
 
 
 @dataclass(frozen=True)

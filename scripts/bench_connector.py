@@ -39,12 +39,16 @@ from saga_bench import say
 from saga_bench.phases import percentiles
 
 from devstack.stack import Stack
-from outboxkit.base.settings import Settings
-from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit import Settings
 from outboxkit.cli import ArgumentParser, run_cli
-from outboxkit.kafka.clients import consumer_config, ensure_topics
-from outboxkit.kafka.records import Record
-from outboxkit.service.roster import connector_for, service
+from outboxkit.ops import (
+    ConnectClient,
+    Record,
+    connector_for,
+    consumer_config,
+    ensure_topics,
+    service_named as service,
+)
 from services import ROOT, build_all
 from services.instances import cpu_seconds, refuse_if_services_run
 

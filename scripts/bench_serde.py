@@ -30,13 +30,15 @@ from confluent_kafka.schema_registry import (
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from outboxkit.base.messages import OutboxEvent
-from outboxkit.base.settings import Settings
-from outboxkit.base.topics import topic_for
+from outboxkit import Settings, topic_for
 from outboxkit.cli import ArgumentParser, number_argument, run_cli
-from outboxkit.serialization.avro import AvroEventDeserializer, AvroEventSerializer
-from outboxkit.serialization.schema_registry import SchemaRegistryClient
-from outboxkit.service.roster import schema_catalog
+from outboxkit.ops import (
+    AvroEventDeserializer,
+    AvroEventSerializer,
+    OutboxEvent,
+    SchemaRegistryClient,
+    schema_catalog,
+)
 from services.contracts import OrderCreated, OrderLine, PaymentCompleted, StockLine, StockReserved
 
 ORDER = "01900000-0000-7000-8000-000000000001"

@@ -19,18 +19,29 @@ import json
 import time
 from collections.abc import Callable
 
-from outboxkit.base import tracing
-from outboxkit.base.messages import ConsumedEvent
-from outboxkit.base.settings import Settings
-from outboxkit.base.topics import HEADER_CORRELATION_ID, HEADER_TRACEPARENT
+from outboxkit import Settings
 from outboxkit.cli import ArgumentParser, number_argument, run_cli
+from outboxkit.ops import (
+    DEFAULT_OTLP_ENDPOINT,
+    HEADER_CORRELATION_ID,
+    HEADER_TRACEPARENT,
+    ConsumedEvent,
+    Trace,
+    apply_span,
+    child_span,
+    configure_tracing,
+    continued_from,
+    flush_traces,
+    trace_for_new_event,
+    tracing_enabled,
+)
 
 GROUP = "bench-service"
 CHUNK = 500
 
 
 def records(count: int) -> list[ConsumedEvent]:
-    flows = [tracing.Trace.start(f"order-{n}") for n in range(count)]
+    flows = [Trace.start(f"order-{n}") for n in range(count)]
     return [
         ConsumedEvent(
             topic="order.events",
@@ -57,15 +68,15 @@ def without_tracing(record: ConsumedEvent) -> None:
 def with_tracing(record: ConsumedEvent) -> None:
     """What the applier and the unit of work do around a handler, for one record."""
     with (
-        tracing.apply_span(GROUP, [record]),
-        tracing.child_span("transaction"),
-        tracing.continued_from(record.headers, record.key, record.event_id, GROUP, record.event_type),
+        apply_span(GROUP, [record]),
+        child_span("transaction"),
+        continued_from(record.headers, record.key, record.event_id, GROUP, record.event_type),
     ):
         handler(record)
 
 
 def handler(record: ConsumedEvent) -> None:
-    tracing.for_new_event(record.key or "")  # the trace of the event it emits
+    trace_for_new_event(record.key or "")  # the trace of the event it emits
 
 
 def measure(name: str, each: Callable[[ConsumedEvent], None], batch: list[ConsumedEvent]) -> dict[str, float]:
@@ -75,7 +86,7 @@ def measure(name: str, each: Callable[[ConsumedEvent], None], batch: list[Consum
     for start in range(0, len(batch), CHUNK):
         for record in batch[start : start + CHUNK]:
             each(record)
-        if tracing.enabled() and not tracing.flush():
+        if tracing_enabled() and not flush_traces():
             raise RuntimeError("spans were not all sent within 30 s: is Jaeger up? (stack up --tracing)")
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     result = {"cpu_us": round(cpu / len(batch) * 1e6, 2), "wall_us": round(wall / len(batch) * 1e6, 2)}
@@ -92,9 +103,9 @@ def bench(args: argparse.Namespace) -> int:
     }
     settings = Settings.load()
     on = Settings({**settings.values, "TRACING": "true"})
-    if not tracing.configure_tracing("bench-tracing", on):
+    if not configure_tracing("bench-tracing", on):
         raise RuntimeError("tracing did not turn on")
-    endpoint = on.get("OTEL_EXPORTER_OTLP_ENDPOINT", tracing.DEFAULT_OTLP_ENDPOINT)
+    endpoint = on.get("OTEL_EXPORTER_OTLP_ENDPOINT", DEFAULT_OTLP_ENDPOINT)
     figures["tracing on"] = measure(f"tracing on (to {endpoint})", with_tracing, batch)
     extra = figures["tracing on"]["cpu_us"] - figures["tracing off"]["cpu_us"]
     print(f"tracing on costs {extra:.1f} µs of CPU per record applied (its spans made and exported)")

@@ -20,12 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devstack.api import ensure_up, stack_elsewhere
-from outboxkit.base.messages import ConsumedEvent
-from outboxkit.base.settings import Settings
-from outboxkit.base.topics import topic_for
+from outboxkit import Settings, topic_for
 from outboxkit.cli import ArgumentParser, run_cli
-from outboxkit.kafka.replay import EventTap, format_event
-from outboxkit.service.roster import publishing_services
+from outboxkit.ops import ConsumedEvent, EventTap, format_event, publishing_services
 from services import build_all, flow_services
 from services.instances import ServiceInstance, refuse_if_services_run
 from services.showcase import DESCRIPTION, REPORT, SERVICE_ENV, Showcase

@@ -47,13 +47,9 @@ from devstack import faults
 from devstack.components.base import Component
 from devstack.faults import PartitionWatch
 from devstack.stack import Stack, start_together
-from outboxkit.base.errors import UsageError
-from outboxkit.base.settings import Settings
-from outboxkit.cdc.recovery import database_of
-from outboxkit.cdc.verify import verify_publication
+from outboxkit import ServiceContext, Settings, UsageError
 from outboxkit.cli import ArgumentParser, number_argument, run_cli
-from outboxkit.service.context import ServiceContext
-from outboxkit.service.roster import outbox_connectors
+from outboxkit.ops import database_of, outbox_connectors, verify_publication
 from services import ROOT, build_all, flow_services
 from services.contracts import FLOWS
 from services.drill import OrderFlowDrill

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-"""Create the databases, users and grants every service of the roster needs.
+"""Create the databases, users and grants every service of the roster needs: ``outboxkit
+provision-databases``, under the name this repository's docs have always used."""
 
-The command is outboxkit.cli.provision, also installed as ``outboxkit provision-databases``."""
-
-from outboxkit.cli.provision import main
+from outboxkit.cli.main import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("provision-databases"))

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-"""Create or update the Debezium outbox connectors and wait until they run.
+"""Create or update the Debezium outbox connectors and wait until they run: ``outboxkit
+register-connectors``, under the name this repository's docs and tests have always used."""
 
-The command is outboxkit.cli.connectors, also installed as ``outboxkit register-connectors``."""
-
-from outboxkit.cli.connectors import main
+from outboxkit.cli.main import run_command
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command("register-connectors"))

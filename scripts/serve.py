@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 from devstack.api import ensure_up, stack_elsewhere
-from outboxkit.base.settings import Settings
+from outboxkit import Settings, service_definitions
 from outboxkit.cli import ArgumentParser, number_argument, require_free_port, run_cli
-from outboxkit.service.roster import service_definitions
 from services import build_all
 from services.instances import ApiInstance, ServiceInstance
 

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from outboxkit.base.settings import Settings
-    from outboxkit.service.context import ServiceContext
-    from outboxkit.service.definition import ServiceDefinition
+    from outboxkit import ServiceContext, ServiceDefinition, Settings
 
 # The checkout the flow runs from, and the Avro schemas of the flow, shared by its services:
 # <aggregate type>/<EventType>.avsc.
@@ -37,13 +35,13 @@ def roster() -> list[ServiceDefinition[Any]]:
 
 def flow_services() -> tuple[str, ...]:
     """The names of the services whose events make up the flow (every one with an outbox)."""
-    from outboxkit.service.roster import publishing_services
+    from outboxkit.ops import publishing_services
 
     return tuple(d.name for d in publishing_services())
 
 
 def build_all(settings: Settings, migrate: bool = True) -> dict[str, ServiceContext[Any]]:
     """Every flow service's context, tables created and schemas registered (for demos and tests)."""
-    from outboxkit.service.roster import publishing_services
+    from outboxkit.ops import publishing_services
 
     return {d.name: d.context(settings, migrate=migrate) for d in publishing_services()}

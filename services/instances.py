@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from outboxkit import Settings, UsageError, topic_for
-from outboxkit.service.roster import connector_for, publishing_services, service
+from outboxkit.ops import connector_for, publishing_services, service_named as service
 from services import ROOT
 
 LOG_DIR = ROOT / ".state" / "logs"
@@ -166,7 +166,7 @@ class GroupLagProbe:
     """Records each service group has not committed yet, per group, over the topics it reads."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        from outboxkit.kafka.clients import CommittedOffsets, admin_client
+        from outboxkit.ops import CommittedOffsets, admin_client
 
         self._bootstrap = bootstrap_servers
         self._admin = admin_client(bootstrap_servers)
@@ -174,7 +174,7 @@ class GroupLagProbe:
         self._topics = consumed_topics()
 
     def lag(self) -> dict[str, int]:
-        from outboxkit.operations.view import group_lag
+        from outboxkit.ops import group_lag
 
         return {
             group: int(group_lag(self._admin, self._committed, self._bootstrap, group, topics)["lag"])

@@ -13,7 +13,7 @@ from devstack.context import StackContext
 from devstack.errors import StackError
 from devstack.http import get_json
 from devstack.kafka_access import CONNECT, MECHANISM
-from outboxkit.kafka.clients import password_key
+from outboxkit.ops import password_key
 
 REQUIRED_PLUGINS = (
     "io.debezium.connector.mariadb.MariaDbConnector",

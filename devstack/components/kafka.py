@@ -22,7 +22,7 @@ from devstack.context import StackContext
 from devstack.errors import StackError
 from devstack.kafka_access import ADMIN, MECHANISM
 from devstack.ports import port_accepts
-from outboxkit.kafka.clients import password_key
+from outboxkit.ops import password_key
 
 _quiet = logging.getLogger("devstack.kafka-probe")
 _quiet.addHandler(logging.NullHandler())

@@ -2,8 +2,10 @@
 registry, idempotent consumers and sagas, for Python services on a MySQL-compatible database.
 
 The public API is what ``__all__`` lists, importable from ``outboxkit`` itself; the fakes a
-team's handler tests use are in :mod:`outboxkit.testing`; the subpackages' other names are
-internal and may change. A service is described by a :class:`ServiceDefinition` and listed in a
+team's handler tests use are in :mod:`outboxkit.testing`, what the tools around the services
+use (roster queries, Kafka clients, CDC status, the operations page, traces) in
+:mod:`outboxkit.ops`, and the command-line conventions in :mod:`outboxkit.cli`; every other
+module is internal and may change. A service is described by a :class:`ServiceDefinition` and listed in a
 roster (:mod:`outboxkit.service.roster`); its handlers take a :class:`UnitOfWork` and a typed
 :class:`Event`; its aggregates change through guarded transitions and hand their events to the
 outbox in the same transaction.
@@ -14,6 +16,7 @@ contract in pyproject.toml and tests/unit/test_import_layers.py):
 =====================================  ==========================================================
 layer                                  what it holds
 =====================================  ==========================================================
+ops                                    the public names the tools around a service use
 cli, testing                           the command lines; the fakes for a team's tests
 service                                ServiceDefinition, its context and process, the roster
 operations, read_models                the operator's view, topic resizing; read-model sync
@@ -66,6 +69,16 @@ _PUBLIC = {
     "MessagingTables": "outboxkit.storage.messaging_tables",
     "BatchRows": "outboxkit.storage.batch_rows",
     "BatchInserts": "outboxkit.storage.batch_rows",
+    "OutboxRows": "outboxkit.storage.db",
+    "insert_of": "outboxkit.storage.db",
+    # requests that may come twice: one response per Idempotency-Key
+    "IdempotencyKeys": "outboxkit.storage.idempotency",
+    "idempotency_keys_table": "outboxkit.storage.idempotency",
+    "valid_key": "outboxkit.storage.idempotency",
+    "StoredResponse": "outboxkit.storage.idempotency",
+    "Remember": "outboxkit.storage.idempotency",
+    "InvalidIdempotencyKeyError": "outboxkit.storage.idempotency",
+    "KeyReusedError": "outboxkit.storage.idempotency",
     # events and handlers
     "Event": "outboxkit.domain.events",
     "Envelope": "outboxkit.domain.events",
@@ -184,5 +197,18 @@ if TYPE_CHECKING:
     from outboxkit.service.process import PeriodicJob as PeriodicJob
     from outboxkit.service.roster import service_definitions as service_definitions
     from outboxkit.storage.batch_rows import BatchInserts as BatchInserts, BatchRows as BatchRows
-    from outboxkit.storage.db import SqlUnitOfWork as SqlUnitOfWork
+    from outboxkit.storage.db import (
+        OutboxRows as OutboxRows,
+        SqlUnitOfWork as SqlUnitOfWork,
+        insert_of as insert_of,
+    )
+    from outboxkit.storage.idempotency import (
+        IdempotencyKeys as IdempotencyKeys,
+        InvalidIdempotencyKeyError as InvalidIdempotencyKeyError,
+        KeyReusedError as KeyReusedError,
+        Remember as Remember,
+        StoredResponse as StoredResponse,
+        idempotency_keys_table as idempotency_keys_table,
+        valid_key as valid_key,
+    )
     from outboxkit.storage.messaging_tables import MessagingTables as MessagingTables

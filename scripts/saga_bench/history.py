@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from devstack.stack import Stack
-from outboxkit.service.roster import publishing_services
+from outboxkit.ops import publishing_services
 from saga_bench import say
 
 # Where each service keeps its inbox and outbox, and the group whose receipts its inbox holds.

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from devstack.stack import Stack
-from outboxkit.base.settings import Settings
+from outboxkit import Settings
 from saga_bench import say
 from saga_bench.history import chunks, table_rows
 from saga_bench.jmx import (

@@ -16,14 +16,18 @@ from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, selec
 from sqlalchemy.dialects.mysql import DATETIME, MEDIUMBLOB
 
 from devstack.stack import Stack
-from outboxkit.base.settings import Settings
-from outboxkit.consuming.applier import RecordApplier
-from outboxkit.consuming.dispatch import EventRoutes, TypedHandler
-from outboxkit.consuming.guard import SqlGuardTables
-from outboxkit.domain.events import Event
-from outboxkit.kafka.clients import consumer_config, ensure_topics, producer_config
-from outboxkit.kafka.records import Record, decode
-from outboxkit.serialization.avro import AvroEventDeserializer
+from outboxkit import Event, Settings, TypedHandler
+from outboxkit.ops import (
+    AvroEventDeserializer,
+    EventRoutes,
+    Record,
+    RecordApplier,
+    SqlGuardTables,
+    consumer_config,
+    decode_record as decode,
+    ensure_topics,
+    producer_config,
+)
 from outboxkit.testing import published_record
 from saga_bench.phases import percentiles
 from services import build_all

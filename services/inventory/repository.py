@@ -13,8 +13,16 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-from outboxkit import BatchInserts, BatchRows, SqlUnitOfWork, StepStatus, emit_changes, save_step, utc_now
-from outboxkit.storage.db import OutboxRows
+from outboxkit import (
+    BatchInserts,
+    BatchRows,
+    OutboxRows,
+    SqlUnitOfWork,
+    StepStatus,
+    emit_changes,
+    save_step,
+    utc_now,
+)
 from services.contracts import OrderCreated, ReserveStock
 from services.inventory.domain import Reservation, StockLevel
 from services.inventory.tables import products, reservation_lines, reservations

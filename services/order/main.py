@@ -21,9 +21,7 @@ from outboxkit import (
     UsageError,
     service_main,
 )
-from outboxkit.cdc.progress import heartbeat_topic
-from outboxkit.kafka.lag import PipelineLag
-from outboxkit.service.roster import outbox_connectors
+from outboxkit.ops import PipelineLag, heartbeat_topic, outbox_connectors
 from services import SCHEMAS
 from services.contracts import FLOWS
 from services.order import repository

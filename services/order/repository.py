@@ -17,13 +17,14 @@ from outboxkit import (
     BatchInserts,
     BatchRows,
     NotFoundError,
+    OutboxRows,
     RecordRejectedError,
     SagaInstance,
     SqlUnitOfWork,
     emit_changes,
+    insert_of,
     utc_now,
 )
-from outboxkit.storage.db import OutboxRows, insert_of
 from services.contracts import CHOREOGRAPHED
 from services.order.domain import OPEN, Order, OrderLine, OrderStatus
 from services.order.orchestration import WAITING, OrderSaga, SagaState, order_saga

@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects.mysql import CHAR, DATETIME
 
-from outboxkit import MessagingTables
-from outboxkit.storage.idempotency import idempotency_keys_table
+from outboxkit import MessagingTables, idempotency_keys_table
 
 metadata = MetaData()
 

@@ -20,20 +20,33 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from outboxkit import Settings, TransitionRefused, VersionNotWrittenError, sync_state, utc_now, written_for
-from outboxkit.base import tracing
-from outboxkit.cdc.status import report_connectors
-from outboxkit.consuming.metrics import CdcCollector
-from outboxkit.operations import dependency_checks
-from outboxkit.service.roster import outbox_connectors
-from outboxkit.storage.db import create_tables, make_engine
-from outboxkit.storage.idempotency import (
+from outboxkit import (
     IdempotencyKeys,
     InvalidIdempotencyKeyError,
     KeyReusedError,
     Remember,
+    Settings,
     StoredResponse,
+    TransitionRefused,
+    VersionNotWrittenError,
+    sync_state,
+    utc_now,
     valid_key,
+    written_for,
+)
+from outboxkit.ops import (
+    CdcCollector,
+    check_connectors,
+    check_database,
+    check_kafka,
+    check_registry,
+    configure_tracing,
+    create_tables,
+    make_engine,
+    outbox_connectors,
+    report_connectors,
+    run_checks,
+    server_span,
 )
 from services.order import repository as orders
 from services.order.commands import cancel_order, place_order
@@ -141,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API, connected to order_db and query_db (their tables created if missing)."""
     settings = settings or Settings.load()
     own = OrderSettings.read(settings)  # a wrong value fails the start, not each POST
-    tracing.configure_tracing("order-api", settings)
+    configure_tracing("order-api", settings)
     default_flow = own.saga_flow
     order = ORDER_SERVICE.context(settings, migrate=True)
     query_engine = make_engine(settings.db_url("query"))
@@ -149,11 +162,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keys = IdempotencyKeys(idempotency_keys)
     metrics = ApiMetrics(settings)
     checks = {
-        "order_db": dependency_checks.database(order.engine),
-        "query_db": dependency_checks.database(query_engine),
-        "kafka": dependency_checks.kafka(settings.kafka_bootstrap_servers),
-        "registry": dependency_checks.registry(settings.schema_registry_url),
-        "connectors": dependency_checks.connectors(settings, outbox_connectors()),
+        "order_db": check_database(order.engine),
+        "query_db": check_database(query_engine),
+        "kafka": check_kafka(settings.kafka_bootstrap_servers),
+        "registry": check_registry(settings.schema_registry_url),
+        "connectors": check_connectors(settings, outbox_connectors()),
     }
 
     app = FastAPI(
@@ -172,7 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         started = time.perf_counter()
         # Tracing: the request is a span (continuing the caller's traceparent), and the orders
         # it places start their traces in it.
-        with tracing.server_span(
+        with server_span(
             f"{request.method} {request.url.path}",
             request.headers,
             {"http.request.method": request.method, "url.path": request.url.path},
@@ -326,7 +339,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", summary="Database, Kafka, registry and each connector (streaming, binlog headroom)")
     def health() -> JSONResponse:
-        report = dependency_checks.run_checks(checks)
+        report = run_checks(checks)
         return JSONResponse(report, status_code=503 if report["status"] == "degraded" else 200)
 
     @app.get("/metrics", summary="Prometheus metrics of this process")

@@ -11,10 +11,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from outboxkit import Settings, service_definitions
-from outboxkit.base.topics import retry_topic_for
-from outboxkit.dead_letters.tools import DeadLetterSelectionError
-from outboxkit.operations.view import OperatedGroup, OperationsView
-from outboxkit.service.roster import outbox_connectors
+from outboxkit.ops import (
+    DeadLetterSelectionError,
+    OperatedGroup,
+    OperationsView,
+    outbox_connectors,
+    retry_topic_for,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
-from outboxkit import MessagingTables, SqlUnitOfWork
-from outboxkit.storage.db import OutboxRows
+from outboxkit import MessagingTables, OutboxRows, SqlUnitOfWork
 from services.contracts import OrderLine
 from services.order_view.projection import OrderView, TimelineEntry
 from services.order_view.tables import order_view_timeline, order_views

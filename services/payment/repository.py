@@ -6,8 +6,7 @@ import logging
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from outboxkit import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
-from outboxkit.storage.db import OutboxRows
+from outboxkit import BatchRows, OutboxRows, SqlUnitOfWork, emit_changes, save_step, utc_now
 from services.payment.domain import Payment
 from services.payment.gateway import PaymentGateway
 from services.payment.tables import payments

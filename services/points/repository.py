@@ -7,8 +7,7 @@ import logging
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-from outboxkit import BatchRows, SqlUnitOfWork, emit_changes, save_step, utc_now
-from outboxkit.storage.db import OutboxRows
+from outboxkit import BatchRows, OutboxRows, SqlUnitOfWork, emit_changes, save_step, utc_now
 from services.contracts import DeductPoints, StockReserved
 from services.points.domain import Redemption
 from services.points.tables import accounts, redemptions

@@ -110,6 +110,7 @@ def current() -> Trace | None:
 
 
 def enabled() -> bool:
+    """Whether this process exports spans (:func:`configure_tracing` turned them on)."""
     return _tracer is not None
 
 

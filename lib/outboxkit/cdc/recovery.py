@@ -87,6 +87,8 @@ class Database:
 
 
 def database_of(settings: Settings) -> Database:
+    """The database the connectors read, as the CDC user logs in to it (the settings'
+    ``DB_HOST``, ``DB_PORT`` and ``CDC_DB_PASSWORD``)."""
     return Database(settings.db_host, settings.db_port, settings.get("CDC_DB_PASSWORD"))
 
 

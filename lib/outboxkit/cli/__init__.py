@@ -2,7 +2,9 @@
 
 Every one of them answers a mistake with one line that names the problem and a non-zero exit
 (2 for what was typed, 1 for a part of the stack that is down), never a traceback, and ends
-quietly on Ctrl-C (130).
+quietly on Ctrl-C (130). What ``__all__`` lists is public: the same conventions for a team's own
+programs (:func:`run_cli` around its work, :class:`ArgumentParser` for its arguments),; the
+``outboxkit`` program itself is :mod:`outboxkit.cli.main`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from outboxkit.base.errors import UsageError
 from outboxkit.base.failures import FailureKind, classify
 from outboxkit.base.logs import configure_logging
 from outboxkit.base.settings import SettingsError
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "ArgumentParser",
+    "confirm",
+    "installed_version",
+    "number_argument",
+    "require_free_port",
+    "run_cli",
+]
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1

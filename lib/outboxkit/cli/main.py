@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from outboxkit.cli import EXIT_OK, EXIT_USAGE, installed_version
 
+__all__ = ["COMMANDS", "main", "run_command"]
+
 PROG = "outboxkit"
 
 # name: (module whose main(argv) runs it, what it is for)
@@ -42,6 +44,8 @@ def command(name: str) -> Callable[[list[str] | None], int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``outboxkit`` program: ``argv`` (default: this process's arguments) is ``COMMAND
+    ARGS...``; returns the command's exit code (2 for no or an unknown command)."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
         print(usage(), file=sys.stderr)
@@ -61,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_USAGE
     return command(first)(rest)
+
+
+def run_command(name: str, argv: list[str] | None = None) -> int:
+    """Run ``outboxkit NAME ARGV...`` (``register-connectors``, ``cdc``, ...) in this process and
+    return its exit code; ``argv`` defaults to this process's arguments."""
+    if name not in COMMANDS:
+        raise ValueError(f"outboxkit has no command {name!r} (one of: {', '.join(COMMANDS)})")
+    return command(name)(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ def admin_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
 
 
 def admin_client(bootstrap_servers: str, **overrides: Any) -> AdminClient:
+    """A Kafka admin client for ``bootstrap_servers`` with the settings' security, ``overrides``
+    on top."""
     return AdminClient(admin_config(bootstrap_servers, **overrides))
 
 

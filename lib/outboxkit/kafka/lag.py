@@ -39,6 +39,10 @@ class Hop:
 
 
 class PipelineLag:
+    """How far behind the pipeline is: for each hop (a group reading a topic), the age of its
+    oldest record not yet committed, and the connectors' heartbeats; what a saga deadline adds
+    before it gives up on a reply that is only late."""
+
     def __init__(
         self, bootstrap_servers: str, hops: Iterable[Hop], heartbeat_topics: Iterable[str] = ()
     ) -> None:

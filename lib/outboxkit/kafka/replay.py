@@ -203,6 +203,7 @@ def jsonable(value: Any) -> Any:
 
 
 def format_event(event: ConsumedEvent, as_json: bool) -> str:
+    """One line for ``event``: readable, or one JSON object (``as_json``)."""
     if as_json:
         return json.dumps(
             {

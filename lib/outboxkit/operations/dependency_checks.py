@@ -23,6 +23,8 @@ Check = Callable[[], dict[str, Any]]
 
 
 def database(engine: Engine) -> Check:
+    """A check that ``engine``'s database answers ``SELECT 1``."""
+
     def check() -> dict[str, Any]:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -32,6 +34,8 @@ def database(engine: Engine) -> Check:
 
 
 def kafka(bootstrap_servers: str) -> Check:
+    """A check that the Kafka cluster at ``bootstrap_servers`` answers a metadata request."""
+
     def check() -> dict[str, Any]:
         admin = admin_client(bootstrap_servers, **{"socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
         metadata = admin.list_topics(timeout=CHECK_TIMEOUT_S)
@@ -41,6 +45,8 @@ def kafka(bootstrap_servers: str) -> Check:
 
 
 def registry(url: str) -> Check:
+    """A check that the schema registry at ``url`` lists its subjects."""
+
     def check() -> dict[str, Any]:
         response = requests.get(f"{url.rstrip('/')}/subjects", timeout=CHECK_TIMEOUT_S)
         response.raise_for_status()

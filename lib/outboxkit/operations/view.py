@@ -82,6 +82,9 @@ def dead_letter_json(row: DeadLetterRow, now: datetime) -> dict[str, Any]:
 
 
 class OperationsView:
+    """What an operator sees and may do: each connector's health, each group's lag, the outbox
+    backlog and the dead letters, and the actions an operator takes on them."""
+
     def __init__(
         self, settings: Settings, groups: Iterable[OperatedGroup], connectors: Sequence[ConnectorDefinition]
     ) -> None:

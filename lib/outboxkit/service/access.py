@@ -137,10 +137,12 @@ def roster() -> tuple[list[ServiceAccess], list[str], list[str]]:
 
 
 def principals() -> list[str]:
+    """Every Kafka principal the roster needs: the admin, Kafka Connect and one per group."""
     services, _routed, _prefixes = roster()
     return [ADMIN, CONNECT, *(s.group for s in services)]
 
 
 def all_grants() -> list[Grant]:
+    """Every ACL the roster needs: the connectors' and each service's."""
     services, routed, prefixes = roster()
     return [*connect_grants(routed, prefixes), *(g for s in services for g in s.grants())]

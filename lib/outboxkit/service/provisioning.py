@@ -53,6 +53,7 @@ def provisioning_statements(settings: Settings, definitions: Sequence[ServiceDef
 
 
 def provisioning_sql(settings: Settings, definitions: Sequence[ServiceDefinition[Any]]) -> str:
+    """The SQL a server's root runs to create the databases, users and grants of ``definitions``."""
     return "".join(f"{statement};\n" for statement in provisioning_statements(settings, definitions))
 
 

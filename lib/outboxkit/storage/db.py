@@ -56,6 +56,8 @@ _COMMITTED = "outboxkit.committed"
 
 
 def make_engine(url: str, pool_size: int = 5, lock_wait_timeout_s: int | None = None) -> Engine:
+    """A SQLAlchemy engine on ``url`` at READ COMMITTED, ``pool_size`` connections, and a lock
+    wait of ``lock_wait_timeout_s`` seconds when given."""
     # READ COMMITTED keeps gap locks out of concurrent inserts into the same tables. A short lock
     # wait turns a blocked row into a quick, retryable error (1205) instead of the server's 50 s
     # stall.

@@ -36,6 +36,7 @@ class KeyReusedError(OutboxKitError):
 
 
 def idempotency_keys_table(metadata: MetaData) -> Table:
+    """The table :class:`IdempotencyKeys` keeps its responses in, on ``metadata``."""
     return Table(
         "idempotency_keys",
         metadata,
@@ -48,6 +49,8 @@ def idempotency_keys_table(metadata: MetaData) -> Table:
 
 
 def valid_key(key: str) -> str:
+    """``key`` if it can be an Idempotency-Key (1 to 255 printable ASCII characters, no spaces),
+    else :class:`InvalidIdempotencyKeyError`."""
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " < char <= "~" for char in key):
         raise InvalidIdempotencyKeyError(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters without spaces"
@@ -72,6 +75,10 @@ Remember = Callable[[SqlUnitOfWork, StoredResponse], None]
 
 
 class IdempotencyKeys:
+    """The responses given to each ``Idempotency-Key``, in the service's own database: a request
+    that comes again gets the response the first one got, and the same key with another request
+    is refused (:class:`KeyReusedError`)."""
+
     def __init__(self, table: Table) -> None:
         self.table = table
 
