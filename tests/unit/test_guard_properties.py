@@ -383,7 +383,8 @@ def streams(draw: st.DrawFn) -> tuple[list[Spec], list[int]]:
     return specs, draw(st.permutations(delivery))
 
 
-@settings(max_examples=150, deadline=None)
+# No example database: the quick loop writes nothing into the checkout (.hypothesis/).
+@settings(max_examples=150, deadline=None, database=None)
 @given(
     stream=streams(),
     batch_size=st.integers(2, 6),
