@@ -21,6 +21,7 @@ to ``.state/compare/compare-<time>.json``. Nothing is asserted: it reports.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -61,7 +62,10 @@ class Checkout:
         return self.path / ".venv" / "bin" / "python"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "VIRTUAL_ENV"))}
+        # Each checkout's virtualenv names its own stack and roster to outboxkit (OUTBOXKIT_*).
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "VIRTUAL_ENV", "OUTBOXKIT_"))
+        }
         env["STACK_DOWNLOADS_DIR"] = str(ROOT / ".state" / "downloads")
         env["PATH"] = f"{self.path / '.venv' / 'bin'}:{env.get('PATH', '')}"
         return env
@@ -119,14 +123,37 @@ def prepare(checkout: Checkout, log: Path) -> None:
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, target)
+        copied = [
+            p for name in BENCH_FILES for p in [checkout.path / name, *(checkout.path / name).rglob("*.py")]
+        ]
+        if not (checkout.path / "lib" / "outboxkit" / "ops.py").is_file():  # from before outboxkit.ops
+            for path in (p for p in copied if p.is_file()):
+                path.write_text(without_ops_imports(path.read_text()))
         if (checkout.path / "lib" / OLD_LIBRARY_NAME).is_dir():  # from before the rename
-            for path in [
-                p
-                for name in BENCH_FILES
-                for p in [checkout.path / name, *(checkout.path / name).rglob("*.py")]
-            ]:
-                if path.is_file():
-                    path.write_text(re.sub(r"\boutboxkit\b", OLD_LIBRARY_NAME, path.read_text()))
+            for path in (p for p in copied if p.is_file()):
+                path.write_text(re.sub(r"\boutboxkit\b", OLD_LIBRARY_NAME, path.read_text()))
+
+
+def without_ops_imports(source: str) -> str:
+    """``source`` with each ``from outboxkit.ops import ...`` spelled as the imports of the modules
+    that define those names: what a commit from before ``outboxkit.ops`` has."""
+    import outboxkit.ops
+
+    lines = source.split("\n")
+    found = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module == "outboxkit.ops"
+    ]
+    for node in sorted(found, key=lambda n: n.lineno, reverse=True):
+        indent = lines[node.lineno - 1][: len(lines[node.lineno - 1]) - len(lines[node.lineno - 1].lstrip())]
+        spelled = []
+        for alias in node.names:
+            defined = getattr(outboxkit.ops, alias.name)
+            module = defined.__module__ if hasattr(defined, "__module__") else "outboxkit.ops"
+            spelled.append(f"{indent}from {module} import {defined.__name__} as {alias.asname or alias.name}")
+        lines[node.lineno - 1 : node.end_lineno] = spelled
+    return "\n".join(lines)
 
 
 def bench(

@@ -151,14 +151,11 @@ def test_an_installed_wheel_runs_a_service_from_outside_the_repository(
     assert "handler ok" in run([str(python), "-c", HANDLER_TEST], env, app)
     # Its database, user and heartbeat table, as `stack up` provisions a roster's.
     sys.path.insert(0, str(app))
-    os.environ[ROSTER_ENV] = "stampbook.roster"
-    roster.service_definitions.cache_clear()
     try:
-        definitions = roster.service_definitions()
+        definitions = roster.service_definitions("stampbook.roster")
         assert [d.name for d in definitions] == ["stampcard"]
         MariaDbInstance().run_sql(provisioning_sql(Settings.load(), definitions))
     finally:
-        del os.environ[ROSTER_ENV]
         sys.path.remove(str(app))
         roster.service_definitions.cache_clear()
         for module in [m for m in sys.modules if m.startswith("stampbook")]:
