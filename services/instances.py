@@ -34,6 +34,10 @@ class ServiceInstance:
         # Any free port, taken by the process itself (a port picked here could be taken by
         # another process before the service binds it); its log says which.
         self.env = {**os.environ, "HEALTH_PORT": "0", **(env or {})}
+        # The child runs in the repository's root: an env file named relative to this process's
+        # directory (compose's ``OUTBOXKIT_ENV_FILE=.env``) must still name the same file there.
+        if env_file := self.env.get("OUTBOXKIT_ENV_FILE"):
+            self.env["OUTBOXKIT_ENV_FILE"] = str(Path(env_file).expanduser().absolute())
         self.process: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 

@@ -159,3 +159,15 @@ def test_a_roster_that_cannot_be_loaded_is_one_line_and_exit_2(capsys: pytest.Ca
     finally:
         roster.service_definitions.cache_clear()
     assert "the roster module 'no_such_roster' cannot be imported" in capsys.readouterr().err
+
+
+def test_an_instance_reads_the_env_file_its_starter_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance runs in the repository's root; compose's ``OUTBOXKIT_ENV_FILE=.env``, named from
+    the user's checkout, must still name that checkout's file there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OUTBOXKIT_ENV_FILE", ".env")
+    assert ServiceInstance("order", "probe").env["OUTBOXKIT_ENV_FILE"] == str(tmp_path / ".env")
+    named = ServiceInstance("order", "probe", {"OUTBOXKIT_ENV_FILE": "~/team.env"})
+    assert named.env["OUTBOXKIT_ENV_FILE"] == str(Path.home() / "team.env")

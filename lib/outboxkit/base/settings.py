@@ -75,9 +75,10 @@ class Settings:
         """How a missing setting can be given, for the error that names it."""
         if self.env_file is None:
             return f"export {what}, or name an env file that sets {what} in {ENV_FILE_VARIABLE}"
+        where = self.env_file.absolute()
         if not self.env_file.is_file():
-            return f"export {what}, or write {what} to {self.env_file} (the env file named, not there)"
-        return f"export {what}, or add {what} to {self.env_file}"
+            return f"export {what}, or write {what} to {where} (the env file named, not there)"
+        return f"export {what}, or add {what} to {where}"
 
     def get(self, key: str, default: str | None = None) -> str:
         value = self.values.get(key, default)
