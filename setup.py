@@ -26,6 +26,12 @@ THIRD_PARTY = [
     # The order API and its page (services/order_api).
     "fastapi>=0.115,<1",
     "uvicorn>=0.30,<1",
+    # `stack k8s render` writes YAML; `stack k8s check` validates it offline: Strimzi's resources
+    # against their CRDs' schemas (jsonschema), the core ones against Kubernetes' own
+    # (kubernetes-validate bundles them).
+    "PyYAML>=6,<7",
+    "jsonschema>=4.20,<5",
+    "kubernetes-validate>=1.30,<2",
 ]
 
 

@@ -16,6 +16,7 @@ from devstack import logs
 from devstack.config import BROKER_COUNTS
 from devstack.console import relative
 from devstack.errors import StackError
+from devstack.kubernetes import cli as kubernetes_cli
 from devstack.stack import Stack, describe
 from outboxkit import Settings
 from outboxkit.cli import ArgumentParser, installed_version
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     images.add_argument("--rebuild", action="store_true", help="build again even if the tags exist")
     docker = commands.add_parser("docker", help="the Docker engine the stack starts where none runs")
     docker.add_argument("action", choices=("up", "down", "status"))
+    kubernetes_cli.add_parser(commands)
     return parser
 
 
@@ -179,6 +181,15 @@ def _docker(stack: Stack, action: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "k8s":  # reaches nothing of the stack: no Stack to build
+        try:
+            return kubernetes_cli.run(args)
+        except (StackError, ValueError) as error:
+            print(f"[stack] error: {error}", file=sys.stderr, flush=True)
+            return EXIT_USAGE if isinstance(error, ValueError) else EXIT_ERROR
+        except KeyboardInterrupt:
+            print("[stack] interrupted", file=sys.stderr, flush=True)
+            return 130
     stack = Stack(brokers=getattr(args, "brokers", None), tracing=getattr(args, "tracing", None))
     try:
         if args.command == "up":

@@ -21,12 +21,13 @@ from pathlib import Path
 from devstack.components.connect import Connect
 from devstack.components.jvm import write_log4j2_config
 from devstack.components.kafka import Kafka
-from devstack.config import STACK_DIR, StatePaths
+from devstack.config import REPO_ROOT, STACK_DIR, StatePaths
 from devstack.console import say
 from devstack.context import StackContext
 from devstack.docker import apt_install
 from devstack.errors import StackError
 from devstack.java import java_for
+from outboxkit.cli import installed_version
 
 IMAGES_DIR = STACK_DIR / "images"
 PREFIX = "outbox-cdc"
@@ -90,6 +91,7 @@ class ImageBuilder:
         self.base = self.base_tag(self.codename)
         java17 = f"{PREFIX}/java17:{self.codename}"
         kafka = f"{PREFIX}/kafka:{versions.kafka}"
+        python = f"{PREFIX}/python311:{self.codename}"
         self.images = [
             Image("java17", java17, {"BASE": self.base}, dict),
             Image(
@@ -107,6 +109,14 @@ class ImageBuilder:
                 f"{PREFIX}/registry:{versions.apicurio}",
                 {"BASE": self.base},
                 self._registry_artifacts,
+            ),
+            Image("python311", python, {"BASE": self.base}, dict),
+            # What the Kubernetes manifests run (stack k8s render): built from this checkout.
+            Image(
+                "services",
+                f"{PREFIX}/services:{installed_version('outbox-cdc')}",
+                {"BASE": python},
+                _checkout,
             ),
         ]
 
@@ -190,7 +200,12 @@ class ImageBuilder:
         shutil.copytree(IMAGES_DIR / image.name, context)
         for target, source in image.artifacts().items():
             # Hard links where possible: the artifacts are hundreds of MB, already on this disk.
-            shutil.copytree(source, context / target, copy_function=_link_or_copy, dirs_exist_ok=True)
+            if source.is_file():
+                _link_or_copy(str(source), str(context / target))
+                continue
+            shutil.copytree(
+                source, context / target, copy_function=_link_or_copy, dirs_exist_ok=True, ignore=NOT_SOURCES
+            )
         log = self.paths.logs / f"image-{image.name}.log"
         say(f"image {image.tag}: building (log: {log})")
         argv = ["docker", "build", "--network", "host", "--tag", image.tag]
@@ -213,6 +228,14 @@ class ImageBuilder:
             digest.update(f"{key}={value}\0".encode())
         for target, source in sorted(image.artifacts().items()):
             digest.update(f"{target}={source.resolve().name}\0".encode())
+            if source.resolve().is_relative_to(REPO_ROOT) and not source.resolve().is_relative_to(
+                self.paths.root
+            ):
+                # This checkout's own files: what they hold, not only their names.
+                files = [source] if source.is_file() else sorted(source.rglob("*"))
+                for path in files:
+                    if path.is_file() and "__pycache__" not in path.parts:
+                        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
         if image.name == "connect":  # its agent is staged under a name without the version
             digest.update(self.ctx.installed.jmx_agent.name.encode())
         return digest.hexdigest()[:16]
@@ -229,6 +252,26 @@ class ImageBuilder:
             raise StackError(
                 f"`{' '.join(argv[:3])} ...` failed (exit {result.returncode}); end of {log}:\n{lines}"
             )
+
+
+# What a build context of this checkout leaves out.
+NOT_SOURCES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+# The services' image's context: the files stack/images/services/Dockerfile copies.
+CHECKOUT_FILES = (
+    "lib",
+    "services",
+    "devstack",
+    "schemas",
+    "stack",
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "requirements-image.lock",
+)
+
+
+def _checkout() -> dict[str, Path]:
+    return {name: REPO_ROOT / name for name in CHECKOUT_FILES}
 
 
 def _link_or_copy(source: str, target: str) -> None:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -172,12 +174,30 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli("bench_saga", lambda: bench(args), log_level="INFO")
 
 
+def register_connectors() -> None:
+    """A fresh stack has no outbox connector yet: without one nothing is published and every saga
+    of the run would time out. Registering is idempotent (what the demo and the tests run too)."""
+    say("outbox connectors: registering (scripts/register_connectors.py)")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise SystemExit(
+            f"bench_saga: error: the outbox connectors could not be registered:\n"
+            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+
+
 def bench(args: argparse.Namespace) -> int:
     import logging
 
     logging.getLogger().setLevel(logging.WARNING)
     Stack().up()
     bench = SagaBench(args)
+    register_connectors()
     if args.history:
         refuse_without_disk(bench.stack, args.history)
     report: dict[str, Any] = {

@@ -13,7 +13,7 @@ from devstack.context import StackContext
 from devstack.errors import StackError
 from devstack.http import get_json
 from devstack.kafka_access import CONNECT, MECHANISM
-from outboxkit.ops import password_key
+from outboxkit.ops import CONNECT_GROUP, password_key
 
 REQUIRED_PLUGINS = (
     "io.debezium.connector.mariadb.MariaDbConnector",
@@ -38,6 +38,48 @@ def exactly_once() -> bool:
     if value not in ("true", "false"):
         raise StackError(f"CONNECT_EXACTLY_ONCE={value!r} is not true or false")
     return value == "true"
+
+
+def group_settings(topology: Topology) -> dict[str, str | int]:
+    """What every worker of the Connect group is configured with, wherever it runs (the native
+    stack's workers, and the Kubernetes manifests' KafkaConnect: devstack/kubernetes)."""
+    replicas = topology.replication_factor
+    return {
+        "group.id": CONNECT_GROUP,
+        # Worker defaults only: each connector names its own converters.
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        # Connect creates these compacted on first start, as durable as every other topic.
+        "config.storage.topic": "connect-configs",
+        "offset.storage.topic": "connect-offsets",
+        "status.storage.topic": "connect-status",
+        "config.storage.replication.factor": replicas,
+        "offset.storage.replication.factor": replicas,
+        "status.storage.replication.factor": replicas,
+        # A dead worker is noticed after session.timeout.ms, and its tasks move to the other
+        # one after scheduled.rebalance.max.delay.ms more (Connect's defaults: 10 s, 5 min).
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1500,
+        "scheduled.rebalance.max.delay.ms": SCHEDULED_REBALANCE_MAX_DELAY_MS,
+        # A killed worker re-sends everything since its last flush (60 s by default).
+        "offset.flush.interval.ms": 1000,
+        # KIP-618: a source task's records and its offsets commit in one Kafka transaction,
+        # so a killed worker's replacement resumes exactly after what was published (the
+        # connectors say exactly.once.support=required). Every worker of a group needs it.
+        # CONNECT_EXACTLY_ONCE=false turns it off, to measure what it costs (docs/benchmarks.md).
+        "exactly.once.source.support": "enabled" if exactly_once() else "disabled",
+        # Lets connectors set producer.override.* (e.g. enable.idempotence=true).
+        "connector.client.config.override.policy": "All",
+        # The worker's readers of its own topics (configs, offsets, status) wait this long for
+        # a record before they ask again (they return as soon as one is written): with
+        # nothing happening, one fetch each every 5 s instead of two a second.
+        "fetch.max.wait.ms": IDLE_FETCH_WAIT_MS,
+        "topic.creation.enable": "true",
+        # Connector JSON says ${env:CDC_DB_PASSWORD}: the secret stays out of the config.
+        "config.providers": "env,file",
+        "config.providers.env.class": ("org.apache.kafka.common.config.provider.EnvVarConfigProvider"),
+        "config.providers.file.class": ("org.apache.kafka.common.config.provider.FileConfigProvider"),
+    }
 
 
 class Connect(KafkaJvmComponent):
@@ -104,47 +146,13 @@ class Connect(KafkaJvmComponent):
         return f"http://{HOST}:{self.port}"
 
     def settings(self) -> dict[str, str | int]:
-        replicas = self.topology.replication_factor
         return {
             "bootstrap.servers": self.topology.bootstrap_servers,
-            "group.id": "outbox-connect",
             "listeners": self.url,
             "rest.advertised.host.name": HOST,
             "rest.advertised.port": self.port,
-            # Worker defaults only: each connector names its own converters.
-            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-            # Connect creates these compacted on first start, as durable as every other topic.
-            "config.storage.topic": "connect-configs",
-            "offset.storage.topic": "connect-offsets",
-            "status.storage.topic": "connect-status",
-            "config.storage.replication.factor": replicas,
-            "offset.storage.replication.factor": replicas,
-            "status.storage.replication.factor": replicas,
-            # A dead worker is noticed after session.timeout.ms, and its tasks move to the other
-            # one after scheduled.rebalance.max.delay.ms more (Connect's defaults: 10 s, 5 min).
-            "session.timeout.ms": 6000,
-            "heartbeat.interval.ms": 1500,
-            "scheduled.rebalance.max.delay.ms": SCHEDULED_REBALANCE_MAX_DELAY_MS,
-            # A killed worker re-sends everything since its last flush (60 s by default).
-            "offset.flush.interval.ms": 1000,
             "plugin.path": str(self.ctx.installed.plugins),
-            # KIP-618: a source task's records and its offsets commit in one Kafka transaction,
-            # so a killed worker's replacement resumes exactly after what was published (the
-            # connectors say exactly.once.support=required). Every worker of a group needs it.
-            # CONNECT_EXACTLY_ONCE=false turns it off, to measure what it costs (docs/benchmarks.md).
-            "exactly.once.source.support": "enabled" if exactly_once() else "disabled",
-            # Lets connectors set producer.override.* (e.g. enable.idempotence=true).
-            "connector.client.config.override.policy": "All",
-            # The worker's readers of its own topics (configs, offsets, status) wait this long for
-            # a record before they ask again (they return as soon as one is written): with
-            # nothing happening, one fetch each every 5 s instead of two a second.
-            "fetch.max.wait.ms": IDLE_FETCH_WAIT_MS,
-            "topic.creation.enable": "true",
-            # Connector JSON says ${env:CDC_DB_PASSWORD}: the secret stays out of the config.
-            "config.providers": "env,file",
-            "config.providers.env.class": ("org.apache.kafka.common.config.provider.EnvVarConfigProvider"),
-            "config.providers.file.class": ("org.apache.kafka.common.config.provider.FileConfigProvider"),
+            **group_settings(self.topology),
         }
 
     def client_security(self) -> dict[str, str]:

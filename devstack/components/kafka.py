@@ -22,7 +22,7 @@ from devstack.context import StackContext
 from devstack.errors import StackError
 from devstack.kafka_access import ADMIN, MECHANISM
 from devstack.ports import port_accepts
-from outboxkit.ops import password_key
+from outboxkit.ops import DEFAULT_PARTITIONS, password_key
 
 _quiet = logging.getLogger("devstack.kafka-probe")
 _quiet.addHandler(logging.NullHandler())
@@ -50,6 +50,27 @@ def kafka_metadata_ok(bootstrap: str, security: dict[str, str] | None = None, ti
     except Exception:
         return False
     return bool(metadata.brokers)
+
+
+def durability(topology: Topology) -> dict[str, str | int]:
+    """What keeps the topics' records: every internal topic as durable as the data topics (one
+    replica on a single node; on a cluster three, two of them in sync, and no out-of-sync replica
+    ever elected), topics created on purpose only. The Kubernetes manifests' Kafka says the same
+    (devstack/kubernetes)."""
+    replicas, in_sync = topology.replication_factor, topology.min_insync_replicas
+    return {
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": in_sync,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": in_sync,
+        "min.insync.replicas": in_sync,
+        "default.replication.factor": replicas,
+        **({"unclean.leader.election.enable": "false"} if topology.cluster else {}),
+        "num.partitions": DEFAULT_PARTITIONS,
+        # Topics are created on purpose (Connect, scripts): a typo must not create one.
+        "auto.create.topics.enable": "false",
+    }
 
 
 class Kafka(KafkaJvmComponent):
@@ -89,7 +110,6 @@ class Kafka(KafkaJvmComponent):
     def settings(self) -> dict[str, str | int]:
         t = self.topology
         voters = ",".join(f"{n}@{HOST}:{t.controller_port(n)}" for n in range(1, t.brokers + 1))
-        replicas, in_sync = t.replication_factor, t.min_insync_replicas
         return {
             "process.roles": "broker,controller",
             "node.id": self.node,
@@ -97,18 +117,9 @@ class Kafka(KafkaJvmComponent):
             "controller.quorum.voters": voters,
             **(self._secure_listeners() if t.cluster else self._plain_listeners()),
             "log.dirs": str(self.data_dir),
-            # Every internal topic as durable as the data topics: one replica on a single node,
-            # three of which two in sync on a cluster.
-            "offsets.topic.replication.factor": replicas,
-            "transaction.state.log.replication.factor": replicas,
-            "transaction.state.log.min.isr": in_sync,
-            "share.coordinator.state.topic.replication.factor": replicas,
-            "share.coordinator.state.topic.min.isr": in_sync,
-            "min.insync.replicas": in_sync,
-            "default.replication.factor": replicas,
+            **durability(t),
             **(
                 {
-                    "unclean.leader.election.enable": "false",
                     # A dead broker is fenced (and its partitions get new leaders) after this much
                     # silence; Kafka's default is 9 s, most of a leader failover's stall.
                     "broker.session.timeout.ms": 5000,
@@ -117,9 +128,6 @@ class Kafka(KafkaJvmComponent):
                 if t.cluster
                 else {}
             ),
-            "num.partitions": 6,
-            # Topics are created on purpose (Connect, scripts): a typo must not create one.
-            "auto.create.topics.enable": "false",
             # Tests start consumer groups often; do not wait 3 s for more members each time.
             "group.initial.rebalance.delay.ms": 0,
         }

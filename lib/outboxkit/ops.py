@@ -9,7 +9,13 @@ for                                    names
 the roster                             service_named, publishing_services, outbox_connectors,
                                        connector_for, flow_topics, schema_catalog
 provisioning and access                provisioning_sql, kafka_principals, kafka_grants,
-                                       access_roster, ADMIN_PRINCIPAL, CONNECT_PRINCIPAL
+                                       access_roster, ADMIN_PRINCIPAL, CONNECT_PRINCIPAL,
+                                       CONNECT_GROUP
+deploying the connectors and topics    ConnectorDeployment, connector_config,
+                                       connect_kafka_login, routed_topics, roster_services,
+                                       dead_letter_topic_for, DEAD_LETTER_TOPIC_CONFIG,
+                                       DEFAULT_PARTITIONS, db_password_key,
+                                       OFFSETS_SEGMENT_MS
 Kafka                                  admin_client, consumer_config, producer_config,
                                        ensure_topics, password_key, CommittedOffsets, Record,
                                        decode_record, PipelineLag, group_lag
@@ -33,8 +39,14 @@ traces                                 Trace, DEFAULT_OTLP_ENDPOINT, configure_t
 from __future__ import annotations
 
 from outboxkit.base.messages import ConsumedEvent, OutboxEvent
-from outboxkit.base.settings import read_env_file
-from outboxkit.base.topics import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, retry_topic_for
+from outboxkit.base.settings import db_password_key, read_env_file
+from outboxkit.base.topics import (
+    DEFAULT_PARTITIONS,
+    HEADER_CORRELATION_ID,
+    HEADER_TRACEPARENT,
+    dead_letter_topic_for,
+    retry_topic_for,
+)
 from outboxkit.base.tracing import (
     DEFAULT_OTLP_ENDPOINT,
     Trace,
@@ -48,12 +60,20 @@ from outboxkit.base.tracing import (
     server_span,
 )
 from outboxkit.cdc.connect_client import ConnectClient
+from outboxkit.cdc.connectors import (
+    Deployment as ConnectorDeployment,
+    connect_kafka_login,
+    effective_config as connector_config,
+    routed_topics,
+)
+from outboxkit.cdc.offsets import OFFSETS_SEGMENT_MS
 from outboxkit.cdc.progress import heartbeat_topic
 from outboxkit.cdc.recovery import database_of
 from outboxkit.cdc.status import ConnectorReport, report_connectors
 from outboxkit.cdc.verify import verify_publication
 from outboxkit.cli.cdc import print_reports
 from outboxkit.consuming.applier import RecordApplier
+from outboxkit.consuming.consumer import DLQ_TOPIC_CONFIG as DEAD_LETTER_TOPIC_CONFIG
 from outboxkit.consuming.dispatch import EventRoutes
 from outboxkit.consuming.guard import SqlGuardTables
 from outboxkit.consuming.metrics import CdcCollector
@@ -82,6 +102,7 @@ from outboxkit.serialization.schema_registry import SchemaRegistryClient
 from outboxkit.service.access import (
     ADMIN as ADMIN_PRINCIPAL,
     CONNECT as CONNECT_PRINCIPAL,
+    CONNECT_GROUP,
     all_grants as kafka_grants,
     principals as kafka_principals,
     roster as access_roster,
@@ -94,20 +115,26 @@ from outboxkit.service.roster import (
     publishing_services,
     schema_catalog,
     service as service_named,
+    service_definitions as roster_services,
 )
 from outboxkit.storage.db import create_tables, make_engine
 
 __all__ = [
     "ADMIN_PRINCIPAL",
+    "CONNECT_GROUP",
     "CONNECT_PRINCIPAL",
+    "DEAD_LETTER_TOPIC_CONFIG",
     "DEFAULT_OTLP_ENDPOINT",
+    "DEFAULT_PARTITIONS",
     "HEADER_CORRELATION_ID",
     "HEADER_TRACEPARENT",
+    "OFFSETS_SEGMENT_MS",
     "AvroEventDeserializer",
     "AvroEventSerializer",
     "CdcCollector",
     "CommittedOffsets",
     "ConnectClient",
+    "ConnectorDeployment",
     "ConnectorReport",
     "ConsumedEvent",
     "DeadLetterSelectionError",
@@ -131,11 +158,15 @@ __all__ = [
     "check_registry",
     "child_span",
     "configure_tracing",
+    "connect_kafka_login",
+    "connector_config",
     "connector_for",
     "consumer_config",
     "continued_from",
     "create_tables",
     "database_of",
+    "db_password_key",
+    "dead_letter_topic_for",
     "decode_record",
     "ensure_topics",
     "flow_topics",
@@ -155,6 +186,8 @@ __all__ = [
     "read_env_file",
     "report_connectors",
     "retry_topic_for",
+    "roster_services",
+    "routed_topics",
     "run_checks",
     "schema_catalog",
     "server_span",

@@ -50,6 +50,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def db_password_key(database: str) -> str:
+    """Where one database's user password is set: ``<DATABASE>_DB_PASSWORD``, the database's name
+    without ``_db``, upper-cased."""
+    return f"{database.upper().replace('-', '_')}_DB_PASSWORD"
+
+
 def named_env_file() -> Path | None:
     """The env file ``OUTBOXKIT_ENV_FILE`` names, if it names one (the file may not exist)."""
     named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
@@ -211,13 +217,13 @@ class Settings:
     def db_password(self, service: str) -> str:
         """``<SERVICE>_DB_PASSWORD`` when set, else derived from DB_PASSWORD_SECRET and the user's
         name: one secret for every service of the roster, a different password for each."""
-        explicit = self.values.get(f"{service.upper()}_DB_PASSWORD")
+        explicit = self.values.get(db_password_key(service))
         if explicit:
             return explicit
         secret = self.values.get(DB_PASSWORD_SECRET)
         if not secret:
             raise SettingsError(
-                f"neither {service.upper()}_DB_PASSWORD nor {DB_PASSWORD_SECRET} is set: "
+                f"neither {db_password_key(service)} nor {DB_PASSWORD_SECRET} is set: "
                 f"{self.where_to_set('one')}"
             )
         digest = hmac.new(secret.encode(), self.db_user(service).encode(), hashlib.sha256).digest()

@@ -156,6 +156,8 @@ def outbox_connector(
 def effective_config(
     definition: ConnectorDefinition, deployment: Deployment, is_mariadb: bool
 ) -> dict[str, str]:
+    """The config Connect is sent for ``definition``: the template's, with where Connect reaches
+    the database and the brokers (``deployment``) and the connector class the server needs."""
     config = dict(definition.config)
     config.update(
         {

@@ -136,6 +136,13 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
         "name what is missing (exit 2)",
     )
     parser.add_argument(
+        "--check-database",
+        action="store_true",
+        help="only check the database server can feed Debezium (binlog, GTIDs, retention, the CDC "
+        "user's grants, each outbox table) and name what is missing (exit 2): the preflight where "
+        "something else registers the connectors (Strimzi's KafkaConnector resources)",
+    )
+    parser.add_argument(
         "--status",
         action="store_true",
         help="only report whether each registered connector is streaming (exit 3 if not)",
@@ -208,6 +215,8 @@ def register(argv: list[str] | None) -> int:
         return 2
     if args.dry_run:
         return dry_run(definitions, deployment, args)
+    if args.check_database:
+        return 0 if databases_ready(args, settings.get("CDC_DB_PASSWORD"), definitions) else 2
     create_routed_topics(settings, max(d.topic_partitions for d in definitions))
     offsets_topic = settings.get("CONNECT_OFFSETS_TOPIC", DEFAULT_OFFSETS_TOPIC)
     print(f"== {keep_offsets_topic_compact(settings.kafka_bootstrap_servers, offsets_topic)}")
@@ -223,19 +232,10 @@ def register(argv: list[str] | None) -> int:
     password = settings.get("CDC_DB_PASSWORD")
     for definition in definitions:
         print(f"== {definition.name} -> {', '.join(definition.outboxes)}")
-        try:
-            checks, is_mariadb = check_databases(args.db_host, args.db_port, password, definition)
-        except ConnectionError as exc:
-            print(f"[FAILED] database connection: {exc}", file=sys.stderr)
+        ready = database_ready(args, password, definition)
+        if ready is None:
             return 2
-        failed = [c.name for c in checks if not c.ok]
-        if failed:
-            print(
-                f"{definition.name}: the database server at {args.db_host}:{args.db_port} is not ready "
-                f"for CDC; fix: {', '.join(failed)}",
-                file=sys.stderr,
-            )
-            return 2
+        is_mariadb = ready
         config = {**effective_config(definition, deployment, is_mariadb), **dict(args.set)}
         dropped = [] if args.drop_outboxes else dropped_outboxes(client, definition)
         if dropped:
@@ -298,6 +298,35 @@ def register(argv: list[str] | None) -> int:
     for definition in definitions:
         client.wait_until_running(definition.name, args.timeout)
     return 0
+
+
+def database_ready(args: argparse.Namespace, password: str, definition: ConnectorDefinition) -> bool | None:
+    """The checks of the server and databases ``definition`` captures, printed; None when one
+    failed (each is named), else whether the server is MariaDB."""
+    try:
+        checks, is_mariadb = check_databases(args.db_host, args.db_port, password, definition)
+    except ConnectionError as exc:
+        print(f"[FAILED] database connection: {exc}", file=sys.stderr)
+        return None
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        print(
+            f"{definition.name}: the database server at {args.db_host}:{args.db_port} is not ready "
+            f"for CDC; fix: {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return None
+    return is_mariadb
+
+
+def databases_ready(args: argparse.Namespace, password: str, definitions: list[ConnectorDefinition]) -> bool:
+    ready = True
+    for definition in definitions:
+        print(f"== {definition.name} -> {', '.join(definition.outboxes)}")
+        ready = database_ready(args, password, definition) is not None and ready
+    if ready:
+        print("the database server can feed every outbox connector")
+    return ready
 
 
 def check_databases(
