@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     images = commands.add_parser(
         "images",
         help="build the compose stack's images from the pinned "
-        "artifacts (compose.local.yaml); starts a Docker engine if none runs",
+        "artifacts (compose.local.yaml), and the services' image the Kubernetes manifests run; "
+        "starts a Docker engine if none runs",
     )
     images.add_argument("--rebuild", action="store_true", help="build again even if the tags exist")
     docker = commands.add_parser("docker", help="the Docker engine the stack starts where none runs")
