@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import ssl
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -271,7 +272,14 @@ CHECKOUT_FILES = (
 
 
 def _checkout() -> dict[str, Path]:
-    return {name: REPO_ROOT / name for name in CHECKOUT_FILES}
+    files = {name: REPO_ROOT / name for name in CHECKOUT_FILES}
+    # pip in the build trusts what pip on this machine trusts (a TLS-inspecting proxy's CA).
+    trusted = (
+        os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or ssl.get_default_verify_paths().cafile
+    )
+    if trusted and Path(trusted).is_file():
+        files["ca-bundle.crt"] = Path(trusted)
+    return files
 
 
 def _link_or_copy(source: str, target: str) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devstack.api import ensure_up, stack_elsewhere
+from devstack.console import relative
 from outboxkit import Settings, topic_for
 from outboxkit.cli import ArgumentParser, run_cli
 from outboxkit.ops import ConsumedEvent, EventTap, format_event, publishing_services
@@ -38,7 +39,7 @@ def start_service(name: str, env: dict[str, str]) -> ServiceInstance:
     instance = ServiceInstance(name, f"demo-{name}-service", env).start()
     instance.wait_assigned()
     print(
-        f"  {name}-service pid {instance.pid} (log: {instance.log_path.relative_to(ROOT)}, "
+        f"  {name}-service pid {instance.pid} (log: {relative(instance.log_path)}, "
         f"health: {instance.health_url})"
     )
     return instance
@@ -48,7 +49,7 @@ def demo() -> int:
     other_stack = stack_elsewhere()
     if other_stack:
         # The compose stack (README): already up; its endpoints and passwords are in that file.
-        step(f"1/6 the stack described by {other_stack} (started with docker compose)")
+        step(f"1/6 the stack described by {relative(other_stack)} (started with docker compose)")
     else:
         step("1/6 native stack: MariaDB, Kafka (KRaft), Kafka Connect + Debezium, Apicurio Registry")
         ensure_up()
@@ -65,18 +66,23 @@ def demo() -> int:
     step("4/6 seed the flow, start its services")
     showcase = Showcase(contexts, uuid.uuid4().hex[:6])
     showcase.seed()
-    processes = [start_service(name, SERVICE_ENV) for name in flow_services()]
-    # Earlier runs' history is skipped: however long it is, the tap starts at this run's records.
-    topics = [topic_for(emitted) for d in publishing_services() for emitted in d.emitted]
-    tap = EventTap(topics, settings, since=datetime.now(UTC))
-    tap.wait_for(lambda _events: tap.at_end(), timeout_s=60)
-    tap.events.clear()
-
-    step(f"5/6 place orders: {DESCRIPTION}")
-    orders = showcase.place()
-    ids = {order.id: label for label, order in orders.items()}
-    final_types = {"OrderConfirmed", "OrderCancelled"}
+    processes: list[ServiceInstance] = []
+    tap: EventTap | None = None
+    # Whatever goes wrong from here, the services it started are stopped: one left running would
+    # take its group's partitions from the next run's.
     try:
+        for name in flow_services():
+            processes.append(start_service(name, SERVICE_ENV))
+        # Earlier runs' history is skipped: however long it is, the tap starts at this run's records.
+        topics = [topic_for(emitted) for d in publishing_services() for emitted in d.emitted]
+        tap = EventTap(topics, settings, since=datetime.now(UTC))
+        tap.wait_for(lambda _events: tap is not None and tap.at_end(), timeout_s=60)
+        tap.events.clear()
+
+        step(f"5/6 place orders: {DESCRIPTION}")
+        orders = showcase.place()
+        ids = {order.id: label for label, order in orders.items()}
+        final_types = {"OrderConfirmed", "OrderCancelled"}
 
         def all_final(events: list[ConsumedEvent]) -> bool:
             return {e.key for e in events if e.event_type in final_types} >= set(ids)
@@ -109,10 +115,13 @@ def demo() -> int:
             print(f"  !! {wrong} outcome(s) not as expected", file=sys.stderr)
             return 1
     finally:
-        tap.close()
+        if tap is not None:
+            tap.close()
         for process in processes:
             process.stop()
-        print("  services drained and stopped; their logs are in .state/logs/demo-*.log")
+        if processes:
+            logs = relative(processes[0].log_path.parent)
+            print(f"  services drained and stopped; their logs are in {logs}/demo-*.log")
     return 0
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from devstack.api import ensure_up, stack_elsewhere
+from devstack.console import relative
 from outboxkit import Settings, service_definitions
 from outboxkit.cli import ArgumentParser, number_argument, require_free_port, run_cli
 from services import build_all
@@ -34,7 +35,7 @@ def serve(host: str, port: int) -> int:
     require_free_port(host, port, "order-api")
     other_stack = stack_elsewhere()
     if other_stack:
-        say(f"using the stack described by {other_stack}")
+        say(f"using the stack described by {relative(other_stack)}")
     else:
         say("starting the native stack (what runs already is reused)")
         ensure_up()
