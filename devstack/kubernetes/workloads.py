@@ -30,6 +30,12 @@ PREFLIGHT_JOB = "outbox-preflight"
 ROSTER_MODULE = "services"
 # Time to stop beyond the drain itself: the last commit, the health endpoint, the process exit.
 DRAIN_MARGIN_S = 15
+# A pod's own writable folder (the image is read-only to its user), an emptyDir: what a service
+# keeps there lives as long as the pod.
+SCRATCH = "/var/lib/outbox-cdc"
+# Settings that name a file a process writes, whose default is inside the checkout: a file in the
+# pod's folder (the payment service's simulated gateway remembers its charges in SQLite).
+SCRATCH_FILES = {"PAYMENT_GATEWAY_LEDGER": "payment-gateway.sqlite"}
 
 
 def labels(app: str) -> dict[str, str]:
@@ -47,6 +53,7 @@ def shared_settings(target: Target) -> dict[str, str]:
         "CONNECT_URL": target.connect_url,
         "OUTBOXKIT_ROSTER": ROSTER_MODULE,
         "LOG_FORMAT": "json",
+        **{setting: f"{SCRATCH}/{file}" for setting, file in SCRATCH_FILES.items()},
     }
     if target.connector_layout:
         settings["CDC_CONNECTORS"] = target.connector_layout
@@ -103,6 +110,7 @@ def deployment(
     grace_s: int | None = None,
     liveness: dict[str, Any] | None = None,
     readiness: dict[str, Any] | None = None,
+    scratch: bool = False,
 ) -> dict[str, Any]:
     main = {
         **main,
@@ -112,6 +120,9 @@ def deployment(
         or {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 5, "failureThreshold": 3},
     }
     pod: dict[str, Any] = {"containers": [main]}
+    if scratch:
+        main["volumeMounts"] = [{"name": "scratch", "mountPath": SCRATCH}]
+        pod["volumes"] = [{"name": "scratch", "emptyDir": {}}]
     if grace_s is not None:
         pod["terminationGracePeriodSeconds"] = grace_s
     return {
@@ -165,7 +176,9 @@ def roster_workloads(target: Target, sizing: dict[str, Size]) -> list[dict[str, 
             definition.health_port,
             size_of(sizing, app),
         )
-        resources.append(deployment(target, app, main, definition.health_port, grace_s=drain_grace_s()))
+        resources.append(
+            deployment(target, app, main, definition.health_port, grace_s=drain_grace_s(), scratch=True)
+        )
         resources.append(service(target, app, definition.health_port))
     return resources
 
@@ -187,7 +200,7 @@ def order_api(target: Target, sizing: dict[str, Size]) -> list[dict[str, Any]]:
         size_of(sizing, ORDER_API),
     )
     return [
-        deployment(target, ORDER_API, main, ORDER_API_PORT, replicas=2),
+        deployment(target, ORDER_API, main, ORDER_API_PORT, replicas=2, scratch=True),
         service(target, ORDER_API, ORDER_API_PORT),
     ]
 
@@ -248,8 +261,10 @@ def job(target: Target, name: str, command: list[str], env: list[dict[str, Any]]
                             "command": command,
                             "envFrom": [{"configMapRef": {"name": SETTINGS_CONFIG_MAP}}],
                             "env": env,
+                            "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
                         }
                     ],
+                    "volumes": [{"name": "scratch", "emptyDir": {}}],
                 },
             },
         },

@@ -31,6 +31,7 @@ from outboxkit.ops import (
 )
 from tests.programs import run_program
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 TARGET = Target(
     namespace="shop",
     registry="registry.example.com/team",
@@ -303,13 +304,17 @@ def assert_read_settings_are_set(name: str, env: dict[str, str], read: ReadSetti
             f"{name} reads {key}: its Deployment leaves it to the default {default!r}, an address of "
             "the machine the pod runs on"
         )
+        assert str(CHECKOUT) not in str(default), (
+            f"{name} reads {key}: its Deployment leaves it to the default {default!r}, a file in the "
+            "checkout (read-only to the pod's user in the image)"
+        )
     for place in ("DB_HOST", "KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "KAFKA_PASSWORD"):
         assert place in read.read and place in env, f"{name} does not get {place} from its Deployment"
 
 
 @pytest.mark.parametrize("service", [d.group_id for d in roster_services()])
 def test_every_setting_a_service_reads_is_set_in_its_deployment(
-    service: str, resources: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    service: str, resources: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from outboxkit.cli.main import run_command  # noqa: F401  (the CLI's modules loaded first)
     from outboxkit.cli.service import service_main
@@ -317,6 +322,12 @@ def test_every_setting_a_service_reads_is_set_in_its_deployment(
     definition = next(d for d in roster_services() if d.group_id == service)
     deployment = of_kind(resources, "Deployment")[service]
     env = container_env(deployment, of_kind(resources, "ConfigMap"))
+    pod = deployment["spec"]["template"]["spec"]
+    in_scratch = [k for k, v in env.items() if v.startswith(workloads.SCRATCH + "/")]
+    if in_scratch:  # what the pod writes goes to its emptyDir: here, a folder of the test's own
+        assert pod["containers"][0]["volumeMounts"] == [{"name": "scratch", "mountPath": workloads.SCRATCH}]
+        assert pod["volumes"] == [{"name": "scratch", "emptyDir": {}}]
+        env.update({k: env[k].replace(workloads.SCRATCH, str(tmp_path)) for k in in_scratch})
     NoKafkaClient.configs = []
     codes: list[int] = []
     read = started_with(env, monkeypatch, lambda: codes.append(service_main(definition, ["run"])))
@@ -332,12 +343,13 @@ def test_every_setting_a_service_reads_is_set_in_its_deployment(
 
 
 def test_every_setting_the_order_api_reads_is_set_in_its_deployment(
-    resources: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    resources: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from services.order_api import app
 
     deployment = of_kind(resources, "Deployment")["order-api"]
     env = container_env(deployment, of_kind(resources, "ConfigMap"))
+    env = {k: v.replace(workloads.SCRATCH, str(tmp_path)) for k, v in env.items()}
     monkeypatch.setattr(app, "create_tables", lambda *_: None)
     read = started_with(env, monkeypatch, app.create_app)
     assert_read_settings_are_set("order-api", env, read)
