@@ -126,16 +126,17 @@ def readme(target: Target, files: list[ManifestFile]) -> str:
     ]
     literal = " \\\n    ".join(f"--from-literal={key}=..." for key in passwords)
     users = ", ".join(kafka_principals())
-    applied = "\n".join(f"kubectl apply -f {file.name}   # {file.what}" for file in files)
+    applied = "\n".join(f"kubectl apply -f {file.name}   # {file.what}" for file in files[1:])
     return f"""# Manifests for namespace {target.namespace}
 
 Rendered by `stack k8s render`; `stack k8s check <this folder>` validates them offline.
 The Strimzi cluster operator must be installed and watch this namespace; the team's MySQL at
 {target.db_host}:{target.db_port} must have the binlog settings Debezium needs (docs/kubernetes.md).
 
-Secrets to create first (nothing here holds a password):
+Apply `00-namespace.yaml`, then create the Secrets (nothing here holds a password):
 
 ```
+kubectl apply -f 00-namespace.yaml
 kubectl -n {target.namespace} create secret generic {target.cdc_secret} --from-literal=password=...
 kubectl -n {target.namespace} create secret generic {target.db_secret} \\
     {literal}
@@ -144,7 +145,8 @@ kubectl -n {target.namespace} create secret generic {target.db_secret} \\
 Strimzi writes one Secret per KafkaUser ({users}), key `password`; the pods read them.
 Connect logs in as `{CONNECT_PRINCIPAL}`.
 
-Then, in this order (each waits for the one before to be Ready: `kubectl wait`, docs/kubernetes.md):
+Then the rest, in this order (each waits for the one before to be Ready: `kubectl wait`,
+docs/kubernetes.md):
 
 ```
 {applied}
