@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -51,6 +49,7 @@ from saga_bench.report import plot
 from devstack.stack import Stack
 from outboxkit.cli import ArgumentParser, number_argument, run_cli
 from services import ROOT, flow_services
+from services.instances import register_connectors
 
 
 def positive(kind: type = float) -> Callable[[str], float]:
@@ -174,16 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli("bench_saga", lambda: bench(args), log_level="INFO")
 
 
-def register_connectors() -> None:
+def ensure_connectors() -> None:
     """A fresh stack has no outbox connector yet: without one nothing is published and every saga
     of the run would time out. Registering is idempotent (what the demo and the tests run too)."""
     say("outbox connectors: registering (scripts/register_connectors.py)")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = register_connectors()
     if result.returncode != 0:
         raise SystemExit(
             f"bench_saga: error: the outbox connectors could not be registered:\n"
@@ -197,7 +191,7 @@ def bench(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     Stack().up()
     bench = SagaBench(args)
-    register_connectors()
+    ensure_connectors()
     if args.history:
         refuse_without_disk(bench.stack, args.history)
     report: dict[str, Any] = {

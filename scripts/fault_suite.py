@@ -28,7 +28,6 @@ import itertools
 import json
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -53,7 +52,13 @@ from outboxkit.ops import database_of, outbox_connectors, verify_publication
 from services import ROOT, build_all, flow_services
 from services.contracts import FLOWS
 from services.drill import OrderFlowDrill
-from services.instances import GroupLagProbe, ServiceInstance, connector_topics, refuse_if_services_run
+from services.instances import (
+    GroupLagProbe,
+    ServiceInstance,
+    connector_topics,
+    refuse_if_services_run,
+    register_connectors,
+)
 from services.order.orchestration import OrderSaga, order_saga
 
 CUSTOMER_CANCEL_SHARE = 0.05
@@ -556,12 +561,7 @@ def suite(args: argparse.Namespace) -> int:
     settings = Settings.load()
     refuse_if_services_run(settings)
     contexts = build_all(settings)
-    registered = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    registered = register_connectors()
     if registered.returncode != 0:
         print(registered.stdout + registered.stderr, file=sys.stderr)
         return registered.returncode

@@ -25,6 +25,17 @@ LOG_DIR = ROOT / ".state" / "logs"
 HEALTH_LINE = re.compile(r": health at (http://[^\s\"]+)")
 
 
+def register_connectors(timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    """``scripts/register_connectors.py`` as a person runs it (idempotent): what the demo, the
+    benchmark, the fault suite and the tests do before orders flow, its output captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
 class ServiceInstance:
     """``<service>-service run`` in a subprocess; ``log_name`` names its log in .state/logs."""
 

@@ -10,8 +10,6 @@ a test that reaches for the stack unmarked then fails at once, instead of starti
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +24,7 @@ from outboxkit.kafka.replay import EventTap
 from outboxkit.service.context import ServiceContext
 from outboxkit.service.roster import connector_for, service
 from services import build_all
+from services.instances import register_connectors
 from services.order.commands import place_order
 from services.order.domain import OrderLine
 from tests.backends import StackBackend, backend_from_env
@@ -95,12 +94,7 @@ def order_context(contexts: dict[str, ServiceContext[Any]]) -> ServiceContext[An
 @pytest.fixture(scope="session")
 def connectors(contexts: dict[str, ServiceContext[Any]]) -> None:
     """The outbox connectors, registered by the user-facing script (idempotent)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = register_connectors()
     assert result.returncode == 0, f"register_connectors failed:\n{result.stdout}\n{result.stderr}"
 
 

@@ -6,8 +6,6 @@ runs this module first in the cluster phase)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,9 @@ from devstack.stack import Stack
 from outboxkit.base.settings import Settings
 from outboxkit.cdc.connect_client import ConnectClient
 from services.contracts import FLOWS
+from services.instances import register_connectors
 from services.order.commands import place_order
 from services.order.domain import OrderLine, OrderStatus
-from tests.conftest import ROOT
 from tests.e2e.probes import new_sku, stock, wait_final
 from tests.programs import run_program
 
@@ -109,12 +107,7 @@ def test_the_rendered_connectors_run_the_saga_on_the_cluster(ctx, settings, tmp_
     assert stock(ctx, sku) == (10 - len(FLOWS), len(FLOWS))
 
     # The roster's own registration finds exactly the manifests' configs in place.
-    again = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "register_connectors.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = register_connectors()
     assert again.returncode == 0, again.stderr
     for name in rendered:
         assert f"{name} is registered with this config already" in again.stdout, again.stdout
