@@ -9,7 +9,7 @@ from pathlib import Path
 
 from devstack.errors import StackError
 from devstack.kubernetes.render import every_resource, read_manifests, render, write
-from devstack.kubernetes.target import DATABASE_KINDS, Target
+from devstack.kubernetes.target import DATABASE_KINDS, Target, TargetError
 from devstack.kubernetes.validate import validate_all
 from outboxkit.cli import installed_version
 
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise TargetError(f"--out {args.out} is a file, not a folder")
     target = Target(
         namespace=args.namespace,
         registry=args.registry,
@@ -84,9 +86,11 @@ def _render(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"[stack] invalid: {problem}", file=sys.stderr)
         raise StackError(f"{len(problems)} rendered resources do not match their schemas; nothing written")
-    if args.out.exists() and not args.out.is_dir():
-        raise StackError(f"--out {args.out} is a file, not a folder")
-    for path in write(files, target, args.out):
+    try:
+        written = write(files, target, args.out)
+    except OSError as exc:
+        raise StackError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+    for path in written:
         print(f"[stack] wrote {path}")
     kinds: dict[str, int] = {}
     for resource in resources:

@@ -468,6 +468,17 @@ def test_render_writes_the_files_and_check_validates_them(tmp_path: Path) -> Non
     assert "'containerPort' is a required property" in broken.stderr and "1 problem in" in broken.stderr
 
 
+def test_an_out_that_is_a_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    result = run_program(
+        "stack", "k8s", "render", "--out", str(taken), "--namespace", "shop",
+        "--registry", "r.example.com", "--db-host", "mysql",
+    )  # fmt: skip
+    assert result.returncode == 2 and "is a file, not a folder" in result.stderr
+    assert "Traceback" not in result.stderr and taken.read_text() == "mine"
+
+
 def test_a_target_refuses_what_kubernetes_would() -> None:
     with pytest.raises(TargetError, match="database kind 'postgres'"):
         Target(**{**TARGET.__dict__, "database_kind": "postgres"})
